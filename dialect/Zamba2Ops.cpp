@@ -1,0 +1,516 @@
+//===- Zamba2Ops.cpp - Zamba2 operations: verifiers, folders --------------===//
+//
+// Verifiers check every shape relation of the model spec. Dims that are
+// dynamic in the IR (batch, sequence) are checked only where they are known.
+// Messages say what was expected and what was found.
+//
+//===----------------------------------------------------------------------===//
+#include "dialect/Zamba2Ops.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/Matchers.h"
+#include "mlir/IR/OpImplementation.h"
+#include "mlir/IR/PatternMatch.h"
+
+using namespace mlir;
+using namespace mlir::zamba2;
+
+#include "dialect/Zamba2Enums.cpp.inc"
+
+#define GET_OP_CLASSES
+#include "dialect/Zamba2Ops.cpp.inc"
+
+//===----------------------------------------------------------------------===//
+// Shape-checking helpers
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+bool dimsCompatible(int64_t a, int64_t b) {
+  return ShapedType::isDynamic(a) || ShapedType::isDynamic(b) || a == b;
+}
+
+std::string dimString(int64_t d) {
+  return ShapedType::isDynamic(d) ? std::string("?") : std::to_string(d);
+}
+
+std::string shapeString(ArrayRef<int64_t> shape) {
+  std::string s = "[";
+  for (auto [i, d] : llvm::enumerate(shape)) {
+    if (i)
+      s += ", ";
+    s += dimString(d);
+  }
+  return s + "]";
+}
+
+/// Checks an operand or result shape against an expected shape in which
+/// kDynamic means "any". `what` names the value ("state", "weight").
+LogicalResult expectShape(Operation *op, StringRef what, Value v,
+                          ArrayRef<int64_t> expected) {
+  auto type = cast<RankedTensorType>(v.getType());
+  if (type.getRank() != static_cast<int64_t>(expected.size()))
+    return op->emitOpError() << what << " must have rank " << expected.size()
+                             << " " << shapeString(expected) << ", found rank "
+                             << type.getRank() << " " << type;
+  for (auto [found, want] : llvm::zip(type.getShape(), expected))
+    if (!dimsCompatible(found, want))
+      return op->emitOpError()
+             << what << " must have shape " << shapeString(expected)
+             << ", found " << shapeString(type.getShape());
+  return success();
+}
+
+LogicalResult expectRank(Operation *op, StringRef what, Value v,
+                         int64_t rank) {
+  auto type = cast<RankedTensorType>(v.getType());
+  if (type.getRank() != rank)
+    return op->emitOpError() << what << " must have rank " << rank
+                             << ", found rank " << type.getRank();
+  return success();
+}
+
+/// A dim that later checks divide by must be static.
+LogicalResult expectStaticDim(Operation *op, StringRef what, Value v,
+                              int64_t dim) {
+  auto type = cast<RankedTensorType>(v.getType());
+  if (ShapedType::isDynamic(type.getDimSize(dim)))
+    return op->emitOpError() << what << " must be static, found " << type;
+  return success();
+}
+
+ArrayRef<int64_t> shapeOf(Value v) {
+  return cast<RankedTensorType>(v.getType()).getShape();
+}
+
+/// Shape `leading ++ [last]` built from a value's leading dims.
+SmallVector<int64_t> withLastDim(Value v, int64_t last) {
+  SmallVector<int64_t> shape(shapeOf(v).drop_back());
+  shape.push_back(last);
+  return shape;
+}
+
+constexpr int64_t kAny = ShapedType::kDynamic;
+
+/// Checks the [Out, In] weight of a linear against input [..., In] and result
+/// [..., Out]; returns Out through `outDim`.
+LogicalResult verifyLinearShapes(Operation *op, Value input, Value weight,
+                                 Value bias, Value result) {
+  if (failed(expectRank(op, "weight", weight, 2)))
+    return failure();
+  if (shapeOf(input).empty())
+    return op->emitOpError("input must have rank >= 1");
+  int64_t out = shapeOf(weight)[0], in = shapeOf(weight)[1];
+  if (!dimsCompatible(shapeOf(input).back(), in))
+    return op->emitOpError() << "input's last dim must equal the weight's "
+                             << "input dim " << dimString(in) << ", found "
+                             << dimString(shapeOf(input).back());
+  if (bias && failed(expectShape(op, "bias", bias, {out})))
+    return failure();
+  return expectShape(op, "result", result, withLastDim(input, out));
+}
+
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// WeightOp / ParamOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult WeightOp::verify() {
+  auto type = cast<RankedTensorType>(getType());
+  if (!type.hasStaticShape())
+    return emitOpError() << "weight type must have a static shape, found "
+                         << type;
+  return success();
+}
+
+LogicalResult ParamOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
+  auto weight =
+      symbolTable.lookupNearestSymbolFrom<WeightOp>(*this, getNameAttr());
+  if (!weight)
+    return emitOpError() << getNameAttr()
+                         << " does not name a zamba2.weight";
+  if (weight.getType() != getType())
+    return emitOpError() << "type " << getType()
+                         << " differs from the weight's declared type "
+                         << weight.getType();
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Model-level ops
+//===----------------------------------------------------------------------===//
+
+LogicalResult EmbedOp::verify() {
+  if (failed(expectRank(*this, "table", getTable(), 2)) ||
+      failed(expectRank(*this, "ids", getIds(), 2)))
+    return failure();
+  auto ids = shapeOf(getIds());
+  return expectShape(*this, "result", getResult(),
+                     {ids[0], ids[1], shapeOf(getTable())[1]});
+}
+
+LogicalResult RMSNormOp::verify() {
+  if (shapeOf(getInput()).empty())
+    return emitOpError("input must have rank >= 1");
+  if (getEps().convertToDouble() <= 0)
+    return emitOpError() << "eps must be positive, found "
+                         << getEps().convertToDouble();
+  return expectShape(*this, "weight", getWeight(), {shapeOf(getInput()).back()});
+}
+
+namespace {
+/// rms_norm(x plus 0) -> rms_norm(x).
+struct DropZeroResidual : OpRewritePattern<RMSNormOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(RMSNormOp op,
+                                PatternRewriter &rewriter) const override {
+    if (!op.getResidual() || !matchPattern(op.getResidual(), m_AnyZeroFloat()))
+      return failure();
+    rewriter.modifyOpInPlace(op,
+                             [&] { op.getResidualMutable().clear(); });
+    return success();
+  }
+};
+} // namespace
+
+void RMSNormOp::getCanonicalizationPatterns(RewritePatternSet &patterns,
+                                            MLIRContext *context) {
+  patterns.add<DropZeroResidual>(context);
+}
+
+LogicalResult GatedRMSNormOp::verify() {
+  if (shapeOf(getInput()).empty())
+    return emitOpError("input must have rank >= 1");
+  if (failed(expectStaticDim(*this, "the normalised dim", getInput(),
+                             shapeOf(getInput()).size() - 1)))
+    return failure();
+  int64_t width = shapeOf(getInput()).back();
+  if (width % getGroups() != 0)
+    return emitOpError() << "width " << width << " is not divisible into "
+                         << getGroups() << " groups";
+  if (getEps().convertToDouble() <= 0)
+    return emitOpError("eps must be positive");
+  return expectShape(*this, "weight", getWeight(), {width});
+}
+
+LogicalResult LinearOp::verify() {
+  return verifyLinearShapes(*this, getInput(), getWeight(), getBias(),
+                            getResult());
+}
+
+/// Checks A [r, In] and B [Out, r] against input [..., In] and out dim Out.
+static LogicalResult verifyAdapterShapes(Operation *op, Value input, Value a,
+                                         Value b, int64_t out) {
+  if (failed(expectRank(op, "adapter A", a, 2)) ||
+      failed(expectRank(op, "adapter B", b, 2)))
+    return failure();
+  int64_t rank = shapeOf(a)[0];
+  if (!dimsCompatible(shapeOf(b)[1], rank))
+    return op->emitOpError() << "adapter rank mismatch: A is "
+                             << shapeString(shapeOf(a)) << " (rank "
+                             << dimString(rank) << ") but B is "
+                             << shapeString(shapeOf(b));
+  if (!dimsCompatible(shapeOf(a)[1], shapeOf(input).back()))
+    return op->emitOpError() << "adapter A must read the input's width "
+                             << dimString(shapeOf(input).back()) << ", found "
+                             << shapeString(shapeOf(a));
+  if (!dimsCompatible(shapeOf(b)[0], out))
+    return op->emitOpError() << "adapter B must produce width "
+                             << dimString(out) << ", found "
+                             << shapeString(shapeOf(b));
+  return success();
+}
+
+LogicalResult LoRAOp::verify() {
+  if (shapeOf(getInput()).empty() || shapeOf(getBase()).empty())
+    return emitOpError("input and base must have rank >= 1");
+  if (shapeOf(getInput()).size() != shapeOf(getBase()).size())
+    return emitOpError() << "input and base must have the same rank, found "
+                         << shapeOf(getInput()).size() << " and "
+                         << shapeOf(getBase()).size();
+  for (auto [x, y] : llvm::zip(shapeOf(getInput()).drop_back(),
+                               shapeOf(getBase()).drop_back()))
+    if (!dimsCompatible(x, y))
+      return emitOpError() << "input " << shapeString(shapeOf(getInput()))
+                           << " and base " << shapeString(shapeOf(getBase()))
+                           << " disagree in their leading dims";
+  return verifyAdapterShapes(*this, getInput(), getA(), getB(),
+                             shapeOf(getBase()).back());
+}
+
+OpFoldResult LoRAOp::fold(FoldAdaptor) {
+  // An adapter of rank 0, or with an all-zero factor, adds nothing.
+  if (shapeOf(getA())[0] == 0 || matchPattern(getA(), m_AnyZeroFloat()) ||
+      matchPattern(getB(), m_AnyZeroFloat()))
+    return getBase();
+  return {};
+}
+
+LogicalResult CausalConv1dOp::verify() {
+  if (failed(expectRank(*this, "input", getInput(), 3)) ||
+      failed(expectRank(*this, "weight", getWeight(), 3)) ||
+      failed(expectStaticDim(*this, "conv width", getWeight(), 2)))
+    return failure();
+  auto in = shapeOf(getInput());
+  int64_t channels = in[2], width = shapeOf(getWeight())[2];
+  if (width < 2)
+    return emitOpError() << "conv width must be at least 2, found " << width;
+  if (failed(expectShape(*this, "weight", getWeight(), {channels, 1, width})))
+    return failure();
+  if (getBias() && failed(expectShape(*this, "bias", getBias(), {channels})))
+    return failure();
+  if (failed(expectShape(*this, "state", getState(),
+                         {in[0], channels, width - 1})))
+    return failure();
+  return expectShape(*this, "result", getResult(), in);
+}
+
+/// Shared verifier of ssd_scan and ssd_step.
+static LogicalResult verifySSD(Operation *op, Value x, Value dt, Value b,
+                               Value state, Value aLog, Value d, Value dtBias,
+                               Value y, int64_t groups,
+                               std::optional<double> dtMin,
+                               std::optional<double> dtMax) {
+  if (failed(expectRank(op, "x", x, 3)) || failed(expectRank(op, "dt", dt, 3)) ||
+      failed(expectRank(op, "B", b, 3)) ||
+      failed(expectRank(op, "state", state, 4)) ||
+      failed(expectStaticDim(op, "x's inner width", x, 2)) ||
+      failed(expectStaticDim(op, "dt's head count", dt, 2)) ||
+      failed(expectStaticDim(op, "B's width", b, 2)))
+    return failure();
+  auto xs = shapeOf(x);
+  int64_t batch = xs[0], seq = xs[1], inner = xs[2];
+  int64_t heads = shapeOf(dt)[2], bWidth = shapeOf(b)[2];
+  if (heads == 0 || inner % heads != 0)
+    return op->emitOpError() << "inner width " << inner
+                             << " is not divisible by " << heads << " heads";
+  if (heads % groups != 0)
+    return op->emitOpError() << heads << " heads are not divisible into "
+                             << groups << " groups";
+  if (bWidth % groups != 0)
+    return op->emitOpError() << "B width " << bWidth
+                             << " is not divisible into " << groups
+                             << " groups";
+  int64_t headDim = inner / heads, stateSize = bWidth / groups;
+  if (failed(expectShape(op, "dt", dt, {batch, seq, heads})) ||
+      failed(expectShape(op, "B", b, {batch, seq, bWidth})) ||
+      failed(expectShape(op, "state", state,
+                         {batch, heads, headDim, stateSize})) ||
+      failed(expectShape(op, "A_log", aLog, {heads})) ||
+      failed(expectShape(op, "D", d, {heads})) ||
+      failed(expectShape(op, "dt_bias", dtBias, {heads})) ||
+      failed(expectShape(op, "y", y, xs)))
+    return failure();
+  if (dtMin && dtMax && *dtMin > *dtMax)
+    return op->emitOpError() << "dt_min " << *dtMin << " exceeds dt_max "
+                             << *dtMax;
+  return success();
+}
+
+LogicalResult SSDScanOp::verify() {
+  if (getChunkSize() && *getChunkSize() <= 0)
+    return emitOpError() << "chunk_size must be positive, found "
+                         << *getChunkSize();
+  return verifySSD(*this, getX(), getDt(), getB(), getState(), getALog(),
+                   getD(), getDtBias(), getY(), getGroups(),
+                   getDtMin() ? std::optional(getDtMin()->convertToDouble())
+                              : std::nullopt,
+                   getDtMax() ? std::optional(getDtMax()->convertToDouble())
+                              : std::nullopt);
+}
+
+LogicalResult SSDStepOp::verify() {
+  if (failed(verifySSD(*this, getX(), getDt(), getB(), getState(), getALog(),
+                       getD(), getDtBias(), getY(), getGroups(),
+                       getDtMin() ? std::optional(getDtMin()->convertToDouble())
+                                  : std::nullopt,
+                       getDtMax() ? std::optional(getDtMax()->convertToDouble())
+                                  : std::nullopt)))
+    return failure();
+  if (shapeOf(getX())[1] != 1)
+    return emitOpError() << "ssd_step reads one token: sequence dim must be "
+                            "1, found "
+                         << dimString(shapeOf(getX())[1]);
+  return success();
+}
+
+LogicalResult RotaryOp::verify() {
+  if (failed(expectRank(*this, "q", getQ(), 3)) ||
+      failed(expectRank(*this, "k", getK(), 3)) ||
+      failed(expectRank(*this, "positions", getPositions(), 1)))
+    return failure();
+  int64_t hd = getHeadDim();
+  if (hd % 2 != 0)
+    return emitOpError() << "head_dim must be even, found " << hd;
+  for (auto [name, v] : {std::pair{"q", getQ()}, std::pair{"k", getK()}}) {
+    int64_t width = shapeOf(v)[2];
+    if (ShapedType::isDynamic(width) || width % hd != 0)
+      return emitOpError() << name << " width " << dimString(width)
+                           << " is not a multiple of head_dim " << hd;
+  }
+  auto q = shapeOf(getQ());
+  if (failed(expectShape(*this, "k", getK(), {q[0], q[1], shapeOf(getK())[2]})))
+    return failure();
+  return expectShape(*this, "positions", getPositions(), {q[0]});
+}
+
+LogicalResult AttentionOp::verify() {
+  if (failed(expectRank(*this, "q", getQ(), 3)) ||
+      failed(expectRank(*this, "k", getK(), 3)) ||
+      failed(expectRank(*this, "k_cache", getKCache(), 4)) ||
+      failed(expectRank(*this, "positions", getPositions(), 1)) ||
+      failed(expectStaticDim(*this, "q's width", getQ(), 2)))
+    return failure();
+  int64_t heads = getNumHeads(), kvHeads = getNumKvHeads();
+  if (heads % kvHeads != 0)
+    return emitOpError() << heads << " query heads are not a multiple of "
+                         << kvHeads << " KV heads";
+  auto q = shapeOf(getQ());
+  if (q[2] % heads != 0)
+    return emitOpError() << "q width " << q[2] << " is not divisible by "
+                         << heads << " heads";
+  int64_t hd = q[2] / heads;
+  if (getRopeTheta() && hd % 2 != 0)
+    return emitOpError() << "rotary needs an even head dim, found " << hd;
+  if (getScale().convertToDouble() <= 0)
+    return emitOpError("scale must be positive");
+  if (failed(expectShape(*this, "k", getK(), {q[0], q[1], kvHeads * hd})) ||
+      failed(expectShape(*this, "k_cache", getKCache(),
+                         {q[0], kvHeads, kAny, hd})))
+    return failure();
+  return expectShape(*this, "positions", getPositions(), {q[0]});
+}
+
+LogicalResult MLPGateOp::verify() {
+  auto in = shapeOf(getInput());
+  if (in.empty() || ShapedType::isDynamic(in.back()) || in.back() % 2 != 0)
+    return emitOpError() << "input's last dim must be static and even (gate "
+                            "and up halves), found "
+                         << shapeString(in);
+  return expectShape(*this, "result", getResult(),
+                     withLastDim(getInput(), in.back() / 2));
+}
+
+LogicalResult ConcatOp::verify() {
+  if (getInputs().empty())
+    return emitOpError("needs at least one input");
+  auto first = shapeOf(getInputs().front());
+  if (first.empty())
+    return emitOpError("inputs must have rank >= 1");
+  int64_t total = 0;
+  for (Value v : getInputs()) {
+    auto s = shapeOf(v);
+    if (s.size() != first.size())
+      return emitOpError() << "inputs must have the same rank, found "
+                           << shapeString(first) << " and " << shapeString(s);
+    for (auto [a, b] : llvm::zip(s.drop_back(), first.drop_back()))
+      if (!dimsCompatible(a, b))
+        return emitOpError() << "inputs disagree in their leading dims: "
+                             << shapeString(first) << " and "
+                             << shapeString(s);
+    total = ShapedType::isDynamic(s.back()) || ShapedType::isDynamic(total)
+                ? kAny
+                : total + s.back();
+  }
+  return expectShape(*this, "result", getResult(),
+                     withLastDim(getInputs().front(), total));
+}
+
+OpFoldResult ConcatOp::fold(FoldAdaptor) {
+  if (getInputs().size() == 1 &&
+      getInputs().front().getType() == getResult().getType())
+    return getInputs().front();
+  return {};
+}
+
+LogicalResult SplitOp::verify() {
+  auto in = shapeOf(getInput());
+  if (in.empty())
+    return emitOpError("input must have rank >= 1");
+  if (getSizes().size() != getResults().size())
+    return emitOpError() << getSizes().size() << " sizes for "
+                         << getResults().size() << " results";
+  int64_t total = 0;
+  for (int64_t s : getSizes()) {
+    if (s <= 0)
+      return emitOpError() << "sizes must be positive, found " << s;
+    total += s;
+  }
+  if (!dimsCompatible(in.back(), total))
+    return emitOpError() << "sizes add up to " << total
+                         << " but the input's last dim is "
+                         << dimString(in.back());
+  for (auto [i, r] : llvm::enumerate(getResults()))
+    if (failed(expectShape(*this, "result #" + std::to_string(i), r,
+                           withLastDim(getInput(), getSizes()[i]))))
+      return failure();
+  return success();
+}
+
+namespace {
+/// split(concat(a, b, ...)) with matching sizes -> a, b, ...
+struct SplitOfConcat : OpRewritePattern<SplitOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(SplitOp op,
+                                PatternRewriter &rewriter) const override {
+    auto concat = op.getInput().getDefiningOp<ConcatOp>();
+    if (!concat || concat.getInputs().size() != op.getResults().size())
+      return failure();
+    for (auto [v, r] : llvm::zip(concat.getInputs(), op.getResults()))
+      if (v.getType() != r.getType())
+        return failure();
+    rewriter.replaceOp(op, concat.getInputs());
+    return success();
+  }
+};
+} // namespace
+
+void SplitOp::getCanonicalizationPatterns(RewritePatternSet &patterns,
+                                          MLIRContext *context) {
+  patterns.add<SplitOfConcat>(context);
+}
+
+//===----------------------------------------------------------------------===//
+// Fused ops
+//===----------------------------------------------------------------------===//
+
+LogicalResult LoRALinearOp::verify() {
+  if (failed(verifyLinearShapes(*this, getInput(), getWeight(), getBias(),
+                                getResult())))
+    return failure();
+  return verifyAdapterShapes(*this, getInput(), getA(), getB(),
+                             shapeOf(getWeight())[0]);
+}
+
+LogicalResult QuantLinearOp::verify() {
+  int64_t bits = getBits(), group = getGroupSize();
+  if (bits != 4 && bits != 8)
+    return emitOpError() << "bits must be 4 or 8, found " << bits;
+  if (failed(expectRank(*this, "packed weight", getPacked(), 2)) ||
+      failed(expectStaticDim(*this, "packed weight", getPacked(), 1)))
+    return failure();
+  int64_t out = shapeOf(getPacked())[0];
+  int64_t in = shapeOf(getPacked())[1] * 8 / bits;
+  if (in % group != 0)
+    return emitOpError() << "input width " << in
+                         << " is not a multiple of group_size " << group;
+  auto x = shapeOf(getInput());
+  if (x.empty() || !dimsCompatible(x.back(), in))
+    return emitOpError() << "input's last dim must be " << in
+                         << " (packed " << shapeOf(getPacked())[1] << " x 8 / "
+                         << bits << " bits), found " << shapeString(x);
+  if (failed(expectShape(*this, "scales", getScales(), {out, in / group})))
+    return failure();
+  bool asymmetric = getScheme() == QuantScheme::asymmetric;
+  if (asymmetric != static_cast<bool>(getZeros()))
+    return emitOpError() << (asymmetric ? "the asymmetric scheme needs zeros"
+                                        : "the symmetric scheme takes no zeros");
+  if (getZeros() &&
+      failed(expectShape(*this, "zeros", getZeros(), {out, in / group})))
+    return failure();
+  if (getBias() && failed(expectShape(*this, "bias", getBias(), {out})))
+    return failure();
+  return expectShape(*this, "result", getResult(),
+                     withLastDim(getInput(), out));
+}

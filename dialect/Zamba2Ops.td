@@ -1,0 +1,333 @@
+//===- Zamba2Ops.td - Zamba2 operations --------------------*- tablegen -*-===//
+//
+// Shape conventions (see spec/zamba2-model.md): B batch, T sequence, H hidden,
+// I Mamba inner width, nh Mamba heads, P = I/nh, G groups, N state size,
+// K conv width, Cd conv channels, nA/nKV attention/KV heads, hd head dim.
+// Every verifier checks the shape relations the spec states and says what it
+// expected and what it found.
+//
+//===----------------------------------------------------------------------===//
+#ifndef ZAMBA2_OPS_TD
+#define ZAMBA2_OPS_TD
+
+include "dialect/Zamba2Dialect.td"
+include "mlir/IR/SymbolInterfaces.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+include "mlir/IR/CommonAttrConstraints.td"
+
+def Zamba2_FloatTensor : RankedTensorOf<[AnyFloat]>;
+def Zamba2_IdTensor : RankedTensorOf<[AnySignlessInteger]>;
+def Zamba2_IntTensor : RankedTensorOf<[AnySignlessInteger]>;
+
+//===----------------------------------------------------------------------===//
+// Weights
+//===----------------------------------------------------------------------===//
+
+def Zamba2_WeightOp : Zamba2_Op<"weight", [Symbol]> {
+  let summary = "declares one weight of the checkpoint";
+  let description = [{
+    The symbol name is the checkpoint key; the type is the tensor as the
+    package stores it (static shape). A weight used by several sites (the
+    shared transformer block) is declared once.
+
+    ```mlir
+    zamba2.weight @"model.final_layernorm.weight" : tensor<64xf32>
+    ```
+  }];
+  let arguments = (ins SymbolNameAttr:$sym_name,
+                       TypeAttrOf<AnyRankedTensor>:$type);
+  let assemblyFormat = "$sym_name attr-dict `:` $type";
+  let hasVerifier = 1;
+}
+
+def Zamba2_ParamOp : Zamba2_Op<"param",
+    [Pure, DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
+  let summary = "reads a declared weight";
+  let description = [{
+    ```mlir
+    %w = zamba2.param @"model.final_layernorm.weight" : tensor<64xf32>
+    ```
+  }];
+  let arguments = (ins FlatSymbolRefAttr:$name);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$name attr-dict `:` type($result)";
+}
+
+//===----------------------------------------------------------------------===//
+// Model-level ops
+//===----------------------------------------------------------------------===//
+
+def Zamba2_EmbedOp : Zamba2_Op<"embed", [Pure]> {
+  let summary = "token embedding lookup: table[ids]";
+  let description = [{
+    `table` is [V, H], `ids` is [B, T]; the result is [B, T, H]. Ids outside
+    [0, V) are the caller's error (the runtime checks them).
+  }];
+  let arguments = (ins Zamba2_FloatTensor:$table, Zamba2_IdTensor:$ids);
+  let results = (outs Zamba2_FloatTensor:$result);
+  let assemblyFormat = [{
+    $table `[` $ids `]` attr-dict `:` type($table) `,` type($ids) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Zamba2_RMSNormOp : Zamba2_Op<"rms_norm", [Pure,
+    AllTypesMatch<["input", "result"]>,
+    OptionalTypesMatchWith<"residual has the input's type", "input",
+                           "residual", "$_self">]> {
+  let summary = "RMS norm over the last dim, with an optional fused residual add";
+  let description = [{
+    result = weight * v / sqrt(mean(v^2) + eps) with v = input (+ residual).
+    ```mlir
+    %y = zamba2.rms_norm %h plus %t, %w {eps = 1.0e-05 : f64}
+        : tensor<?x?x64xf32>, tensor<64xf32>
+    ```
+  }];
+  let arguments = (ins Zamba2_FloatTensor:$input,
+                       Optional<Zamba2_FloatTensor>:$residual,
+                       Zamba2_FloatTensor:$weight, F64Attr:$eps);
+  let results = (outs Zamba2_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input (`plus` $residual^)? `,` $weight attr-dict `:` type($input) `,` type($weight)
+  }];
+  let hasVerifier = 1;
+  let hasCanonicalizer = 1;
+}
+
+def Zamba2_GatedRMSNormOp : Zamba2_Op<"gated_rms_norm", [Pure,
+    AllTypesMatch<["input", "gate", "result"]>]> {
+  let summary = "Mamba2 gated group RMS norm: norm_g(input * silu(gate)) * weight";
+  let description = [{
+    The last dim (I) is split into `groups` equal groups; each is normalised
+    by its own RMS (eps is its own attribute: the model uses 1e-5 whatever
+    rms_norm_eps says).
+  }];
+  let arguments = (ins Zamba2_FloatTensor:$input, Zamba2_FloatTensor:$gate,
+                       Zamba2_FloatTensor:$weight,
+                       ConfinedAttr<I64Attr, [IntPositive]>:$groups,
+                       F64Attr:$eps);
+  let results = (outs Zamba2_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $gate `,` $weight attr-dict `:` type($input) `,` type($weight)
+  }];
+  let hasVerifier = 1;
+}
+
+def Zamba2_LinearOp : Zamba2_Op<"linear", [Pure]> {
+  let summary = "x W^T (+ bias) over the last dim";
+  let description = [{
+    `weight` is [Out, In] (the checkpoint layout); `input` is [..., In] and
+    the result [..., Out].
+  }];
+  let arguments = (ins Zamba2_FloatTensor:$input, Zamba2_FloatTensor:$weight,
+                       Optional<Zamba2_FloatTensor>:$bias);
+  let results = (outs Zamba2_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $weight (`bias` $bias^)? attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Zamba2_LoRAOp : Zamba2_Op<"lora", [Pure,
+    AllTypesMatch<["base", "result"]>]> {
+  let summary = "adds a low-rank adapter term: base + (x A^T) B^T";
+  let description = [{
+    `a` is [r, In], `b` is [Out, r]; `input` [..., In]; `base` and the result
+    [..., Out]. The adapter accumulates into `base` (usually the output of the
+    linear it specialises), so an adapter of rank 0, or with an all-zero A or
+    B, folds away to `base`.
+  }];
+  let arguments = (ins Zamba2_FloatTensor:$input, Zamba2_FloatTensor:$a,
+                       Zamba2_FloatTensor:$b, Zamba2_FloatTensor:$base);
+  let results = (outs Zamba2_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $a `,` $b `into` $base attr-dict `:` type($input) `,` type($a) `,` type($b) `->` type($result)
+  }];
+  let hasVerifier = 1;
+  let hasFolder = 1;
+}
+
+def Zamba2_CausalConv1dOp : Zamba2_Op<"causal_conv1d", [Pure,
+    AllTypesMatch<["state", "new_state"]>]> {
+  let summary = "causal depthwise conv over the sequence, then SiLU when `silu`";
+  let description = [{
+    input [B, T, C], weight [C, 1, K] (the checkpoint layout), bias [C],
+    state [B, C, K-1] holds the K-1 input rows before t = 0 (oldest first);
+    `new_state` holds the last K-1 input rows after this call.
+  }];
+  let arguments = (ins Zamba2_FloatTensor:$input, Zamba2_FloatTensor:$weight,
+                       Optional<Zamba2_FloatTensor>:$bias,
+                       Zamba2_FloatTensor:$state, UnitAttr:$silu);
+  let results = (outs Zamba2_FloatTensor:$result,
+                      Zamba2_FloatTensor:$new_state);
+  let assemblyFormat = [{
+    $input `,` $weight (`bias` $bias^)? `state` $state attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+class Zamba2_SSDOpBase<string mnemonic, string what, dag extraArgs = (ins)>
+    : Zamba2_Op<mnemonic, [Pure, AllTypesMatch<["state", "new_state"]>,
+                           AllTypesMatch<["b", "c"]>]> {
+  let summary = "Mamba2 selective state-space " # what;
+  let arguments = !con((ins Zamba2_FloatTensor:$x, Zamba2_FloatTensor:$dt,
+                       Zamba2_FloatTensor:$b, Zamba2_FloatTensor:$c,
+                       Zamba2_FloatTensor:$state,
+                       Zamba2_FloatTensor:$a_log, Zamba2_FloatTensor:$d,
+                       Zamba2_FloatTensor:$dt_bias,
+                       ConfinedAttr<I64Attr, [IntPositive]>:$groups,
+                       OptionalAttr<F64Attr>:$dt_min,
+                       OptionalAttr<F64Attr>:$dt_max), extraArgs);
+  let results = (outs Zamba2_FloatTensor:$y, Zamba2_FloatTensor:$new_state);
+  let assemblyFormat = [{
+    $x `,` $dt `,` $b `,` $c `,` $state `params` `(` $a_log `,` $d `,` $dt_bias `)`
+    attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Zamba2_SSDScanOp : Zamba2_SSDOpBase<"ssd_scan", "scan over a sequence",
+    (ins OptionalAttr<I64Attr>:$chunk_size)> {
+  let description = [{
+    x [B, T, I] (nh heads of P = I/nh), dt [B, T, nh] (before softplus),
+    b and c [B, T, G*N], state [B, nh, P, N] (f32), a_log, d, dt_bias [nh].
+    Per head h of group g = h / (nh/G):
+      dt' = clamp(softplus(dt + dt_bias), dt_min, dt_max)
+      S <- exp(dt' * -exp(a_log)) * S + dt' * outer(x_h, b_g)
+      y_h = S c_g + d_h * x_h
+    `chunk_size`, when given, only chooses the algorithm (chunked SSD form);
+    the result must not depend on it.
+  }];
+}
+
+def Zamba2_SSDStepOp : Zamba2_SSDOpBase<"ssd_step", "recurrence for one token"> {
+  let description = [{
+    The decode form of `ssd_scan`: the sequence dim of x, dt, b, c is 1.
+  }];
+}
+
+def Zamba2_RotaryOp : Zamba2_Op<"rotary", [Pure,
+    AllTypesMatch<["q", "q_out"]>, AllTypesMatch<["k", "k_out"]>]> {
+  let summary = "rotary position embedding of q and k (rotate-half convention)";
+  let description = [{
+    q [B, T, nA*hd], k [B, T, nKV*hd], positions [B] (the absolute position of
+    each sequence's first token). inv_freq[i] = theta^(-2i/hd), i < hd/2;
+    element i pairs with element i + hd/2 of each head.
+  }];
+  let arguments = (ins Zamba2_FloatTensor:$q, Zamba2_FloatTensor:$k,
+                       Zamba2_IdTensor:$positions,
+                       ConfinedAttr<I64Attr, [IntPositive]>:$head_dim,
+                       F64Attr:$theta);
+  let results = (outs Zamba2_FloatTensor:$q_out, Zamba2_FloatTensor:$k_out);
+  let assemblyFormat = [{
+    $q `,` $k `at` $positions attr-dict `:` type($q) `,` type($k) `,` type($positions)
+  }];
+  let hasVerifier = 1;
+}
+
+def Zamba2_AttentionOp : Zamba2_Op<"attention", [Pure,
+    AllTypesMatch<["q", "result"]>, AllTypesMatch<["k", "v"]>,
+    AllTypesMatch<["k_cache", "v_cache", "new_k_cache", "new_v_cache"]>]> {
+  let summary = "causal GQA attention that appends k and v to the KV cache";
+  let description = [{
+    q [B, T, nA*hd], k and v [B, T, nKV*hd], caches [B, nKV, S, hd] where S is
+    the session's maximum length, positions [B]: the cache length (= absolute
+    position of the first new token) of each sequence. Query head j reads KV
+    head j / (nA/nKV); scores are scaled by `scale`. With `rope_theta`, the
+    rotary embedding of q and k is folded in (keys are cached after rotary).
+  }];
+  let arguments = (ins Zamba2_FloatTensor:$q, Zamba2_FloatTensor:$k,
+                       Zamba2_FloatTensor:$v, Zamba2_FloatTensor:$k_cache,
+                       Zamba2_FloatTensor:$v_cache, Zamba2_IdTensor:$positions,
+                       ConfinedAttr<I64Attr, [IntPositive]>:$num_heads,
+                       ConfinedAttr<I64Attr, [IntPositive]>:$num_kv_heads,
+                       F64Attr:$scale, OptionalAttr<F64Attr>:$rope_theta);
+  let results = (outs Zamba2_FloatTensor:$result,
+                      Zamba2_FloatTensor:$new_k_cache,
+                      Zamba2_FloatTensor:$new_v_cache);
+  let assemblyFormat = [{
+    $q `,` $k `,` $v `cache` `(` $k_cache `,` $v_cache `)` `at` $positions attr-dict
+    `:` type($q) `,` type($k) `,` type($k_cache) `,` type($positions)
+  }];
+  let hasVerifier = 1;
+}
+
+def Zamba2_MLPGateOp : Zamba2_Op<"mlp_gate", [Pure]> {
+  let summary = "act(g) * up where g, up are the two halves of the last dim";
+  let arguments = (ins Zamba2_FloatTensor:$input, Zamba2_Activation:$act);
+  let results = (outs Zamba2_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input $act attr-dict `:` type($input) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Zamba2_ConcatOp : Zamba2_Op<"concat", [Pure]> {
+  let summary = "concatenation along the last dim";
+  let arguments = (ins Variadic<Zamba2_FloatTensor>:$inputs);
+  let results = (outs Zamba2_FloatTensor:$result);
+  let assemblyFormat = [{
+    $inputs attr-dict `:` type($inputs) `->` type($result)
+  }];
+  let hasVerifier = 1;
+  let hasFolder = 1;
+}
+
+def Zamba2_SplitOp : Zamba2_Op<"split", [Pure]> {
+  let summary = "splits the last dim into consecutive pieces of static sizes";
+  let arguments = (ins Zamba2_FloatTensor:$input, DenseI64ArrayAttr:$sizes);
+  let results = (outs Variadic<Zamba2_FloatTensor>:$results);
+  let assemblyFormat = [{
+    $input $sizes attr-dict `:` type($input) `->` type($results)
+  }];
+  let hasVerifier = 1;
+  let hasCanonicalizer = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Fused forms created by passes
+//===----------------------------------------------------------------------===//
+
+def Zamba2_LoRALinearOp : Zamba2_Op<"lora_linear", [Pure]> {
+  let summary = "x W^T (+ bias) + (x A^T) B^T in one op (zamba2-fuse-lora)";
+  let description = [{
+    Reads x once; never materialises W + B A (that would store the shared
+    weight once per site). weight [Out, In], a [r, In], b [Out, r].
+  }];
+  let arguments = (ins Zamba2_FloatTensor:$input, Zamba2_FloatTensor:$weight,
+                       Zamba2_FloatTensor:$a, Zamba2_FloatTensor:$b,
+                       Optional<Zamba2_FloatTensor>:$bias);
+  let results = (outs Zamba2_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $weight `adapter` `(` $a `,` $b `)` (`bias` $bias^)? attr-dict
+    `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Zamba2_QuantLinearOp : Zamba2_Op<"quant_linear",
+    [Pure, AttrSizedOperandSegments]> {
+  let summary = "x W^T with W stored as packed integers and group scales";
+  let description = [{
+    `packed` is [Out, In * bits / 8] (i8; two 4-bit values per byte, the
+    lower nibble first), `scales` [Out, In / group_size] (f16 or f32), and,
+    for the asymmetric scheme, `zeros` [Out, In / group_size] (integer zero
+    points). Weight element w[o, i] = s * (q - z) with s, z of group
+    i / group_size. The lowering dequantizes inside the multiply loop.
+  }];
+  let arguments = (ins Zamba2_FloatTensor:$input, Zamba2_IntTensor:$packed,
+                       Zamba2_FloatTensor:$scales,
+                       Optional<Zamba2_IntTensor>:$zeros,
+                       Optional<Zamba2_FloatTensor>:$bias,
+                       ConfinedAttr<I64Attr, [IntPositive]>:$bits,
+                       ConfinedAttr<I64Attr, [IntPositive]>:$group_size,
+                       Zamba2_QuantScheme:$scheme);
+  let results = (outs Zamba2_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $packed `scales` $scales (`zeros` $zeros^)? (`bias` $bias^)? $scheme attr-dict
+    `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+#endif // ZAMBA2_OPS_TD

@@ -1,0 +1,475 @@
+// One case per verifier rule of the zamba2 ops.
+// RUN: zamba2-opt %s -split-input-file -verify-diagnostics
+
+// weight with a dynamic shape
+// expected-error @+1 {{weight type must have a static shape, found 'tensor<?x64xf32>'}}
+zamba2.weight @w : tensor<?x64xf32>
+
+// -----
+
+// param of an unknown weight
+func.func @f() {
+  // expected-error @+1 {{@missing does not name a zamba2.weight}}
+  %w = zamba2.param @missing : tensor<64xf32>
+  return
+}
+
+// -----
+
+// param type differs from the declaration
+zamba2.weight @w : tensor<64xf32>
+func.func @f() {
+  // expected-error @+1 {{type 'tensor<32xf32>' differs from the weight's declared type 'tensor<64xf32>'}}
+  %w = zamba2.param @w : tensor<32xf32>
+  return
+}
+
+// -----
+
+// embed table rank
+func.func @f(%t: tensor<512xf32>, %ids: tensor<?x?xi64>) {
+  // expected-error @+1 {{table must have rank 2, found rank 1}}
+  %e = zamba2.embed %t[%ids] : tensor<512xf32>, tensor<?x?xi64> -> tensor<?x?x64xf32>
+  return
+}
+
+// -----
+
+// embed width
+func.func @f(%t: tensor<512x64xf32>, %ids: tensor<?x?xi64>) {
+  // expected-error @+1 {{result must have shape [?, ?, 64], found [?, ?, 32]}}
+  %e = zamba2.embed %t[%ids] : tensor<512x64xf32>, tensor<?x?xi64> -> tensor<?x?x32xf32>
+  return
+}
+
+// -----
+
+// rms_norm weight width
+func.func @f(%x: tensor<?x?x64xf32>, %w: tensor<32xf32>) {
+  // expected-error @+1 {{weight must have shape [64], found [32]}}
+  %y = zamba2.rms_norm %x, %w {eps = 1.0e-05 : f64} : tensor<?x?x64xf32>, tensor<32xf32>
+  return
+}
+
+// -----
+
+// rms_norm eps
+func.func @f(%x: tensor<?x?x64xf32>, %w: tensor<64xf32>) {
+  // expected-error @+1 {{eps must be positive, found 0}}
+  %y = zamba2.rms_norm %x, %w {eps = 0.0 : f64} : tensor<?x?x64xf32>, tensor<64xf32>
+  return
+}
+
+// -----
+
+// gated_rms_norm groups
+func.func @f(%x: tensor<?x?x64xf32>, %w: tensor<64xf32>) {
+  // expected-error @+1 {{width 64 is not divisible into 3 groups}}
+  %y = zamba2.gated_rms_norm %x, %x, %w {groups = 3 : i64, eps = 1.0e-05 : f64} : tensor<?x?x64xf32>, tensor<64xf32>
+  return
+}
+
+// -----
+
+// gated_rms_norm weight
+func.func @f(%x: tensor<?x?x64xf32>, %w: tensor<32xf32>) {
+  // expected-error @+1 {{weight must have shape [64], found [32]}}
+  %y = zamba2.gated_rms_norm %x, %x, %w {groups = 2 : i64, eps = 1.0e-05 : f64} : tensor<?x?x64xf32>, tensor<32xf32>
+  return
+}
+
+// -----
+
+// linear weight rank
+func.func @f(%x: tensor<?x?x64xf32>, %w: tensor<96xf32>) {
+  // expected-error @+1 {{weight must have rank 2, found rank 1}}
+  %y = zamba2.linear %x, %w : (tensor<?x?x64xf32>, tensor<96xf32>) -> tensor<?x?x96xf32>
+  return
+}
+
+// -----
+
+// linear input width
+func.func @f(%x: tensor<?x?x64xf32>, %w: tensor<96x32xf32>) {
+  // expected-error @+1 {{input's last dim must equal the weight's input dim 32, found 64}}
+  %y = zamba2.linear %x, %w : (tensor<?x?x64xf32>, tensor<96x32xf32>) -> tensor<?x?x96xf32>
+  return
+}
+
+// -----
+
+// linear bias
+func.func @f(%x: tensor<?x?x64xf32>, %w: tensor<96x64xf32>, %b: tensor<64xf32>) {
+  // expected-error @+1 {{bias must have shape [96], found [64]}}
+  %y = zamba2.linear %x, %w bias %b : (tensor<?x?x64xf32>, tensor<96x64xf32>, tensor<64xf32>) -> tensor<?x?x96xf32>
+  return
+}
+
+// -----
+
+// linear result
+func.func @f(%x: tensor<?x?x64xf32>, %w: tensor<96x64xf32>) {
+  // expected-error @+1 {{result must have shape [?, ?, 96], found [?, ?, 95]}}
+  %y = zamba2.linear %x, %w : (tensor<?x?x64xf32>, tensor<96x64xf32>) -> tensor<?x?x95xf32>
+  return
+}
+
+// -----
+
+// lora rank mismatch
+func.func @f(%x: tensor<?x?x64xf32>, %a: tensor<8x64xf32>, %b: tensor<96x4xf32>, %base: tensor<?x?x96xf32>) {
+  // expected-error @+1 {{adapter rank mismatch: A is [8, 64] (rank 8) but B is [96, 4]}}
+  %y = zamba2.lora %x, %a, %b into %base : tensor<?x?x64xf32>, tensor<8x64xf32>, tensor<96x4xf32> -> tensor<?x?x96xf32>
+  return
+}
+
+// -----
+
+// lora A width
+func.func @f(%x: tensor<?x?x64xf32>, %a: tensor<8x32xf32>, %b: tensor<96x8xf32>, %base: tensor<?x?x96xf32>) {
+  // expected-error @+1 {{adapter A must read the input's width 64, found [8, 32]}}
+  %y = zamba2.lora %x, %a, %b into %base : tensor<?x?x64xf32>, tensor<8x32xf32>, tensor<96x8xf32> -> tensor<?x?x96xf32>
+  return
+}
+
+// -----
+
+// lora B width
+func.func @f(%x: tensor<?x?x64xf32>, %a: tensor<8x64xf32>, %b: tensor<90x8xf32>, %base: tensor<?x?x96xf32>) {
+  // expected-error @+1 {{adapter B must produce width 96, found [90, 8]}}
+  %y = zamba2.lora %x, %a, %b into %base : tensor<?x?x64xf32>, tensor<8x64xf32>, tensor<90x8xf32> -> tensor<?x?x96xf32>
+  return
+}
+
+// -----
+
+// lora leading dims
+func.func @f(%x: tensor<2x5x64xf32>, %a: tensor<8x64xf32>, %b: tensor<96x8xf32>, %base: tensor<2x6x96xf32>) {
+  // expected-error @+1 {{input [2, 5, 64] and base [2, 6, 96] disagree in their leading dims}}
+  %y = zamba2.lora %x, %a, %b into %base : tensor<2x5x64xf32>, tensor<8x64xf32>, tensor<96x8xf32> -> tensor<2x6x96xf32>
+  return
+}
+
+// -----
+
+// conv width
+func.func @f(%x: tensor<?x?x160xf32>, %w: tensor<160x1x1xf32>, %s: tensor<?x160x0xf32>) {
+  // expected-error @+1 {{conv width must be at least 2, found 1}}
+  %y, %s2 = zamba2.causal_conv1d %x, %w state %s : (tensor<?x?x160xf32>, tensor<160x1x1xf32>, tensor<?x160x0xf32>) -> (tensor<?x?x160xf32>, tensor<?x160x0xf32>)
+  return
+}
+
+// -----
+
+// conv channels
+func.func @f(%x: tensor<?x?x160xf32>, %w: tensor<128x1x4xf32>, %s: tensor<?x160x3xf32>) {
+  // expected-error @+1 {{weight must have shape [160, 1, 4], found [128, 1, 4]}}
+  %y, %s2 = zamba2.causal_conv1d %x, %w state %s : (tensor<?x?x160xf32>, tensor<128x1x4xf32>, tensor<?x160x3xf32>) -> (tensor<?x?x160xf32>, tensor<?x160x3xf32>)
+  return
+}
+
+// -----
+
+// conv state vs kernel width
+func.func @f(%x: tensor<?x?x160xf32>, %w: tensor<160x1x4xf32>, %s: tensor<?x160x4xf32>) {
+  // expected-error @+1 {{state must have shape [?, 160, 3], found [?, 160, 4]}}
+  %y, %s2 = zamba2.causal_conv1d %x, %w state %s : (tensor<?x?x160xf32>, tensor<160x1x4xf32>, tensor<?x160x4xf32>) -> (tensor<?x?x160xf32>, tensor<?x160x4xf32>)
+  return
+}
+
+// -----
+
+// conv bias
+func.func @f(%x: tensor<?x?x160xf32>, %w: tensor<160x1x4xf32>, %b: tensor<128xf32>, %s: tensor<?x160x3xf32>) {
+  // expected-error @+1 {{bias must have shape [160], found [128]}}
+  %y, %s2 = zamba2.causal_conv1d %x, %w bias %b state %s : (tensor<?x?x160xf32>, tensor<160x1x4xf32>, tensor<128xf32>, tensor<?x160x3xf32>) -> (tensor<?x?x160xf32>, tensor<?x160x3xf32>)
+  return
+}
+
+// -----
+
+// ssd heads divide inner
+func.func @f(%x: tensor<?x?x128xf32>, %dt: tensor<?x?x3xf32>, %b: tensor<?x?x16xf32>, %s: tensor<?x3x42x16xf32>, %p: tensor<3xf32>) {
+  // expected-error @+1 {{inner width 128 is not divisible by 3 heads}}
+  %y, %s2 = zamba2.ssd_scan %x, %dt, %b, %b, %s params(%p, %p, %p) {groups = 1 : i64} : (tensor<?x?x128xf32>, tensor<?x?x3xf32>, tensor<?x?x16xf32>, tensor<?x?x16xf32>, tensor<?x3x42x16xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>) -> (tensor<?x?x128xf32>, tensor<?x3x42x16xf32>)
+  return
+}
+
+// -----
+
+// ssd heads vs groups
+func.func @f(%x: tensor<?x?x128xf32>, %dt: tensor<?x?x4xf32>, %b: tensor<?x?x16xf32>, %s: tensor<?x4x32x16xf32>, %p: tensor<4xf32>) {
+  // expected-error @+1 {{4 heads are not divisible into 3 groups}}
+  %y, %s2 = zamba2.ssd_scan %x, %dt, %b, %b, %s params(%p, %p, %p) {groups = 3 : i64} : (tensor<?x?x128xf32>, tensor<?x?x4xf32>, tensor<?x?x16xf32>, tensor<?x?x16xf32>, tensor<?x4x32x16xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>) -> (tensor<?x?x128xf32>, tensor<?x4x32x16xf32>)
+  return
+}
+
+// -----
+
+// ssd B width vs groups
+func.func @f(%x: tensor<?x?x128xf32>, %dt: tensor<?x?x4xf32>, %b: tensor<?x?x15xf32>, %s: tensor<?x4x32x16xf32>, %p: tensor<4xf32>) {
+  // expected-error @+1 {{B width 15 is not divisible into 2 groups}}
+  %y, %s2 = zamba2.ssd_scan %x, %dt, %b, %b, %s params(%p, %p, %p) {groups = 2 : i64} : (tensor<?x?x128xf32>, tensor<?x?x4xf32>, tensor<?x?x15xf32>, tensor<?x?x15xf32>, tensor<?x4x32x16xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>) -> (tensor<?x?x128xf32>, tensor<?x4x32x16xf32>)
+  return
+}
+
+// -----
+
+// ssd state shape
+func.func @f(%x: tensor<?x?x128xf32>, %dt: tensor<?x?x4xf32>, %b: tensor<?x?x16xf32>, %s: tensor<?x4x32x8xf32>, %p: tensor<4xf32>) {
+  // expected-error @+1 {{state must have shape [?, 4, 32, 16], found [?, 4, 32, 8]}}
+  %y, %s2 = zamba2.ssd_scan %x, %dt, %b, %b, %s params(%p, %p, %p) {groups = 1 : i64} : (tensor<?x?x128xf32>, tensor<?x?x4xf32>, tensor<?x?x16xf32>, tensor<?x?x16xf32>, tensor<?x4x32x8xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>) -> (tensor<?x?x128xf32>, tensor<?x4x32x8xf32>)
+  return
+}
+
+// -----
+
+// ssd per-head params
+func.func @f(%x: tensor<?x?x128xf32>, %dt: tensor<?x?x4xf32>, %b: tensor<?x?x16xf32>, %s: tensor<?x4x32x16xf32>, %p: tensor<8xf32>) {
+  // expected-error @+1 {{A_log must have shape [4], found [8]}}
+  %y, %s2 = zamba2.ssd_scan %x, %dt, %b, %b, %s params(%p, %p, %p) {groups = 1 : i64} : (tensor<?x?x128xf32>, tensor<?x?x4xf32>, tensor<?x?x16xf32>, tensor<?x?x16xf32>, tensor<?x4x32x16xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>) -> (tensor<?x?x128xf32>, tensor<?x4x32x16xf32>)
+  return
+}
+
+// -----
+
+// ssd chunk size
+func.func @f(%x: tensor<?x?x128xf32>, %dt: tensor<?x?x4xf32>, %b: tensor<?x?x16xf32>, %s: tensor<?x4x32x16xf32>, %p: tensor<4xf32>) {
+  // expected-error @+1 {{chunk_size must be positive, found 0}}
+  %y, %s2 = zamba2.ssd_scan %x, %dt, %b, %b, %s params(%p, %p, %p) {groups = 1 : i64, chunk_size = 0 : i64} : (tensor<?x?x128xf32>, tensor<?x?x4xf32>, tensor<?x?x16xf32>, tensor<?x?x16xf32>, tensor<?x4x32x16xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>) -> (tensor<?x?x128xf32>, tensor<?x4x32x16xf32>)
+  return
+}
+
+// -----
+
+// ssd dt limits
+func.func @f(%x: tensor<?x?x128xf32>, %dt: tensor<?x?x4xf32>, %b: tensor<?x?x16xf32>, %s: tensor<?x4x32x16xf32>, %p: tensor<4xf32>) {
+  // expected-error @+1 {{dt_min 1.000000e+00 exceeds dt_max 5.000000e-01}}
+  %y, %s2 = zamba2.ssd_scan %x, %dt, %b, %b, %s params(%p, %p, %p) {groups = 1 : i64, dt_min = 1.0 : f64, dt_max = 0.5 : f64} : (tensor<?x?x128xf32>, tensor<?x?x4xf32>, tensor<?x?x16xf32>, tensor<?x?x16xf32>, tensor<?x4x32x16xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>) -> (tensor<?x?x128xf32>, tensor<?x4x32x16xf32>)
+  return
+}
+
+// -----
+
+// ssd_step one token
+func.func @f(%x: tensor<?x?x128xf32>, %dt: tensor<?x?x4xf32>, %b: tensor<?x?x16xf32>, %s: tensor<?x4x32x16xf32>, %p: tensor<4xf32>) {
+  // expected-error @+1 {{ssd_step reads one token: sequence dim must be 1, found ?}}
+  %y, %s2 = zamba2.ssd_step %x, %dt, %b, %b, %s params(%p, %p, %p) {groups = 1 : i64} : (tensor<?x?x128xf32>, tensor<?x?x4xf32>, tensor<?x?x16xf32>, tensor<?x?x16xf32>, tensor<?x4x32x16xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>) -> (tensor<?x?x128xf32>, tensor<?x4x32x16xf32>)
+  return
+}
+
+// -----
+
+// ssd B and C types differ
+func.func @f(%x: tensor<?x?x128xf32>, %dt: tensor<?x?x4xf32>, %b: tensor<?x?x16xf32>, %c: tensor<?x?x8xf32>, %s: tensor<?x4x32x16xf32>, %p: tensor<4xf32>) {
+  // expected-error @+1 {{all of {b, c} have same type}}
+  %y, %s2 = zamba2.ssd_scan %x, %dt, %b, %c, %s params(%p, %p, %p) {groups = 1 : i64} : (tensor<?x?x128xf32>, tensor<?x?x4xf32>, tensor<?x?x16xf32>, tensor<?x?x8xf32>, tensor<?x4x32x16xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>) -> (tensor<?x?x128xf32>, tensor<?x4x32x16xf32>)
+  return
+}
+
+// -----
+
+// rotary odd head dim
+func.func @f(%q: tensor<?x?x128xf32>, %k: tensor<?x?x64xf32>, %pos: tensor<?xi64>) {
+  // expected-error @+1 {{head_dim must be even, found 33}}
+  %a, %b = zamba2.rotary %q, %k at %pos {head_dim = 33 : i64, theta = 10000.0 : f64} : tensor<?x?x128xf32>, tensor<?x?x64xf32>, tensor<?xi64>
+  return
+}
+
+// -----
+
+// rotary width
+func.func @f(%q: tensor<?x?x128xf32>, %k: tensor<?x?x48xf32>, %pos: tensor<?xi64>) {
+  // expected-error @+1 {{k width 48 is not a multiple of head_dim 32}}
+  %a, %b = zamba2.rotary %q, %k at %pos {head_dim = 32 : i64, theta = 10000.0 : f64} : tensor<?x?x128xf32>, tensor<?x?x48xf32>, tensor<?xi64>
+  return
+}
+
+// -----
+
+// rotary positions
+func.func @f(%q: tensor<?x?x128xf32>, %k: tensor<?x?x64xf32>, %pos: tensor<?x?xi64>) {
+  // expected-error @+1 {{positions must have rank 1, found rank 2}}
+  %a, %b = zamba2.rotary %q, %k at %pos {head_dim = 32 : i64, theta = 10000.0 : f64} : tensor<?x?x128xf32>, tensor<?x?x64xf32>, tensor<?x?xi64>
+  return
+}
+
+// -----
+
+// attention GQA
+func.func @f(%q: tensor<?x?x128xf32>, %k: tensor<?x?x64xf32>, %kc: tensor<?x2x256x32xf32>, %pos: tensor<?xi64>) {
+  // expected-error @+1 {{4 query heads are not a multiple of 3 KV heads}}
+  %o, %kc2, %vc2 = zamba2.attention %q, %k, %k cache(%kc, %kc) at %pos {num_heads = 4 : i64, num_kv_heads = 3 : i64, scale = 0.25 : f64} : tensor<?x?x128xf32>, tensor<?x?x64xf32>, tensor<?x2x256x32xf32>, tensor<?xi64>
+  return
+}
+
+// -----
+
+// attention q width
+func.func @f(%q: tensor<?x?x128xf32>, %k: tensor<?x?x64xf32>, %kc: tensor<?x2x256x32xf32>, %pos: tensor<?xi64>) {
+  // expected-error @+1 {{q width 128 is not divisible by 5 heads}}
+  %o, %kc2, %vc2 = zamba2.attention %q, %k, %k cache(%kc, %kc) at %pos {num_heads = 5 : i64, num_kv_heads = 5 : i64, scale = 0.25 : f64} : tensor<?x?x128xf32>, tensor<?x?x64xf32>, tensor<?x2x256x32xf32>, tensor<?xi64>
+  return
+}
+
+// -----
+
+// attention k width
+func.func @f(%q: tensor<?x?x128xf32>, %k: tensor<?x?x96xf32>, %kc: tensor<?x2x256x32xf32>, %pos: tensor<?xi64>) {
+  // expected-error @+1 {{k must have shape [?, ?, 64], found [?, ?, 96]}}
+  %o, %kc2, %vc2 = zamba2.attention %q, %k, %k cache(%kc, %kc) at %pos {num_heads = 4 : i64, num_kv_heads = 2 : i64, scale = 0.25 : f64} : tensor<?x?x128xf32>, tensor<?x?x96xf32>, tensor<?x2x256x32xf32>, tensor<?xi64>
+  return
+}
+
+// -----
+
+// attention cache
+func.func @f(%q: tensor<?x?x128xf32>, %k: tensor<?x?x64xf32>, %kc: tensor<?x2x256x16xf32>, %pos: tensor<?xi64>) {
+  // expected-error @+1 {{k_cache must have shape [?, 2, ?, 32], found [?, 2, 256, 16]}}
+  %o, %kc2, %vc2 = zamba2.attention %q, %k, %k cache(%kc, %kc) at %pos {num_heads = 4 : i64, num_kv_heads = 2 : i64, scale = 0.25 : f64} : tensor<?x?x128xf32>, tensor<?x?x64xf32>, tensor<?x2x256x16xf32>, tensor<?xi64>
+  return
+}
+
+// -----
+
+// attention rotary odd
+func.func @f(%q: tensor<?x?x12xf32>, %k: tensor<?x?x12xf32>, %kc: tensor<?x4x256x3xf32>, %pos: tensor<?xi64>) {
+  // expected-error @+1 {{rotary needs an even head dim, found 3}}
+  %o, %kc2, %vc2 = zamba2.attention %q, %k, %k cache(%kc, %kc) at %pos {num_heads = 4 : i64, num_kv_heads = 4 : i64, scale = 0.25 : f64, rope_theta = 10000.0 : f64} : tensor<?x?x12xf32>, tensor<?x?x12xf32>, tensor<?x4x256x3xf32>, tensor<?xi64>
+  return
+}
+
+// -----
+
+// attention scale
+func.func @f(%q: tensor<?x?x128xf32>, %k: tensor<?x?x64xf32>, %kc: tensor<?x2x256x32xf32>, %pos: tensor<?xi64>) {
+  // expected-error @+1 {{scale must be positive}}
+  %o, %kc2, %vc2 = zamba2.attention %q, %k, %k cache(%kc, %kc) at %pos {num_heads = 4 : i64, num_kv_heads = 2 : i64, scale = -1.0 : f64} : tensor<?x?x128xf32>, tensor<?x?x64xf32>, tensor<?x2x256x32xf32>, tensor<?xi64>
+  return
+}
+
+// -----
+
+// mlp_gate odd
+func.func @f(%x: tensor<?x?x7xf32>) {
+  // expected-error @+1 {{input's last dim must be static and even (gate and up halves), found [?, ?, 7]}}
+  %y = zamba2.mlp_gate %x gelu : tensor<?x?x7xf32> -> tensor<?x?x3xf32>
+  return
+}
+
+// -----
+
+// mlp_gate result
+func.func @f(%x: tensor<?x?x8xf32>) {
+  // expected-error @+1 {{result must have shape [?, ?, 4], found [?, ?, 8]}}
+  %y = zamba2.mlp_gate %x silu : tensor<?x?x8xf32> -> tensor<?x?x8xf32>
+  return
+}
+
+// -----
+
+// concat width
+func.func @f(%a: tensor<?x?x64xf32>, %b: tensor<?x?x64xf32>) {
+  // expected-error @+1 {{result must have shape [?, ?, 128], found [?, ?, 120]}}
+  %y = zamba2.concat %a, %b : tensor<?x?x64xf32>, tensor<?x?x64xf32> -> tensor<?x?x120xf32>
+  return
+}
+
+// -----
+
+// concat rank
+func.func @f(%a: tensor<?x?x64xf32>, %b: tensor<?x64xf32>) {
+  // expected-error @+1 {{inputs must have the same rank, found [?, ?, 64] and [?, 64]}}
+  %y = zamba2.concat %a, %b : tensor<?x?x64xf32>, tensor<?x64xf32> -> tensor<?x?x128xf32>
+  return
+}
+
+// -----
+
+// split sum
+func.func @f(%a: tensor<?x?x64xf32>) {
+  // expected-error @+1 {{sizes add up to 60 but the input's last dim is 64}}
+  %x, %y = zamba2.split %a [30, 30] : tensor<?x?x64xf32> -> tensor<?x?x30xf32>, tensor<?x?x30xf32>
+  return
+}
+
+// -----
+
+// split count
+func.func @f(%a: tensor<?x?x64xf32>) {
+  // expected-error @+1 {{3 sizes for 2 results}}
+  %x, %y = zamba2.split %a [32, 16, 16] : tensor<?x?x64xf32> -> tensor<?x?x32xf32>, tensor<?x?x32xf32>
+  return
+}
+
+// -----
+
+// split nonpositive
+func.func @f(%a: tensor<?x?x64xf32>) {
+  // expected-error @+1 {{sizes must be positive, found 0}}
+  %x, %y = zamba2.split %a [64, 0] : tensor<?x?x64xf32> -> tensor<?x?x64xf32>, tensor<?x?x0xf32>
+  return
+}
+
+// -----
+
+// lora_linear adapter
+func.func @f(%x: tensor<?x?x64xf32>, %w: tensor<96x64xf32>, %a: tensor<8x64xf32>, %b: tensor<96x6xf32>) {
+  // expected-error @+1 {{adapter rank mismatch: A is [8, 64] (rank 8) but B is [96, 6]}}
+  %y = zamba2.lora_linear %x, %w adapter(%a, %b) : (tensor<?x?x64xf32>, tensor<96x64xf32>, tensor<8x64xf32>, tensor<96x6xf32>) -> tensor<?x?x96xf32>
+  return
+}
+
+// -----
+
+// quant bits
+func.func @f(%x: tensor<?x?x64xf32>, %q: tensor<96x24xi8>, %s: tensor<96x2xf16>) {
+  // expected-error @+1 {{bits must be 4 or 8, found 3}}
+  %y = zamba2.quant_linear %x, %q scales %s symmetric {bits = 3 : i64, group_size = 32 : i64} : (tensor<?x?x64xf32>, tensor<96x24xi8>, tensor<96x2xf16>) -> tensor<?x?x96xf32>
+  return
+}
+
+// -----
+
+// quant group
+func.func @f(%x: tensor<?x?x64xf32>, %q: tensor<96x32xi8>, %s: tensor<96x2xf16>) {
+  // expected-error @+1 {{input width 64 is not a multiple of group_size 48}}
+  %y = zamba2.quant_linear %x, %q scales %s symmetric {bits = 4 : i64, group_size = 48 : i64} : (tensor<?x?x64xf32>, tensor<96x32xi8>, tensor<96x2xf16>) -> tensor<?x?x96xf32>
+  return
+}
+
+// -----
+
+// quant scales
+func.func @f(%x: tensor<?x?x64xf32>, %q: tensor<96x32xi8>, %s: tensor<96x4xf16>) {
+  // expected-error @+1 {{scales must have shape [96, 2], found [96, 4]}}
+  %y = zamba2.quant_linear %x, %q scales %s symmetric {bits = 4 : i64, group_size = 32 : i64} : (tensor<?x?x64xf32>, tensor<96x32xi8>, tensor<96x4xf16>) -> tensor<?x?x96xf32>
+  return
+}
+
+// -----
+
+// quant input width
+func.func @f(%x: tensor<?x?x64xf32>, %q: tensor<96x64xi8>, %s: tensor<96x2xf16>) {
+  // expected-error @+1 {{input's last dim must be 128 (packed 64 x 8 / 4 bits), found [?, ?, 64]}}
+  %y = zamba2.quant_linear %x, %q scales %s symmetric {bits = 4 : i64, group_size = 32 : i64} : (tensor<?x?x64xf32>, tensor<96x64xi8>, tensor<96x2xf16>) -> tensor<?x?x96xf32>
+  return
+}
+
+// -----
+
+// quant asym without zeros
+func.func @f(%x: tensor<?x?x64xf32>, %q: tensor<96x32xi8>, %s: tensor<96x2xf16>) {
+  // expected-error @+1 {{the asymmetric scheme needs zeros}}
+  %y = zamba2.quant_linear %x, %q scales %s asymmetric {bits = 4 : i64, group_size = 32 : i64} : (tensor<?x?x64xf32>, tensor<96x32xi8>, tensor<96x2xf16>) -> tensor<?x?x96xf32>
+  return
+}
+
+// -----
+
+// quant sym with zeros
+func.func @f(%x: tensor<?x?x64xf32>, %q: tensor<96x32xi8>, %s: tensor<96x2xf16>, %z: tensor<96x2xi8>) {
+  // expected-error @+1 {{the symmetric scheme takes no zeros}}
+  %y = zamba2.quant_linear %x, %q scales %s zeros %z symmetric {bits = 4 : i64, group_size = 32 : i64} : (tensor<?x?x64xf32>, tensor<96x32xi8>, tensor<96x2xf16>, tensor<96x2xi8>) -> tensor<?x?x96xf32>
+  return
+}
