@@ -61,8 +61,7 @@ LogicalResult expectShape(Operation *op, StringRef what, Value v,
   return success();
 }
 
-LogicalResult expectRank(Operation *op, StringRef what, Value v,
-                         int64_t rank) {
+LogicalResult expectRank(Operation *op, StringRef what, Value v, int64_t rank) {
   auto type = cast<RankedTensorType>(v.getType());
   if (type.getRank() != rank)
     return op->emitOpError() << what << " must have rank " << rank
@@ -128,8 +127,7 @@ LogicalResult ParamOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
   auto weight =
       symbolTable.lookupNearestSymbolFrom<WeightOp>(*this, getNameAttr());
   if (!weight)
-    return emitOpError() << getNameAttr()
-                         << " does not name a zamba2.weight";
+    return emitOpError() << getNameAttr() << " does not name a zamba2.weight";
   if (weight.getType() != getType())
     return emitOpError() << "type " << getType()
                          << " differs from the weight's declared type "
@@ -156,7 +154,8 @@ LogicalResult RMSNormOp::verify() {
   if (getEps().convertToDouble() <= 0)
     return emitOpError() << "eps must be positive, found "
                          << getEps().convertToDouble();
-  return expectShape(*this, "weight", getWeight(), {shapeOf(getInput()).back()});
+  return expectShape(*this, "weight", getWeight(),
+                     {shapeOf(getInput()).back()});
 }
 
 namespace {
@@ -167,8 +166,7 @@ struct DropZeroResidual : OpRewritePattern<RMSNormOp> {
                                 PatternRewriter &rewriter) const override {
     if (!op.getResidual() || !matchPattern(op.getResidual(), m_AnyZeroFloat()))
       return failure();
-    rewriter.modifyOpInPlace(op,
-                             [&] { op.getResidualMutable().clear(); });
+    rewriter.modifyOpInPlace(op, [&] { op.getResidualMutable().clear(); });
     return success();
   }
 };
@@ -207,18 +205,18 @@ static LogicalResult verifyAdapterShapes(Operation *op, Value input, Value a,
     return failure();
   int64_t rank = shapeOf(a)[0];
   if (!dimsCompatible(shapeOf(b)[1], rank))
-    return op->emitOpError() << "adapter rank mismatch: A is "
-                             << shapeString(shapeOf(a)) << " (rank "
-                             << dimString(rank) << ") but B is "
-                             << shapeString(shapeOf(b));
+    return op->emitOpError()
+           << "adapter rank mismatch: A is " << shapeString(shapeOf(a))
+           << " (rank " << dimString(rank) << ") but B is "
+           << shapeString(shapeOf(b));
   if (!dimsCompatible(shapeOf(a)[1], shapeOf(input).back()))
     return op->emitOpError() << "adapter A must read the input's width "
                              << dimString(shapeOf(input).back()) << ", found "
                              << shapeString(shapeOf(a));
   if (!dimsCompatible(shapeOf(b)[0], out))
-    return op->emitOpError() << "adapter B must produce width "
-                             << dimString(out) << ", found "
-                             << shapeString(shapeOf(b));
+    return op->emitOpError()
+           << "adapter B must produce width " << dimString(out) << ", found "
+           << shapeString(shapeOf(b));
   return success();
 }
 
@@ -272,7 +270,8 @@ static LogicalResult verifySSD(Operation *op, Value x, Value dt, Value b,
                                Value y, int64_t groups,
                                std::optional<double> dtMin,
                                std::optional<double> dtMax) {
-  if (failed(expectRank(op, "x", x, 3)) || failed(expectRank(op, "dt", dt, 3)) ||
+  if (failed(expectRank(op, "x", x, 3)) ||
+      failed(expectRank(op, "dt", dt, 3)) ||
       failed(expectRank(op, "B", b, 3)) ||
       failed(expectRank(op, "state", state, 4)) ||
       failed(expectStaticDim(op, "x's inner width", x, 2)) ||
@@ -286,12 +285,12 @@ static LogicalResult verifySSD(Operation *op, Value x, Value dt, Value b,
     return op->emitOpError() << "inner width " << inner
                              << " is not divisible by " << heads << " heads";
   if (heads % groups != 0)
-    return op->emitOpError() << heads << " heads are not divisible into "
-                             << groups << " groups";
+    return op->emitOpError()
+           << heads << " heads are not divisible into " << groups << " groups";
   if (bWidth % groups != 0)
-    return op->emitOpError() << "B width " << bWidth
-                             << " is not divisible into " << groups
-                             << " groups";
+    return op->emitOpError()
+           << "B width " << bWidth << " is not divisible into " << groups
+           << " groups";
   int64_t headDim = inner / heads, stateSize = bWidth / groups;
   if (failed(expectShape(op, "dt", dt, {batch, seq, heads})) ||
       failed(expectShape(op, "B", b, {batch, seq, bWidth})) ||
@@ -303,8 +302,8 @@ static LogicalResult verifySSD(Operation *op, Value x, Value dt, Value b,
       failed(expectShape(op, "y", y, xs)))
     return failure();
   if (dtMin && dtMax && *dtMin > *dtMax)
-    return op->emitOpError() << "dt_min " << *dtMin << " exceeds dt_max "
-                             << *dtMax;
+    return op->emitOpError()
+           << "dt_min " << *dtMin << " exceeds dt_max " << *dtMax;
   return success();
 }
 
@@ -312,12 +311,11 @@ LogicalResult SSDScanOp::verify() {
   if (getChunkSize() && *getChunkSize() <= 0)
     return emitOpError() << "chunk_size must be positive, found "
                          << *getChunkSize();
-  return verifySSD(*this, getX(), getDt(), getB(), getState(), getALog(),
-                   getD(), getDtBias(), getY(), getGroups(),
-                   getDtMin() ? std::optional(getDtMin()->convertToDouble())
-                              : std::nullopt,
-                   getDtMax() ? std::optional(getDtMax()->convertToDouble())
-                              : std::nullopt);
+  return verifySSD(
+      *this, getX(), getDt(), getB(), getState(), getALog(), getD(),
+      getDtBias(), getY(), getGroups(),
+      getDtMin() ? std::optional(getDtMin()->convertToDouble()) : std::nullopt,
+      getDtMax() ? std::optional(getDtMax()->convertToDouble()) : std::nullopt);
 }
 
 LogicalResult SSDStepOp::verify() {
@@ -407,8 +405,7 @@ LogicalResult ConcatOp::verify() {
     for (auto [a, b] : llvm::zip(s.drop_back(), first.drop_back()))
       if (!dimsCompatible(a, b))
         return emitOpError() << "inputs disagree in their leading dims: "
-                             << shapeString(first) << " and "
-                             << shapeString(s);
+                             << shapeString(first) << " and " << shapeString(s);
     total = ShapedType::isDynamic(s.back()) || ShapedType::isDynamic(total)
                 ? kAny
                 : total + s.back();
@@ -497,15 +494,16 @@ LogicalResult QuantLinearOp::verify() {
                          << " is not a multiple of group_size " << group;
   auto x = shapeOf(getInput());
   if (x.empty() || !dimsCompatible(x.back(), in))
-    return emitOpError() << "input's last dim must be " << in
-                         << " (packed " << shapeOf(getPacked())[1] << " x 8 / "
-                         << bits << " bits), found " << shapeString(x);
+    return emitOpError() << "input's last dim must be " << in << " (packed "
+                         << shapeOf(getPacked())[1] << " x 8 / " << bits
+                         << " bits), found " << shapeString(x);
   if (failed(expectShape(*this, "scales", getScales(), {out, in / group})))
     return failure();
   bool asymmetric = getScheme() == QuantScheme::asymmetric;
   if (asymmetric != static_cast<bool>(getZeros()))
-    return emitOpError() << (asymmetric ? "the asymmetric scheme needs zeros"
-                                        : "the symmetric scheme takes no zeros");
+    return emitOpError() << (asymmetric
+                                 ? "the asymmetric scheme needs zeros"
+                                 : "the symmetric scheme takes no zeros");
   if (getZeros() &&
       failed(expectShape(*this, "zeros", getZeros(), {out, in / group})))
     return failure();

@@ -53,8 +53,8 @@ public:
                 const HasTensorFn &hasTensor, const ImportOptions &options)
       : cfg(cfg), hasTensor(hasTensor), options(options), b(&context),
         loc(b.getUnknownLoc()) {
-    weightType = options.weightElementType ? options.weightElementType
-                                           : b.getF32Type();
+    weightType =
+        options.weightElementType ? options.weightElementType : b.getF32Type();
     for (const ExpectedTensor &t : ::zamba2::expectedShapes(cfg, hasTensor))
       shapes[t.name] = t.shape;
   }
@@ -101,8 +101,8 @@ private:
     auto type = RankedTensorType::get(shape->second, weightType);
     if (!declared.count(key)) {
       OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPoint(moduleBody, std::prev(moduleBody->end(),
-                                                functionsBuilt + 1));
+      b.setInsertionPoint(moduleBody,
+                          std::prev(moduleBody->end(), functionsBuilt + 1));
       WeightOp::create(b, loc, key, type);
       declared.insert(key);
     }
@@ -152,15 +152,15 @@ private:
     Value convBias = expected(prefix + "conv1d.bias")
                          ? param(prefix + "conv1d.bias")
                          : Value();
-    auto convOp = CausalConv1dOp::create(
-        b, loc, act(channels), conv.getType(), xbc,
-        param(prefix + "conv1d.weight"), convBias, conv, b.getUnitAttr());
+    auto convOp = CausalConv1dOp::create(b, loc, act(channels), conv.getType(),
+                                         xbc, param(prefix + "conv1d.weight"),
+                                         convBias, conv, b.getUnitAttr());
     conv = convOp.getNewState();
 
     auto pieces = SplitOp::create(
         b, loc, TypeRange{act(inner), act(groupWidth), act(groupWidth)},
-        convOp.getResult(), b.getDenseI64ArrayAttr({inner, groupWidth,
-                                                    groupWidth}));
+        convOp.getResult(),
+        b.getDenseI64ArrayAttr({inner, groupWidth, groupWidth}));
     FloatAttr dtMin, dtMax;
     if (cfg.hasTimeStepLimit) {
       dtMin = b.getF64FloatAttr(cfg.timeStepLimit[0]);
@@ -173,21 +173,21 @@ private:
     IntegerAttr groups = b.getI64IntegerAttr(cfg.numGroups);
     Value y;
     if (decoding) {
-      auto step = SSDStepOp::create(b, loc, act(inner), ssm.getType(), xs, dt,
-                                    bm, cm, ssm, aLog, d, dtBias, groups, dtMin,
-                                    dtMax);
+      auto step =
+          SSDStepOp::create(b, loc, act(inner), ssm.getType(), xs, dt, bm, cm,
+                            ssm, aLog, d, dtBias, groups, dtMin, dtMax);
       y = step.getY();
       ssm = step.getNewState();
     } else {
-      auto scan = SSDScanOp::create(
-          b, loc, act(inner), ssm.getType(), xs, dt, bm, cm, ssm, aLog, d,
-          dtBias, groups, dtMin, dtMax, b.getI64IntegerAttr(cfg.chunkSize));
+      auto scan = SSDScanOp::create(b, loc, act(inner), ssm.getType(), xs, dt,
+                                    bm, cm, ssm, aLog, d, dtBias, groups, dtMin,
+                                    dtMax, b.getI64IntegerAttr(cfg.chunkSize));
       y = scan.getY();
       ssm = scan.getNewState();
     }
-    Value normed = GatedRMSNormOp::create(
-        b, loc, y.getType(), y, z, param(prefix + "norm.weight"), groups,
-        b.getF64FloatAttr(kGatedNormEps));
+    Value normed = GatedRMSNormOp::create(b, loc, y.getType(), y, z,
+                                          param(prefix + "norm.weight"), groups,
+                                          b.getF64FloatAttr(kGatedNormEps));
     return linear(normed, prefix + "out_proj", cfg.hiddenSize);
   }
 
@@ -206,8 +206,7 @@ private:
     std::string attn = prefix + "self_attn.";
     auto projection = [&](const char *which, int64_t out) {
       Value base = linear(u, attn + which + "_proj", out);
-      return adapter(u, base,
-                     attn + "linear_" + which + "_adapter_list", site);
+      return adapter(u, base, attn + "linear_" + which + "_adapter_list", site);
     };
     Value q = projection("q", qWidth);
     Value k = projection("k", kvWidth);
@@ -223,8 +222,7 @@ private:
     double scale = 1.0 / std::sqrt(static_cast<double>(hd) / 2.0);
     auto attention = AttentionOp::create(
         b, loc, q.getType(), kCache.getType(), vCache.getType(), q, k, v,
-        kCache, vCache, positions,
-        b.getI64IntegerAttr(cfg.numAttentionHeads),
+        kCache, vCache, positions, b.getI64IntegerAttr(cfg.numAttentionHeads),
         b.getI64IntegerAttr(cfg.numKeyValueHeads), b.getF64FloatAttr(scale),
         FloatAttr());
     kCache = attention.getNewKCache();
@@ -248,8 +246,8 @@ private:
     int64_t L = cfg.numLayers, sites = cfg.numSites();
     RankedTensorType convType =
         f32({kDyn, cfg.convChannels, cfg.convKernel - 1});
-    RankedTensorType ssmType = f32(
-        {kDyn, cfg.numMambaHeads, cfg.mambaHeadDim, cfg.stateSize});
+    RankedTensorType ssmType =
+        f32({kDyn, cfg.numMambaHeads, cfg.mambaHeadDim, cfg.stateSize});
     RankedTensorType cacheType =
         f32({kDyn, cfg.numKeyValueHeads, kDyn, cfg.attentionHeadDim});
 
@@ -313,8 +311,7 @@ private:
       h = arith::AddFOp::create(b, loc, h, mixed);
     }
     Value final = rmsNorm(h, Value(), "model.final_layernorm.weight");
-    std::string head = cfg.tieWordEmbeddings ? "model.embed_tokens"
-                                             : "lm_head";
+    std::string head = cfg.tieWordEmbeddings ? "model.embed_tokens" : "lm_head";
     Value logits = LinearOp::create(b, loc, act(cfg.vocabSize), final,
                                     param(head + ".weight"), Value());
     SmallVector<Value> results = {logits};

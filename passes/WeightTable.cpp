@@ -21,8 +21,7 @@ int64_t weightBytes(RankedTensorType type) {
   return (type.getNumElements() * bits + 7) / 8;
 }
 
-struct WeightTablePass
-    : mlir::zamba2::impl::WeightTableBase<WeightTablePass> {
+struct WeightTablePass : mlir::zamba2::impl::WeightTableBase<WeightTablePass> {
   using WeightTableBase::WeightTableBase;
 
   void runOnOperation() override {

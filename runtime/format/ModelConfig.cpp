@@ -847,16 +847,15 @@ std::string zamba2::describeCheckpoint(const std::string &dir,
   for (const auto &entry : dtypeCount)
     dtypes += (dtypes.empty() ? "" : "+") + entry.first;
   char line[512];
-  std::snprintf(line, sizeof(line),
-                "%s: zamba2, %lld layers, %lld hybrid sites, %lld shared "
-                "blocks, H %lld, V %lld, %llu parameters, %llu tensors, %llu "
-                "bytes (%s), %zu file(s)",
-                dir.c_str(), (long long)cfg.numLayers,
-                (long long)cfg.numSites(), (long long)cfg.numMemBlocks,
-                (long long)cfg.hiddenSize, (long long)cfg.vocabSize,
-                (unsigned long long)cfg.parameterCount(),
-                (unsigned long long)ck.tensors().size(),
-                (unsigned long long)ck.totalBytes(), dtypes.c_str(),
-                ck.shards().size());
+  std::snprintf(
+      line, sizeof(line),
+      "%s: zamba2, %lld layers, %lld hybrid sites, %lld shared "
+      "blocks, H %lld, V %lld, %llu parameters, %llu tensors, %llu "
+      "bytes (%s), %zu file(s)",
+      dir.c_str(), (long long)cfg.numLayers, (long long)cfg.numSites(),
+      (long long)cfg.numMemBlocks, (long long)cfg.hiddenSize,
+      (long long)cfg.vocabSize, (unsigned long long)cfg.parameterCount(),
+      (unsigned long long)ck.tensors().size(),
+      (unsigned long long)ck.totalBytes(), dtypes.c_str(), ck.shards().size());
   return line;
 }

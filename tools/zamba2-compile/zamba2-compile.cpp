@@ -38,11 +38,11 @@ cl::opt<std::string> checkpointDir(cl::Positional, cl::Required,
 cl::opt<std::string> outputFile("o", cl::desc("Output file ('-' = stdout)"),
                                 cl::value_desc("file"), cl::init("-"),
                                 cl::cat(category));
-cl::opt<Emit> emit(
-    "emit", cl::desc("What to produce"), cl::Required,
-    cl::values(clEnumValN(Emit::Zamba2, "zamba2",
-                          "the imported module in the zamba2 dialect")),
-    cl::cat(category));
+cl::opt<Emit>
+    emit("emit", cl::desc("What to produce"), cl::Required,
+         cl::values(clEnumValN(Emit::Zamba2, "zamba2",
+                               "the imported module in the zamba2 dialect")),
+         cl::cat(category));
 cl::opt<WeightType> weightType(
     "weight-type", cl::desc("Element type the weights are stored in"),
     cl::init(WeightType::F32),
@@ -101,8 +101,8 @@ int main(int argc, char **argv) {
   ::zamba2::HasTensorFn hasTensor = [&](const std::string &name) {
     return ck->has(name);
   };
-  OwningOpRef<ModuleOp> module = mlir::zamba2::importModel(context, cfg, hasTensor,
-                                                      options);
+  OwningOpRef<ModuleOp> module =
+      mlir::zamba2::importModel(context, cfg, hasTensor, options);
   double importMs = millisecondsSince(importStart);
   if (failed(verify(*module)))
     return fail("internal error: the imported module does not verify");
@@ -118,7 +118,8 @@ int main(int argc, char **argv) {
   output->keep();
 
   if (!quiet)
-    llvm::errs() << "zamba2-compile: " << ::zamba2::describeCheckpoint(dir, cfg, *ck)
+    llvm::errs() << "zamba2-compile: "
+                 << ::zamba2::describeCheckpoint(dir, cfg, *ck)
                  << "; config+header validation "
                  << llvm::format("%.2f", loadMs) << " ms, import "
                  << llvm::format("%.2f", importMs) << " ms\n";

@@ -311,8 +311,39 @@ int main(int argc, char **argv) {
     return fail(err);
 
   std::vector<ExpectedTensor> tensors = expectedShapes(cfg);
+  // rngName[i]: the name tensor i's values derive from. transformers saves an
+  // untied model with a copy of the shared block (all its adapter lists too)
+  // under every hybrid layer; the copies hold the same values.
+  std::vector<std::string> rngName;
+  for (const ExpectedTensor &t : tensors)
+    rngName.push_back(t.name);
+  if (!cfg.tieWordEmbeddings) {
+    size_t canonicalCount = tensors.size();
+    for (int64_t site = 0; site < cfg.numSites(); ++site) {
+      std::string canonical = sharedBlockPrefix(cfg, site);
+      std::string own = "model.layers." +
+                        std::to_string(cfg.hybridLayers[site]) +
+                        ".shared_transformer.";
+      if (own == canonical)
+        continue;
+      for (size_t i = 0; i < canonicalCount; ++i) {
+        const std::string &name = tensors[i].name;
+        if (name.compare(0, canonical.size(), canonical) != 0)
+          continue;
+        tensors.push_back(
+            {own + name.substr(canonical.size()), tensors[i].shape});
+        rngName.push_back(name);
+      }
+    }
+  }
   uint64_t params = cfg.parameterCount();
-  uint64_t bytes = params * dtypeSize(dtype);
+  uint64_t bytes = 0; // of the file: per-layer copies of an untied model too
+  for (const ExpectedTensor &t : tensors) {
+    uint64_t n = 1;
+    for (int64_t d : t.shape)
+      n *= static_cast<uint64_t>(d);
+    bytes += n * dtypeSize(dtype);
+  }
   std::printf("%s: %lld layers, %lld hybrid sites, %lld shared blocks, "
               "%llu parameters, %llu bytes (%s)\n",
               source.c_str(), (long long)cfg.numLayers,
@@ -339,11 +370,12 @@ int main(int argc, char **argv) {
   std::vector<uint16_t> half(kChunk);
   const bool progress = bytes > (uint64_t(256) << 20);
   uint64_t done = 0, nextReport = bytes / 20;
-  for (const ExpectedTensor &t : tensors) {
+  for (size_t ti = 0; ti < tensors.size(); ++ti) {
+    const ExpectedTensor &t = tensors[ti];
     uint64_t n = 1;
     for (int64_t d : t.shape)
       n *= static_cast<uint64_t>(d);
-    Rng rng(seed, t.name);
+    Rng rng(seed, rngName[ti]);
     Init init = initFor(t.name);
     for (uint64_t off = 0; off < n; off += kChunk) {
       size_t m = static_cast<size_t>(std::min<uint64_t>(kChunk, n - off));

@@ -23,8 +23,8 @@ namespace {
 class DialectTest : public ::testing::Test {
 protected:
   DialectTest() {
-    context.loadDialect<Zamba2Dialect, func::FuncDialect,
-                        arith::ArithDialect>();
+    context
+        .loadDialect<Zamba2Dialect, func::FuncDialect, arith::ArithDialect>();
     // Keep verifier messages for the assertions instead of printing them.
     handler = std::make_unique<ScopedDiagnosticHandler>(
         &context, [this](Diagnostic &d) {
@@ -86,15 +86,13 @@ TEST_F(DialectTest, LinearVerifierNamesBothWidths) {
 TEST_F(DialectTest, LoRAOfRankZeroFoldsToBase) {
   int64_t dyn = ShapedType::kDynamic;
   LoRAOp lora;
-  auto module = makeModule({f32({dyn, dyn, 64}), f32({0, 64}), f32({96, 0}),
-                            f32({dyn, dyn, 96})},
-                           [&](OpBuilder &b, Block &blk) {
-                             lora = LoRAOp::create(
-                                 b, b.getUnknownLoc(), f32({dyn, dyn, 96}),
-                                 blk.getArgument(0),
-                                 blk.getArgument(1), blk.getArgument(2),
-                                 blk.getArgument(3));
-                           });
+  auto module = makeModule(
+      {f32({dyn, dyn, 64}), f32({0, 64}), f32({96, 0}), f32({dyn, dyn, 96})},
+      [&](OpBuilder &b, Block &blk) {
+        lora = LoRAOp::create(b, b.getUnknownLoc(), f32({dyn, dyn, 96}),
+                              blk.getArgument(0), blk.getArgument(1),
+                              blk.getArgument(2), blk.getArgument(3));
+      });
   ASSERT_TRUE(succeeded(verify(*module)));
   SmallVector<OpFoldResult> folded;
   ASSERT_TRUE(succeeded(lora->fold(folded)));
@@ -105,15 +103,13 @@ TEST_F(DialectTest, LoRAOfRankZeroFoldsToBase) {
 TEST_F(DialectTest, LoRAOfNonZeroRankDoesNotFold) {
   int64_t dyn = ShapedType::kDynamic;
   LoRAOp lora;
-  auto module = makeModule({f32({dyn, dyn, 64}), f32({8, 64}), f32({96, 8}),
-                            f32({dyn, dyn, 96})},
-                           [&](OpBuilder &b, Block &blk) {
-                             lora = LoRAOp::create(
-                                 b, b.getUnknownLoc(), f32({dyn, dyn, 96}),
-                                 blk.getArgument(0),
-                                 blk.getArgument(1), blk.getArgument(2),
-                                 blk.getArgument(3));
-                           });
+  auto module = makeModule(
+      {f32({dyn, dyn, 64}), f32({8, 64}), f32({96, 8}), f32({dyn, dyn, 96})},
+      [&](OpBuilder &b, Block &blk) {
+        lora = LoRAOp::create(b, b.getUnknownLoc(), f32({dyn, dyn, 96}),
+                              blk.getArgument(0), blk.getArgument(1),
+                              blk.getArgument(2), blk.getArgument(3));
+      });
   ASSERT_TRUE(succeeded(verify(*module)));
   SmallVector<OpFoldResult> folded;
   EXPECT_TRUE(failed(lora->fold(folded)));
