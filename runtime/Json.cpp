@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "runtime/Json.h"
+#include "runtime/Utf8.h"
 
 #include <cerrno>
 #include <cmath>
@@ -116,24 +117,6 @@ const char *kindName(Value::Kind k) {
 namespace {
 
 constexpr int kMaxDepth = 512;
-
-void appendUtf8(std::string &out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
 
 class Parser {
 public:
@@ -345,41 +328,27 @@ private:
   // Validates one UTF-8 sequence starting at pos (RFC 3629: no overlongs, no
   // surrogates, nothing above U+10FFFF) and copies it to `out`.
   bool copyUtf8(std::string &out) {
-    const auto *p = reinterpret_cast<const unsigned char *>(text.data());
-    size_t n = text.size();
-    unsigned char c0 = p[pos];
-    int len;
     uint32_t cp;
-    if (c0 < 0x80) {
-      out += static_cast<char>(c0);
-      ++pos;
-      return true;
-    } else if (c0 >= 0xC2 && c0 <= 0xDF) {
-      len = 2;
-      cp = c0 & 0x1F;
-    } else if (c0 >= 0xE0 && c0 <= 0xEF) {
-      len = 3;
-      cp = c0 & 0x0F;
-    } else if (c0 >= 0xF0 && c0 <= 0xF4) {
-      len = 4;
-      cp = c0 & 0x07;
-    } else {
-      return fail("invalid UTF-8 byte 0x" + hex2(c0));
-    }
-    if (pos + len > n)
+    size_t len, errorPos;
+    switch (utf8::decodeDetailed(text, pos, cp, len, errorPos)) {
+    case utf8::Error::None:
+      break;
+    case utf8::Error::InvalidLeadByte:
+      return fail("invalid UTF-8 byte 0x" +
+                  hex2(static_cast<unsigned char>(text[pos])));
+    case utf8::Error::Truncated:
       return fail("truncated UTF-8 sequence");
-    for (int i = 1; i < len; ++i) {
-      unsigned char ci = p[pos + i];
-      if ((ci & 0xC0) != 0x80)
-        return failAt(pos + i, "invalid UTF-8 continuation byte 0x" + hex2(ci));
-      cp = (cp << 6) | (ci & 0x3F);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000))
+    case utf8::Error::InvalidContinuation:
+      return failAt(errorPos,
+                    "invalid UTF-8 continuation byte 0x" +
+                        hex2(static_cast<unsigned char>(text[errorPos])));
+    case utf8::Error::Overlong:
       return fail("overlong UTF-8 sequence");
-    if (cp >= 0xD800 && cp <= 0xDFFF)
+    case utf8::Error::Surrogate:
       return fail("UTF-8 encoded surrogate");
-    if (cp > 0x10FFFF)
+    case utf8::Error::TooLarge:
       return fail("UTF-8 code point above U+10FFFF");
+    }
     out.append(text.data() + pos, len);
     pos += len;
     return true;
@@ -454,7 +423,7 @@ private:
                                     "surrogate");
           cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
         }
-        appendUtf8(out, cp);
+        utf8::append(out, cp);
         break;
       }
       default:

@@ -11,6 +11,7 @@
 #include "runtime/tokenizer/Tokenizer.h"
 
 #include "runtime/Json.h"
+#include "runtime/Utf8.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -23,78 +24,8 @@ namespace zamba2 {
 namespace tokdetail {
 
 //===----------------------------------------------------------------------===//
-// UTF-8 helpers
+// Character helpers (UTF-8 itself: runtime/Utf8.h, strict like Rust)
 //===----------------------------------------------------------------------===//
-
-/// Decodes the character at s[i]. Strict like Rust's String::from_utf8 (no
-/// overlong forms, surrogates or values past U+10FFFF), because ByteFallback
-/// validity must agree with it. On an invalid sequence returns false, len 1.
-bool decodeChar(std::string_view s, size_t i, uint32_t &cp, size_t &len) {
-  auto b0 = static_cast<uint8_t>(s[i]);
-  len = 1;
-  if (b0 < 0x80) {
-    cp = b0;
-    return true;
-  }
-  size_t n;
-  uint32_t min;
-  if ((b0 & 0xE0) == 0xC0) {
-    n = 2, cp = b0 & 0x1F, min = 0x80;
-  } else if ((b0 & 0xF0) == 0xE0) {
-    n = 3, cp = b0 & 0x0F, min = 0x800;
-  } else if ((b0 & 0xF8) == 0xF0) {
-    n = 4, cp = b0 & 0x07, min = 0x10000;
-  } else {
-    return false;
-  }
-  if (i + n > s.size())
-    return false;
-  for (size_t k = 1; k < n; ++k) {
-    auto b = static_cast<uint8_t>(s[i + k]);
-    if ((b & 0xC0) != 0x80)
-      return false;
-    cp = (cp << 6) | (b & 0x3F);
-  }
-  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-    return false;
-  len = n;
-  return true;
-}
-
-bool isValidUtf8(std::string_view s) {
-  uint32_t cp;
-  size_t len;
-  for (size_t i = 0; i < s.size(); i += len)
-    if (!decodeChar(s, i, cp, len))
-      return false;
-  return true;
-}
-
-void appendUtf8(std::string &out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
-
-/// Number of characters of valid UTF-8 `s`.
-size_t charCount(std::string_view s) {
-  size_t n = 0;
-  for (char c : s)
-    n += (static_cast<uint8_t>(c) & 0xC0) != 0x80;
-  return n;
-}
 
 /// Rust's char::is_whitespace (the Unicode White_Space property).
 bool isWhitespace(uint32_t c) {
@@ -119,7 +50,7 @@ uint32_t lastChar(std::string_view s) {
     --i;
   uint32_t cp;
   size_t len;
-  return decodeChar(s, i, cp, len) ? cp : 0xFFFD;
+  return utf8::decode(s, i, cp, len) ? cp : 0xFFFD;
 }
 
 std::string replaceAll(std::string_view s, std::string_view pattern,
@@ -180,7 +111,7 @@ const char kReplacementChar[] = "\xEF\xBF\xBD"; // U+FFFD
 /// What the ByteFallback decoder makes of a finished run of byte tokens: the
 /// string when the run is valid UTF-8, otherwise one U+FFFD per byte token.
 void flushByteRun(const std::string &run, std::vector<std::string> &out) {
-  if (isValidUtf8(run)) {
+  if (utf8::isValid(run)) {
     out.push_back(run);
     return;
   }
@@ -432,7 +363,7 @@ private:
                      std::string_view key, std::string &out) {
     if (!getString(obj, path, key, true, out))
       return false;
-    if (charCount(out) != 1)
+    if (utf8::charCount(out) != 1)
       return fail(path + "." + std::string(key),
                   "expected a single character, got " + quote(out));
     return true;
@@ -692,7 +623,7 @@ void Loader::buildTables() {
   for (const auto &[tok, id] : m.vocab) {
     uint32_t cp;
     size_t len;
-    if (!tok.empty() && decodeChar(tok, 0, cp, len) && len == tok.size()) {
+    if (!tok.empty() && utf8::decode(tok, 0, cp, len) && len == tok.size()) {
       if (cp < 0x10000)
         m.bmpToId[cp] = id;
       else
@@ -977,7 +908,7 @@ void splitOnAdded(const Tokenizer::Impl &m, const AddedMatcher &matcher,
       uint32_t next;
       size_t clen;
       bool stopOk = stop == text.size() ||
-                    !(decodeChar(text, stop, next, clen) && isWordChar(next));
+                    !(utf8::decode(text, stop, next, clen) && isWordChar(next));
       if (!startOk || !stopOk)
         continue;
     }
@@ -989,7 +920,7 @@ void splitOnAdded(const Tokenizer::Impl &m, const AddedMatcher &matcher,
           --p;
         uint32_t cp;
         size_t len;
-        if (!decodeChar(text, p, cp, len) || !isWhitespace(cp))
+        if (!utf8::decode(text, p, cp, len) || !isWhitespace(cp))
           break;
         s = p;
       }
@@ -998,7 +929,7 @@ void splitOnAdded(const Tokenizer::Impl &m, const AddedMatcher &matcher,
     if (hit->rstrip) {
       uint32_t cp;
       size_t len;
-      while (stop < text.size() && decodeChar(text, stop, cp, len) &&
+      while (stop < text.size() && utf8::decode(text, stop, cp, len) &&
              isWhitespace(cp))
         stop += len;
       i = stop;
@@ -1117,7 +1048,7 @@ void Tokenizer::tokenizeWord(std::string_view word, std::vector<int32_t> &out,
   for (size_t i = 0; i < word.size(); i += len) {
     uint32_t cp;
     int32_t id = -1;
-    if (decodeChar(word, i, cp, len)) {
+    if (utf8::decode(word, i, cp, len)) {
       if (cp < 0x10000) {
         id = m.bmpToId[cp];
       } else {
@@ -1510,7 +1441,7 @@ void StreamDecoder::State::feed(const Tokenizer::Impl &m, size_t i,
     uint32_t cp;
     size_t len;
     for (size_t k = 0; k < piece.size(); k += len) {
-      if (!decodeChar(piece, k, cp, len))
+      if (!utf8::decode(piece, k, cp, len))
         len = 1;
       std::string_view ch = piece.substr(k, len);
       bool isContent = ch == s.pattern;

@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "runtime/Json.h"
+#include "runtime/Utf8.h"
 #include "runtime/tokenizer/Tokenizer.h"
 #include "tools/zamba2-tokenize/Bench.h"
 
@@ -96,34 +97,6 @@ bool parseIds(const std::string &text, std::vector<int32_t> &ids,
   }
 }
 
-bool isValidUtf8(const std::string &s) {
-  // Strict, like the library's Rust strings: no overlong forms, surrogates
-  // or code points past U+10FFFF.
-  size_t i = 0;
-  while (i < s.size()) {
-    auto c = static_cast<unsigned char>(s[i]);
-    size_t n = c < 0x80         ? 1
-               : (c >> 5) == 6  ? 2
-               : (c >> 4) == 14 ? 3
-               : (c >> 3) == 30 ? 4
-                                : 0;
-    if (n == 0 || i + n > s.size())
-      return false;
-    uint32_t cp = n == 1 ? c : c & (0x7F >> n);
-    for (size_t k = 1; k < n; ++k) {
-      auto d = static_cast<unsigned char>(s[i + k]);
-      if ((d & 0xC0) != 0x80)
-        return false;
-      cp = (cp << 6) | (d & 0x3F);
-    }
-    static const uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-      return false;
-    i += n;
-  }
-  return true;
-}
-
 } // namespace
 
 int main(int argc, char **argv) {
@@ -211,7 +184,7 @@ int main(int argc, char **argv) {
     return error(err);
 
   if (mode == "--encode") {
-    if (!isValidUtf8(modeArg))
+    if (!utf8::isValid(modeArg))
       return error("--encode: the text is not valid UTF-8");
     std::vector<int32_t> ids = tok.encode(modeArg, bos);
     std::string line;

@@ -1,5 +1,6 @@
 //===- JsonTest.cpp - JSON parser and writer ------------------------------===//
 #include "runtime/Json.h"
+#include "runtime/Utf8.h"
 
 #include <gtest/gtest.h>
 
@@ -149,6 +150,56 @@ TEST(Json, Builders) {
   EXPECT_EQ(json::write(o, 2),
             "{\n  \"b\": 2,\n  \"a\": \"x\",\n  \"c\": [\n    true\n  ]\n}");
   EXPECT_STREQ(json::kindName(json::Value::Kind::Object), "object");
+}
+
+TEST(Utf8, AppendEncodes) {
+  std::string s;
+  utf8::append(s, 'A');
+  utf8::append(s, 0xE9);    // é
+  utf8::append(s, 0x20AC);  // €
+  utf8::append(s, 0x1F600); // 😀
+  EXPECT_EQ(s, "A\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80");
+  EXPECT_EQ(utf8::charCount(s), 4u);
+}
+
+TEST(Utf8, DecodeValid) {
+  uint32_t cp;
+  size_t len;
+  ASSERT_TRUE(utf8::decode("\xC3\xA9", 0, cp, len));
+  EXPECT_EQ(cp, 0xE9u);
+  EXPECT_EQ(len, 2u);
+  ASSERT_TRUE(utf8::decode("x\xF0\x9F\x98\x80", 1, cp, len));
+  EXPECT_EQ(cp, 0x1F600u);
+  EXPECT_EQ(len, 4u);
+  ASSERT_TRUE(utf8::decode("\xF4\x8F\xBF\xBF", 0, cp, len));
+  EXPECT_EQ(cp, 0x10FFFFu);
+  EXPECT_TRUE(utf8::isValid(""));
+  EXPECT_TRUE(utf8::isValid("a\xC3\xA9\xEF\xBF\xBF"));
+}
+
+TEST(Utf8, DecodeRejects) {
+  uint32_t cp;
+  size_t len, at;
+  EXPECT_FALSE(utf8::decode("\xC0\x80", 0, cp, len)); // overlong NUL
+  EXPECT_EQ(len, 1u);
+  EXPECT_EQ(utf8::decodeDetailed("\xE0\x80\xAF", 0, cp, len, at),
+            utf8::Error::Overlong);
+  EXPECT_EQ(utf8::decodeDetailed("\xED\xA0\x80", 0, cp, len, at),
+            utf8::Error::Surrogate);
+  EXPECT_EQ(utf8::decodeDetailed("\xF4\x90\x80\x80", 0, cp, len, at),
+            utf8::Error::TooLarge);
+  EXPECT_EQ(utf8::decodeDetailed("\xE2\x82", 0, cp, len, at),
+            utf8::Error::Truncated);
+  EXPECT_EQ(utf8::decodeDetailed("\xC3(", 0, cp, len, at),
+            utf8::Error::InvalidContinuation);
+  EXPECT_EQ(at, 1u);
+  EXPECT_EQ(utf8::decodeDetailed("\x80", 0, cp, len, at),
+            utf8::Error::InvalidLeadByte);
+  EXPECT_FALSE(utf8::isValid("\xC0\x80"));
+  EXPECT_FALSE(utf8::isValid("\xED\xA0\x80"));
+  EXPECT_FALSE(utf8::isValid("\xF4\x90\x80\x80"));
+  EXPECT_FALSE(utf8::isValid("ok\xE2\x82"));
+  EXPECT_FALSE(utf8::isValid("\xF8\x88\x80\x80\x80"));
 }
 
 } // namespace

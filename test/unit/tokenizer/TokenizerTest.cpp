@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 #include "runtime/tokenizer/Tokenizer.h"
 #include "runtime/Json.h"
+#include "runtime/Utf8.h"
 
 #include <gtest/gtest.h>
 
@@ -52,25 +53,6 @@ std::vector<std::string> stringList(const json::Value &v) {
   return out;
 }
 
-bool validUtf8(const std::string &s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    auto c = static_cast<unsigned char>(s[i]);
-    size_t n = c < 0x80         ? 1
-               : (c >> 5) == 6  ? 2
-               : (c >> 4) == 14 ? 3
-               : (c >> 3) == 30 ? 4
-                                : 0;
-    if (n == 0 || i + n > s.size())
-      return false;
-    for (size_t k = 1; k < n; ++k)
-      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80)
-        return false;
-    i += n;
-  }
-  return true;
-}
-
 /// Decodes `ids` through a StreamDecoder one id at a time; checks that every
 /// piece is complete UTF-8.
 std::string streamDecode(const Tokenizer &tok, const std::vector<int32_t> &ids,
@@ -80,11 +62,11 @@ std::string streamDecode(const Tokenizer &tok, const std::vector<int32_t> &ids,
   std::string text;
   for (int32_t id : ids) {
     std::string piece = dec.push(id);
-    EXPECT_TRUE(validUtf8(piece)) << "partial UTF-8 after id " << id;
+    EXPECT_TRUE(utf8::isValid(piece)) << "partial UTF-8 after id " << id;
     text += piece;
   }
   std::string rest = dec.finish();
-  EXPECT_TRUE(validUtf8(rest));
+  EXPECT_TRUE(utf8::isValid(rest));
   return text + rest;
 }
 
@@ -219,7 +201,7 @@ TEST_P(Fixture, StreamingRandomIds) {
     std::string full = tok.decode(ids, skip);
     ASSERT_EQ(streamDecode(tok, ids, skip), full)
         << ::testing::PrintToString(ids);
-    ASSERT_TRUE(validUtf8(full));
+    ASSERT_TRUE(utf8::isValid(full));
   }
 }
 
