@@ -15,6 +15,19 @@ config.environment["PATH"] = os.pathsep.join(
 config.substitutions.append(("%fixtures", os.path.join(config.zamba2_src_root, "test", "fixtures")))
 config.substitutions.append(("%src_root", config.zamba2_src_root))
 config.substitutions.append(("%python", "python3"))
+# JIT execution of lowered IR (mlir-runner) needs MLIR's C runner utils.
+config.substitutions.append(("%mlir_c_runner_utils", os.path.join(
+    config.llvm_tools_dir, "..", "lib", "libmlir_c_runner_utils.so")))
+# The upstream lowering that takes linalg on tensors to the LLVM dialect, for
+# execution tests of single ops (the full CPU pipeline is zamba2c's own).
+config.substitutions.append(("%lower_linalg_to_llvm", " ".join([
+    "--one-shot-bufferize=bufferize-function-boundaries",
+    "--convert-linalg-to-loops", "--convert-math-to-llvm",
+    "--convert-math-to-libm", "--convert-scf-to-cf",
+    "--expand-strided-metadata", "--lower-affine",
+    "--finalize-memref-to-llvm", "--convert-vector-to-llvm",
+    "--convert-arith-to-llvm", "--convert-cf-to-llvm",
+    "--convert-func-to-llvm", "--reconcile-unrealized-casts"])))
 
 if config.zamba2_has_cuda_toolkit:
     config.available_features.add("cuda-toolkit")
