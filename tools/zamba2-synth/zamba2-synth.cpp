@@ -7,6 +7,7 @@
 // tensor in chunks: a 7B bf16 file needs a few MB of memory, not 15 GB.
 //
 //===----------------------------------------------------------------------===//
+#include "runtime/core/Sampling.h"
 #include "runtime/format/ModelConfig.h"
 #include "runtime/format/Safetensors.h"
 
@@ -70,37 +71,19 @@ bool parseInt(const char *s, int64_t &out) {
 // splitmix64, so a tensor's values do not depend on the order of writing.
 //===----------------------------------------------------------------------===//
 
-uint64_t splitmix64(uint64_t &x) {
-  uint64_t z = (x += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
+/// The project's xoshiro256** (runtime/core), seeded per tensor.
 struct Rng {
-  uint64_t s[4];
-  Rng(uint64_t seed, const std::string &name) {
-    uint64_t h = 1469598103934665603ull; // FNV-1a of the name
+  Xoshiro256 gen;
+  Rng(uint64_t seed, const std::string &name) : gen(seed ^ fnv1a(name)) {}
+  static uint64_t fnv1a(const std::string &name) {
+    uint64_t h = 1469598103934665603ull;
     for (unsigned char ch : name)
       h = (h ^ ch) * 1099511628211ull;
-    uint64_t x = seed ^ h;
-    for (uint64_t &v : s)
-      v = splitmix64(x);
+    return h;
   }
-  static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-  uint64_t next() {
-    uint64_t r = rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return r;
-  }
+  uint64_t next() { return gen.next(); }
   /// Uniform in [0, 1).
-  double uniform() { return (next() >> 11) * (1.0 / 9007199254740992.0); }
+  double uniform() { return gen.uniform(); }
   /// Approximately N(0, 1): Irwin-Hall sum of four 16-bit uniforms from one
   /// draw (variance 4/12), rescaled. Cheap enough for billions of values,
   /// bounded (|x| < 3.47), which keeps random models free of outliers.
