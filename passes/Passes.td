@@ -34,4 +34,56 @@ def LowerToLinalg : Pass<"zamba2-lower-to-linalg", "ModuleOp"> {
                            "::mlir::math::MathDialect"];
 }
 
+def PrepareEntryPoints : Pass<"zamba2-prepare-entry-points", "ModuleOp"> {
+  let summary = "Give @prefill/@decode the package ABI: weight buffer, "
+                "destination-passing state and logits";
+  let description = [{
+    Lays the weights out in one buffer (declaration order, each aligned to
+    `alignment` bytes) and records it as the module attribute
+    `zamba2.weight_table` (name, type, offset, bytes) with the total in
+    `zamba2.weights_bytes`; the `zamba2.weight` declarations are erased.
+    Each public function gets the weight buffer (`memref<?xi8>`) as its first
+    argument and every `zamba2.param` becomes a `memref.view` of it. Logits get
+    an output argument, and every result is materialised into its argument
+    (`bufferization.materialize_in_destination`), so that after One-Shot
+    Bufferize and `drop-equivalent-buffer-results` the functions return
+    nothing and update the caller's state in place. The state tensors, in
+    argument order, are recorded as `zamba2.state_table`. See
+    docs/PACKAGE.md for the resulting ABI.
+  }];
+  let options = [
+    Option<"alignment", "alignment", "int64_t", /*default=*/"64",
+           "Byte alignment of each weight in the weight buffer">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::bufferization::BufferizationDialect",
+                           "::mlir::memref::MemRefDialect"];
+}
+
+def DropTiedResults : Pass<"zamba2-drop-tied-results", "ModuleOp"> {
+  let summary = "Remove entry-point results that are their own arguments";
+  let description = [{
+    Runs after One-Shot Bufferize on the functions that
+    `zamba2-prepare-entry-points` made destination-passing: every returned
+    memref must be one of the function's arguments (possibly through
+    `memref.cast`); those results are removed, so the entry points return
+    nothing. A result that bufferization could not tie to its argument is an
+    error (it would be a silent copy of the state). Upstream's
+    `drop-equivalent-buffer-results` leaves public functions alone, which is
+    why this pass exists.
+  }];
+}
+
+def EmitEntryWrappers : Pass<"zamba2-emit-entry-wrappers", "ModuleOp"> {
+  let summary = "Add the void zamba2_<name>(void **args) C entry points";
+  let description = [{
+    Runs on the LLVM dialect after `convert-func-to-llvm`. For every
+    `_mlir_ciface_<name>` function it adds `zamba2_<name>(void **args)`, which
+    passes args[i] as the i-th memref descriptor pointer, so that a runtime
+    can call a model with any number of state tensors through one C
+    signature. Also adds `int32_t zamba2_abi_version(void)`.
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
+}
+
 #endif // ZAMBA2_PASSES_TD

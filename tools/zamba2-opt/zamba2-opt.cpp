@@ -5,6 +5,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "dialect/Zamba2Dialect.h"
+#include "lowering/Pipelines.h"
 #include "passes/Passes.h"
 
 #include "mlir/IR/DialectRegistry.h"
@@ -16,6 +17,7 @@
 int main(int argc, char **argv) {
   mlir::registerAllPasses();
   mlir::zamba2::registerZamba2Passes();
+  mlir::zamba2::registerZamba2Pipelines();
 
   mlir::DialectRegistry registry;
   mlir::registerAllDialects(registry);

@@ -1,0 +1,288 @@
+//===- EntryPoints.cpp - the package ABI of the generated code ------------===//
+//
+// Two passes that give the imported `@prefill` / `@decode` functions the
+// C ABI of docs/PACKAGE.md:
+//
+// zamba2-prepare-entry-points (on tensors, before bufferization)
+//   - lays the weights out in one buffer (declaration order, aligned), records
+//     the table as the module attribute `zamba2.weight_table`, and erases the
+//     `zamba2.weight` declarations;
+//   - adds the weight buffer (memref<?xi8>) as argument 0 of each entry point
+//     and turns every `zamba2.param` into a typed view of it;
+//   - records the state tensors in argument order as `zamba2.state_table`;
+//   - makes the functions destination-passing: logits get an output argument
+//     and every result is materialised into its argument (state in place), so
+//     after bufferization and drop-equivalent-buffer-results no result is
+//     left.
+//
+// zamba2-emit-entry-wrappers (on the LLVM dialect, last)
+//   - adds `void zamba2_<name>(void **args)` calling `_mlir_ciface_<name>`
+//     with args[i] as the i-th memref descriptor, and
+//     `int32_t zamba2_abi_version(void)`.
+//
+//===----------------------------------------------------------------------===//
+#include "dialect/Zamba2Ops.h"
+#include "lowering/Pipelines.h"
+#include "passes/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/IR/Builders.h"
+
+namespace mlir::zamba2 {
+#define GEN_PASS_DEF_PREPAREENTRYPOINTS
+#define GEN_PASS_DEF_EMITENTRYWRAPPERS
+#define GEN_PASS_DEF_DROPTIEDRESULTS
+#include "passes/Passes.h.inc"
+} // namespace mlir::zamba2
+
+using namespace mlir;
+using namespace mlir::zamba2;
+
+int64_t mlir::zamba2::storedBytes(RankedTensorType type) {
+  unsigned bits = type.getElementType().getIntOrFloatBitWidth();
+  return (type.getNumElements() * bits + 7) / 8;
+}
+
+namespace {
+
+constexpr StringLiteral kStateAttr = "zamba2.state";
+
+int64_t alignUp(int64_t v, int64_t a) { return (v + a - 1) / a * a; }
+
+struct PrepareEntryPointsPass
+    : mlir::zamba2::impl::PrepareEntryPointsBase<PrepareEntryPointsPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    MLIRContext *ctx = module.getContext();
+    if (alignment <= 0 || (alignment & (alignment - 1)) != 0) {
+      module.emitError("alignment must be a power of two, got ")
+          << static_cast<int64_t>(alignment);
+      return signalPassFailure();
+    }
+
+    // Weight layout: declaration order, each tensor aligned.
+    llvm::StringMap<int64_t> offsets;
+    SmallVector<Attribute> table;
+    int64_t cursor = 0;
+    SmallVector<WeightOp> decls(module.getOps<WeightOp>());
+    for (WeightOp w : decls) {
+      auto type = cast<RankedTensorType>(w.getType());
+      int64_t bytes = storedBytes(type);
+      cursor = alignUp(cursor, alignment);
+      offsets[w.getSymName()] = cursor;
+      Builder b(ctx);
+      table.push_back(b.getDictionaryAttr({
+          b.getNamedAttr("name", w.getSymNameAttr()),
+          b.getNamedAttr("type", TypeAttr::get(type)),
+          b.getNamedAttr("offset", b.getI64IntegerAttr(cursor)),
+          b.getNamedAttr("bytes", b.getI64IntegerAttr(bytes)),
+      }));
+      cursor += bytes;
+    }
+    Builder b(ctx);
+    module->setAttr("zamba2.weight_table", b.getArrayAttr(table));
+    module->setAttr("zamba2.weights_bytes", b.getI64IntegerAttr(cursor));
+
+    ArrayAttr stateTable;
+    for (func::FuncOp fn : module.getOps<func::FuncOp>()) {
+      if (fn.isDeclaration() || !fn.isPublic())
+        continue;
+      FailureOr<ArrayAttr> states = prepare(fn, offsets);
+      if (failed(states))
+        return signalPassFailure();
+      if (stateTable && stateTable != *states) {
+        fn.emitError("entry points disagree on the state tensors");
+        return signalPassFailure();
+      }
+      stateTable = *states;
+    }
+    if (!stateTable) {
+      module.emitError("no entry point (public func.func) to prepare");
+      return signalPassFailure();
+    }
+    module->setAttr("zamba2.state_table", stateTable);
+    for (WeightOp w : decls)
+      w.erase();
+  }
+
+  /// Rewrites one entry point; returns its state table.
+  FailureOr<ArrayAttr> prepare(func::FuncOp fn,
+                               const llvm::StringMap<int64_t> &offsets) {
+    MLIRContext *ctx = fn.getContext();
+    Block &entry = fn.getBody().front();
+    FunctionType type = fn.getFunctionType();
+    unsigned numInputs = type.getNumInputs();
+    // Imported ABI: (tokens, positions, state...) -> (logits, state...).
+    if (numInputs < 2 || type.getNumResults() != numInputs - 1) {
+      fn.emitError("entry point must be (tokens, positions, state...) -> "
+                   "(logits, state...)");
+      return failure();
+    }
+    auto stateName = [&](unsigned arg) {
+      return fn.getArgAttrOfType<StringAttr>(arg, kStateAttr);
+    };
+    Builder b(ctx);
+    SmallVector<Attribute> states;
+    for (unsigned i = 2; i < numInputs; ++i) {
+      StringAttr name = stateName(i);
+      if (!name || type.getInput(i) != type.getResult(i - 1)) {
+        fn.emitError("state argument ") << i << " has no matching result";
+        return failure();
+      }
+      states.push_back(b.getDictionaryAttr(
+          {b.getNamedAttr("name", name),
+           b.getNamedAttr("type", TypeAttr::get(type.getInput(i)))}));
+    }
+
+    // New signature: (weights, tokens, positions, state..., logits) ->
+    // (state..., logits), each result materialised into its argument.
+    auto weightsType = MemRefType::get({ShapedType::kDynamic},
+                                       IntegerType::get(ctx, 8));
+    Type logitsType = type.getResult(0);
+    Value weights = entry.insertArgument(0u, weightsType, fn.getLoc());
+    Value logitsOut = entry.addArgument(logitsType, fn.getLoc());
+
+    OpBuilder builder(ctx);
+    bool ok = true;
+    fn.walk([&](ParamOp param) {
+      builder.setInsertionPoint(param);
+      auto it = offsets.find(param.getName());
+      if (it == offsets.end()) {
+        param.emitError("reads an undeclared weight");
+        ok = false;
+        return;
+      }
+      auto tensorTy = cast<RankedTensorType>(param.getType());
+      auto memrefTy =
+          MemRefType::get(tensorTy.getShape(), tensorTy.getElementType());
+      Value offset =
+          arith::ConstantIndexOp::create(builder, param.getLoc(), it->second);
+      Value view = memref::ViewOp::create(builder, param.getLoc(), memrefTy,
+                                          weights, offset, ValueRange{});
+      Value tensor = bufferization::ToTensorOp::create(
+          builder, param.getLoc(), tensorTy, view, /*restrict=*/true);
+      param.replaceAllUsesWith(tensor);
+      param.erase();
+    });
+    if (!ok)
+      return failure();
+
+    auto ret = cast<func::ReturnOp>(entry.getTerminator());
+    builder.setInsertionPoint(ret);
+    SmallVector<Value> results;
+    // Arguments are now (weights, tokens, positions, state..., logits).
+    for (unsigned i = 1; i < ret.getNumOperands(); ++i)
+      results.push_back(bufferization::MaterializeInDestinationOp::create(
+          builder, ret.getLoc(), ret.getOperand(i), entry.getArgument(i + 2))
+                          ->getResult(0));
+    results.push_back(bufferization::MaterializeInDestinationOp::create(
+        builder, ret.getLoc(), ret.getOperand(0), logitsOut)
+                        ->getResult(0));
+    func::ReturnOp::create(builder, ret.getLoc(), results);
+    ret.erase();
+
+    SmallVector<Type> resultTypes(type.getResults().drop_front());
+    resultTypes.push_back(logitsType);
+    fn.setFunctionType(
+        FunctionType::get(ctx, entry.getArgumentTypes(), resultTypes));
+    // The names now live in the state table; clear the per-argument copies.
+    for (unsigned i = 0; i < entry.getNumArguments(); ++i)
+      fn.setArgAttrs(i, ArrayRef<NamedAttribute>{});
+    for (unsigned i = 0; i < resultTypes.size(); ++i)
+      fn.setResultAttrs(i, ArrayRef<NamedAttribute>{});
+    fn->setAttr("llvm.emit_c_interface", UnitAttr::get(ctx));
+    return b.getArrayAttr(states);
+  }
+};
+
+struct DropTiedResultsPass
+    : mlir::zamba2::impl::DropTiedResultsBase<DropTiedResultsPass> {
+  void runOnOperation() override {
+    for (func::FuncOp fn : getOperation().getOps<func::FuncOp>()) {
+      if (fn.isDeclaration() || !fn->hasAttr("llvm.emit_c_interface"))
+        continue;
+      auto ret = cast<func::ReturnOp>(fn.getBody().front().getTerminator());
+      for (auto [i, v] : llvm::enumerate(ret.getOperands())) {
+        while (auto cast = v.getDefiningOp<memref::CastOp>())
+          v = cast.getSource();
+        auto arg = dyn_cast<BlockArgument>(v);
+        if (!arg || arg.getOwner() != &fn.getBody().front()) {
+          fn.emitError("result ") << i << " is not written in place into "
+                                      "its argument after bufferization";
+          return signalPassFailure();
+        }
+      }
+      OpBuilder builder(ret);
+      func::ReturnOp::create(builder, ret.getLoc());
+      ret.erase();
+      fn.setFunctionType(FunctionType::get(
+          fn.getContext(), fn.getArgumentTypes(), TypeRange{}));
+    }
+  }
+};
+
+struct EmitEntryWrappersPass
+    : mlir::zamba2::impl::EmitEntryWrappersBase<EmitEntryWrappersPass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    MLIRContext *ctx = module.getContext();
+    auto ptrType = LLVM::LLVMPointerType::get(ctx);
+    auto i32 = IntegerType::get(ctx, 32);
+    OpBuilder builder(ctx);
+    builder.setInsertionPointToEnd(module.getBody());
+    Location loc = module.getLoc();
+
+    SmallVector<LLVM::LLVMFuncOp> cifaces;
+    for (auto fn : module.getOps<LLVM::LLVMFuncOp>())
+      if (fn.getName().starts_with("_mlir_ciface_") && !fn.isExternal())
+        cifaces.push_back(fn);
+    if (cifaces.empty()) {
+      module.emitError("no _mlir_ciface_ entry point to wrap (run after "
+                       "convert-func-to-llvm on functions marked "
+                       "llvm.emit_c_interface)");
+      return signalPassFailure();
+    }
+    for (LLVM::LLVMFuncOp target : cifaces) {
+      std::string name =
+          ("zamba2_" + target.getName().drop_front(strlen("_mlir_ciface_")))
+              .str();
+      auto fnType = LLVM::LLVMFunctionType::get(
+          LLVM::LLVMVoidType::get(ctx), {ptrType});
+      auto wrapper = LLVM::LLVMFuncOp::create(builder, loc, name, fnType);
+      Block *body = wrapper.addEntryBlock(builder);
+      OpBuilder::InsertionGuard guard(builder);
+      builder.setInsertionPointToStart(body);
+      Value argv = body->getArgument(0);
+      SmallVector<Value> args;
+      for (unsigned i = 0; i < target.getNumArguments(); ++i) {
+        if (target.getArgumentTypes()[i] != ptrType) {
+          target.emitError("expected only descriptor pointers in the C "
+                           "interface");
+          return signalPassFailure();
+        }
+        Value slot = LLVM::GEPOp::create(builder, loc, ptrType, ptrType, argv,
+                                         ArrayRef<LLVM::GEPArg>{int32_t(i)});
+        args.push_back(LLVM::LoadOp::create(builder, loc, ptrType, slot));
+      }
+      LLVM::CallOp::create(builder, loc, target, args);
+      LLVM::ReturnOp::create(builder, loc, ValueRange{});
+    }
+
+    auto versionType = LLVM::LLVMFunctionType::get(i32, {});
+    auto version = LLVM::LLVMFuncOp::create(builder, loc, "zamba2_abi_version",
+                                            versionType);
+    Block *body = version.addEntryBlock(builder);
+    builder.setInsertionPointToStart(body);
+    Value one = LLVM::ConstantOp::create(builder, loc, i32,
+                                         builder.getI32IntegerAttr(kAbiVersion));
+    LLVM::ReturnOp::create(builder, loc, one);
+  }
+};
+
+} // namespace

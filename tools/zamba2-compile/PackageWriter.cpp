@@ -1,0 +1,235 @@
+//===- PackageWriter.cpp - writes a zamba2c package directory -------------===//
+#include "PackageWriter.h"
+#include "lowering/Pipelines.h"
+#include "runtime/Json.h"
+
+#include "mlir/IR/BuiltinAttributes.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Process.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <fstream>
+#include <sstream>
+
+using namespace mlir;
+using namespace mlir::zamba2;
+namespace json = ::zamba2::json;
+
+namespace {
+
+bool storedDType(Type element, ::zamba2::DType &out) {
+  if (element.isF32())
+    out = ::zamba2::DType::F32;
+  else if (element.isBF16())
+    out = ::zamba2::DType::BF16;
+  else if (element.isF16())
+    out = ::zamba2::DType::F16;
+  else
+    return false;
+  return true;
+}
+
+json::Value intArray(const std::vector<int64_t> &values) {
+  json::Value a = json::Value::array();
+  for (int64_t v : values)
+    a.push(json::Value::integer(v));
+  return a;
+}
+
+} // namespace
+
+bool mlir::zamba2::takeModuleTables(ModuleOp module, ModuleTables &out,
+                                    std::string &err) {
+  auto weights = module->getAttrOfType<ArrayAttr>("zamba2.weight_table");
+  auto bytes = module->getAttrOfType<IntegerAttr>("zamba2.weights_bytes");
+  auto states = module->getAttrOfType<ArrayAttr>("zamba2.state_table");
+  if (!weights || !bytes || !states) {
+    err = "internal error: the pipeline left no weight/state table";
+    return false;
+  }
+  for (Attribute a : weights) {
+    auto d = cast<DictionaryAttr>(a);
+    auto type = cast<RankedTensorType>(
+        cast<TypeAttr>(d.get("type")).getValue());
+    ::zamba2::PackEntry e;
+    e.name = cast<StringAttr>(d.get("name")).str();
+    if (!storedDType(type.getElementType(), e.dtype)) {
+      err = "internal error: weight '" + e.name + "' has no stored dtype";
+      return false;
+    }
+    e.shape.assign(type.getShape().begin(), type.getShape().end());
+    e.offset = cast<IntegerAttr>(d.get("offset")).getInt();
+    e.bytes = cast<IntegerAttr>(d.get("bytes")).getInt();
+    out.weights.push_back(std::move(e));
+  }
+  out.weightsBytes = bytes.getInt();
+  for (Attribute a : states) {
+    auto d = cast<DictionaryAttr>(a);
+    auto type = cast<RankedTensorType>(
+        cast<TypeAttr>(d.get("type")).getValue());
+    ModuleTables::State s;
+    s.name = cast<StringAttr>(d.get("name")).str();
+    s.dtype = type.getElementType().isF32() ? "f32" : "unsupported";
+    // Dim 0 is the batch; any other dynamic dim is the KV cache's length.
+    for (auto [i, dim] : llvm::enumerate(type.getShape()))
+      s.shape.push_back(i == 0                          ? "batch"
+                        : ShapedType::isDynamic(dim) ? "seq"
+                                                     : std::to_string(dim));
+    out.states.push_back(std::move(s));
+  }
+  for (StringRef name :
+       {"zamba2.weight_table", "zamba2.weights_bytes", "zamba2.state_table",
+        "zamba2.model"})
+    module->removeAttr(name);
+  return true;
+}
+
+std::string mlir::zamba2::buildManifest(const ::zamba2::ModelConfig &cfg,
+                                        const std::string &checkpointDir,
+                                        const CpuTarget &target,
+                                        const ModuleTables &tables,
+                                        std::string &err) {
+  json::Value config;
+  std::string configPath = checkpointDir + "/config.json";
+  {
+    std::ifstream in(configPath, std::ios::binary);
+    std::stringstream text;
+    text << in.rdbuf();
+    if (!in || !json::parse(text.str(), config, err)) {
+      err = configPath + ": " + (err.empty() ? "cannot read" : err);
+      return "";
+    }
+  }
+  json::Value m = json::Value::object();
+  m.set("format", json::Value::string("zamba2c-package"));
+  m.set("format_version", json::Value::integer(1));
+  m.set("producer", json::Value::string("zamba2c 0.1.0"));
+  json::Value t = json::Value::object();
+  t.set("kind", json::Value::string("cpu"));
+  t.set("triple", json::Value::string(target.triple));
+  t.set("cpu", json::Value::string(target.cpu));
+  json::Value features = json::Value::array();
+  for (const std::string &f : target.requiredFeatures)
+    features.push(json::Value::string(f));
+  t.set("features", std::move(features));
+  m.set("target", std::move(t));
+  m.set("library", json::Value::string("model.so"));
+  m.set("abi_version", json::Value::integer(kAbiVersion));
+  json::Value entries = json::Value::object();
+  entries.set("prefill", json::Value::string("zamba2_prefill"));
+  entries.set("decode", json::Value::string("zamba2_decode"));
+  m.set("entry_points", std::move(entries));
+
+  json::Value model = json::Value::object();
+  model.set("vocab_size", json::Value::integer(cfg.vocabSize));
+  model.set("hidden_size", json::Value::integer(cfg.hiddenSize));
+  model.set("num_layers", json::Value::integer(cfg.numLayers));
+  model.set("hybrid_layer_ids", intArray(cfg.hybridLayers));
+  model.set("bos_token_id", json::Value::integer(cfg.bosTokenId));
+  model.set("eos_token_id", json::Value::integer(cfg.eosTokenId));
+  model.set("eos_token_ids", intArray(cfg.eosTokenIds));
+  model.set("pad_token_id", json::Value::integer(cfg.padTokenId));
+  m.set("model", std::move(model));
+  m.set("config", std::move(config));
+
+  json::Value w = json::Value::object();
+  w.set("file", json::Value::string("weights.bin"));
+  w.set("bytes", json::Value::integer(static_cast<int64_t>(tables.weightsBytes)));
+  w.set("alignment", json::Value::integer(tables.weightAlignment));
+  json::Value list = json::Value::array();
+  for (const ::zamba2::PackEntry &e : tables.weights) {
+    json::Value o = json::Value::object();
+    o.set("name", json::Value::string(e.name));
+    o.set("dtype", json::Value::string(::zamba2::dtypeName(e.dtype)));
+    o.set("shape", intArray(e.shape));
+    o.set("offset", json::Value::integer(static_cast<int64_t>(e.offset)));
+    o.set("bytes", json::Value::integer(static_cast<int64_t>(e.bytes)));
+    list.push(std::move(o));
+  }
+  w.set("tensors", std::move(list));
+  m.set("weights", std::move(w));
+
+  json::Value states = json::Value::array();
+  for (const ModuleTables::State &s : tables.states) {
+    json::Value o = json::Value::object();
+    o.set("name", json::Value::string(s.name));
+    o.set("dtype", json::Value::string(s.dtype));
+    json::Value shape = json::Value::array();
+    for (const std::string &d : s.shape)
+      shape.push(d == "batch" || d == "seq"
+                     ? json::Value::string(d)
+                     : json::Value::integer(std::stoll(d)));
+    o.set("shape", std::move(shape));
+    states.push(std::move(o));
+  }
+  m.set("state", std::move(states));
+  return json::write(m, 2) + "\n";
+}
+
+PackageDir::PackageDir(std::string path) : dest(std::move(path)) {
+  tmp = dest + ".tmp-" + std::to_string(llvm::sys::Process::getProcessId());
+  old = dest + ".old-" + std::to_string(llvm::sys::Process::getProcessId());
+}
+
+PackageDir::~PackageDir() {
+  if (!committed)
+    llvm::sys::fs::remove_directories(tmp);
+}
+
+bool PackageDir::create(std::string &err) {
+  if (llvm::sys::fs::exists(dest)) {
+    bool isDir = llvm::sys::fs::is_directory(dest);
+    bool isPackage = llvm::sys::fs::exists(dest + "/manifest.json");
+    std::error_code ec;
+    bool isEmpty =
+        isDir && llvm::sys::fs::directory_iterator(dest, ec) ==
+                     llvm::sys::fs::directory_iterator();
+    if (!isDir || (!isPackage && !isEmpty)) {
+      err = dest + ": exists and is not a zamba2c package; refusing to "
+                   "overwrite it";
+      return false;
+    }
+  }
+  llvm::sys::fs::remove_directories(tmp);
+  if (std::error_code ec = llvm::sys::fs::create_directories(tmp)) {
+    err = tmp + ": cannot create: " + ec.message();
+    return false;
+  }
+  return true;
+}
+
+bool PackageDir::writeText(const std::string &name, const std::string &text,
+                           std::string &err) {
+  std::error_code ec;
+  llvm::raw_fd_ostream os(file(name), ec);
+  if (!ec) {
+    os << text;
+    os.close();
+  }
+  if (ec || os.has_error()) {
+    err = file(name) + ": write failed";
+    return false;
+  }
+  return true;
+}
+
+bool PackageDir::commit(std::string &err) {
+  bool hadOld = llvm::sys::fs::exists(dest);
+  if (hadOld) {
+    if (std::error_code ec = llvm::sys::fs::rename(dest, old)) {
+      err = dest + ": cannot replace: " + ec.message();
+      return false;
+    }
+  }
+  if (std::error_code ec = llvm::sys::fs::rename(tmp, dest)) {
+    if (hadOld)
+      llvm::sys::fs::rename(old, dest);
+    err = dest + ": cannot create: " + ec.message();
+    return false;
+  }
+  if (hadOld)
+    llvm::sys::fs::remove_directories(old);
+  committed = true;
+  return true;
+}

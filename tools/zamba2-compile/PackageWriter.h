@@ -1,0 +1,60 @@
+//===- PackageWriter.h - writes a zamba2c package directory -----*- C++ -*-===//
+#ifndef ZAMBA2_TOOLS_COMPILE_PACKAGEWRITER_H
+#define ZAMBA2_TOOLS_COMPILE_PACKAGEWRITER_H
+
+#include "codegen/CpuCodegen.h"
+#include "runtime/format/ModelConfig.h"
+#include "runtime/pack/WeightPack.h"
+
+#include "mlir/IR/BuiltinOps.h"
+
+#include <string>
+#include <vector>
+
+namespace mlir::zamba2 {
+
+/// What the pipeline recorded on the module (zamba2-prepare-entry-points).
+struct ModuleTables {
+  std::vector<::zamba2::PackEntry> weights;
+  uint64_t weightsBytes = 0;
+  int64_t weightAlignment = 64;
+  struct State {
+    std::string name;
+    std::string dtype;
+    std::vector<std::string> shape; ///< "batch", "seq" or a number
+  };
+  std::vector<State> states;
+};
+
+/// Reads (and removes) the zamba2.* module attributes the pipeline left.
+bool takeModuleTables(ModuleOp module, ModuleTables &out, std::string &err);
+
+/// manifest.json of docs/PACKAGE.md.
+std::string buildManifest(const ::zamba2::ModelConfig &cfg,
+                          const std::string &checkpointDir,
+                          const CpuTarget &target, const ModuleTables &tables,
+                          std::string &err);
+
+/// A package directory written under a temporary name and renamed into place
+/// only when complete; removed if abandoned.
+class PackageDir {
+public:
+  explicit PackageDir(std::string path);
+  ~PackageDir();
+  /// Checks the destination (absent, empty, or an earlier package) and creates
+  /// the temporary directory.
+  bool create(std::string &err);
+  std::string file(const std::string &name) const { return tmp + "/" + name; }
+  bool writeText(const std::string &name, const std::string &text,
+                 std::string &err);
+  /// Replaces the destination with the finished package.
+  bool commit(std::string &err);
+
+private:
+  std::string dest, tmp, old;
+  bool committed = false;
+};
+
+} // namespace mlir::zamba2
+
+#endif // ZAMBA2_TOOLS_COMPILE_PACKAGEWRITER_H
