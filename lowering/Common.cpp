@@ -4,6 +4,8 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
 #include <cmath>
@@ -79,37 +81,171 @@ Value elementwise(OpBuilder &b, Location loc, RankedTensorType type, Value like,
   return generic.getResult(0);
 }
 
+namespace {
+
+/// Lanes per vector and vectors per step of the dot-product loop. Four
+/// independent accumulators hide the FMA latency when the operands are in
+/// cache (prefill); decode streams the weight row from memory either way.
+constexpr int64_t kLanes = 16, kUnroll = 4;
+/// Rows of x (tokens) per tile: a tile of x stays in L2 while every weight
+/// row is read once per tile, so a prefill reads the weights M/kRowTile times
+/// rather than M times.
+constexpr int64_t kRowTile = 32;
+
+Value indexConst(OpBuilder &b, Location loc, int64_t v) {
+  return arith::ConstantIndexOp::create(b, loc, v);
+}
+
+/// sum_k x[m, k] * w[o, k] for k in [0, K), in f32: vector<16> FMAs over the
+/// whole vectors (4 accumulators, then 1), then a scalar tail.
+Value dotRow(OpBuilder &b, Location loc, Value x, Value w, Value m, Value o,
+             int64_t k) {
+  Type f32 = b.getF32Type();
+  auto vecType = VectorType::get({kLanes}, f32);
+  Value zeroVec = arith::ConstantOp::create(
+      b, loc, vecType, DenseElementsAttr::get(vecType, b.getF32FloatAttr(0)));
+  auto readRow = [&](OpBuilder &nb, Location nloc, Value src, Value row,
+                     Value col) -> Value {
+    Type elem = tensorType(src).getElementType();
+    Value pad = arith::ConstantOp::create(nb, nloc, nb.getZeroAttr(elem));
+    Value v = vector::TransferReadOp::create(
+        nb, nloc, VectorType::get({kLanes}, elem), src, ValueRange{row, col},
+        pad, ArrayRef<bool>{true});
+    if (elem.isF32())
+      return v;
+    return arith::ExtFOp::create(nb, nloc, vecType, v);
+  };
+  // Loop over [begin, end) in steps of `lanes * count` with `count` vector
+  // accumulators.
+  auto vectorLoop = [&](int64_t begin, int64_t end,
+                        SmallVector<Value> accs) -> SmallVector<Value> {
+    int64_t count = accs.size();
+    if (end <= begin)
+      return accs;
+    auto loop = scf::ForOp::create(
+        b, loc, indexConst(b, loc, begin), indexConst(b, loc, end),
+        indexConst(b, loc, kLanes * count), accs,
+        [&](OpBuilder &nb, Location nloc, Value kv, ValueRange iter) {
+          SmallVector<Value> next;
+          for (int64_t u = 0; u < count; ++u) {
+            Value col = arith::AddIOp::create(nb, nloc, kv,
+                                              indexConst(nb, nloc, u * kLanes));
+            Value xv = readRow(nb, nloc, x, m, col);
+            Value wv = readRow(nb, nloc, w, o, col);
+            next.push_back(
+                vector::FMAOp::create(nb, nloc, vecType, xv, wv, iter[u]));
+          }
+          scf::YieldOp::create(nb, nloc, next);
+        });
+    return SmallVector<Value>(loop.getResults());
+  };
+  int64_t wide = k / (kLanes * kUnroll) * (kLanes * kUnroll);
+  int64_t narrow = k / kLanes * kLanes;
+  SmallVector<Value> accs =
+      vectorLoop(0, wide, SmallVector<Value>(kUnroll, zeroVec));
+  Value acc = accs[0];
+  for (int64_t u = 1; u < kUnroll; ++u)
+    acc = arith::AddFOp::create(b, loc, acc, accs[u]);
+  acc = vectorLoop(wide, narrow, {acc})[0];
+  Value sum = vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD,
+                                          acc, arith::FastMathFlags::reassoc);
+  if (narrow == k)
+    return sum;
+  auto tail = scf::ForOp::create(
+      b, loc, indexConst(b, loc, narrow), indexConst(b, loc, k),
+      indexConst(b, loc, 1), ValueRange{sum},
+      [&](OpBuilder &nb, Location nloc, Value kk, ValueRange iter) {
+        Value xs = toF32(nb, nloc,
+                         tensor::ExtractOp::create(nb, nloc, x,
+                                                   ValueRange{m, kk}));
+        Value ws = toF32(nb, nloc,
+                         tensor::ExtractOp::create(nb, nloc, w,
+                                                   ValueRange{o, kk}));
+        Value p = arith::MulFOp::create(nb, nloc, xs, ws);
+        scf::YieldOp::create(nb, nloc,
+                             ValueRange{arith::AddFOp::create(nb, nloc,
+                                                              iter[0], p)
+                                            .getResult()});
+      });
+  return tail.getResult(0);
+}
+
+/// Collapses all leading dims of a rank >= 2 tensor: [..., n] -> [m, n].
+Value collapseLeading(OpBuilder &b, Location loc, Value v) {
+  RankedTensorType type = tensorType(v);
+  if (type.getRank() == 2)
+    return v;
+  ReassociationIndices lead;
+  for (int64_t i = 0; i + 1 < type.getRank(); ++i)
+    lead.push_back(i);
+  SmallVector<ReassociationIndices> reassociation = {
+      lead, {type.getRank() - 1}};
+  return tensor::CollapseShapeOp::create(b, loc, v, reassociation);
+}
+
+} // namespace
+
 /// result[..., o] = init[..., o] + sum_k x[..., k] * w[o, k]
 /// (a linear with the checkpoint's [Out, In] weight layout).
+///
+/// The rows of x are processed in tiles of kRowTile; within a tile, a
+/// linalg.generic over (o, m) computes each output as a vectorised dot
+/// product (dotRow), so a weight row is read once per tile and the dot's
+/// accumulator lives in registers. Decode (one row) streams each weight row
+/// once.
 Value contractLastDim(OpBuilder &b, Location loc, Value x, Value w,
                       Value init) {
   MLIRContext *ctx = b.getContext();
-  unsigned rank = tensorType(x).getRank(), loops = rank + 1;
-  // Loops: the leading dims of x, then o (parallel), then k (reduction).
-  SmallVector<AffineExpr> xExprs, outExprs;
-  for (unsigned i = 0; i + 1 < rank; ++i) {
-    xExprs.push_back(getAffineDimExpr(i, ctx));
-    outExprs.push_back(getAffineDimExpr(i, ctx));
-  }
-  AffineExpr o = getAffineDimExpr(rank - 1, ctx);
-  AffineExpr k = getAffineDimExpr(rank, ctx);
-  xExprs.push_back(k);
-  outExprs.push_back(o);
-  SmallVector<AffineMap> maps = {AffineMap::get(loops, 0, xExprs, ctx),
-                                 AffineMap::get(loops, 0, {o, k}, ctx),
-                                 AffineMap::get(loops, 0, outExprs, ctx)};
-  SmallVector<IteratorType> iterators(rank, IteratorType::parallel);
-  iterators.push_back(IteratorType::reduction);
-  auto generic = linalg::GenericOp::create(
-      b, loc, TypeRange{init.getType()}, ValueRange{x, w}, ValueRange{init},
-      maps, iterators, [](OpBuilder &nb, Location nloc, ValueRange args) {
-        Value prod = arith::MulFOp::create(nb, nloc, toF32(nb, nloc, args[0]),
-                                           toF32(nb, nloc, args[1]));
-        linalg::YieldOp::create(
-            nb, nloc,
-            arith::AddFOp::create(nb, nloc, args[2], prod).getResult());
+  RankedTensorType initType = tensorType(init);
+  int64_t k = tensorType(x).getShape().back();
+  int64_t outs = initType.getShape().back();
+  Value x2 = collapseLeading(b, loc, x);
+  Value init2 = collapseLeading(b, loc, init);
+  Value rows = tensor::DimOp::create(b, loc, x2, 0);
+  Value tile = indexConst(b, loc, kRowTile);
+  auto loop = scf::ForOp::create(
+      b, loc, indexConst(b, loc, 0), rows, tile, ValueRange{init2},
+      [&](OpBuilder &nb, Location nloc, Value m0, ValueRange iter) {
+        Value left = arith::SubIOp::create(nb, nloc, rows, m0);
+        Value size = arith::MinSIOp::create(nb, nloc, left, tile);
+        Value one = indexConst(nb, nloc, 1), zero = indexConst(nb, nloc, 0);
+        Value xs = tensor::ExtractSliceOp::create(
+            nb, nloc, x2, ValueRange{m0, zero},
+            ValueRange{size, indexConst(nb, nloc, k)}, ValueRange{one, one});
+        Value outSlice = tensor::ExtractSliceOp::create(
+            nb, nloc, iter[0], ValueRange{m0, zero},
+            ValueRange{size, indexConst(nb, nloc, outs)},
+            ValueRange{one, one});
+        // Loops (o, m): the weight row o is reused for the tile's rows.
+        AffineMap outMap = AffineMap::get(
+            2, 0, {getAffineDimExpr(1, ctx), getAffineDimExpr(0, ctx)}, ctx);
+        auto generic = linalg::GenericOp::create(
+            nb, nloc, TypeRange{outSlice.getType()}, ValueRange{},
+            ValueRange{outSlice}, ArrayRef<AffineMap>{outMap},
+            SmallVector<IteratorType>(2, IteratorType::parallel),
+            [&](OpBuilder &gb, Location gloc, ValueRange args) {
+              Value o = linalg::IndexOp::create(gb, gloc, 0);
+              Value m = linalg::IndexOp::create(gb, gloc, 1);
+              Value dot = dotRow(gb, gloc, xs, w, m, o, k);
+              linalg::YieldOp::create(
+                  gb, gloc,
+                  ValueRange{arith::AddFOp::create(gb, gloc, args[0], dot)
+                                 .getResult()});
+            });
+        Value updated = tensor::InsertSliceOp::create(
+            nb, nloc, generic.getResult(0), iter[0], ValueRange{m0, zero},
+            ValueRange{size, indexConst(nb, nloc, outs)},
+            ValueRange{one, one});
+        scf::YieldOp::create(nb, nloc, updated);
       });
-  return generic.getResult(0);
+  Value result = loop.getResult(0);
+  if (initType.getRank() == 2)
+    return result;
+  SmallVector<ReassociationIndices> reassociation = {{}, {initType.getRank() - 1}};
+  for (int64_t i = 0; i + 1 < initType.getRank(); ++i)
+    reassociation[0].push_back(i);
+  return tensor::ExpandShapeOp::create(b, loc, initType, result, reassociation,
+                                       tensor::getMixedSizes(b, loc, init));
 }
 
 /// v / sqrt(mean(v^2 over the last dim) + eps), computed in f32.

@@ -50,6 +50,8 @@ int64_t mlir::zamba2::storedBytes(RankedTensorType type) {
 namespace {
 
 constexpr StringLiteral kStateAttr = "zamba2.state";
+/// On each prepared entry point: the argument each result belongs to.
+constexpr StringLiteral kResultArgsAttr = "zamba2.result_args";
 
 int64_t alignUp(int64_t v, int64_t a) { return (v + a - 1) / a * a; }
 
@@ -177,10 +179,17 @@ struct PrepareEntryPointsPass
     builder.setInsertionPoint(ret);
     SmallVector<Value> results;
     // Arguments are now (weights, tokens, positions, state..., logits).
-    for (unsigned i = 1; i < ret.getNumOperands(); ++i)
-      results.push_back(bufferization::MaterializeInDestinationOp::create(
-          builder, ret.getLoc(), ret.getOperand(i), entry.getArgument(i + 2))
-                          ->getResult(0));
+    // State results are returned as they are: One-Shot Bufferize updates the
+    // argument in place (equivalent buffers), and zamba2-drop-tied-results
+    // checks that and copies where it could not. (Materialising a value
+    // equivalent to its destination trips One-Shot's loop analysis.) Logits
+    // are computed straight into their output argument.
+    SmallVector<int64_t> resultArgs;
+    for (unsigned i = 1; i < ret.getNumOperands(); ++i) {
+      results.push_back(ret.getOperand(i));
+      resultArgs.push_back(i + 2);
+    }
+    resultArgs.push_back(entry.getNumArguments() - 1);
     results.push_back(bufferization::MaterializeInDestinationOp::create(
         builder, ret.getLoc(), ret.getOperand(0), logitsOut)
                         ->getResult(0));
@@ -197,6 +206,7 @@ struct PrepareEntryPointsPass
     for (unsigned i = 0; i < resultTypes.size(); ++i)
       fn.setResultAttrs(i, ArrayRef<NamedAttribute>{});
     fn->setAttr("llvm.emit_c_interface", UnitAttr::get(ctx));
+    fn->setAttr(kResultArgsAttr, b.getDenseI64ArrayAttr(resultArgs));
     return b.getArrayAttr(states);
   }
 };
@@ -205,24 +215,33 @@ struct DropTiedResultsPass
     : mlir::zamba2::impl::DropTiedResultsBase<DropTiedResultsPass> {
   void runOnOperation() override {
     for (func::FuncOp fn : getOperation().getOps<func::FuncOp>()) {
-      if (fn.isDeclaration() || !fn->hasAttr("llvm.emit_c_interface"))
+      auto resultArgs = fn->getAttrOfType<DenseI64ArrayAttr>(kResultArgsAttr);
+      if (fn.isDeclaration() || !resultArgs)
         continue;
-      auto ret = cast<func::ReturnOp>(fn.getBody().front().getTerminator());
-      for (auto [i, v] : llvm::enumerate(ret.getOperands())) {
-        while (auto cast = v.getDefiningOp<memref::CastOp>())
-          v = cast.getSource();
-        auto arg = dyn_cast<BlockArgument>(v);
-        if (!arg || arg.getOwner() != &fn.getBody().front()) {
-          fn.emitError("result ") << i << " is not written in place into "
-                                      "its argument after bufferization";
-          return signalPassFailure();
-        }
+      Block &entry = fn.getBody().front();
+      auto ret = cast<func::ReturnOp>(entry.getTerminator());
+      if (static_cast<int64_t>(ret.getNumOperands()) != resultArgs.size()) {
+        fn.emitError("result count does not match zamba2.result_args");
+        return signalPassFailure();
       }
       OpBuilder builder(ret);
+      for (auto [v, argIndex] :
+           llvm::zip(ret.getOperands(), resultArgs.asArrayRef())) {
+        Value source = v;
+        while (auto cast = source.getDefiningOp<memref::CastOp>())
+          source = cast.getSource();
+        BlockArgument arg = entry.getArgument(argIndex);
+        if (source == arg)
+          continue;
+        // Bufferization computed this result out of place: copy it into the
+        // caller's buffer (correct, one extra pass over the tensor).
+        memref::CopyOp::create(builder, ret.getLoc(), v, arg);
+      }
       func::ReturnOp::create(builder, ret.getLoc());
       ret.erase();
-      fn.setFunctionType(FunctionType::get(
-          fn.getContext(), fn.getArgumentTypes(), TypeRange{}));
+      fn.setFunctionType(FunctionType::get(fn.getContext(),
+                                           fn.getArgumentTypes(), TypeRange{}));
+      fn->removeAttr(kResultArgsAttr);
     }
   }
 };

@@ -31,7 +31,9 @@ def LowerToLinalg : Pass<"zamba2-lower-to-linalg", "ModuleOp"> {
   let dependentDialects = ["::mlir::linalg::LinalgDialect",
                            "::mlir::tensor::TensorDialect",
                            "::mlir::arith::ArithDialect",
-                           "::mlir::math::MathDialect"];
+                           "::mlir::math::MathDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::vector::VectorDialect"];
 }
 
 def PrepareEntryPoints : Pass<"zamba2-prepare-entry-points", "ModuleOp"> {
@@ -44,10 +46,10 @@ def PrepareEntryPoints : Pass<"zamba2-prepare-entry-points", "ModuleOp"> {
     `zamba2.weights_bytes`; the `zamba2.weight` declarations are erased.
     Each public function gets the weight buffer (`memref<?xi8>`) as its first
     argument and every `zamba2.param` becomes a `memref.view` of it. Logits get
-    an output argument, and every result is materialised into its argument
-    (`bufferization.materialize_in_destination`), so that after One-Shot
-    Bufferize and `drop-equivalent-buffer-results` the functions return
-    nothing and update the caller's state in place. The state tensors, in
+    an output argument (`bufferization.materialize_in_destination`); state
+    results stay returned, tied to their arguments by the attribute
+    `zamba2.result_args`, so that One-Shot Bufferize updates the caller's
+    state in place and `zamba2-drop-tied-results` removes them. The state tensors, in
     argument order, are recorded as `zamba2.state_table`. See
     docs/PACKAGE.md for the resulting ABI.
   }];
@@ -64,14 +66,40 @@ def DropTiedResults : Pass<"zamba2-drop-tied-results", "ModuleOp"> {
   let summary = "Remove entry-point results that are their own arguments";
   let description = [{
     Runs after One-Shot Bufferize on the functions that
-    `zamba2-prepare-entry-points` made destination-passing: every returned
-    memref must be one of the function's arguments (possibly through
-    `memref.cast`); those results are removed, so the entry points return
-    nothing. A result that bufferization could not tie to its argument is an
-    error (it would be a silent copy of the state). Upstream's
+    `zamba2-prepare-entry-points` made destination-passing (attribute
+    `zamba2.result_args`: the argument each result belongs to). A returned
+    memref that is its argument (possibly through `memref.cast`) was updated
+    in place; any other is copied into its argument. Then the results are
+    removed, so the entry points return nothing. Upstream's
     `drop-equivalent-buffer-results` leaves public functions alone, which is
     why this pass exists.
   }];
+}
+
+def ExpandShapeToCast : Pass<"zamba2-expand-shape-to-cast", "ModuleOp"> {
+  let summary = "Rewrite contiguous memref.expand_shape as memref.reinterpret_cast";
+  let description = [{
+    A `memref.expand_shape` of an identity-layout (contiguous) memref is a
+    reinterpretation of the same buffer with row-major strides computed from
+    the output shape. This pass writes it so, before `expand-strided-metadata`,
+    whose expand_shape pattern crashes in MLIR 22.1 when more than one output
+    dim of a group is dynamic (the [B*T, N] -> [B, T, N] reshape of every
+    linear's result).
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::memref::MemRefDialect"];
+}
+
+def CopyToLinalg : Pass<"zamba2-copy-to-linalg", "ModuleOp"> {
+  let summary = "Rewrite strided memref.copy as linalg.copy";
+  let description = [{
+    `finalize-memref-to-llvm` lowers a `memref.copy` between non-contiguous
+    memrefs to a call of `memrefCopy` from MLIR's C runner utils, a library a
+    package must not depend on. This pass turns such copies into
+    `linalg.copy` (then plain loops); contiguous copies stay `memref.copy`
+    and become `llvm.memcpy`.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
 def EmitEntryWrappers : Pass<"zamba2-emit-entry-wrappers", "ModuleOp"> {

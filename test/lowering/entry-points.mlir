@@ -9,13 +9,15 @@
 // PREP-SAME: zamba2.weight_table = [{bytes = 96 : i64, name = "emb", offset = 0 : i64, type = tensor<6x4xf32>}, {bytes = 64 : i64, name = "w", offset = 128 : i64, type = tensor<8x4xbf16>}]
 // PREP-SAME: zamba2.weights_bytes = 192 : i64
 // PREP-NOT: zamba2.weight @
-// PREP: func.func @prefill(%[[W:.*]]: memref<?xi8>, %{{.*}}: tensor<?x?xi64>, %{{.*}}: tensor<?xi64>, %[[S:.*]]: tensor<?x3xf32>, %[[OUT:.*]]: tensor<?x?x8xf32>) -> (tensor<?x3xf32>, tensor<?x?x8xf32>) attributes {llvm.emit_c_interface}
+// PREP: func.func @prefill(%[[W:.*]]: memref<?xi8>, %{{.*}}: tensor<?x?xi64>, %{{.*}}: tensor<?xi64>, %[[S:.*]]: tensor<?x3xf32>, %[[OUT:.*]]: tensor<?x?x8xf32>) -> (tensor<?x3xf32>, tensor<?x?x8xf32>) attributes {llvm.emit_c_interface, zamba2.result_args = array<i64: 3, 4>}
 // PREP: %[[C128:.*]] = arith.constant 128 : index
 // PREP: memref.view %[[W]][%[[C128]]][] : memref<?xi8> to memref<8x4xbf16>
 // PREP: bufferization.to_tensor %{{.*}} restrict : memref<8x4xbf16> to tensor<8x4xbf16>
 // PREP-NOT: zamba2.param
-// PREP: bufferization.materialize_in_destination %[[S]] in %[[S]]
-// PREP: bufferization.materialize_in_destination %{{.*}} in %[[OUT]]
+// The state is returned as it is (tied to argument 3), the logits are
+// materialised into their output argument.
+// PREP: %[[L:.*]] = bufferization.materialize_in_destination %{{.*}} in %[[OUT]]
+// PREP: return %[[S]], %[[L]]
 
 // After the pipeline: the entry point returns nothing, and the C wrapper reads
 // five descriptor pointers (weights, tokens, positions, one state, logits).

@@ -1,21 +1,28 @@
 // Structure of the zamba2 -> linalg lowering, op by op.
 // RUN: zamba2-opt %s --zamba2-lower-to-linalg -split-input-file | FileCheck %s
 
-// x W^T: leading dims and the output channel parallel, the input channel a
-// reduction; bf16 weights are extended inside the loop, not copied.
-// CHECK-DAG: #[[X:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>
-// CHECK-DAG: #[[W:.*]] = affine_map<(d0, d1, d2, d3) -> (d2, d3)>
-// CHECK-DAG: #[[O:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+// x W^T: the rows of x (B*T collapsed) in tiles of 32; per tile, a generic
+// over (o, m) computes each output as a dot product with four vector<16>
+// accumulators in registers; bf16 weights are extended in the loop, not
+// copied.
+// CHECK-DAG: #[[OUT:.*]] = affine_map<(d0, d1) -> (d1, d0)>
 // CHECK-LABEL: func.func @linear
-// CHECK: %[[B:.*]] = tensor.dim %arg0, %c0
-// CHECK: %[[T:.*]] = tensor.dim %arg0, %c1
-// CHECK: %[[E:.*]] = tensor.empty(%[[B]], %[[T]]) : tensor<?x?x96xf32>
+// CHECK: %[[E:.*]] = tensor.empty(%{{.*}}, %{{.*}}) : tensor<?x?x96xf32>
 // CHECK: %[[Z:.*]] = linalg.fill ins(%{{.*}} : f32) outs(%[[E]]
-// CHECK: linalg.generic {indexing_maps = [#[[X]], #[[W]], #[[O]]], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
-// CHECK-SAME: ins(%arg0, %arg1 : tensor<?x?x64xf32>, tensor<96x64xbf16>) outs(%[[Z]] : tensor<?x?x96xf32>)
-// CHECK: arith.extf %{{.*}} : bf16 to f32
-// CHECK: arith.mulf
-// CHECK: arith.addf
+// CHECK: %[[X2:.*]] = tensor.collapse_shape %arg0 {{\[\[}}0, 1], [2]] : tensor<?x?x64xf32> into tensor<?x64xf32>
+// CHECK: %[[Z2:.*]] = tensor.collapse_shape %[[Z]]
+// CHECK: %[[R:.*]] = scf.for %[[M0:.*]] = %c0 to %{{.*}} step %c32 iter_args(%[[ACC:.*]] = %[[Z2]])
+// CHECK: %[[XS:.*]] = tensor.extract_slice %[[X2]][%[[M0]], %c0]
+// CHECK: %[[OS:.*]] = tensor.extract_slice %[[ACC]][%[[M0]], %c0]
+// CHECK: linalg.generic {indexing_maps = [#[[OUT]]], iterator_types = ["parallel", "parallel"]} outs(%[[OS]] : tensor<?x?xf32>)
+// CHECK: scf.for %{{.*}} = %c0 to %c64 step %c64 iter_args({{.*}}) -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
+// CHECK: vector.transfer_read %[[XS]]{{.*}} : tensor<?x?xf32>, vector<16xf32>
+// CHECK: vector.transfer_read %arg1{{.*}} : tensor<96x64xbf16>, vector<16xbf16>
+// CHECK: arith.extf %{{.*}} : vector<16xbf16> to vector<16xf32>
+// CHECK: vector.fma
+// CHECK: vector.reduction <add>
+// CHECK: tensor.insert_slice %{{.*}} into %[[ACC]][%[[M0]], %c0]
+// CHECK: tensor.expand_shape %[[R]]
 // CHECK-NOT: zamba2.linear
 func.func @linear(%x: tensor<?x?x64xf32>, %w: tensor<96x64xbf16>) -> tensor<?x?x96xf32> {
   %y = zamba2.linear %x, %w : (tensor<?x?x64xf32>, tensor<96x64xbf16>) -> tensor<?x?x96xf32>
@@ -27,7 +34,7 @@ func.func @linear(%x: tensor<?x?x64xf32>, %w: tensor<96x64xbf16>) -> tensor<?x?x
 // With a bias, the accumulator starts from the broadcast bias.
 // CHECK-LABEL: func.func @linear_bias
 // CHECK: %[[INIT:.*]] = linalg.generic {{.*}} ins(%arg2 : tensor<96xf32>)
-// CHECK: linalg.generic {{.*}} ins(%arg0, %arg1 : {{.*}}) outs(%[[INIT]] : tensor<?x?x96xf32>)
+// CHECK: tensor.collapse_shape %[[INIT]]
 func.func @linear_bias(%x: tensor<?x?x64xf32>, %w: tensor<96x64xf32>, %b: tensor<96xf32>) -> tensor<?x?x96xf32> {
   %y = zamba2.linear %x, %w bias %b : (tensor<?x?x64xf32>, tensor<96x64xf32>, tensor<96xf32>) -> tensor<?x?x96xf32>
   return %y : tensor<?x?x96xf32>
@@ -37,8 +44,14 @@ func.func @linear_bias(%x: tensor<?x?x64xf32>, %w: tensor<96x64xf32>, %b: tensor
 
 // LoRA: x A^T into a rank-8 intermediate, then (.) B^T accumulated into base.
 // CHECK-LABEL: func.func @lora
-// CHECK: %[[MID:.*]] = linalg.generic {{.*}} ins(%arg0, %arg1 : tensor<?x?x64xf32>, tensor<8x64xf32>) outs(%{{.*}} : tensor<?x?x8xf32>)
-// CHECK: linalg.generic {{.*}} ins(%[[MID]], %arg2 : tensor<?x?x8xf32>, tensor<96x8xf32>) outs(%arg3 : tensor<?x?x96xf32>)
+// CHECK: tensor.collapse_shape %arg0
+// CHECK: %[[MID:.*]] = scf.for {{.*}} -> (tensor<?x8xf32>)
+// CHECK: vector.transfer_read %arg1{{.*}} : tensor<8x64xf32>, vector<16xf32>
+// CHECK: tensor.collapse_shape %arg3
+// CHECK: scf.for
+// CHECK: tensor.extract_slice %[[MID]]
+// The rank-8 dot is below one vector: a scalar loop.
+// CHECK: tensor.extract %arg2{{.*}} : tensor<96x8xf32>
 func.func @lora(%x: tensor<?x?x64xf32>, %a: tensor<8x64xf32>, %b: tensor<96x8xf32>, %base: tensor<?x?x96xf32>) -> tensor<?x?x96xf32> {
   %y = zamba2.lora %x, %a, %b into %base : tensor<?x?x64xf32>, tensor<8x64xf32>, tensor<96x8xf32> -> tensor<?x?x96xf32>
   return %y : tensor<?x?x96xf32>

@@ -111,23 +111,36 @@ double millisecondsSince(std::chrono::steady_clock::time_point start) {
 class Progress {
 public:
   explicit Progress(int steps) : steps(steps) {}
-  void begin(const std::string &what) {
+  /// Starts a step. A slow step is announced at once ("... " and the time
+  /// follow on the same line when it ends); a quick one prints its line only
+  /// when it succeeds, so that bad input gives exactly one (error) line.
+  void begin(const std::string &what, bool slow = true) {
     start = std::chrono::steady_clock::now();
-    if (!quiet)
-      llvm::errs() << "[" << ++step << "/" << steps << "] " << what << " ...";
+    label = "[" + std::to_string(++step) + "/" + std::to_string(steps) + "] " +
+            what;
+    announced = slow && !quiet;
+    if (announced)
+      llvm::errs() << label << " ...";
   }
   void end(const std::string &detail = "") {
-    if (!quiet)
-      llvm::errs() << " " << llvm::format("%.2f", millisecondsSince(start) / 1e3)
-                   << " s" << (detail.empty() ? "" : ", " + detail) << "\n";
+    if (quiet)
+      return;
+    if (!announced)
+      llvm::errs() << label << ":";
+    llvm::errs() << " " << llvm::format("%.2f", millisecondsSince(start) / 1e3)
+                 << " s" << (detail.empty() ? "" : ", " + detail) << "\n";
+    announced = false;
   }
   void abandon() {
-    if (!quiet && step)
+    if (announced)
       llvm::errs() << "\n";
+    announced = false;
   }
 
 private:
   int steps, step = 0;
+  bool announced = false;
+  std::string label;
   std::chrono::steady_clock::time_point start;
 };
 
@@ -177,7 +190,7 @@ int main(int argc, char **argv) {
   int steps = emit == Emit::Package ? 5 : emit == Emit::Zamba2 ? 1 : 3;
   Progress progress(steps);
   std::string err;
-  progress.begin("importing " + dir);
+  progress.begin("imported", /*slow=*/false);
   ::zamba2::ModelConfig cfg;
   std::unique_ptr<::zamba2::Checkpoint> ck =
       ::zamba2::openValidatedCheckpoint(dir, cfg, err);
