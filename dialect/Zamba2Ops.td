@@ -309,11 +309,16 @@ def Zamba2_QuantLinearOp : Zamba2_Op<"quant_linear",
     [Pure, AttrSizedOperandSegments]> {
   let summary = "x W^T with W stored as packed integers and group scales";
   let description = [{
-    `packed` is [Out, In * bits / 8] (i8; two 4-bit values per byte, the
-    lower nibble first), `scales` [Out, In / group_size] (f16 or f32), and,
-    for the asymmetric scheme, `zeros` [Out, In / group_size] (integer zero
-    points). Weight element w[o, i] = s * (q - z) with s, z of group
-    i / group_size. The lowering dequantizes inside the multiply loop.
+    `packed` is i8 [Out, In * bits / 8]: with 8 bits byte j of row o is
+    q[o, j]; with 4 bits q[o, 2j] is the low nibble of byte j and
+    q[o, 2j+1] the high nibble. `scales` is [Out, In / group_size] (f16 or
+    f32); s and z of element i are those of group i / group_size.
+    - symmetric: w = s * q with q two's complement (8 bits: [-128, 127];
+      4 bits: [-8, 7]);
+    - asymmetric: w = s * (q - z) with q unsigned (8 bits: [0, 255]; 4 bits:
+      [0, 15]) and `zeros` [Out, In / group_size] read as unsigned (z = 128
+      stored in an i8 means 128).
+    The lowering dequantizes inside the multiply loop.
   }];
   let arguments = (ins Zamba2_FloatTensor:$input, Zamba2_IntTensor:$packed,
                        Zamba2_FloatTensor:$scales,

@@ -23,7 +23,8 @@ std::string mlir::zamba2::cpuPipelineUpstreamStages() {
          "zamba2-drop-tied-results,"
          "buffer-deallocation-pipeline,"
          "zamba2-copy-to-linalg,"
-         "convert-linalg-to-loops,"
+         "convert-linalg-to-parallel-loops,"
+         "zamba2-outline-parallel,"
          "convert-vector-to-scf,"
          "lower-affine,"
          "convert-scf-to-cf,"
@@ -51,6 +52,7 @@ void mlir::zamba2::buildCpuPipeline(OpPassManager &pm,
   if (failed(parsePassPipeline(cpuPipelineUpstreamStages(), pm,
                                llvm::errs())))
     llvm::report_fatal_error("zamba2-cpu-pipeline: bad upstream stage list");
+  pm.addPass(createParallelDispatch());
   pm.addPass(createEmitEntryWrappers());
 }
 
@@ -69,7 +71,8 @@ void mlir::zamba2::registerZamba2Pipelines() {
       "zamba2-cpu-pipeline",
       "Imported zamba2 module -> LLVM dialect with the package's C entry "
       "points (zamba2-prepare-entry-points, zamba2-lower-to-linalg, "
-      "bufferization, loops, LLVM, zamba2-emit-entry-wrappers)",
+      "bufferization, parallel loops, zamba2-outline-parallel, LLVM, "
+      "zamba2-parallel-dispatch, zamba2-emit-entry-wrappers)",
       [](OpPassManager &pm, const CpuPipelineCLOptions &cl) {
         CpuPipelineOptions options;
         options.weightAlignment = cl.weightAlignment;

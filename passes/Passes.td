@@ -21,12 +21,14 @@ def WeightTable : Pass<"zamba2-weight-table", "ModuleOp"> {
 def LowerToLinalg : Pass<"zamba2-lower-to-linalg", "ModuleOp"> {
   let summary = "Lower zamba2 model-level ops to linalg/tensor/arith/math";
   let description = [{
-    Rewrites zamba2 ops into upstream ops on tensors, computing in f32
-    (bf16/f16 weights are extended inside the loops, never copied). Lowered
-    so far: embed, linear, lora, rms_norm, gated_rms_norm, mlp_gate, concat,
-    split. The others (causal_conv1d, ssd_scan, ssd_step, rotary, attention,
-    lora_linear, quant_linear, param) are left in place for now: this pass is
-    the first stage of the CPU pipeline under construction.
+    Rewrites every zamba2 model-level op into upstream ops on tensors
+    (linalg, tensor, scf, vector, arith, math), computing in f32: bf16/f16
+    weights and f16 quantization scales are extended inside the loops, never
+    copied. `linear` (and the contractions of `lora`, `lora_linear`) is a
+    row-tiled, vectorised dot-product loop nest; `ssd_scan` is the exact
+    recurrence over T with the state updated in place; `attention` appends
+    to the KV cache in place and reads only the filled prefix. `param` is
+    lowered by `zamba2-prepare-entry-points`, not here.
   }];
   let dependentDialects = ["::mlir::linalg::LinalgDialect",
                            "::mlir::tensor::TensorDialect",
@@ -100,6 +102,40 @@ def CopyToLinalg : Pass<"zamba2-copy-to-linalg", "ModuleOp"> {
     and become `llvm.memcpy`.
   }];
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
+def OutlineParallel : Pass<"zamba2-outline-parallel", "ModuleOp"> {
+  let summary = "Outline the heavy scf.parallel loops for the runtime's threads";
+  let description = [{
+    Runs on memrefs after `convert-linalg-to-parallel-loops`. Every outermost
+    `scf.parallel` of a function that has an inner `scf.for` (a contraction,
+    a reduction, a scan step: the loops worth splitting across cores) is
+    moved into a private function
+    `zamba2_parallel_body_<n>(begin, end, captured...)` that runs the
+    iterations [begin, end) of the loop's dims collapsed into one range, and
+    is replaced by a call of it over the whole range. Constants are cloned
+    into the body. `zamba2-parallel-dispatch` later turns each call into a
+    dispatch to the runtime's thread pool. Loops with reductions are left
+    alone.
+  }];
+  let dependentDialects = ["::mlir::func::FuncDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::arith::ArithDialect"];
+}
+
+def ParallelDispatch : Pass<"zamba2-parallel-dispatch", "ModuleOp"> {
+  let summary = "Dispatch outlined parallel bodies through the runtime's pool";
+  let description = [{
+    Runs on the LLVM dialect. For each `zamba2_parallel_body_<n>` it adds a
+    trampoline `(void *ctx, i64 begin, i64 end)` that unpacks the captured
+    arguments from a struct, and rewrites each call into: store the captured
+    arguments into a stack struct, then call the dispatcher held in the
+    global `zamba2_parallel_for` with (trampoline, ctx, begin, end). The
+    global starts as a serial dispatcher defined in the module; the runtime
+    installs its thread pool through the exported
+    `zamba2_set_parallel_for(fn)` (docs/PACKAGE.md).
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }
 
 def EmitEntryWrappers : Pass<"zamba2-emit-entry-wrappers", "ModuleOp"> {

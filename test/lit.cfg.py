@@ -24,6 +24,7 @@ config.substitutions.append(("%lower_linalg_to_llvm", " ".join([
     "--one-shot-bufferize=bufferize-function-boundaries",
     "--convert-linalg-to-loops", "--convert-math-to-llvm",
     "--convert-math-to-libm", "--convert-scf-to-cf",
+    "--zamba2-expand-shape-to-cast",
     "--expand-strided-metadata", "--lower-affine",
     "--finalize-memref-to-llvm", "--convert-vector-to-llvm",
     "--convert-arith-to-llvm", "--convert-cf-to-llvm",
@@ -31,3 +32,7 @@ config.substitutions.append(("%lower_linalg_to_llvm", " ".join([
 
 if config.zamba2_has_cuda_toolkit:
     config.available_features.add("cuda-toolkit")
+# test/run: the fake model library built by test/unit/engine (FakeModel.c),
+# from which test/run/Inputs/fake_package.py makes package directories.
+config.substitutions.append(("%fake_model_lib", os.path.join(
+    config.zamba2_obj_root, "lib", "libzamba2_fake_model.so")))
