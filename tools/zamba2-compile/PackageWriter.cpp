@@ -9,6 +9,7 @@
 #include "llvm/Support/Process.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <cctype>
 #include <fstream>
 #include <sstream>
 
@@ -141,7 +142,10 @@ std::string mlir::zamba2::buildManifest(const ::zamba2::ModelConfig &cfg,
   for (const ::zamba2::PackEntry &e : tables.weights) {
     json::Value o = json::Value::object();
     o.set("name", json::Value::string(e.name));
-    o.set("dtype", json::Value::string(::zamba2::dtypeName(e.dtype)));
+    std::string dtype = ::zamba2::dtypeName(e.dtype);
+    for (char &c : dtype)
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    o.set("dtype", json::Value::string(dtype)); // "f32", "bf16", "f16"
     o.set("shape", intArray(e.shape));
     o.set("offset", json::Value::integer(static_cast<int64_t>(e.offset)));
     o.set("bytes", json::Value::integer(static_cast<int64_t>(e.bytes)));

@@ -1,0 +1,224 @@
+//===- Session.cpp - Inference session over a loaded package --------------===//
+#include "runtime/engine/Session.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+namespace zamba2 {
+
+namespace {
+
+constexpr size_t kAlignment = 64;
+
+/// 64-byte aligned, zeroed; nullptr when the allocation fails.
+void *allocZeroed(uint64_t bytes) {
+  if (bytes > SIZE_MAX - kAlignment)
+    return nullptr;
+  void *p = nullptr;
+  size_t rounded =
+      (static_cast<size_t>(bytes) + kAlignment - 1) & ~(kAlignment - 1);
+  if (posix_memalign(&p, kAlignment, rounded ? rounded : kAlignment) != 0)
+    return nullptr;
+  std::memset(p, 0, rounded);
+  return p;
+}
+
+/// a * b, false on overflow of int64 (both >= 0).
+bool mulOk(int64_t a, int64_t b, int64_t &out) {
+  return !__builtin_mul_overflow(a, b, &out);
+}
+
+std::string str(int64_t v) { return std::to_string(v); }
+
+} // namespace
+
+Status Session::create(std::shared_ptr<const Package> package, int64_t maxBatch,
+                       int64_t maxSeq, std::unique_ptr<Session> &out) {
+  out.reset();
+  if (!package)
+    return Status::error(StatusCode::InvalidArgument, "no package");
+  if (maxBatch < 1)
+    return Status::error(StatusCode::InvalidArgument,
+                         "max batch must be at least 1, got " + str(maxBatch));
+  if (maxSeq < 1)
+    return Status::error(StatusCode::InvalidArgument,
+                         "max sequence length must be at least 1, got " +
+                             str(maxSeq));
+  std::unique_ptr<Session> s(new Session());
+  s->pkg = std::move(package);
+  s->maxB = maxBatch;
+  s->maxT = maxSeq;
+  s->vocab = s->pkg->vocabSize();
+  const PackageManifest &m = s->pkg->manifest();
+
+  for (const StateSpec &spec : m.state) {
+    StateBuffer buf;
+    int64_t elements = 1;
+    bool ok = true;
+    for (const StateDim &d : spec.shape) {
+      int64_t n = d.kind == StateDim::Kind::Batch ? maxBatch
+                  : d.kind == StateDim::Kind::Seq ? maxSeq
+                                                  : d.size;
+      buf.sizes.push_back(n);
+      ok = ok && mulOk(elements, n, elements);
+    }
+    int64_t bytes = 0;
+    ok = ok && mulOk(elements, static_cast<int64_t>(spec.elementSize), bytes);
+    if (!ok)
+      return Status::error(StatusCode::OutOfMemory,
+                           "state '" + spec.name +
+                               "': size overflows with "
+                               "max batch " +
+                               str(maxBatch) + " and max sequence " +
+                               str(maxSeq));
+    buf.bytes = static_cast<uint64_t>(bytes);
+    buf.rowBytes = buf.bytes / static_cast<uint64_t>(maxBatch);
+    buf.data = allocZeroed(buf.bytes);
+    buf.desc = MemRefDescriptor(spec.shape.size());
+    if (!buf.data)
+      return Status::error(StatusCode::OutOfMemory,
+                           "state '" + spec.name + "': cannot allocate " +
+                               str(bytes) + " bytes (max batch " +
+                               str(maxBatch) + ", max sequence " + str(maxSeq) +
+                               ")");
+    s->states.push_back(std::move(buf));
+  }
+  s->positions.assign(static_cast<size_t>(maxBatch), 0);
+  s->callPositions.assign(static_cast<size_t>(maxBatch), 0);
+  // weights, tokens, positions, states..., logits
+  s->descs.emplace_back(1);
+  s->descs.emplace_back(2);
+  s->descs.emplace_back(1);
+  s->descs.emplace_back(3);
+  s->args.resize(3 + s->states.size() + 1);
+  out = std::move(s);
+  return Status::ok();
+}
+
+Session::~Session() {
+  for (StateBuffer &b : states)
+    std::free(b.data);
+  std::free(ownLogits);
+}
+
+int64_t Session::position(int64_t seq) const {
+  if (seq < 0 || seq >= maxB)
+    return -1;
+  return positions[static_cast<size_t>(seq)];
+}
+
+Status Session::prefill(int64_t batch, int64_t len, const int64_t *ids,
+                        float *logits) {
+  return run(/*isDecode=*/false, batch, len, ids, logits);
+}
+
+Status Session::decode(int64_t batch, const int64_t *ids, float *logits) {
+  return run(/*isDecode=*/true, batch, 1, ids, logits);
+}
+
+Status Session::run(bool isDecode, int64_t batch, int64_t len,
+                    const int64_t *ids, float *logits) {
+  const char *what = isDecode ? "decode" : "prefill";
+  auto invalid = [&](const std::string &msg) {
+    return Status::error(StatusCode::InvalidArgument,
+                         std::string(what) + ": " + msg);
+  };
+  if (batch < 1 || batch > maxB)
+    return invalid("batch size " + str(batch) + " is outside [1, " + str(maxB) +
+                   "] (the session's max batch is " + str(maxB) + ")");
+  if (len < 1)
+    return invalid("sequence length must be at least 1, got " + str(len));
+  if (!ids)
+    return invalid("no token ids (null pointer)");
+  for (int64_t b = 0; b < batch; ++b) {
+    int64_t pos = positions[static_cast<size_t>(b)];
+    if (len > maxT - pos)
+      return Status::error(StatusCode::Capacity,
+                           std::string(what) + ": sequence " + str(b) +
+                               " is at position " + str(pos) + "; " + str(len) +
+                               " more token" + (len == 1 ? "" : "s") +
+                               " would exceed the session's max "
+                               "sequence length " +
+                               str(maxT));
+  }
+  for (int64_t i = 0; i < batch * len; ++i) {
+    int64_t id = ids[i];
+    if (id < 0 || id >= vocab)
+      return invalid("token id " + str(id) + " at [" + str(i / len) + ", " +
+                     str(i % len) + "] is outside the vocabulary [0, " +
+                     str(vocab) + ")");
+  }
+  int64_t logitsCount = 0, logitsBytes = 0;
+  if (!mulOk(batch * len, vocab, logitsCount) ||
+      !mulOk(logitsCount, 4, logitsBytes))
+    return Status::error(StatusCode::OutOfMemory,
+                         std::string(what) + ": logits size overflows");
+  if (!logits) {
+    if (static_cast<uint64_t>(logitsBytes) > ownLogitsBytes) {
+      float *grown = static_cast<float *>(allocZeroed(logitsBytes));
+      if (!grown)
+        return Status::error(StatusCode::OutOfMemory,
+                             std::string(what) + ": cannot allocate " +
+                                 str(logitsBytes) + " bytes of logits");
+      std::free(ownLogits);
+      ownLogits = grown;
+      ownLogitsBytes = static_cast<uint64_t>(logitsBytes);
+    }
+    logits = ownLogits;
+  }
+
+  // Descriptors: sizes with B for the batch dimension, canonical strides.
+  const int64_t weightSizes[1] = {static_cast<int64_t>(pkg->weightsBytes())};
+  descs[0].set(const_cast<void *>(pkg->weights()), weightSizes);
+  const int64_t tokenSizes[2] = {batch, len};
+  descs[1].set(const_cast<int64_t *>(ids), tokenSizes);
+  // The model gets a copy of the positions: it must not move them, and a
+  // stray write must not corrupt the session.
+  std::memcpy(callPositions.data(), positions.data(),
+              static_cast<size_t>(batch) * sizeof(int64_t));
+  const int64_t positionSizes[1] = {batch};
+  descs[2].set(callPositions.data(), positionSizes);
+  const int64_t logitSizes[3] = {batch, len, vocab};
+  descs[3].set(logits, logitSizes);
+
+  args[0] = descs[0].abiPointer();
+  args[1] = descs[1].abiPointer();
+  args[2] = descs[2].abiPointer();
+  for (size_t i = 0; i < states.size(); ++i) {
+    StateBuffer &st = states[i];
+    int64_t saved = st.sizes[0];
+    st.sizes[0] = batch;
+    st.desc.set(st.data, st.sizes.data());
+    st.sizes[0] = saved;
+    args[3 + i] = st.desc.abiPointer();
+  }
+  args[3 + states.size()] = descs[3].abiPointer();
+
+  EntryPointFn fn = isDecode ? pkg->decodeEntry() : pkg->prefillEntry();
+  fn(args.data());
+
+  for (int64_t b = 0; b < batch; ++b)
+    positions[static_cast<size_t>(b)] += len;
+  return Status::ok();
+}
+
+Status Session::reset(int64_t seq) {
+  if (seq < 0 || seq >= maxB)
+    return Status::error(StatusCode::InvalidArgument,
+                         "reset: sequence " + str(seq) + " is outside [0, " +
+                             str(maxB) + ")");
+  for (StateBuffer &st : states)
+    std::memset(static_cast<char *>(st.data) +
+                    static_cast<uint64_t>(seq) * st.rowBytes,
+                0, st.rowBytes);
+  positions[static_cast<size_t>(seq)] = 0;
+  return Status::ok();
+}
+
+void Session::resetAll() {
+  for (int64_t b = 0; b < maxB; ++b)
+    reset(b);
+}
+
+} // namespace zamba2

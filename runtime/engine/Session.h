@@ -1,0 +1,92 @@
+//===- Session.h - Inference session over a loaded package ------*- C++ -*-===//
+//
+// A session owns the state tensors of up to `maxBatch` sequences of up to
+// `maxSeq` tokens each, and each sequence's position (its length so far).
+// Sequence b is row b of every state buffer. prefill() and decode() run the
+// package's entry points on sequences 0..B-1:
+//   - every argument is validated first (batch size, token ids, capacity);
+//     on error nothing is changed;
+//   - then the model reads and updates the state in place, writes the logits
+//     [B, T, V], and the session advances positions[0..B-1] by T.
+// A session is not thread-safe; distinct sessions may run concurrently.
+//
+//===----------------------------------------------------------------------===//
+#ifndef ZAMBA2_RUNTIME_ENGINE_SESSION_H
+#define ZAMBA2_RUNTIME_ENGINE_SESSION_H
+
+#include "runtime/engine/MemRef.h"
+#include "runtime/engine/Package.h"
+#include "runtime/engine/Status.h"
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace zamba2 {
+
+class Session {
+public:
+  /// Allocates every state tensor of the package's manifest ("batch" ->
+  /// maxBatch, "seq" -> maxSeq), 64-byte aligned and zeroed.
+  static Status create(std::shared_ptr<const Package> package, int64_t maxBatch,
+                       int64_t maxSeq, std::unique_ptr<Session> &out);
+
+  ~Session();
+  Session(const Session &) = delete;
+  Session &operator=(const Session &) = delete;
+
+  /// Runs `len` tokens of each of sequences 0..batch-1: `ids` is [batch,
+  /// len] row-major. Logits [batch, len, V] go to `logits`, or to the
+  /// session's own buffer (logits()) when it is null.
+  Status prefill(int64_t batch, int64_t len, const int64_t *ids, float *logits);
+  /// One token of each of sequences 0..batch-1 (ids [batch]); logits
+  /// [batch, V] as for prefill.
+  Status decode(int64_t batch, const int64_t *ids, float *logits);
+
+  /// Zeroes sequence `seq`'s row of every state tensor and its position.
+  Status reset(int64_t seq);
+  /// reset() of every sequence.
+  void resetAll();
+
+  int64_t maxBatch() const { return maxB; }
+  int64_t maxSeq() const { return maxT; }
+  int64_t vocabSize() const { return vocab; }
+  /// Tokens sequence `seq` has consumed; -1 when seq is out of range.
+  int64_t position(int64_t seq) const;
+  /// The session's logits buffer, filled by the last prefill()/decode() that
+  /// was given no buffer of its own ([B, T, V] of that call); null before.
+  const float *logits() const { return ownLogits; }
+  const Package &package() const { return *pkg; }
+
+  /// State tensor `i` (manifest order) and its size in bytes: for tests and
+  /// debugging.
+  const void *stateData(size_t i) const { return states[i].data; }
+  uint64_t stateBytes(size_t i) const { return states[i].bytes; }
+
+private:
+  struct StateBuffer {
+    void *data = nullptr;
+    uint64_t bytes = 0;
+    uint64_t rowBytes = 0;      ///< bytes of one sequence's row
+    std::vector<int64_t> sizes; ///< with max batch; [0] replaced per call
+    MemRefDescriptor desc;
+  };
+
+  Session() = default;
+  Status run(bool isDecode, int64_t batch, int64_t len, const int64_t *ids,
+             float *logits);
+
+  std::shared_ptr<const Package> pkg;
+  int64_t maxB = 0, maxT = 0, vocab = 0;
+  std::vector<StateBuffer> states;
+  std::vector<int64_t> positions;     ///< per sequence
+  std::vector<int64_t> callPositions; ///< copy handed to the model
+  float *ownLogits = nullptr;         ///< 64-byte aligned, ownLogitsBytes long
+  uint64_t ownLogitsBytes = 0;
+  std::vector<MemRefDescriptor> descs; ///< weights, tokens, positions, ...
+  std::vector<void *> args;
+};
+
+} // namespace zamba2
+
+#endif // ZAMBA2_RUNTIME_ENGINE_SESSION_H
