@@ -2,6 +2,7 @@
 #include "PackageWriter.h"
 #include "lowering/Pipelines.h"
 #include "runtime/Json.h"
+#include "runtime/tokenizer/Tokenizer.h"
 
 #include "mlir/IR/BuiltinAttributes.h"
 #include "llvm/Support/FileSystem.h"
@@ -86,22 +87,110 @@ bool mlir::zamba2::takeModuleTables(ModuleOp module, ModuleTables &out,
   return true;
 }
 
+namespace {
+
+bool readJsonFile(const std::string &path, json::Value &out,
+                  std::string &err) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string parseError;
+  if (!in || !json::parse(text.str(), out, parseError)) {
+    err = path + ": " + (parseError.empty() ? "cannot read" : parseError);
+    return false;
+  }
+  return true;
+}
+
+/// A token id field: null means none (-1), else a non-negative integer.
+bool readId(const json::Value &v, const std::string &path,
+            const std::string &field, int64_t &out, std::string &err) {
+  if (v.isNull()) {
+    out = -1;
+    return true;
+  }
+  if (!v.isInteger() || v.asInt() < 0) {
+    err = path + ": field '" + field + "': expected a token id";
+    return false;
+  }
+  out = v.asInt();
+  return true;
+}
+
+} // namespace
+
+bool mlir::zamba2::readGenerationIds(const ::zamba2::ModelConfig &cfg,
+                                     const std::string &checkpointDir,
+                                     GenerationIds &out, std::string &err) {
+  out.bos = cfg.bosTokenId;
+  out.pad = cfg.padTokenId;
+  out.eos = cfg.eosTokenIds;
+  std::string path = checkpointDir + "/generation_config.json";
+  if (!llvm::sys::fs::exists(path))
+    return true;
+  json::Value g;
+  if (!readJsonFile(path, g, err))
+    return false;
+  if (!g.isObject()) {
+    err = path + ": expected a JSON object";
+    return false;
+  }
+  if (const json::Value *v = g.get("bos_token_id");
+      v && !readId(*v, path, "bos_token_id", out.bos, err))
+    return false;
+  if (const json::Value *v = g.get("pad_token_id");
+      v && !readId(*v, path, "pad_token_id", out.pad, err))
+    return false;
+  if (const json::Value *v = g.get("eos_token_id"); v && !v->isNull()) {
+    std::vector<int64_t> ids;
+    std::vector<json::Value> items =
+        v->isArray() ? v->items() : std::vector<json::Value>{*v};
+    for (const json::Value &item : items) {
+      int64_t id = -1;
+      if (!readId(item, path, "eos_token_id", id, err))
+        return false;
+      if (id >= 0)
+        ids.push_back(id);
+    }
+    out.eos = ids;
+  }
+  for (int64_t id : out.eos)
+    if (id >= cfg.vocabSize) {
+      err = path + ": field 'eos_token_id': id " + std::to_string(id) +
+            " is outside the vocabulary of " + std::to_string(cfg.vocabSize);
+      return false;
+    }
+  return true;
+}
+
+bool mlir::zamba2::checkTokenizer(const std::string &checkpointDir,
+                                  int64_t vocabSize, bool &present,
+                                  std::string &err) {
+  std::string path = checkpointDir + "/tokenizer.json";
+  present = llvm::sys::fs::exists(path);
+  if (!present)
+    return true;
+  ::zamba2::Tokenizer tok;
+  if (!::zamba2::Tokenizer::load(path, tok, err))
+    return false; // the tokenizer's message names the file and field
+  if (tok.vocabSize() > vocabSize) {
+    err = path + ": the tokenizer has ids up to " +
+          std::to_string(tok.vocabSize() - 1) +
+          ", beyond the model's vocabulary of " + std::to_string(vocabSize);
+    return false;
+  }
+  return true;
+}
+
 std::string mlir::zamba2::buildManifest(const ::zamba2::ModelConfig &cfg,
                                         const std::string &checkpointDir,
                                         const CpuTarget &target,
                                         const ModuleTables &tables,
-                                        std::string &err) {
+                                        const GenerationIds &generation,
+                                        bool hasTokenizer, std::string &err) {
   json::Value config;
-  std::string configPath = checkpointDir + "/config.json";
-  {
-    std::ifstream in(configPath, std::ios::binary);
-    std::stringstream text;
-    text << in.rdbuf();
-    if (!in || !json::parse(text.str(), config, err)) {
-      err = configPath + ": " + (err.empty() ? "cannot read" : err);
-      return "";
-    }
-  }
+  if (!readJsonFile(checkpointDir + "/config.json", config, err))
+    return "";
   json::Value m = json::Value::object();
   m.set("format", json::Value::string("zamba2c-package"));
   m.set("format_version", json::Value::integer(1));
@@ -127,12 +216,18 @@ std::string mlir::zamba2::buildManifest(const ::zamba2::ModelConfig &cfg,
   model.set("hidden_size", json::Value::integer(cfg.hiddenSize));
   model.set("num_layers", json::Value::integer(cfg.numLayers));
   model.set("hybrid_layer_ids", intArray(cfg.hybridLayers));
-  model.set("bos_token_id", json::Value::integer(cfg.bosTokenId));
-  model.set("eos_token_id", json::Value::integer(cfg.eosTokenId));
-  model.set("eos_token_ids", intArray(cfg.eosTokenIds));
-  model.set("pad_token_id", json::Value::integer(cfg.padTokenId));
+  auto idOrNull = [](int64_t id) {
+    return id < 0 ? json::Value::null() : json::Value::integer(id);
+  };
+  model.set("bos_token_id", idOrNull(generation.bos));
+  model.set("eos_token_id",
+            idOrNull(generation.eos.empty() ? -1 : generation.eos[0]));
+  model.set("eos_token_ids", intArray(generation.eos));
+  model.set("pad_token_id", idOrNull(generation.pad));
   m.set("model", std::move(model));
   m.set("config", std::move(config));
+  m.set("tokenizer", hasTokenizer ? json::Value::string("tokenizer.json")
+                                  : json::Value::null());
 
   json::Value w = json::Value::object();
   w.set("file", json::Value::string("weights.bin"));
@@ -213,6 +308,15 @@ bool PackageDir::writeText(const std::string &name, const std::string &text,
   }
   if (ec || os.has_error()) {
     err = file(name) + ": write failed";
+    return false;
+  }
+  return true;
+}
+
+bool PackageDir::copyIn(const std::string &source, const std::string &name,
+                        std::string &err) {
+  if (std::error_code ec = llvm::sys::fs::copy_file(source, file(name))) {
+    err = source + ": cannot copy into the package: " + ec.message();
     return false;
   }
   return true;

@@ -29,10 +29,26 @@ struct ModuleTables {
 /// Reads (and removes) the zamba2.* module attributes the pipeline left.
 bool takeModuleTables(ModuleOp module, ModuleTables &out, std::string &err);
 
+/// Token ids for generation: config.json's, overridden by the checkpoint's
+/// generation_config.json when it has one.
+struct GenerationIds {
+  int64_t bos = -1, pad = -1;
+  std::vector<int64_t> eos;
+};
+bool readGenerationIds(const ::zamba2::ModelConfig &cfg,
+                       const std::string &checkpointDir, GenerationIds &out,
+                       std::string &err);
+
+/// Validates the checkpoint's tokenizer.json (if any) against the model's
+/// vocabulary. `present` says whether there is one to copy.
+bool checkTokenizer(const std::string &checkpointDir, int64_t vocabSize,
+                    bool &present, std::string &err);
+
 /// manifest.json of docs/PACKAGE.md.
 std::string buildManifest(const ::zamba2::ModelConfig &cfg,
                           const std::string &checkpointDir,
                           const CpuTarget &target, const ModuleTables &tables,
+                          const GenerationIds &generation, bool hasTokenizer,
                           std::string &err);
 
 /// A package directory written under a temporary name and renamed into place
@@ -47,6 +63,9 @@ public:
   std::string file(const std::string &name) const { return tmp + "/" + name; }
   bool writeText(const std::string &name, const std::string &text,
                  std::string &err);
+  /// Copies a file into the package under `name`.
+  bool copyIn(const std::string &source, const std::string &name,
+              std::string &err);
   /// Replaces the destination with the finished package.
   bool commit(std::string &err);
 

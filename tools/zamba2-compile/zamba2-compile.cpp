@@ -215,6 +215,14 @@ int main(int argc, char **argv) {
     progress.abandon();
     return fail("internal error: the imported module does not verify");
   }
+  // A package also carries the generation ids and the tokenizer: checked
+  // here, as part of the input, before any slow step.
+  mlir::zamba2::GenerationIds generation;
+  bool hasTokenizer = false;
+  if (emit == Emit::Package &&
+      (!mlir::zamba2::readGenerationIds(cfg, dir, generation, err) ||
+       !mlir::zamba2::checkTokenizer(dir, cfg.vocabSize, hasTokenizer, err)))
+    return fail(err);
   progress.end(::zamba2::describeCheckpoint(dir, cfg, *ck));
   if (emit == Emit::Zamba2)
     return writeOutput([&](llvm::raw_ostream &os, std::string &) {
@@ -285,8 +293,13 @@ int main(int argc, char **argv) {
     progress.abandon();
     return fail(err);
   }
-  std::string manifest =
-      mlir::zamba2::buildManifest(cfg, dir, cpu, tables, err);
+  if (hasTokenizer &&
+      !pkg.copyIn(dir + "/tokenizer.json", "tokenizer.json", err)) {
+    progress.abandon();
+    return fail(err);
+  }
+  std::string manifest = mlir::zamba2::buildManifest(
+      cfg, dir, cpu, tables, generation, hasTokenizer, err);
   if (manifest.empty() || !pkg.writeText("manifest.json", manifest, err) ||
       !pkg.commit(err)) {
     progress.abandon();
