@@ -5,8 +5,8 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
-#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 
 #include <cmath>
 
@@ -155,17 +155,17 @@ Value dotRow(OpBuilder &b, Location loc, Value x, Value w, Value m, Value o,
       b, loc, indexConst(b, loc, narrow), indexConst(b, loc, k),
       indexConst(b, loc, 1), ValueRange{sum},
       [&](OpBuilder &nb, Location nloc, Value kk, ValueRange iter) {
-        Value xs = toF32(nb, nloc,
-                         tensor::ExtractOp::create(nb, nloc, x,
-                                                   ValueRange{m, kk}));
-        Value ws = toF32(nb, nloc,
-                         tensor::ExtractOp::create(nb, nloc, w,
-                                                   ValueRange{o, kk}));
+        Value xs =
+            toF32(nb, nloc,
+                  tensor::ExtractOp::create(nb, nloc, x, ValueRange{m, kk}));
+        Value ws =
+            toF32(nb, nloc,
+                  tensor::ExtractOp::create(nb, nloc, w, ValueRange{o, kk}));
         Value p = arith::MulFOp::create(nb, nloc, xs, ws);
-        scf::YieldOp::create(nb, nloc,
-                             ValueRange{arith::AddFOp::create(nb, nloc,
-                                                              iter[0], p)
-                                            .getResult()});
+        scf::YieldOp::create(
+            nb, nloc,
+            ValueRange{
+                arith::AddFOp::create(nb, nloc, iter[0], p).getResult()});
       });
   return tail.getResult(0);
 }
@@ -178,8 +178,8 @@ Value collapseLeading(OpBuilder &b, Location loc, Value v) {
   ReassociationIndices lead;
   for (int64_t i = 0; i + 1 < type.getRank(); ++i)
     lead.push_back(i);
-  SmallVector<ReassociationIndices> reassociation = {
-      lead, {type.getRank() - 1}};
+  SmallVector<ReassociationIndices> reassociation = {lead,
+                                                     {type.getRank() - 1}};
   return tensor::CollapseShapeOp::create(b, loc, v, reassociation);
 }
 
@@ -214,8 +214,7 @@ Value contractLastDim(OpBuilder &b, Location loc, Value x, Value w,
             ValueRange{size, indexConst(nb, nloc, k)}, ValueRange{one, one});
         Value outSlice = tensor::ExtractSliceOp::create(
             nb, nloc, iter[0], ValueRange{m0, zero},
-            ValueRange{size, indexConst(nb, nloc, outs)},
-            ValueRange{one, one});
+            ValueRange{size, indexConst(nb, nloc, outs)}, ValueRange{one, one});
         // Loops (o, m): the weight row o is reused for the tile's rows.
         AffineMap outMap = AffineMap::get(
             2, 0, {getAffineDimExpr(1, ctx), getAffineDimExpr(0, ctx)}, ctx);
@@ -234,14 +233,14 @@ Value contractLastDim(OpBuilder &b, Location loc, Value x, Value w,
             });
         Value updated = tensor::InsertSliceOp::create(
             nb, nloc, generic.getResult(0), iter[0], ValueRange{m0, zero},
-            ValueRange{size, indexConst(nb, nloc, outs)},
-            ValueRange{one, one});
+            ValueRange{size, indexConst(nb, nloc, outs)}, ValueRange{one, one});
         scf::YieldOp::create(nb, nloc, updated);
       });
   Value result = loop.getResult(0);
   if (initType.getRank() == 2)
     return result;
-  SmallVector<ReassociationIndices> reassociation = {{}, {initType.getRank() - 1}};
+  SmallVector<ReassociationIndices> reassociation = {{},
+                                                     {initType.getRank() - 1}};
   for (int64_t i = 0; i + 1 < initType.getRank(); ++i)
     reassociation[0].push_back(i);
   return tensor::ExpandShapeOp::create(b, loc, initType, result, reassociation,

@@ -41,8 +41,7 @@ Value elementwise(OpBuilder &b, Location loc, RankedTensorType type, Value like,
                   function_ref<Value(OpBuilder &, Location, ValueRange)> body);
 
 /// result[..., o] = init[..., o] + sum_k x[..., k] * w[o, k].
-Value contractLastDim(OpBuilder &b, Location loc, Value x, Value w,
-                      Value init);
+Value contractLastDim(OpBuilder &b, Location loc, Value x, Value w, Value init);
 
 /// v / sqrt(mean(v^2 over the last dim) + eps).
 Value normalizeLastDim(OpBuilder &b, Location loc, Value v, double eps);

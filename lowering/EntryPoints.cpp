@@ -144,8 +144,8 @@ struct PrepareEntryPointsPass
 
     // New signature: (weights, tokens, positions, state..., logits) ->
     // (state..., logits), each result materialised into its argument.
-    auto weightsType = MemRefType::get({ShapedType::kDynamic},
-                                       IntegerType::get(ctx, 8));
+    auto weightsType =
+        MemRefType::get({ShapedType::kDynamic}, IntegerType::get(ctx, 8));
     Type logitsType = type.getResult(0);
     Value weights = entry.insertArgument(0u, weightsType, fn.getLoc());
     Value logitsOut = entry.addArgument(logitsType, fn.getLoc());
@@ -191,8 +191,8 @@ struct PrepareEntryPointsPass
     }
     resultArgs.push_back(entry.getNumArguments() - 1);
     results.push_back(bufferization::MaterializeInDestinationOp::create(
-        builder, ret.getLoc(), ret.getOperand(0), logitsOut)
-                        ->getResult(0));
+                          builder, ret.getLoc(), ret.getOperand(0), logitsOut)
+                          ->getResult(0));
     func::ReturnOp::create(builder, ret.getLoc(), results);
     ret.erase();
 
@@ -271,8 +271,8 @@ struct EmitEntryWrappersPass
       std::string name =
           ("zamba2_" + target.getName().drop_front(strlen("_mlir_ciface_")))
               .str();
-      auto fnType = LLVM::LLVMFunctionType::get(
-          LLVM::LLVMVoidType::get(ctx), {ptrType});
+      auto fnType =
+          LLVM::LLVMFunctionType::get(LLVM::LLVMVoidType::get(ctx), {ptrType});
       auto wrapper = LLVM::LLVMFuncOp::create(builder, loc, name, fnType);
       Block *body = wrapper.addEntryBlock(builder);
       OpBuilder::InsertionGuard guard(builder);
@@ -298,8 +298,8 @@ struct EmitEntryWrappersPass
                                             versionType);
     Block *body = version.addEntryBlock(builder);
     builder.setInsertionPointToStart(body);
-    Value one = LLVM::ConstantOp::create(builder, loc, i32,
-                                         builder.getI32IntegerAttr(kAbiVersion));
+    Value one = LLVM::ConstantOp::create(
+        builder, loc, i32, builder.getI32IntegerAttr(kAbiVersion));
     LLVM::ReturnOp::create(builder, loc, one);
   }
 };

@@ -25,8 +25,7 @@ namespace {
 LogicalResult expandToCast(memref::ExpandShapeOp op,
                            PatternRewriter &rewriter) {
   MemRefType srcType = op.getSrcType(), resultType = op.getResultType();
-  if (!srcType.getLayout().isIdentity() ||
-      !resultType.getLayout().isIdentity())
+  if (!srcType.getLayout().isIdentity() || !resultType.getLayout().isIdentity())
     return rewriter.notifyMatchFailure(op, "not contiguous");
   Location loc = op.getLoc();
   SmallVector<OpFoldResult> sizes = op.getMixedOutputShape();
@@ -48,13 +47,13 @@ LogicalResult expandToCast(memref::ExpandShapeOp op,
     } else {
       auto value = [&](OpFoldResult v) -> Value {
         if (auto attr = dyn_cast<Attribute>(v))
-          return arith::ConstantIndexOp::create(rewriter, loc,
-                                                cast<IntegerAttr>(attr).getInt());
+          return arith::ConstantIndexOp::create(
+              rewriter, loc, cast<IntegerAttr>(attr).getInt());
         return cast<Value>(v);
       };
-      running = arith::MulIOp::create(rewriter, loc, value(running),
-                                      value(sizes[i]))
-                    .getResult();
+      running =
+          arith::MulIOp::create(rewriter, loc, value(running), value(sizes[i]))
+              .getResult();
     }
   }
   rewriter.replaceOpWithNewOp<memref::ReinterpretCastOp>(

@@ -98,10 +98,9 @@ struct OutlineParallelPass
     unsigned dims = loop.getNumLoops();
     SmallVector<Value> counts;
     for (unsigned d = 0; d < dims; ++d)
-      counts.push_back(tripCount(builder, loc,
-                                 map.lookup(loop.getLowerBound()[d]),
-                                 map.lookup(loop.getUpperBound()[d]),
-                                 map.lookup(loop.getStep()[d])));
+      counts.push_back(tripCount(
+          builder, loc, map.lookup(loop.getLowerBound()[d]),
+          map.lookup(loop.getUpperBound()[d]), map.lookup(loop.getStep()[d])));
     Value one = arith::ConstantIndexOp::create(builder, loc, 1);
     auto linear = scf::ForOp::create(builder, loc, entry->getArgument(0),
                                      entry->getArgument(1), one);
@@ -112,14 +111,14 @@ struct OutlineParallelPass
       Value rest = linear.getInductionVar();
       SmallVector<Value> ivs(dims);
       for (int d = static_cast<int>(dims) - 1; d >= 0; --d) {
-        Value index = d == 0 ? rest
-                             : arith::RemSIOp::create(builder, loc, rest,
-                                                      counts[d])
-                                   .getResult();
+        Value index =
+            d == 0 ? rest
+                   : arith::RemSIOp::create(builder, loc, rest, counts[d])
+                         .getResult();
         if (d > 0)
           rest = arith::DivSIOp::create(builder, loc, rest, counts[d]);
-        Value scaled = arith::MulIOp::create(
-            builder, loc, index, map.lookup(loop.getStep()[d]));
+        Value scaled = arith::MulIOp::create(builder, loc, index,
+                                             map.lookup(loop.getStep()[d]));
         ivs[d] = arith::AddIOp::create(builder, loc, scaled,
                                        map.lookup(loop.getLowerBound()[d]));
       }
@@ -168,8 +167,8 @@ struct ParallelDispatchPass
     OpBuilder b(ctx);
     b.setInsertionPointToEnd(module.getBody());
     // The serial dispatcher: fn(ctx, begin, end).
-    auto serial = LLVM::LLVMFuncOp::create(b, loc, "zamba2_parallel_serial",
-                                           dispatchTy);
+    auto serial =
+        LLVM::LLVMFuncOp::create(b, loc, "zamba2_parallel_serial", dispatchTy);
     serial.setLinkage(LLVM::Linkage::Internal);
     {
       OpBuilder::InsertionGuard guard(b);
@@ -192,9 +191,9 @@ struct ParallelDispatchPass
       LLVM::ReturnOp::create(b, loc, addr);
     }
     // void zamba2_set_parallel_for(dispatcher): the runtime's hook.
-    auto setter = LLVM::LLVMFuncOp::create(
-        b, loc, "zamba2_set_parallel_for",
-        LLVM::LLVMFunctionType::get(voidTy, {ptr}));
+    auto setter =
+        LLVM::LLVMFuncOp::create(b, loc, "zamba2_set_parallel_for",
+                                 LLVM::LLVMFunctionType::get(voidTy, {ptr}));
     {
       OpBuilder::InsertionGuard guard(b);
       Block *e = setter.addEntryBlock(b);
@@ -204,10 +203,9 @@ struct ParallelDispatchPass
       // A null dispatcher restores the serial one.
       Value serialAddr = LLVM::AddressOfOp::create(b, loc, serial);
       Value null = LLVM::ZeroOp::create(b, loc, ptr);
-      Value isNull = LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::eq,
-                                          fnArg, null);
-      Value chosen =
-          LLVM::SelectOp::create(b, loc, isNull, serialAddr, fnArg);
+      Value isNull =
+          LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::eq, fnArg, null);
+      Value chosen = LLVM::SelectOp::create(b, loc, isNull, serialAddr, fnArg);
       LLVM::StoreOp::create(b, loc, chosen, slot);
       LLVM::ReturnOp::create(b, loc, ValueRange{});
     }
@@ -249,11 +247,12 @@ struct ParallelDispatchPass
         auto caller = call->getParentOfType<LLVM::LLVMFuncOp>();
         OpBuilder::InsertionGuard guard(b);
         b.setInsertionPointToStart(&caller.getBody().front());
-        Value count = LLVM::ConstantOp::create(b, loc, i64,
-                                               b.getI64IntegerAttr(1));
+        Value count =
+            LLVM::ConstantOp::create(b, loc, i64, b.getI64IntegerAttr(1));
         Value frame = LLVM::AllocaOp::create(b, loc, ptr, structTy, count);
         b.setInsertionPoint(call);
-        for (auto [i, v] : llvm::enumerate(call.getArgOperands().drop_front(2))) {
+        for (auto [i, v] :
+             llvm::enumerate(call.getArgOperands().drop_front(2))) {
           Value field = LLVM::GEPOp::create(
               b, loc, ptr, structTy, frame,
               ArrayRef<LLVM::GEPArg>{0, static_cast<int32_t>(i)});

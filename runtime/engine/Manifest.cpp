@@ -388,6 +388,24 @@ bool parseState(Reader &r, const json::Value &root, PackageManifest &m) {
   return true;
 }
 
+/// The optional "tokenizer": a file name inside the package (the
+/// checkpoint's tokenizer.json, copied), or null or absent for none.
+bool parseTokenizer(Reader &r, const json::Value &root, PackageManifest &m) {
+  const json::Value *t = root.get("tokenizer");
+  if (!t || t->isNull())
+    return true;
+  const char *expected = "a file name inside the package (a non-empty string "
+                         "without '/') or null";
+  if (!t->isString() || t->asString().empty())
+    return r.failFound("tokenizer", expected, t);
+  const std::string &name = t->asString();
+  if (name.find('/') != std::string::npos || name == "." || name == "..")
+    return r.fail("tokenizer", "expected " + std::string(expected) +
+                                   ", found '" + name + "'");
+  m.tokenizer = name;
+  return true;
+}
+
 } // namespace
 
 Status parseManifest(const json::Value &root, const std::string &path,
@@ -420,7 +438,7 @@ Status parseManifest(const json::Value &root, const std::string &path,
   }
   r.getString(root, "", "producer", m.producer, /*required=*/false);
   r.getInt(root, "", "abi_version", m.abiVersion, 0);
-  if (!r.ok() || !parseTarget(r, root, m))
+  if (!r.ok() || !parseTokenizer(r, root, m) || !parseTarget(r, root, m))
     return r.take();
   // The rest describes a CPU library; a CUDA package is refused by Package
   // with its own message, so stop reading here rather than demand fields a

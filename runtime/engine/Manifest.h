@@ -61,6 +61,9 @@ struct PackageManifest {
   std::vector<std::string> features;
 
   std::string library; ///< file name of the model library, e.g. "model.so"
+  /// File name of the package's tokenizer.json (e.g. "tokenizer.json");
+  /// empty when the field is null or absent (the checkpoint had none).
+  std::string tokenizer;
   int64_t abiVersion = 0;
   std::string prefillSymbol;
   std::string decodeSymbol;

@@ -47,6 +47,12 @@ public:
   const std::string &dir() const { return dirPath; }
   const PackageManifest &manifest() const { return man; }
   int64_t vocabSize() const { return man.vocabSize; }
+  /// Path of the package's tokenizer.json ("DIR/tokenizer.json"); empty when
+  /// the manifest names none. open() does not read it: only the modes that
+  /// take text need it, and they report a missing or bad file themselves.
+  std::string tokenizerPath() const {
+    return man.tokenizer.empty() ? std::string() : dirPath + "/" + man.tokenizer;
+  }
 
   /// The mapped weights.bin (read-only), weightsBytes() long.
   const void *weights() const { return weightsData; }

@@ -59,8 +59,8 @@ private:
 bool writeZeros(TempFile &out, uint64_t count, std::string &err) {
   static const char zeros[4096] = {};
   while (count) {
-    size_t n = count < sizeof(zeros) ? static_cast<size_t>(count)
-                                     : sizeof(zeros);
+    size_t n =
+        count < sizeof(zeros) ? static_cast<size_t>(count) : sizeof(zeros);
     if (!out.write(zeros, n, err))
       return false;
     count -= n;

@@ -20,8 +20,8 @@ namespace zamba2 {
 
 /// One weight as the package stores it.
 struct PackEntry {
-  std::string name;   ///< checkpoint key
-  DType dtype;        ///< stored element type (F32, BF16 or F16)
+  std::string name; ///< checkpoint key
+  DType dtype;      ///< stored element type (F32, BF16 or F16)
   std::vector<int64_t> shape;
   uint64_t offset = 0; ///< byte offset in weights.bin
   uint64_t bytes = 0;  ///< stored size in bytes

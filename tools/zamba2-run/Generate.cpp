@@ -1,18 +1,77 @@
-//===- Generate.cpp - zamba2-run --prompt-ids -----------------------------===//
-#include "tools/zamba2-run/Modes.h"
-
-#include "runtime/core/Sampling.h"
+//===- Generate.cpp - The generation loop, and zamba2-run --prompt-ids ----===//
+#include "tools/zamba2-run/Generator.h"
 
 #include <algorithm>
 #include <cstdio>
 
 namespace zamba2::run {
 
+Generator::Generator(Session &session, const RunOptions &o)
+    : session(session), maxNewTokens(o.maxNewTokens), ignoreEos(o.ignoreEos),
+      eos(session.package().manifest().eosTokenIds), sampler(o.sampling) {}
+
+int64_t Generator::historyLength() const {
+  return session.position(0) + (holding ? 1 : 0);
+}
+
+int64_t Generator::positionsNeeded(int64_t newIds) const {
+  return historyLength() + newIds + maxNewTokens - 1;
+}
+
+bool Generator::turn(const std::vector<int64_t> &ids, const TokenSink &sink,
+                     std::string &err) {
+  const int64_t V = session.vocabSize();
+  prefillIds.clear();
+  if (holding)
+    prefillIds.push_back(held);
+  prefillIds.insert(prefillIds.end(), ids.begin(), ids.end());
+  const int64_t len = static_cast<int64_t>(prefillIds.size());
+  if (len == 0) {
+    err = "nothing to generate from (no prompt tokens)";
+    return false;
+  }
+  logits.resize(static_cast<size_t>(len * V));
+  if (!timed(
+          prefill, len,
+          [&] {
+            return session.prefill(1, len, prefillIds.data(), logits.data());
+          },
+          err))
+    return false;
+  holding = false;
+  const float *row = &logits[(len - 1) * V];
+  for (int64_t k = 0;; ++k) {
+    int32_t id = sampler.sample(row, static_cast<int32_t>(V));
+    if (id < 0) {
+      err = "new token " + std::to_string(k) + ": " + sampler.lastError();
+      return false;
+    }
+    sink(id);
+    bool last = k + 1 == maxNewTokens ||
+                (!ignoreEos && std::find(eos.begin(), eos.end(), id) != eos.end());
+    if (last) {
+      holding = true;
+      held = id;
+      return true;
+    }
+    int64_t next = id;
+    if (!timed(
+            decode, 1,
+            [&] { return session.decode(1, &next, logits.data()); }, err))
+      return false;
+    row = logits.data();
+  }
+}
+
+void Generator::printStats() const {
+  printTiming("prefill", prefill);
+  printTiming("decode", decode);
+}
+
 bool runGenerate(const RunOptions &o, std::shared_ptr<Package> pkg,
                  std::string &err) {
   const int64_t V = pkg->vocabSize();
   const int64_t len = static_cast<int64_t>(o.promptIds.size());
-  const int64_t N = o.maxNewTokens;
   for (int64_t id : o.promptIds)
     if (id >= V) {
       err = "--prompt-ids: token id " + std::to_string(id) +
@@ -22,64 +81,24 @@ bool runGenerate(const RunOptions &o, std::shared_ptr<Package> pkg,
     }
   int64_t maxSeq;
   // The last new token is never fed back.
-  if (!chooseMaxSeq(o, len + N - 1,
-                    "a prompt of " + tokens(len) + " and " + std::to_string(N) +
-                        (N == 1 ? " new token" : " new tokens"),
-                    maxSeq, err))
+  if (!chooseMaxSeq(o, len + o.maxNewTokens - 1,
+                    promptAndNewTokens(len, o.maxNewTokens), maxSeq, err))
     return false;
   std::unique_ptr<Session> session;
   if (!createSession(pkg, 1, maxSeq, session, err))
     return false;
-  const std::vector<int64_t> &eos = pkg->manifest().eosTokenIds;
-  Sampler sampler(o.sampling);
-
+  Generator gen(*session, o);
   std::vector<int64_t> out;
-  std::vector<float> logits(static_cast<size_t>(len * V));
-  Timing prefill, decode;
-  Stopwatch w;
-  Status s = session->prefill(1, len, o.promptIds.data(), logits.data());
-  prefill.seconds = w.seconds();
-  if (!s) {
-    err = s.message();
+  if (!gen.turn(o.promptIds, [&](int64_t id) { out.push_back(id); }, err))
     return false;
-  }
-  prefill.tokens = len;
-  prefill.calls = 1;
-  const float *row = &logits[(len - 1) * V];
-  while (true) {
-    int32_t id = sampler.sample(row, static_cast<int32_t>(V));
-    if (id < 0) {
-      err = "new token " + std::to_string(out.size()) + ": " +
-            sampler.lastError();
-      return false;
-    }
-    out.push_back(id);
-    if (!o.ignoreEos && std::find(eos.begin(), eos.end(), id) != eos.end())
-      break;
-    if (static_cast<int64_t>(out.size()) == N)
-      break;
-    int64_t next = id;
-    Stopwatch step;
-    s = session->decode(1, &next, logits.data());
-    decode.seconds += step.seconds();
-    if (!s) {
-      err = s.message();
-      return false;
-    }
-    ++decode.tokens;
-    ++decode.calls;
-    row = logits.data();
-  }
 
   std::string line;
   for (size_t i = 0; i < out.size(); ++i)
     line += (i ? "," : "") + std::to_string(out[i]);
   std::printf("%s\n", line.c_str());
   std::fflush(stdout);
-  if (o.stats) {
-    printTiming("prefill", prefill);
-    printTiming("decode", decode);
-  }
+  if (o.stats)
+    gen.printStats();
   return true;
 }
 

@@ -54,6 +54,12 @@ std::string tokens(int64_t n) {
   return std::to_string(n) + (n == 1 ? " token" : " tokens");
 }
 
+std::string promptAndNewTokens(int64_t promptLen, int64_t newTokens) {
+  return "a prompt of " + tokens(promptLen) + " and " +
+         std::to_string(newTokens) +
+         (newTokens == 1 ? " new token" : " new tokens");
+}
+
 bool createSession(std::shared_ptr<Package> pkg, int64_t batch, int64_t maxSeq,
                    std::unique_ptr<Session> &out, std::string &err) {
   Status s = Session::create(std::move(pkg), batch, maxSeq, out);

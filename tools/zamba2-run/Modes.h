@@ -30,6 +30,13 @@ bool runGenerate(const RunOptions &o, std::shared_ptr<Package> pkg,
 /// --greedy-from: batched greedy continuation of input_ids[:, :P].
 bool runGreedy(const RunOptions &o, std::shared_ptr<Package> pkg,
                std::string &err);
+/// --prompt: text through the package's tokenizer, generated text streamed
+/// on stdout.
+bool runPrompt(const RunOptions &o, std::shared_ptr<Package> pkg,
+               std::string &err);
+/// --chat: one turn per line of stdin, in one session.
+bool runChat(const RunOptions &o, std::shared_ptr<Package> pkg,
+             std::string &err);
 
 //===----------------------------------------------------------------------===//
 // Shared by the modes
@@ -49,6 +56,8 @@ bool chooseMaxSeq(const RunOptions &o, int64_t needed, const std::string &what,
 
 /// "1 token", "5 tokens".
 std::string tokens(int64_t n);
+/// "a prompt of 3 tokens and 16 new tokens", for chooseMaxSeq.
+std::string promptAndNewTokens(int64_t promptLen, int64_t newTokens);
 
 bool createSession(std::shared_ptr<Package> pkg, int64_t batch, int64_t maxSeq,
                    std::unique_ptr<Session> &out, std::string &err);
@@ -86,6 +95,22 @@ public:
 private:
   std::chrono::steady_clock::time_point start;
 };
+
+/// Runs a session call, timing it into `t` (`tokens` more tokens, one more
+/// call) when it succeeds; else `err` is its message.
+template <typename Call>
+bool timed(Timing &t, int64_t tokens, const Call &call, std::string &err) {
+  Stopwatch w;
+  Status s = call();
+  t.seconds += w.seconds();
+  if (!s) {
+    err = s.message();
+    return false;
+  }
+  t.tokens += tokens;
+  ++t.calls;
+  return true;
+}
 
 } // namespace zamba2::run
 

@@ -28,24 +28,49 @@ Modes (exactly one):
       separated, e.g. 1,2,3) and prints the generated ids comma-separated on
       one line. Greedy unless --temperature is given. Stops after the
       package's eos token (which is printed) unless --ignore-eos.
+  --prompt TEXT [--max-new-tokens N] [--no-bos]
+      Encodes TEXT with the package's tokenizer, with the BOS token in front
+      unless --no-bos (as zamba2-tokenize --bos --encode does), generates as
+      --prompt-ids does, and prints the text of the new tokens on stdout as
+      soon as it is complete UTF-8, then a newline. Special tokens (e.g. the
+      eos token) are not printed.
+  --chat [--max-new-tokens N] [--no-bos]
+      A conversation in one session: every non-empty line of stdin (until
+      EOF) is a turn. Its text is encoded (the BOS token only in front of the
+      first turn, unless --no-bos; no chat template: plain text), only its
+      new tokens are prefilled on top of the conversation so far, and the
+      reply (up to N tokens, default 16, stopping after eos) is printed as
+      with --prompt. A reply's last token (its eos, say) is fed to the model
+      with the next turn's tokens, so the state always covers the whole
+      conversation and nothing is prefilled twice. A turn whose prompt and N
+      new tokens would not fit in --max-seq (default 2048) is an error that
+      ends the conversation.
   --greedy-from IN --prompt-len P --max-new-tokens N --out OUT
       Prefills input_ids[:, :P] of IN as one batch, then decodes N tokens
       greedily for every row (no eos stop) and writes greedy_ids (int64
       [B, N]) and greedy_logits (f32 [B, N, V], the logits that chose each
       token) to OUT.
 
-Sampling (with --prompt-ids):
+--prompt and --chat need the tokenizer.json that zamba2-compile copies into
+the package from the checkpoint (manifest field "tokenizer"); a package
+compiled from a checkpoint without one can only run ids.
+
+Sampling (with --prompt-ids, --prompt and --chat):
   --temperature T   > 0 samples, 0 is greedy (default 0)
   --top-k K         keep the K most likely tokens (0: all; default 0)
   --top-p P         keep the smallest set of probability >= P (default 1)
-  --seed S          seed of the sampler (default 0)
+  --seed S          seed of the sampler (default 0; --chat draws one stream
+                    for the whole conversation)
   --ignore-eos      do not stop at the eos token
 
 Other options:
+  --no-bos          with --prompt or --chat: no BOS token in front
   --max-seq N       the session's maximum sequence length (default: what the
-                    mode needs: T, prompt + N - 1, or P + N - 1)
+                    mode needs: T, prompt + N - 1, or P + N - 1; 2048 for
+                    --chat)
   --stats           print prefill and decode tokens/s and ms on stderr (time
-                    spent in the model's entry points)
+                    spent in the model's entry points; --chat: all turns,
+                    at EOF)
   --help            print this help and exit
 
 Without PKG, the default package of this build is used; it is compiled
@@ -126,6 +151,10 @@ const char *modeOption(Mode m) {
     return "--prompt-ids";
   case Mode::Greedy:
     return "--greedy-from";
+  case Mode::Prompt:
+    return "--prompt";
+  case Mode::Chat:
+    return "--chat";
   case Mode::None:
     break;
   }
@@ -151,6 +180,10 @@ bool parseRunOptions(int argc, char **argv, RunOptions &o, std::string &err) {
     o.mode = m;
     return true;
   };
+
+  // The modes that generate, and so take the sampling options.
+  const std::vector<Mode> generating = {Mode::Generate, Mode::Prompt,
+                                        Mode::Chat};
 
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i], value;
@@ -217,6 +250,10 @@ bool parseRunOptions(int argc, char **argv, RunOptions &o, std::string &err) {
       std::string v;
       ok = setMode(Mode::Generate, arg) && next(v) &&
            parseIds(v, o.promptIds, err);
+    } else if (arg == "--prompt") {
+      ok = setMode(Mode::Prompt, arg) && next(o.promptText);
+    } else if (arg == "--chat") {
+      ok = setMode(Mode::Chat, arg);
     } else if (arg == "--out") {
       ok = belongs({Mode::Score, Mode::Greedy}) && next(o.output);
     } else if (arg == "--decode-from") {
@@ -224,24 +261,27 @@ bool parseRunOptions(int argc, char **argv, RunOptions &o, std::string &err) {
     } else if (arg == "--prompt-len") {
       ok = belongs({Mode::Greedy}) && intValue(o.promptLen, 1);
     } else if (arg == "--max-new-tokens") {
-      ok = belongs({Mode::Generate, Mode::Greedy}) &&
+      ok = belongs({Mode::Generate, Mode::Greedy, Mode::Prompt, Mode::Chat}) &&
            intValue(o.maxNewTokens, 1);
     } else if (arg == "--temperature") {
-      ok = belongs({Mode::Generate}) && floatValue(o.sampling.temperature);
+      ok = belongs(generating) && floatValue(o.sampling.temperature);
     } else if (arg == "--top-k") {
       int64_t k = 0;
-      ok = belongs({Mode::Generate}) && intValue(k, 0);
+      ok = belongs(generating) && intValue(k, 0);
       if (ok && k > INT32_MAX)
         k = INT32_MAX;
       o.sampling.topK = static_cast<int32_t>(k);
     } else if (arg == "--top-p") {
-      ok = belongs({Mode::Generate}) && floatValue(o.sampling.topP);
+      ok = belongs(generating) && floatValue(o.sampling.topP);
     } else if (arg == "--seed") {
       int64_t s = 0;
-      ok = belongs({Mode::Generate}) && intValue(s, 0);
+      ok = belongs(generating) && intValue(s, 0);
       o.sampling.seed = static_cast<uint64_t>(s);
     } else if (arg == "--ignore-eos") {
-      ok = belongs({Mode::Generate});
+      ok = belongs(generating);
+    } else if (arg == "--no-bos") {
+      ok = belongs({Mode::Prompt, Mode::Chat});
+      o.noBos = true;
     } else if (arg == "--max-seq") {
       ok = belongs({}) && intValue(o.maxSeq, 1);
     } else if (arg == "--stats") {
@@ -264,8 +304,8 @@ bool parseRunOptions(int argc, char **argv, RunOptions &o, std::string &err) {
 
   if (o.mode == Mode::None) {
     if (!o.package.empty() || !seen.empty()) {
-      err = "no mode given: --score, --prompt-ids or --greedy-from (see "
-            "--help)";
+      err = "no mode given: --score, --prompt-ids, --prompt, --chat or "
+            "--greedy-from (see --help)";
       return false;
     }
     // The no-argument demo: the default package, 16 greedy tokens after 1.
@@ -301,7 +341,9 @@ bool parseRunOptions(int argc, char **argv, RunOptions &o, std::string &err) {
     }
     break;
   case Mode::Generate:
-    if (o.promptIds.empty()) {
+  case Mode::Prompt:
+  case Mode::Chat:
+    if (o.mode == Mode::Generate && o.promptIds.empty()) {
       err = "--prompt-ids: no ids";
       return false;
     }

@@ -15,7 +15,12 @@ enum class Mode {
   Score,    ///< --score IN --out OUT [--decode-from P]
   Generate, ///< --prompt-ids 1,2,3 [--max-new-tokens N] [sampling]
   Greedy,   ///< --greedy-from IN --prompt-len P --max-new-tokens N --out OUT
+  Prompt,   ///< --prompt TEXT [--max-new-tokens N] [sampling] [--no-bos]
+  Chat,     ///< --chat [--max-new-tokens N] [sampling] [--no-bos]
 };
+
+/// The session's max sequence of --chat without --max-seq.
+constexpr int64_t kDefaultChatMaxSeq = 2048;
 
 struct RunOptions {
   std::string package; ///< empty: the default package
@@ -27,6 +32,8 @@ struct RunOptions {
   int64_t decodeFrom = -1; ///< --decode-from (Score), -1 when absent
 
   std::vector<int64_t> promptIds; ///< --prompt-ids (Generate)
+  std::string promptText;         ///< --prompt (Prompt)
+  bool noBos = false;             ///< --no-bos (Prompt, Chat)
   int64_t maxNewTokens = -1;      ///< -1 when absent
   int64_t promptLen = -1;         ///< --prompt-len (Greedy)
   SamplingParams sampling;

@@ -14,21 +14,6 @@ namespace zamba2::run {
 
 namespace {
 
-/// Runs a session call, timing it into `t`.
-template <typename Call>
-bool timed(Timing &t, int64_t tokens, const Call &call, std::string &err) {
-  Stopwatch w;
-  Status s = call();
-  t.seconds += w.seconds();
-  if (!s) {
-    err = s.message();
-    return false;
-  }
-  t.tokens += tokens;
-  ++t.calls;
-  return true;
-}
-
 /// Columns [from, to) of ids [B, T], as a contiguous [B, to - from].
 std::vector<int64_t> columns(const InputIds &in, int64_t from, int64_t to) {
   std::vector<int64_t> out;
@@ -125,10 +110,7 @@ bool runGreedy(const RunOptions &o, std::shared_ptr<Package> pkg,
     return false;
   }
   int64_t maxSeq;
-  if (!chooseMaxSeq(o, P + N - 1,
-                    "a prompt of " + tokens(P) + " and " + std::to_string(N) +
-                        (N == 1 ? " new token" : " new tokens"),
-                    maxSeq, err))
+  if (!chooseMaxSeq(o, P + N - 1, promptAndNewTokens(P, N), maxSeq, err))
     return false;
   std::unique_ptr<Session> session;
   if (!createSession(pkg, B, maxSeq, session, err))

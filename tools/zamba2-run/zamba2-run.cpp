@@ -2,6 +2,8 @@
 //
 // zamba2-run [PKG] (--score IN --out OUT [--decode-from P]
 //                  | --prompt-ids IDS [--max-new-tokens N] [sampling]
+//                  | --prompt TEXT [--max-new-tokens N] [sampling]
+//                  | --chat [--max-new-tokens N] [sampling]
 //                  | --greedy-from IN --prompt-len P --max-new-tokens N
 //                    --out OUT)
 //
@@ -61,6 +63,12 @@ int main(int argc, char **argv) {
     break;
   case Mode::Greedy:
     ok = runGreedy(o, pkg, err);
+    break;
+  case Mode::Prompt:
+    ok = runPrompt(o, pkg, err);
+    break;
+  case Mode::Chat:
+    ok = runChat(o, pkg, err);
     break;
   case Mode::None:
     err = "no mode given (see --help)";

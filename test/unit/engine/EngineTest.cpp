@@ -106,6 +106,22 @@ TEST_F(EngineTest, TrailingSlashAndSharedOwnership) {
   EXPECT_EQ(logits[4], 3.0f);
 }
 
+TEST_F(EngineTest, TokenizerPath) {
+  // None named: empty.
+  std::shared_ptr<Package> p = open();
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->tokenizerPath(), "");
+  // Named: inside the package directory. open() does not read it, so a
+  // package whose tokenizer file is missing still runs ids.
+  FakePackageSpec spec;
+  spec.editManifest = [](json::Value &m) {
+    m.set("tokenizer", json::Value::string("tokenizer.json"));
+  };
+  p = open(spec, "with-tokenizer");
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->tokenizerPath(), tmp + "/with-tokenizer/tokenizer.json");
+}
+
 TEST_F(EngineTest, MissingDirectory) {
   std::shared_ptr<Package> p;
   Status s = Package::open(tmp + "/nope", p);

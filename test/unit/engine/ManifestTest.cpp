@@ -208,6 +208,60 @@ TEST(Manifest, CudaManifestStopsAtTarget) {
   EXPECT_EQ(m.targetKind, "cuda");
 }
 
+TEST(Manifest, Tokenizer) {
+  PackageManifest m;
+  // Absent (older packages, checkpoints without tokenizer.json): none.
+  ASSERT_EQ(parseEdited([](json::Value &) {}, &m), "");
+  EXPECT_EQ(m.tokenizer, "");
+  // Null: none.
+  ASSERT_EQ(
+      parseEdited(
+          [](json::Value &m) { m.set("tokenizer", json::Value::null()); }, &m),
+      "");
+  EXPECT_EQ(m.tokenizer, "");
+  // A file name inside the package.
+  ASSERT_EQ(parseEdited(
+                [](json::Value &m) {
+                  m.set("tokenizer", json::Value::string("tokenizer.json"));
+                },
+                &m),
+            "");
+  EXPECT_EQ(m.tokenizer, "tokenizer.json");
+  // Read whatever the target: it does not depend on it.
+  ASSERT_EQ(parseEdited(
+                [](json::Value &m) {
+                  member(m, "target").set("kind", json::Value::string("cuda"));
+                  m.set("tokenizer", json::Value::string("tok.json"));
+                },
+                &m),
+            "");
+  EXPECT_EQ(m.tokenizer, "tok.json");
+
+  const std::string expected = "P/manifest.json: field 'tokenizer': expected "
+                               "a file name inside the package (a non-empty "
+                               "string without '/') or null, found ";
+  struct Case {
+    json::Value value;
+    std::string found;
+  };
+  std::vector<Case> cases = {
+      {json::Value::string(""), "string ''"},
+      {json::Value::integer(1), "integer 1"},
+      {json::Value::boolean(true), "true"},
+      {json::Value::object(), "object"},
+      {json::Value::string("../tokenizer.json"), "'../tokenizer.json'"},
+      {json::Value::string("/abs/tokenizer.json"), "'/abs/tokenizer.json'"},
+      {json::Value::string("sub/tokenizer.json"), "'sub/tokenizer.json'"},
+      {json::Value::string(".."), "'..'"},
+  };
+  for (const Case &c : cases) {
+    EXPECT_EQ(parseEdited(
+                  [&](json::Value &m) { m.set("tokenizer", c.value); }, &m),
+              expected + c.found);
+    EXPECT_EQ(m.tokenizer, "");
+  }
+}
+
 TEST(Manifest, RootNotObject) {
   PackageManifest m;
   Status s = parseManifest(json::Value::array(), "P/manifest.json", m);
