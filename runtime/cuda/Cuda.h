@@ -1,0 +1,67 @@
+//===- Cuda.h - The CUDA backend as the engine sees it ----------*- C++ -*-===//
+//
+// What the runtime engine needs to run a package whose target.kind is
+// "cuda" (docs/PACKAGE.md): whether this machine can, managed memory for the
+// entry-point buffers, synchronization, and the errors that the model's GPU
+// runtime calls (the mgpu* ABI of runtime/cuda/MgpuRuntime.h, which return
+// void) recorded while the model ran.
+//
+// The driver (libcuda.so.1) is loaded on first use; no CUDA toolkit is
+// needed to build or run. Plain C++17, no exceptions; nothing here aborts or
+// prints (set ZAMBA2_CUDA_VERBOSE to echo each recorded error to stderr).
+// ZAMBA2_LIBCUDA names another driver library, ZAMBA2_CUDA_DEVICE another
+// device than 0.
+//
+//===----------------------------------------------------------------------===//
+#ifndef ZAMBA2_RUNTIME_CUDA_CUDA_H
+#define ZAMBA2_RUNTIME_CUDA_CUDA_H
+
+#include <cstddef>
+#include <string>
+
+namespace zamba2 {
+
+/// Whether CUDA packages can run here: the driver loads, has a device, and
+/// the device's primary context can be made current and can allocate
+/// managed memory. Otherwise `why` says why in one line, e.g.
+/// "libcuda.so.1 not found: this machine has no NVIDIA driver".
+bool cudaAvailable(std::string &why);
+
+/// Managed (unified) memory of `bytes` bytes (at least 1), usable from host
+/// code and kernels alike; null with `err` set on failure.
+void *cudaAllocManaged(size_t bytes, std::string &err);
+/// Frees memory of cudaAllocManaged (null is fine). A failure is recorded
+/// for cudaTakeError.
+void cudaFree(void *p);
+
+/// Waits for all work on the device. On failure (e.g. a kernel faulted)
+/// returns false with `err` set.
+bool cudaSynchronize(std::string &err);
+/// The first error recorded since the last call (by the mgpu* functions or
+/// cudaFree), with a count of later ones; false when there was none.
+bool cudaTakeError(std::string &message);
+
+/// One line about the device, e.g. "NVIDIA H100 80GB HBM3 (device 0 of 1):
+/// compute capability 9.0 (sm_90), 79.1 GiB, 132 SMs, driver CUDA 13.0";
+/// or "no CUDA GPU: " and the reason.
+std::string cudaDeviceDescription();
+/// Compute capability of the device; false with `err` when there is none.
+bool cudaComputeCapability(int &major, int &minor, std::string &err);
+/// Whether GPU code compiled for `gpu` (the manifest's target.gpu, "sm_90",
+/// "sm_90a", "sm_100f") runs on this device: cubin needs the same major
+/// version and at least the minor one (exactly the same for "a" targets);
+/// PTX (`ptx`) any device at least as new. Otherwise `why` names both.
+bool cudaCheckTarget(const std::string &gpu, bool ptx, std::string &why);
+
+/// Moves managed memory to the device ahead of the kernels that read it
+/// (a hint; without it pages migrate on first touch). False with `err` on
+/// failure; true without doing anything where the driver cannot.
+bool cudaPrefetchToDevice(const void *p, size_t bytes, std::string &err);
+
+/// The driver library to load (default "libcuda.so.1", or $ZAMBA2_LIBCUDA);
+/// only before the first use. For tests.
+void cudaSetDriverLibrary(const std::string &name);
+
+} // namespace zamba2
+
+#endif // ZAMBA2_RUNTIME_CUDA_CUDA_H
