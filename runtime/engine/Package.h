@@ -51,7 +51,8 @@ public:
   /// the manifest names none. open() does not read it: only the modes that
   /// take text need it, and they report a missing or bad file themselves.
   std::string tokenizerPath() const {
-    return man.tokenizer.empty() ? std::string() : dirPath + "/" + man.tokenizer;
+    return man.tokenizer.empty() ? std::string()
+                                 : dirPath + "/" + man.tokenizer;
   }
 
   /// The mapped weights.bin (read-only), weightsBytes() long.

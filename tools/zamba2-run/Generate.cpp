@@ -47,8 +47,9 @@ bool Generator::turn(const std::vector<int64_t> &ids, const TokenSink &sink,
       return false;
     }
     sink(id);
-    bool last = k + 1 == maxNewTokens ||
-                (!ignoreEos && std::find(eos.begin(), eos.end(), id) != eos.end());
+    bool last =
+        k + 1 == maxNewTokens ||
+        (!ignoreEos && std::find(eos.begin(), eos.end(), id) != eos.end());
     if (last) {
       holding = true;
       held = id;
@@ -56,8 +57,8 @@ bool Generator::turn(const std::vector<int64_t> &ids, const TokenSink &sink,
     }
     int64_t next = id;
     if (!timed(
-            decode, 1,
-            [&] { return session.decode(1, &next, logits.data()); }, err))
+            decode, 1, [&] { return session.decode(1, &next, logits.data()); },
+            err))
       return false;
     row = logits.data();
   }
@@ -89,7 +90,8 @@ bool runGenerate(const RunOptions &o, std::shared_ptr<Package> pkg,
     return false;
   Generator gen(*session, o);
   std::vector<int64_t> out;
-  if (!gen.turn(o.promptIds, [&](int64_t id) { out.push_back(id); }, err))
+  auto collect = [&](int64_t id) { out.push_back(id); };
+  if (!gen.turn(o.promptIds, collect, err))
     return false;
 
   std::string line;

@@ -317,9 +317,12 @@ bool parseRunOptions(int argc, char **argv, RunOptions &o, std::string &err) {
       continue;
     bool fits = false;
     std::string names;
-    for (Mode m : modes) {
-      fits = fits || m == o.mode;
-      names += (names.empty() ? "" : " or ") + std::string(modeOption(m));
+    for (size_t k = 0; k < modes.size(); ++k) {
+      fits = fits || modes[k] == o.mode;
+      names += (k == 0                  ? ""
+                : k + 1 == modes.size() ? " or "
+                                        : ", ") +
+               std::string(modeOption(modes[k]));
     }
     if (!fits) {
       err = opt + " goes with " + names + ", not " + modeOption(o.mode);

@@ -255,9 +255,9 @@ TEST(Manifest, Tokenizer) {
       {json::Value::string(".."), "'..'"},
   };
   for (const Case &c : cases) {
-    EXPECT_EQ(parseEdited(
-                  [&](json::Value &m) { m.set("tokenizer", c.value); }, &m),
-              expected + c.found);
+    EXPECT_EQ(
+        parseEdited([&](json::Value &m) { m.set("tokenizer", c.value); }, &m),
+        expected + c.found);
     EXPECT_EQ(m.tokenizer, "");
   }
 }
