@@ -201,6 +201,7 @@ bool parseTarget(Reader &r, const json::Value &root, PackageManifest &m) {
   r.getString(*t, "target", "kind", m.targetKind);
   r.getString(*t, "target", "triple", m.triple, /*required=*/false);
   r.getString(*t, "target", "cpu", m.cpu, /*required=*/false);
+  r.getString(*t, "target", "gpu", m.targetGpu, /*required=*/false);
   if (const json::Value *f = r.getArray(*t, "target", "features", false)) {
     for (size_t i = 0; i < f->items().size(); ++i) {
       const json::Value &v = f->items()[i];
@@ -440,10 +441,9 @@ Status parseManifest(const json::Value &root, const std::string &path,
   r.getInt(root, "", "abi_version", m.abiVersion, 0);
   if (!r.ok() || !parseTokenizer(r, root, m) || !parseTarget(r, root, m))
     return r.take();
-  // The rest describes a CPU library; a CUDA package is refused by Package
-  // with its own message, so stop reading here rather than demand fields a
-  // CUDA package may lay out differently.
-  if (m.targetKind != "cpu")
+  // The rest describes the model library (host code for CUDA packages);
+  // an unknown kind is refused by Package with its own message.
+  if (m.targetKind != "cpu" && m.targetKind != "cuda")
     return r.take();
   r.getString(root, "", "library", m.library);
   if (const json::Value *e = r.getObject(root, "", "entry_points")) {

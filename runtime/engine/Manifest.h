@@ -58,6 +58,7 @@ struct PackageManifest {
   std::string targetKind; ///< "cpu" or "cuda"
   std::string triple;
   std::string cpu;
+  std::string targetGpu; ///< CUDA packages: the GPU architecture, "sm_90"
   std::vector<std::string> features;
 
   std::string library; ///< file name of the model library, e.g. "model.so"

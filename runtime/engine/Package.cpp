@@ -2,6 +2,7 @@
 #include "runtime/engine/Package.h"
 
 #include "runtime/core/ThreadPool.h"
+#include "runtime/cuda/Cuda.h"
 #include "runtime/engine/CpuFeatures.h"
 
 #include <cerrno>
@@ -51,12 +52,17 @@ Status Package::open(const std::string &dirIn, std::shared_ptr<Package> &out,
   if (Status s = readManifestFile(manifestPath, m); !s)
     return s;
 
-  if (m.targetKind == "cuda")
-    return Status::error(StatusCode::Unsupported,
-                         manifestPath + ": field 'target.kind': CUDA packages "
-                                        "are not supported by this runtime "
-                                        "yet");
-  if (m.targetKind != "cpu")
+  if (m.targetKind == "cuda") {
+    // The GPU module is loaded by a constructor of model.so at dlopen: the
+    // driver and the architecture are checked before that.
+    std::string why;
+    if (!cudaAvailable(why))
+      return Status::error(StatusCode::Unsupported,
+                           manifestPath + ": a CUDA package, but " + why);
+    if (!cudaCheckTarget(m.targetGpu, /*ptx=*/false, why))
+      return Status::error(StatusCode::Unsupported,
+                           manifestPath + ": field 'target.gpu': " + why);
+  } else if (m.targetKind != "cpu")
     return Status::error(StatusCode::Unsupported,
                          manifestPath +
                              ": field 'target.kind': unknown target "
@@ -127,6 +133,19 @@ Status Package::mapWeights() {
   mapping = m;
   mappingSize = size;
   weightsData = m;
+  if (isCuda()) {
+    // Upload once into managed memory (the model's kernels read it there),
+    // then drop the file mapping.
+    std::string err;
+    deviceWeights = cudaAllocManaged(size, err);
+    if (!deviceWeights)
+      return Status::error(StatusCode::OutOfMemory, path + ": " + err);
+    std::memcpy(deviceWeights, m, size);
+    cudaPrefetchToDevice(deviceWeights, size, err); // a hint; failure is ok
+    ::munmap(mapping, mappingSize);
+    mapping = nullptr;
+    weightsData = deviceWeights;
+  }
   return Status::ok();
 }
 
@@ -143,6 +162,9 @@ Status Package::loadLibrary() {
     return Status::error(StatusCode::Io, path + ": cannot load: " +
                                              (why ? why : "unknown error"));
   }
+  if (std::string message; isCuda() && cudaTakeError(message))
+    return Status::error(StatusCode::Unsupported,
+                         path + ": loading its GPU code failed: " + message);
   auto lookup = [&](const std::string &name, void *&sym) -> Status {
     ::dlerror();
     sym = ::dlsym(library, name.c_str());
@@ -188,6 +210,8 @@ Package::~Package() {
     ::dlclose(library);
   if (mapping)
     ::munmap(mapping, mappingSize);
+  if (deviceWeights)
+    cudaFree(deviceWeights);
 }
 
 } // namespace zamba2

@@ -66,6 +66,10 @@ public:
   /// (runtime/core/ThreadPool.h; ZAMBA2_NUM_THREADS sets its size).
   bool usesThreadPool() const { return parallel; }
 
+  /// A CUDA package: weights, state and call buffers live in CUDA managed
+  /// memory and each call is followed by a synchronisation.
+  bool isCuda() const { return man.targetKind == "cuda"; }
+
 private:
   Package() = default;
   Status mapWeights();
@@ -76,6 +80,7 @@ private:
   void *mapping = nullptr; // mmap of weights.bin, when non-empty
   size_t mappingSize = 0;
   const void *weightsData = nullptr;
+  void *deviceWeights = nullptr; // CUDA packages: managed copy of weights.bin
   void *library = nullptr; // dlopen handle
   EntryPointFn prefillFn = nullptr;
   EntryPointFn decodeFn = nullptr;

@@ -1,6 +1,8 @@
 //===- Session.cpp - Inference session over a loaded package --------------===//
 #include "runtime/engine/Session.h"
 
+#include "runtime/cuda/Cuda.h"
+
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -22,6 +24,25 @@ void *allocZeroed(uint64_t bytes) {
     return nullptr;
   std::memset(p, 0, rounded);
   return p;
+}
+
+/// A zeroed buffer the model can use: host memory, or CUDA managed memory
+/// for a CUDA package (host-writable too). nullptr when it fails.
+void *allocBuffer(uint64_t bytes, bool device) {
+  if (!device)
+    return allocZeroed(bytes);
+  std::string err;
+  void *p = cudaAllocManaged(bytes ? bytes : kAlignment, err);
+  if (p)
+    std::memset(p, 0, bytes);
+  return p;
+}
+
+void freeBuffer(void *p, bool device) {
+  if (device)
+    cudaFree(p);
+  else
+    std::free(p);
 }
 
 /// a * b, false on overflow of int64 (both >= 0).
@@ -51,6 +72,7 @@ Status Session::create(std::shared_ptr<const Package> package, int64_t maxBatch,
   s->maxT = maxSeq;
   s->vocab = s->pkg->vocabSize();
   const PackageManifest &m = s->pkg->manifest();
+  s->device = s->pkg->isCuda();
 
   for (const StateSpec &spec : m.state) {
     StateBuffer buf;
@@ -74,7 +96,7 @@ Status Session::create(std::shared_ptr<const Package> package, int64_t maxBatch,
                                str(maxSeq));
     buf.bytes = static_cast<uint64_t>(bytes);
     buf.rowBytes = buf.bytes / static_cast<uint64_t>(maxBatch);
-    buf.data = allocZeroed(buf.bytes);
+    buf.data = allocBuffer(buf.bytes, s->device);
     buf.desc = MemRefDescriptor(spec.shape.size());
     if (!buf.data)
       return Status::error(StatusCode::OutOfMemory,
@@ -86,6 +108,19 @@ Status Session::create(std::shared_ptr<const Package> package, int64_t maxBatch,
   }
   s->positions.assign(static_cast<size_t>(maxBatch), 0);
   s->callPositions.assign(static_cast<size_t>(maxBatch), 0);
+  if (s->device) {
+    int64_t tokens = 0;
+    if (!mulOk(maxBatch, maxSeq, tokens) ||
+        !(s->deviceTokens = static_cast<int64_t *>(
+              allocBuffer(static_cast<uint64_t>(tokens) * 8, true))) ||
+        !(s->devicePositions = static_cast<int64_t *>(
+              allocBuffer(static_cast<uint64_t>(maxBatch) * 8, true))))
+      return Status::error(StatusCode::OutOfMemory,
+                           "cannot allocate the GPU buffers for token ids "
+                           "(max batch " +
+                               str(maxBatch) + ", max sequence " +
+                               str(maxSeq) + ")");
+  }
   // weights, tokens, positions, states..., logits
   s->descs.emplace_back(1);
   s->descs.emplace_back(2);
@@ -98,8 +133,12 @@ Status Session::create(std::shared_ptr<const Package> package, int64_t maxBatch,
 
 Session::~Session() {
   for (StateBuffer &b : states)
-    std::free(b.data);
-  std::free(ownLogits);
+    freeBuffer(b.data, device);
+  freeBuffer(ownLogits, device);
+  if (device) {
+    cudaFree(deviceTokens);
+    cudaFree(devicePositions);
+  }
 }
 
 int64_t Session::position(int64_t seq) const {
@@ -154,14 +193,18 @@ Status Session::run(bool isDecode, int64_t batch, int64_t len,
       !mulOk(logitsCount, 4, logitsBytes))
     return Status::error(StatusCode::OutOfMemory,
                          std::string(what) + ": logits size overflows");
-  if (!logits) {
+  // A CUDA model writes into managed memory; the caller's buffer, if any,
+  // gets a copy after the call.
+  float *callerLogits = device ? logits : nullptr;
+  if (!logits || device) {
     if (static_cast<uint64_t>(logitsBytes) > ownLogitsBytes) {
-      float *grown = static_cast<float *>(allocZeroed(logitsBytes));
+      float *grown =
+          static_cast<float *>(allocBuffer(logitsBytes, device));
       if (!grown)
         return Status::error(StatusCode::OutOfMemory,
                              std::string(what) + ": cannot allocate " +
                                  str(logitsBytes) + " bytes of logits");
-      std::free(ownLogits);
+      freeBuffer(ownLogits, device);
       ownLogits = grown;
       ownLogitsBytes = static_cast<uint64_t>(logitsBytes);
     }
@@ -172,13 +215,19 @@ Status Session::run(bool isDecode, int64_t batch, int64_t len,
   const int64_t weightSizes[1] = {static_cast<int64_t>(pkg->weightsBytes())};
   descs[0].set(const_cast<void *>(pkg->weights()), weightSizes);
   const int64_t tokenSizes[2] = {batch, len};
-  descs[1].set(const_cast<int64_t *>(ids), tokenSizes);
+  const int64_t *callIds = ids;
+  if (device) {
+    std::memcpy(deviceTokens, ids, static_cast<size_t>(batch * len) * 8);
+    callIds = deviceTokens;
+  }
+  descs[1].set(const_cast<int64_t *>(callIds), tokenSizes);
   // The model gets a copy of the positions: it must not move them, and a
   // stray write must not corrupt the session.
-  std::memcpy(callPositions.data(), positions.data(),
+  int64_t *callPos = device ? devicePositions : callPositions.data();
+  std::memcpy(callPos, positions.data(),
               static_cast<size_t>(batch) * sizeof(int64_t));
   const int64_t positionSizes[1] = {batch};
-  descs[2].set(callPositions.data(), positionSizes);
+  descs[2].set(callPos, positionSizes);
   const int64_t logitSizes[3] = {batch, len, vocab};
   descs[3].set(logits, logitSizes);
 
@@ -197,6 +246,17 @@ Status Session::run(bool isDecode, int64_t batch, int64_t len,
 
   EntryPointFn fn = isDecode ? pkg->decodeEntry() : pkg->prefillEntry();
   fn(args.data());
+  if (device) {
+    // The mgpu* calls return nothing: their first error is recorded.
+    std::string err, first;
+    bool synced = cudaSynchronize(err);
+    if (cudaTakeError(first) || !synced)
+      return Status::error(StatusCode::Io, std::string(what) +
+                                               ": the GPU run failed: " +
+                                               (first.empty() ? err : first));
+    if (callerLogits)
+      std::memcpy(callerLogits, ownLogits, static_cast<size_t>(logitsBytes));
+  }
 
   for (int64_t b = 0; b < batch; ++b)
     positions[static_cast<size_t>(b)] += len;

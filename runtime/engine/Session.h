@@ -80,9 +80,14 @@ private:
   int64_t maxB = 0, maxT = 0, vocab = 0;
   std::vector<StateBuffer> states;
   std::vector<int64_t> positions;     ///< per sequence
-  std::vector<int64_t> callPositions; ///< copy handed to the model
+  std::vector<int64_t> callPositions; ///< copy handed to the model (CPU)
   float *ownLogits = nullptr;         ///< 64-byte aligned, ownLogitsBytes long
   uint64_t ownLogitsBytes = 0;
+  /// CUDA packages: every buffer the model sees is CUDA managed memory; the
+  /// ids and positions of a call are staged in these.
+  bool device = false;
+  int64_t *deviceTokens = nullptr;    ///< max batch * max seq
+  int64_t *devicePositions = nullptr; ///< max batch
   std::vector<MemRefDescriptor> descs; ///< weights, tokens, positions, ...
   std::vector<void *> args;
 };

@@ -1,6 +1,8 @@
 //===- EngineTest.cpp - Package loading and sessions, on the fake model ---===//
 #include "FakePackage.h"
 
+#include "runtime/cuda/Cuda.h"
+#include "runtime/cuda/CudaDriver.h"
 #include "runtime/engine/CpuFeatures.h"
 #include "runtime/engine/Package.h"
 #include "runtime/engine/Session.h"
@@ -286,18 +288,24 @@ TEST_F(EngineTest, MissingEntryPoint) {
       << s.message();
 }
 
-TEST_F(EngineTest, CudaPackage) {
+TEST_F(EngineTest, CudaPackageWithoutDriver) {
+  // A CUDA package on a machine without the NVIDIA driver: refused before its
+  // library is loaded, saying why.
+  cuda::resetDriverForTesting();
+  cudaSetDriverLibrary("libzamba2-no-such-driver.so");
   FakePackageSpec spec;
   spec.editManifest = [](json::Value &m) {
-    json::Value t = json::Value::object();
-    t.set("kind", json::Value::string("cuda"));
-    t.set("sm", json::Value::string("sm_90"));
-    m.set("target", t);
+    const_cast<json::Value *>(m.get("target"))
+        ->set("kind", json::Value::string("cuda"));
+    const_cast<json::Value *>(m.get("target"))
+        ->set("gpu", json::Value::string("sm_90"));
   };
   Status s = openError(spec);
+  cuda::resetDriverForTesting();
+  cudaSetDriverLibrary("");
   EXPECT_EQ(s.code(), StatusCode::Unsupported);
-  EXPECT_TRUE(contains(s.message(), "field 'target.kind': CUDA packages are "
-                                    "not supported by this runtime yet"))
+  EXPECT_TRUE(contains(s.message(), "manifest.json: a CUDA package, but "
+                                    "libzamba2-no-such-driver.so not found"))
       << s.message();
 }
 

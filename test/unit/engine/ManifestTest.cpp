@@ -195,17 +195,24 @@ TEST(Manifest, FieldErrors) {
   }
 }
 
-TEST(Manifest, CudaManifestStopsAtTarget) {
-  // A CUDA package's other fields are not read (Package refuses it).
+TEST(Manifest, CudaManifestHasTheLibraryFieldsAndAGpu) {
+  // A CUDA package's model.so holds the host code: the same fields as a CPU
+  // package, plus target.gpu.
   PackageManifest m;
   EXPECT_EQ(parseEdited(
                 [](json::Value &m) {
                   member(m, "target").set("kind", json::Value::string("cuda"));
-                  m.set("library", json::Value::integer(0));
+                  member(m, "target").set("gpu", json::Value::string("sm_90"));
                 },
                 &m),
             "");
   EXPECT_EQ(m.targetKind, "cuda");
+  EXPECT_EQ(m.targetGpu, "sm_90");
+  EXPECT_NE(parseEdited([](json::Value &m) {
+              member(m, "target").set("kind", json::Value::string("cuda"));
+              m.set("library", json::Value::integer(0));
+            }),
+            "");
 }
 
 TEST(Manifest, Tokenizer) {
