@@ -2,6 +2,7 @@
 #include "lowering/Pipelines.h"
 #include "passes/Passes.h"
 
+#include "mlir/Dialect/GPU/Transforms/Passes.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -57,12 +58,123 @@ void mlir::zamba2::buildCpuPipeline(OpPassManager &pm,
 }
 
 namespace {
+
+/// The CUDA pipeline up to the outlined kernels: the front half of the CPU
+/// pipeline (bufferization, state in place, deallocation), then managed
+/// buffers and every parallel loop a kernel.
+const char *const kCudaToKernels =
+    "convert-elementwise-to-linalg,"
+    "canonicalize,cse,"
+    "eliminate-empty-tensors,"
+    "one-shot-bufferize{bufferize-function-boundaries "
+    "function-boundary-type-conversion=identity-layout-map},"
+    "canonicalize,"
+    "zamba2-drop-tied-results,"
+    "buffer-deallocation-pipeline,"
+    "zamba2-copy-to-linalg,"
+    "convert-linalg-to-parallel-loops,"
+    "zamba2-allocs-to-gpu,"
+    "func.func(gpu-map-parallel-loops),"
+    "convert-parallel-loops-to-gpu,"
+    "gpu-launch-sink-index-computations,"
+    "gpu-kernel-outlining,"
+    "zamba2-merge-gpu-modules,"
+    "zamba2-expand-shape-to-cast";
+
+/// Device code: gpu.module -> NVVM (LLVM dialect). Everything the host
+/// lowering would do to the kernels' vector, scf, affine and memref ops is
+/// done here first, so that convert-gpu-to-nvvm leaves no unrealized cast.
+const char *const kCudaDevice = "gpu.module(convert-vector-to-scf,"
+                                "lower-affine,"
+                                "convert-scf-to-cf,"
+                                "expand-strided-metadata,"
+                                "lower-affine,"
+                                "convert-vector-to-llvm,"
+                                "convert-nvvm-to-llvm,"
+                                "convert-gpu-to-nvvm,"
+                                "canonicalize,cse,"
+                                "reconcile-unrealized-casts)";
+
+/// Host code: as the CPU pipeline's tail, then the gpu ops become mgpu*
+/// runtime calls.
+const char *const kCudaHost = "convert-vector-to-scf,"
+                              "lower-affine,"
+                              "convert-scf-to-cf,"
+                              "expand-strided-metadata,"
+                              "lower-affine,"
+                              "convert-vector-to-llvm,"
+                              "finalize-memref-to-llvm,"
+                              "convert-math-to-llvm,"
+                              "convert-math-to-libm,"
+                              "convert-arith-to-llvm,"
+                              "convert-index-to-llvm,"
+                              "convert-cf-to-llvm,"
+                              "convert-ub-to-llvm,"
+                              "convert-func-to-llvm,"
+                              "gpu-to-llvm,"
+                              "reconcile-unrealized-casts";
+
+void addStages(OpPassManager &pm, const char *stages) {
+  if (failed(parsePassPipeline(stages, pm, llvm::errs())))
+    llvm::report_fatal_error("zamba2-cuda-pipeline: bad stage list");
+}
+
+} // namespace
+
+void mlir::zamba2::buildCudaPipeline(OpPassManager &pm,
+                                     const CudaPipelineOptions &options) {
+  PrepareEntryPointsOptions prepare;
+  prepare.alignment = options.weightAlignment;
+  pm.addPass(createPrepareEntryPoints(prepare));
+  pm.addPass(createLowerToLinalg());
+  addStages(pm, kCudaToKernels);
+  GpuNVVMAttachTargetOptions target;
+  target.chip = options.chip;
+  target.features = options.features;
+  target.optLevel = options.optLevel;
+  pm.addPass(createGpuNVVMAttachTarget(target));
+  addStages(pm, kCudaDevice);
+  addStages(pm, kCudaHost);
+  GpuModuleToBinaryPassOptions binary;
+  binary.toolkitPath = options.toolkitPath;
+  binary.compilationTarget = options.format;
+  pm.addPass(createGpuModuleToBinaryPass(binary));
+  pm.addPass(createEmitEntryWrappers());
+}
+
+namespace {
 struct CpuPipelineCLOptions
     : public PassPipelineOptions<CpuPipelineCLOptions> {
   Option<int64_t> weightAlignment{
       *this, "weight-alignment",
       llvm::cl::desc("Byte alignment of each weight in the weight buffer"),
       llvm::cl::init(64)};
+};
+
+struct CudaPipelineCLOptions
+    : public PassPipelineOptions<CudaPipelineCLOptions> {
+  Option<int64_t> weightAlignment{
+      *this, "weight-alignment",
+      llvm::cl::desc("Byte alignment of each weight in the weight buffer"),
+      llvm::cl::init(64)};
+  Option<std::string> chip{*this, "chip",
+                           llvm::cl::desc("GPU to compile for (sm_XX)"),
+                           llvm::cl::init("sm_90")};
+  Option<std::string> features{*this, "features",
+                               llvm::cl::desc("PTX features (e.g. +ptx80)"),
+                               llvm::cl::init("+ptx80")};
+  Option<unsigned> optLevel{*this, "opt-level",
+                            llvm::cl::desc("Device code optimisation level"),
+                            llvm::cl::init(3)};
+  Option<std::string> format{
+      *this, "format",
+      llvm::cl::desc("gpu.binary contents: fatbin (cubin + PTX), bin "
+                     "(cubin), isa (PTX text) or offload (LLVM IR)"),
+      llvm::cl::init("fatbin")};
+  Option<std::string> toolkit{
+      *this, "toolkit",
+      llvm::cl::desc("CUDA toolkit directory (default: MLIR's lookup)"),
+      llvm::cl::init("")};
 };
 } // namespace
 
@@ -77,5 +189,21 @@ void mlir::zamba2::registerZamba2Pipelines() {
         CpuPipelineOptions options;
         options.weightAlignment = cl.weightAlignment;
         buildCpuPipeline(pm, options);
+      });
+  PassPipelineRegistration<CudaPipelineCLOptions>(
+      "zamba2-cuda-pipeline",
+      "Imported zamba2 module -> LLVM dialect host code launching CUDA "
+      "kernels (the CPU pipeline's bufferization, then zamba2-allocs-to-gpu, "
+      "parallel loops as kernels, zamba2-merge-gpu-modules, NVVM, "
+      "gpu-to-llvm, gpu-module-to-binary, zamba2-emit-entry-wrappers)",
+      [](OpPassManager &pm, const CudaPipelineCLOptions &cl) {
+        CudaPipelineOptions options;
+        options.weightAlignment = cl.weightAlignment;
+        options.chip = cl.chip;
+        options.features = cl.features;
+        options.optLevel = cl.optLevel;
+        options.format = cl.format;
+        options.toolkitPath = cl.toolkit;
+        buildCudaPipeline(pm, options);
       });
 }

@@ -27,7 +27,32 @@ void buildCpuPipeline(OpPassManager &pm, const CpuPipelineOptions &options);
 /// The upstream part of the CPU pipeline as text (for --help and the tests).
 std::string cpuPipelineUpstreamStages();
 
-/// Registers zamba2-cpu-pipeline with the global pass pipeline registry.
+struct CudaPipelineOptions {
+  /// Byte alignment of each weight in the package's weight buffer.
+  int64_t weightAlignment = 64;
+  /// GPU the kernels are compiled for, and the PTX features they may use.
+  std::string chip = "sm_90";
+  std::string features = "+ptx80";
+  /// LLVM optimisation level of the device code.
+  unsigned optLevel = 3;
+  /// What gpu.binary holds: "fatbin" (cubin for `chip` and its PTX, so that
+  /// newer GPUs can JIT it), "bin" (cubin only), "isa" (PTX text only, no
+  /// ptxas needed) or "offload" (LLVM IR).
+  std::string format = "fatbin";
+  /// CUDA toolkit directory (ptxas, fatbinary, libdevice); empty: MLIR's
+  /// default lookup (CUDA_ROOT / CUDA_HOME / CUDA_PATH, then its built-in
+  /// default) and PATH.
+  std::string toolkitPath;
+};
+
+/// zamba2 module (as imported) -> LLVM dialect host code with the C entry
+/// points of docs/PACKAGE.md that launches CUDA kernels through MLIR's mgpu*
+/// runtime calls, and one gpu.binary holding the kernels.
+/// `zamba2-opt --zamba2-cuda-pipeline` runs the same.
+void buildCudaPipeline(OpPassManager &pm, const CudaPipelineOptions &options);
+
+/// Registers zamba2-cpu-pipeline and zamba2-cuda-pipeline with the global
+/// pass pipeline registry.
 void registerZamba2Pipelines();
 
 } // namespace mlir::zamba2

@@ -150,4 +150,34 @@ def EmitEntryWrappers : Pass<"zamba2-emit-entry-wrappers", "ModuleOp"> {
   let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }
 
+def AllocsToGpu : Pass<"zamba2-allocs-to-gpu", "ModuleOp"> {
+  let summary = "Make the host's buffers device-accessible (CUDA pipeline)";
+  let description = [{
+    Runs on memrefs before the parallel loops become GPU kernels. Every
+    `memref.alloc` outside a parallel loop becomes `gpu.alloc host_shared`
+    (managed memory: the kernels and the host code of the entry point, which
+    reads loop bounds and small values, both use it) and every
+    `memref.dealloc` of one becomes a `gpu.dealloc` (issued on a stream of its
+    own that is synchronised at once, since the GPU-to-LLVM lowering only
+    frees asynchronously). Each `memref.get_global` becomes a host_shared
+    copy of the global, freed at the end of its block: host globals are not
+    device memory. Allocations inside parallel loops (per-thread scratch)
+    are left alone.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect",
+                           "::mlir::memref::MemRefDialect"];
+}
+
+def MergeGpuModules : Pass<"zamba2-merge-gpu-modules", "ModuleOp"> {
+  let summary = "Put every outlined kernel into one gpu.module";
+  let description = [{
+    `gpu-kernel-outlining` makes one `gpu.module` per kernel; each is then
+    compiled separately (one ptxas run each). This pass moves all kernels
+    into the first module, renamed `zamba2_kernels`, each kernel named after
+    the module it came from, and updates the `gpu.launch_func` ops. Other
+    symbols the kernels referenced (cloned by the outlining) are kept once.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect"];
+}
+
 #endif // ZAMBA2_PASSES_TD

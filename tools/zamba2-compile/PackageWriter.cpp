@@ -187,7 +187,8 @@ std::string mlir::zamba2::buildManifest(const ::zamba2::ModelConfig &cfg,
                                         const CpuTarget &target,
                                         const ModuleTables &tables,
                                         const GenerationIds &generation,
-                                        bool hasTokenizer, std::string &err) {
+                                        bool hasTokenizer, std::string &err,
+                                        const std::string &gpuChip) {
   json::Value config;
   if (!readJsonFile(checkpointDir + "/config.json", config, err))
     return "";
@@ -196,7 +197,9 @@ std::string mlir::zamba2::buildManifest(const ::zamba2::ModelConfig &cfg,
   m.set("format_version", json::Value::integer(1));
   m.set("producer", json::Value::string("zamba2c 0.1.0"));
   json::Value t = json::Value::object();
-  t.set("kind", json::Value::string("cpu"));
+  t.set("kind", json::Value::string(gpuChip.empty() ? "cpu" : "cuda"));
+  if (!gpuChip.empty())
+    t.set("gpu", json::Value::string(gpuChip));
   t.set("triple", json::Value::string(target.triple));
   t.set("cpu", json::Value::string(target.cpu));
   json::Value features = json::Value::array();

@@ -44,12 +44,13 @@ bool readGenerationIds(const ::zamba2::ModelConfig &cfg,
 bool checkTokenizer(const std::string &checkpointDir, int64_t vocabSize,
                     bool &present, std::string &err);
 
-/// manifest.json of docs/PACKAGE.md.
+/// manifest.json of docs/PACKAGE.md. `gpuChip` non-empty: a CUDA package
+/// (target kind "cuda", `target` is then the host CPU of model.so).
 std::string buildManifest(const ::zamba2::ModelConfig &cfg,
                           const std::string &checkpointDir,
                           const CpuTarget &target, const ModuleTables &tables,
                           const GenerationIds &generation, bool hasTokenizer,
-                          std::string &err);
+                          std::string &err, const std::string &gpuChip = "");
 
 /// A package directory written under a temporary name and renamed into place
 /// only when complete; removed if abandoned.

@@ -1,10 +1,12 @@
 //===- zamba2-compile.cpp - The zamba2c ahead-of-time compiler driver -----===//
 //
 // zamba2-compile CKPT -o PKG [--target cpu] [--cpu NAME] [--weight-type T]
-// zamba2-compile CKPT --emit=zamba2|llvm-dialect|llvm-ir [-o FILE]
+// zamba2-compile CKPT -o PKG --target cuda [--gpu sm_XX] [--cpu NAME] ...
+// zamba2-compile CKPT --emit=zamba2|llvm-dialect|llvm-ir|ptx [-o FILE]
 //
 // Reads a Hugging Face Zamba2 checkpoint directory, validates it, imports it
-// into the zamba2 dialect, lowers it with zamba2-cpu-pipeline, generates
+// into the zamba2 dialect, lowers it with zamba2-cpu-pipeline (or
+// zamba2-cuda-pipeline: host code plus an embedded GPU binary), generates
 // object code with LLVM, links model.so and writes the package (manifest,
 // library, weights; docs/PACKAGE.md). Errors are one line on stderr and a
 // non-zero exit; outputs appear only when complete.
@@ -19,6 +21,7 @@
 #include "runtime/format/Safetensors.h"
 #include "runtime/pack/WeightPack.h"
 
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/Verifier.h"
@@ -27,12 +30,15 @@
 #include "mlir/InitAllPasses.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
+#include "mlir/Target/LLVMIR/Dialect/All.h"
 
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Process.h"
+#include "llvm/Support/Regex.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -43,7 +49,7 @@ namespace cl = llvm::cl;
 
 namespace {
 
-enum class Emit { Package, Zamba2, LLVMDialect, LLVMIR };
+enum class Emit { Package, Zamba2, LLVMDialect, LLVMIR, PTX };
 enum class Target { Cpu, Cuda };
 enum class WeightType { F32, BF16 };
 
@@ -67,26 +73,43 @@ cl::opt<Emit> emit(
         clEnumValN(Emit::LLVMDialect, "llvm-dialect",
                    "the module after zamba2-cpu-pipeline (LLVM dialect)"),
         clEnumValN(Emit::LLVMIR, "llvm-ir",
-                   "optimised LLVM IR for the target CPU")),
+                   "optimised LLVM IR for the target CPU (the host code for "
+                   "--target cuda)"),
+        clEnumValN(Emit::PTX, "ptx",
+                   "the kernels' PTX (--target cuda; needs no ptxas)")),
     cl::cat(category));
-cl::opt<Target> target("target", cl::desc("Code generation target"),
-                       cl::init(Target::Cpu),
-                       cl::values(clEnumValN(Target::Cpu, "cpu",
-                                             "x86-64 CPU (default)"),
-                                  clEnumValN(Target::Cuda, "cuda",
-                                             "NVIDIA GPU (not implemented "
-                                             "yet)")),
-                       cl::cat(category));
+cl::opt<Target>
+    target("target", cl::desc("Code generation target"), cl::init(Target::Cpu),
+           cl::values(clEnumValN(Target::Cpu, "cpu", "x86-64 CPU (default)"),
+                      clEnumValN(Target::Cuda, "cuda",
+                                 "NVIDIA GPU (kernels for --gpu, "
+                                 "host code for --cpu)")),
+           cl::cat(category));
 cl::opt<std::string>
     cpuName("cpu",
             cl::desc("CPU to generate code for: 'native' (this machine's CPU "
                      "and features, the default) or an LLVM CPU name such as "
-                     "x86-64-v3 or skylake-avx512"),
+                     "x86-64-v3 or skylake-avx512; with --target cuda, the "
+                     "host CPU of model.so (default x86-64-v3)"),
             cl::init("native"), cl::value_desc("name"), cl::cat(category));
+cl::opt<std::string>
+    gpuName("gpu",
+            cl::desc("--target cuda: the GPU to compile the kernels for "
+                     "(default sm_90); the package also carries their PTX "
+                     "for newer GPUs"),
+            cl::init("sm_90"), cl::value_desc("sm_XX"), cl::cat(category));
+cl::opt<std::string> cudaPath(
+    "cuda-path",
+    cl::desc("--target cuda: CUDA toolkit directory (ptxas, fatbinary, "
+             "libdevice); default $CUDA_HOME, $CUDA_ROOT or $CUDA_PATH, else "
+             "/usr/local/cuda"),
+    cl::value_desc("dir"), cl::cat(category));
 cl::opt<WeightType> weightType(
-    "weight-type", cl::desc("Element type the weights are stored in"),
+    "weight-type",
+    cl::desc("Element type the weights are stored in (default f32; bf16 for "
+             "--target cuda)"),
     cl::init(WeightType::F32),
-    cl::values(clEnumValN(WeightType::F32, "f32", "float32 (default)"),
+    cl::values(clEnumValN(WeightType::F32, "f32", "float32"),
                clEnumValN(WeightType::BF16, "bf16", "bfloat16")),
     cl::cat(category));
 cl::opt<bool> quiet("quiet", cl::desc("No progress or summary lines on stderr"),
@@ -162,6 +185,41 @@ int writeOutput(const std::function<bool(llvm::raw_ostream &, std::string &)>
   return 0;
 }
 
+/// The PTX ISA version the kernels for `chip` are written in: PTX 8.0 (CUDA
+/// 12.0) covers sm_90; newer GPUs need newer PTX.
+std::string ptxFeaturesFor(const std::string &chip) {
+  unsigned sm = 0;
+  llvm::StringRef(chip).drop_front(3).consumeInteger(10, sm);
+  if (sm >= 120)
+    return "+ptx87";
+  if (sm >= 100)
+    return "+ptx86";
+  return "+ptx80";
+}
+
+/// --cuda-path, else the environment's CUDA toolkit, else /usr/local/cuda.
+std::string cudaToolkitDir() {
+  if (!cudaPath.empty())
+    return cudaPath;
+  for (const char *var : {"CUDA_HOME", "CUDA_ROOT", "CUDA_PATH"})
+    if (std::optional<std::string> dir = llvm::sys::Process::GetEnv(var))
+      if (!dir->empty())
+        return *dir;
+  return "/usr/local/cuda";
+}
+
+/// The PTX of the first object of the module's gpu.binary (format "isa").
+bool takePtx(ModuleOp module, std::string &ptx, std::string &err) {
+  for (auto binary : module.getOps<gpu::BinaryOp>())
+    for (Attribute a : binary.getObjects())
+      if (auto object = dyn_cast<gpu::ObjectAttr>(a)) {
+        ptx = object.getObject().str();
+        return true;
+      }
+  err = "internal error: the CUDA pipeline produced no GPU binary";
+  return false;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -174,12 +232,23 @@ int main(int argc, char **argv) {
       "    compiles a Hugging Face checkpoint directory (config.json and\n"
       "    model.safetensors or a sharded index) into a package directory\n"
       "    (manifest.json, model.so, weights.bin) that zamba2-run executes.\n"
-      "  zamba2-compile CKPT --emit=zamba2|llvm-dialect|llvm-ir [-o FILE]\n"
+      "  zamba2-compile CKPT -o PKG --target cuda [--gpu sm_XX] [--cpu NAME]\n"
+      "    the same for an NVIDIA GPU (bf16 weights by default).\n"
+      "  zamba2-compile CKPT --emit=zamba2|llvm-dialect|llvm-ir|ptx [-o FILE]\n"
       "    prints an intermediate form instead.\n");
 
-  if (target == Target::Cuda)
-    return fail("--target cuda: the GPU backend is not implemented yet; "
-                "only --target cpu packages can be produced");
+  bool cuda = target == Target::Cuda;
+  if (cuda) {
+    if (cpuName.getNumOccurrences() == 0)
+      cpuName = "x86-64-v3"; // the GPU host is another machine
+    if (weightType.getNumOccurrences() == 0)
+      weightType = WeightType::BF16;
+    if (!llvm::Regex("^sm_[0-9]+[af]?$").match(gpuName))
+      return fail("--gpu: expected a CUDA GPU name such as sm_90, got '" +
+                  gpuName + "'");
+  } else if (emit == Emit::PTX) {
+    return fail("--emit=ptx needs --target cuda");
+  }
   if (emit == Emit::Package && outputPath.empty())
     return fail("-o PKG is required to write a package (or pick --emit)");
 
@@ -187,7 +256,10 @@ int main(int argc, char **argv) {
   while (dir.size() > 1 && dir.back() == '/')
     dir.pop_back();
 
-  int steps = emit == Emit::Package ? 5 : emit == Emit::Zamba2 ? 1 : 3;
+  int steps = emit == Emit::Package  ? 5
+              : emit == Emit::Zamba2 ? 1
+              : emit == Emit::PTX    ? 2
+                                     : 3;
   Progress progress(steps);
   std::string err;
   progress.begin("imported", /*slow=*/false);
@@ -202,6 +274,8 @@ int main(int argc, char **argv) {
   DialectRegistry registry;
   registerAllDialects(registry);
   registerAllExtensions(registry);
+  if (cuda) // GPU modules serialize through LLVM IR; gpu.binary translates.
+    registerAllToLLVMIRTranslations(registry);
   MLIRContext context(registry);
   mlir::zamba2::ImportOptions options;
   if (weightType == WeightType::BF16)
@@ -234,11 +308,21 @@ int main(int argc, char **argv) {
   if (!mlir::zamba2::makeCpuTarget(cpuName, cpu, err))
     return fail(err);
 
-  progress.begin("lowering (zamba2-cpu-pipeline)");
+  progress.begin(cuda ? "lowering (zamba2-cuda-pipeline, " + gpuName + ")"
+                      : "lowering (zamba2-cpu-pipeline)");
   registerAllPasses();
   mlir::zamba2::registerZamba2Passes();
   PassManager pm(&context);
-  mlir::zamba2::buildCpuPipeline(pm, mlir::zamba2::CpuPipelineOptions());
+  if (cuda) {
+    mlir::zamba2::CudaPipelineOptions gpu;
+    gpu.chip = gpuName;
+    gpu.features = ptxFeaturesFor(gpuName);
+    gpu.toolkitPath = cudaToolkitDir();
+    gpu.format = emit == Emit::PTX ? "isa" : "fatbin";
+    mlir::zamba2::buildCudaPipeline(pm, gpu);
+  } else {
+    mlir::zamba2::buildCpuPipeline(pm, mlir::zamba2::CpuPipelineOptions());
+  }
   {
     // Diagnostics of a failing pass: one line each on stderr.
     ScopedDiagnosticHandler handler(&context, [&](Diagnostic &diag) {
@@ -255,6 +339,15 @@ int main(int argc, char **argv) {
   if (!mlir::zamba2::takeModuleTables(*module, tables, err))
     return fail(err);
   progress.end();
+  if (emit == Emit::PTX) {
+    std::string ptx;
+    if (!takePtx(*module, ptx, err))
+      return fail(err);
+    return writeOutput([&](llvm::raw_ostream &os, std::string &) {
+      os << ptx;
+      return true;
+    });
+  }
   if (emit == Emit::LLVMDialect)
     return writeOutput([&](llvm::raw_ostream &os, std::string &) {
       module->print(os);
@@ -299,7 +392,8 @@ int main(int argc, char **argv) {
     return fail(err);
   }
   std::string manifest = mlir::zamba2::buildManifest(
-      cfg, dir, cpu, tables, generation, hasTokenizer, err);
+      cfg, dir, cpu, tables, generation, hasTokenizer, err,
+      cuda ? std::string(gpuName) : std::string());
   if (manifest.empty() || !pkg.writeText("manifest.json", manifest, err) ||
       !pkg.commit(err)) {
     progress.abandon();
@@ -309,7 +403,9 @@ int main(int argc, char **argv) {
                              tables.weightsBytes / 1e6)
                    .str());
   if (!quiet)
-    llvm::errs() << "zamba2-compile: wrote " << outputPath << " (" << cpu.cpu
-                 << ", " << tables.states.size() << " state tensors)\n";
+    llvm::errs() << "zamba2-compile: wrote " << outputPath << " ("
+                 << (cuda ? "cuda " + gpuName + ", host " : std::string())
+                 << cpu.cpu << ", " << tables.states.size()
+                 << " state tensors)\n";
   return 0;
 }
