@@ -22,9 +22,9 @@ using namespace mlir::zamba2;
 
 const std::vector<std::string> &mlir::zamba2::checkableCpuFeatures() {
   static const std::vector<std::string> names = {
-      "sse4.1",   "sse4.2",   "popcnt",     "avx",        "avx2",
-      "fma",      "f16c",     "bmi",        "bmi2",       "avx512f",
-      "avx512bw", "avx512dq", "avx512vl",   "avx512cd",   "avx512bf16",
+      "sse4.1",     "sse4.2",    "popcnt",   "avx",      "avx2",
+      "fma",        "f16c",      "bmi",      "bmi2",     "avx512f",
+      "avx512bw",   "avx512dq",  "avx512vl", "avx512cd", "avx512bf16",
       "avx512vnni", "avx512fp16"};
   return names;
 }
@@ -62,8 +62,8 @@ bool mlir::zamba2::makeCpuTarget(const std::string &cpuName, CpuTarget &out,
   }
   llvm::TargetOptions options;
   out.machine.reset(target->createTargetMachine(
-      triple, out.cpu, out.features, options, llvm::Reloc::PIC_,
-      std::nullopt, llvm::CodeGenOptLevel::Aggressive));
+      triple, out.cpu, out.features, options, llvm::Reloc::PIC_, std::nullopt,
+      llvm::CodeGenOptLevel::Aggressive));
   if (!out.machine) {
     err = "cannot create a target machine for " + out.cpu;
     return false;
@@ -164,11 +164,11 @@ bool mlir::zamba2::linkSharedLibrary(const std::string &objectPath,
     err = "no linker driver found on PATH (clang-22, clang or cc)";
     return false;
   }
-  llvm::SmallVector<llvm::StringRef> args = {
-      driver, "-shared", "-o", libraryPath, objectPath, "-lm"};
+  llvm::SmallVector<llvm::StringRef> args = {driver,      "-shared",  "-o",
+                                             libraryPath, objectPath, "-lm"};
   std::string message;
-  int rc = llvm::sys::ExecuteAndWait(driver, args, std::nullopt, {}, 0, 0,
-                                     &message);
+  int rc =
+      llvm::sys::ExecuteAndWait(driver, args, std::nullopt, {}, 0, 0, &message);
   if (rc != 0) {
     err = "linking " + libraryPath + " with " + driver + " failed" +
           (message.empty() ? "" : ": " + message) +

@@ -1,4 +1,5 @@
-//===- CpuCodegen.h - LLVM dialect -> object code -> shared library -*- C++ -*-===//
+//===- CpuCodegen.h - LLVM dialect -> object code -> shared library -*- C++
+//-*-===//
 #ifndef ZAMBA2_CODEGEN_CPUCODEGEN_H
 #define ZAMBA2_CODEGEN_CPUCODEGEN_H
 

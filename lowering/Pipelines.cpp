@@ -50,8 +50,7 @@ void mlir::zamba2::buildCpuPipeline(OpPassManager &pm,
   prepare.alignment = options.weightAlignment;
   pm.addPass(createPrepareEntryPoints(prepare));
   pm.addPass(createLowerToLinalg());
-  if (failed(parsePassPipeline(cpuPipelineUpstreamStages(), pm,
-                               llvm::errs())))
+  if (failed(parsePassPipeline(cpuPipelineUpstreamStages(), pm, llvm::errs())))
     llvm::report_fatal_error("zamba2-cpu-pipeline: bad upstream stage list");
   pm.addPass(createParallelDispatch());
   pm.addPass(createEmitEntryWrappers());
@@ -143,8 +142,7 @@ void mlir::zamba2::buildCudaPipeline(OpPassManager &pm,
 }
 
 namespace {
-struct CpuPipelineCLOptions
-    : public PassPipelineOptions<CpuPipelineCLOptions> {
+struct CpuPipelineCLOptions : public PassPipelineOptions<CpuPipelineCLOptions> {
   Option<int64_t> weightAlignment{
       *this, "weight-alignment",
       llvm::cl::desc("Byte alignment of each weight in the weight buffer"),

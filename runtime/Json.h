@@ -2,7 +2,8 @@
 //
 // A small JSON library with no dependencies, used by everything on the runtime
 // side (safetensors headers, config.json, package manifests, tokenizer.json).
-// The compiler may use it too, so that there is one JSON reading of a checkpoint.
+// The compiler may use it too, so that there is one JSON reading of a
+// checkpoint.
 //
 // Errors never throw: parse() returns false and fills a message that names the
 // line and column.

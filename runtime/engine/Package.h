@@ -81,7 +81,7 @@ private:
   size_t mappingSize = 0;
   const void *weightsData = nullptr;
   void *deviceWeights = nullptr; // CUDA packages: managed copy of weights.bin
-  void *library = nullptr; // dlopen handle
+  void *library = nullptr;       // dlopen handle
   EntryPointFn prefillFn = nullptr;
   EntryPointFn decodeFn = nullptr;
   bool parallel = false;

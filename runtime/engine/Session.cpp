@@ -118,8 +118,8 @@ Status Session::create(std::shared_ptr<const Package> package, int64_t maxBatch,
       return Status::error(StatusCode::OutOfMemory,
                            "cannot allocate the GPU buffers for token ids "
                            "(max batch " +
-                               str(maxBatch) + ", max sequence " +
-                               str(maxSeq) + ")");
+                               str(maxBatch) + ", max sequence " + str(maxSeq) +
+                               ")");
   }
   // weights, tokens, positions, states..., logits
   s->descs.emplace_back(1);
@@ -198,8 +198,7 @@ Status Session::run(bool isDecode, int64_t batch, int64_t len,
   float *callerLogits = device ? logits : nullptr;
   if (!logits || device) {
     if (static_cast<uint64_t>(logitsBytes) > ownLogitsBytes) {
-      float *grown =
-          static_cast<float *>(allocBuffer(logitsBytes, device));
+      float *grown = static_cast<float *>(allocBuffer(logitsBytes, device));
       if (!grown)
         return Status::error(StatusCode::OutOfMemory,
                              std::string(what) + ": cannot allocate " +

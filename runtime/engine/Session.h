@@ -86,8 +86,8 @@ private:
   /// CUDA packages: every buffer the model sees is CUDA managed memory; the
   /// ids and positions of a call are staged in these.
   bool device = false;
-  int64_t *deviceTokens = nullptr;    ///< max batch * max seq
-  int64_t *devicePositions = nullptr; ///< max batch
+  int64_t *deviceTokens = nullptr;     ///< max batch * max seq
+  int64_t *devicePositions = nullptr;  ///< max batch
   std::vector<MemRefDescriptor> descs; ///< weights, tokens, positions, ...
   std::vector<void *> args;
 };

@@ -52,8 +52,8 @@ bool mlir::zamba2::takeModuleTables(ModuleOp module, ModuleTables &out,
   }
   for (Attribute a : weights) {
     auto d = cast<DictionaryAttr>(a);
-    auto type = cast<RankedTensorType>(
-        cast<TypeAttr>(d.get("type")).getValue());
+    auto type =
+        cast<RankedTensorType>(cast<TypeAttr>(d.get("type")).getValue());
     ::zamba2::PackEntry e;
     e.name = cast<StringAttr>(d.get("name")).str();
     if (!storedDType(type.getElementType(), e.dtype)) {
@@ -68,29 +68,27 @@ bool mlir::zamba2::takeModuleTables(ModuleOp module, ModuleTables &out,
   out.weightsBytes = bytes.getInt();
   for (Attribute a : states) {
     auto d = cast<DictionaryAttr>(a);
-    auto type = cast<RankedTensorType>(
-        cast<TypeAttr>(d.get("type")).getValue());
+    auto type =
+        cast<RankedTensorType>(cast<TypeAttr>(d.get("type")).getValue());
     ModuleTables::State s;
     s.name = cast<StringAttr>(d.get("name")).str();
     s.dtype = type.getElementType().isF32() ? "f32" : "unsupported";
     // Dim 0 is the batch; any other dynamic dim is the KV cache's length.
     for (auto [i, dim] : llvm::enumerate(type.getShape()))
-      s.shape.push_back(i == 0                          ? "batch"
+      s.shape.push_back(i == 0                       ? "batch"
                         : ShapedType::isDynamic(dim) ? "seq"
                                                      : std::to_string(dim));
     out.states.push_back(std::move(s));
   }
-  for (StringRef name :
-       {"zamba2.weight_table", "zamba2.weights_bytes", "zamba2.state_table",
-        "zamba2.model"})
+  for (StringRef name : {"zamba2.weight_table", "zamba2.weights_bytes",
+                         "zamba2.state_table", "zamba2.model"})
     module->removeAttr(name);
   return true;
 }
 
 namespace {
 
-bool readJsonFile(const std::string &path, json::Value &out,
-                  std::string &err) {
+bool readJsonFile(const std::string &path, json::Value &out, std::string &err) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream text;
   text << in.rdbuf();
@@ -234,7 +232,8 @@ std::string mlir::zamba2::buildManifest(const ::zamba2::ModelConfig &cfg,
 
   json::Value w = json::Value::object();
   w.set("file", json::Value::string("weights.bin"));
-  w.set("bytes", json::Value::integer(static_cast<int64_t>(tables.weightsBytes)));
+  w.set("bytes",
+        json::Value::integer(static_cast<int64_t>(tables.weightsBytes)));
   w.set("alignment", json::Value::integer(tables.weightAlignment));
   json::Value list = json::Value::array();
   for (const ::zamba2::PackEntry &e : tables.weights) {
@@ -284,9 +283,8 @@ bool PackageDir::create(std::string &err) {
     bool isDir = llvm::sys::fs::is_directory(dest);
     bool isPackage = llvm::sys::fs::exists(dest + "/manifest.json");
     std::error_code ec;
-    bool isEmpty =
-        isDir && llvm::sys::fs::directory_iterator(dest, ec) ==
-                     llvm::sys::fs::directory_iterator();
+    bool isEmpty = isDir && llvm::sys::fs::directory_iterator(dest, ec) ==
+                                llvm::sys::fs::directory_iterator();
     if (!isDir || (!isPackage && !isEmpty)) {
       err = dest + ": exists and is not a zamba2c package; refusing to "
                    "overwrite it";

@@ -168,8 +168,8 @@ private:
 };
 
 /// Writes `print` to -o (default stdout) only if it all succeeded.
-int writeOutput(const std::function<bool(llvm::raw_ostream &, std::string &)>
-                    &print) {
+int writeOutput(
+    const std::function<bool(llvm::raw_ostream &, std::string &)> &print) {
   std::string path = outputPath.empty() ? "-" : std::string(outputPath);
   std::string openError;
   auto output = openOutputFile(path, &openError);

@@ -38,8 +38,8 @@ bool parseDTypeName(const std::string &name, DType &out) {
 } // namespace
 
 int main(int argc, char **argv) {
-  if (argc == 2 && (!std::strcmp(argv[1], "--help") ||
-                    !std::strcmp(argv[1], "-h"))) {
+  if (argc == 2 &&
+      (!std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h"))) {
     std::printf(
         "usage: zamba2-pack CKPT PKG\n"
         "Writes PKG/weights.bin from the checkpoint directory CKPT, laid out\n"
@@ -87,10 +87,11 @@ int main(int argc, char **argv) {
   std::string out = pkgDir + "/" + m.weightsFile;
   if (!packWeights(*ck, entries, m.weightsBytes, out, progress, err))
     return fail(err);
-  double seconds = std::chrono::duration<double>(
-                       std::chrono::steady_clock::now() - start)
-                       .count();
-  std::fprintf(stderr, "zamba2-pack: wrote %s (%zu weights, %.1f MB) in %.1f s\n",
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  std::fprintf(stderr,
+               "zamba2-pack: wrote %s (%zu weights, %.1f MB) in %.1f s\n",
                out.c_str(), entries.size(), m.weightsBytes / 1e6, seconds);
   return 0;
 }
