@@ -41,7 +41,11 @@ Value elementwise(OpBuilder &b, Location loc, RankedTensorType type, Value like,
                   function_ref<Value(OpBuilder &, Location, ValueRange)> body);
 
 /// result[..., o] = init[..., o] + sum_k x[..., k] * w[o, k].
-Value contractLastDim(OpBuilder &b, Location loc, Value x, Value w, Value init);
+/// With `splitK` > 0 (dividing K), the sum over k is computed as K/splitK
+/// independent partial dot products (parallel iterations), then added up:
+/// more parallelism for a GPU, the same math up to f32 reassociation.
+Value contractLastDim(OpBuilder &b, Location loc, Value x, Value w, Value init,
+                      int64_t splitK = 0);
 
 /// v / sqrt(mean(v^2 over the last dim) + eps).
 Value normalizeLastDim(OpBuilder &b, Location loc, Value v, double eps);

@@ -59,25 +59,35 @@ LogicalResult lowerEmbed(EmbedOp op, PatternRewriter &rewriter) {
   return success();
 }
 
-LogicalResult lowerLinear(LinearOp op, PatternRewriter &rewriter) {
-  Location loc = op.getLoc();
-  RankedTensorType type = tensorType(op.getResult());
-  Value init;
-  if (Value bias = op.getBias()) {
-    unsigned rank = type.getRank();
-    MLIRContext *ctx = rewriter.getContext();
-    init = elementwise(rewriter, loc, type, op.getInput(), {bias},
-                       {lastDimMap(ctx, rank)},
-                       [](OpBuilder &nb, Location nloc, ValueRange args) {
-                         return toF32(nb, nloc, args[0]);
-                       });
-  } else {
-    init = zerosLike(rewriter, loc, type, op.getInput());
+/// linear: x W^T (+ bias), with the reduction optionally split in chunks of
+/// `splitK` input channels (see contractLastDim).
+struct LowerLinear : OpRewritePattern<LinearOp> {
+  LowerLinear(MLIRContext *ctx, int64_t splitK)
+      : OpRewritePattern(ctx), splitK(splitK) {}
+
+  LogicalResult matchAndRewrite(LinearOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    RankedTensorType type = tensorType(op.getResult());
+    Value init;
+    if (Value bias = op.getBias()) {
+      unsigned rank = type.getRank();
+      MLIRContext *ctx = rewriter.getContext();
+      init = elementwise(rewriter, loc, type, op.getInput(), {bias},
+                         {lastDimMap(ctx, rank)},
+                         [](OpBuilder &nb, Location nloc, ValueRange args) {
+                           return toF32(nb, nloc, args[0]);
+                         });
+    } else {
+      init = zerosLike(rewriter, loc, type, op.getInput());
+    }
+    rewriter.replaceOp(op, contractLastDim(rewriter, loc, op.getInput(),
+                                           op.getWeight(), init, splitK));
+    return success();
   }
-  rewriter.replaceOp(
-      op, contractLastDim(rewriter, loc, op.getInput(), op.getWeight(), init));
-  return success();
-}
+
+  int64_t splitK;
+};
 
 LogicalResult lowerLoRA(LoRAOp op, PatternRewriter &rewriter) {
   // base + (x A^T) B^T: the rank-r intermediate is small; the sum
@@ -178,10 +188,11 @@ LogicalResult lowerSplit(SplitOp op, PatternRewriter &rewriter) {
 
 struct LowerToLinalgPass
     : mlir::zamba2::impl::LowerToLinalgBase<LowerToLinalgPass> {
+  using Base::Base;
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     patterns.add(lowerEmbed);
-    patterns.add(lowerLinear);
+    patterns.add<LowerLinear>(&getContext(), static_cast<int64_t>(splitK));
     patterns.add(lowerLoRA);
     patterns.add(lowerRMSNorm);
     patterns.add(lowerGatedRMSNorm);

@@ -125,7 +125,12 @@ void mlir::zamba2::buildCudaPipeline(OpPassManager &pm,
   PrepareEntryPointsOptions prepare;
   prepare.alignment = options.weightAlignment;
   pm.addPass(createPrepareEntryPoints(prepare));
-  pm.addPass(createLowerToLinalg());
+  // Each GPU thread computes one chunk of a linear's dot product (split-K):
+  // a decode step's matrix-vector products get K/64 times more threads than
+  // outputs, which a GPU needs to keep its memory system busy.
+  LowerToLinalgOptions lower;
+  lower.splitK = 64;
+  pm.addPass(createLowerToLinalg(lower));
   addStages(pm, kCudaToKernels);
   GpuNVVMAttachTargetOptions target;
   target.chip = options.chip;

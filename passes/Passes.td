@@ -30,6 +30,12 @@ def LowerToLinalg : Pass<"zamba2-lower-to-linalg", "ModuleOp"> {
     to the KV cache in place and reads only the filled prefix. `param` is
     lowered by `zamba2-prepare-entry-points`, not here.
   }];
+  let options = [
+    Option<"splitK", "split-k", "int64_t", /*default=*/"0",
+           "Split each linear's reduction into chunks of this many input "
+           "channels computed in parallel, then summed (0: one dot product "
+           "per output; the GPU pipeline uses it for parallelism)">,
+  ];
   let dependentDialects = ["::mlir::linalg::LinalgDialect",
                            "::mlir::tensor::TensorDialect",
                            "::mlir::arith::ArithDialect",

@@ -22,11 +22,12 @@ config.substitutions.append(("%mlir_c_runner_utils", os.path.join(
 # execution tests of single ops (the full CPU pipeline is zamba2c's own).
 config.substitutions.append(("%lower_linalg_to_llvm", " ".join([
     "--one-shot-bufferize=bufferize-function-boundaries",
-    "--convert-linalg-to-loops", "--convert-math-to-llvm",
+    "--convert-linalg-to-loops", "--convert-vector-to-scf",
+    "--convert-math-to-llvm",
     "--convert-math-to-libm", "--convert-scf-to-cf",
     "--zamba2-expand-shape-to-cast",
     "--expand-strided-metadata", "--lower-affine",
-    "--finalize-memref-to-llvm", "--convert-vector-to-llvm",
+    "--convert-vector-to-llvm", "--finalize-memref-to-llvm",
     "--convert-arith-to-llvm", "--convert-cf-to-llvm",
     "--convert-func-to-llvm", "--reconcile-unrealized-casts"])))
 
