@@ -44,11 +44,21 @@ std::string mlir::zamba2::cpuPipelineUpstreamStages() {
          "reconcile-unrealized-casts";
 }
 
+namespace {
+void addFusionPasses(OpPassManager &pm, const FusionOptions &fusion) {
+  if (fusion.fuseLoRA)
+    pm.addPass(createFuseLoRA());
+  if (fusion.fuseRotary)
+    pm.addPass(createFuseRotary());
+}
+} // namespace
+
 void mlir::zamba2::buildCpuPipeline(OpPassManager &pm,
                                     const CpuPipelineOptions &options) {
   PrepareEntryPointsOptions prepare;
   prepare.alignment = options.weightAlignment;
   pm.addPass(createPrepareEntryPoints(prepare));
+  addFusionPasses(pm, options.fusion);
   pm.addPass(createLowerToLinalg());
   if (failed(parsePassPipeline(cpuPipelineUpstreamStages(), pm, llvm::errs())))
     llvm::report_fatal_error("zamba2-cpu-pipeline: bad upstream stage list");
@@ -125,6 +135,7 @@ void mlir::zamba2::buildCudaPipeline(OpPassManager &pm,
   PrepareEntryPointsOptions prepare;
   prepare.alignment = options.weightAlignment;
   pm.addPass(createPrepareEntryPoints(prepare));
+  addFusionPasses(pm, options.fusion);
   // Each GPU thread computes one chunk of a linear's dot product (split-K):
   // a decode step's matrix-vector products get K/64 times more threads than
   // outputs, which a GPU needs to keep its memory system busy.
@@ -152,6 +163,13 @@ struct CpuPipelineCLOptions : public PassPipelineOptions<CpuPipelineCLOptions> {
       *this, "weight-alignment",
       llvm::cl::desc("Byte alignment of each weight in the weight buffer"),
       llvm::cl::init(64)};
+  Option<bool> fuseLoRA{*this, "fuse-lora",
+                        llvm::cl::desc("Run zamba2-fuse-lora (default on)"),
+                        llvm::cl::init(true)};
+  Option<bool> fuseRotary{
+      *this, "fuse-rotary",
+      llvm::cl::desc("Run zamba2-fuse-rotary (default on)"),
+      llvm::cl::init(true)};
 };
 
 struct CudaPipelineCLOptions
@@ -178,6 +196,13 @@ struct CudaPipelineCLOptions
       *this, "toolkit",
       llvm::cl::desc("CUDA toolkit directory (default: MLIR's lookup)"),
       llvm::cl::init("")};
+  Option<bool> fuseLoRA{*this, "fuse-lora",
+                        llvm::cl::desc("Run zamba2-fuse-lora (default on)"),
+                        llvm::cl::init(true)};
+  Option<bool> fuseRotary{
+      *this, "fuse-rotary",
+      llvm::cl::desc("Run zamba2-fuse-rotary (default on)"),
+      llvm::cl::init(true)};
 };
 } // namespace
 
@@ -185,12 +210,15 @@ void mlir::zamba2::registerZamba2Pipelines() {
   PassPipelineRegistration<CpuPipelineCLOptions>(
       "zamba2-cpu-pipeline",
       "Imported zamba2 module -> LLVM dialect with the package's C entry "
-      "points (zamba2-prepare-entry-points, zamba2-lower-to-linalg, "
+      "points (zamba2-prepare-entry-points, zamba2-fuse-lora, "
+      "zamba2-fuse-rotary, zamba2-lower-to-linalg, "
       "bufferization, parallel loops, zamba2-outline-parallel, LLVM, "
       "zamba2-parallel-dispatch, zamba2-emit-entry-wrappers)",
       [](OpPassManager &pm, const CpuPipelineCLOptions &cl) {
         CpuPipelineOptions options;
         options.weightAlignment = cl.weightAlignment;
+        options.fusion.fuseLoRA = cl.fuseLoRA;
+        options.fusion.fuseRotary = cl.fuseRotary;
         buildCpuPipeline(pm, options);
       });
   PassPipelineRegistration<CudaPipelineCLOptions>(
@@ -207,6 +235,8 @@ void mlir::zamba2::registerZamba2Pipelines() {
         options.optLevel = cl.optLevel;
         options.format = cl.format;
         options.toolkitPath = cl.toolkit;
+        options.fusion.fuseLoRA = cl.fuseLoRA;
+        options.fusion.fuseRotary = cl.fuseRotary;
         buildCudaPipeline(pm, options);
       });
 }

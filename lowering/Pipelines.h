@@ -15,9 +15,17 @@ constexpr int kAbiVersion = 1;
 /// Bytes a weight of this type occupies in the package (packed, no padding).
 int64_t storedBytes(RankedTensorType type);
 
+/// The model-level rewrites both pipelines run first (each on by default;
+/// off for A/B measurements).
+struct FusionOptions {
+  bool fuseLoRA = true;   ///< zamba2-fuse-lora
+  bool fuseRotary = true; ///< zamba2-fuse-rotary
+};
+
 struct CpuPipelineOptions {
   /// Byte alignment of each weight in the package's weight buffer.
   int64_t weightAlignment = 64;
+  FusionOptions fusion;
 };
 
 /// zamba2 module (as imported) -> LLVM dialect with the C entry points of
@@ -30,6 +38,7 @@ std::string cpuPipelineUpstreamStages();
 struct CudaPipelineOptions {
   /// Byte alignment of each weight in the package's weight buffer.
   int64_t weightAlignment = 64;
+  FusionOptions fusion;
   /// GPU the kernels are compiled for, and the PTX features they may use.
   std::string chip = "sm_90";
   std::string features = "+ptx80";

@@ -144,6 +144,31 @@ def ParallelDispatch : Pass<"zamba2-parallel-dispatch", "ModuleOp"> {
   let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }
 
+def FuseLoRA : Pass<"zamba2-fuse-lora", "ModuleOp"> {
+  let summary = "Fuse a linear and the LoRA adapter on its output into lora_linear";
+  let description = [{
+    Rewrites `zamba2.lora %x, %a, %b into (zamba2.linear %x, %w [bias])`
+    into `zamba2.lora_linear %x, %w adapter(%a, %b) [bias]`: one op whose
+    lowering accumulates x W^T and the rank-r term (x A^T) B^T into the same
+    output, with W + B A never formed (the shared block's weights stay stored
+    once, however many sites adapt them). Matches only when the adapter reads
+    the linear's own input and the linear's result has no other use (else
+    the fused op would recompute the linear). Numerics: the same sums, so
+    equal to the unfused form up to f32 rounding order.
+  }];
+}
+
+def FuseRotary : Pass<"zamba2-fuse-rotary", "ModuleOp"> {
+  let summary = "Fold the rotary embedding of q and k into the attention op";
+  let description = [{
+    Rewrites `zamba2.attention` whose q and k are the two results of one
+    `zamba2.rotary` at the same positions (and head size) into the attention
+    op with `rope_theta`, which rotates q and k as it reads them, so rotated
+    q/k tensors are not written and read back. Matches only when the rotary
+    results have no other use.
+  }];
+}
+
 def EmitEntryWrappers : Pass<"zamba2-emit-entry-wrappers", "ModuleOp"> {
   let summary = "Add the void zamba2_<name>(void **args) C entry points";
   let description = [{

@@ -112,6 +112,15 @@ cl::opt<WeightType> weightType(
     cl::values(clEnumValN(WeightType::F32, "f32", "float32"),
                clEnumValN(WeightType::BF16, "bf16", "bfloat16")),
     cl::cat(category));
+cl::opt<bool> fuseLoRA("fuse-lora",
+                       cl::desc("Fuse each linear with its LoRA adapter "
+                                "(zamba2-fuse-lora; default on, "
+                                "--fuse-lora=false for A/B runs)"),
+                       cl::init(true), cl::cat(category));
+cl::opt<bool> fuseRotary("fuse-rotary",
+                         cl::desc("Fold the rotary embedding into attention "
+                                  "(zamba2-fuse-rotary; default on)"),
+                         cl::init(true), cl::cat(category));
 cl::opt<bool> quiet("quiet", cl::desc("No progress or summary lines on stderr"),
                     cl::cat(category));
 
@@ -313,15 +322,21 @@ int main(int argc, char **argv) {
   registerAllPasses();
   mlir::zamba2::registerZamba2Passes();
   PassManager pm(&context);
+  mlir::zamba2::FusionOptions fusion;
+  fusion.fuseLoRA = fuseLoRA;
+  fusion.fuseRotary = fuseRotary;
   if (cuda) {
     mlir::zamba2::CudaPipelineOptions gpu;
+    gpu.fusion = fusion;
     gpu.chip = gpuName;
     gpu.features = ptxFeaturesFor(gpuName);
     gpu.toolkitPath = cudaToolkitDir();
     gpu.format = emit == Emit::PTX ? "isa" : "fatbin";
     mlir::zamba2::buildCudaPipeline(pm, gpu);
   } else {
-    mlir::zamba2::buildCpuPipeline(pm, mlir::zamba2::CpuPipelineOptions());
+    mlir::zamba2::CpuPipelineOptions options;
+    options.fusion = fusion;
+    mlir::zamba2::buildCpuPipeline(pm, options);
   }
   {
     // Diagnostics of a failing pass: one line each on stderr.
