@@ -1,31 +1,60 @@
 //===- ThreadPool.cpp - the threads that run a model's parallel loops -----===//
+//
+// One loop at a time: run() publishes the loop (body, ctx, range) and then a
+// single atomic word holding the loop's generation and its number of shares.
+// A worker reads that word once and takes part only if its share index is
+// below the share count of that same generation; only participants read the
+// loop's fields, and run() returns only after every participant is done, so
+// the fields are never rewritten under a reader.
+//
+//===----------------------------------------------------------------------===//
 #include "runtime/core/ThreadPool.h"
+
+#include <pthread.h>
+#include <sched.h>
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <thread>
 #include <vector>
 
 namespace {
 
+/// Share counts are packed in the low bits of the job word.
+constexpr int kShareBits = 8;
+constexpr int kMaxThreads = (1 << kShareBits) - 1;
+
 class Pool {
 public:
-  explicit Pool(int threads) : count(threads < 1 ? 1 : threads) {
-    for (int i = 1; i < count; ++i)
-      workers.emplace_back([this, i] { work(i); });
+  explicit Pool(int wanted) {
+    if (wanted > kMaxThreads)
+      wanted = kMaxThreads;
+    // Workers that cannot be created are simply not there: the pool runs
+    // with the caller plus the ones it got.
+    for (int i = 1; i < wanted; ++i) {
+      auto *arg = new WorkerArg{this, i};
+      pthread_t t;
+      if (pthread_create(&t, nullptr, &Pool::start, arg) != 0) {
+        delete arg;
+        break;
+      }
+      workers.push_back(t);
+    }
+    count = 1 + static_cast<int>(workers.size());
   }
   ~Pool() {
     {
       std::lock_guard<std::mutex> lock(sleepMutex);
-      stopping = true;
-      generation.fetch_add(1, std::memory_order_release);
+      stopping.store(true, std::memory_order_release);
+      job.fetch_add(uint64_t(1) << kShareBits, std::memory_order_release);
     }
     wake.notify_all();
-    for (std::thread &t : workers)
-      t.join();
+    for (pthread_t t : workers)
+      pthread_join(t, nullptr);
   }
 
   int threads() const { return count; }
@@ -37,15 +66,19 @@ public:
       return;
     }
     std::lock_guard<std::mutex> one(dispatchMutex); // one loop at a time
+    int shareCount = n < count ? static_cast<int>(n) : count;
     body = fn;
     ctx = c;
     begin = b;
     total = n;
-    shares = n < count ? static_cast<int>(n) : count;
-    pending.store(shares - 1, std::memory_order_relaxed);
+    shares = shareCount;
+    pending.store(shareCount - 1, std::memory_order_relaxed);
     {
       std::lock_guard<std::mutex> lock(sleepMutex);
-      generation.fetch_add(1, std::memory_order_release);
+      uint64_t generation =
+          (job.load(std::memory_order_relaxed) >> kShareBits) + 1;
+      job.store((generation << kShareBits) | static_cast<uint64_t>(shareCount),
+                std::memory_order_release);
     }
     wake.notify_all();
     runShare(0);
@@ -54,6 +87,20 @@ public:
   }
 
 private:
+  struct WorkerArg {
+    Pool *pool;
+    int share;
+  };
+
+  static void *start(void *p) {
+    auto *arg = static_cast<WorkerArg *>(p);
+    Pool *pool = arg->pool;
+    int share = arg->share;
+    delete arg;
+    pool->work(share);
+    return nullptr;
+  }
+
   void runShare(int share) {
     int64_t from = begin + total * share / shares;
     int64_t to = begin + total * (share + 1) / shares;
@@ -62,48 +109,62 @@ private:
   }
 
   void work(int share) {
-    uint64_t seen = 0;
+    uint64_t seenGeneration = 0;
     for (;;) {
       // Spin a little (the next loop of a decode step comes within
       // microseconds), then sleep until the next generation.
+      auto newer = [&] {
+        return (job.load(std::memory_order_acquire) >> kShareBits) !=
+               seenGeneration;
+      };
       auto spinUntil =
           std::chrono::steady_clock::now() + std::chrono::microseconds(200);
-      while (generation.load(std::memory_order_acquire) == seen &&
-             std::chrono::steady_clock::now() < spinUntil)
+      while (!newer() && std::chrono::steady_clock::now() < spinUntil)
         std::this_thread::yield();
-      if (generation.load(std::memory_order_acquire) == seen) {
+      if (!newer()) {
         std::unique_lock<std::mutex> lock(sleepMutex);
-        wake.wait(lock, [&] {
-          return generation.load(std::memory_order_acquire) != seen;
-        });
+        wake.wait(lock, newer);
       }
-      seen = generation.load(std::memory_order_acquire);
-      if (stopping)
+      if (stopping.load(std::memory_order_acquire))
         return;
-      if (share < shares) {
+      uint64_t word = job.load(std::memory_order_acquire);
+      seenGeneration = word >> kShareBits;
+      int shareCount = static_cast<int>(word & ((1u << kShareBits) - 1));
+      if (share < shareCount) {
         runShare(share);
         pending.fetch_sub(1, std::memory_order_acq_rel);
       }
     }
   }
 
-  const int count;
-  std::vector<std::thread> workers;
+  int count = 1;
+  std::vector<pthread_t> workers;
   std::mutex dispatchMutex, sleepMutex;
   std::condition_variable wake;
-  std::atomic<uint64_t> generation{0};
+  /// (generation << kShareBits) | shares of the current loop.
+  std::atomic<uint64_t> job{0};
   std::atomic<int> pending{0};
-  bool stopping = false;
-  // The current loop (written before the generation is bumped).
+  std::atomic<bool> stopping{false};
+  // The current loop, written before its job word is published and read only
+  // by its participants.
   zamba2_loop_body body = nullptr;
   void *ctx = nullptr;
   int64_t begin = 0, total = 0;
   int shares = 1;
 };
 
+/// ZAMBA2_NUM_THREADS when it is a whole number >= 1, else the CPUs this
+/// process may run on.
 int configuredThreads() {
   if (const char *env = std::getenv("ZAMBA2_NUM_THREADS")) {
-    int n = std::atoi(env);
+    char *end = nullptr;
+    long n = std::strtol(env, &end, 10);
+    if (end != env && *end == '\0' && n >= 1)
+      return n > kMaxThreads ? kMaxThreads : static_cast<int>(n);
+  }
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    int n = CPU_COUNT(&set);
     if (n >= 1)
       return n;
   }

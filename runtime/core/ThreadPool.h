@@ -6,7 +6,8 @@
 // dispatcher: one process-wide pool of worker threads, spinning briefly
 // between loops (a decode step runs hundreds of them back to back) and
 // sleeping when idle. ZAMBA2_NUM_THREADS sets the thread count (default:
-// the number of online CPUs).
+// the CPUs this process may run on; at most 255). A worker thread that
+// cannot be created is left out, never fatal.
 //
 //===----------------------------------------------------------------------===//
 #ifndef ZAMBA2_RUNTIME_CORE_THREADPOOL_H
