@@ -301,6 +301,59 @@ struct EmitEntryWrappersPass
     Value one = LLVM::ConstantOp::create(
         builder, loc, i32, builder.getI32IntegerAttr(kAbiVersion));
     LLVM::ReturnOp::create(builder, loc, one);
+
+    // const char *zamba2_model_signature(void): what the code was compiled
+    // for, so that the runtime can refuse a manifest that disagrees.
+    std::string signature = modelSignature(module);
+    if (signature.empty())
+      return;
+    builder.setInsertionPointToEnd(module.getBody());
+    auto text = LLVM::GlobalOp::create(
+        builder, loc,
+        LLVM::LLVMArrayType::get(IntegerType::get(ctx, 8),
+                                 signature.size() + 1),
+        /*isConstant=*/true, LLVM::Linkage::Internal, "zamba2_signature_text",
+        builder.getStringAttr(signature + '\0'));
+    auto sigFn =
+        LLVM::LLVMFuncOp::create(builder, loc, "zamba2_model_signature",
+                                 LLVM::LLVMFunctionType::get(ptrType, {}));
+    Block *sigBody = sigFn.addEntryBlock(builder);
+    builder.setInsertionPointToStart(sigBody);
+    Value addr = LLVM::AddressOfOp::create(builder, loc, text);
+    LLVM::ReturnOp::create(builder, loc, addr);
+  }
+
+  /// "vocab=V;NAME:DTYPE[d0,d1,...];..." from the module's zamba2.model and
+  /// zamba2.state_table (dims: batch, seq or a size), in state order;
+  /// empty when the module lacks them.
+  static std::string modelSignature(ModuleOp module) {
+    auto model = module->getAttrOfType<DictionaryAttr>("zamba2.model");
+    auto states = module->getAttrOfType<ArrayAttr>("zamba2.state_table");
+    if (!model || !states)
+      return "";
+    auto vocab = model.getAs<IntegerAttr>("vocab_size");
+    if (!vocab)
+      return "";
+    std::string out = "vocab=" + std::to_string(vocab.getInt());
+    for (Attribute a : states) {
+      auto d = cast<DictionaryAttr>(a);
+      auto type =
+          cast<RankedTensorType>(cast<TypeAttr>(d.get("type")).getValue());
+      Type e = type.getElementType();
+      out += ";" + cast<StringAttr>(d.get("name")).str() + ":" +
+             (e.isF32()    ? "f32"
+              : e.isBF16() ? "bf16"
+              : e.isF16()  ? "f16"
+                           : "?") +
+             "[";
+      for (auto [i, dim] : llvm::enumerate(type.getShape()))
+        out += (i ? "," : "") + (i == 0 ? "batch"
+                                 : ShapedType::isDynamic(dim)
+                                     ? "seq"
+                                     : std::to_string(dim));
+      out += "]";
+    }
+    return out;
   }
 };
 

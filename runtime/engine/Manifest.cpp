@@ -258,6 +258,22 @@ bool parseModel(Reader &r, const json::Value &root, PackageManifest &m) {
   }
   if (!m.eosTokenIds.empty())
     m.eosTokenId = m.eosTokenIds.front();
+  // Token ids the runtime feeds or stops on must be in the vocabulary.
+  if (r.ok() && m.vocabSize > 0) {
+    auto inVocab = [&](int64_t id, const std::string &field) {
+      if (id < m.vocabSize)
+        return true;
+      return r.fail(field, "token id " + std::to_string(id) +
+                               " is outside the vocabulary [0, " +
+                               std::to_string(m.vocabSize) + ")");
+    };
+    if (!inVocab(m.bosTokenId, "model.bos_token_id") ||
+        !inVocab(m.padTokenId, "model.pad_token_id"))
+      return false;
+    for (int64_t id : m.eosTokenIds)
+      if (!inVocab(id, std::string("model.") + eosKey))
+        return false;
+  }
   return r.ok();
 }
 

@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <vector>
 
 namespace zamba2 {
 
@@ -27,6 +28,22 @@ Status ioError(const std::string &path, const char *what, int err) {
 alignas(64) const unsigned char kNoWeights[64] = {};
 
 } // namespace
+
+std::string manifestSignature(const PackageManifest &m) {
+  std::string out = "vocab=" + std::to_string(m.vocabSize);
+  for (const StateSpec &st : m.state) {
+    out += ";" + st.name + ":" + st.dtype + "[";
+    for (size_t i = 0; i < st.shape.size(); ++i) {
+      const StateDim &d = st.shape[i];
+      out += (i ? "," : "") +
+             (d.kind == StateDim::Kind::Batch ? std::string("batch")
+              : d.kind == StateDim::Kind::Seq ? std::string("seq")
+                                              : std::to_string(d.size));
+    }
+    out += "]";
+  }
+  return out;
+}
 
 Status Package::open(const std::string &dirIn, std::shared_ptr<Package> &out,
                      const PackageOpenOptions &options) {
@@ -192,6 +209,39 @@ Status Package::loadLibrary() {
     return s;
   prefillFn = reinterpret_cast<EntryPointFn>(prefillSym);
   decodeFn = reinterpret_cast<EntryPointFn>(decodeSym);
+  // The shapes compiled into the code must be the manifest's: a manifest
+  // edited or mismatched after compilation would otherwise make the model
+  // write outside the buffers sized from it. (Optional symbol: hand-written
+  // test models have none.)
+  ::dlerror();
+  if (void *sig = ::dlsym(library, "zamba2_model_signature")) {
+    const char *compiled = reinterpret_cast<const char *(*)()>(sig)();
+    std::string expected = manifestSignature(man);
+    if (!compiled || expected != compiled) {
+      // Name the first part that differs: "vocab=..." or one state tensor.
+      auto parts = [](const std::string &text) {
+        std::vector<std::string> out(1);
+        for (char c : text) {
+          if (c == ';')
+            out.emplace_back();
+          else
+            out.back().push_back(c);
+        }
+        return out;
+      };
+      std::vector<std::string> a = parts(compiled ? compiled : ""),
+                               b = parts(expected);
+      size_t i = 0;
+      while (i < a.size() && i < b.size() && a[i] == b[i])
+        ++i;
+      std::string lib = i < a.size() ? a[i] : "(nothing)";
+      std::string mf = i < b.size() ? b[i] : "(nothing)";
+      return Status::error(StatusCode::Format,
+                           dirPath + "/manifest.json: does not match " + path +
+                               ": the library has " + lib +
+                               ", the manifest says " + mf);
+    }
+  }
   // A model with parallel loops runs them through a replaceable dispatcher,
   // serial until the runtime installs its thread pool. Optional: a model
   // without parallel loops has no such hook.

@@ -33,6 +33,10 @@ struct PackageOpenOptions {
   const std::map<std::string, bool> *cpuFeatures = nullptr;
 };
 
+/// "vocab=V;NAME:DTYPE[d0,...];..." of the manifest, to compare with the
+/// zamba2_model_signature() the compiler puts into model.so.
+std::string manifestSignature(const PackageManifest &m);
+
 class Package {
 public:
   /// Opens the package directory `dir`. On error `out` is left empty and the
