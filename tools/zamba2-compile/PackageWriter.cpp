@@ -274,7 +274,7 @@ PackageDir::PackageDir(std::string path) : dest(std::move(path)) {
 }
 
 PackageDir::~PackageDir() {
-  if (!committed)
+  if (!committed && !dest.empty())
     llvm::sys::fs::remove_directories(tmp);
 }
 

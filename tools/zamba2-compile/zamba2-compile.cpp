@@ -306,6 +306,12 @@ int main(int argc, char **argv) {
       (!mlir::zamba2::readGenerationIds(cfg, dir, generation, err) ||
        !mlir::zamba2::checkTokenizer(dir, cfg.vocabSize, hasTokenizer, err)))
     return fail(err);
+  // The destination is checked (and its temporary directory made) before
+  // the slow steps, so a bad -o fails in a second, not after codegen.
+  mlir::zamba2::PackageDir pkg(emit == Emit::Package ? std::string(outputPath)
+                                                     : std::string());
+  if (emit == Emit::Package && !pkg.create(err))
+    return fail(err);
   progress.end(::zamba2::describeCheckpoint(dir, cfg, *ck));
   if (emit == Emit::Zamba2)
     return writeOutput([&](llvm::raw_ostream &os, std::string &) {
@@ -377,9 +383,6 @@ int main(int argc, char **argv) {
     return rc;
   }
 
-  mlir::zamba2::PackageDir pkg(outputPath);
-  if (!pkg.create(err))
-    return fail(err);
   progress.begin("generating code for " + cpu.cpu);
   if (!mlir::zamba2::emitCpuObject(*module, cpu, pkg.file("model.o"), err)) {
     progress.abandon();
