@@ -9,39 +9,50 @@
 using namespace mlir;
 using namespace mlir::zamba2;
 
+namespace {
+
+/// Both pipelines, on tensors up to parallel loops on memrefs: results
+/// computed straight into the caller's buffers (empty tensor elimination),
+/// bufferization with identity-layout memrefs at the function boundary (the
+/// runtime passes plain row-major descriptors), the results that are now the
+/// caller's buffers dropped, temporaries freed.
+const char *const kBufferizeToParallelLoops =
+    "convert-elementwise-to-linalg,"
+    "canonicalize,cse,"
+    "eliminate-empty-tensors,"
+    "one-shot-bufferize{bufferize-function-boundaries "
+    "function-boundary-type-conversion=identity-layout-map},"
+    "canonicalize,"
+    "zamba2-drop-tied-results,"
+    "buffer-deallocation-pipeline,"
+    "zamba2-copy-to-linalg,"
+    "convert-linalg-to-parallel-loops,";
+
+/// Both pipelines' host code, memrefs and loops to the LLVM dialect (the
+/// CUDA pipeline adds gpu-to-llvm before the final cast cleanup).
+const char *const kHostToLLVM = "convert-vector-to-scf,"
+                                "lower-affine,"
+                                "convert-scf-to-cf,"
+                                "zamba2-expand-shape-to-cast,"
+                                "expand-strided-metadata,"
+                                "lower-affine,"
+                                "convert-vector-to-llvm,"
+                                "finalize-memref-to-llvm,"
+                                "convert-math-to-llvm,"
+                                "convert-math-to-libm,"
+                                "convert-arith-to-llvm,"
+                                "convert-index-to-llvm,"
+                                "convert-cf-to-llvm,"
+                                "convert-ub-to-llvm,"
+                                "convert-func-to-llvm,";
+
+} // namespace
+
 std::string mlir::zamba2::cpuPipelineUpstreamStages() {
-  // Let results be computed straight into the caller's buffers (empty tensor
-  // elimination), bufferize with identity-layout memrefs at the function
-  // boundary (the runtime passes plain row-major descriptors), drop the
-  // results that are now the caller's buffers, free temporaries, then lower
-  // to the LLVM dialect.
-  return "convert-elementwise-to-linalg,"
-         "canonicalize,cse,"
-         "eliminate-empty-tensors,"
-         "one-shot-bufferize{bufferize-function-boundaries "
-         "function-boundary-type-conversion=identity-layout-map},"
-         "canonicalize,"
-         "zamba2-drop-tied-results,"
-         "buffer-deallocation-pipeline,"
-         "zamba2-copy-to-linalg,"
-         "convert-linalg-to-parallel-loops,"
-         "zamba2-outline-parallel,"
-         "convert-vector-to-scf,"
-         "lower-affine,"
-         "convert-scf-to-cf,"
-         "zamba2-expand-shape-to-cast,"
-         "expand-strided-metadata,"
-         "lower-affine,"
-         "convert-vector-to-llvm,"
-         "finalize-memref-to-llvm,"
-         "convert-math-to-llvm,"
-         "convert-math-to-libm,"
-         "convert-arith-to-llvm,"
-         "convert-index-to-llvm,"
-         "convert-cf-to-llvm,"
-         "convert-ub-to-llvm,"
-         "convert-func-to-llvm,"
-         "reconcile-unrealized-casts";
+  // The heavy parallel loops go to the runtime's threads; the rest run as
+  // plain loops.
+  return std::string(kBufferizeToParallelLoops) + "zamba2-outline-parallel," +
+         kHostToLLVM + "reconcile-unrealized-casts";
 }
 
 namespace {
@@ -71,24 +82,14 @@ namespace {
 /// The CUDA pipeline up to the outlined kernels: the front half of the CPU
 /// pipeline (bufferization, state in place, deallocation), then managed
 /// buffers and every parallel loop a kernel.
-const char *const kCudaToKernels =
-    "convert-elementwise-to-linalg,"
-    "canonicalize,cse,"
-    "eliminate-empty-tensors,"
-    "one-shot-bufferize{bufferize-function-boundaries "
-    "function-boundary-type-conversion=identity-layout-map},"
-    "canonicalize,"
-    "zamba2-drop-tied-results,"
-    "buffer-deallocation-pipeline,"
-    "zamba2-copy-to-linalg,"
-    "convert-linalg-to-parallel-loops,"
-    "zamba2-allocs-to-gpu,"
-    "func.func(gpu-map-parallel-loops),"
-    "convert-parallel-loops-to-gpu,"
-    "gpu-launch-sink-index-computations,"
-    "gpu-kernel-outlining,"
-    "zamba2-merge-gpu-modules,"
-    "zamba2-expand-shape-to-cast";
+const std::string kCudaToKernels = std::string(kBufferizeToParallelLoops) +
+                                   "zamba2-allocs-to-gpu,"
+                                   "func.func(gpu-map-parallel-loops),"
+                                   "convert-parallel-loops-to-gpu,"
+                                   "gpu-launch-sink-index-computations,"
+                                   "gpu-kernel-outlining,"
+                                   "zamba2-merge-gpu-modules,"
+                                   "zamba2-expand-shape-to-cast";
 
 /// Device code: gpu.module -> NVVM (LLVM dialect). Everything the host
 /// lowering would do to the kernels' vector, scf, affine and memref ops is
@@ -106,24 +107,10 @@ const char *const kCudaDevice = "gpu.module(convert-vector-to-scf,"
 
 /// Host code: as the CPU pipeline's tail, then the gpu ops become mgpu*
 /// runtime calls.
-const char *const kCudaHost = "convert-vector-to-scf,"
-                              "lower-affine,"
-                              "convert-scf-to-cf,"
-                              "expand-strided-metadata,"
-                              "lower-affine,"
-                              "convert-vector-to-llvm,"
-                              "finalize-memref-to-llvm,"
-                              "convert-math-to-llvm,"
-                              "convert-math-to-libm,"
-                              "convert-arith-to-llvm,"
-                              "convert-index-to-llvm,"
-                              "convert-cf-to-llvm,"
-                              "convert-ub-to-llvm,"
-                              "convert-func-to-llvm,"
-                              "gpu-to-llvm,"
-                              "reconcile-unrealized-casts";
+const std::string kCudaHost =
+    std::string(kHostToLLVM) + "gpu-to-llvm,reconcile-unrealized-casts";
 
-void addStages(OpPassManager &pm, const char *stages) {
+void addStages(OpPassManager &pm, const std::string &stages) {
   if (failed(parsePassPipeline(stages, pm, llvm::errs())))
     llvm::report_fatal_error("zamba2-cuda-pipeline: bad stage list");
 }
@@ -166,10 +153,9 @@ struct CpuPipelineCLOptions : public PassPipelineOptions<CpuPipelineCLOptions> {
   Option<bool> fuseLoRA{*this, "fuse-lora",
                         llvm::cl::desc("Run zamba2-fuse-lora (default on)"),
                         llvm::cl::init(true)};
-  Option<bool> fuseRotary{
-      *this, "fuse-rotary",
-      llvm::cl::desc("Run zamba2-fuse-rotary (default on)"),
-      llvm::cl::init(true)};
+  Option<bool> fuseRotary{*this, "fuse-rotary",
+                          llvm::cl::desc("Run zamba2-fuse-rotary (default on)"),
+                          llvm::cl::init(true)};
 };
 
 struct CudaPipelineCLOptions
@@ -199,10 +185,9 @@ struct CudaPipelineCLOptions
   Option<bool> fuseLoRA{*this, "fuse-lora",
                         llvm::cl::desc("Run zamba2-fuse-lora (default on)"),
                         llvm::cl::init(true)};
-  Option<bool> fuseRotary{
-      *this, "fuse-rotary",
-      llvm::cl::desc("Run zamba2-fuse-rotary (default on)"),
-      llvm::cl::init(true)};
+  Option<bool> fuseRotary{*this, "fuse-rotary",
+                          llvm::cl::desc("Run zamba2-fuse-rotary (default on)"),
+                          llvm::cl::init(true)};
 };
 } // namespace
 
