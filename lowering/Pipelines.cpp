@@ -56,23 +56,36 @@ std::string mlir::zamba2::cpuPipelineUpstreamStages() {
 }
 
 namespace {
-void addFusionPasses(OpPassManager &pm, const FusionOptions &fusion) {
+
+/// Both pipelines start alike: the package ABI, the model-level fusions, the
+/// lowering to linalg (with the target's split-K choice).
+void addModelLevelPasses(OpPassManager &pm, int64_t weightAlignment,
+                         const FusionOptions &fusion, int64_t splitK) {
+  PrepareEntryPointsOptions prepare;
+  prepare.alignment = weightAlignment;
+  pm.addPass(createPrepareEntryPoints(prepare));
   if (fusion.fuseLoRA)
     pm.addPass(createFuseLoRA());
   if (fusion.fuseRotary)
     pm.addPass(createFuseRotary());
+  LowerToLinalgOptions lower;
+  lower.splitK = splitK;
+  pm.addPass(createLowerToLinalg(lower));
 }
+
+void addStages(OpPassManager &pm, const std::string &stages) {
+  if (failed(parsePassPipeline(stages, pm, llvm::errs())))
+    llvm::report_fatal_error(llvm::Twine("zamba2 pipeline: bad stage list: ") +
+                             stages);
+}
+
 } // namespace
 
 void mlir::zamba2::buildCpuPipeline(OpPassManager &pm,
                                     const CpuPipelineOptions &options) {
-  PrepareEntryPointsOptions prepare;
-  prepare.alignment = options.weightAlignment;
-  pm.addPass(createPrepareEntryPoints(prepare));
-  addFusionPasses(pm, options.fusion);
-  pm.addPass(createLowerToLinalg());
-  if (failed(parsePassPipeline(cpuPipelineUpstreamStages(), pm, llvm::errs())))
-    llvm::report_fatal_error("zamba2-cpu-pipeline: bad upstream stage list");
+  addModelLevelPasses(pm, options.weightAlignment, options.fusion,
+                      /*splitK=*/0);
+  addStages(pm, cpuPipelineUpstreamStages());
   pm.addPass(createParallelDispatch());
   pm.addPass(createEmitEntryWrappers());
 }
@@ -110,25 +123,15 @@ const char *const kCudaDevice = "gpu.module(convert-vector-to-scf,"
 const std::string kCudaHost =
     std::string(kHostToLLVM) + "gpu-to-llvm,reconcile-unrealized-casts";
 
-void addStages(OpPassManager &pm, const std::string &stages) {
-  if (failed(parsePassPipeline(stages, pm, llvm::errs())))
-    llvm::report_fatal_error("zamba2-cuda-pipeline: bad stage list");
-}
-
 } // namespace
 
 void mlir::zamba2::buildCudaPipeline(OpPassManager &pm,
                                      const CudaPipelineOptions &options) {
-  PrepareEntryPointsOptions prepare;
-  prepare.alignment = options.weightAlignment;
-  pm.addPass(createPrepareEntryPoints(prepare));
-  addFusionPasses(pm, options.fusion);
   // Each GPU thread computes one chunk of a linear's dot product (split-K):
   // a decode step's matrix-vector products get K/64 times more threads than
   // outputs, which a GPU needs to keep its memory system busy.
-  LowerToLinalgOptions lower;
-  lower.splitK = 64;
-  pm.addPass(createLowerToLinalg(lower));
+  addModelLevelPasses(pm, options.weightAlignment, options.fusion,
+                      /*splitK=*/64);
   addStages(pm, kCudaToKernels);
   GpuNVVMAttachTargetOptions target;
   target.chip = options.chip;

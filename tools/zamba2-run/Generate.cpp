@@ -69,6 +69,18 @@ void Generator::printStats() const {
   printTiming("decode", decode);
 }
 
+bool createGenerationSession(const RunOptions &o, std::shared_ptr<Package> pkg,
+                             int64_t promptLen,
+                             std::unique_ptr<Session> &session,
+                             std::string &err) {
+  int64_t maxSeq;
+  // The last new token is never fed back.
+  if (!chooseMaxSeq(o, promptLen + o.maxNewTokens - 1,
+                    promptAndNewTokens(promptLen, o.maxNewTokens), maxSeq, err))
+    return false;
+  return createSession(pkg, 1, maxSeq, session, err);
+}
+
 bool runGenerate(const RunOptions &o, std::shared_ptr<Package> pkg,
                  std::string &err) {
   const int64_t V = pkg->vocabSize();
@@ -80,13 +92,8 @@ bool runGenerate(const RunOptions &o, std::shared_ptr<Package> pkg,
             pkg->dir();
       return false;
     }
-  int64_t maxSeq;
-  // The last new token is never fed back.
-  if (!chooseMaxSeq(o, len + o.maxNewTokens - 1,
-                    promptAndNewTokens(len, o.maxNewTokens), maxSeq, err))
-    return false;
   std::unique_ptr<Session> session;
-  if (!createSession(pkg, 1, maxSeq, session, err))
+  if (!createGenerationSession(o, pkg, len, session, err))
     return false;
   Generator gen(*session, o);
   std::vector<int64_t> out;

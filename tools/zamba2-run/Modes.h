@@ -59,6 +59,12 @@ std::string tokens(int64_t n);
 /// "a prompt of 3 tokens and 16 new tokens", for chooseMaxSeq.
 std::string promptAndNewTokens(int64_t promptLen, int64_t newTokens);
 
+/// A one-sequence session long enough for a prompt of `promptLen` tokens and
+/// --max-new-tokens (or --max-seq).
+bool createGenerationSession(const RunOptions &o, std::shared_ptr<Package> pkg,
+                             int64_t promptLen,
+                             std::unique_ptr<Session> &session,
+                             std::string &err);
 bool createSession(std::shared_ptr<Package> pkg, int64_t batch, int64_t maxSeq,
                    std::unique_ptr<Session> &out, std::string &err);
 

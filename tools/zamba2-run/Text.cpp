@@ -101,12 +101,8 @@ bool runPrompt(const RunOptions &o, std::shared_ptr<Package> pkg,
     return false;
   }
   const int64_t len = static_cast<int64_t>(ids.size());
-  int64_t maxSeq;
-  if (!chooseMaxSeq(o, len + o.maxNewTokens - 1,
-                    promptAndNewTokens(len, o.maxNewTokens), maxSeq, err))
-    return false;
   std::unique_ptr<Session> session;
-  if (!createSession(pkg, 1, maxSeq, session, err))
+  if (!createGenerationSession(o, pkg, len, session, err))
     return false;
   Generator gen(*session, o);
   TextOut out(tok);
