@@ -44,27 +44,6 @@ constexpr int64_t kQueryChunk = 64;
 
 constexpr int64_t kDyn = ShapedType::kDynamic;
 
-/// Converts a float scalar to the float type `type` (extf or truncf; bf16 <->
-/// f16 goes through f32).
-Value convertFloat(OpBuilder &b, Location loc, Value v, Type type) {
-  unsigned from = v.getType().getIntOrFloatBitWidth();
-  unsigned to = type.getIntOrFloatBitWidth();
-  if (v.getType() == type)
-    return v;
-  if (to == from)
-    v = arith::ExtFOp::create(b, loc, b.getF32Type(), v);
-  if (to > from)
-    return arith::ExtFOp::create(b, loc, type, v);
-  return arith::TruncFOp::create(b, loc, type, v);
-}
-
-/// `v` with type `type` (a tensor.cast when only static-ness differs).
-Value castTo(OpBuilder &b, Location loc, Value v, Type type) {
-  if (v.getType() == type)
-    return v;
-  return tensor::CastOp::create(b, loc, type, v);
-}
-
 AffineMap mapOf(MLIRContext *ctx, unsigned loops, ArrayRef<unsigned> dims) {
   SmallVector<AffineExpr> exprs;
   for (unsigned d : dims)

@@ -48,6 +48,24 @@ Value f32Const(OpBuilder &b, Location loc, double v) {
   return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
 }
 
+Value convertFloat(OpBuilder &b, Location loc, Value v, Type type) {
+  unsigned from = v.getType().getIntOrFloatBitWidth();
+  unsigned to = type.getIntOrFloatBitWidth();
+  if (v.getType() == type)
+    return v;
+  if (to == from)
+    v = arith::ExtFOp::create(b, loc, b.getF32Type(), v);
+  if (to > from)
+    return arith::ExtFOp::create(b, loc, type, v);
+  return arith::TruncFOp::create(b, loc, type, v);
+}
+
+Value castTo(OpBuilder &b, Location loc, Value v, Type type) {
+  if (v.getType() == type)
+    return v;
+  return tensor::CastOp::create(b, loc, type, v);
+}
+
 AffineMap identityMap(MLIRContext *ctx, unsigned rank) {
   return AffineMap::getMultiDimIdentityMap(rank, ctx);
 }
@@ -211,8 +229,8 @@ Value splitKTile(OpBuilder &b, Location loc, Value xs, Value w, Value outSlice,
         Value o = linalg::IndexOp::create(gb, gloc, 0);
         Value c = linalg::IndexOp::create(gb, gloc, 1);
         Value m = linalg::IndexOp::create(gb, gloc, 2);
-        Value k0 = arith::MulIOp::create(gb, gloc, c,
-                                         indexConst(gb, gloc, chunk));
+        Value k0 =
+            arith::MulIOp::create(gb, gloc, c, indexConst(gb, gloc, chunk));
         linalg::YieldOp::create(gb, gloc,
                                 dotRow(gb, gloc, xs, w, m, o, chunk, k0));
       });
@@ -268,8 +286,8 @@ Value contractLastDim(OpBuilder &b, Location loc, Value x, Value w, Value init,
             2, 0, {getAffineDimExpr(1, ctx), getAffineDimExpr(0, ctx)}, ctx);
         Value tileResult;
         if (splitK > 0 && k % splitK == 0 && k > splitK) {
-          tileResult = splitKTile(nb, nloc, xs, w, outSlice, size, k, outs,
-                                  splitK);
+          tileResult =
+              splitKTile(nb, nloc, xs, w, outSlice, size, k, outs, splitK);
         } else {
           auto generic = linalg::GenericOp::create(
               nb, nloc, TypeRange{outSlice.getType()}, ValueRange{},

@@ -27,6 +27,12 @@ Value zerosLike(OpBuilder &b, Location loc, RankedTensorType type, Value like);
 /// Extends a scalar to f32 (weights may be stored as bf16 or f16).
 Value toF32(OpBuilder &b, Location loc, Value v);
 Value f32Const(OpBuilder &b, Location loc, double v);
+/// Converts a float scalar to the float type `type` (extf or truncf; bf16 <->
+/// f16 goes through f32).
+Value convertFloat(OpBuilder &b, Location loc, Value v, Type type);
+/// `v` with type `type` (a tensor.cast when only which dims are static
+/// differs).
+Value castTo(OpBuilder &b, Location loc, Value v, Type type);
 
 AffineMap identityMap(MLIRContext *ctx, unsigned rank);
 /// (d0, ..., d{n-1}) -> (d0, ..., d{n-2}): a row of the last dim.

@@ -27,20 +27,6 @@ namespace {
 
 using utils::IteratorType;
 
-/// Converts a float scalar to the float type `type` (extf or truncf; bf16 <->
-/// f16 goes through f32).
-Value convertFloat(OpBuilder &b, Location loc, Value v, Type type) {
-  unsigned from = v.getType().getIntOrFloatBitWidth();
-  unsigned to = type.getIntOrFloatBitWidth();
-  if (v.getType() == type)
-    return v;
-  if (to == from)
-    v = arith::ExtFOp::create(b, loc, b.getF32Type(), v);
-  if (to > from)
-    return arith::ExtFOp::create(b, loc, type, v);
-  return arith::TruncFOp::create(b, loc, type, v);
-}
-
 /// An f32 accumulator [..., Out] for x [..., In] and a weight [Out, ...]:
 /// the broadcast bias, or zeros.
 Value accumulator(OpBuilder &b, Location loc, Value x, Value weight,

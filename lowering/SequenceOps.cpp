@@ -33,22 +33,6 @@ namespace {
 
 using utils::IteratorType;
 
-/// Narrows (or widens) an f32 scalar to `type`, the inverse of toF32.
-Value fromF32(OpBuilder &b, Location loc, Value v, Type type) {
-  if (type == v.getType())
-    return v;
-  if (cast<FloatType>(type).getWidth() < 32)
-    return arith::TruncFOp::create(b, loc, type, v);
-  return arith::ExtFOp::create(b, loc, type, v);
-}
-
-/// `v` as `type` when the two differ only in which dims are static.
-Value castTo(OpBuilder &b, Location loc, Value v, RankedTensorType type) {
-  if (v.getType() == type)
-    return v;
-  return tensor::CastOp::create(b, loc, type, v);
-}
-
 AffineMap mapOf(MLIRContext *ctx, unsigned loops, ArrayRef<AffineExpr> exprs) {
   return AffineMap::get(loops, 0, exprs, ctx);
 }
@@ -97,9 +81,10 @@ Value copyConverted(OpBuilder &b, Location loc, Value src, AffineMap srcMap,
              SmallVector<AffineMap>{srcMap, identityMap(b.getContext(), rank)},
              iterators,
              [&](OpBuilder &nb, Location nloc, ValueRange args) {
-               linalg::YieldOp::create(
-                   nb, nloc,
-                   fromF32(nb, nloc, toF32(nb, nloc, args[0]), elementType));
+               linalg::YieldOp::create(nb, nloc,
+                                       convertFloat(nb, nloc,
+                                                    toF32(nb, nloc, args[0]),
+                                                    elementType));
              })
       .getResult(0);
 }
@@ -214,7 +199,7 @@ LogicalResult lowerCausalConv1d(CausalConv1dOp op, PatternRewriter &rewriter) {
         rewriter, loc, resultType, input, {acc}, {identityMap(ctx, 3)},
         [&](OpBuilder &nb, Location nloc, ValueRange args) {
           Value v = applySilu ? silu(nb, nloc, args[0]) : args[0];
-          return fromF32(nb, nloc, v, elementType);
+          return convertFloat(nb, nloc, v, elementType);
         });
   }
   result = castTo(rewriter, loc, result, resultType);
@@ -359,7 +344,7 @@ LogicalResult lowerSSD(SSDOp op, PatternRewriter &rewriter) {
               nb, nloc, yv, arith::MulFOp::create(nb, nloc, sNew, cv));
           linalg::YieldOp::create(
               nb, nloc,
-              ValueRange{fromF32(nb, nloc, sNew, stateElement), yNew});
+              ValueRange{convertFloat(nb, nloc, sNew, stateElement), yNew});
         });
     return {generic.getResult(0),
             insertAt(b, l, generic.getResult(1), y, 1, t)};
@@ -393,7 +378,7 @@ LogicalResult lowerSSD(SSDOp op, PatternRewriter &rewriter) {
     result = elementwise(rewriter, loc, resultType, result, {result},
                          {identityMap(ctx, 3)},
                          [&](OpBuilder &nb, Location nloc, ValueRange args) {
-                           return fromF32(nb, nloc, args[0], elementType);
+                           return convertFloat(nb, nloc, args[0], elementType);
                          });
   }
   result = castTo(rewriter, loc, result, resultType);
