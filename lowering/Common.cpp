@@ -370,6 +370,17 @@ Value scaleByChannel(OpBuilder &b, Location loc, Value v, Value w) {
                      });
 }
 
+/// softplus(v) = log(1 + exp(v)), in the form that neither overflows for
+/// large v nor loses small values: max(v, 0) + log1p(exp(-|v|)).
+Value softplus(OpBuilder &b, Location loc, Value v) {
+  Value zero = f32Const(b, loc, 0.0);
+  Value negAbs = arith::NegFOp::create(b, loc, math::AbsFOp::create(b, loc, v));
+  Value tail =
+      math::Log1pOp::create(b, loc, math::ExpOp::create(b, loc, negAbs));
+  return arith::AddFOp::create(
+      b, loc, arith::MaximumFOp::create(b, loc, v, zero), tail);
+}
+
 Value silu(OpBuilder &b, Location loc, Value x) {
   Value one = f32Const(b, loc, 1.0);
   Value e = math::ExpOp::create(b, loc, arith::NegFOp::create(b, loc, x));

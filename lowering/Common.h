@@ -58,6 +58,8 @@ Value normalizeLastDim(OpBuilder &b, Location loc, Value v, double eps);
 /// v[..., c] * w[c].
 Value scaleByChannel(OpBuilder &b, Location loc, Value v, Value w);
 
+/// softplus(v) = max(v, 0) + log1p(exp(-|v|)).
+Value softplus(OpBuilder &b, Location loc, Value v);
 Value silu(OpBuilder &b, Location loc, Value x);
 Value activation(OpBuilder &b, Location loc, Activation act, Value g);
 

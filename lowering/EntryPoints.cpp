@@ -5,7 +5,8 @@
 //
 // zamba2-prepare-entry-points (on tensors, before bufferization)
 //   - lays the weights out in one buffer (declaration order, aligned), records
-//     the table as the module attribute `zamba2.weight_table`, and erases the
+//     the table as the module attribute `zamba2.weight_table` (with the
+//     `zamba2.quant` transform of quantized parts), and erases the
 //     `zamba2.weight` declarations;
 //   - adds the weight buffer (memref<?xi8>) as argument 0 of each entry point
 //     and turns every `zamba2.param` into a typed view of it;
@@ -79,12 +80,16 @@ struct PrepareEntryPointsPass
       cursor = alignUp(cursor, alignment);
       offsets[w.getSymName()] = cursor;
       Builder b(ctx);
-      table.push_back(b.getDictionaryAttr({
+      SmallVector<NamedAttribute> entry = {
           b.getNamedAttr("name", w.getSymNameAttr()),
           b.getNamedAttr("type", TypeAttr::get(type)),
           b.getNamedAttr("offset", b.getI64IntegerAttr(cursor)),
           b.getNamedAttr("bytes", b.getI64IntegerAttr(bytes)),
-      }));
+      };
+      // A quantized part (zamba2-quantize): how the packer computes it.
+      if (auto quant = w->getAttrOfType<DictionaryAttr>("zamba2.quant"))
+        entry.push_back(b.getNamedAttr("quant", quant));
+      table.push_back(b.getDictionaryAttr(entry));
       cursor += bytes;
     }
     Builder b(ctx);

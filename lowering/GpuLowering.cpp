@@ -1,28 +1,41 @@
 //===- GpuLowering.cpp - zamba2c's own passes of the CUDA pipeline --------===//
 //
 // zamba2-allocs-to-gpu (on memrefs, before the parallel loops become kernels)
-//   - memref.alloc / memref.dealloc outside parallel loops become
-//     gpu.alloc host_shared / gpu.dealloc, and memref.get_global a
-//     host_shared copy of the global: every buffer the kernels touch is then
-//     device-accessible (managed) memory, as are the entry-point arguments
-//     the runtime passes.
+//   - host memref.alloc / dealloc / copy become gpu.alloc / dealloc / memcpy
+//     (device memory).
+//
+// zamba2-parallel-to-gpu
+//   - each host scf.parallel becomes a gpu.launch, one thread per iteration
+//     of the flattened iteration space; globals used in kernels are cloned
+//     into them; then host code must not touch memory.
 //
 // zamba2-merge-gpu-modules (after gpu-kernel-outlining)
 //   - moves every kernel into one gpu.module, so that the device code is
 //     compiled (and loaded) once.
 //
+// zamba2-gpu-stream (after outlining)
+//   - one stream per entry-point call, every GPU op asynchronous on it, one
+//     wait at the end.
+//
 //===----------------------------------------------------------------------===//
 #include "lowering/Pipelines.h"
 #include "passes/Passes.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/IRMapping.h"
 #include "mlir/IR/SymbolTable.h"
 
 namespace mlir::zamba2 {
 #define GEN_PASS_DEF_ALLOCSTOGPU
+#define GEN_PASS_DEF_PARALLELTOGPU
+#define GEN_PASS_DEF_GPUSTREAM
 #define GEN_PASS_DEF_MERGEGPUMODULES
 #include "passes/Passes.h.inc"
 } // namespace mlir::zamba2
@@ -43,79 +56,274 @@ bool onDevice(Operation *op) {
 struct AllocsToGpuPass : mlir::zamba2::impl::AllocsToGpuBase<AllocsToGpuPass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    OpBuilder builder(module.getContext());
-
-    SmallVector<memref::AllocOp> allocs;
-    SmallVector<memref::DeallocOp> deallocs;
-    SmallVector<memref::GetGlobalOp> globals;
+    OpBuilder b(module.getContext());
+    SmallVector<Operation *> ops;
     module.walk([&](Operation *op) {
-      if (onDevice(op))
-        return;
-      if (auto a = dyn_cast<memref::AllocOp>(op))
-        allocs.push_back(a);
-      else if (auto d = dyn_cast<memref::DeallocOp>(op))
-        deallocs.push_back(d);
-      else if (auto g = dyn_cast<memref::GetGlobalOp>(op))
-        globals.push_back(g);
+      if (isa<memref::AllocOp, memref::DeallocOp, memref::CopyOp>(op) &&
+          !onDevice(op))
+        ops.push_back(op);
     });
-
-    for (memref::AllocOp alloc : allocs) {
-      if (!alloc.getType().getLayout().isIdentity() ||
-          alloc.getType().getMemorySpace()) {
-        alloc.emitError("zamba2-allocs-to-gpu: only identity-layout "
-                        "allocations in the default memory space are "
-                        "supported");
-        return signalPassFailure();
+    for (Operation *op : ops) {
+      b.setInsertionPoint(op);
+      Location loc = op->getLoc();
+      if (auto alloc = dyn_cast<memref::AllocOp>(op)) {
+        if (!alloc.getType().getLayout().isIdentity() ||
+            alloc.getType().getMemorySpace()) {
+          alloc.emitError("zamba2-allocs-to-gpu: only identity-layout "
+                          "allocations in the default memory space are "
+                          "supported");
+          return signalPassFailure();
+        }
+        auto device = gpu::AllocOp::create(
+            b, loc, alloc.getType(), /*asyncToken=*/Type(),
+            /*asyncDependencies=*/ValueRange{}, alloc.getDynamicSizes(),
+            alloc.getSymbolOperands(), /*hostShared=*/false);
+        alloc.replaceAllUsesWith(device.getMemref());
+      } else if (auto dealloc = dyn_cast<memref::DeallocOp>(op)) {
+        gpu::DeallocOp::create(b, loc, Type(), ValueRange{},
+                               dealloc.getMemref());
+      } else {
+        auto copy = cast<memref::CopyOp>(op);
+        auto contiguous = [](Value v) {
+          return cast<MemRefType>(v.getType()).getLayout().isIdentity();
+        };
+        if (!contiguous(copy.getSource()) || !contiguous(copy.getTarget())) {
+          copy.emitError("zamba2-allocs-to-gpu: a strided copy on the host "
+                         "(zamba2-copy-to-linalg should have made it a loop)");
+          return signalPassFailure();
+        }
+        gpu::MemcpyOp::create(b, loc, Type(), ValueRange{}, copy.getTarget(),
+                              copy.getSource());
       }
-      builder.setInsertionPoint(alloc);
-      auto replacement = gpu::AllocOp::create(
-          builder, alloc.getLoc(), alloc.getType(), /*asyncToken=*/Type(),
-          /*asyncDependencies=*/ValueRange{}, alloc.getDynamicSizes(),
-          alloc.getSymbolOperands(), /*hostShared=*/true);
-      alloc.replaceAllUsesWith(replacement.getMemref());
-      alloc.erase();
-    }
-
-    for (memref::DeallocOp dealloc : deallocs)
-      freeOnDevice(builder, dealloc, dealloc.getMemref());
-
-    for (memref::GetGlobalOp get : globals) {
-      auto type = cast<MemRefType>(get.getType());
-      if (!type.getLayout().isIdentity() || !type.hasStaticShape()) {
-        get.emitError("zamba2-allocs-to-gpu: only static identity-layout "
-                      "globals are supported");
-        return signalPassFailure();
-      }
-      builder.setInsertionPointAfter(get);
-      auto copy = gpu::AllocOp::create(builder, get.getLoc(), type, Type(),
-                                       ValueRange{}, ValueRange{}, ValueRange{},
-                                       /*hostShared=*/true);
-      get.getResult().replaceAllUsesWith(copy.getMemref());
-      memref::CopyOp::create(builder, get.getLoc(), get.getResult(),
-                             copy.getMemref());
-      Block *block = get->getBlock();
-      builder.setInsertionPoint(block->getTerminator());
-      freeOnDevice(builder, nullptr, copy.getMemref());
+      op->erase();
     }
   }
+};
 
-  /// gpu.dealloc has no synchronous lowering: free on a fresh stream and wait
-  /// for it (mgpuStreamCreate, mgpuMemFree, mgpuStreamSynchronize,
-  /// mgpuStreamDestroy). Replaces `old` if given, else inserts at the
-  /// builder's point.
-  static void freeOnDevice(OpBuilder &builder, Operation *old, Value memref) {
-    if (old)
-      builder.setInsertionPoint(old);
-    Location loc = old ? old->getLoc() : memref.getLoc();
-    auto tokenType = gpu::AsyncTokenType::get(builder.getContext());
-    Value stream = gpu::WaitOp::create(builder, loc, tokenType, ValueRange{})
+//===----------------------------------------------------------------------===//
+// zamba2-parallel-to-gpu
+//===----------------------------------------------------------------------===//
+
+/// Clones the memref.get_global ops whose results `launch` uses into its
+/// body: the kernel then names the global, which the outlining copies into
+/// the device module (a host global's address means nothing on the device).
+void sinkGlobals(gpu::LaunchOp launch) {
+  Region &body = launch.getBody();
+  OpBuilder b(launch.getContext());
+  b.setInsertionPointToStart(&body.front());
+  llvm::DenseMap<Value, Value> cloned;
+  body.walk([&](Operation *op) {
+    for (OpOperand &use : op->getOpOperands()) {
+      auto global = use.get().getDefiningOp<memref::GetGlobalOp>();
+      if (!global || launch->isAncestor(global))
+        continue;
+      Value &inside = cloned[use.get()];
+      if (!inside)
+        inside = b.clone(*global)->getResult(0);
+      use.set(inside);
+    }
+  });
+}
+
+struct ParallelToGpuPass
+    : mlir::zamba2::impl::ParallelToGpuBase<ParallelToGpuPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    SmallVector<scf::ParallelOp> loops;
+    module.walk([&](scf::ParallelOp loop) {
+      if (!loop->getParentOfType<scf::ParallelOp>() &&
+          !loop->getParentOfType<gpu::LaunchOp>() &&
+          !loop->getParentOfType<gpu::GPUModuleOp>())
+        loops.push_back(loop);
+    });
+    for (scf::ParallelOp loop : loops)
+      if (failed(convert(loop)))
+        return signalPassFailure();
+    module.walk([](gpu::LaunchOp launch) { sinkGlobals(launch); });
+    if (failed(checkHostCode(module)))
+      return signalPassFailure();
+  }
+
+  /// for (i0, ..., in) in parallel -> thread id = i0 * (N1...Nn) + ... + in.
+  LogicalResult convert(scf::ParallelOp loop) {
+    if (!loop.getInitVals().empty())
+      return loop.emitError("zamba2-parallel-to-gpu: a host parallel loop "
+                            "with reductions is not supported");
+    OpBuilder b(loop);
+    Location loc = loop.getLoc();
+    auto idx = [&](int64_t v) -> Value {
+      return arith::ConstantIndexOp::create(b, loc, v);
+    };
+    SmallVector<Value> trips;
+    Value total = idx(1);
+    for (auto [lb, ub, step] : llvm::zip(
+             loop.getLowerBound(), loop.getUpperBound(), loop.getStep())) {
+      // ceil((ub - lb) / step), 0 when ub <= lb.
+      Value span = arith::SubIOp::create(b, loc, ub, lb);
+      Value positive = arith::MaxSIOp::create(b, loc, span, idx(0));
+      Value trip = arith::CeilDivUIOp::create(b, loc, positive, step);
+      trips.push_back(trip);
+      total = arith::MulIOp::create(b, loc, total, trip);
+    }
+    // An empty iteration space launches nothing.
+    Value any =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt, total, idx(0));
+    auto guard = scf::IfOp::create(b, loc, any, /*withElseRegion=*/false);
+    b.setInsertionPointToStart(guard.thenBlock());
+    Value threads = idx(blockSize);
+    Value blocks = arith::CeilDivUIOp::create(b, loc, total, threads);
+    Value one = idx(1);
+    // Named "loop" (the outlining makes the names unique).
+    auto name = FlatSymbolRefAttr::get(b.getContext(), "loop");
+    auto launch = gpu::LaunchOp::create(
+        b, loc, blocks, one, one, threads, one, one,
+        /*dynamicSharedMemorySize=*/nullptr, /*asyncTokenType=*/nullptr,
+        /*asyncDependencies=*/{}, /*workgroupAttributions=*/{},
+        /*privateAttributions=*/{}, nullptr, nullptr, nullptr, name, name);
+    b.setInsertionPointToStart(&launch.getBody().front());
+    Value id = arith::AddIOp::create(
+        b, loc, arith::MulIOp::create(b, loc, launch.getBlockIds().x, threads),
+        launch.getThreadIds().x);
+    Value inRange =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, id, total);
+    auto body = scf::IfOp::create(b, loc, inRange, /*withElseRegion=*/false);
+    gpu::TerminatorOp::create(b, loc);
+    b.setInsertionPointToStart(body.thenBlock());
+    IRMapping map;
+    Value rest = id;
+    for (int64_t i = static_cast<int64_t>(trips.size()) - 1; i >= 0; --i) {
+      Value index =
+          i == 0 ? rest
+                 : arith::RemUIOp::create(b, loc, rest, trips[i]).getResult();
+      if (i > 0)
+        rest = arith::DivUIOp::create(b, loc, rest, trips[i]);
+      Value iv = arith::AddIOp::create(
+          b, loc, loop.getLowerBound()[i],
+          arith::MulIOp::create(b, loc, index, loop.getStep()[i]));
+      map.map(loop.getInductionVars()[i], iv);
+    }
+    for (Operation &op : loop.getBody()->without_terminator())
+      b.clone(op, map);
+    loop.erase();
+    return success();
+  }
+
+  /// Host code may compute sizes and launch kernels; it must not access
+  /// memory.
+  static LogicalResult checkHostCode(ModuleOp module) {
+    WalkResult result = module.walk<WalkOrder::PreOrder>([](Operation *op) {
+      if (isa<gpu::LaunchOp, gpu::GPUModuleOp>(op))
+        return WalkResult::skip();
+      if (isa<memref::LoadOp, memref::StoreOp, memref::CopyOp, vector::LoadOp,
+              vector::StoreOp, vector::TransferReadOp, vector::TransferWriteOp,
+              linalg::LinalgOp>(op)) {
+        op->emitError("zamba2-parallel-to-gpu: host code accesses a "
+                      "device buffer (")
+            << op->getName() << ")";
+        return WalkResult::interrupt();
+      }
+      return WalkResult::advance();
+    });
+    return failure(result.wasInterrupted());
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// zamba2-gpu-stream
+//===----------------------------------------------------------------------===//
+
+struct GpuStreamPass : mlir::zamba2::impl::GpuStreamBase<GpuStreamPass> {
+  void runOnOperation() override {
+    for (auto fn : getOperation().getOps<func::FuncOp>())
+      if (failed(runOnFunction(fn)))
+        return signalPassFailure();
+  }
+
+  LogicalResult runOnFunction(func::FuncOp fn) {
+    SmallVector<Operation *> ops;
+    bool hasAsync = false;
+    fn.walk([&](Operation *op) {
+      if (isa<gpu::LaunchFuncOp, gpu::AllocOp, gpu::DeallocOp, gpu::MemcpyOp>(
+              op))
+        ops.push_back(op);
+      else if (isa<gpu::WaitOp>(op))
+        hasAsync = true;
+    });
+    if (ops.empty())
+      return success();
+    if (hasAsync || !fn.getBody().hasOneBlock())
+      return fn.emitError("zamba2-gpu-stream: expects one block and "
+                          "synchronous GPU ops");
+    OpBuilder b(fn.getContext());
+    b.setInsertionPointToStart(&fn.getBody().front());
+    auto tokenType = gpu::AsyncTokenType::get(fn.getContext());
+    Value stream = gpu::WaitOp::create(b, fn.getLoc(), tokenType, ValueRange{})
                        .getAsyncToken();
-    Value freed = gpu::DeallocOp::create(builder, loc, tokenType,
-                                         ValueRange{stream}, memref)
-                      .getAsyncToken();
-    gpu::WaitOp::create(builder, loc, Type(), ValueRange{freed});
-    if (old)
-      old->erase();
+    for (Operation *op : ops) {
+      b.setInsertionPoint(op);
+      Location loc = op->getLoc();
+      ValueRange deps(stream);
+      if (auto launch = dyn_cast<gpu::LaunchFuncOp>(op)) {
+        if (launch.getAsyncToken() || !launch.getAsyncDependencies().empty())
+          return launch.emitError("zamba2-gpu-stream: already asynchronous");
+        std::optional<gpu::KernelDim3> cluster;
+        if (launch.hasClusterSize())
+          cluster = launch.getClusterSizeOperandValues();
+        gpu::LaunchFuncOp::create(
+            b, loc, launch.getKernelAttr(), launch.getGridSizeOperandValues(),
+            launch.getBlockSizeOperandValues(),
+            launch.getDynamicSharedMemorySize(), launch.getKernelOperands(),
+            tokenType, deps, cluster);
+      } else if (auto alloc = dyn_cast<gpu::AllocOp>(op)) {
+        auto async = gpu::AllocOp::create(
+            b, loc, alloc.getType(), tokenType, deps, alloc.getDynamicSizes(),
+            alloc.getSymbolOperands(), alloc.getHostShared());
+        alloc.getMemref().replaceAllUsesWith(async.getMemref());
+      } else if (auto dealloc = dyn_cast<gpu::DeallocOp>(op)) {
+        gpu::DeallocOp::create(b, loc, tokenType, deps, dealloc.getMemref());
+      } else {
+        auto copy = cast<gpu::MemcpyOp>(op);
+        gpu::MemcpyOp::create(b, loc, tokenType, deps, copy.getDst(),
+                              copy.getSrc());
+      }
+      op->erase();
+    }
+    b.setInsertionPoint(fn.getBody().front().getTerminator());
+    gpu::WaitOp::create(b, fn.getLoc(), Type(), ValueRange{stream});
+    scopeLoopAllocas(fn);
+    return success();
+  }
+
+  /// The host lowering of a launch allocates its argument array on the
+  /// stack where the launch is; in a host loop that grows the stack every
+  /// iteration (a long prefill overflowed it). An alloca scope per iteration
+  /// gives it back.
+  static void scopeLoopAllocas(func::FuncOp fn) {
+    SmallVector<scf::ForOp> loops;
+    fn.walk([&](scf::ForOp loop) {
+      if (!loop->getParentOfType<gpu::LaunchOp>() &&
+          loop.getBody()
+              ->walk([](gpu::LaunchFuncOp) { return WalkResult::interrupt(); })
+              .wasInterrupted())
+        loops.push_back(loop);
+    });
+    for (scf::ForOp loop : loops) {
+      Block *body = loop.getBody();
+      Operation *yield = body->getTerminator();
+      OpBuilder b(yield);
+      auto scope = memref::AllocaScopeOp::create(b, loop.getLoc(),
+                                                 yield->getOperandTypes());
+      Block *inner = new Block();
+      scope.getBodyRegion().push_back(inner);
+      inner->getOperations().splice(inner->end(), body->getOperations(),
+                                    body->begin(), Block::iterator(scope));
+      b.setInsertionPointToEnd(inner);
+      memref::AllocaScopeReturnOp::create(b, loop.getLoc(),
+                                          yield->getOperands());
+      yield->setOperands(scope.getResults());
+    }
   }
 };
 
@@ -148,23 +356,14 @@ struct MergeGpuModulesPass
             op->getAttrOfType<StringAttr>(SymbolTable::getSymbolAttrName());
         auto fn = dyn_cast<gpu::GPUFuncOp>(op);
         if (fn && fn.isKernel()) {
-          // Module names are unique; the kernels inside may share a name.
-          renamed[{moduleName, name}] = moduleName;
-          if (from == merged) {
-            if (name != moduleName &&
-                failed(mergedSymbols.rename(op, moduleName))) {
-              op->emitError("zamba2-merge-gpu-modules: cannot rename kernel");
-              return signalPassFailure();
-            }
-            continue;
+          // Kernels keep their names, made unique by the symbol table
+          // (the outlining names them after the launch's kernel name or
+          // the enclosing function).
+          if (from != merged) {
+            op->remove();
+            mergedSymbols.insert(op);
           }
-          op->remove();
-          SymbolTable::setSymbolName(op, moduleName);
-          if (mergedSymbols.lookup(moduleName)) {
-            op->emitError("zamba2-merge-gpu-modules: kernel name clash");
-            return signalPassFailure();
-          }
-          mergedSymbols.insert(op);
+          renamed[{moduleName, name}] = SymbolTable::getSymbolName(op);
           continue;
         }
         if (from == merged)
@@ -182,6 +381,15 @@ struct MergeGpuModulesPass
     for (gpu::GPUModuleOp from : gpuModules)
       if (from != merged)
         from.erase();
+    // Workgroup-memory globals (lowering/GpuKernels.cpp) exist for the
+    // kernels only; their host copies are unused and host code cannot
+    // declare them.
+    for (auto global :
+         llvm::make_early_inc_range(module.getOps<memref::GlobalOp>()))
+      if (auto space = dyn_cast_or_null<gpu::AddressSpaceAttr>(
+              global.getType().getMemorySpace());
+          space && space.getValue() == gpu::AddressSpace::Workgroup)
+        global.erase();
     merged.setSymName(kMergedName);
 
     WalkResult result = module.walk([&](gpu::LaunchFuncOp launch) {

@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 #include "dialect/Zamba2Ops.h"
 #include "lowering/Common.h"
+#include "lowering/GpuKernels.h"
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -189,7 +190,19 @@ LogicalResult lowerSplit(SplitOp op, PatternRewriter &rewriter) {
 struct LowerToLinalgPass
     : mlir::zamba2::impl::LowerToLinalgBase<LowerToLinalgPass> {
   using Base::Base;
+
+  void getDependentDialects(DialectRegistry &registry) const override {
+    Base::getDependentDialects(registry);
+    registerGpuKernelModels(registry);
+  }
+
   void runOnOperation() override {
+    bool cuda = target == "cuda";
+    if (!cuda && target != "cpu") {
+      getOperation().emitError("zamba2-lower-to-linalg: unknown target '")
+          << target << "' (expected cpu or cuda)";
+      return signalPassFailure();
+    }
     RewritePatternSet patterns(&getContext());
     patterns.add(lowerEmbed);
     patterns.add<LowerLinear>(&getContext(), static_cast<int64_t>(splitK));
@@ -202,7 +215,21 @@ struct LowerToLinalgPass
     populateSequenceOpLowerings(patterns);
     populateAttentionLowerings(patterns);
     populateFusedLinearLowerings(patterns);
-    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+    if (!cuda) {
+      if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+        signalPassFailure();
+      return;
+    }
+    // On the CUDA target the ops with a kernel of their own are left for
+    // bufferization (lowering/GpuKernels.cpp).
+    SmallVector<Operation *> ops;
+    getOperation().walk([&](Operation *op) {
+      if (isa<Zamba2Dialect>(op->getDialect()) && !hasGpuKernel(op))
+        ops.push_back(op);
+    });
+    GreedyRewriteConfig config;
+    config.setStrictness(GreedyRewriteStrictness::ExistingAndNewOps);
+    if (failed(applyOpPatternsGreedily(ops, std::move(patterns), config)))
       signalPassFailure();
   }
 };

@@ -60,7 +60,7 @@ namespace {
 /// Both pipelines start alike: the package ABI, the model-level fusions, the
 /// lowering to linalg (with the target's split-K choice).
 void addModelLevelPasses(OpPassManager &pm, int64_t weightAlignment,
-                         const FusionOptions &fusion, int64_t splitK) {
+                         const FusionOptions &fusion, const char *target) {
   PrepareEntryPointsOptions prepare;
   prepare.alignment = weightAlignment;
   pm.addPass(createPrepareEntryPoints(prepare));
@@ -69,7 +69,7 @@ void addModelLevelPasses(OpPassManager &pm, int64_t weightAlignment,
   if (fusion.fuseRotary)
     pm.addPass(createFuseRotary());
   LowerToLinalgOptions lower;
-  lower.splitK = splitK;
+  lower.target = target;
   pm.addPass(createLowerToLinalg(lower));
 }
 
@@ -83,8 +83,7 @@ void addStages(OpPassManager &pm, const std::string &stages) {
 
 void mlir::zamba2::buildCpuPipeline(OpPassManager &pm,
                                     const CpuPipelineOptions &options) {
-  addModelLevelPasses(pm, options.weightAlignment, options.fusion,
-                      /*splitK=*/0);
+  addModelLevelPasses(pm, options.weightAlignment, options.fusion, "cpu");
   addStages(pm, cpuPipelineUpstreamStages());
   pm.addPass(createParallelDispatch());
   pm.addPass(createEmitEntryWrappers());
@@ -93,15 +92,16 @@ void mlir::zamba2::buildCpuPipeline(OpPassManager &pm,
 namespace {
 
 /// The CUDA pipeline up to the outlined kernels: the front half of the CPU
-/// pipeline (bufferization, state in place, deallocation), then managed
-/// buffers and every parallel loop a kernel.
+/// pipeline (bufferization, where the ops with kernels of their own become
+/// gpu.launch ops; state in place; deallocation), then device buffers, every
+/// other parallel loop a kernel, all of a call's GPU work on one stream.
 const std::string kCudaToKernels = std::string(kBufferizeToParallelLoops) +
                                    "zamba2-allocs-to-gpu,"
-                                   "func.func(gpu-map-parallel-loops),"
-                                   "convert-parallel-loops-to-gpu,"
+                                   "zamba2-parallel-to-gpu,"
                                    "gpu-launch-sink-index-computations,"
                                    "gpu-kernel-outlining,"
                                    "zamba2-merge-gpu-modules,"
+                                   "zamba2-gpu-stream,"
                                    "zamba2-expand-shape-to-cast";
 
 /// Device code: gpu.module -> NVVM (LLVM dialect). Everything the host
@@ -127,11 +127,7 @@ const std::string kCudaHost =
 
 void mlir::zamba2::buildCudaPipeline(OpPassManager &pm,
                                      const CudaPipelineOptions &options) {
-  // Each GPU thread computes one chunk of a linear's dot product (split-K):
-  // a decode step's matrix-vector products get K/64 times more threads than
-  // outputs, which a GPU needs to keep its memory system busy.
-  addModelLevelPasses(pm, options.weightAlignment, options.fusion,
-                      /*splitK=*/64);
+  addModelLevelPasses(pm, options.weightAlignment, options.fusion, "cuda");
   addStages(pm, kCudaToKernels);
   GpuNVVMAttachTargetOptions target;
   target.chip = options.chip;
@@ -212,9 +208,11 @@ void mlir::zamba2::registerZamba2Pipelines() {
   PassPipelineRegistration<CudaPipelineCLOptions>(
       "zamba2-cuda-pipeline",
       "Imported zamba2 module -> LLVM dialect host code launching CUDA "
-      "kernels (the CPU pipeline's bufferization, then zamba2-allocs-to-gpu, "
-      "parallel loops as kernels, zamba2-merge-gpu-modules, NVVM, "
-      "gpu-to-llvm, gpu-module-to-binary, zamba2-emit-entry-wrappers)",
+      "kernels (zamba2-lower-to-linalg{target=cuda}, the CPU pipeline's "
+      "bufferization with the kernels of lowering/GpuKernels, "
+      "zamba2-allocs-to-gpu, zamba2-parallel-to-gpu, zamba2-merge-gpu-modules, "
+      "zamba2-gpu-stream, NVVM, gpu-to-llvm, gpu-module-to-binary, "
+      "zamba2-emit-entry-wrappers)",
       [](OpPassManager &pm, const CudaPipelineCLOptions &cl) {
         CudaPipelineOptions options;
         options.weightAlignment = cl.weightAlignment;

@@ -217,17 +217,6 @@ LogicalResult lowerCausalConv1d(CausalConv1dOp op, PatternRewriter &rewriter) {
 // ssd_scan / ssd_step
 //===----------------------------------------------------------------------===//
 
-/// softplus(v) = log(1 + exp(v)), in the form that neither overflows for
-/// large v nor loses small values: max(v, 0) + log1p(exp(-|v|)).
-Value softplus(OpBuilder &b, Location loc, Value v) {
-  Value zero = f32Const(b, loc, 0.0);
-  Value negAbs = arith::NegFOp::create(b, loc, math::AbsFOp::create(b, loc, v));
-  Value tail =
-      math::Log1pOp::create(b, loc, math::ExpOp::create(b, loc, negAbs));
-  return arith::AddFOp::create(
-      b, loc, arith::MaximumFOp::create(b, loc, v, zero), tail);
-}
-
 /// Shared by ssd_scan and ssd_step (the T == 1 case).
 template <typename SSDOp>
 LogicalResult lowerSSD(SSDOp op, PatternRewriter &rewriter) {

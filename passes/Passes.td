@@ -34,7 +34,12 @@ def LowerToLinalg : Pass<"zamba2-lower-to-linalg", "ModuleOp"> {
     Option<"splitK", "split-k", "int64_t", /*default=*/"0",
            "Split each linear's reduction into chunks of this many input "
            "channels computed in parallel, then summed (0: one dot product "
-           "per output; the GPU pipeline uses it for parallelism)">,
+           "per output)">,
+    Option<"target", "target", "std::string", /*default=*/"\"cpu\"",
+           "cpu: lower every op; cuda: leave the ops that have a CUDA kernel "
+           "(linear, lora, lora_linear, rms_norm, gated_rms_norm, attention) "
+           "to One-Shot Bufferize, whose models emit their kernels "
+           "(lowering/GpuKernels.cpp)">,
   ];
   let dependentDialects = ["::mlir::linalg::LinalgDialect",
                            "::mlir::tensor::TensorDialect",
@@ -182,18 +187,53 @@ def EmitEntryWrappers : Pass<"zamba2-emit-entry-wrappers", "ModuleOp"> {
 }
 
 def AllocsToGpu : Pass<"zamba2-allocs-to-gpu", "ModuleOp"> {
-  let summary = "Make the host's buffers device-accessible (CUDA pipeline)";
+  let summary = "Put the host's buffers in device memory (CUDA pipeline)";
   let description = [{
     Runs on memrefs before the parallel loops become GPU kernels. Every
-    `memref.alloc` outside a parallel loop becomes `gpu.alloc host_shared`
-    (managed memory: the kernels and the host code of the entry point, which
-    reads loop bounds and small values, both use it) and every
-    `memref.dealloc` of one becomes a `gpu.dealloc` (issued on a stream of its
-    own that is synchronised at once, since the GPU-to-LLVM lowering only
-    frees asynchronously). Each `memref.get_global` becomes a host_shared
-    copy of the global, freed at the end of its block: host globals are not
-    device memory. Allocations inside parallel loops (per-thread scratch)
-    are left alone.
+    `memref.alloc` / `memref.dealloc` outside device code becomes
+    `gpu.alloc` / `gpu.dealloc` (device memory; zamba2-gpu-stream later
+    orders them on the entry point's stream), and every `memref.copy` there a
+    `gpu.memcpy`. Host code never touches these buffers
+    (zamba2-parallel-to-gpu checks it). Allocations inside parallel loops
+    (per-thread scratch) are left alone.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect",
+                           "::mlir::memref::MemRefDialect"];
+}
+
+def ParallelToGpu : Pass<"zamba2-parallel-to-gpu", "ModuleOp"> {
+  let summary = "Every host parallel loop a kernel; no host access to buffers";
+  let description = [{
+    Each `scf.parallel` of host code (not nested in another, nor in a
+    `gpu.launch`) becomes a `gpu.launch` of blocks of `block-size` threads,
+    one thread per iteration of the whole (flattened) iteration space;
+    nested parallel loops run sequentially in their thread. A
+    `memref.get_global` used inside a kernel is cloned into it (the outlining
+    then copies the global into the device module). Afterwards host code must
+    not read or write memory (loads, stores, copies, linalg): device buffers
+    are not host memory, and a captured CUDA graph replays kernels, not host
+    code. A violation is an error naming the op.
+  }];
+  let options = [
+    Option<"blockSize", "block-size", "int64_t", /*default=*/"256",
+           "Threads per block">,
+  ];
+  let dependentDialects = ["::mlir::gpu::GPUDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::arith::ArithDialect"];
+}
+
+def GpuStream : Pass<"zamba2-gpu-stream", "ModuleOp"> {
+  let summary = "All GPU work of a function on one stream, one wait at its end";
+  let description = [{
+    After kernel outlining: in each function with GPU ops, `gpu.wait async`
+    at entry makes the stream; every `gpu.launch_func`, `gpu.alloc`,
+    `gpu.dealloc` and `gpu.memcpy` becomes asynchronous on it (at any
+    nesting depth: a stream runs its work in order, so the one token is the
+    only dependency needed), and one `gpu.wait` before the return waits for
+    all of it. The runtime can then capture a call into a CUDA graph. A
+    host loop that launches kernels gets a `memref.alloca_scope` per
+    iteration (the launch lowering puts its argument array on the stack).
   }];
   let dependentDialects = ["::mlir::gpu::GPUDialect",
                            "::mlir::memref::MemRefDialect"];
@@ -209,6 +249,52 @@ def MergeGpuModules : Pass<"zamba2-merge-gpu-modules", "ModuleOp"> {
     symbols the kernels referenced (cloned by the outlining) are kept once.
   }];
   let dependentDialects = ["::mlir::gpu::GPUDialect"];
+}
+
+def Quantize : Pass<"zamba2-quantize", "ModuleOp"> {
+  let summary = "Weight-only integer quantization of the linears' weights";
+  let description = [{
+    Rewrites each `zamba2.linear` whose weight is a declared checkpoint
+    weight W into `zamba2.quant_linear` reading new declarations `W.packed`
+    (i8), `W.scales` (f16 or f32) and, for the asymmetric scheme, `W.zeros`
+    (i8), each with the attribute `zamba2.quant = {source, tensor, part,
+    bits, group_size, scheme, scale_type}`: the transform the package's
+    packer (runtime/pack, without MLIR) applies to the checkpoint tensor
+    `source` to compute the bytes (docs/PACKAGE.md, "Quantized weights").
+    A weight read by several linears (the shared block) is quantized once.
+    Which weights: every linear's (Mamba mixers, shared block, hybrid
+    layers); the LoRA adapters' A and B with `quantize-adapters` (default),
+    the adapter then becoming base + quant_linear(quant_linear(x, A), B) (an
+    `arith.addf`; a factor that cannot be quantized stays a float linear);
+    the lm_head (`lm_head.weight`, or with tied embeddings the table the
+    logits linear reads, whose quantized copy stands for tensor
+    `lm_head.weight` while the lookup keeps the float table) only with
+    `quantize-lm-head`. `quantize-embeddings` is refused: `zamba2.embed`
+    reads a float table. A weight whose input width is not a multiple of
+    `group-size` stays as it is, with a warning naming it. `lora_linear`
+    (zamba2-fuse-lora ran first) is split into its linear and its adapter;
+    run this pass before zamba2-fuse-lora, which leaves a quantized linear
+    and its adapter unfused, and before zamba2-prepare-entry-points.
+  }];
+  let options = [
+    Option<"bits", "bits", "int64_t", /*default=*/"4",
+           "Bits per weight: 4 or 8">,
+    Option<"groupSize", "group-size", "int64_t", /*default=*/"64",
+           "Consecutive weights of a row sharing one scale (and zero point)">,
+    Option<"scheme", "scheme", "std::string", /*default=*/"\"symmetric\"",
+           "symmetric (w = s q, q signed) or asymmetric (w = s (q - z), q and "
+           "z unsigned)">,
+    Option<"scaleType", "scale-type", "std::string", /*default=*/"\"f16\"",
+           "Element type of the scales: f16 or f32">,
+    Option<"quantizeAdapters", "quantize-adapters", "bool",
+           /*default=*/"true", "Quantize the LoRA adapters' A and B too">,
+    Option<"quantizeLmHead", "quantize-lm-head", "bool", /*default=*/"false",
+           "Quantize the lm_head (the logits linear)">,
+    Option<"quantizeEmbeddings", "quantize-embeddings", "bool",
+           /*default=*/"false",
+           "Quantize the embedding table (not supported: an error)">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
 }
 
 #endif // ZAMBA2_PASSES_TD

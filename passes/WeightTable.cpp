@@ -43,8 +43,24 @@ struct WeightTablePass : mlir::zamba2::impl::WeightTableBase<WeightTablePass> {
     for (WeightOp w : weights) {
       auto type = cast<RankedTensorType>(w.getType());
       os << "weight " << w.getSymName() << " " << type << " bytes "
-         << weightBytes(type) << " uses " << uses.lookup(w.getSymName())
-         << "\n";
+         << weightBytes(type) << " uses " << uses.lookup(w.getSymName());
+      // A part of a quantized matrix (zamba2-quantize): what it is made of.
+      if (auto q = w->getAttrOfType<DictionaryAttr>("zamba2.quant")) {
+        auto str = [&](StringRef key) {
+          auto a = q.getAs<StringAttr>(key);
+          return a ? a.getValue() : StringRef("?");
+        };
+        auto num = [&](StringRef key) {
+          auto a = q.getAs<IntegerAttr>(key);
+          return a ? a.getInt() : int64_t(0);
+        };
+        os << " quant " << str("part") << " of " << str("source") << " int"
+           << num("bits") << " group " << num("group_size") << " "
+           << str("scheme");
+        if (auto t = q.getAs<TypeAttr>("scale_type"))
+          os << " " << t.getValue() << " scales";
+      }
+      os << "\n";
       totalElements += type.getNumElements();
       totalBytes += weightBytes(type);
     }

@@ -206,3 +206,242 @@ void cudaSetDriverLibrary(const std::string &name) {
 }
 
 } // namespace zamba2
+
+namespace zamba2 {
+
+namespace {
+CUdeviceptr toDevice(const void *p) {
+  return static_cast<CUdeviceptr>(reinterpret_cast<uintptr_t>(p));
+}
+} // namespace
+
+void *cudaAllocDevice(size_t bytes, std::string &err) {
+  const DriverApi *api = readyOrExplain("cudaAllocDevice", err);
+  if (!api)
+    return nullptr;
+  CUdeviceptr p = 0;
+  if (CUresult r = api->cuMemAlloc(&p, bytes ? bytes : 1)) {
+    err = formatError("cudaAllocDevice", "cuMemAlloc_v2", r) + " (" +
+          std::to_string(bytes) + " bytes)";
+    return nullptr;
+  }
+  return reinterpret_cast<void *>(static_cast<uintptr_t>(p));
+}
+
+bool cudaCopyToDevice(void *dst, const void *src, size_t bytes, void *stream,
+                      std::string &err) {
+  const DriverApi *api = readyOrExplain("cudaCopyToDevice", err);
+  if (!api)
+    return false;
+  CUresult r = stream ? api->cuMemcpyHtoDAsync(toDevice(dst), src, bytes,
+                                               static_cast<CUstream>(stream))
+                      : api->cuMemcpyHtoD(toDevice(dst), src, bytes);
+  if (r != CUDA_SUCCESS)
+    err = formatError("cudaCopyToDevice", "cuMemcpyHtoD", r);
+  return r == CUDA_SUCCESS;
+}
+
+bool cudaCopyToHost(void *dst, const void *src, size_t bytes, void *stream,
+                    std::string &err) {
+  const DriverApi *api = readyOrExplain("cudaCopyToHost", err);
+  if (!api)
+    return false;
+  CUresult r = stream ? api->cuMemcpyDtoHAsync(dst, toDevice(src), bytes,
+                                               static_cast<CUstream>(stream))
+                      : api->cuMemcpyDtoH(dst, toDevice(src), bytes);
+  if (r != CUDA_SUCCESS)
+    err = formatError("cudaCopyToHost", "cuMemcpyDtoH", r);
+  return r == CUDA_SUCCESS;
+}
+
+bool cudaZero(void *dst, size_t bytes, void *stream, std::string &err) {
+  const DriverApi *api = readyOrExplain("cudaZero", err);
+  if (!api)
+    return false;
+  CUresult r = stream ? api->cuMemsetD8Async(toDevice(dst), 0, bytes,
+                                             static_cast<CUstream>(stream))
+                      : api->cuMemsetD8(toDevice(dst), 0, bytes);
+  if (r != CUDA_SUCCESS)
+    err = formatError("cudaZero", "cuMemsetD8", r);
+  return r == CUDA_SUCCESS;
+}
+
+void *cudaCreateStream(std::string &err) {
+  const DriverApi *api = readyOrExplain("cudaCreateStream", err);
+  if (!api)
+    return nullptr;
+  CUstream stream = nullptr;
+  if (CUresult r = api->cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING)) {
+    err = formatError("cudaCreateStream", "cuStreamCreate", r);
+    return nullptr;
+  }
+  return stream;
+}
+
+void cudaDestroyStream(void *stream) {
+  if (!stream || !enterContext("cudaDestroyStream"))
+    return;
+  const DriverApi *api = driver();
+  auto s = static_cast<CUstream>(stream);
+  api->cuStreamSynchronize(s);
+  poolRelease(s);
+  CUresult r = api->cuStreamDestroy(s);
+  if (r != CUDA_SUCCESS && r != CUDA_ERROR_DEINITIALIZED)
+    recordError("cudaDestroyStream", "cuStreamDestroy_v2", r);
+}
+
+bool cudaStreamSync(void *stream, std::string &err) {
+  const DriverApi *api = readyOrExplain("cudaStreamSync", err);
+  if (!api)
+    return false;
+  if (CUresult r = api->cuStreamSynchronize(static_cast<CUstream>(stream))) {
+    err = formatError("cudaStreamSync", "cuStreamSynchronize", r);
+    return false;
+  }
+  return true;
+}
+
+CudaCallScope::CudaCallScope(void *stream) {
+  setCallStream(static_cast<CUstream>(stream));
+}
+
+CudaCallScope::~CudaCallScope() {
+  setCallStream(nullptr);
+  setCapturingCall(false);
+}
+
+CudaGraph::~CudaGraph() {
+  const DriverApi *api = driver();
+  if (!api)
+    return;
+  if (exec && api->cuGraphExecDestroy)
+    api->cuGraphExecDestroy(static_cast<CUgraphExec>(exec));
+  if (graph && api->cuGraphDestroy)
+    api->cuGraphDestroy(static_cast<CUgraph>(graph));
+}
+
+bool CudaGraph::capture(void *stream, const std::function<void()> &body,
+                        std::string &err) {
+  const DriverApi *api = readyOrExplain("CudaGraph::capture", err);
+  if (!api)
+    return false;
+  if (!api->cuStreamBeginCapture || !api->cuStreamEndCapture ||
+      !api->cuGraphInstantiateWithFlags || !api->cuGraphLaunch) {
+    err = "this NVIDIA driver has no CUDA graph API (CUDA 11.4+)";
+    return false;
+  }
+  auto s = static_cast<CUstream>(stream);
+  if (CUresult r =
+          api->cuStreamBeginCapture(s, CU_STREAM_CAPTURE_MODE_RELAXED)) {
+    err = formatError("CudaGraph::capture", "cuStreamBeginCapture", r);
+    return false;
+  }
+  setCapturingCall(true);
+  body();
+  setCapturingCall(false);
+  CUgraph captured = nullptr;
+  CUresult r = api->cuStreamEndCapture(s, &captured);
+  if (r != CUDA_SUCCESS || !captured) {
+    err = formatError("CudaGraph::capture", "cuStreamEndCapture", r);
+    return false;
+  }
+  graph = captured;
+  CUgraphExec instance = nullptr;
+  if (CUresult ri = api->cuGraphInstantiateWithFlags(&instance, captured, 0)) {
+    err = formatError("CudaGraph::capture", "cuGraphInstantiateWithFlags", ri);
+    return false;
+  }
+  exec = instance;
+  return true;
+}
+
+bool CudaGraph::launch(void *stream, std::string &err) {
+  const DriverApi *api = readyOrExplain("CudaGraph::launch", err);
+  if (!api)
+    return false;
+  if (CUresult r = api->cuGraphLaunch(static_cast<CUgraphExec>(exec),
+                                      static_cast<CUstream>(stream))) {
+    err = formatError("CudaGraph::launch", "cuGraphLaunch", r);
+    return false;
+  }
+  return true;
+}
+
+size_t cudaTemporaryBytes() { return poolBytes(); }
+
+bool cudaDeviceMemory(size_t &used, size_t &total, std::string &err) {
+  const DriverApi *api = readyOrExplain("cudaDeviceMemory", err);
+  if (!api)
+    return false;
+  size_t free = 0;
+  if (CUresult r = api->cuMemGetInfo(&free, &total)) {
+    err = formatError("cudaDeviceMemory", "cuMemGetInfo_v2", r);
+    return false;
+  }
+  used = total - free;
+  return true;
+}
+
+bool cudaMeasureCopyBandwidth(size_t bytes, int repeats, double &gbPerSecond,
+                              std::string &err) {
+  const DriverApi *api = readyOrExplain("cudaMeasureCopyBandwidth", err);
+  if (!api)
+    return false;
+  CUdeviceptr a = 0, b = 0;
+  CUevent start = nullptr, end = nullptr;
+  CUstream stream = nullptr;
+  bool ok = false;
+  float best = 0;
+  do {
+    if (CUresult r = api->cuMemAlloc(&a, bytes)) {
+      err = formatError("cudaMeasureCopyBandwidth", "cuMemAlloc_v2", r);
+      break;
+    }
+    if (CUresult r = api->cuMemAlloc(&b, bytes)) {
+      err = formatError("cudaMeasureCopyBandwidth", "cuMemAlloc_v2", r);
+      break;
+    }
+    if (api->cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING) ||
+        api->cuEventCreate(&start, CU_EVENT_DEFAULT) ||
+        api->cuEventCreate(&end, CU_EVENT_DEFAULT)) {
+      err = "cudaMeasureCopyBandwidth: cannot create a stream or events";
+      break;
+    }
+    api->cuMemsetD8(a, 1, bytes);
+    ok = true;
+    for (int i = 0; i <= repeats && ok; ++i) { // the first run warms up
+      float ms = 0;
+      ok = !api->cuEventRecord(start, stream) &&
+           !api->cuMemcpyAsync(b, a, bytes, stream) &&
+           !api->cuEventRecord(end, stream) && !api->cuEventSynchronize(end) &&
+           !api->cuEventElapsedTime(&ms, start, end);
+      if (ok && i > 0 && (best == 0 || ms < best))
+        best = ms;
+    }
+    if (!ok)
+      err = "cudaMeasureCopyBandwidth: the timed copy failed";
+  } while (false);
+  if (start)
+    api->cuEventDestroy(start);
+  if (end)
+    api->cuEventDestroy(end);
+  if (stream)
+    api->cuStreamDestroy(stream);
+  if (a)
+    api->cuMemFree(a);
+  if (b)
+    api->cuMemFree(b);
+  if (ok)
+    gbPerSecond = 2.0 * static_cast<double>(bytes) / (best * 1e-3) / 1e9;
+  return ok && best > 0;
+}
+
+bool cudaProfiling() { return profilingEnabled(); }
+
+std::string cudaProfileReport() {
+  if (!profilingEnabled() || !driver())
+    return "";
+  return profileReport();
+}
+
+} // namespace zamba2

@@ -17,6 +17,7 @@
 #define ZAMBA2_RUNTIME_CUDA_CUDA_H
 
 #include <cstddef>
+#include <functional>
 #include <string>
 
 namespace zamba2 {
@@ -57,6 +58,79 @@ bool cudaCheckTarget(const std::string &gpu, bool ptx, std::string &why);
 /// (a hint; without it pages migrate on first touch). False with `err` on
 /// failure; true without doing anything where the driver cannot.
 bool cudaPrefetchToDevice(const void *p, size_t bytes, std::string &err);
+
+/// Device memory of `bytes` bytes (at least 1), not host-accessible; null
+/// with `err` set on failure. Freed with cudaFree.
+void *cudaAllocDevice(size_t bytes, std::string &err);
+/// Copies between host and device memory, ordered on `stream` (a
+/// cudaCreateStream stream; null: synchronous). False with `err` on failure.
+bool cudaCopyToDevice(void *dst, const void *src, size_t bytes, void *stream,
+                      std::string &err);
+bool cudaCopyToHost(void *dst, const void *src, size_t bytes, void *stream,
+                    std::string &err);
+/// Zeroes `bytes` bytes of device memory, ordered on `stream` (null: now).
+bool cudaZero(void *dst, size_t bytes, void *stream, std::string &err);
+
+/// A stream for one session's model calls; null with `err` on failure.
+void *cudaCreateStream(std::string &err);
+/// Waits for the stream, frees the device memory the model's calls cached
+/// for it, destroys it.
+void cudaDestroyStream(void *stream);
+/// Waits for the work on `stream`; false with `err` if it failed.
+bool cudaStreamSync(void *stream, std::string &err);
+
+/// While alive, the model's mgpu* calls on this thread run on `stream`, and
+/// its one synchronisation at the end of an entry point is left to the
+/// caller (who waits for the stream, or launches what was captured).
+/// Temporaries the model allocates come from a cache of device blocks kept
+/// per stream (stream-ordered reuse, so a captured graph's addresses stay
+/// valid: every block is free again when a call ends).
+class CudaCallScope {
+public:
+  explicit CudaCallScope(void *stream);
+  ~CudaCallScope();
+  CudaCallScope(const CudaCallScope &) = delete;
+  CudaCallScope &operator=(const CudaCallScope &) = delete;
+};
+
+/// One model call captured into a CUDA graph and instantiated.
+class CudaGraph {
+public:
+  CudaGraph() = default;
+  ~CudaGraph();
+  CudaGraph(const CudaGraph &) = delete;
+  CudaGraph &operator=(const CudaGraph &) = delete;
+  /// Captures the GPU work `body` puts on `stream` (inside a CudaCallScope
+  /// of that stream); false with `err` when the driver cannot capture it.
+  bool capture(void *stream, const std::function<void()> &body,
+               std::string &err);
+  /// Replays it on `stream`.
+  bool launch(void *stream, std::string &err);
+  bool valid() const { return exec != nullptr; }
+
+private:
+  void *graph = nullptr, *exec = nullptr;
+};
+
+/// Device memory (bytes) held by the temporaries' cache over all streams,
+/// cached and in use: after the calls of a run, their peak.
+size_t cudaTemporaryBytes();
+/// Memory in use on the device by every process (total - free), and the
+/// total; false with `err` when there is no device.
+bool cudaDeviceMemory(size_t &used, size_t &total, std::string &err);
+
+/// Device-to-device copy rate in GB/s (bytes read + written per second) of
+/// a `bytes`-byte copy, best of `repeats`, timed with events; false with
+/// `err` on failure.
+bool cudaMeasureCopyBandwidth(size_t bytes, int repeats, double &gbPerSecond,
+                              std::string &err);
+
+/// Per-kernel timing ($ZAMBA2_CUDA_PROFILE set): each launch outside a
+/// graph is timed with events. cudaProfileReport (after a synchronisation)
+/// gives one line per kernel, by total time: calls, total and mean
+/// microseconds, and the share of the total; and resets the counts.
+bool cudaProfiling();
+std::string cudaProfileReport();
 
 /// The driver library to load (default "libcuda.so.1", or $ZAMBA2_LIBCUDA);
 /// only before the first use. For tests.

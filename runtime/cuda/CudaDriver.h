@@ -33,6 +33,8 @@ using CUmodule = struct CUmod_st *;
 using CUfunction = struct CUfunc_st *;
 using CUstream = struct CUstream_st *;
 using CUevent = struct CUevent_st *;
+using CUgraph = struct CUgraph_st *;
+using CUgraphExec = struct CUgraphExec_st *;
 
 struct CUlaunchAttribute {
   int id;
@@ -86,6 +88,7 @@ enum : int {
   CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION = 4,
   CU_LAUNCH_ATTRIBUTE_CLUSTER_SCHEDULING_POLICY_PREFERENCE = 5,
   CU_CLUSTER_SCHEDULING_POLICY_SPREAD = 1,
+  CU_STREAM_CAPTURE_MODE_RELAXED = 2,
 };
 
 /// The driver functions the backend uses. Those marked required must be
@@ -144,6 +147,32 @@ bool hasError();
 CUstream acquireStream(const char *caller);
 /// Gives a stream of acquireStream back to the cache (mgpuStreamDestroy).
 void releaseStream(CUstream stream, const char *caller);
+
+/// The stream of the model call running on this thread (CudaCallScope in
+/// Cuda.h), null outside one. mgpuStreamCreate hands it out, and its
+/// synchronisation and destruction are left to the caller.
+CUstream callStream();
+/// Whether this thread's call stream is being captured into a CUDA graph.
+bool capturingCall();
+void setCallStream(CUstream stream);
+void setCapturingCall(bool capturing);
+
+/// The model's temporaries (runtime/cuda/CallContext.cpp): device blocks
+/// cached per stream and size. A block freed on a stream is reused only by
+/// later work on that stream, which runs after the work that used it.
+void *poolAlloc(size_t bytes, CUstream stream, const char *caller);
+void poolFree(void *p, CUstream stream, const char *caller);
+/// Frees the cached blocks of `stream` (the caller has waited for it).
+void poolRelease(CUstream stream);
+size_t poolBytes();
+
+/// Kernel timing for $ZAMBA2_CUDA_PROFILE (CallContext.cpp).
+bool profilingEnabled();
+void nameFunction(CUfunction function, const char *name);
+/// Brackets one launch with events (outside graph capture).
+void profileBefore(CUfunction function, CUstream stream);
+void profileAfter(CUstream stream);
+std::string profileReport();
 
 } // namespace cuda
 } // namespace zamba2

@@ -194,6 +194,7 @@ void *mgpuModuleGetFunction(void *module, const char *name) {
                   (name ? name : "?") + "')");
     return nullptr;
   }
+  nameFunction(function, name);
   return function;
 }
 
@@ -215,12 +216,17 @@ void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
   auto *f = static_cast<CUfunction>(function);
   if (!prepareSharedMemory(api, f, smem, caller))
     return;
+  bool timed = profilingEnabled() && !capturingCall();
+  if (timed)
+    profileBefore(f, static_cast<CUstream>(stream));
   CUresult r = api->cuLaunchKernel(
       f, static_cast<unsigned>(gridX), static_cast<unsigned>(gridY),
       static_cast<unsigned>(gridZ), static_cast<unsigned>(blockX),
       static_cast<unsigned>(blockY), static_cast<unsigned>(blockZ),
       static_cast<unsigned>(smem), static_cast<CUstream>(stream), params,
       extra);
+  if (timed)
+    profileAfter(static_cast<CUstream>(stream));
   if (r != CUDA_SUCCESS)
     recordMessage(formatError(caller, "cuLaunchKernel", r) + " (grid " +
                   std::to_string(gridX) + "x" + std::to_string(gridY) + "x" +
@@ -285,13 +291,23 @@ void mgpuLaunchClusterKernel(void *function, intptr_t clusterX,
         "cuLaunchKernelEx");
 }
 
-void *mgpuStreamCreate(void) { return acquireStream("mgpuStreamCreate"); }
+// Inside a model call (CudaCallScope) the entry point's stream is the
+// call's stream, which the caller synchronises (or captures) itself.
+void *mgpuStreamCreate(void) {
+  if (CUstream stream = callStream())
+    return stream;
+  return acquireStream("mgpuStreamCreate");
+}
 
 void mgpuStreamDestroy(void *stream) {
+  if (stream && stream == callStream())
+    return;
   releaseStream(static_cast<CUstream>(stream), "mgpuStreamDestroy");
 }
 
 void mgpuStreamSynchronize(void *stream) {
+  if (stream && stream == callStream())
+    return;
   const char *caller = "mgpuStreamSynchronize";
   if (const DriverApi *api = ready(caller))
     check(api->cuStreamSynchronize(static_cast<CUstream>(stream)), caller,
@@ -342,34 +358,33 @@ void mgpuEventRecord(void *event, void *stream) {
           caller, "cuEventRecord");
 }
 
-void *mgpuMemAlloc(uint64_t sizeBytes, void * /*stream*/,
-                   uint8_t isHostShared) {
+// Device temporaries come from the per-stream block cache
+// (CallContext.cpp): no driver allocation once a call's sizes have been
+// seen, and a graph capture records the same addresses every replay uses.
+void *mgpuMemAlloc(uint64_t sizeBytes, void *stream, uint8_t isHostShared) {
   if (sizeBytes == 0)
     return nullptr;
   const char *caller = "mgpuMemAlloc";
   const DriverApi *api = ready(caller);
   if (!api)
     return nullptr;
+  if (!isHostShared)
+    return poolAlloc(sizeBytes, static_cast<CUstream>(stream), caller);
   CUdeviceptr p = 0;
-  CUresult r = isHostShared
-                   ? api->cuMemAllocManaged(&p, sizeBytes, CU_MEM_ATTACH_GLOBAL)
-                   : api->cuMemAlloc(&p, sizeBytes);
+  CUresult r = api->cuMemAllocManaged(&p, sizeBytes, CU_MEM_ATTACH_GLOBAL);
   if (r != CUDA_SUCCESS) {
-    recordMessage(
-        formatError(caller,
-                    isHostShared ? "cuMemAllocManaged" : "cuMemAlloc_v2", r) +
-        " (" + std::to_string(sizeBytes) + " bytes)");
+    recordMessage(formatError(caller, "cuMemAllocManaged", r) + " (" +
+                  std::to_string(sizeBytes) + " bytes)");
     return nullptr;
   }
   return reinterpret_cast<void *>(static_cast<uintptr_t>(p));
 }
 
-void mgpuMemFree(void *ptr, void * /*stream*/) {
+void mgpuMemFree(void *ptr, void *stream) {
   if (!ptr)
     return;
-  const char *caller = "mgpuMemFree";
-  if (const DriverApi *api = ready(caller))
-    check(api->cuMemFree(devptr(ptr)), caller, "cuMemFree_v2");
+  if (ready("mgpuMemFree"))
+    poolFree(ptr, static_cast<CUstream>(stream), "mgpuMemFree");
 }
 
 void mgpuMemcpy(void *dst, void *src, size_t sizeBytes, void *stream) {

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <initializer_list>
 #include <set>
 
 namespace zamba2 {
@@ -180,8 +181,9 @@ bool stateDTypeSize(const std::string &dtype, size_t &size) {
   return false;
 }
 
-/// Bytes per element of the weight dtypes the contract names; 0 for others
-/// (later packed types, whose size the runtime does not need to know).
+/// Bytes per element of the weight dtypes the contract names (i8: the packed
+/// integers and zero points of quantized weights); 0 for others, whose size
+/// the runtime does not need to know.
 /// Either case: the contract spells them "f32", safetensors "F32".
 uint64_t weightDTypeSize(const std::string &dtype) {
   std::string d = dtype;
@@ -191,7 +193,59 @@ uint64_t weightDTypeSize(const std::string &dtype) {
     return 4;
   if (d == "bf16" || d == "f16")
     return 2;
+  if (d == "i8")
+    return 1;
   return 0;
+}
+
+/// `value` is one of `allowed`; else an error
+/// listing them.
+bool oneOf(Reader &r, const std::string &field, const std::string &value,
+           std::initializer_list<const char *> allowed) {
+  std::string list;
+  for (const char *a : allowed) {
+    if (value == a)
+      return true;
+    list += (list.empty() ? "'" : " or '") + std::string(a) + "'";
+  }
+  return r.fail(field, "expected " + list + ", found '" + value + "'");
+}
+
+/// The optional "quant" object of a weight-table entry.
+bool parseWeightQuant(Reader &r, const json::Value &t, const std::string &field,
+                      WeightSpec &spec) {
+  const json::Value *q = r.getObject(t, field, "quant", /*required=*/false);
+  if (!q)
+    return r.ok();
+  std::string qf = field + ".quant";
+  WeightQuantSpec &out = spec.quant;
+  r.getString(*q, qf, "source", out.source);
+  r.getString(*q, qf, "tensor", out.tensor, /*required=*/false);
+  r.getString(*q, qf, "part", out.part);
+  r.getInt(*q, qf, "bits", out.bits, 1);
+  r.getInt(*q, qf, "group_size", out.groupSize, 1);
+  r.getString(*q, qf, "scheme", out.scheme);
+  r.getString(*q, qf, "scale_dtype", out.scaleDType);
+  if (!r.ok())
+    return false;
+  if (out.tensor.empty())
+    out.tensor = out.source;
+  if (out.bits != 4 && out.bits != 8)
+    return r.fail(qf + ".bits",
+                  "expected 4 or 8, found " + std::to_string(out.bits));
+  if (!oneOf(r, qf + ".part", out.part, {"packed", "scales", "zeros"}) ||
+      !oneOf(r, qf + ".scheme", out.scheme, {"symmetric", "asymmetric"}) ||
+      !oneOf(r, qf + ".scale_dtype", out.scaleDType, {"f16", "f32"}))
+    return false;
+  const char *dtype = out.part == "scales" ? out.scaleDType.c_str() : "i8";
+  if (spec.dtype != dtype)
+    return r.fail(field + ".dtype", "tensor '" + spec.name + "': the " +
+                                        out.part +
+                                        " of a quantized weight "
+                                        "are " +
+                                        dtype + ", found '" + spec.dtype + "'");
+  spec.quantized = true;
+  return true;
 }
 
 bool parseTarget(Reader &r, const json::Value &root, PackageManifest &m) {
@@ -342,6 +396,8 @@ bool parseWeights(Reader &r, const json::Value &root, PackageManifest &m) {
                     "tensor '" + spec.name + "': " + std::to_string(size) +
                         " bytes, but " + spec.dtype + " of that shape is " +
                         std::to_string(elements * elementSize));
+    if (!parseWeightQuant(r, t, field, spec))
+      return false;
     m.weights.push_back(std::move(spec));
   }
   return true;

@@ -39,12 +39,27 @@ struct StateSpec {
   std::vector<StateDim> shape; ///< dim 0 is "batch"
 };
 
+/// "quant" of a weight-table entry: the entry is one part of a quantized
+/// matrix (docs/PACKAGE.md, "Quantized weights"). Values are checked to be
+/// among those listed.
+struct WeightQuantSpec {
+  std::string source;     ///< checkpoint key of the float matrix
+  std::string tensor;     ///< model tensor it stands for (default: source)
+  std::string part;       ///< "packed", "scales" or "zeros"
+  int64_t bits = 0;       ///< 4 or 8
+  int64_t groupSize = 0;  ///< >= 1
+  std::string scheme;     ///< "symmetric" or "asymmetric"
+  std::string scaleDType; ///< "f16" or "f32"
+};
+
 struct WeightSpec {
   std::string name;
   std::string dtype;
   std::vector<int64_t> shape;
   uint64_t offset = 0;
   uint64_t bytes = 0;
+  bool quantized = false; ///< `quant` is set
+  WeightQuantSpec quant;
 };
 
 struct PackageManifest {

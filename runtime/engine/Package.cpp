@@ -151,14 +151,14 @@ Status Package::mapWeights() {
   mappingSize = size;
   weightsData = m;
   if (isCuda()) {
-    // Upload once into managed memory (the model's kernels read it there),
+    // Upload once into device memory (the model's kernels read it there),
     // then drop the file mapping.
     std::string err;
-    deviceWeights = cudaAllocManaged(size, err);
+    deviceWeights = cudaAllocDevice(size, err);
     if (!deviceWeights)
       return Status::error(StatusCode::OutOfMemory, path + ": " + err);
-    std::memcpy(deviceWeights, m, size);
-    cudaPrefetchToDevice(deviceWeights, size, err); // a hint; failure is ok
+    if (!cudaCopyToDevice(deviceWeights, m, size, nullptr, err))
+      return Status::error(StatusCode::Io, path + ": " + err);
     ::munmap(mapping, mappingSize);
     mapping = nullptr;
     weightsData = deviceWeights;

@@ -3,6 +3,7 @@
 
 #include "runtime/cuda/Cuda.h"
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -26,16 +27,25 @@ void *allocZeroed(uint64_t bytes) {
   return p;
 }
 
-/// A zeroed buffer the model can use: host memory, or CUDA managed memory
-/// for a CUDA package (host-writable too). nullptr when it fails.
+/// A zeroed buffer the model can use: host memory, or device memory for a
+/// CUDA package. nullptr when it fails.
 void *allocBuffer(uint64_t bytes, bool device) {
   if (!device)
     return allocZeroed(bytes);
   std::string err;
-  void *p = cudaAllocManaged(bytes ? bytes : kAlignment, err);
-  if (p)
-    std::memset(p, 0, bytes);
+  void *p = cudaAllocDevice(bytes ? bytes : kAlignment, err);
+  if (p && !cudaZero(p, bytes, nullptr, err)) {
+    cudaFree(p);
+    return nullptr;
+  }
   return p;
+}
+
+/// Whether decode steps are replayed from CUDA graphs: not while kernels are
+/// timed one by one, nor with ZAMBA2_CUDA_GRAPHS=0.
+bool graphsWanted() {
+  const char *v = std::getenv("ZAMBA2_CUDA_GRAPHS");
+  return !cudaProfiling() && !(v && std::string(v) == "0");
 }
 
 void freeBuffer(void *p, bool device) {
@@ -109,15 +119,23 @@ Status Session::create(std::shared_ptr<const Package> package, int64_t maxBatch,
   s->positions.assign(static_cast<size_t>(maxBatch), 0);
   s->callPositions.assign(static_cast<size_t>(maxBatch), 0);
   if (s->device) {
-    int64_t tokens = 0;
+    std::string err;
+    if (!(s->stream = cudaCreateStream(err)))
+      return Status::error(StatusCode::Io,
+                           "cannot create a CUDA stream: " + err);
+    s->useGraphs = graphsWanted();
+    int64_t tokens = 0, logitCount = 0;
     if (!mulOk(maxBatch, maxSeq, tokens) ||
+        !mulOk(maxBatch, s->vocab, logitCount) ||
         !(s->deviceTokens = static_cast<int64_t *>(
               allocBuffer(static_cast<uint64_t>(tokens) * 8, true))) ||
         !(s->devicePositions = static_cast<int64_t *>(
-              allocBuffer(static_cast<uint64_t>(maxBatch) * 8, true))))
+              allocBuffer(static_cast<uint64_t>(maxBatch) * 8, true))) ||
+        !(s->decodeLogits = static_cast<float *>(
+              allocBuffer(static_cast<uint64_t>(logitCount) * 4, true))))
       return Status::error(StatusCode::OutOfMemory,
-                           "cannot allocate the GPU buffers for token ids "
-                           "(max batch " +
+                           "cannot allocate the GPU buffers for token ids and "
+                           "logits (max batch " +
                                str(maxBatch) + ", max sequence " + str(maxSeq) +
                                ")");
   }
@@ -132,12 +150,17 @@ Status Session::create(std::shared_ptr<const Package> package, int64_t maxBatch,
 }
 
 Session::~Session() {
+  graphs.clear();
+  if (stream)
+    cudaDestroyStream(stream); // waits for it first
   for (StateBuffer &b : states)
     freeBuffer(b.data, device);
-  freeBuffer(ownLogits, device);
+  std::free(ownLogits);
   if (device) {
     cudaFree(deviceTokens);
     cudaFree(devicePositions);
+    cudaFree(decodeLogits);
+    cudaFree(prefillLogits);
   }
 }
 
@@ -193,43 +216,55 @@ Status Session::run(bool isDecode, int64_t batch, int64_t len,
       !mulOk(logitsCount, 4, logitsBytes))
     return Status::error(StatusCode::OutOfMemory,
                          std::string(what) + ": logits size overflows");
-  // A CUDA model writes into managed memory; the caller's buffer, if any,
-  // gets a copy after the call.
-  float *callerLogits = device ? logits : nullptr;
-  if (!logits || device) {
-    if (static_cast<uint64_t>(logitsBytes) > ownLogitsBytes) {
-      float *grown = static_cast<float *>(allocBuffer(logitsBytes, device));
-      if (!grown)
-        return Status::error(StatusCode::OutOfMemory,
-                             std::string(what) + ": cannot allocate " +
-                                 str(logitsBytes) + " bytes of logits");
-      freeBuffer(ownLogits, device);
-      ownLogits = grown;
-      ownLogitsBytes = static_cast<uint64_t>(logitsBytes);
-    }
+  if (device) {
+    if (Status st = runDevice(isDecode, batch, len, ids, logits,
+                              static_cast<uint64_t>(logitsBytes));
+        !st)
+      return st;
+    for (int64_t b = 0; b < batch; ++b)
+      positions[static_cast<size_t>(b)] += len;
+    return Status::ok();
+  }
+  if (!logits) {
+    if (Status st = growOwnLogits(static_cast<uint64_t>(logitsBytes), what);
+        !st)
+      return st;
     logits = ownLogits;
   }
+  setDescriptors(batch, len, ids, callPositions.data(), logits);
+  EntryPointFn fn = isDecode ? pkg->decodeEntry() : pkg->prefillEntry();
+  fn(args.data());
 
-  // Descriptors: sizes with B for the batch dimension, canonical strides.
+  for (int64_t b = 0; b < batch; ++b)
+    positions[static_cast<size_t>(b)] += len;
+  return Status::ok();
+}
+
+Status Session::growOwnLogits(uint64_t bytes, const char *what) {
+  if (bytes <= ownLogitsBytes)
+    return Status::ok();
+  auto *grown = static_cast<float *>(allocZeroed(bytes));
+  if (!grown)
+    return Status::error(StatusCode::OutOfMemory,
+                         std::string(what) + ": cannot allocate " +
+                             std::to_string(bytes) + " bytes of logits");
+  std::free(ownLogits);
+  ownLogits = grown;
+  ownLogitsBytes = bytes;
+  return Status::ok();
+}
+
+void Session::setDescriptors(int64_t batch, int64_t len, const int64_t *ids,
+                             int64_t *callPos, float *logits) {
+  // Sizes with B for the batch dimension, canonical strides.
   const int64_t weightSizes[1] = {static_cast<int64_t>(pkg->weightsBytes())};
   descs[0].set(const_cast<void *>(pkg->weights()), weightSizes);
   const int64_t tokenSizes[2] = {batch, len};
-  const int64_t *callIds = ids;
-  if (device) {
-    std::memcpy(deviceTokens, ids, static_cast<size_t>(batch * len) * 8);
-    callIds = deviceTokens;
-  }
-  descs[1].set(const_cast<int64_t *>(callIds), tokenSizes);
-  // The model gets a copy of the positions: it must not move them, and a
-  // stray write must not corrupt the session.
-  int64_t *callPos = device ? devicePositions : callPositions.data();
-  std::memcpy(callPos, positions.data(),
-              static_cast<size_t>(batch) * sizeof(int64_t));
+  descs[1].set(const_cast<int64_t *>(ids), tokenSizes);
   const int64_t positionSizes[1] = {batch};
   descs[2].set(callPos, positionSizes);
   const int64_t logitSizes[3] = {batch, len, vocab};
   descs[3].set(logits, logitSizes);
-
   args[0] = descs[0].abiPointer();
   args[1] = descs[1].abiPointer();
   args[2] = descs[2].abiPointer();
@@ -242,23 +277,98 @@ Status Session::run(bool isDecode, int64_t batch, int64_t len,
     args[3 + i] = st.desc.abiPointer();
   }
   args[3 + states.size()] = descs[3].abiPointer();
+  // The model gets a copy of the positions: it must not move them, and a
+  // stray write must not corrupt the session.
+  if (!device)
+    std::memcpy(callPos, positions.data(),
+                static_cast<size_t>(batch) * sizeof(int64_t));
+}
+
+Status Session::runDevice(bool isDecode, int64_t batch, int64_t len,
+                          const int64_t *ids, float *logits,
+                          uint64_t logitsBytes) {
+  const char *what = isDecode ? "decode" : "prefill";
+  auto failed = [&](const std::string &why) {
+    std::string first;
+    cudaTakeError(first);
+    return Status::error(StatusCode::Io, std::string(what) +
+                                             ": the GPU run failed: " +
+                                             (first.empty() ? why : first));
+  };
+  float *out = decodeLogits;
+  if (!isDecode) {
+    if (logitsBytes > prefillLogitsBytes) {
+      std::string ignored; // a failure shows at this call's own sync
+      cudaStreamSync(stream, ignored); // the old buffer is idle
+      cudaFree(prefillLogits);
+      prefillLogitsBytes = 0;
+      if (!(prefillLogits =
+                static_cast<float *>(allocBuffer(logitsBytes, true))))
+        return Status::error(StatusCode::OutOfMemory,
+                             std::string(what) + ": cannot allocate " +
+                                 str(static_cast<int64_t>(logitsBytes)) +
+                                 " bytes of logits on the GPU");
+      prefillLogitsBytes = logitsBytes;
+    }
+    out = prefillLogits;
+  }
+  std::string err;
+  if (!cudaCopyToDevice(deviceTokens, ids, static_cast<size_t>(batch * len) * 8,
+                        stream, err) ||
+      !cudaCopyToDevice(devicePositions, positions.data(),
+                        static_cast<size_t>(batch) * 8, stream, err))
+    return failed(err);
+  setDescriptors(batch, len, deviceTokens, devicePositions, out);
 
   EntryPointFn fn = isDecode ? pkg->decodeEntry() : pkg->prefillEntry();
-  fn(args.data());
-  if (device) {
-    // The mgpu* calls return nothing: their first error is recorded.
-    std::string err, first;
-    bool synced = cudaSynchronize(err);
-    if (cudaTakeError(first) || !synced)
-      return Status::error(StatusCode::Io, std::string(what) +
-                                               ": the GPU run failed: " +
-                                               (first.empty() ? err : first));
-    if (callerLogits)
-      std::memcpy(callerLogits, ownLogits, static_cast<size_t>(logitsBytes));
+  {
+    CudaCallScope scope(stream);
+    CudaGraph *graph = nullptr;
+    if (isDecode && useGraphs) {
+      std::unique_ptr<CudaGraph> &g = graphs[batch];
+      if (!g && decodeRuns[batch] >= 1) {
+        // The first step of this batch size ran plainly (loading every
+        // kernel); capture the second.
+        g.reset(new CudaGraph());
+        std::string why;
+        if (!g->capture(
+                stream, [&] { fn(args.data()); }, why)) {
+          // Not capturable here: drop what the capture recorded and run
+          // every step plainly from now on.
+          std::string ignored;
+          cudaTakeError(ignored);
+          useGraphs = false;
+          graphs.clear();
+          if (const char *v = std::getenv("ZAMBA2_CUDA_VERBOSE"); v && *v)
+            std::fprintf(stderr, "zamba2: no CUDA graph for decode: %s\n",
+                         why.c_str());
+        }
+      }
+      auto it = graphs.find(batch);
+      if (useGraphs && it != graphs.end() && it->second && it->second->valid())
+        graph = it->second.get();
+    }
+    if (graph) {
+      if (!graph->launch(stream, err))
+        return failed(err);
+    } else {
+      fn(args.data());
+      if (isDecode)
+        ++decodeRuns[batch];
+    }
   }
-
-  for (int64_t b = 0; b < batch; ++b)
-    positions[static_cast<size_t>(b)] += len;
+  // The mgpu* calls return nothing: their first error is recorded.
+  if (!cudaStreamSync(stream, err))
+    return failed(err);
+  if (std::string first; cudaTakeError(first))
+    return failed(first);
+  if (!logits) {
+    if (Status st = growOwnLogits(logitsBytes, what); !st)
+      return st;
+    logits = ownLogits;
+  }
+  if (!cudaCopyToHost(logits, out, logitsBytes, nullptr, err))
+    return failed(err);
   return Status::ok();
 }
 
@@ -267,10 +377,18 @@ Status Session::reset(int64_t seq) {
     return Status::error(StatusCode::InvalidArgument,
                          "reset: sequence " + str(seq) + " is outside [0, " +
                              str(maxB) + ")");
-  for (StateBuffer &st : states)
-    std::memset(static_cast<char *>(st.data) +
-                    static_cast<uint64_t>(seq) * st.rowBytes,
-                0, st.rowBytes);
+  for (StateBuffer &st : states) {
+    char *row =
+        static_cast<char *>(st.data) + static_cast<uint64_t>(seq) * st.rowBytes;
+    if (!device) {
+      std::memset(row, 0, st.rowBytes);
+      continue;
+    }
+    std::string err;
+    if (!cudaZero(row, st.rowBytes, stream, err))
+      return Status::error(StatusCode::Io,
+                           "reset: cannot clear the GPU state: " + err);
+  }
   positions[static_cast<size_t>(seq)] = 0;
   return Status::ok();
 }

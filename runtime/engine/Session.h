@@ -19,10 +19,13 @@
 #include "runtime/engine/Status.h"
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <vector>
 
 namespace zamba2 {
+
+class CudaGraph;
 
 class Session {
 public:
@@ -59,7 +62,7 @@ public:
   const Package &package() const { return *pkg; }
 
   /// State tensor `i` (manifest order) and its size in bytes: for tests and
-  /// debugging.
+  /// debugging (device memory for a CUDA package).
   const void *stateData(size_t i) const { return states[i].data; }
   uint64_t stateBytes(size_t i) const { return states[i].bytes; }
 
@@ -83,11 +86,27 @@ private:
   std::vector<int64_t> callPositions; ///< copy handed to the model (CPU)
   float *ownLogits = nullptr;         ///< 64-byte aligned, ownLogitsBytes long
   uint64_t ownLogitsBytes = 0;
-  /// CUDA packages: every buffer the model sees is CUDA managed memory; the
-  /// ids and positions of a call are staged in these.
+  /// CUDA packages: every buffer the model sees is device memory; a call's
+  /// ids and positions are copied in, its logits out, all on `stream`. A
+  /// decode step of each batch size runs once plainly, is then captured into
+  /// a CUDA graph and replayed from then on (its buffers never move:
+  /// decodeLogits is sized for the max batch).
   bool device = false;
-  int64_t *deviceTokens = nullptr;     ///< max batch * max seq
-  int64_t *devicePositions = nullptr;  ///< max batch
+  void *stream = nullptr;
+  int64_t *deviceTokens = nullptr;    ///< max batch * max seq
+  int64_t *devicePositions = nullptr; ///< max batch
+  float *decodeLogits = nullptr;      ///< max batch * V
+  float *prefillLogits = nullptr;     ///< grows, prefillLogitsBytes long
+  uint64_t prefillLogitsBytes = 0;
+  bool useGraphs = false;
+  std::map<int64_t, int64_t> decodeRuns; ///< batch -> plain decode runs
+  std::map<int64_t, std::unique_ptr<CudaGraph>> graphs; ///< by batch
+  Status runDevice(bool isDecode, int64_t batch, int64_t len,
+                   const int64_t *ids, float *logits, uint64_t logitsBytes);
+  /// The entry point's argument descriptors for one call.
+  void setDescriptors(int64_t batch, int64_t len, const int64_t *ids,
+                      int64_t *callPos, float *logits);
+  Status growOwnLogits(uint64_t bytes, const char *what);
   std::vector<MemRefDescriptor> descs; ///< weights, tokens, positions, ...
   std::vector<void *> args;
 };

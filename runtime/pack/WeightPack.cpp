@@ -1,9 +1,11 @@
 //===- WeightPack.cpp - the package's weight file -------------------------===//
 #include "runtime/pack/WeightPack.h"
 
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <memory>
 
 namespace zamba2 {
@@ -89,6 +91,115 @@ void storeAs(DType dtype, const float *src, uint64_t n, uint8_t *dst) {
   }
 }
 
+bool sameParams(const QuantParams &a, const QuantParams &b) {
+  return a.bits == b.bits && a.groupSize == b.groupSize &&
+         a.scheme == b.scheme && a.scaleType == b.scaleType;
+}
+
+uint64_t elementCount(const std::vector<int64_t> &shape) {
+  uint64_t n = 1;
+  for (int64_t d : shape)
+    n *= static_cast<uint64_t>(d < 0 ? 0 : d);
+  return n;
+}
+
+std::string lower(std::string s) {
+  for (char &c : s)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+/// "int4 g64 symmetric f16" for messages.
+std::string describe(const QuantParams &p) {
+  return "int" + std::to_string(p.bits) + " g" + std::to_string(p.groupSize) +
+         " " + quantSchemeName(p.scheme) + " " + lower(dtypeName(p.scaleType));
+}
+
+/// The stored size of `e` agrees with its dtype and shape.
+bool checkBytes(const PackEntry &e, std::string &err) {
+  uint64_t need = elementCount(e.shape) * dtypeSize(e.dtype);
+  if (e.bytes != need) {
+    err = "weight '" + e.name + "': table says " + std::to_string(e.bytes) +
+          " bytes, its shape and dtype need " + std::to_string(need);
+    return false;
+  }
+  return true;
+}
+
+/// A quantized part against its source in the checkpoint.
+bool validateQuantEntry(const Checkpoint &ck, const PackEntry &e,
+                        std::string &err) {
+  const PackQuant &q = *e.quant;
+  if (!checkQuantParams(q.params, err)) {
+    err = "weight '" + e.name + "': " + err;
+    return false;
+  }
+  const TensorInfo *t = ck.find(q.source);
+  if (!t) {
+    err = ck.dir() + ": tensor '" + q.source + "' (quantized as '" + e.name +
+          "') is not in the checkpoint";
+    return false;
+  }
+  if (!isStoredType(t->dtype) && t->dtype != DType::F64) {
+    err = *t->file + ": tensor '" + q.source + "' has dtype " +
+          dtypeName(t->dtype) + ", not a float type";
+    return false;
+  }
+  if (t->shape.size() != 2) {
+    err = *t->file + ": tensor '" + q.source + "' has shape " +
+          formatShape(t->shape) + "; only 2-D weights are quantized";
+    return false;
+  }
+  std::string why;
+  if (!canQuantize(q.params, t->shape[1], why)) {
+    err = *t->file + ": tensor '" + q.source + "' cannot be quantized " +
+          describe(q.params) + ": " + why;
+    return false;
+  }
+  if (q.part == QuantPart::Zeros && q.params.scheme == QuantScheme::Symmetric) {
+    err = "weight '" + e.name + "': the symmetric scheme stores no zeros";
+    return false;
+  }
+  std::vector<int64_t> shape =
+      quantPartShape(q.params, q.part, t->shape[0], t->shape[1]);
+  DType dtype = quantPartDType(q.params, q.part);
+  if (e.shape != shape || e.dtype != dtype) {
+    err = "weight '" + e.name + "': " + dtypeName(e.dtype) + " " +
+          formatShape(e.shape) + ", but the " + quantPartName(q.part) +
+          " of '" + q.source + "' " + formatShape(t->shape) + " quantized " +
+          describe(q.params) + " are " + dtypeName(dtype) + " " +
+          formatShape(shape);
+    return false;
+  }
+  return checkBytes(e, err);
+}
+
+/// Entries in increasing non-overlapping order within `totalBytes`.
+bool checkPlacement(const PackEntry &e, uint64_t &end, uint64_t totalBytes,
+                    std::string &err) {
+  if (e.offset < end || e.bytes > totalBytes ||
+      e.offset > totalBytes - e.bytes) {
+    err = "weight '" + e.name + "': offset " + std::to_string(e.offset) +
+          " overlaps the previous weight or runs past the end";
+    return false;
+  }
+  end = e.offset + e.bytes;
+  return true;
+}
+
+/// Reads `bytes` bytes at `offset` of `file` into `out`.
+bool readAt(FILE *file, const std::string &path, uint64_t offset,
+            uint64_t bytes, std::vector<uint8_t> &out, std::string &err) {
+  out.resize(bytes);
+  if (fseeko(file, static_cast<off_t>(offset), SEEK_SET) != 0 ||
+      (bytes && std::fread(out.data(), 1, bytes, file) != bytes)) {
+    err = path + ": cannot read bytes [" + std::to_string(offset) + ", " +
+          std::to_string(offset + bytes) + ")";
+    return false;
+  }
+  return true;
+}
+
 } // namespace
 
 bool validatePackTable(const Checkpoint &ck,
@@ -96,6 +207,12 @@ bool validatePackTable(const Checkpoint &ck,
                        uint64_t totalBytes, std::string &err) {
   uint64_t end = 0;
   for (const PackEntry &e : entries) {
+    if (e.quant) {
+      if (!validateQuantEntry(ck, e, err) ||
+          !checkPlacement(e, end, totalBytes, err))
+        return false;
+      continue;
+    }
     const TensorInfo *t = ck.find(e.name);
     if (!t) {
       err = ck.dir() + ": tensor '" + e.name + "' is not in the checkpoint";
@@ -123,12 +240,8 @@ bool validatePackTable(const Checkpoint &ck,
             std::to_string(t->numElements * dtypeSize(e.dtype));
       return false;
     }
-    if (e.offset < end || e.offset + e.bytes > totalBytes) {
-      err = "weight '" + e.name + "': offset " + std::to_string(e.offset) +
-            " overlaps the previous weight or runs past the end";
+    if (!checkPlacement(e, end, totalBytes, err))
       return false;
-    }
-    end = e.offset + e.bytes;
   }
   return true;
 }
@@ -144,10 +257,33 @@ bool packWeights(const Checkpoint &ck, const std::vector<PackEntry> &entries,
   uint64_t cursor = 0;
   std::vector<float> values;
   std::vector<uint8_t> stored;
+  // The parts of one matrix are consecutive: quantize each source once.
+  QuantizedMatrix quantized;
+  const PackQuant *quantizedFrom = nullptr;
   for (const PackEntry &e : entries) {
-    const TensorInfo &t = *ck.find(e.name);
     if (!writeZeros(out, e.offset - cursor, err))
       return false;
+    if (e.quant) {
+      const PackQuant &q = *e.quant;
+      if (!quantizedFrom || quantizedFrom->source != q.source ||
+          !sameParams(quantizedFrom->params, q.params)) {
+        const TensorInfo &t = *ck.find(q.source);
+        values.resize(t.numElements);
+        readAsF32(t, values.data());
+        if (!quantizeMatrix(q.params, values.data(), t.shape[0], t.shape[1],
+                            quantized, *t.file + ": tensor '" + q.source + "'",
+                            err))
+          return false;
+        quantizedFrom = &q;
+      }
+      if (!out.write(quantized.part(q.part).data(), e.bytes, err))
+        return false;
+      cursor = e.offset + e.bytes;
+      if (progress)
+        progress(cursor, totalBytes);
+      continue;
+    }
+    const TensorInfo &t = *ck.find(e.name);
     if (t.dtype == e.dtype) {
       if (!out.write(t.data, t.byteSize, err)) // same type: bytes as they are
         return false;
@@ -166,6 +302,171 @@ bool packWeights(const Checkpoint &ck, const std::vector<PackEntry> &entries,
   if (!writeZeros(out, totalBytes - cursor, err))
     return false;
   return out.commit(err);
+}
+
+bool planDequantize(const std::vector<PackEntry> &entries, uint64_t totalBytes,
+                    std::vector<DequantTensor> &out, std::string &err) {
+  out.clear();
+  std::map<std::string, size_t> byName;
+  uint64_t end = 0;
+  for (const PackEntry &e : entries) {
+    if (!checkPlacement(e, end, totalBytes, err))
+      return false;
+    if (!e.quant) {
+      if (!isStoredType(e.dtype)) {
+        err = "weight '" + e.name + "': dtype " + dtypeName(e.dtype) +
+              " is not a float type and the weight is not quantized";
+        return false;
+      }
+      if (!checkBytes(e, err))
+        return false;
+      if (!byName.emplace(e.name, out.size()).second) {
+        err = "weight '" + e.name + "' appears twice";
+        return false;
+      }
+      DequantTensor t;
+      t.name = e.name;
+      t.shape = e.shape;
+      t.plain = &e;
+      out.push_back(std::move(t));
+      continue;
+    }
+    const PackQuant &q = *e.quant;
+    if (!checkQuantParams(q.params, err)) {
+      err = "weight '" + e.name + "': " + err;
+      return false;
+    }
+    if (e.dtype != quantPartDType(q.params, q.part) || e.shape.size() != 2) {
+      err = "weight '" + e.name + "': the " + quantPartName(q.part) +
+            " of a matrix quantized " + describe(q.params) + " are 2-D " +
+            dtypeName(quantPartDType(q.params, q.part)) + ", found " +
+            dtypeName(e.dtype) + " " + formatShape(e.shape);
+      return false;
+    }
+    if (!checkBytes(e, err))
+      return false;
+    auto [it, inserted] = byName.emplace(q.tensor, out.size());
+    if (inserted) {
+      DequantTensor t;
+      t.name = q.tensor;
+      out.push_back(std::move(t));
+    }
+    DequantTensor &t = out[it->second];
+    const PackEntry *first = t.packed   ? t.packed
+                             : t.scales ? t.scales
+                                        : t.zeros;
+    if (t.plain || (first && (first->quant->source != q.source ||
+                              !sameParams(first->quant->params, q.params)))) {
+      err = "weight '" + e.name + "': tensor '" + q.tensor +
+            "' is also stored as '" + (t.plain ? t.plain->name : first->name) +
+            "', differently";
+      return false;
+    }
+    const PackEntry *&slot = q.part == QuantPart::Packed   ? t.packed
+                             : q.part == QuantPart::Scales ? t.scales
+                                                           : t.zeros;
+    if (slot) {
+      err = "weight '" + e.name + "': tensor '" + q.tensor + "' has two " +
+            quantPartName(q.part) + " parts";
+      return false;
+    }
+    slot = &e;
+  }
+  for (DequantTensor &t : out) {
+    if (t.plain)
+      continue;
+    const PackEntry *any = t.packed ? t.packed : t.scales ? t.scales : t.zeros;
+    const QuantParams &p = any->quant->params;
+    bool asymmetric = p.scheme == QuantScheme::Asymmetric;
+    if (!t.packed || !t.scales || asymmetric != (t.zeros != nullptr)) {
+      err = "weight '" + any->name + "': tensor '" + t.name + "' quantized " +
+            describe(p) + " needs packed, scales" +
+            (asymmetric ? " and zeros" : " and no zeros") + " parts";
+      return false;
+    }
+    int64_t rows = t.packed->shape[0];
+    int64_t cols = t.packed->shape[1] * 8 / p.bits;
+    std::string why;
+    if (!canQuantize(p, cols, why)) {
+      err = "weight '" + t.packed->name + "': " + why;
+      return false;
+    }
+    for (const PackEntry *part : {t.scales, t.zeros}) {
+      if (!part)
+        continue;
+      std::vector<int64_t> shape =
+          quantPartShape(p, part->quant->part, rows, cols);
+      if (part->shape != shape) {
+        err = "weight '" + part->name + "': shape " + formatShape(part->shape) +
+              ", expected " + formatShape(shape) + " for '" + t.packed->name +
+              "' " + formatShape(t.packed->shape);
+        return false;
+      }
+    }
+    t.shape = {rows, cols};
+  }
+  return true;
+}
+
+bool dequantizeWeights(const std::vector<PackEntry> &entries,
+                       uint64_t totalBytes, const std::string &weightsPath,
+                       const std::string &outPath, std::string &err) {
+  std::vector<DequantTensor> tensors;
+  if (!planDequantize(entries, totalBytes, tensors, err))
+    return false;
+  std::unique_ptr<FILE, int (*)(FILE *)> file(
+      std::fopen(weightsPath.c_str(), "rb"), std::fclose);
+  if (!file) {
+    err = weightsPath + ": cannot open: " + std::strerror(errno);
+    return false;
+  }
+  if (fseeko(file.get(), 0, SEEK_END) != 0 ||
+      static_cast<uint64_t>(ftello(file.get())) != totalBytes) {
+    err = weightsPath + ": expected " + std::to_string(totalBytes) +
+          " bytes (the manifest's weights.bytes), found " +
+          std::to_string(static_cast<long long>(ftello(file.get())));
+    return false;
+  }
+  SafetensorsWriter writer(outPath);
+  writer.setMetadata("format", "pt");
+  writer.setMetadata("zamba2c", "dequantized package weights");
+  for (const DequantTensor &t : tensors)
+    if (!writer.addTensor(t.name, DType::F32, t.shape, err))
+      return false;
+  if (!writer.begin(err))
+    return false;
+  std::vector<uint8_t> packed, scales, zeros;
+  std::vector<float> values;
+  for (const DequantTensor &t : tensors) {
+    values.resize(elementCount(t.shape));
+    if (t.plain) {
+      const PackEntry &e = *t.plain;
+      if (!readAt(file.get(), weightsPath, e.offset, e.bytes, packed, err))
+        return false;
+      TensorInfo info;
+      info.name = e.name;
+      info.dtype = e.dtype;
+      info.shape = e.shape;
+      info.data = packed.data();
+      info.byteSize = e.bytes;
+      info.numElements = values.size();
+      readAsF32(info, values.data());
+    } else {
+      const QuantParams &p = t.packed->quant->params;
+      if (!readAt(file.get(), weightsPath, t.packed->offset, t.packed->bytes,
+                  packed, err) ||
+          !readAt(file.get(), weightsPath, t.scales->offset, t.scales->bytes,
+                  scales, err) ||
+          (t.zeros && !readAt(file.get(), weightsPath, t.zeros->offset,
+                              t.zeros->bytes, zeros, err)))
+        return false;
+      dequantizeMatrix(p, t.shape[0], t.shape[1], packed.data(), scales.data(),
+                       t.zeros ? zeros.data() : nullptr, values.data());
+    }
+    if (!writer.write(values.data(), values.size() * sizeof(float), err))
+      return false;
+  }
+  return writer.finish(err);
 }
 
 } // namespace zamba2

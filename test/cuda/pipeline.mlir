@@ -1,7 +1,9 @@
 // zamba2-cuda-pipeline on a small module: one gpu.binary holding every kernel
-// for sm_90 (with the NVVM target), host code in the LLVM dialect that
-// allocates managed memory and launches the kernels, and the package's C
-// entry points.
+// for sm_90 (with the NVVM target), host code in the LLVM dialect that runs
+// every GPU operation of the call on one stream (temporaries from
+// mgpuMemAlloc on it, device memory), waits once at the end, and the
+// package's C entry points. The linear is its own warp-per-output kernel
+// (one token row, or 8); the embedding a generic loop kernel.
 // REQUIRES: cuda-toolkit
 // RUN: zamba2-opt %s --zamba2-cuda-pipeline | FileCheck %s
 // RUN: zamba2-opt %s --zamba2-cuda-pipeline="format=isa chip=sm_80" | FileCheck %s --check-prefix=PTX
@@ -10,15 +12,19 @@
 // CHECK-NOT: gpu.module
 // CHECK-NOT: builtin.unrealized_conversion_cast
 // CHECK-LABEL: llvm.func @prefill(
-// The temporaries are managed memory (isHostShared = 1, no stream).
-// CHECK: %[[SHARED:.*]] = llvm.mlir.constant(1 : i8) : i8
-// CHECK: llvm.call @mgpuMemAlloc(%{{.*}}, %{{.*}}, %[[SHARED]]) : (i64, !llvm.ptr, i8) -> !llvm.ptr
-// CHECK: gpu.launch_func @zamba2_kernels::@prefill_kernel blocks in
-// CHECK: gpu.launch_func @zamba2_kernels::@prefill_kernel_0 blocks in
-// CHECK: gpu.launch_func @zamba2_kernels::@prefill_kernel_1 blocks in
-// CHECK: llvm.call @mgpuMemFree
-// CHECK: llvm.call @mgpuStreamSynchronize
-// CHECK: llvm.return
+// CHECK: %[[STREAM:.*]] = llvm.call @mgpuStreamCreate()
+// CHECK-NOT: mgpuStreamCreate
+// Device memory (isHostShared = 0) on the stream.
+// CHECK: %[[DEVICE:.*]] = llvm.mlir.constant(0 : i8) : i8
+// CHECK: llvm.call @mgpuMemAlloc(%{{.*}}, %[[STREAM]], %[[DEVICE]]) : (i64, !llvm.ptr, i8) -> !llvm.ptr
+// CHECK: gpu.launch_func <%[[STREAM]] : !llvm.ptr> @zamba2_kernels::@loop blocks in
+// CHECK: gpu.launch_func <%[[STREAM]] : !llvm.ptr> @zamba2_kernels::@linear_r1 blocks in
+// CHECK: gpu.launch_func <%[[STREAM]] : !llvm.ptr> @zamba2_kernels::@linear_r8 blocks in
+// CHECK: llvm.call @mgpuMemFree(%{{.*}}, %[[STREAM]])
+// CHECK-NOT: mgpuStreamSynchronize
+// CHECK: llvm.call @mgpuStreamSynchronize(%[[STREAM]])
+// CHECK-NEXT: llvm.call @mgpuStreamDestroy(%[[STREAM]])
+// CHECK-NEXT: llvm.return
 // CHECK: llvm.func @_mlir_ciface_prefill(
 // CHECK: gpu.binary @zamba2_kernels [#gpu.object<#nvvm.target<O = 3, chip = "sm_90", features = "+ptx80">
 // CHECK-NOT: gpu.binary
@@ -27,14 +33,17 @@
 // CHECK: llvm.func @zamba2_prefill(%{{.*}}: !llvm.ptr)
 // CHECK: llvm.func @zamba2_abi_version() -> i32
 
-// format=isa keeps the PTX text: one entry per kernel, 1x1x1 threads for now.
+// format=isa keeps the PTX text: the linear kernels run 4 warps per block
+// and sum each output over its warp's lanes with butterfly shuffles.
 // PTX: gpu.binary @zamba2_kernels [#gpu.object<#nvvm.target<O = 3, chip = "sm_80", features = "+ptx80">
 // PTX-SAME: assembly = "
 // PTX-SAME: .target sm_80
-// PTX-SAME: .visible .entry prefill_kernel(
-// PTX-SAME: .maxntid 1, 1, 1
-// PTX-SAME: .visible .entry prefill_kernel_0(
-// PTX-SAME: .visible .entry prefill_kernel_1(
+// PTX-SAME: .visible .entry loop(
+// PTX-SAME: .maxntid 256, 1, 1
+// PTX-SAME: .visible .entry linear_r1(
+// PTX-SAME: .maxntid 128, 1, 1
+// PTX-SAME: shfl.sync.bfly.b32
+// PTX-SAME: .visible .entry linear_r8(
 
 module {
   zamba2.weight @"emb" : tensor<6x4xf32>

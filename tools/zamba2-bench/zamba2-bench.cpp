@@ -14,6 +14,8 @@
 //
 //===----------------------------------------------------------------------===//
 #include "runtime/core/ThreadPool.h"
+#include "runtime/cuda/Cuda.h"
+#include "runtime/engine/Manifest.h"
 #include "runtime/engine/Package.h"
 #include "runtime/engine/Session.h"
 
@@ -129,93 +131,114 @@ void check(const Status &s) {
     fail(s.message());
 }
 
-} // namespace
+/// Bytes one decode step of `batch` sequences must move: every weight once,
+/// the conv and SSM state read and written, the KV cache read up to
+/// `position`.
+struct StepBytes {
+  double weights = 0, state = 0, kv = 0;
+  double total() const { return weights + state + kv; }
+};
 
-int main(int argc, char **argv) {
-  std::string pkgDir;
-  std::vector<int64_t> prefillLens = {128, 512};
-  int64_t decodeSteps = 16, context = 128, repeat = 3;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&]() -> const char * {
-      if (i + 1 >= argc)
-        fail(a + " needs a value");
-      return argv[++i];
-    };
-    if (a == "--help" || a == "-h") {
-      std::printf(
-          "usage: zamba2-bench PKG [--prefill 128,512] [--decode N]\n"
-          "                    [--context C] [--repeat R]\n"
-          "Benchmarks a CPU package at batch 1 against this machine's\n"
-          "memory bandwidth, measured in the same run (a parallel 1 GiB\n"
-          "read and a 1 GiB memcpy). Prints prefill tokens/s per length\n"
-          "(median of R runs, default 3), decode ms/token (median of N\n"
-          "steps, default 16, after a C-token prompt, default 128), peak\n"
-          "resident memory, and the decode floor: bytes one step reads\n"
-          "over the read bandwidth. ZAMBA2_NUM_THREADS sets the threads.\n");
-      return 0;
-    } else if (a == "--prefill") {
-      prefillLens = parseList(value());
-    } else if (a == "--decode") {
-      decodeSteps = parsePositive("--decode", value());
-    } else if (a == "--context") {
-      context = parsePositive("--context", value());
-    } else if (a == "--repeat") {
-      repeat = parsePositive("--repeat", value());
-    } else if (!a.empty() && a[0] == '-') {
-      fail("unknown option " + a + " (see --help)");
-    } else if (pkgDir.empty()) {
-      pkgDir = a;
-    } else {
-      fail("more than one package given");
+StepBytes decodeBytes(const PackageManifest &m, int64_t batch,
+                      int64_t position) {
+  StepBytes b;
+  b.weights = static_cast<double>(m.weightsBytes);
+  for (const StateSpec &s : m.state) {
+    double row = static_cast<double>(s.elementSize);
+    bool isCache = false;
+    for (size_t d = 1; d < s.shape.size(); ++d) {
+      if (s.shape[d].kind == StateDim::Kind::Seq) {
+        isCache = true;
+        row *= static_cast<double>(position);
+      } else {
+        row *= static_cast<double>(s.shape[d].size);
+      }
     }
+    (isCache ? b.kv : b.state) += (isCache ? 1.0 : 2.0) * row * batch;
   }
-  if (pkgDir.empty())
-    fail("no package given (see --help)");
+  return b;
+}
 
+/// 2 * (elements of every matrix weight) per token: the matmul FLOPs of a
+/// forward pass, without attention's score and value products.
+double matmulFlopsPerToken(const PackageManifest &m) {
+  double elements = 0;
+  for (const WeightSpec &w : m.weights)
+    if (w.shape.size() == 2)
+      elements += static_cast<double>(w.shape[0]) * w.shape[1];
+  return 2.0 * elements;
+}
+
+struct Options {
+  std::string pkgDir;
+  std::vector<int64_t> prefillLens, batches;
+  int64_t decodeSteps = 16, context = 128, repeat = 3;
+  double matmulTflops = 0;
+};
+
+std::vector<int64_t> promptIds(const PackageManifest &m, int64_t n) {
+  std::vector<int64_t> ids(n);
+  for (int64_t i = 0; i < n; ++i)
+    ids[i] = 1 + (i * 7919) % (m.vocabSize - 1);
+  return ids;
+}
+
+/// Median prefill seconds of `len` tokens (batch 1).
+double timePrefill(Session &session, const std::vector<int64_t> &ids,
+                   int64_t len, int64_t repeat) {
+  std::vector<double> times;
+  for (int64_t r = 0; r < repeat; ++r) {
+    session.resetAll();
+    double t = now();
+    check(session.prefill(1, len, ids.data(), nullptr));
+    times.push_back(now() - t);
+  }
+  return median(times);
+}
+
+/// Median decode step seconds of `batch` sequences after a `context`-token
+/// prompt each.
+double timeDecode(Session &session, const std::vector<int64_t> &ids,
+                  int64_t batch, int64_t context, int64_t steps) {
+  session.resetAll();
+  std::vector<int64_t> prompt(static_cast<size_t>(batch * context));
+  for (int64_t b = 0; b < batch; ++b)
+    std::copy(ids.begin(), ids.begin() + context, prompt.begin() + b * context);
+  check(session.prefill(batch, context, prompt.data(), nullptr));
+  std::vector<double> times;
+  std::vector<int64_t> next(static_cast<size_t>(batch));
+  for (int64_t i = 0; i < steps; ++i) {
+    std::fill(next.begin(), next.end(), ids[context + i]);
+    double t = now();
+    check(session.decode(batch, next.data(), nullptr));
+    times.push_back(now() - t);
+  }
+  return median(times);
+}
+
+int benchCpu(const Options &o) {
   std::shared_ptr<Package> pkg;
-  check(Package::open(pkgDir, pkg));
+  check(Package::open(o.pkgDir, pkg));
   const PackageManifest &m = pkg->manifest();
-  int64_t maxLen = context + decodeSteps;
-  for (int64_t len : prefillLens)
+  int64_t maxLen = o.context + o.decodeSteps;
+  for (int64_t len : o.prefillLens)
     maxLen = std::max(maxLen, len);
   std::unique_ptr<Session> session;
   check(Session::create(pkg, 1, maxLen, session));
 
-  std::printf("package     %s (%s, %s)\n", pkgDir.c_str(), m.cpu.c_str(),
+  std::printf("package     %s (%s, %s)\n", o.pkgDir.c_str(), m.cpu.c_str(),
               m.producer.c_str());
   std::printf("threads     %d\n", parallelThreadCount());
-
-  std::vector<int64_t> ids(maxLen);
-  for (int64_t i = 0; i < maxLen; ++i)
-    ids[i] = 1 + (i * 7919) % (m.vocabSize - 1);
-
+  std::vector<int64_t> ids = promptIds(m, maxLen);
   // Warm-up: touch the weights and the code once.
   check(session->prefill(1, 4, ids.data(), nullptr));
-  session->resetAll();
 
-  for (int64_t len : prefillLens) {
-    std::vector<double> times;
-    for (int64_t r = 0; r < repeat; ++r) {
-      session->resetAll();
-      double t = now();
-      check(session->prefill(1, len, ids.data(), nullptr));
-      times.push_back(now() - t);
-    }
-    double s = median(times);
+  for (int64_t len : o.prefillLens) {
+    double s = timePrefill(*session, ids, len, o.repeat);
     std::printf("prefill     %5lld tokens: %8.1f ms, %7.1f tokens/s\n",
                 static_cast<long long>(len), s * 1e3, len / s);
   }
-
-  session->resetAll();
-  check(session->prefill(1, context, ids.data(), nullptr));
-  std::vector<double> steps;
-  for (int64_t i = 0; i < decodeSteps; ++i) {
-    double t = now();
-    check(session->decode(1, &ids[context + i], nullptr));
-    steps.push_back(now() - t);
-  }
-  double step = median(steps);
+  double step = timeDecode(*session, ids, 1, o.context, o.decodeSteps);
   // Peak memory of the model alone (mapped weights, state, workspace), read
   // before the bandwidth buffers exist.
   struct rusage usage;
@@ -226,37 +249,166 @@ int main(int argc, char **argv) {
   measureBandwidth(readGBs, copyGBs);
   std::printf("bandwidth   read %.1f GB/s, copy %.1f GB/s (read+write)\n",
               readGBs, copyGBs);
-
-  // Bytes one decode step (batch 1) must move: every weight once, the conv
-  // and SSM state read and written, the KV cache read up to the position.
-  uint64_t stateBytes = 0, kvBytes = 0;
-  for (const StateSpec &s : m.state) {
-    uint64_t row = s.elementSize;
-    bool isCache = false;
-    for (size_t d = 1; d < s.shape.size(); ++d) {
-      if (s.shape[d].kind == StateDim::Kind::Seq) {
-        isCache = true;
-        row *= static_cast<uint64_t>(context + decodeSteps / 2);
-      } else {
-        row *= static_cast<uint64_t>(s.shape[d].size);
-      }
-    }
-    (isCache ? kvBytes : stateBytes) += row;
-  }
-  double floorBytes = static_cast<double>(m.weightsBytes) + 2.0 * stateBytes +
-                      static_cast<double>(kvBytes);
-  double floorSec = floorBytes / (readGBs * 1e9);
+  StepBytes bytes = decodeBytes(m, 1, o.context + o.decodeSteps / 2);
+  double floorSec = bytes.total() / (readGBs * 1e9);
   std::printf("decode      %.1f ms/token, %.2f tokens/s (median of %lld "
               "steps after %lld tokens)\n",
-              step * 1e3, 1.0 / step, static_cast<long long>(decodeSteps),
-              static_cast<long long>(context));
+              step * 1e3, 1.0 / step, static_cast<long long>(o.decodeSteps),
+              static_cast<long long>(o.context));
   std::printf("floor       %.2f GB per step (weights %.2f, state r+w %.3f, "
               "KV read %.3f) / %.1f GB/s = %.1f ms\n",
-              floorBytes / 1e9, m.weightsBytes / 1e9, 2.0 * stateBytes / 1e9,
-              kvBytes / 1e9, readGBs, floorSec * 1e3);
+              bytes.total() / 1e9, bytes.weights / 1e9, bytes.state / 1e9,
+              bytes.kv / 1e9, readGBs, floorSec * 1e3);
   std::printf("ratio       decode step / floor = %.2fx\n", step / floorSec);
   std::printf("peak memory %.2f GB resident (weights mapped, state, "
               "temporaries)\n",
               peakGB);
   return 0;
+}
+
+int benchCuda(const Options &o) {
+  std::string err;
+  size_t usedBefore = 0, total = 0;
+  if (!cudaDeviceMemory(usedBefore, total, err))
+    fail(err);
+  std::printf("device      %s\n", cudaDeviceDescription().c_str());
+  std::shared_ptr<Package> pkg;
+  check(Package::open(o.pkgDir, pkg));
+  const PackageManifest &m = pkg->manifest();
+  int64_t maxBatch = *std::max_element(o.batches.begin(), o.batches.end());
+  int64_t maxLen = o.context + o.decodeSteps;
+  for (int64_t len : o.prefillLens)
+    maxLen = std::max(maxLen, len);
+  std::unique_ptr<Session> session;
+  check(Session::create(pkg, maxBatch, maxLen, session));
+  std::printf("package     %s (cuda %s, %s)\n", o.pkgDir.c_str(),
+              m.targetGpu.c_str(), m.producer.c_str());
+  std::vector<int64_t> ids = promptIds(m, maxLen);
+  check(session->prefill(1, 4, ids.data(), nullptr)); // loads the kernels
+
+  double copyGBs = 0;
+  if (!cudaMeasureCopyBandwidth(size_t(1) << 30, 5, copyGBs, err))
+    fail(err);
+  std::printf("bandwidth   device copy %.0f GB/s (read+write, 1 GiB, best "
+              "of 5)\n",
+              copyGBs);
+  double flopsPerToken = matmulFlopsPerToken(m);
+  for (int64_t len : o.prefillLens) {
+    double s = timePrefill(*session, ids, len, o.repeat);
+    std::printf("prefill     %5lld tokens: %8.2f ms, %9.1f tokens/s",
+                static_cast<long long>(len), s * 1e3, len / s);
+    if (o.matmulTflops > 0) {
+      double floorSec = flopsPerToken * len / (o.matmulTflops * 1e12);
+      std::printf("; floor %.2f ms (%.2f TFLOP / %.0f TFLOP/s), %.1fx",
+                  floorSec * 1e3, flopsPerToken * len / 1e12, o.matmulTflops,
+                  s / floorSec);
+    }
+    std::printf("\n");
+  }
+  for (int64_t batch : o.batches) {
+    double step = timeDecode(*session, ids, batch, o.context, o.decodeSteps);
+    StepBytes bytes = decodeBytes(m, batch, o.context + o.decodeSteps / 2);
+    double floorSec = bytes.total() / (copyGBs * 1e9);
+    std::printf("decode      batch %lld: %.3f ms/step, %.1f tokens/s; floor "
+                "%.3f GB (weights %.3f, state r+w %.3f, KV %.3f) / %.0f "
+                "GB/s = %.3f ms, %.2fx\n",
+                static_cast<long long>(batch), step * 1e3, batch / step,
+                bytes.total() / 1e9, bytes.weights / 1e9, bytes.state / 1e9,
+                bytes.kv / 1e9, copyGBs, floorSec * 1e3, step / floorSec);
+  }
+  size_t usedAfter = 0;
+  if (cudaDeviceMemory(usedAfter, total, err))
+    std::printf("gpu memory  %.2f GB used by this run (weights %.2f GB, "
+                "temporaries cache %.3f GB); device total %.1f GB\n",
+                (usedAfter - usedBefore) / 1e9, m.weightsBytes / 1e9,
+                cudaTemporaryBytes() / 1e9, total / 1e9);
+  if (cudaProfiling()) {
+    // One more decode step of the first batch size, kernel by kernel.
+    int64_t batch = o.batches.front();
+    session->resetAll();
+    std::vector<int64_t> prompt(static_cast<size_t>(batch * o.context), 1);
+    check(session->prefill(batch, o.context, prompt.data(), nullptr));
+    cudaProfileReport(); // drops the timings of the runs so far
+    std::vector<int64_t> next(static_cast<size_t>(batch), ids[0]);
+    check(session->decode(batch, next.data(), nullptr));
+    std::printf("profile     one decode step, batch %lld (no graph):\n%s",
+                static_cast<long long>(batch), cudaProfileReport().c_str());
+  }
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0); // lines show as they come
+  Options o;
+  bool prefillGiven = false, batchGiven = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&]() -> const char * {
+      if (i + 1 >= argc)
+        fail(a + " needs a value");
+      return argv[++i];
+    };
+    if (a == "--help" || a == "-h") {
+      std::printf(
+          "usage: zamba2-bench PKG [--prefill LENS] [--decode N]\n"
+          "                    [--context C] [--repeat R] [--batch LIST]\n"
+          "                    [--matmul-tflops T]\n"
+          "Benchmarks a package against the machine's limits measured in\n"
+          "the same run. Prefill tokens/s per length (batch 1, median of R\n"
+          "runs, default 3); decode ms/step (median of N steps, default 16,\n"
+          "after a C-token prompt per sequence, default 128).\n"
+          "CPU package: batch 1, prefill 128,512; read and copy bandwidth\n"
+          "(a parallel 1 GiB read, a 1 GiB memcpy), the decode floor (bytes\n"
+          "one step reads over the read bandwidth), peak resident memory.\n"
+          "ZAMBA2_NUM_THREADS sets the threads.\n"
+          "CUDA package: prefill 512,2048; decode at each batch of LIST\n"
+          "(default 1,8); the device copy bandwidth (1 GiB device-to-device)\n"
+          "and the decode floor (bytes one step moves over it); with\n"
+          "--matmul-tflops T (a bf16 matmul rate measured elsewhere in the\n"
+          "same run, e.g. with torch) the prefill floor (matmul FLOPs over\n"
+          "T); GPU memory used. With ZAMBA2_CUDA_PROFILE=1 also the time of\n"
+          "each kernel of one decode step.\n");
+      return 0;
+    } else if (a == "--prefill") {
+      o.prefillLens = parseList(value());
+      prefillGiven = true;
+    } else if (a == "--batch") {
+      o.batches = parseList(value());
+      batchGiven = true;
+    } else if (a == "--decode") {
+      o.decodeSteps = parsePositive("--decode", value());
+    } else if (a == "--context") {
+      o.context = parsePositive("--context", value());
+    } else if (a == "--repeat") {
+      o.repeat = parsePositive("--repeat", value());
+    } else if (a == "--matmul-tflops") {
+      const char *v = value();
+      char *end = nullptr;
+      o.matmulTflops = std::strtod(v, &end);
+      if (!*v || *end || !(o.matmulTflops > 0))
+        fail(std::string("--matmul-tflops: expected a positive number, got '") +
+             v + "'");
+    } else if (!a.empty() && a[0] == '-') {
+      fail("unknown option " + a + " (see --help)");
+    } else if (o.pkgDir.empty()) {
+      o.pkgDir = a;
+    } else {
+      fail("more than one package given");
+    }
+  }
+  if (o.pkgDir.empty())
+    fail("no package given (see --help)");
+  PackageManifest m;
+  check(readManifestFile(o.pkgDir + "/manifest.json", m));
+  bool cuda = m.targetKind == "cuda";
+  if (!prefillGiven)
+    o.prefillLens =
+        cuda ? std::vector<int64_t>{512, 2048} : std::vector<int64_t>{128, 512};
+  if (!batchGiven)
+    o.batches = cuda ? std::vector<int64_t>{1, 8} : std::vector<int64_t>{1};
+  if (!cuda && (o.batches.size() != 1 || o.batches[0] != 1))
+    fail("--batch: CPU packages are benchmarked at batch 1");
+  return cuda ? benchCuda(o) : benchCpu(o);
 }

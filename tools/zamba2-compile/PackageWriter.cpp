@@ -27,8 +27,35 @@ bool storedDType(Type element, ::zamba2::DType &out) {
     out = ::zamba2::DType::BF16;
   else if (element.isF16())
     out = ::zamba2::DType::F16;
+  else if (element.isInteger(8)) // packed integers, zero points
+    out = ::zamba2::DType::I8;
   else
     return false;
+  return true;
+}
+
+/// The `quant` entry zamba2-prepare-entry-points copied from zamba2.quant.
+bool readQuant(DictionaryAttr d, const std::string &name,
+               ::zamba2::PackQuant &out, std::string &err) {
+  auto source = d.getAs<StringAttr>("source");
+  auto tensor = d.getAs<StringAttr>("tensor");
+  auto part = d.getAs<StringAttr>("part");
+  auto bits = d.getAs<IntegerAttr>("bits");
+  auto group = d.getAs<IntegerAttr>("group_size");
+  auto scheme = d.getAs<StringAttr>("scheme");
+  auto scaleType = d.getAs<TypeAttr>("scale_type");
+  err = "internal error: weight '" + name + "': malformed zamba2.quant";
+  if (!source || !part || !bits || !group || !scheme || !scaleType)
+    return false;
+  out.source = source.str();
+  out.tensor = tensor ? tensor.str() : out.source;
+  out.params.bits = static_cast<int>(bits.getInt());
+  out.params.groupSize = group.getInt();
+  if (!::zamba2::parseQuantPart(part.str(), out.part) ||
+      !::zamba2::parseQuantScheme(scheme.str(), out.params.scheme) ||
+      !storedDType(scaleType.getValue(), out.params.scaleType))
+    return false;
+  err.clear();
   return true;
 }
 
@@ -63,6 +90,11 @@ bool mlir::zamba2::takeModuleTables(ModuleOp module, ModuleTables &out,
     e.shape.assign(type.getShape().begin(), type.getShape().end());
     e.offset = cast<IntegerAttr>(d.get("offset")).getInt();
     e.bytes = cast<IntegerAttr>(d.get("bytes")).getInt();
+    if (auto quant = d.getAs<DictionaryAttr>("quant")) {
+      e.quant.emplace();
+      if (!readQuant(quant, e.name, *e.quant, err))
+        return false;
+    }
     out.weights.push_back(std::move(e));
   }
   out.weightsBytes = bytes.getInt();
@@ -242,10 +274,25 @@ std::string mlir::zamba2::buildManifest(const ::zamba2::ModelConfig &cfg,
     std::string dtype = ::zamba2::dtypeName(e.dtype);
     for (char &c : dtype)
       c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    o.set("dtype", json::Value::string(dtype)); // "f32", "bf16", "f16"
+    o.set("dtype", json::Value::string(dtype)); // "f32", "bf16", "f16", "i8"
     o.set("shape", intArray(e.shape));
     o.set("offset", json::Value::integer(static_cast<int64_t>(e.offset)));
     o.set("bytes", json::Value::integer(static_cast<int64_t>(e.bytes)));
+    if (e.quant) {
+      const ::zamba2::PackQuant &q = *e.quant;
+      json::Value qo = json::Value::object();
+      qo.set("source", json::Value::string(q.source));
+      qo.set("tensor", json::Value::string(q.tensor));
+      qo.set("part", json::Value::string(::zamba2::quantPartName(q.part)));
+      qo.set("bits", json::Value::integer(q.params.bits));
+      qo.set("group_size", json::Value::integer(q.params.groupSize));
+      qo.set("scheme",
+             json::Value::string(::zamba2::quantSchemeName(q.params.scheme)));
+      qo.set("scale_dtype",
+             json::Value::string(
+                 q.params.scaleType == ::zamba2::DType::F16 ? "f16" : "f32"));
+      o.set("quant", std::move(qo));
+    }
     list.push(std::move(o));
   }
   w.set("tensors", std::move(list));

@@ -1,11 +1,13 @@
 //===- zamba2-compile.cpp - The zamba2c ahead-of-time compiler driver -----===//
 //
 // zamba2-compile CKPT -o PKG [--target cpu] [--cpu NAME] [--weight-type T]
+//                [--quantize int4|int8 [--quant-group-size N] ...]
 // zamba2-compile CKPT -o PKG --target cuda [--gpu sm_XX] [--cpu NAME] ...
 // zamba2-compile CKPT --emit=zamba2|llvm-dialect|llvm-ir|ptx [-o FILE]
 //
 // Reads a Hugging Face Zamba2 checkpoint directory, validates it, imports it
-// into the zamba2 dialect, lowers it with zamba2-cpu-pipeline (or
+// into the zamba2 dialect (quantizing the linears' weights with
+// zamba2-quantize when asked), lowers it with zamba2-cpu-pipeline (or
 // zamba2-cuda-pipeline: host code plus an embedded GPU binary), generates
 // object code with LLVM, links model.so and writes the package (manifest,
 // library, weights; docs/PACKAGE.md). Errors are one line on stderr and a
@@ -69,7 +71,8 @@ cl::opt<Emit> emit(
                    "a package directory: manifest.json, model.so, weights.bin "
                    "(default)"),
         clEnumValN(Emit::Zamba2, "zamba2",
-                   "the imported module in the zamba2 dialect"),
+                   "the imported module in the zamba2 dialect (after "
+                   "--quantize)"),
         clEnumValN(Emit::LLVMDialect, "llvm-dialect",
                    "the module after zamba2-cpu-pipeline (LLVM dialect)"),
         clEnumValN(Emit::LLVMIR, "llvm-ir",
@@ -121,6 +124,63 @@ cl::opt<bool> fuseRotary("fuse-rotary",
                          cl::desc("Fold the rotary embedding into attention "
                                   "(zamba2-fuse-rotary; default on)"),
                          cl::init(true), cl::cat(category));
+enum class Quantize { None, Int4, Int8 };
+enum class QuantScheme { Sym, Asym };
+enum class ScaleType { F16, F32 };
+cl::opt<Quantize> quantize(
+    "quantize",
+    cl::desc("Weight-only integer quantization of the linears' weights "
+             "(zamba2-quantize; docs/PACKAGE.md). Default none: quantization "
+             "changes the numerics. int4 and int8: 4 or 8 bits per weight, "
+             "one scale per group of 64 consecutive weights of a row, "
+             "symmetric (w = s q), f16 scales; the --quant-* flags change "
+             "these. Quantized: the Mamba mixers', shared block's and hybrid "
+             "layers' linears and the LoRA adapters; a weight whose input "
+             "width is not a multiple of the group size stays unquantized "
+             "(a warning names it)"),
+    cl::init(Quantize::None),
+    cl::values(clEnumValN(Quantize::None, "none", "no quantization (default)"),
+               clEnumValN(Quantize::Int4, "int4",
+                          "4 bits, group 64, symmetric, f16 scales"),
+               clEnumValN(Quantize::Int8, "int8",
+                          "8 bits, group 64, symmetric, f16 scales")),
+    cl::cat(category));
+cl::opt<int> quantGroupSize(
+    "quant-group-size",
+    cl::desc("--quantize: consecutive weights of a row that share one scale "
+             "(default 64; e.g. 32, 64, 128)"),
+    cl::init(64), cl::value_desc("n"), cl::cat(category));
+cl::opt<QuantScheme> quantScheme(
+    "quant-scheme", cl::desc("--quantize: the integer mapping"),
+    cl::init(QuantScheme::Sym),
+    cl::values(clEnumValN(QuantScheme::Sym, "sym",
+                          "symmetric: w = s q, q signed (default)"),
+               clEnumValN(QuantScheme::Asym, "asym",
+                          "asymmetric: w = s (q - z), q and z unsigned, one "
+                          "zero point per group")),
+    cl::cat(category));
+cl::opt<ScaleType> quantScaleType(
+    "quant-scale-type", cl::desc("--quantize: element type of the scales"),
+    cl::init(ScaleType::F16),
+    cl::values(clEnumValN(ScaleType::F16, "f16", "half (default)"),
+               clEnumValN(ScaleType::F32, "f32", "float")),
+    cl::cat(category));
+cl::opt<bool> quantizeAdapters(
+    "quantize-adapters",
+    cl::desc("--quantize: quantize the LoRA adapters' A and B too (default "
+             "on; --quantize-adapters=false keeps them float)"),
+    cl::init(true), cl::cat(category));
+cl::opt<bool> quantizeLmHead(
+    "quantize-lm-head",
+    cl::desc("--quantize: quantize the lm_head too (default off; with tied "
+             "embeddings the package then stores the table twice: float for "
+             "the lookup, quantized for the logits)"),
+    cl::init(false), cl::cat(category));
+cl::opt<bool> quantizeEmbeddings(
+    "quantize-embeddings",
+    cl::desc("--quantize: quantize the embedding table (not supported yet: "
+             "the embedding lookup reads a float table; an error)"),
+    cl::init(false), cl::cat(category));
 cl::opt<bool> quiet("quiet", cl::desc("No progress or summary lines on stderr"),
                     cl::cat(category));
 
@@ -131,6 +191,70 @@ int fail(const std::string &message) {
       c = ' ';
   llvm::errs() << "zamba2-compile: error: " << line << "\n";
   return 1;
+}
+
+/// Checks the --quant-* flags; the options of zamba2-quantize they give.
+bool quantizeOptions(mlir::zamba2::QuantizeOptions &out, std::string &err) {
+  if (quantize == Quantize::None) {
+    for (const cl::Option *o : std::initializer_list<const cl::Option *>{
+             &quantGroupSize, &quantScheme, &quantScaleType, &quantizeAdapters,
+             &quantizeLmHead, &quantizeEmbeddings})
+      if (o->getNumOccurrences()) {
+        err = "--" + o->ArgStr.str() + " needs --quantize int4 or int8";
+        return false;
+      }
+    return true;
+  }
+  if (target == Target::Cuda) {
+    // The CUDA pipeline has no quant_linear lowering yet.
+    err = "--quantize: not supported for --target cuda yet (CPU only)";
+    return false;
+  }
+  if (quantizeEmbeddings) {
+    err = "--quantize-embeddings: not supported yet: the embedding lookup "
+          "(zamba2.embed) reads a float table";
+    return false;
+  }
+  if (quantGroupSize < 1) {
+    err = "--quant-group-size: expected a positive integer, got " +
+          std::to_string(quantGroupSize);
+    return false;
+  }
+  out.bits = quantize == Quantize::Int4 ? 4 : 8;
+  out.groupSize = quantGroupSize;
+  out.scheme = quantScheme == QuantScheme::Sym ? "symmetric" : "asymmetric";
+  out.scaleType = quantScaleType == ScaleType::F16 ? "f16" : "f32";
+  out.quantizeAdapters = quantizeAdapters;
+  out.quantizeLmHead = quantizeLmHead;
+  return true;
+}
+
+/// "int4 g64 symmetric f16" for the summary line.
+std::string describeQuantization(const mlir::zamba2::QuantizeOptions &q) {
+  return llvm::formatv("int{0} g{1} {2} {3} scales", q.bits, q.groupSize,
+                       q.scheme, q.scaleType)
+      .str();
+}
+
+/// Runs zamba2-quantize on the imported module. Its warnings (weights left
+/// unquantized) go to stderr unless --quiet.
+bool runQuantize(ModuleOp module, const mlir::zamba2::QuantizeOptions &q,
+                 std::string &err) {
+  PassManager pm(module.getContext());
+  pm.addPass(mlir::zamba2::createQuantize(q));
+  ScopedDiagnosticHandler handler(module.getContext(), [&](Diagnostic &diag) {
+    if (diag.getSeverity() == DiagnosticSeverity::Error && err.empty())
+      err = diag.str();
+    else if (diag.getSeverity() == DiagnosticSeverity::Warning && !quiet)
+      llvm::errs() << "zamba2-compile: warning: " << diag.str() << "\n";
+    return success();
+  });
+  if (failed(pm.run(module))) {
+    if (err.empty())
+      err = "zamba2-quantize failed";
+    return false;
+  }
+  return true;
 }
 
 double millisecondsSince(std::chrono::steady_clock::time_point start) {
@@ -243,6 +367,9 @@ int main(int argc, char **argv) {
       "    (manifest.json, model.so, weights.bin) that zamba2-run executes.\n"
       "  zamba2-compile CKPT -o PKG --target cuda [--gpu sm_XX] [--cpu NAME]\n"
       "    the same for an NVIDIA GPU (bf16 weights by default).\n"
+      "  zamba2-compile CKPT -o PKG --quantize int4|int8 [--quant-...]\n"
+      "    stores the linears' weights as integers with group scales\n"
+      "    (default none; int4 = 4 bits, group 64, symmetric, f16 scales).\n"
       "  zamba2-compile CKPT --emit=zamba2|llvm-dialect|llvm-ir|ptx [-o FILE]\n"
       "    prints an intermediate form instead.\n");
 
@@ -260,6 +387,12 @@ int main(int argc, char **argv) {
   }
   if (emit == Emit::Package && outputPath.empty())
     return fail("-o PKG is required to write a package (or pick --emit)");
+  mlir::zamba2::QuantizeOptions quantization;
+  {
+    std::string quantError;
+    if (!quantizeOptions(quantization, quantError))
+      return fail(quantError);
+  }
 
   std::string dir = checkpointDir;
   while (dir.size() > 1 && dir.back() == '/')
@@ -298,6 +431,10 @@ int main(int argc, char **argv) {
     progress.abandon();
     return fail("internal error: the imported module does not verify");
   }
+  if (quantize != Quantize::None && !runQuantize(*module, quantization, err)) {
+    progress.abandon();
+    return fail(err);
+  }
   // A package also carries the generation ids and the tokenizer: checked
   // here, as part of the input, before any slow step.
   mlir::zamba2::GenerationIds generation;
@@ -312,7 +449,10 @@ int main(int argc, char **argv) {
                                                      : std::string());
   if (emit == Emit::Package && !pkg.create(err))
     return fail(err);
-  progress.end(::zamba2::describeCheckpoint(dir, cfg, *ck));
+  progress.end(::zamba2::describeCheckpoint(dir, cfg, *ck) +
+               (quantize == Quantize::None
+                    ? std::string()
+                    : ", quantized " + describeQuantization(quantization)));
   if (emit == Emit::Zamba2)
     return writeOutput([&](llvm::raw_ostream &os, std::string &) {
       module->print(os);

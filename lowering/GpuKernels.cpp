@@ -1,0 +1,1114 @@
+//===- GpuKernels.cpp - zamba2 ops bufferized straight into CUDA kernels --===//
+//
+// On the CUDA target the ops whose parallelism a generic parallel loop would
+// waste (reductions along a row) are not lowered to linalg: they stay zamba2
+// ops until One-Shot Bufferize, whose BufferizableOpInterface models below
+// emit a gpu.launch on their buffers.
+//
+//   linear, lora, lora_linear -- warp per output channel: the 32 lanes of a
+//     warp walk the input channels in 16-byte vector chunks of the weight row
+//     (coalesced), each lane keeps one f32 accumulator per token row of its
+//     row block (1 row when there is one token, 8 otherwise, so the weight row
+//     is read once per 8 token rows), then a butterfly shuffle sums the lanes.
+//     A LoRA term (x A^T) B^T adds its second product into the same
+//     accumulators (one reduction, x read once by the main product).
+//   rms_norm, gated_rms_norm -- block per row (per group): sum of squares by
+//     a block reduction (shuffles, then one word per warp in shared memory),
+//     then the scaled row.
+//   attention -- a cache-append kernel (rotary folded in, angle in f64 as on
+//     the CPU) then one block per (query head, token): the 4 warps take every
+//     4th cache entry with an online softmax (running max, f32), merged
+//     through shared memory. Only the pos + t + 1 entries that exist are read;
+//     positions are read on the device, so the host code does not depend on
+//     them (a captured CUDA graph stays valid).
+//
+// Accumulation, softmax and normalisation are f32, as in the CPU lowering;
+// results differ from it only by the order of f32 additions.
+//
+//===----------------------------------------------------------------------===//
+#include "lowering/GpuKernels.h"
+#include "lowering/Common.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/BufferizableOpInterface.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+
+#include <limits>
+
+using namespace mlir;
+using namespace mlir::zamba2;
+using namespace mlir::zamba2::lowering;
+using namespace mlir::bufferization;
+
+namespace {
+
+constexpr int64_t kWarp = 32;
+/// Threads per block of the one-thread-per-element kernels.
+constexpr int64_t kConvThreads = 256;
+
+/// Index and f32 arithmetic at one insertion point.
+struct Emitter {
+  OpBuilder &b;
+  Location loc;
+
+  Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+  Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
+  Value sub(Value x, Value y) { return arith::SubIOp::create(b, loc, x, y); }
+  Value mul(Value x, Value y) { return arith::MulIOp::create(b, loc, x, y); }
+  Value div(Value x, Value y) { return arith::DivUIOp::create(b, loc, x, y); }
+  Value rem(Value x, Value y) { return arith::RemUIOp::create(b, loc, x, y); }
+  Value min(Value x, Value y) { return arith::MinUIOp::create(b, loc, x, y); }
+  Value ceilDiv(Value x, int64_t d) { return div(add(x, idx(d - 1)), idx(d)); }
+  Value lt(Value x, Value y) {
+    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, x, y);
+  }
+  Value eq(Value x, Value y) {
+    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, x, y);
+  }
+  Value f32(double v) { return f32Const(b, loc, v); }
+  Value fadd(Value x, Value y) { return arith::AddFOp::create(b, loc, x, y); }
+  Value fmul(Value x, Value y) { return arith::MulFOp::create(b, loc, x, y); }
+  Value fmax(Value x, Value y) {
+    return arith::MaximumFOp::create(b, loc, x, y);
+  }
+  Value exp(Value x) { return math::ExpOp::create(b, loc, x); }
+  Value dim(Value memref, int64_t i) {
+    return memref::DimOp::create(b, loc, memref, i);
+  }
+  Value load(Value memref, ValueRange indices) {
+    return toF32(b, loc, memref::LoadOp::create(b, loc, memref, indices));
+  }
+  void store(Value v, Value memref, ValueRange indices) {
+    Type elem = cast<MemRefType>(memref.getType()).getElementType();
+    memref::StoreOp::create(b, loc, convertFloat(b, loc, v, elem), memref,
+                            indices);
+  }
+  /// Runs `body` only where `cond` holds.
+  void when(Value cond, function_ref<void()> body) {
+    auto ifOp = scf::IfOp::create(b, loc, cond, /*withElseRegion=*/false);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(ifOp.thenBlock());
+    body();
+  }
+  /// The sum over the 32 lanes of a warp, in every lane.
+  Value warpSum(Value v) {
+    for (int32_t offset = kWarp / 2; offset >= 1; offset /= 2)
+      v = fadd(v, gpu::ShuffleOp::create(b, loc, v, offset, kWarp,
+                                         gpu::ShuffleMode::XOR)
+                      .getShuffleResult());
+    return v;
+  }
+};
+
+/// The product of the sizes of dims [0, rank - 1) of `memref` (host side).
+Value leadingCount(Emitter &e, Value memref) {
+  auto type = cast<MemRefType>(memref.getType());
+  Value n = e.idx(1);
+  for (int64_t i = 0; i + 1 < type.getRank(); ++i)
+    n = e.mul(n, e.dim(memref, i));
+  return n;
+}
+
+/// The sizes of dims [0, rank - 1) of `memref` (host side).
+SmallVector<Value> leadingSizes(Emitter &e, Value memref) {
+  SmallVector<Value> sizes;
+  for (int64_t i = 0; i + 1 < cast<MemRefType>(memref.getType()).getRank(); ++i)
+    sizes.push_back(e.dim(memref, i));
+  return sizes;
+}
+
+/// Row `row` of the leading dims `sizes` as indices (row-major).
+SmallVector<Value> rowIndices(Emitter &e, ArrayRef<Value> sizes, Value row) {
+  SmallVector<Value> indices(sizes.size());
+  for (int64_t i = static_cast<int64_t>(sizes.size()) - 1; i >= 0; --i) {
+    indices[i] = i == 0 ? row : e.rem(row, sizes[i]);
+    row = e.div(row, sizes[i]);
+  }
+  return indices;
+}
+
+SmallVector<Value> with(ArrayRef<Value> prefix, Value last) {
+  SmallVector<Value> v(prefix);
+  v.push_back(last);
+  return v;
+}
+
+/// A gpu.launch of grid (x, y, z) and `threads` threads per block; `body`
+/// builds the kernel at the start of its region.
+/// `name` names the outlined kernel (made unique by the outlining), which is
+/// what per-kernel timings show.
+gpu::LaunchOp launch(Emitter &e, StringRef name, Value gx, Value gy, Value gz,
+                     int64_t threads,
+                     function_ref<void(Emitter &, gpu::LaunchOp)> body) {
+  Value t = e.idx(threads), one = e.idx(1);
+  auto op = gpu::LaunchOp::create(
+      e.b, e.loc, gx, gy, gz, t, one, one, /*dynamicSharedMemorySize=*/nullptr,
+      /*asyncTokenType=*/nullptr, /*asyncDependencies=*/{},
+      /*workgroupAttributions=*/{}, /*privateAttributions=*/{},
+      /*clusterSizeX=*/nullptr, /*clusterSizeY=*/nullptr,
+      /*clusterSizeZ=*/nullptr, FlatSymbolRefAttr::get(e.b.getContext(), name),
+      FlatSymbolRefAttr::get(e.b.getContext(), name));
+  OpBuilder::InsertionGuard guard(e.b);
+  e.b.setInsertionPointToStart(&op.getBody().front());
+  Emitter inner{e.b, e.loc};
+  body(inner, op);
+  gpu::TerminatorOp::create(e.b, e.loc);
+  return op;
+}
+
+/// `n` f32 of workgroup (shared) memory, inside a kernel. It is a
+/// workgroup-space memref.global rather than a launch attribution: the
+/// ownership-based buffer deallocation, which runs after these kernels are
+/// built, would add an ownership argument to a block with a memref argument.
+/// Each kernel that names the global gets its own copy.
+Value workgroupArray(Emitter &e, int64_t n) {
+  MLIRContext *ctx = e.b.getContext();
+  auto type = MemRefType::get(
+      {n}, Float32Type::get(ctx), MemRefLayoutAttrInterface(),
+      gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup));
+  std::string name = "zamba2_workgroup_f32x" + std::to_string(n);
+  auto module =
+      e.b.getInsertionBlock()->getParentOp()->getParentOfType<ModuleOp>();
+  if (!SymbolTable::lookupSymbolIn(module, name)) {
+    OpBuilder mb(ctx);
+    mb.setInsertionPointToStart(module.getBody());
+    memref::GlobalOp::create(mb, e.loc, name, mb.getStringAttr("private"), type,
+                             /*initial_value=*/Attribute(),
+                             /*constant=*/false, /*alignment=*/IntegerAttr());
+  }
+  return memref::GetGlobalOp::create(e.b, e.loc, type, name);
+}
+
+/// Whether the last dim of `memref` is contiguous and each row starts on a
+/// 16-byte boundary (buffers themselves are at least 64-byte aligned: the
+/// weights by the weight table, allocations by the runtime).
+bool rowsAligned16(Value memref) {
+  auto type = cast<MemRefType>(memref.getType());
+  int64_t width = type.getShape().back();
+  int64_t bytes = type.getElementTypeBitWidth() / 8;
+  return type.getLayout().isIdentity() && !ShapedType::isDynamic(width) &&
+         (width * bytes) % 16 == 0;
+}
+
+bool innerContiguous(Value memref) {
+  auto type = cast<MemRefType>(memref.getType());
+  SmallVector<int64_t> strides;
+  int64_t offset;
+  return succeeded(type.getStridesAndOffset(strides, offset)) &&
+         strides.back() == 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Matrix-vector products
+//===----------------------------------------------------------------------===//
+
+/// One product sum_k x[row, k] w[n, k] of a warp's accumulation.
+struct Product {
+  Value x, w; // x [..., K], w [N, K]
+};
+
+/// Elements per lane per step: a 16-byte chunk of the weight row when the
+/// width allows it, else the largest power of two dividing K.
+int64_t chunkElements(const Product &p) {
+  auto wType = cast<MemRefType>(p.w.getType());
+  int64_t k = wType.getShape().back();
+  int64_t v = 16 / (wType.getElementTypeBitWidth() / 8);
+  if (!innerContiguous(p.w) || !innerContiguous(p.x))
+    return 1;
+  while (v > 1 && k % v != 0)
+    v /= 2;
+  return v;
+}
+
+/// Adds this lane's share of `p` for the rows `rows` (indices of x's leading
+/// dims) and output channel `n` to `acc` (one f32 per row).
+void accumulate(Emitter &e, const Product &p, ArrayRef<SmallVector<Value>> rows,
+                Value n, Value lane, SmallVectorImpl<Value> &acc) {
+  OpBuilder &b = e.b;
+  int64_t k = cast<MemRefType>(p.w.getType()).getShape().back();
+  int64_t v = chunkElements(p);
+  auto wElem = cast<MemRefType>(p.w.getType()).getElementType();
+  auto xElem = cast<MemRefType>(p.x.getType()).getElementType();
+  auto vecF32 = VectorType::get({v}, b.getF32Type());
+  auto alignOf = [&](Value m, Type elem) {
+    int64_t bytes = elem.getIntOrFloatBitWidth() / 8;
+    return llvm::MaybeAlign(rowsAligned16(m) && (v * bytes) % 16 == 0
+                                ? 16
+                                : static_cast<uint64_t>(bytes));
+  };
+  llvm::MaybeAlign wAlign = alignOf(p.w, wElem), xAlign = alignOf(p.x, xElem);
+  auto widen = [&](Value vec) -> Value {
+    if (cast<VectorType>(vec.getType()).getElementType().isF32())
+      return vec;
+    return arith::ExtFOp::create(b, e.loc, vecF32, vec);
+  };
+
+  SmallVector<Value> init;
+  Value zero = arith::ConstantOp::create(b, e.loc, vecF32,
+                                         DenseElementsAttr::get(vecF32, 0.0f));
+  for (size_t r = 0; r < rows.size(); ++r)
+    init.push_back(zero);
+  // `unroll` chunks per lane per iteration, when they divide evenly: more
+  // loads in flight per warp (a GEMV is bound by memory latency otherwise).
+  int64_t chunks = k / v, unroll = 4;
+  while (unroll > 1 && chunks % (kWarp * unroll) != 0)
+    unroll /= 2;
+  auto loop = scf::ForOp::create(
+      b, e.loc, lane, e.idx(chunks), e.idx(kWarp * unroll), init,
+      [&](OpBuilder &lb, Location l, Value chunk, ValueRange accs) {
+        Emitter le{lb, l};
+        SmallVector<Value> offsets, weights;
+        for (int64_t u = 0; u < unroll; ++u) {
+          Value kk = le.mul(le.add(chunk, le.idx(u * kWarp)), le.idx(v));
+          offsets.push_back(kk);
+          weights.push_back(widen(vector::LoadOp::create(
+              lb, l, VectorType::get({v}, wElem), p.w, ValueRange{n, kk},
+              /*nontemporal=*/false, wAlign)));
+        }
+        SmallVector<Value> next(accs);
+        for (int64_t u = 0; u < unroll; ++u) {
+          for (size_t r = 0; r < rows.size(); ++r) {
+            Value x = widen(vector::LoadOp::create(
+                lb, l, VectorType::get({v}, xElem), p.x,
+                with(rows[r], offsets[u]), /*nontemporal=*/false, xAlign));
+            next[r] = vector::FMAOp::create(lb, l, x, weights[u], next[r]);
+          }
+        }
+        scf::YieldOp::create(lb, l, next);
+      });
+  for (size_t r = 0; r < rows.size(); ++r)
+    acc[r] = e.fadd(
+        acc[r], vector::ReductionOp::create(
+                    b, e.loc, vector::CombiningKind::ADD, loop.getResult(r)));
+}
+
+/// out[m, n] = sum_k x[m, k] w[n, k] (+ the LoRA product) (+ bias[n])
+/// (+ base[m, n]) for the rows m of out's leading dims.
+struct LinearKernel {
+  Product main;
+  std::optional<Product> lora; // x = x A^T [..., r], w = B [N, r]
+  Value bias, base, out;
+};
+
+constexpr int64_t kLinearWarps = 4;
+
+void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
+                      ArrayRef<Value> sizes, Value n, int64_t rowBlock) {
+  Value gx = e.ceilDiv(rows, rowBlock);
+  Value gy = e.ceilDiv(n, kLinearWarps);
+  std::string name = "linear_r" + std::to_string(rowBlock);
+  launch(e, name, gx, gy, e.idx(1), kLinearWarps * kWarp,
+         [&](Emitter &d, gpu::LaunchOp op) {
+           Value tid = op.getThreadIds().x;
+           Value lane = d.rem(tid, d.idx(kWarp));
+           Value channel = d.add(d.mul(op.getBlockIds().y, d.idx(kLinearWarps)),
+                                 d.div(tid, d.idx(kWarp)));
+           d.when(d.lt(channel, n), [&] {
+             Value first = d.mul(op.getBlockIds().x, d.idx(rowBlock));
+             Value last = d.sub(rows, d.idx(1));
+             SmallVector<Value> rowIds;
+             SmallVector<SmallVector<Value>> rowIdx;
+             SmallVector<Value> acc;
+             for (int64_t r = 0; r < rowBlock; ++r) {
+               Value row = d.add(first, d.idx(r));
+               rowIds.push_back(row);
+               // Rows past the end read the last row and store nothing.
+               rowIdx.push_back(rowIndices(d, sizes, d.min(row, last)));
+               acc.push_back(d.f32(0.0));
+             }
+             accumulate(d, k.main, rowIdx, channel, lane, acc);
+             if (k.lora)
+               accumulate(d, *k.lora, rowIdx, channel, lane, acc);
+             for (Value &a : acc)
+               a = d.warpSum(a);
+             d.when(d.eq(lane, d.idx(0)), [&] {
+               for (int64_t r = 0; r < rowBlock; ++r) {
+                 d.when(d.lt(rowIds[r], rows), [&] {
+                   Value v = acc[r];
+                   if (k.bias)
+                     v = d.fadd(v, d.load(k.bias, channel));
+                   SmallVector<Value> at = with(rowIdx[r], channel);
+                   if (k.base)
+                     v = d.fadd(v, d.load(k.base, at));
+                   d.store(v, k.out, at);
+                 });
+               }
+             });
+           });
+         });
+}
+
+/// Host side: one token row (decode at batch 1) gets the one-row kernel, more
+/// rows the 8-row one.
+void emitLinear(Emitter &e, const LinearKernel &k) {
+  Value rows = leadingCount(e, k.out);
+  SmallVector<Value> sizes = leadingSizes(e, k.out);
+  int64_t rank = cast<MemRefType>(k.out.getType()).getRank();
+  Value n = e.dim(k.out, rank - 1);
+  auto ifOp = scf::IfOp::create(e.b, e.loc, e.lt(rows, e.idx(2)),
+                                /*withElseRegion=*/true);
+  {
+    OpBuilder::InsertionGuard guard(e.b);
+    e.b.setInsertionPointToStart(ifOp.thenBlock());
+    emitLinearLaunch(e, k, rows, sizes, n, 1);
+    e.b.setInsertionPointToStart(ifOp.elseBlock());
+    emitLinearLaunch(e, k, rows, sizes, n, 8);
+  }
+}
+
+//===----------------------------------------------------------------------===//
+// Row normalisation
+//===----------------------------------------------------------------------===//
+
+constexpr int64_t kNormThreads = 1024;
+
+/// The sum of `v` over the block's threads, in every thread (`scratch`: one
+/// f32 per warp of workgroup memory).
+Value blockSum(Emitter &e, Value v, Value tid, Value scratch, int64_t threads) {
+  v = e.warpSum(v);
+  Value lane = e.rem(tid, e.idx(kWarp)), warp = e.div(tid, e.idx(kWarp));
+  e.when(e.eq(lane, e.idx(0)),
+         [&] { memref::StoreOp::create(e.b, e.loc, v, scratch, warp); });
+  gpu::BarrierOp::create(e.b, e.loc);
+  Value total = e.f32(0.0);
+  for (int64_t w = 0; w < threads / kWarp; ++w)
+    total =
+        e.fadd(total, memref::LoadOp::create(e.b, e.loc, scratch, e.idx(w)));
+  return total;
+}
+
+/// out[m, g*W + c] = v(m, g*W + c) / sqrt(mean_c v^2 + eps) * weight[g*W + c]
+/// over each group of W = width / groups channels, one block per (row,
+/// group); `value` computes v from the row indices and the channel.
+void emitRowNorm(Emitter &e, Value out, Value weight, int64_t groups,
+                 double eps,
+                 function_ref<Value(Emitter &, ArrayRef<Value>, Value)> value) {
+  auto outType = cast<MemRefType>(out.getType());
+  int64_t width = outType.getShape().back() / groups;
+  Value rows = leadingCount(e, out);
+  SmallVector<Value> sizes = leadingSizes(e, out);
+  launch(
+      e, "rms_norm", e.mul(rows, e.idx(groups)), e.idx(1), e.idx(1),
+      kNormThreads, [&](Emitter &d, gpu::LaunchOp op) {
+        Value tid = op.getThreadIds().x;
+        Value block = op.getBlockIds().x;
+        SmallVector<Value> row =
+            rowIndices(d, sizes, d.div(block, d.idx(groups)));
+        Value base = d.mul(d.rem(block, d.idx(groups)), d.idx(width));
+        auto sumSq = scf::ForOp::create(
+            d.b, d.loc, tid, d.idx(width), d.idx(kNormThreads),
+            ValueRange{d.f32(0.0)},
+            [&](OpBuilder &lb, Location l, Value c, ValueRange acc) {
+              Emitter le{lb, l};
+              Value v = value(le, row, le.add(base, c));
+              scf::YieldOp::create(lb, l, le.fadd(acc[0], le.fmul(v, v)));
+            });
+        Value total =
+            blockSum(d, sumSq.getResult(0), tid,
+                     workgroupArray(d, kNormThreads / kWarp), kNormThreads);
+        Value mean = arith::DivFOp::create(d.b, d.loc, total,
+                                           d.f32(static_cast<double>(width)));
+        Value inv = math::RsqrtOp::create(d.b, d.loc, d.fadd(mean, d.f32(eps)));
+        scf::ForOp::create(d.b, d.loc, tid, d.idx(width), d.idx(kNormThreads),
+                           ValueRange{},
+                           [&](OpBuilder &lb, Location l, Value c, ValueRange) {
+                             Emitter le{lb, l};
+                             Value channel = le.add(base, c);
+                             Value v = le.fmul(value(le, row, channel), inv);
+                             le.store(le.fmul(v, le.load(weight, channel)), out,
+                                      with(row, channel));
+                             scf::YieldOp::create(lb, l);
+                           });
+      });
+}
+
+//===----------------------------------------------------------------------===//
+// Attention
+//===----------------------------------------------------------------------===//
+
+constexpr int64_t kAttentionWarps = 8;
+
+struct AttentionKernel {
+  Value q, k, v, kCache, vCache, positions, out;
+  int64_t heads, kvHeads, hd;
+  double scale;
+  std::optional<double> ropeTheta;
+};
+
+/// Element d of head `head` of x [B, T, n*hd] at (b, t), rotated by the
+/// rotary angle of absolute position `pos` when the kernel has rope.
+Value rotated(Emitter &e, const AttentionKernel &a, Value x, Value b, Value t,
+              Value head, Value d, Value pos) {
+  Value col = e.add(e.mul(head, e.idx(a.hd)), d);
+  Value self = e.load(x, {b, t, col});
+  if (!a.ropeTheta)
+    return self;
+  int64_t half = a.hd / 2;
+  OpBuilder &ob = e.b;
+  Type f64 = ob.getF64Type();
+  Value firstHalf = e.lt(d, e.idx(half));
+  Value i =
+      arith::SelectOp::create(ob, e.loc, firstHalf, d, e.sub(d, e.idx(half)));
+  Value partnerCol = arith::SelectOp::create(
+      ob, e.loc, firstHalf, e.add(col, e.idx(half)), e.sub(col, e.idx(half)));
+  Value other = e.load(x, {b, t, partnerCol});
+  // inv_freq = theta^(-2i/hd) and the angle in f64, cos/sin rounded to f32.
+  auto toF64 = [&](Value index) -> Value {
+    Value i64 = arith::IndexCastOp::create(ob, e.loc, ob.getI64Type(), index);
+    return arith::SIToFPOp::create(ob, e.loc, f64, i64);
+  };
+  Value exponent = arith::MulFOp::create(
+      ob, e.loc, toF64(i),
+      arith::ConstantOp::create(ob, e.loc,
+                                ob.getF64FloatAttr(-2.0 / double(a.hd))));
+  Value freq = math::PowFOp::create(
+      ob, e.loc,
+      arith::ConstantOp::create(ob, e.loc, ob.getF64FloatAttr(*a.ropeTheta)),
+      exponent);
+  Value angle = arith::MulFOp::create(ob, e.loc, toF64(pos), freq);
+  Type f32 = ob.getF32Type();
+  Value c = arith::TruncFOp::create(ob, e.loc, f32,
+                                    math::CosOp::create(ob, e.loc, angle));
+  Value s = arith::TruncFOp::create(ob, e.loc, f32,
+                                    math::SinOp::create(ob, e.loc, angle));
+  Value rot = arith::SelectOp::create(
+      ob, e.loc, firstHalf, arith::NegFOp::create(ob, e.loc, other), other);
+  return e.fadd(e.fmul(self, c), e.fmul(rot, s));
+}
+
+Value positionOf(Emitter &e, Value positions, Value b) {
+  Value p = memref::LoadOp::create(e.b, e.loc, positions, b);
+  return arith::IndexCastOp::create(e.b, e.loc, e.b.getIndexType(), p);
+}
+
+/// The new keys (rotated) and values into the caches at pos_b + t.
+void emitCacheAppend(Emitter &e, const AttentionKernel &a) {
+  Value batch = e.dim(a.k, 0), seq = e.dim(a.k, 1);
+  int64_t perToken = a.kvHeads * a.hd;
+  Value total = e.mul(e.mul(batch, seq), e.idx(perToken));
+  launch(e, "attention_append", e.ceilDiv(total, kConvThreads), e.idx(1),
+         e.idx(1), kConvThreads, [&](Emitter &d, gpu::LaunchOp op) {
+           Value id = d.add(d.mul(op.getBlockIds().x, d.idx(kConvThreads)),
+                            op.getThreadIds().x);
+           d.when(d.lt(id, total), [&] {
+             Value col = d.rem(id, d.idx(perToken));
+             Value token = d.div(id, d.idx(perToken));
+             Value t = d.rem(token, seq), b = d.div(token, seq);
+             Value head = d.div(col, d.idx(a.hd));
+             Value dd = d.rem(col, d.idx(a.hd));
+             Value slot = d.add(positionOf(d, a.positions, b), t);
+             d.store(rotated(d, a, a.k, b, t, head, dd, slot), a.kCache,
+                     {b, head, slot, dd});
+             d.store(d.load(a.v, {b, t, col}), a.vCache, {b, head, slot, dd});
+           });
+         });
+}
+
+/// softmax(scale q K^T) V over the cache entries [0, pos_b + t], one block
+/// per (query head, b*T + t).
+void emitAttend(Emitter &e, const AttentionKernel &a) {
+  Value batch = e.dim(a.q, 0), seq = e.dim(a.q, 1);
+  int64_t perLane = (a.hd + kWarp - 1) / kWarp;
+  int64_t group = a.heads / a.kvHeads;
+  launch(
+      e, "attention", e.idx(a.heads), e.mul(batch, seq), e.idx(1),
+      kAttentionWarps * kWarp, [&](Emitter &d, gpu::LaunchOp op) {
+        Value head = op.getBlockIds().x;
+        Value token = op.getBlockIds().y;
+        Value t = d.rem(token, seq), b = d.div(token, seq);
+        Value tid = op.getThreadIds().x;
+        Value lane = d.rem(tid, d.idx(kWarp)), warp = d.div(tid, d.idx(kWarp));
+        Value kvHead = d.div(head, d.idx(group));
+        Value pos = d.add(positionOf(d, a.positions, b), t);
+        Value entries = d.add(pos, d.idx(1));
+        Value hd = d.idx(a.hd);
+        // This lane's elements d = lane + 32 i of the (rotated) query, scaled.
+        SmallVector<Value> dims, valid, q;
+        for (int64_t i = 0; i < perLane; ++i) {
+          Value dd = d.add(lane, d.idx(i * kWarp));
+          Value in = d.lt(dd, hd);
+          Value safe = d.min(dd, d.idx(a.hd - 1));
+          dims.push_back(safe);
+          valid.push_back(in);
+          Value qv =
+              d.fmul(rotated(d, a, a.q, b, t, head, safe, pos), d.f32(a.scale));
+          q.push_back(arith::SelectOp::create(d.b, d.loc, in, qv, d.f32(0.0)));
+        }
+        // Online softmax over entries j = warp, warp + 4, ...
+        SmallVector<Value> init = {
+            d.f32(-std::numeric_limits<float>::infinity()), d.f32(0.0)};
+        for (int64_t i = 0; i < perLane; ++i)
+          init.push_back(d.f32(0.0));
+        auto loop = scf::ForOp::create(
+            d.b, d.loc, warp, entries, d.idx(kAttentionWarps), init,
+            [&](OpBuilder &lb, Location l, Value j, ValueRange st) {
+              Emitter le{lb, l};
+              Value s = le.f32(0.0);
+              for (int64_t i = 0; i < perLane; ++i)
+                s = le.fadd(s, le.fmul(q[i], le.load(a.kCache,
+                                                     {b, kvHead, j, dims[i]})));
+              s = le.warpSum(s);
+              Value m = le.fmax(st[0], s);
+              Value corr = le.exp(arith::SubFOp::create(lb, l, st[0], m));
+              Value p = le.exp(arith::SubFOp::create(lb, l, s, m));
+              SmallVector<Value> next = {m, le.fadd(le.fmul(st[1], corr), p)};
+              for (int64_t i = 0; i < perLane; ++i)
+                next.push_back(le.fadd(
+                    le.fmul(st[2 + i], corr),
+                    le.fmul(p, le.load(a.vCache, {b, kvHead, j, dims[i]}))));
+              scf::YieldOp::create(lb, l, next);
+            });
+        Value accs = workgroupArray(d, kAttentionWarps * a.hd);
+        Value stats = workgroupArray(d, 2 * kAttentionWarps);
+        for (int64_t i = 0; i < perLane; ++i)
+          d.when(valid[i], [&] {
+            memref::StoreOp::create(d.b, d.loc, loop.getResult(2 + i), accs,
+                                    d.add(d.mul(warp, hd), dims[i]));
+          });
+        d.when(d.eq(lane, d.idx(0)), [&] {
+          memref::StoreOp::create(d.b, d.loc, loop.getResult(0), stats,
+                                  d.mul(warp, d.idx(2)));
+          memref::StoreOp::create(d.b, d.loc, loop.getResult(1), stats,
+                                  d.add(d.mul(warp, d.idx(2)), d.idx(1)));
+        });
+        gpu::BarrierOp::create(d.b, d.loc);
+        // Merge the warps' partial softmaxes: element dd per thread.
+        scf::ForOp::create(
+            d.b, d.loc, tid, hd, d.idx(kAttentionWarps * kWarp), ValueRange{},
+            [&](OpBuilder &lb, Location l, Value dd, ValueRange) {
+              Emitter le{lb, l};
+              auto stat = [&](int64_t w, int64_t which) -> Value {
+                return memref::LoadOp::create(lb, l, stats,
+                                              le.idx(2 * w + which));
+              };
+              Value m = stat(0, 0);
+              for (int64_t w = 1; w < kAttentionWarps; ++w)
+                m = le.fmax(m, stat(w, 0));
+              Value num = le.f32(0.0), den = le.f32(0.0);
+              for (int64_t w = 0; w < kAttentionWarps; ++w) {
+                Value f = le.exp(arith::SubFOp::create(lb, l, stat(w, 0), m));
+                den = le.fadd(den, le.fmul(stat(w, 1), f));
+                Value acc = memref::LoadOp::create(
+                    lb, l, accs, le.add(le.idx(w * a.hd), dd));
+                num = le.fadd(num, le.fmul(acc, f));
+              }
+              le.store(arith::DivFOp::create(lb, l, num, den), a.out,
+                       {b, t, le.add(le.mul(head, le.idx(a.hd)), dd)});
+              scf::YieldOp::create(lb, l);
+            });
+      });
+}
+
+//===----------------------------------------------------------------------===//
+// Causal depthwise convolution
+//===----------------------------------------------------------------------===//
+
+struct ConvKernel {
+  Value x, weight, bias, state, out; // weight [C, 1, K], state [B, C, K-1]
+  int64_t channels, width;
+  bool silu;
+};
+
+/// One thread per (batch row, channel) walks the tokens: over the padded
+/// sequence xpad = (state, x), out[t] = bias + sum_k w[k] xpad[t + k] (then
+/// SiLU), and the new state is the last K-1 entries of xpad (read before any
+/// is written: the thread owns its state row).
+void emitConv(Emitter &e, const ConvKernel &k) {
+  Value batch = e.dim(k.x, 0), seq = e.dim(k.x, 1);
+  Value total = e.mul(batch, e.idx(k.channels));
+  int64_t history = k.width - 1;
+  launch(e, "causal_conv1d", e.ceilDiv(total, kConvThreads), e.idx(1), e.idx(1),
+         kConvThreads, [&](Emitter &d, gpu::LaunchOp op) {
+           Value id = d.add(d.mul(op.getBlockIds().x, d.idx(kConvThreads)),
+                            op.getThreadIds().x);
+           d.when(d.lt(id, total), [&] {
+             Value c = d.rem(id, d.idx(k.channels));
+             Value b = d.div(id, d.idx(k.channels));
+             // xpad[j]: the state for j < K-1, else x[j - (K-1)].
+             auto padded = [&](Emitter &pe, Value j) -> Value {
+               Value inState = pe.lt(j, pe.idx(history));
+               auto ifOp =
+                   scf::IfOp::create(pe.b, pe.loc, pe.b.getF32Type(), inState,
+                                     /*withElseRegion=*/true);
+               OpBuilder::InsertionGuard guard(pe.b);
+               pe.b.setInsertionPointToStart(ifOp.thenBlock());
+               scf::YieldOp::create(
+                   pe.b, pe.loc,
+                   pe.load(k.state, {b, c, pe.min(j, pe.idx(history - 1))}));
+               pe.b.setInsertionPointToStart(ifOp.elseBlock());
+               scf::YieldOp::create(
+                   pe.b, pe.loc,
+                   pe.load(k.x, {b, pe.sub(j, pe.idx(history)), c}));
+               return ifOp.getResult(0);
+             };
+             SmallVector<Value> w;
+             for (int64_t i = 0; i < k.width; ++i)
+               w.push_back(d.load(k.weight, {c, d.idx(0), d.idx(i)}));
+             Value bias = k.bias ? d.load(k.bias, c) : d.f32(0.0);
+             scf::ForOp::create(
+                 d.b, d.loc, d.idx(0), seq, d.idx(1), ValueRange{},
+                 [&](OpBuilder &tb, Location tl, Value t, ValueRange) {
+                   Emitter te{tb, tl};
+                   Value acc = bias;
+                   for (int64_t i = 0; i < k.width; ++i)
+                     acc = te.fadd(
+                         acc, te.fmul(w[i], padded(te, te.add(t, te.idx(i)))));
+                   if (k.silu)
+                     acc = silu(tb, tl, acc);
+                   te.store(acc, k.out, {b, t, c});
+                   scf::YieldOp::create(tb, tl);
+                 });
+             SmallVector<Value> next;
+             for (int64_t j = 0; j < history; ++j)
+               next.push_back(padded(d, d.add(seq, d.idx(j))));
+             for (int64_t j = 0; j < history; ++j)
+               d.store(next[j], k.state, {b, c, d.idx(j)});
+           });
+         });
+}
+
+//===----------------------------------------------------------------------===//
+// Selective state-space scan
+//===----------------------------------------------------------------------===//
+
+constexpr int64_t kScanWarps = 4;
+
+struct ScanKernel {
+  Value x, dt, b, c, state, aLog, d, dtBias, y;
+  int64_t heads, headDim, groups, stateSize;
+  std::optional<double> dtMin, dtMax;
+};
+
+/// One warp per row p of a head's state [P, N] (4 rows per block, grid
+/// (heads * P/4, batch)) walks the T tokens in order (rows are
+/// independent); lane l owns the columns n = l, l + 32, ... (coalesced). Per
+/// token: S <- decay S + dt' x b, y = S c (a warp sum) + D x. The state is
+/// updated in place.
+void emitScan(Emitter &e, const ScanKernel &k) {
+  Value batch = e.dim(k.x, 0), seq = e.dim(k.x, 1);
+  int64_t headsPerGroup = k.heads / k.groups;
+  int64_t rowBlocks = (k.headDim + kScanWarps - 1) / kScanWarps;
+  launch(
+      e, "ssd_scan", e.idx(k.heads * rowBlocks), batch, e.idx(1),
+      kScanWarps * kWarp, [&](Emitter &d, gpu::LaunchOp op) {
+        Value h = d.div(op.getBlockIds().x, d.idx(rowBlocks));
+        Value b = op.getBlockIds().y;
+        Value tid = op.getThreadIds().x;
+        Value lane = d.rem(tid, d.idx(kWarp)), warp = d.div(tid, d.idx(kWarp));
+        Value row = d.add(d.mul(d.rem(op.getBlockIds().x, d.idx(rowBlocks)),
+                                d.idx(kScanWarps)),
+                          warp);
+        Value g = d.div(h, d.idx(headsPerGroup));
+        Value a = arith::NegFOp::create(d.b, d.loc, d.exp(d.load(k.aLog, h)));
+        Value dd = d.load(k.d, h), bias = d.load(k.dtBias, h);
+        scf::ForOp::create(
+            d.b, d.loc, d.idx(0), seq, d.idx(1), ValueRange{},
+            [&](OpBuilder &tb, Location tl, Value t, ValueRange) {
+              Emitter te{tb, tl};
+              Value step =
+                  softplus(tb, tl, te.fadd(te.load(k.dt, {b, t, h}), bias));
+              if (k.dtMin)
+                step =
+                    arith::MaximumFOp::create(tb, tl, step, te.f32(*k.dtMin));
+              if (k.dtMax)
+                step =
+                    arith::MinimumFOp::create(tb, tl, step, te.f32(*k.dtMax));
+              Value decay = te.exp(te.fmul(step, a));
+              // The row of this warp (if it is one: P may not divide by 4).
+              scf::ForOp::create(
+                  tb, tl, row,
+                  te.min(te.add(row, te.idx(1)), te.idx(k.headDim)), te.idx(1),
+                  ValueRange{},
+                  [&](OpBuilder &pb, Location pl, Value p, ValueRange) {
+                    Emitter pe{pb, pl};
+                    Value xv = pe.load(
+                        k.x, {b, t, pe.add(pe.mul(h, pe.idx(k.headDim)), p)});
+                    Value scaled = pe.fmul(step, xv);
+                    auto cols = scf::ForOp::create(
+                        pb, pl, lane, pe.idx(k.stateSize), pe.idx(kWarp),
+                        ValueRange{pe.f32(0.0)},
+                        [&](OpBuilder &nb, Location nl, Value n,
+                            ValueRange acc) {
+                          Emitter ne{nb, nl};
+                          Value col = ne.add(ne.mul(g, ne.idx(k.stateSize)), n);
+                          SmallVector<Value> at = {b, h, p, n};
+                          Value sNew = ne.fadd(
+                              ne.fmul(ne.load(k.state, at), decay),
+                              ne.fmul(scaled, ne.load(k.b, {b, t, col})));
+                          ne.store(sNew, k.state, at);
+                          scf::YieldOp::create(
+                              nb, nl,
+                              ne.fadd(
+                                  acc[0],
+                                  ne.fmul(sNew, ne.load(k.c, {b, t, col}))));
+                        });
+                    Value y = pe.warpSum(cols.getResult(0));
+                    pe.when(pe.eq(lane, pe.idx(0)), [&] {
+                      pe.store(pe.fadd(pe.fmul(dd, xv), y), k.y,
+                               {b, t, pe.add(pe.mul(h, pe.idx(k.headDim)), p)});
+                    });
+                    scf::YieldOp::create(pb, pl);
+                  });
+              scf::YieldOp::create(tb, tl);
+            });
+      });
+}
+
+//===----------------------------------------------------------------------===//
+// Bufferization models
+//===----------------------------------------------------------------------===//
+
+/// A fresh identity-layout buffer for result `result`, its dynamic dims those
+/// of `like` (same rank, same leading dims).
+FailureOr<Value> allocateResult(RewriterBase &rewriter, Location loc,
+                                Value result, Value like,
+                                const BufferizationOptions &options) {
+  auto type = cast<RankedTensorType>(result.getType());
+  auto memType = MemRefType::get(type.getShape(), type.getElementType());
+  SmallVector<Value> dynamic;
+  for (int64_t i = 0; i < type.getRank(); ++i)
+    if (type.isDynamicDim(i))
+      dynamic.push_back(memref::DimOp::create(rewriter, loc, like, i));
+  return options.createAlloc(rewriter, loc, memType, dynamic);
+}
+
+/// Shared by every model: all operands are read; `inPlace` says which
+/// operand is updated in place as which result.
+template <typename Concrete, typename OpTy>
+struct KernelModel : BufferizableOpInterface::ExternalModel<Concrete, OpTy> {
+  bool bufferizesToMemoryRead(Operation *, OpOperand &,
+                              const AnalysisState &) const {
+    return true;
+  }
+  bool bufferizesToMemoryWrite(Operation *op, OpOperand &operand,
+                               const AnalysisState &) const {
+    return Concrete::inPlaceResult(cast<OpTy>(op), operand) >= 0;
+  }
+  AliasingValueList getAliasingValues(Operation *op, OpOperand &operand,
+                                      const AnalysisState &) const {
+    int result = Concrete::inPlaceResult(cast<OpTy>(op), operand);
+    if (result < 0)
+      return {};
+    return {{op->getResult(result), BufferRelation::Equivalent,
+             /*isDefinite=*/true}};
+  }
+  static int inPlaceResult(OpTy, OpOperand &) { return -1; }
+
+  /// The buffers of `values` (null stays null).
+  static LogicalResult buffers(RewriterBase &rewriter, ValueRange values,
+                               const BufferizationOptions &options,
+                               const BufferizationState &state,
+                               SmallVectorImpl<Value> &out) {
+    for (Value v : values) {
+      if (!v) {
+        out.push_back(Value());
+        continue;
+      }
+      FailureOr<Value> buffer = getBuffer(rewriter, v, options, state);
+      if (failed(buffer))
+        return failure();
+      out.push_back(*buffer);
+    }
+    return success();
+  }
+};
+
+/// linear, lora, lora_linear: operands (x, w, a, b, bias, base).
+template <typename OpTy>
+struct LinearModel : KernelModel<LinearModel<OpTy>, OpTy> {
+  static std::array<Value, 6> operands(LinearOp op) {
+    return {op.getInput(), op.getWeight(), {}, {}, op.getBias(), {}};
+  }
+  static std::array<Value, 6> operands(LoRAOp op) {
+    return {op.getInput(), {}, op.getA(), op.getB(), {}, op.getBase()};
+  }
+  static std::array<Value, 6> operands(LoRALinearOp op) {
+    return {op.getInput(), op.getWeight(), op.getA(),
+            op.getB(),     op.getBias(),   {}};
+  }
+
+  LogicalResult bufferize(Operation *op, RewriterBase &rewriter,
+                          const BufferizationOptions &options,
+                          BufferizationState &state) const {
+    auto concrete = cast<OpTy>(op);
+    Location loc = op->getLoc();
+    SmallVector<Value> buf;
+    if (failed(LinearModel::buffers(rewriter, operands(concrete), options,
+                                    state, buf)))
+      return failure();
+    FailureOr<Value> out =
+        allocateResult(rewriter, loc, op->getResult(0), buf[0], options);
+    if (failed(out))
+      return failure();
+    Emitter e{rewriter, loc};
+    Value x = buf[0];
+    if (buf[2]) {
+      // The rank-r intermediate x A^T first.
+      auto xType = cast<MemRefType>(x.getType());
+      SmallVector<int64_t> midShape(xType.getShape().drop_back());
+      midShape.push_back(cast<MemRefType>(buf[2].getType()).getShape()[0]);
+      auto midType = MemRefType::get(midShape, rewriter.getF32Type());
+      SmallVector<Value> dynamic;
+      for (int64_t i = 0; i + 1 < xType.getRank(); ++i)
+        if (xType.isDynamicDim(i))
+          dynamic.push_back(e.dim(x, i));
+      FailureOr<Value> mid =
+          options.createAlloc(rewriter, loc, midType, dynamic);
+      if (failed(mid))
+        return failure();
+      emitLinear(e, {{x, buf[2]}, std::nullopt, Value(), Value(), *mid});
+      Product lora{*mid, buf[3]};
+      if (buf[1])
+        emitLinear(e, {{x, buf[1]}, lora, buf[4], buf[5], *out});
+      else
+        emitLinear(e, {lora, std::nullopt, buf[4], buf[5], *out});
+    } else {
+      emitLinear(e, {{x, buf[1]}, std::nullopt, buf[4], buf[5], *out});
+    }
+    replaceOpWithBufferizedValues(rewriter, op, *out);
+    return success();
+  }
+};
+
+struct RMSNormModel : KernelModel<RMSNormModel, RMSNormOp> {
+  LogicalResult bufferize(Operation *op, RewriterBase &rewriter,
+                          const BufferizationOptions &options,
+                          BufferizationState &state) const {
+    auto norm = cast<RMSNormOp>(op);
+    SmallVector<Value> buf;
+    if (failed(buffers(rewriter,
+                       {norm.getInput(), norm.getResidual(), norm.getWeight()},
+                       options, state, buf)))
+      return failure();
+    FailureOr<Value> out = allocateResult(rewriter, op->getLoc(),
+                                          norm.getResult(), buf[0], options);
+    if (failed(out))
+      return failure();
+    Emitter e{rewriter, op->getLoc()};
+    Value x = buf[0], residual = buf[1];
+    emitRowNorm(e, *out, buf[2], 1, norm.getEps().convertToDouble(),
+                [&](Emitter &d, ArrayRef<Value> row, Value c) {
+                  Value v = d.load(x, with(row, c));
+                  return residual ? d.fadd(v, d.load(residual, with(row, c)))
+                                  : v;
+                });
+    replaceOpWithBufferizedValues(rewriter, op, *out);
+    return success();
+  }
+};
+
+struct GatedRMSNormModel : KernelModel<GatedRMSNormModel, GatedRMSNormOp> {
+  LogicalResult bufferize(Operation *op, RewriterBase &rewriter,
+                          const BufferizationOptions &options,
+                          BufferizationState &state) const {
+    auto norm = cast<GatedRMSNormOp>(op);
+    SmallVector<Value> buf;
+    if (failed(buffers(rewriter,
+                       {norm.getInput(), norm.getGate(), norm.getWeight()},
+                       options, state, buf)))
+      return failure();
+    FailureOr<Value> out = allocateResult(rewriter, op->getLoc(),
+                                          norm.getResult(), buf[0], options);
+    if (failed(out))
+      return failure();
+    Emitter e{rewriter, op->getLoc()};
+    Value x = buf[0], gate = buf[1];
+    emitRowNorm(e, *out, buf[2], norm.getGroups(),
+                norm.getEps().convertToDouble(),
+                [&](Emitter &d, ArrayRef<Value> row, Value c) {
+                  return d.fmul(d.load(x, with(row, c)),
+                                silu(d.b, d.loc, d.load(gate, with(row, c))));
+                });
+    replaceOpWithBufferizedValues(rewriter, op, *out);
+    return success();
+  }
+};
+
+struct AttentionModel : KernelModel<AttentionModel, AttentionOp> {
+  /// The caches are updated in place: k_cache -> new_k_cache, v_cache ->
+  /// new_v_cache.
+  static int inPlaceResult(AttentionOp op, OpOperand &operand) {
+    unsigned n = operand.getOperandNumber();
+    if (n == op.getKCacheMutable().getOperandNumber())
+      return 1;
+    if (n == op.getVCacheMutable().getOperandNumber())
+      return 2;
+    return -1;
+  }
+
+  LogicalResult bufferize(Operation *op, RewriterBase &rewriter,
+                          const BufferizationOptions &options,
+                          BufferizationState &state) const {
+    auto att = cast<AttentionOp>(op);
+    SmallVector<Value> buf;
+    if (failed(buffers(rewriter,
+                       {att.getQ(), att.getK(), att.getV(), att.getKCache(),
+                        att.getVCache(), att.getPositions()},
+                       options, state, buf)))
+      return failure();
+    FailureOr<Value> out = allocateResult(rewriter, op->getLoc(),
+                                          att.getResult(), buf[0], options);
+    if (failed(out))
+      return failure();
+    int64_t heads = att.getNumHeads();
+    AttentionKernel a{
+        buf[0],
+        buf[1],
+        buf[2],
+        buf[3],
+        buf[4],
+        buf[5],
+        *out,
+        heads,
+        static_cast<int64_t>(att.getNumKvHeads()),
+        cast<RankedTensorType>(att.getQ().getType()).getShape()[2] / heads,
+        att.getScale().convertToDouble(),
+        std::nullopt};
+    if (std::optional<APFloat> theta = att.getRopeTheta())
+      a.ropeTheta = theta->convertToDouble();
+    Emitter e{rewriter, op->getLoc()};
+    emitCacheAppend(e, a);
+    emitAttend(e, a);
+    replaceOpWithBufferizedValues(rewriter, op, {*out, buf[3], buf[4]});
+    return success();
+  }
+};
+
+/// causal_conv1d: the state is updated in place (operand 3 -> result 1).
+struct ConvModel : KernelModel<ConvModel, CausalConv1dOp> {
+  static int inPlaceResult(CausalConv1dOp op, OpOperand &operand) {
+    return operand.getOperandNumber() == op.getStateMutable().getOperandNumber()
+               ? 1
+               : -1;
+  }
+
+  LogicalResult bufferize(Operation *op, RewriterBase &rewriter,
+                          const BufferizationOptions &options,
+                          BufferizationState &state) const {
+    auto conv = cast<CausalConv1dOp>(op);
+    SmallVector<Value> buf;
+    if (failed(buffers(rewriter,
+                       {conv.getInput(), conv.getWeight(), conv.getBias(),
+                        conv.getState()},
+                       options, state, buf)))
+      return failure();
+    FailureOr<Value> out = allocateResult(rewriter, op->getLoc(),
+                                          conv.getResult(), buf[0], options);
+    if (failed(out))
+      return failure();
+    auto weightType = cast<RankedTensorType>(conv.getWeight().getType());
+    ConvKernel k{
+        buf[0],
+        buf[1],
+        buf[2],
+        buf[3],
+        *out,
+        cast<RankedTensorType>(conv.getInput().getType()).getShape()[2],
+        weightType.getShape()[2],
+        conv.getSilu()};
+    Emitter e{rewriter, op->getLoc()};
+    emitConv(e, k);
+    replaceOpWithBufferizedValues(rewriter, op, {*out, buf[3]});
+    return success();
+  }
+};
+
+/// ssd_scan and ssd_step: the state is updated in place (operand 4 ->
+/// result 1).
+template <typename OpTy> struct ScanModel : KernelModel<ScanModel<OpTy>, OpTy> {
+  static int inPlaceResult(OpTy op, OpOperand &operand) {
+    return operand.getOperandNumber() == op.getStateMutable().getOperandNumber()
+               ? 1
+               : -1;
+  }
+
+  LogicalResult bufferize(Operation *op, RewriterBase &rewriter,
+                          const BufferizationOptions &options,
+                          BufferizationState &state) const {
+    auto scan = cast<OpTy>(op);
+    SmallVector<Value> buf;
+    if (failed(ScanModel::buffers(rewriter,
+                                  {scan.getX(), scan.getDt(), scan.getB(),
+                                   scan.getC(), scan.getState(), scan.getALog(),
+                                   scan.getD(), scan.getDtBias()},
+                                  options, state, buf)))
+      return failure();
+    FailureOr<Value> y =
+        allocateResult(rewriter, op->getLoc(), scan.getY(), buf[0], options);
+    if (failed(y))
+      return failure();
+    auto xType = cast<RankedTensorType>(scan.getX().getType());
+    int64_t heads =
+        cast<RankedTensorType>(scan.getDt().getType()).getShape()[2];
+    int64_t groups = scan.getGroups();
+    ScanKernel k{buf[0],
+                 buf[1],
+                 buf[2],
+                 buf[3],
+                 buf[4],
+                 buf[5],
+                 buf[6],
+                 buf[7],
+                 *y,
+                 heads,
+                 xType.getShape()[2] / heads,
+                 groups,
+                 cast<RankedTensorType>(scan.getB().getType()).getShape()[2] /
+                     groups,
+                 std::nullopt,
+                 std::nullopt};
+    if (auto attr = scan.getDtMin())
+      k.dtMin = attr->convertToDouble();
+    if (auto attr = scan.getDtMax())
+      k.dtMax = attr->convertToDouble();
+    Emitter e{rewriter, op->getLoc()};
+    emitScan(e, k);
+    replaceOpWithBufferizedValues(rewriter, op, {*y, buf[4]});
+    return success();
+  }
+};
+
+/// gpu.barrier declares no memory effects, which the ownership-based buffer
+/// deallocation refuses ("unknown memory side effects"); it orders the
+/// block's reads and writes of workgroup memory, so say that.
+struct BarrierEffects
+    : MemoryEffectOpInterface::ExternalModel<BarrierEffects, gpu::BarrierOp> {
+  void
+  getEffects(Operation *,
+             SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
+                 &effects) const {
+    effects.emplace_back(MemoryEffects::Read::get());
+    effects.emplace_back(MemoryEffects::Write::get());
+  }
+};
+
+} // namespace
+
+bool mlir::zamba2::hasGpuKernel(Operation *op) {
+  return isa<LinearOp, LoRAOp, LoRALinearOp, RMSNormOp, GatedRMSNormOp,
+             AttentionOp, SSDScanOp, SSDStepOp, CausalConv1dOp>(op);
+}
+
+void mlir::zamba2::registerGpuKernelModels(DialectRegistry &registry) {
+  registry.insert<gpu::GPUDialect, vector::VectorDialect, memref::MemRefDialect,
+                  scf::SCFDialect, math::MathDialect>();
+  registry.addExtension(+[](MLIRContext *ctx, Zamba2Dialect *) {
+    LinearOp::attachInterface<LinearModel<LinearOp>>(*ctx);
+    LoRAOp::attachInterface<LinearModel<LoRAOp>>(*ctx);
+    LoRALinearOp::attachInterface<LinearModel<LoRALinearOp>>(*ctx);
+    RMSNormOp::attachInterface<RMSNormModel>(*ctx);
+    GatedRMSNormOp::attachInterface<GatedRMSNormModel>(*ctx);
+    AttentionOp::attachInterface<AttentionModel>(*ctx);
+    SSDScanOp::attachInterface<ScanModel<SSDScanOp>>(*ctx);
+    SSDStepOp::attachInterface<ScanModel<SSDStepOp>>(*ctx);
+    CausalConv1dOp::attachInterface<ConvModel>(*ctx);
+  });
+  registry.addExtension(+[](MLIRContext *ctx, gpu::GPUDialect *) {
+    gpu::BarrierOp::attachInterface<BarrierEffects>(*ctx);
+  });
+}

@@ -1,0 +1,262 @@
+//===- CallContext.cpp - Streams, temporaries and timing of model calls ---===//
+//
+// What the mgpu* functions need beyond the driver while a model call runs:
+// the thread's call stream (CudaCallScope), the cache of device blocks for
+// the model's temporaries, and the per-kernel timing of
+// $ZAMBA2_CUDA_PROFILE.
+//
+//===----------------------------------------------------------------------===//
+#include "runtime/cuda/Cuda.h"
+#include "runtime/cuda/CudaDriver.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+namespace zamba2 {
+namespace cuda {
+namespace {
+
+thread_local CUstream threadCallStream = nullptr;
+thread_local bool threadCapturing = false;
+
+CUdeviceptr devptr(const void *p) {
+  return static_cast<CUdeviceptr>(reinterpret_cast<uintptr_t>(p));
+}
+
+/// Blocks are rounded to 256 bytes (the driver's own alignment) so that
+/// slightly different sizes share blocks.
+size_t roundUp(size_t bytes) { return (bytes + 255) & ~size_t(255); }
+
+struct Pool {
+  std::mutex mutex;
+  // (stream, rounded size) -> free blocks
+  std::map<std::pair<CUstream, size_t>, std::vector<CUdeviceptr>> free;
+  std::unordered_map<CUdeviceptr, size_t> live; // block -> rounded size
+  size_t bytes = 0;                             // cached + live
+};
+
+Pool &pool() {
+  static Pool *p = new Pool; // outlives model.so's destructors
+  return *p;
+}
+
+struct KernelTime {
+  unsigned long calls = 0;
+  double microseconds = 0;
+};
+
+struct Profile {
+  std::mutex mutex;
+  std::unordered_map<CUfunction, std::string> names;
+  struct Pending {
+    CUfunction function;
+    CUevent start, end;
+  };
+  std::vector<Pending> pending;
+  std::vector<CUevent> spare;
+  std::map<std::string, KernelTime> totals;
+};
+
+Profile &profile() {
+  static Profile *p = new Profile;
+  return *p;
+}
+
+CUevent takeEvent(Profile &p, const DriverApi *api) {
+  if (!p.spare.empty()) {
+    CUevent e = p.spare.back();
+    p.spare.pop_back();
+    return e;
+  }
+  CUevent e = nullptr;
+  if (api->cuEventCreate(&e, CU_EVENT_DEFAULT) != CUDA_SUCCESS)
+    return nullptr;
+  return e;
+}
+
+/// A kernel's name without the "_N" the outlining appends to make it
+/// unique: the times of "linear_r1_7" add up under "linear_r1".
+std::string baseName(const std::string &name) {
+  size_t end = name.size();
+  while (end > 0 && std::isdigit(static_cast<unsigned char>(name[end - 1])))
+    --end;
+  if (end < name.size() && end > 1 && name[end - 1] == '_')
+    return name.substr(0, end - 1);
+  return name;
+}
+
+} // namespace
+
+CUstream callStream() { return threadCallStream; }
+bool capturingCall() { return threadCapturing; }
+void setCallStream(CUstream stream) { threadCallStream = stream; }
+void setCapturingCall(bool capturing) { threadCapturing = capturing; }
+
+void *poolAlloc(size_t bytes, CUstream stream, const char *caller) {
+  const DriverApi *api = driver();
+  size_t size = roundUp(bytes);
+  Pool &p = pool();
+  {
+    std::lock_guard<std::mutex> lock(p.mutex);
+    auto it = p.free.find({stream, size});
+    if (it != p.free.end() && !it->second.empty()) {
+      CUdeviceptr block = it->second.back();
+      it->second.pop_back();
+      p.live[block] = size;
+      return reinterpret_cast<void *>(static_cast<uintptr_t>(block));
+    }
+  }
+  CUdeviceptr block = 0;
+  CUresult r = api->cuMemAlloc(&block, size);
+  if (r == CUDA_ERROR_OUT_OF_MEMORY && !capturingCall()) {
+    // Give the other sizes' cached blocks back and try once more.
+    api->cuCtxSynchronize();
+    std::lock_guard<std::mutex> lock(p.mutex);
+    for (auto &[key, blocks] : p.free) {
+      for (CUdeviceptr b : blocks)
+        api->cuMemFree(b);
+      p.bytes -= key.second * blocks.size();
+      blocks.clear();
+    }
+    r = api->cuMemAlloc(&block, size);
+  }
+  if (r != CUDA_SUCCESS) {
+    recordMessage(formatError(caller, "cuMemAlloc_v2", r) + " (" +
+                  std::to_string(bytes) + " bytes)");
+    return nullptr;
+  }
+  std::lock_guard<std::mutex> lock(p.mutex);
+  p.live[block] = size;
+  p.bytes += size;
+  return reinterpret_cast<void *>(static_cast<uintptr_t>(block));
+}
+
+void poolFree(void *ptr, CUstream stream, const char *caller) {
+  Pool &p = pool();
+  CUdeviceptr block = devptr(ptr);
+  {
+    std::lock_guard<std::mutex> lock(p.mutex);
+    auto it = p.live.find(block);
+    if (it != p.live.end()) {
+      p.free[{stream, it->second}].push_back(block);
+      p.live.erase(it);
+      return;
+    }
+  }
+  // Not a temporary of the model (e.g. memory of another allocator).
+  if (CUresult r = driver()->cuMemFree(block))
+    if (r != CUDA_ERROR_DEINITIALIZED)
+      recordError(caller, "cuMemFree_v2", r);
+}
+
+void poolRelease(CUstream stream) {
+  const DriverApi *api = driver();
+  Pool &p = pool();
+  std::lock_guard<std::mutex> lock(p.mutex);
+  for (auto it = p.free.begin(); it != p.free.end();) {
+    if (it->first.first != stream) {
+      ++it;
+      continue;
+    }
+    for (CUdeviceptr b : it->second)
+      api->cuMemFree(b);
+    p.bytes -= it->first.second * it->second.size();
+    it = p.free.erase(it);
+  }
+}
+
+size_t poolBytes() {
+  Pool &p = pool();
+  std::lock_guard<std::mutex> lock(p.mutex);
+  return p.bytes;
+}
+
+bool profilingEnabled() {
+  static const bool on = [] {
+    const char *v = std::getenv("ZAMBA2_CUDA_PROFILE");
+    return v && *v && std::string(v) != "0";
+  }();
+  return on;
+}
+
+void nameFunction(CUfunction function, const char *name) {
+  if (!profilingEnabled() || !function)
+    return;
+  Profile &p = profile();
+  std::lock_guard<std::mutex> lock(p.mutex);
+  p.names[function] = name ? name : "?";
+}
+
+void profileBefore(CUfunction function, CUstream stream) {
+  const DriverApi *api = driver();
+  Profile &p = profile();
+  std::lock_guard<std::mutex> lock(p.mutex);
+  CUevent start = takeEvent(p, api), end = takeEvent(p, api);
+  if (!start || !end)
+    return;
+  api->cuEventRecord(start, stream);
+  p.pending.push_back({function, start, end});
+}
+
+void profileAfter(CUstream stream) {
+  Profile &p = profile();
+  std::lock_guard<std::mutex> lock(p.mutex);
+  if (!p.pending.empty())
+    driver()->cuEventRecord(p.pending.back().end, stream);
+}
+
+std::string profileReport() {
+  const DriverApi *api = driver();
+  Profile &p = profile();
+  std::lock_guard<std::mutex> lock(p.mutex);
+  for (const Profile::Pending &e : p.pending) {
+    float ms = 0;
+    if (api->cuEventElapsedTime(&ms, e.start, e.end) == CUDA_SUCCESS) {
+      auto name = p.names.find(e.function);
+      KernelTime &t =
+          p.totals[name == p.names.end() ? "?" : baseName(name->second)];
+      ++t.calls;
+      t.microseconds += 1000.0 * ms;
+    }
+    p.spare.push_back(e.start);
+    p.spare.push_back(e.end);
+  }
+  p.pending.clear();
+  std::vector<std::pair<std::string, KernelTime>> rows(p.totals.begin(),
+                                                       p.totals.end());
+  p.totals.clear();
+  std::sort(rows.begin(), rows.end(), [](const auto &a, const auto &b) {
+    return a.second.microseconds > b.second.microseconds;
+  });
+  double all = 0;
+  unsigned long launches = 0;
+  for (const auto &r : rows) {
+    all += r.second.microseconds;
+    launches += r.second.calls;
+  }
+  std::string out;
+  char line[256];
+  std::snprintf(line, sizeof(line),
+                "kernel time: %.1f us in %lu launches of %zu kernels\n", all,
+                launches, rows.size());
+  out += line;
+  for (const auto &[name, t] : rows) {
+    std::snprintf(line, sizeof(line),
+                  "  %-28s %6lu calls %10.1f us %8.2f us/call %5.1f%%\n",
+                  name.c_str(), t.calls, t.microseconds,
+                  t.microseconds / double(t.calls),
+                  all > 0 ? 100.0 * t.microseconds / all : 0.0);
+    out += line;
+  }
+  return out;
+}
+
+} // namespace cuda
+} // namespace zamba2

@@ -1,0 +1,72 @@
+// The CUDA kernels of lowering/GpuKernels.cpp: zamba2-lower-to-linalg with
+// target=cuda leaves linear, rms_norm, causal_conv1d and ssd_step alone (the
+// mlp_gate is lowered), and One-Shot Bufferize emits their kernels on the
+// buffers, updating the conv and SSM state in place (no copy of the state).
+// RUN: zamba2-opt %s --zamba2-lower-to-linalg=target=cuda | FileCheck %s --check-prefix=TENSOR
+// RUN: zamba2-opt %s --zamba2-lower-to-linalg=target=cuda --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" | FileCheck %s
+// RUN: not zamba2-opt %s --zamba2-lower-to-linalg=target=tpu 2>&1 | FileCheck %s --check-prefix=BAD
+
+// TENSOR: zamba2.rms_norm
+// TENSOR: zamba2.linear
+// TENSOR-NOT: zamba2.mlp_gate
+// TENSOR: linalg.generic
+// TENSOR: zamba2.causal_conv1d
+// TENSOR: zamba2.ssd_step
+
+// BAD: zamba2-lower-to-linalg: unknown target 'tpu' (expected cpu or cuda)
+
+// CHECK-LABEL: func.func @block
+// CHECK-SAME: %[[X:[a-z0-9]+]]: memref<?x1x64xf32>, %[[W:[a-z0-9]+]]: memref<64xf32>, %[[WIN:[a-z0-9]+]]: memref<256x64xbf16>
+// CHECK-SAME: %[[CONV:[a-z0-9]+]]: memref<?x32x3xf32>
+// CHECK-SAME: %[[SSM:[a-z0-9]+]]: memref<?x2x16x8xf32>
+
+// rms_norm: one block of 1024 threads per row, a block-wide sum through
+// workgroup memory.
+// CHECK: gpu.launch {{.*}} threads({{.*}}) in ({{.*}} = %c1024{{.*}}) module(@rms_norm) function(@rms_norm)
+// CHECK: memref.get_global @zamba2_workgroup_f32x32 : memref<32xf32, #gpu.address_space<workgroup>>
+// CHECK: gpu.shuffle  xor
+// CHECK: gpu.barrier
+// CHECK: math.rsqrt
+
+// linear: one token row (batch 1 decode) or 8, 4 warps per block, a warp
+// per output; each lane reads 16-byte chunks of the bf16 weight row (64
+// input channels: 8 chunks, fewer than the lanes, so no unrolling here).
+// CHECK: scf.if
+// CHECK: gpu.launch {{.*}} threads({{.*}}) in ({{.*}} = %c128{{.*}}) module(@linear_r1) function(@linear_r1)
+// CHECK: vector.load %[[WIN]][%{{.*}}, %{{.*}}] {alignment = 16 : i64} : memref<256x64xbf16>, vector<8xbf16>
+// CHECK: arith.extf %{{.*}} : vector<8xbf16> to vector<8xf32>
+// CHECK: vector.fma
+// CHECK: vector.reduction <add>
+// CHECK-COUNT-5: gpu.shuffle  xor
+// CHECK: } else {
+// CHECK: gpu.launch {{.*}} module(@linear_r8) function(@linear_r8)
+// CHECK-COUNT-8: vector.fma
+
+// causal_conv1d: one thread per (row, channel); the state is written in
+// place.
+// CHECK: gpu.launch {{.*}} module(@causal_conv1d) function(@causal_conv1d)
+// CHECK: memref.store %{{.*}}, %[[CONV]]
+
+// ssd_step: one warp per state row, the state updated in place.
+// CHECK: gpu.launch {{.*}} module(@ssd_scan) function(@ssd_scan)
+// CHECK: math.log1p
+// CHECK: memref.store %{{.*}}, %[[SSM]]
+// CHECK-NOT: memref.copy
+// CHECK: return
+func.func @block(%x: tensor<?x1x64xf32>, %w: tensor<64xf32>,
+                 %win: tensor<256x64xbf16>, %g: tensor<?x1x128xf32>,
+                 %cw: tensor<32x1x4xf32>, %cb: tensor<32xf32>,
+                 %conv: tensor<?x32x3xf32>, %dt: tensor<?x1x2xf32>,
+                 %bc: tensor<?x1x8xf32>, %ssm: tensor<?x2x16x8xf32>,
+                 %alog: tensor<2xf32>, %d: tensor<2xf32>, %dtb: tensor<2xf32>)
+    -> (tensor<?x1x256xf32>, tensor<?x1x64xf32>, tensor<?x1x32xf32>,
+        tensor<?x32x3xf32>, tensor<?x1x32xf32>, tensor<?x2x16x8xf32>) {
+  %n = zamba2.rms_norm %x, %w {eps = 1.0e-5 : f64} : tensor<?x1x64xf32>, tensor<64xf32>
+  %l = zamba2.linear %n, %win : (tensor<?x1x64xf32>, tensor<256x64xbf16>) -> tensor<?x1x256xf32>
+  %m = zamba2.mlp_gate %g silu : tensor<?x1x128xf32> -> tensor<?x1x64xf32>
+  %xc = tensor.extract_slice %l[0, 0, 0] [1, 1, 32] [1, 1, 1] : tensor<?x1x256xf32> to tensor<1x1x32xf32>
+  %xcd = tensor.cast %xc : tensor<1x1x32xf32> to tensor<?x1x32xf32>
+  %c:2 = zamba2.causal_conv1d %xcd, %cw bias %cb state %conv {silu} : (tensor<?x1x32xf32>, tensor<32x1x4xf32>, tensor<32xf32>, tensor<?x32x3xf32>) -> (tensor<?x1x32xf32>, tensor<?x32x3xf32>)
+  %y:2 = zamba2.ssd_step %c#0, %dt, %bc, %bc, %ssm params(%alog, %d, %dtb) {groups = 1 : i64} : (tensor<?x1x32xf32>, tensor<?x1x2xf32>, tensor<?x1x8xf32>, tensor<?x1x8xf32>, tensor<?x2x16x8xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>) -> (tensor<?x1x32xf32>, tensor<?x2x16x8xf32>)
+  return %l, %m, %c#0, %c#1, %y#0, %y#1 : tensor<?x1x256xf32>, tensor<?x1x64xf32>, tensor<?x1x32xf32>, tensor<?x32x3xf32>, tensor<?x1x32xf32>, tensor<?x2x16x8xf32>
+}
