@@ -226,9 +226,10 @@ int64_t chunkElements(const Product &p) {
 }
 
 /// Adds this lane's share of `p` for the rows `rows` (indices of x's leading
-/// dims) and output channel `n` to `acc` (one f32 per row).
+/// dims) and the output channels `ns` to `acc` (one f32 per (row, channel),
+/// row-major): each chunk of x is loaded once for all the channels.
 void accumulate(Emitter &e, const Product &p, ArrayRef<SmallVector<Value>> rows,
-                Value n, Value lane, SmallVectorImpl<Value> &acc) {
+                ArrayRef<Value> ns, Value lane, SmallVectorImpl<Value> &acc) {
   OpBuilder &b = e.b;
   int64_t k = cast<MemRefType>(p.w.getType()).getShape().back();
   int64_t v = chunkElements(p);
@@ -248,11 +249,10 @@ void accumulate(Emitter &e, const Product &p, ArrayRef<SmallVector<Value>> rows,
     return arith::ExtFOp::create(b, e.loc, vecF32, vec);
   };
 
-  SmallVector<Value> init;
+  size_t channels = ns.size();
   Value zero = arith::ConstantOp::create(b, e.loc, vecF32,
                                          DenseElementsAttr::get(vecF32, 0.0f));
-  for (size_t r = 0; r < rows.size(); ++r)
-    init.push_back(zero);
+  SmallVector<Value> init(rows.size() * channels, zero);
   // `unroll` chunks per lane per iteration, when they divide evenly: more
   // loads in flight per warp (a GEMV is bound by memory latency otherwise).
   int64_t chunks = k / v, unroll = 4;
@@ -262,13 +262,14 @@ void accumulate(Emitter &e, const Product &p, ArrayRef<SmallVector<Value>> rows,
       b, e.loc, lane, e.idx(chunks), e.idx(kWarp * unroll), init,
       [&](OpBuilder &lb, Location l, Value chunk, ValueRange accs) {
         Emitter le{lb, l};
-        SmallVector<Value> offsets, weights;
+        SmallVector<Value> offsets, weights; // weights[u * channels + c]
         for (int64_t u = 0; u < unroll; ++u) {
           Value kk = le.mul(le.add(chunk, le.idx(u * kWarp)), le.idx(v));
           offsets.push_back(kk);
-          weights.push_back(widen(vector::LoadOp::create(
-              lb, l, VectorType::get({v}, wElem), p.w, ValueRange{n, kk},
-              /*nontemporal=*/false, wAlign)));
+          for (Value n : ns)
+            weights.push_back(widen(vector::LoadOp::create(
+                lb, l, VectorType::get({v}, wElem), p.w, ValueRange{n, kk},
+                /*nontemporal=*/false, wAlign)));
         }
         SmallVector<Value> next(accs);
         for (int64_t u = 0; u < unroll; ++u) {
@@ -276,68 +277,321 @@ void accumulate(Emitter &e, const Product &p, ArrayRef<SmallVector<Value>> rows,
             Value x = widen(vector::LoadOp::create(
                 lb, l, VectorType::get({v}, xElem), p.x,
                 with(rows[r], offsets[u]), /*nontemporal=*/false, xAlign));
-            next[r] = vector::FMAOp::create(lb, l, x, weights[u], next[r]);
+            for (size_t c = 0; c < channels; ++c)
+              next[r * channels + c] = vector::FMAOp::create(
+                  lb, l, x, weights[u * channels + c], next[r * channels + c]);
           }
         }
         scf::YieldOp::create(lb, l, next);
       });
+  for (size_t i = 0; i < acc.size(); ++i)
+    acc[i] = e.fadd(
+        acc[i], vector::ReductionOp::create(
+                    b, e.loc, vector::CombiningKind::ADD, loop.getResult(i)));
+}
+
+/// Weights stored as integers (quant_linear): `main.w` is the packed i8
+/// [N, K * bits / 8], w = s * (q - z) per group (Zamba2Ops.td).
+struct QuantWeights {
+  Value scales, zeros; // [N, K / group]; zeros only when asymmetric
+  int64_t bits, groupSize;
+  bool isSigned;
+};
+
+/// The fast form of accumulateQuant: 16 bytes of a packed row per lane step
+/// (32 int4 or 16 int8 weights, all of one group), dequantized as vectors;
+/// 4-bit weights come out as the even (low nibbles) and odd (high nibbles)
+/// elements, multiplied with the even and odd elements of x.
+void accumulateQuantVector(Emitter &e, const Product &p, const QuantWeights &qw,
+                           ArrayRef<SmallVector<Value>> rows,
+                           ArrayRef<Value> ns, Value lane,
+                           SmallVectorImpl<Value> &acc) {
+  OpBuilder &b = e.b;
+  Type f32 = b.getF32Type(), i8 = b.getI8Type();
+  int64_t perByte = 8 / qw.bits, bytes = 16, v = bytes * perByte;
+  int64_t k = cast<MemRefType>(p.w.getType()).getShape().back() * perByte;
+  auto byteVec = VectorType::get({bytes}, i8);
+  auto f32Vec = VectorType::get({bytes}, f32);
+  auto xType =
+      VectorType::get({v}, cast<MemRefType>(p.x.getType()).getElementType());
+  llvm::MaybeAlign xAlign(rowsAligned16(p.x) ? 16 : 4);
+  Value zeroVec = arith::ConstantOp::create(
+      b, e.loc, f32Vec, DenseElementsAttr::get(f32Vec, 0.0f));
+  size_t channels = ns.size();
+  SmallVector<Value> init(rows.size() * channels, zeroVec);
+  auto splat = [&](OpBuilder &lb, Location l, Value scalar, VectorType type) {
+    return vector::BroadcastOp::create(lb, l, type, scalar).getResult();
+  };
+  auto loop = scf::ForOp::create(
+      b, e.loc, lane, e.idx(k / v), e.idx(kWarp), init,
+      [&](OpBuilder &lb, Location l, Value chunk, ValueRange accs) {
+        Emitter le{lb, l};
+        Value first = le.mul(chunk, le.idx(v));
+        Value group = le.div(first, le.idx(qw.groupSize));
+        // Per channel: the dequantized weights and the x elements each takes
+        // (all, or the even and the odd ones).
+        SmallVector<SmallVector<Value>> weights(channels);
+        SmallVector<SmallVector<int64_t>> lanesOfX;
+        for (size_t c = 0; c < channels; ++c) {
+          Value n = ns[c];
+          Value scale = splat(lb, l, le.load(qw.scales, {n, group}), f32Vec);
+          Value packed = vector::LoadOp::create(
+              lb, l, byteVec, p.w, ValueRange{n, le.mul(chunk, le.idx(bytes))},
+              /*nontemporal=*/false, llvm::MaybeAlign(16));
+          auto toF32 = [&](Value ints) -> Value {
+            Value w =
+                qw.isSigned
+                    ? arith::SIToFPOp::create(lb, l, f32Vec, ints).getResult()
+                    : arith::UIToFPOp::create(lb, l, f32Vec, ints).getResult();
+            if (qw.zeros) {
+              Value z = arith::UIToFPOp::create(
+                  lb, l, f32,
+                  memref::LoadOp::create(lb, l, qw.zeros,
+                                         ValueRange{n, group}));
+              w = arith::SubFOp::create(lb, l, w, splat(lb, l, z, f32Vec));
+            }
+            return arith::MulFOp::create(lb, l, w, scale);
+          };
+          lanesOfX.clear();
+          if (qw.bits == 8) {
+            weights[c].push_back(toF32(packed));
+            lanesOfX.push_back({});
+            continue;
+          }
+          Value four = arith::ConstantOp::create(
+              lb, l, byteVec, DenseElementsAttr::get(byteVec, int8_t(4)));
+          Value lo, hi;
+          if (qw.isSigned) {
+            lo = arith::ShRSIOp::create(
+                lb, l, arith::ShLIOp::create(lb, l, packed, four), four);
+            hi = arith::ShRSIOp::create(lb, l, packed, four);
+          } else {
+            Value mask = arith::ConstantOp::create(
+                lb, l, byteVec, DenseElementsAttr::get(byteVec, int8_t(15)));
+            lo = arith::AndIOp::create(lb, l, packed, mask);
+            hi = arith::ShRUIOp::create(lb, l, packed, four);
+          }
+          SmallVector<int64_t> even, odd;
+          for (int64_t i = 0; i < bytes; ++i) {
+            even.push_back(2 * i);
+            odd.push_back(2 * i + 1);
+          }
+          weights[c].push_back(toF32(lo));
+          lanesOfX.push_back(even);
+          weights[c].push_back(toF32(hi));
+          lanesOfX.push_back(odd);
+        }
+        SmallVector<Value> next(accs);
+        for (size_t r = 0; r < rows.size(); ++r) {
+          Value x =
+              vector::LoadOp::create(lb, l, xType, p.x, with(rows[r], first),
+                                     /*nontemporal=*/false, xAlign);
+          if (!xType.getElementType().isF32())
+            x = arith::ExtFOp::create(lb, l, VectorType::get({v}, f32), x);
+          for (size_t w = 0; w < lanesOfX.size(); ++w) {
+            Value xs = lanesOfX[w].empty()
+                           ? x
+                           : vector::ShuffleOp::create(lb, l, x, x, lanesOfX[w])
+                                 .getResult();
+            for (size_t c = 0; c < channels; ++c)
+              next[r * channels + c] = vector::FMAOp::create(
+                  lb, l, xs, weights[c][w], next[r * channels + c]);
+          }
+        }
+        scf::YieldOp::create(lb, l, next);
+      });
+  for (size_t i = 0; i < acc.size(); ++i)
+    acc[i] = e.fadd(
+        acc[i], vector::ReductionOp::create(
+                    b, e.loc, vector::CombiningKind::ADD, loop.getResult(i)));
+}
+
+/// As `accumulate`, dequantizing inside the loop: each lane takes 8 weights
+/// at a time (4 or 8 bytes, one group: groups are multiples of 8), or one
+/// when K or the group size is not a multiple of 8.
+void accumulateQuantOne(Emitter &e, const Product &p, const QuantWeights &qw,
+                        ArrayRef<SmallVector<Value>> rows, Value n, Value lane,
+                        SmallVectorImpl<Value> &acc) {
+  OpBuilder &b = e.b;
+  Type i8 = b.getI8Type();
+  int64_t perByte = 8 / qw.bits;
+  int64_t k = cast<MemRefType>(p.w.getType()).getShape().back() * perByte;
+  int64_t v = (k % 8 == 0 && qw.groupSize % 8 == 0) ? 8 : 1;
+  int64_t rowBytes = k / perByte,
+          chunkBytes = std::max<int64_t>(v / perByte, 1);
+  bool aligned = cast<MemRefType>(p.w.getType()).getLayout().isIdentity() &&
+                 rowBytes % chunkBytes == 0 && v == 8;
+  auto loop = scf::ForOp::create(
+      b, e.loc, lane, e.idx(k / v), e.idx(kWarp), ValueRange(acc),
+      [&](OpBuilder &lb, Location l, Value chunk, ValueRange accs) {
+        Emitter le{lb, l};
+        Value first = le.mul(chunk, le.idx(v));
+        Value group = le.div(first, le.idx(qw.groupSize));
+        Value scale = le.load(qw.scales, {n, group});
+        Value zero;
+        if (qw.zeros)
+          zero = arith::UIToFPOp::create(
+              lb, l, lb.getF32Type(),
+              memref::LoadOp::create(lb, l, qw.zeros, ValueRange{n, group}));
+        // The bytes of this chunk.
+        SmallVector<Value> bytes;
+        if (v == 8) {
+          Value vec = vector::LoadOp::create(
+              lb, l, VectorType::get({chunkBytes}, i8), p.w,
+              ValueRange{n, le.div(first, le.idx(perByte))},
+              /*nontemporal=*/false,
+              llvm::MaybeAlign(aligned ? chunkBytes : 1));
+          for (int64_t i = 0; i < chunkBytes; ++i)
+            bytes.push_back(vector::ExtractOp::create(lb, l, vec, i));
+        } else {
+          bytes.push_back(memref::LoadOp::create(
+              lb, l, p.w, ValueRange{n, le.div(first, le.idx(perByte))}));
+        }
+        auto constant = [&](int64_t c) -> Value {
+          return arith::ConstantOp::create(lb, l, lb.getIntegerAttr(i8, c));
+        };
+        // Element j of the chunk as f32 (before the scale).
+        auto element = [&](int64_t j) -> Value {
+          Value byte = bytes[v == 8 ? j / perByte : 0];
+          Value q = byte;
+          if (qw.bits == 4) {
+            Value high = v == 8 ? Value() : le.rem(first, le.idx(2));
+            Value lo =
+                qw.isSigned
+                    ? arith::ShRSIOp::create(
+                          lb, l,
+                          arith::ShLIOp::create(lb, l, byte, constant(4)),
+                          constant(4))
+                          .getResult()
+                    : arith::AndIOp::create(lb, l, byte, constant(15))
+                          .getResult();
+            Value hi = qw.isSigned
+                           ? arith::ShRSIOp::create(lb, l, byte, constant(4))
+                                 .getResult()
+                           : arith::ShRUIOp::create(lb, l, byte, constant(4))
+                                 .getResult();
+            q = v == 8 ? (j % 2 ? hi : lo)
+                       : arith::SelectOp::create(lb, l, le.eq(high, le.idx(1)),
+                                                 hi, lo)
+                             .getResult();
+          }
+          Value w = qw.isSigned
+                        ? arith::SIToFPOp::create(lb, l, lb.getF32Type(), q)
+                              .getResult()
+                        : arith::UIToFPOp::create(lb, l, lb.getF32Type(), q)
+                              .getResult();
+          if (zero)
+            w = arith::SubFOp::create(lb, l, w, zero);
+          return le.fmul(w, scale);
+        };
+        SmallVector<Value> weights;
+        for (int64_t j = 0; j < v; ++j)
+          weights.push_back(element(j));
+        SmallVector<Value> next(accs);
+        for (size_t r = 0; r < rows.size(); ++r)
+          for (int64_t j = 0; j < v; ++j)
+            next[r] = le.fadd(
+                next[r],
+                le.fmul(le.load(p.x, with(rows[r], le.add(first, le.idx(j)))),
+                        weights[j]));
+        scf::YieldOp::create(lb, l, next);
+      });
   for (size_t r = 0; r < rows.size(); ++r)
-    acc[r] = e.fadd(
-        acc[r], vector::ReductionOp::create(
-                    b, e.loc, vector::CombiningKind::ADD, loop.getResult(r)));
+    acc[r] = loop.getResult(r);
+}
+
+/// The quantized product for the channels `ns` (acc as in `accumulate`):
+/// the vector form when a 16-byte step holds whole groups, else one channel
+/// at a time in the 8-weight (or 1-weight) form.
+void accumulateQuant(Emitter &e, const Product &p, const QuantWeights &qw,
+                     ArrayRef<SmallVector<Value>> rows, ArrayRef<Value> ns,
+                     Value lane, SmallVectorImpl<Value> &acc) {
+  int64_t perByte = 8 / qw.bits, fast = 16 * perByte;
+  int64_t k = cast<MemRefType>(p.w.getType()).getShape().back() * perByte;
+  if (k % fast == 0 && qw.groupSize % fast == 0 && innerContiguous(p.x) &&
+      cast<MemRefType>(p.w.getType()).getLayout().isIdentity())
+    return accumulateQuantVector(e, p, qw, rows, ns, lane, acc);
+  for (size_t c = 0; c < ns.size(); ++c) {
+    SmallVector<Value> one;
+    for (size_t r = 0; r < rows.size(); ++r)
+      one.push_back(acc[r * ns.size() + c]);
+    accumulateQuantOne(e, p, qw, rows, ns[c], lane, one);
+    for (size_t r = 0; r < rows.size(); ++r)
+      acc[r * ns.size() + c] = one[r];
+  }
 }
 
 /// out[m, n] = sum_k x[m, k] w[n, k] (+ the LoRA product) (+ bias[n])
 /// (+ base[m, n]) for the rows m of out's leading dims.
 struct LinearKernel {
   Product main;
-  std::optional<Product> lora; // x = x A^T [..., r], w = B [N, r]
+  std::optional<QuantWeights> quant; // main.w holds integers
+  std::optional<Product> lora;       // x = x A^T [..., r], w = B [N, r]
   Value bias, base, out;
 };
 
 constexpr int64_t kLinearWarps = 4;
+/// Output channels per warp when there is one token row: each chunk of x is
+/// loaded once for 4 weight rows (x is f32, so without this a warp moves
+/// more bytes of x than of a bf16 or int4 weight).
+constexpr int64_t kChannelsPerWarp = 4;
 
+/// `channels` outputs per warp (x read once for all of them).
 void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
-                      ArrayRef<Value> sizes, Value n, int64_t rowBlock) {
+                      ArrayRef<Value> sizes, Value n, int64_t rowBlock,
+                      int64_t channels) {
   Value gx = e.ceilDiv(rows, rowBlock);
-  Value gy = e.ceilDiv(n, kLinearWarps);
+  Value gy = e.ceilDiv(n, kLinearWarps * channels);
   std::string name = "linear_r" + std::to_string(rowBlock);
   launch(e, name, gx, gy, e.idx(1), kLinearWarps * kWarp,
          [&](Emitter &d, gpu::LaunchOp op) {
            Value tid = op.getThreadIds().x;
            Value lane = d.rem(tid, d.idx(kWarp));
-           Value channel = d.add(d.mul(op.getBlockIds().y, d.idx(kLinearWarps)),
-                                 d.div(tid, d.idx(kWarp)));
-           d.when(d.lt(channel, n), [&] {
+           Value firstChannel =
+               d.mul(d.add(d.mul(op.getBlockIds().y, d.idx(kLinearWarps)),
+                           d.div(tid, d.idx(kWarp))),
+                     d.idx(channels));
+           d.when(d.lt(firstChannel, n), [&] {
              Value first = d.mul(op.getBlockIds().x, d.idx(rowBlock));
-             Value last = d.sub(rows, d.idx(1));
-             SmallVector<Value> rowIds;
+             Value lastRow = d.sub(rows, d.idx(1));
+             Value lastChannel = d.sub(n, d.idx(1));
+             SmallVector<Value> rowIds, channelIds, ns;
              SmallVector<SmallVector<Value>> rowIdx;
-             SmallVector<Value> acc;
+             // Rows and channels past the end read the last one, store nothing.
              for (int64_t r = 0; r < rowBlock; ++r) {
                Value row = d.add(first, d.idx(r));
                rowIds.push_back(row);
-               // Rows past the end read the last row and store nothing.
-               rowIdx.push_back(rowIndices(d, sizes, d.min(row, last)));
-               acc.push_back(d.f32(0.0));
+               rowIdx.push_back(rowIndices(d, sizes, d.min(row, lastRow)));
              }
-             accumulate(d, k.main, rowIdx, channel, lane, acc);
+             for (int64_t c = 0; c < channels; ++c) {
+               Value channel = d.add(firstChannel, d.idx(c));
+               channelIds.push_back(channel);
+               ns.push_back(d.min(channel, lastChannel));
+             }
+             SmallVector<Value> acc(rowBlock * channels, d.f32(0.0));
+             if (k.quant)
+               accumulateQuant(d, k.main, *k.quant, rowIdx, ns, lane, acc);
+             else
+               accumulate(d, k.main, rowIdx, ns, lane, acc);
              if (k.lora)
-               accumulate(d, *k.lora, rowIdx, channel, lane, acc);
+               accumulate(d, *k.lora, rowIdx, ns, lane, acc);
              for (Value &a : acc)
                a = d.warpSum(a);
              d.when(d.eq(lane, d.idx(0)), [&] {
-               for (int64_t r = 0; r < rowBlock; ++r) {
-                 d.when(d.lt(rowIds[r], rows), [&] {
-                   Value v = acc[r];
-                   if (k.bias)
-                     v = d.fadd(v, d.load(k.bias, channel));
-                   SmallVector<Value> at = with(rowIdx[r], channel);
-                   if (k.base)
-                     v = d.fadd(v, d.load(k.base, at));
-                   d.store(v, k.out, at);
-                 });
-               }
+               for (int64_t r = 0; r < rowBlock; ++r)
+                 for (int64_t c = 0; c < channels; ++c)
+                   d.when(arith::AndIOp::create(d.b, d.loc,
+                                                d.lt(rowIds[r], rows),
+                                                d.lt(channelIds[c], n)),
+                          [&] {
+                            Value v = acc[r * channels + c];
+                            if (k.bias)
+                              v = d.fadd(v, d.load(k.bias, ns[c]));
+                            SmallVector<Value> at = with(rowIdx[r], ns[c]);
+                            if (k.base)
+                              v = d.fadd(v, d.load(k.base, at));
+                            d.store(v, k.out, at);
+                          });
              });
            });
          });
@@ -355,9 +609,9 @@ void emitLinear(Emitter &e, const LinearKernel &k) {
   {
     OpBuilder::InsertionGuard guard(e.b);
     e.b.setInsertionPointToStart(ifOp.thenBlock());
-    emitLinearLaunch(e, k, rows, sizes, n, 1);
+    emitLinearLaunch(e, k, rows, sizes, n, 1, kChannelsPerWarp);
     e.b.setInsertionPointToStart(ifOp.elseBlock());
-    emitLinearLaunch(e, k, rows, sizes, n, 8);
+    emitLinearLaunch(e, k, rows, sizes, n, 8, 1);
   }
 }
 
@@ -777,7 +1031,7 @@ FailureOr<Value> allocateResult(RewriterBase &rewriter, Location loc,
   return options.createAlloc(rewriter, loc, memType, dynamic);
 }
 
-/// Shared by every model: all operands are read; `inPlace` says which
+/// Shared by every model: all operands are read; `inPlaceResult` says which
 /// operand is updated in place as which result.
 template <typename Concrete, typename OpTy>
 struct KernelModel : BufferizableOpInterface::ExternalModel<Concrete, OpTy> {
@@ -799,139 +1053,141 @@ struct KernelModel : BufferizableOpInterface::ExternalModel<Concrete, OpTy> {
   }
   static int inPlaceResult(OpTy, OpOperand &) { return -1; }
 
-  /// The buffers of `values` (null stays null).
-  static LogicalResult buffers(RewriterBase &rewriter, ValueRange values,
-                               const BufferizationOptions &options,
-                               const BufferizationState &state,
-                               SmallVectorImpl<Value> &out) {
-    for (Value v : values) {
+  /// The buffers of the concrete model's `operands(op)` (a null value stays
+  /// null), a fresh buffer for result 0 shaped like the first one, the
+  /// kernels of `Concrete::emit`, and the op replaced by that buffer and the
+  /// buffers of its in-place operands (`Concrete::inPlaceOperands`, in
+  /// result order).
+  LogicalResult bufferize(Operation *op, RewriterBase &rewriter,
+                          const BufferizationOptions &options,
+                          BufferizationState &state) const {
+    auto concrete = cast<OpTy>(op);
+    SmallVector<Value> buf;
+    for (Value v : Concrete::operands(concrete)) {
       if (!v) {
-        out.push_back(Value());
+        buf.push_back(Value());
         continue;
       }
       FailureOr<Value> buffer = getBuffer(rewriter, v, options, state);
       if (failed(buffer))
         return failure();
-      out.push_back(*buffer);
+      buf.push_back(*buffer);
     }
+    FailureOr<Value> out = allocateResult(rewriter, op->getLoc(),
+                                          op->getResult(0), buf[0], options);
+    if (failed(out))
+      return failure();
+    Emitter e{rewriter, op->getLoc()};
+    if (failed(Concrete::emit(e, concrete, buf, *out, options)))
+      return failure();
+    SmallVector<Value> results = {*out};
+    for (unsigned i : Concrete::inPlaceOperands())
+      results.push_back(buf[i]);
+    replaceOpWithBufferizedValues(rewriter, op, results);
     return success();
   }
+  static ArrayRef<unsigned> inPlaceOperands() { return {}; }
 };
 
 /// linear, lora, lora_linear: operands (x, w, a, b, bias, base).
 template <typename OpTy>
 struct LinearModel : KernelModel<LinearModel<OpTy>, OpTy> {
-  static std::array<Value, 6> operands(LinearOp op) {
+  static SmallVector<Value> operands(LinearOp op) {
     return {op.getInput(), op.getWeight(), {}, {}, op.getBias(), {}};
   }
-  static std::array<Value, 6> operands(LoRAOp op) {
+  static SmallVector<Value> operands(LoRAOp op) {
     return {op.getInput(), {}, op.getA(), op.getB(), {}, op.getBase()};
   }
-  static std::array<Value, 6> operands(LoRALinearOp op) {
+  static SmallVector<Value> operands(LoRALinearOp op) {
     return {op.getInput(), op.getWeight(), op.getA(),
             op.getB(),     op.getBias(),   {}};
   }
 
-  LogicalResult bufferize(Operation *op, RewriterBase &rewriter,
-                          const BufferizationOptions &options,
-                          BufferizationState &state) const {
-    auto concrete = cast<OpTy>(op);
-    Location loc = op->getLoc();
-    SmallVector<Value> buf;
-    if (failed(LinearModel::buffers(rewriter, operands(concrete), options,
-                                    state, buf)))
-      return failure();
-    FailureOr<Value> out =
-        allocateResult(rewriter, loc, op->getResult(0), buf[0], options);
-    if (failed(out))
-      return failure();
-    Emitter e{rewriter, loc};
+  static LogicalResult emit(Emitter &e, OpTy, ArrayRef<Value> buf, Value out,
+                            const BufferizationOptions &options) {
     Value x = buf[0];
-    if (buf[2]) {
-      // The rank-r intermediate x A^T first.
-      auto xType = cast<MemRefType>(x.getType());
-      SmallVector<int64_t> midShape(xType.getShape().drop_back());
-      midShape.push_back(cast<MemRefType>(buf[2].getType()).getShape()[0]);
-      auto midType = MemRefType::get(midShape, rewriter.getF32Type());
-      SmallVector<Value> dynamic;
-      for (int64_t i = 0; i + 1 < xType.getRank(); ++i)
-        if (xType.isDynamicDim(i))
-          dynamic.push_back(e.dim(x, i));
-      FailureOr<Value> mid =
-          options.createAlloc(rewriter, loc, midType, dynamic);
-      if (failed(mid))
-        return failure();
-      emitLinear(e, {{x, buf[2]}, std::nullopt, Value(), Value(), *mid});
-      Product lora{*mid, buf[3]};
-      if (buf[1])
-        emitLinear(e, {{x, buf[1]}, lora, buf[4], buf[5], *out});
-      else
-        emitLinear(e, {lora, std::nullopt, buf[4], buf[5], *out});
-    } else {
-      emitLinear(e, {{x, buf[1]}, std::nullopt, buf[4], buf[5], *out});
+    if (!buf[2]) {
+      emitLinear(
+          e, {{x, buf[1]}, std::nullopt, std::nullopt, buf[4], buf[5], out});
+      return success();
     }
-    replaceOpWithBufferizedValues(rewriter, op, *out);
+    // The rank-r intermediate x A^T first.
+    auto xType = cast<MemRefType>(x.getType());
+    SmallVector<int64_t> midShape(xType.getShape().drop_back());
+    midShape.push_back(cast<MemRefType>(buf[2].getType()).getShape()[0]);
+    auto midType = MemRefType::get(midShape, e.b.getF32Type());
+    SmallVector<Value> dynamic;
+    for (int64_t i = 0; i + 1 < xType.getRank(); ++i)
+      if (xType.isDynamicDim(i))
+        dynamic.push_back(e.dim(x, i));
+    FailureOr<Value> mid = options.createAlloc(e.b, e.loc, midType, dynamic);
+    if (failed(mid))
+      return failure();
+    emitLinear(
+        e, {{x, buf[2]}, std::nullopt, std::nullopt, Value(), Value(), *mid});
+    Product lora{*mid, buf[3]};
+    if (buf[1])
+      emitLinear(e, {{x, buf[1]}, std::nullopt, lora, buf[4], buf[5], out});
+    else
+      emitLinear(e, {lora, std::nullopt, std::nullopt, buf[4], buf[5], out});
     return success();
   }
 };
 
+/// quant_linear: the linear kernel dequantizing inside its loop.
+struct QuantLinearModel : KernelModel<QuantLinearModel, QuantLinearOp> {
+  static SmallVector<Value> operands(QuantLinearOp q) {
+    return {q.getInput(), q.getPacked(), q.getScales(), q.getZeros(),
+            q.getBias()};
+  }
+  static LogicalResult emit(Emitter &e, QuantLinearOp q, ArrayRef<Value> buf,
+                            Value out, const BufferizationOptions &) {
+    QuantWeights qw{buf[2], buf[3], static_cast<int64_t>(q.getBits()),
+                    static_cast<int64_t>(q.getGroupSize()),
+                    q.getScheme() == QuantScheme::symmetric};
+    emitLinear(e, {{buf[0], buf[1]}, qw, std::nullopt, buf[4], Value(), out});
+    return success();
+  }
+};
+
+/// rms_norm: v = x (+ residual), normalised over the row.
 struct RMSNormModel : KernelModel<RMSNormModel, RMSNormOp> {
-  LogicalResult bufferize(Operation *op, RewriterBase &rewriter,
-                          const BufferizationOptions &options,
-                          BufferizationState &state) const {
-    auto norm = cast<RMSNormOp>(op);
-    SmallVector<Value> buf;
-    if (failed(buffers(rewriter,
-                       {norm.getInput(), norm.getResidual(), norm.getWeight()},
-                       options, state, buf)))
-      return failure();
-    FailureOr<Value> out = allocateResult(rewriter, op->getLoc(),
-                                          norm.getResult(), buf[0], options);
-    if (failed(out))
-      return failure();
-    Emitter e{rewriter, op->getLoc()};
+  static SmallVector<Value> operands(RMSNormOp n) {
+    return {n.getInput(), n.getResidual(), n.getWeight()};
+  }
+  static LogicalResult emit(Emitter &e, RMSNormOp n, ArrayRef<Value> buf,
+                            Value out, const BufferizationOptions &) {
     Value x = buf[0], residual = buf[1];
-    emitRowNorm(e, *out, buf[2], 1, norm.getEps().convertToDouble(),
+    emitRowNorm(e, out, buf[2], 1, n.getEps().convertToDouble(),
                 [&](Emitter &d, ArrayRef<Value> row, Value c) {
                   Value v = d.load(x, with(row, c));
                   return residual ? d.fadd(v, d.load(residual, with(row, c)))
                                   : v;
                 });
-    replaceOpWithBufferizedValues(rewriter, op, *out);
     return success();
   }
 };
 
+/// gated_rms_norm: v = x silu(gate), normalised per group.
 struct GatedRMSNormModel : KernelModel<GatedRMSNormModel, GatedRMSNormOp> {
-  LogicalResult bufferize(Operation *op, RewriterBase &rewriter,
-                          const BufferizationOptions &options,
-                          BufferizationState &state) const {
-    auto norm = cast<GatedRMSNormOp>(op);
-    SmallVector<Value> buf;
-    if (failed(buffers(rewriter,
-                       {norm.getInput(), norm.getGate(), norm.getWeight()},
-                       options, state, buf)))
-      return failure();
-    FailureOr<Value> out = allocateResult(rewriter, op->getLoc(),
-                                          norm.getResult(), buf[0], options);
-    if (failed(out))
-      return failure();
-    Emitter e{rewriter, op->getLoc()};
+  static SmallVector<Value> operands(GatedRMSNormOp n) {
+    return {n.getInput(), n.getGate(), n.getWeight()};
+  }
+  static LogicalResult emit(Emitter &e, GatedRMSNormOp n, ArrayRef<Value> buf,
+                            Value out, const BufferizationOptions &) {
     Value x = buf[0], gate = buf[1];
-    emitRowNorm(e, *out, buf[2], norm.getGroups(),
-                norm.getEps().convertToDouble(),
+    emitRowNorm(e, out, buf[2], n.getGroups(), n.getEps().convertToDouble(),
                 [&](Emitter &d, ArrayRef<Value> row, Value c) {
                   return d.fmul(d.load(x, with(row, c)),
                                 silu(d.b, d.loc, d.load(gate, with(row, c))));
                 });
-    replaceOpWithBufferizedValues(rewriter, op, *out);
     return success();
   }
 };
 
+/// attention: the caches are updated in place (k_cache -> new_k_cache,
+/// v_cache -> new_v_cache).
 struct AttentionModel : KernelModel<AttentionModel, AttentionOp> {
-  /// The caches are updated in place: k_cache -> new_k_cache, v_cache ->
-  /// new_v_cache.
   static int inPlaceResult(AttentionOp op, OpOperand &operand) {
     unsigned n = operand.getOperandNumber();
     if (n == op.getKCacheMutable().getOperandNumber())
@@ -940,21 +1196,16 @@ struct AttentionModel : KernelModel<AttentionModel, AttentionOp> {
       return 2;
     return -1;
   }
-
-  LogicalResult bufferize(Operation *op, RewriterBase &rewriter,
-                          const BufferizationOptions &options,
-                          BufferizationState &state) const {
-    auto att = cast<AttentionOp>(op);
-    SmallVector<Value> buf;
-    if (failed(buffers(rewriter,
-                       {att.getQ(), att.getK(), att.getV(), att.getKCache(),
-                        att.getVCache(), att.getPositions()},
-                       options, state, buf)))
-      return failure();
-    FailureOr<Value> out = allocateResult(rewriter, op->getLoc(),
-                                          att.getResult(), buf[0], options);
-    if (failed(out))
-      return failure();
+  static SmallVector<Value> operands(AttentionOp a) {
+    return {a.getQ(),      a.getK(),      a.getV(),
+            a.getKCache(), a.getVCache(), a.getPositions()};
+  }
+  static ArrayRef<unsigned> inPlaceOperands() {
+    static const unsigned caches[] = {3, 4};
+    return caches;
+  }
+  static LogicalResult emit(Emitter &e, AttentionOp att, ArrayRef<Value> buf,
+                            Value out, const BufferizationOptions &) {
     int64_t heads = att.getNumHeads();
     AttentionKernel a{
         buf[0],
@@ -963,7 +1214,7 @@ struct AttentionModel : KernelModel<AttentionModel, AttentionOp> {
         buf[3],
         buf[4],
         buf[5],
-        *out,
+        out,
         heads,
         static_cast<int64_t>(att.getNumKvHeads()),
         cast<RankedTensorType>(att.getQ().getType()).getShape()[2] / heads,
@@ -971,10 +1222,8 @@ struct AttentionModel : KernelModel<AttentionModel, AttentionOp> {
         std::nullopt};
     if (std::optional<APFloat> theta = att.getRopeTheta())
       a.ropeTheta = theta->convertToDouble();
-    Emitter e{rewriter, op->getLoc()};
     emitCacheAppend(e, a);
     emitAttend(e, a);
-    replaceOpWithBufferizedValues(rewriter, op, {*out, buf[3], buf[4]});
     return success();
   }
 };
@@ -986,34 +1235,21 @@ struct ConvModel : KernelModel<ConvModel, CausalConv1dOp> {
                ? 1
                : -1;
   }
-
-  LogicalResult bufferize(Operation *op, RewriterBase &rewriter,
-                          const BufferizationOptions &options,
-                          BufferizationState &state) const {
-    auto conv = cast<CausalConv1dOp>(op);
-    SmallVector<Value> buf;
-    if (failed(buffers(rewriter,
-                       {conv.getInput(), conv.getWeight(), conv.getBias(),
-                        conv.getState()},
-                       options, state, buf)))
-      return failure();
-    FailureOr<Value> out = allocateResult(rewriter, op->getLoc(),
-                                          conv.getResult(), buf[0], options);
-    if (failed(out))
-      return failure();
-    auto weightType = cast<RankedTensorType>(conv.getWeight().getType());
-    ConvKernel k{
-        buf[0],
-        buf[1],
-        buf[2],
-        buf[3],
-        *out,
-        cast<RankedTensorType>(conv.getInput().getType()).getShape()[2],
-        weightType.getShape()[2],
-        conv.getSilu()};
-    Emitter e{rewriter, op->getLoc()};
-    emitConv(e, k);
-    replaceOpWithBufferizedValues(rewriter, op, {*out, buf[3]});
+  static SmallVector<Value> operands(CausalConv1dOp c) {
+    return {c.getInput(), c.getWeight(), c.getBias(), c.getState()};
+  }
+  static ArrayRef<unsigned> inPlaceOperands() {
+    static const unsigned state[] = {3};
+    return state;
+  }
+  static LogicalResult emit(Emitter &e, CausalConv1dOp conv,
+                            ArrayRef<Value> buf, Value out,
+                            const BufferizationOptions &) {
+    emitConv(e,
+             {buf[0], buf[1], buf[2], buf[3], out,
+              cast<RankedTensorType>(conv.getInput().getType()).getShape()[2],
+              cast<RankedTensorType>(conv.getWeight().getType()).getShape()[2],
+              conv.getSilu()});
     return success();
   }
 };
@@ -1026,22 +1262,16 @@ template <typename OpTy> struct ScanModel : KernelModel<ScanModel<OpTy>, OpTy> {
                ? 1
                : -1;
   }
-
-  LogicalResult bufferize(Operation *op, RewriterBase &rewriter,
-                          const BufferizationOptions &options,
-                          BufferizationState &state) const {
-    auto scan = cast<OpTy>(op);
-    SmallVector<Value> buf;
-    if (failed(ScanModel::buffers(rewriter,
-                                  {scan.getX(), scan.getDt(), scan.getB(),
-                                   scan.getC(), scan.getState(), scan.getALog(),
-                                   scan.getD(), scan.getDtBias()},
-                                  options, state, buf)))
-      return failure();
-    FailureOr<Value> y =
-        allocateResult(rewriter, op->getLoc(), scan.getY(), buf[0], options);
-    if (failed(y))
-      return failure();
+  static SmallVector<Value> operands(OpTy s) {
+    return {s.getX(),     s.getDt(),   s.getB(), s.getC(),
+            s.getState(), s.getALog(), s.getD(), s.getDtBias()};
+  }
+  static ArrayRef<unsigned> inPlaceOperands() {
+    static const unsigned state[] = {4};
+    return state;
+  }
+  static LogicalResult emit(Emitter &e, OpTy scan, ArrayRef<Value> buf, Value y,
+                            const BufferizationOptions &) {
     auto xType = cast<RankedTensorType>(scan.getX().getType());
     int64_t heads =
         cast<RankedTensorType>(scan.getDt().getType()).getShape()[2];
@@ -1054,7 +1284,7 @@ template <typename OpTy> struct ScanModel : KernelModel<ScanModel<OpTy>, OpTy> {
                  buf[5],
                  buf[6],
                  buf[7],
-                 *y,
+                 y,
                  heads,
                  xType.getShape()[2] / heads,
                  groups,
@@ -1066,9 +1296,7 @@ template <typename OpTy> struct ScanModel : KernelModel<ScanModel<OpTy>, OpTy> {
       k.dtMin = attr->convertToDouble();
     if (auto attr = scan.getDtMax())
       k.dtMax = attr->convertToDouble();
-    Emitter e{rewriter, op->getLoc()};
     emitScan(e, k);
-    replaceOpWithBufferizedValues(rewriter, op, {*y, buf[4]});
     return success();
   }
 };
@@ -1091,7 +1319,8 @@ struct BarrierEffects
 
 bool mlir::zamba2::hasGpuKernel(Operation *op) {
   return isa<LinearOp, LoRAOp, LoRALinearOp, RMSNormOp, GatedRMSNormOp,
-             AttentionOp, SSDScanOp, SSDStepOp, CausalConv1dOp>(op);
+             AttentionOp, SSDScanOp, SSDStepOp, CausalConv1dOp, QuantLinearOp>(
+      op);
 }
 
 void mlir::zamba2::registerGpuKernelModels(DialectRegistry &registry) {
@@ -1107,6 +1336,7 @@ void mlir::zamba2::registerGpuKernelModels(DialectRegistry &registry) {
     SSDScanOp::attachInterface<ScanModel<SSDScanOp>>(*ctx);
     SSDStepOp::attachInterface<ScanModel<SSDStepOp>>(*ctx);
     CausalConv1dOp::attachInterface<ConvModel>(*ctx);
+    QuantLinearOp::attachInterface<QuantLinearModel>(*ctx);
   });
   registry.addExtension(+[](MLIRContext *ctx, gpu::GPUDialect *) {
     gpu::BarrierOp::attachInterface<BarrierEffects>(*ctx);

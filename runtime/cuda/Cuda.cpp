@@ -181,26 +181,6 @@ bool cudaCheckTarget(const std::string &gpu, bool ptx, std::string &why) {
   return true;
 }
 
-bool cudaPrefetchToDevice(const void *p, size_t bytes, std::string &err) {
-  const DriverApi *api = readyOrExplain("cudaPrefetchToDevice", err);
-  if (!api)
-    return false;
-  if (!p || !bytes || !api->cuMemPrefetchAsync)
-    return true;
-  CUdevice device = 0;
-  if (CUresult r = api->cuDeviceGet(&device, currentDevice())) {
-    err = formatError("cudaPrefetchToDevice", "cuDeviceGet", r);
-    return false;
-  }
-  if (CUresult r = api->cuMemPrefetchAsync(
-          static_cast<CUdeviceptr>(reinterpret_cast<uintptr_t>(p)), bytes,
-          device, nullptr)) {
-    err = formatError("cudaPrefetchToDevice", "cuMemPrefetchAsync", r);
-    return false;
-  }
-  return true;
-}
-
 void cudaSetDriverLibrary(const std::string &name) {
   setDriverLibraryName(name);
 }

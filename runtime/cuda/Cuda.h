@@ -1,10 +1,11 @@
 //===- Cuda.h - The CUDA backend as the engine sees it ----------*- C++ -*-===//
 //
 // What the runtime engine needs to run a package whose target.kind is
-// "cuda" (docs/PACKAGE.md): whether this machine can, managed memory for the
-// entry-point buffers, synchronization, and the errors that the model's GPU
-// runtime calls (the mgpu* ABI of runtime/cuda/MgpuRuntime.h, which return
-// void) recorded while the model ran.
+// "cuda" (docs/PACKAGE.md): whether this machine can, device memory and
+// copies for the entry-point buffers, a stream per session and the scope
+// that makes the model's calls use it, CUDA graphs, timing, and the errors
+// that the model's GPU runtime calls (the mgpu* ABI of
+// runtime/cuda/MgpuRuntime.h, which return void) recorded while it ran.
 //
 // The driver (libcuda.so.1) is loaded on first use; no CUDA toolkit is
 // needed to build or run. Plain C++17, no exceptions; nothing here aborts or
@@ -53,11 +54,6 @@ bool cudaComputeCapability(int &major, int &minor, std::string &err);
 /// version and at least the minor one (exactly the same for "a" targets);
 /// PTX (`ptx`) any device at least as new. Otherwise `why` names both.
 bool cudaCheckTarget(const std::string &gpu, bool ptx, std::string &why);
-
-/// Moves managed memory to the device ahead of the kernels that read it
-/// (a hint; without it pages migrate on first touch). False with `err` on
-/// failure; true without doing anything where the driver cannot.
-bool cudaPrefetchToDevice(const void *p, size_t bytes, std::string &err);
 
 /// Device memory of `bytes` bytes (at least 1), not host-accessible; null
 /// with `err` set on failure. Freed with cudaFree.

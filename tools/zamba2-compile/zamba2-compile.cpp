@@ -205,11 +205,6 @@ bool quantizeOptions(mlir::zamba2::QuantizeOptions &out, std::string &err) {
       }
     return true;
   }
-  if (target == Target::Cuda) {
-    // The CUDA pipeline has no quant_linear lowering yet.
-    err = "--quantize: not supported for --target cuda yet (CPU only)";
-    return false;
-  }
   if (quantizeEmbeddings) {
     err = "--quantize-embeddings: not supported yet: the embedding lookup "
           "(zamba2.embed) reads a float table";

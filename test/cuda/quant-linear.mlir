@@ -1,0 +1,52 @@
+// quant_linear on the CUDA target is bufferized into the linear kernel,
+// which loads 16 bytes of a packed weight row per lane step (32 int4 or 16
+// int8 weights of one group) and dequantizes them as vectors, s * (q - z):
+// signed nibbles by shifts, the low ones meeting the even elements of x and
+// the high ones the odd; unsigned bytes with a zero point. Widths that are
+// not a multiple of 16 bytes take 8 weights (or 1) per step.
+// REQUIRES: cuda-toolkit
+// RUN: zamba2-opt %s --zamba2-lower-to-linalg=target=cuda --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" | FileCheck %s
+// RUN: zamba2-compile %fixtures/tiny-lora-rope --target cuda --quantize int4 --emit=ptx --quiet 2>/dev/null | FileCheck %s --check-prefix=PTX
+
+// CHECK-LABEL: func.func @int4_sym
+// CHECK: gpu.launch {{.*}} module(@linear_r1) function(@linear_r1)
+// CHECK: memref.load %{{.*}} : memref<16x1xf16>
+// CHECK: vector.load %{{.*}} {alignment = 16 : i64} : memref<16x32xi8>, vector<16xi8>
+// CHECK: arith.shli %{{.*}} : vector<16xi8>
+// CHECK: arith.shrsi %{{.*}} : vector<16xi8>
+// CHECK: arith.sitofp %{{.*}} : vector<16xi8> to vector<16xf32>
+// CHECK: vector.load %{{.*}} : memref<?x1x64xf32>, vector<32xf32>
+// CHECK: vector.shuffle %{{.*}} [0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30]
+// CHECK: vector.fma
+// CHECK: vector.shuffle %{{.*}} [1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31]
+// CHECK: vector.fma
+// CHECK: gpu.shuffle  xor
+func.func @int4_sym(%x: tensor<?x1x64xf32>, %q: tensor<16x32xi8>,
+                    %s: tensor<16x1xf16>) -> tensor<?x1x16xf32> {
+  %y = zamba2.quant_linear %x, %q scales %s symmetric {bits = 4 : i64, group_size = 64 : i64} : (tensor<?x1x64xf32>, tensor<16x32xi8>, tensor<16x1xf16>) -> tensor<?x1x16xf32>
+  return %y : tensor<?x1x16xf32>
+}
+
+// CHECK-LABEL: func.func @int8_asym
+// CHECK: gpu.launch {{.*}} module(@linear_r1) function(@linear_r1)
+// CHECK: vector.load %{{.*}} {alignment = 16 : i64} : memref<16x64xi8>, vector<16xi8>
+// CHECK: arith.uitofp %{{.*}} : vector<16xi8> to vector<16xf32>
+// CHECK: arith.subf %{{.*}} : vector<16xf32>
+func.func @int8_asym(%x: tensor<?x1x64xf32>, %q: tensor<16x64xi8>,
+                     %s: tensor<16x2xf32>, %z: tensor<16x2xi8>) -> tensor<?x1x16xf32> {
+  %y = zamba2.quant_linear %x, %q scales %s zeros %z asymmetric {bits = 8 : i64, group_size = 32 : i64} : (tensor<?x1x64xf32>, tensor<16x64xi8>, tensor<16x2xf32>, tensor<16x2xi8>) -> tensor<?x1x16xf32>
+  return %y : tensor<?x1x16xf32>
+}
+
+// CHECK-LABEL: func.func @int8_narrow
+// CHECK: gpu.launch {{.*}} module(@linear_r1) function(@linear_r1)
+// CHECK: vector.load %{{.*}} {alignment = 8 : i64} : memref<4x24xi8>, vector<8xi8>
+// CHECK-COUNT-8: vector.extract
+func.func @int8_narrow(%x: tensor<?x1x24xf32>, %q: tensor<4x24xi8>,
+                       %s: tensor<4x3xf32>) -> tensor<?x1x4xf32> {
+  %y = zamba2.quant_linear %x, %q scales %s symmetric {bits = 8 : i64, group_size = 8 : i64} : (tensor<?x1x24xf32>, tensor<4x24xi8>, tensor<4x3xf32>) -> tensor<?x1x4xf32>
+  return %y : tensor<?x1x4xf32>
+}
+
+// PTX: .visible .entry linear_r1(
+// PTX: shr.s16
