@@ -261,6 +261,23 @@ Value splitKTile(OpBuilder &b, Location loc, Value xs, Value w, Value outSlice,
 /// once.
 Value contractLastDim(OpBuilder &b, Location loc, Value x, Value w, Value init,
                       int64_t splitK) {
+  int64_t k = tensorType(x).getShape().back();
+  return contractRows(
+      b, loc, x, init,
+      [&](OpBuilder &gb, Location gloc, Value xs, Value m, Value o) {
+        return dotRow(gb, gloc, xs, w, m, o, k);
+      },
+      [&](OpBuilder &nb, Location nloc, Value xs, Value outSlice,
+          Value size) -> Value {
+        if (splitK > 0 && k % splitK == 0 && k > splitK)
+          return splitKTile(nb, nloc, xs, w, outSlice, size, k,
+                            tensorType(init).getShape().back(), splitK);
+        return Value();
+      });
+}
+
+Value contractRows(OpBuilder &b, Location loc, Value x, Value init, RowDot dot,
+                   TileOverride tileOverride) {
   MLIRContext *ctx = b.getContext();
   RankedTensorType initType = tensorType(init);
   int64_t k = tensorType(x).getShape().back();
@@ -285,10 +302,9 @@ Value contractLastDim(OpBuilder &b, Location loc, Value x, Value w, Value init,
         AffineMap outMap = AffineMap::get(
             2, 0, {getAffineDimExpr(1, ctx), getAffineDimExpr(0, ctx)}, ctx);
         Value tileResult;
-        if (splitK > 0 && k % splitK == 0 && k > splitK) {
-          tileResult =
-              splitKTile(nb, nloc, xs, w, outSlice, size, k, outs, splitK);
-        } else {
+        if (tileOverride)
+          tileResult = tileOverride(nb, nloc, xs, outSlice, size);
+        if (!tileResult) {
           auto generic = linalg::GenericOp::create(
               nb, nloc, TypeRange{outSlice.getType()}, ValueRange{},
               ValueRange{outSlice}, ArrayRef<AffineMap>{outMap},
@@ -296,10 +312,10 @@ Value contractLastDim(OpBuilder &b, Location loc, Value x, Value w, Value init,
               [&](OpBuilder &gb, Location gloc, ValueRange args) {
                 Value o = linalg::IndexOp::create(gb, gloc, 0);
                 Value m = linalg::IndexOp::create(gb, gloc, 1);
-                Value dot = dotRow(gb, gloc, xs, w, m, o, k);
+                Value d = dot(gb, gloc, xs, m, o);
                 linalg::YieldOp::create(
                     gb, gloc,
-                    ValueRange{arith::AddFOp::create(gb, gloc, args[0], dot)
+                    ValueRange{arith::AddFOp::create(gb, gloc, args[0], d)
                                    .getResult()});
               });
           tileResult = generic.getResult(0);

@@ -53,6 +53,17 @@ Value elementwise(OpBuilder &b, Location loc, RankedTensorType type, Value like,
 Value contractLastDim(OpBuilder &b, Location loc, Value x, Value w, Value init,
                       int64_t splitK = 0);
 
+/// The loop nest of contractLastDim with the dot product given:
+/// result[m, o] = init[m, o] + dot(x tile, m, o) over tiles of rows of x
+/// (x, init collapsed to 2-D); `tileOverride`, if it returns a value, computes
+/// a whole tile instead.
+using RowDot =
+    function_ref<Value(OpBuilder &, Location, Value xTile, Value m, Value o)>;
+using TileOverride = function_ref<Value(OpBuilder &, Location, Value xTile,
+                                        Value outTile, Value rows)>;
+Value contractRows(OpBuilder &b, Location loc, Value x, Value init, RowDot dot,
+                   TileOverride tileOverride = nullptr);
+
 /// v / sqrt(mean(v^2 over the last dim) + eps).
 Value normalizeLastDim(OpBuilder &b, Location loc, Value v, double eps);
 /// v[..., c] * w[c].

@@ -17,7 +17,9 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 
 using namespace mlir;
 using namespace mlir::zamba2;
@@ -154,6 +156,109 @@ LogicalResult lowerQuantLinear(QuantLinearOp op, PatternRewriter &rewriter) {
     x = tensor::CastOp::create(rewriter, loc, xStatic, x);
   unsigned lead = xType.getRank() - 1;
   Value acc = accumulator(rewriter, loc, x, packed, op.getBias());
+
+  // The vector form, when 16 weights (8 or 16 bytes) of a row never straddle
+  // a group: per step, one scale (and zero), the bytes dequantized as
+  // vectors and multiplied with 16 elements of x (int4: the low nibbles
+  // with the even elements, the high nibbles with the odd ones).
+  constexpr int64_t kStep = 16;
+  if (in % kStep == 0 && groupSize % kStep == 0) {
+    Type f32 = rewriter.getF32Type(), i8 = rewriter.getI8Type();
+    int64_t bytes = kStep / perByte, lanes = bits == 4 ? kStep / 2 : kStep;
+    auto byteVec = VectorType::get({bytes}, i8);
+    auto accVec = VectorType::get({lanes}, f32);
+    auto dot = [&](OpBuilder &gb, Location gl, Value xs, Value m,
+                   Value o) -> Value {
+      Value zeroAcc = arith::ConstantOp::create(
+          gb, gl, accVec, DenseElementsAttr::get(accVec, 0.0f));
+      auto idx = [&](OpBuilder &nb, Location nl, int64_t v) -> Value {
+        return arith::ConstantIndexOp::create(nb, nl, v);
+      };
+      auto loop = scf::ForOp::create(
+          gb, gl, idx(gb, gl, 0), idx(gb, gl, in), idx(gb, gl, kStep),
+          ValueRange{zeroAcc},
+          [&](OpBuilder &nb, Location nl, Value c, ValueRange acc) {
+            auto splat = [&](Value v) -> Value {
+              return vector::BroadcastOp::create(nb, nl, accVec, v);
+            };
+            Value group =
+                arith::DivUIOp::create(nb, nl, c, idx(nb, nl, groupSize));
+            Value scale = splat(convertFloat(
+                nb, nl,
+                tensor::ExtractOp::create(nb, nl, scales, ValueRange{o, group}),
+                f32));
+            Value zero;
+            if (zeros)
+              zero = splat(arith::UIToFPOp::create(
+                  nb, nl, f32,
+                  tensor::ExtractOp::create(nb, nl, zeros,
+                                            ValueRange{o, group})));
+            Value pad =
+                arith::ConstantOp::create(nb, nl, nb.getIntegerAttr(i8, 0));
+            Value byteCol =
+                arith::DivUIOp::create(nb, nl, c, idx(nb, nl, perByte));
+            Value packedBytes = vector::TransferReadOp::create(
+                nb, nl, byteVec, packed, ValueRange{o, byteCol}, pad,
+                ArrayRef<bool>{true});
+            auto dequant = [&](Value ints) -> Value {
+              Value w = isSigned ? arith::SIToFPOp::create(nb, nl, accVec, ints)
+                                       .getResult()
+                                 : arith::UIToFPOp::create(nb, nl, accVec, ints)
+                                       .getResult();
+              if (zero)
+                w = arith::SubFOp::create(nb, nl, w, zero);
+              return arith::MulFOp::create(nb, nl, w, scale);
+            };
+            Type xElem = tensorType(xs).getElementType();
+            Value xPad =
+                arith::ConstantOp::create(nb, nl, nb.getZeroAttr(xElem));
+            Value xv = vector::TransferReadOp::create(
+                nb, nl, VectorType::get({kStep}, xElem), xs, ValueRange{m, c},
+                xPad, ArrayRef<bool>{true});
+            if (!xElem.isF32())
+              xv = arith::ExtFOp::create(nb, nl, VectorType::get({kStep}, f32),
+                                         xv);
+            Value next;
+            if (bits == 8) {
+              next = vector::FMAOp::create(nb, nl, xv, dequant(packedBytes),
+                                           acc[0]);
+            } else {
+              Value four = arith::ConstantOp::create(
+                  nb, nl, byteVec, DenseElementsAttr::get(byteVec, int8_t(4)));
+              Value lo, hi;
+              if (isSigned) {
+                lo = arith::ShRSIOp::create(
+                    nb, nl, arith::ShLIOp::create(nb, nl, packedBytes, four),
+                    four);
+                hi = arith::ShRSIOp::create(nb, nl, packedBytes, four);
+              } else {
+                Value mask = arith::ConstantOp::create(
+                    nb, nl, byteVec,
+                    DenseElementsAttr::get(byteVec, int8_t(15)));
+                lo = arith::AndIOp::create(nb, nl, packedBytes, mask);
+                hi = arith::ShRUIOp::create(nb, nl, packedBytes, four);
+              }
+              SmallVector<int64_t> even, odd;
+              for (int64_t i = 0; i < lanes; ++i) {
+                even.push_back(2 * i);
+                odd.push_back(2 * i + 1);
+              }
+              Value xe = vector::ShuffleOp::create(nb, nl, xv, xv, even);
+              Value xo = vector::ShuffleOp::create(nb, nl, xv, xv, odd);
+              next = vector::FMAOp::create(nb, nl, xe, dequant(lo), acc[0]);
+              next = vector::FMAOp::create(nb, nl, xo, dequant(hi), next);
+            }
+            scf::YieldOp::create(nb, nl, next);
+          });
+      return vector::ReductionOp::create(gb, gl, vector::CombiningKind::ADD,
+                                         loop.getResult(0),
+                                         arith::FastMathFlags::reassoc);
+    };
+    rewriter.replaceOp(op, finish(rewriter, loc,
+                                  contractRows(rewriter, loc, x, acc, dot),
+                                  op.getResult().getType()));
+    return success();
+  }
 
   // acc + x * s * (q - z) for one weight element.
   auto multiplyAdd = [&](OpBuilder &nb, Location nloc, Value xv, Value byte,

@@ -531,9 +531,9 @@ struct LinearKernel {
 };
 
 constexpr int64_t kLinearWarps = 4;
-/// Output channels per warp when there is one token row: each chunk of x is
-/// loaded once for 4 weight rows (x is f32, so without this a warp moves
-/// more bytes of x than of a bf16 or int4 weight).
+/// Output channels per warp for integer weights and one token row: each
+/// chunk of x is loaded once for 4 weight rows (x is f32, so without this a
+/// warp moves 8 times more bytes of x than of int4 weights).
 constexpr int64_t kChannelsPerWarp = 4;
 
 /// `channels` outputs per warp (x read once for all of them).
@@ -609,7 +609,10 @@ void emitLinear(Emitter &e, const LinearKernel &k) {
   {
     OpBuilder::InsertionGuard guard(e.b);
     e.b.setInsertionPointToStart(ifOp.thenBlock());
-    emitLinearLaunch(e, k, rows, sizes, n, 1, kChannelsPerWarp);
+    // Several outputs per warp pay off when the weights are narrower than
+    // x (integers); for bf16/f32 weights one output per warp measured
+    // faster (more warps in flight).
+    emitLinearLaunch(e, k, rows, sizes, n, 1, k.quant ? kChannelsPerWarp : 1);
     e.b.setInsertionPointToStart(ifOp.elseBlock());
     emitLinearLaunch(e, k, rows, sizes, n, 8, 1);
   }

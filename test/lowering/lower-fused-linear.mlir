@@ -19,8 +19,9 @@ func.func @lora_linear(%x: tensor<?x?x64xf32>, %w: tensor<96x64xbf16>, %a: tenso
 
 // -----
 
-// 4-bit asymmetric, group size 32: one contraction over (group, byte, nibble)
-// with x viewed as [B, T, 2, 16, 2] and the packed bytes as [96, 2, 16]; the
+// Groups that are not a multiple of 16 weights take the generic form.
+// 4-bit asymmetric, group size 8: one contraction over (group, byte, nibble)
+// with x viewed as [B, T, 8, 4, 2] and the packed bytes as [96, 8, 4]; the
 // body picks the low nibble (element 2j) or the high nibble (2j + 1), reads
 // it and the zero point unsigned and scales by the f16 group scale: the
 // weight is dequantized inside the loop, never stored. The bias initialises
@@ -32,9 +33,9 @@ func.func @lora_linear(%x: tensor<?x?x64xf32>, %w: tensor<96x64xbf16>, %a: tenso
 // CHECK-LABEL: func.func @quant4_asymmetric
 // CHECK-NOT: zamba2.
 // CHECK: %[[INIT:.*]] = linalg.generic {{.*}} ins(%arg4 : tensor<96xbf16>) outs(%{{.*}} : tensor<?x?x96xf32>)
-// CHECK: %[[XV:.*]] = tensor.expand_shape %arg0 {{\[\[}}0], [1], [2, 3, 4]] {{.*}} into tensor<?x?x2x16x2xf32>
-// CHECK: %[[PV:.*]] = tensor.expand_shape %arg1 {{\[\[}}0], [1, 2]] {{.*}} into tensor<96x2x16xi8>
-// CHECK: linalg.generic {indexing_maps = [#[[X]], #[[P]], #[[G]], #[[G]], #[[O]]], iterator_types = ["parallel", "parallel", "parallel", "reduction", "reduction", "reduction"]} ins(%[[XV]], %[[PV]], %arg2, %arg3 : tensor<?x?x2x16x2xf32>, tensor<96x2x16xi8>, tensor<96x2xf16>, tensor<96x2xi8>) outs(%[[INIT]] : tensor<?x?x96xf32>)
+// CHECK: %[[XV:.*]] = tensor.expand_shape %arg0 {{\[\[}}0], [1], [2, 3, 4]] {{.*}} into tensor<?x?x8x4x2xf32>
+// CHECK: %[[PV:.*]] = tensor.expand_shape %arg1 {{\[\[}}0], [1, 2]] {{.*}} into tensor<96x8x4xi8>
+// CHECK: linalg.generic {indexing_maps = [#[[X]], #[[P]], #[[G]], #[[G]], #[[O]]], iterator_types = ["parallel", "parallel", "parallel", "reduction", "reduction", "reduction"]} ins(%[[XV]], %[[PV]], %arg2, %arg3 : tensor<?x?x8x4x2xf32>, tensor<96x8x4xi8>, tensor<96x8xf16>, tensor<96x8xi8>) outs(%[[INIT]] : tensor<?x?x96xf32>)
 // CHECK: %[[NIB:.*]] = linalg.index 5 : index
 // CHECK: %[[LO:.*]] = arith.andi %{{.*}}, %c15_i8 : i8
 // CHECK: %[[HI:.*]] = arith.shrui %{{.*}}, %c4_i8 : i8
@@ -48,8 +49,8 @@ func.func @lora_linear(%x: tensor<?x?x64xf32>, %w: tensor<96x64xbf16>, %a: tenso
 // CHECK: arith.mulf %{{.*}}, %[[W]] : f32
 // CHECK: arith.addf
 // CHECK-NOT: tensor<96x64xf32>
-func.func @quant4_asymmetric(%x: tensor<?x?x64xf32>, %p: tensor<96x32xi8>, %s: tensor<96x2xf16>, %z: tensor<96x2xi8>, %b: tensor<96xbf16>) -> tensor<?x?x96xf32> {
-  %y = zamba2.quant_linear %x, %p scales %s zeros %z bias %b asymmetric {bits = 4 : i64, group_size = 32 : i64} : (tensor<?x?x64xf32>, tensor<96x32xi8>, tensor<96x2xf16>, tensor<96x2xi8>, tensor<96xbf16>) -> tensor<?x?x96xf32>
+func.func @quant4_asymmetric(%x: tensor<?x?x64xf32>, %p: tensor<96x32xi8>, %s: tensor<96x8xf16>, %z: tensor<96x8xi8>, %b: tensor<96xbf16>) -> tensor<?x?x96xf32> {
+  %y = zamba2.quant_linear %x, %p scales %s zeros %z bias %b asymmetric {bits = 4 : i64, group_size = 8 : i64} : (tensor<?x?x64xf32>, tensor<96x32xi8>, tensor<96x8xf16>, tensor<96x8xi8>, tensor<96xbf16>) -> tensor<?x?x96xf32>
   return %y : tensor<?x?x96xf32>
 }
 
@@ -64,28 +65,50 @@ func.func @quant4_asymmetric(%x: tensor<?x?x64xf32>, %p: tensor<96x32xi8>, %s: t
 // CHECK: %[[HI:.*]] = arith.shrsi %[[BYTE]], %c4_i8 : i8
 // CHECK: arith.select %{{.*}}, %[[HI]], %[[LO]] : i8
 // CHECK: arith.sitofp %{{.*}} : i8 to f32
-func.func @quant4_symmetric(%x: tensor<?x?x64xf32>, %p: tensor<96x32xi8>, %s: tensor<96x2xf16>) -> tensor<?x?x96xf32> {
-  %y = zamba2.quant_linear %x, %p scales %s symmetric {bits = 4 : i64, group_size = 32 : i64} : (tensor<?x?x64xf32>, tensor<96x32xi8>, tensor<96x2xf16>) -> tensor<?x?x96xf32>
+func.func @quant4_symmetric(%x: tensor<?x?x64xf32>, %p: tensor<96x32xi8>, %s: tensor<96x8xf16>) -> tensor<?x?x96xf32> {
+  %y = zamba2.quant_linear %x, %p scales %s symmetric {bits = 4 : i64, group_size = 8 : i64} : (tensor<?x?x64xf32>, tensor<96x32xi8>, tensor<96x8xf16>) -> tensor<?x?x96xf32>
   return %y : tensor<?x?x96xf32>
 }
 
 // -----
 
-// 8-bit symmetric: loops (B, T, o, group, byte); a bf16 result is the f32
+// 8-bit symmetric, group size 8: loops (B, T, o, group, byte); a bf16 result is the f32
 // accumulator truncated once at the end.
 // CHECK-DAG: #[[X:.*]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d3, d4)>
 // CHECK-DAG: #[[P:.*]] = affine_map<(d0, d1, d2, d3, d4) -> (d2, d3, d4)>
 // CHECK-DAG: #[[G:.*]] = affine_map<(d0, d1, d2, d3, d4) -> (d2, d3)>
 // CHECK-LABEL: func.func @quant8_symmetric
-// CHECK: %[[XV:.*]] = tensor.expand_shape %arg0 {{.*}} into tensor<?x?x2x32xf32>
-// CHECK: %[[PV:.*]] = tensor.expand_shape %arg1 {{.*}} into tensor<96x2x32xi8>
+// CHECK: %[[XV:.*]] = tensor.expand_shape %arg0 {{.*}} into tensor<?x?x8x8xf32>
+// CHECK: %[[PV:.*]] = tensor.expand_shape %arg1 {{.*}} into tensor<96x8x8xi8>
 // CHECK: %[[ACC:.*]] = linalg.generic {indexing_maps = [#[[X]], #[[P]], #[[G]], #{{.*}}], iterator_types = ["parallel", "parallel", "parallel", "reduction", "reduction"]} ins(%[[XV]], %[[PV]], %arg2 : {{.*}}) outs(%{{.*}} : tensor<?x?x96xf32>)
 // CHECK: arith.sitofp %{{.*}} : i8 to f32
 // CHECK: linalg.generic {{.*}} ins(%[[ACC]] : tensor<?x?x96xf32>) outs(%{{.*}} : tensor<?x?x96xbf16>)
 // CHECK: arith.truncf %{{.*}} : f32 to bf16
-func.func @quant8_symmetric(%x: tensor<?x?x64xf32>, %p: tensor<96x64xi8>, %s: tensor<96x2xf32>) -> tensor<?x?x96xbf16> {
-  %y = zamba2.quant_linear %x, %p scales %s symmetric {bits = 8 : i64, group_size = 32 : i64} : (tensor<?x?x64xf32>, tensor<96x64xi8>, tensor<96x2xf32>) -> tensor<?x?x96xbf16>
+func.func @quant8_symmetric(%x: tensor<?x?x64xf32>, %p: tensor<96x64xi8>, %s: tensor<96x8xf32>) -> tensor<?x?x96xbf16> {
+  %y = zamba2.quant_linear %x, %p scales %s symmetric {bits = 8 : i64, group_size = 8 : i64} : (tensor<?x?x64xf32>, tensor<96x64xi8>, tensor<96x8xf32>) -> tensor<?x?x96xbf16>
   return %y : tensor<?x?x96xbf16>
+}
+
+// -----
+
+// Groups of a multiple of 16 weights: the row-tiled dot-product nest of
+// `linear`, each step dequantizing 16 weights as a vector (one scale and
+// zero point per step; 4-bit: low nibbles with the even x elements, high
+// ones with the odd).
+// CHECK-LABEL: func.func @quant4_vector
+// CHECK: scf.for
+// CHECK: linalg.generic
+// CHECK: scf.for %{{.*}} = %c0{{.*}} to %c64{{.*}} step %c16{{.*}} iter_args(%{{.*}} = %{{.*}}) -> (vector<8xf32>)
+// CHECK: vector.transfer_read %arg1[%{{.*}}, %{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<96x32xi8>, vector<8xi8>
+// CHECK: arith.shrsi %{{.*}} : vector<8xi8>
+// CHECK: vector.shuffle %{{.*}} [0, 2, 4, 6, 8, 10, 12, 14] : vector<16xf32>, vector<16xf32>
+// CHECK: arith.sitofp %{{.*}} : vector<8xi8> to vector<8xf32>
+// CHECK: vector.fma
+// CHECK: vector.reduction <add>
+// CHECK-NOT: tensor<96x64xf32>
+func.func @quant4_vector(%x: tensor<?x?x64xf32>, %p: tensor<96x32xi8>, %s: tensor<96x2xf16>) -> tensor<?x?x96xf32> {
+  %y = zamba2.quant_linear %x, %p scales %s symmetric {bits = 4 : i64, group_size = 32 : i64} : (tensor<?x?x64xf32>, tensor<96x32xi8>, tensor<96x2xf16>) -> tensor<?x?x96xf32>
+  return %y : tensor<?x?x96xf32>
 }
 
 // -----
