@@ -386,6 +386,24 @@ Value scaleByChannel(OpBuilder &b, Location loc, Value v, Value w) {
                      });
 }
 
+std::pair<Value, Value> splitNibbles(OpBuilder &b, Location loc, Value bytes,
+                                     bool isSigned) {
+  Type type = bytes.getType();
+  auto constant = [&](int8_t v) -> Value {
+    if (auto vec = dyn_cast<VectorType>(type))
+      return arith::ConstantOp::create(b, loc, vec,
+                                       DenseElementsAttr::get(vec, v));
+    return arith::ConstantOp::create(b, loc, b.getIntegerAttr(type, v));
+  };
+  Value four = constant(4);
+  if (isSigned)
+    return {arith::ShRSIOp::create(
+                b, loc, arith::ShLIOp::create(b, loc, bytes, four), four),
+            arith::ShRSIOp::create(b, loc, bytes, four)};
+  return {arith::AndIOp::create(b, loc, bytes, constant(15)),
+          arith::ShRUIOp::create(b, loc, bytes, four)};
+}
+
 /// softplus(v) = log(1 + exp(v)), in the form that neither overflows for
 /// large v nor loses small values: max(v, 0) + log1p(exp(-|v|)).
 Value softplus(OpBuilder &b, Location loc, Value v) {

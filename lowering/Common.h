@@ -69,6 +69,12 @@ Value normalizeLastDim(OpBuilder &b, Location loc, Value v, double eps);
 /// v[..., c] * w[c].
 Value scaleByChannel(OpBuilder &b, Location loc, Value v, Value w);
 
+/// The low and the high 4-bit value of each byte of `bytes` (an i8 or a
+/// vector of i8), sign-extended when `isSigned` (two's complement nibbles),
+/// else zero-extended.
+std::pair<Value, Value> splitNibbles(OpBuilder &b, Location loc, Value bytes,
+                                     bool isSigned);
+
 /// softplus(v) = max(v, 0) + log1p(exp(-|v|)).
 Value softplus(OpBuilder &b, Location loc, Value v);
 Value silu(OpBuilder &b, Location loc, Value x);

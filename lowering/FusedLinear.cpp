@@ -110,19 +110,7 @@ Value unpack(OpBuilder &b, Location loc, Value byte, Value nibble, int64_t bits,
   Type f32 = b.getF32Type();
   Value q = byte;
   if (bits == 4) {
-    Type i8 = byte.getType();
-    Value four = arith::ConstantOp::create(b, loc, b.getIntegerAttr(i8, 4));
-    Value low, high;
-    if (isSigned) {
-      low = arith::ShRSIOp::create(
-          b, loc, arith::ShLIOp::create(b, loc, byte, four), four);
-      high = arith::ShRSIOp::create(b, loc, byte, four);
-    } else {
-      Value mask =
-          arith::ConstantOp::create(b, loc, b.getIntegerAttr(i8, 0x0F));
-      low = arith::AndIOp::create(b, loc, byte, mask);
-      high = arith::ShRUIOp::create(b, loc, byte, four);
-    }
+    auto [low, high] = splitNibbles(b, loc, byte, isSigned);
     Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
     Value isHigh =
         arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, nibble, c0);
@@ -223,21 +211,7 @@ LogicalResult lowerQuantLinear(QuantLinearOp op, PatternRewriter &rewriter) {
               next = vector::FMAOp::create(nb, nl, xv, dequant(packedBytes),
                                            acc[0]);
             } else {
-              Value four = arith::ConstantOp::create(
-                  nb, nl, byteVec, DenseElementsAttr::get(byteVec, int8_t(4)));
-              Value lo, hi;
-              if (isSigned) {
-                lo = arith::ShRSIOp::create(
-                    nb, nl, arith::ShLIOp::create(nb, nl, packedBytes, four),
-                    four);
-                hi = arith::ShRSIOp::create(nb, nl, packedBytes, four);
-              } else {
-                Value mask = arith::ConstantOp::create(
-                    nb, nl, byteVec,
-                    DenseElementsAttr::get(byteVec, int8_t(15)));
-                lo = arith::AndIOp::create(nb, nl, packedBytes, mask);
-                hi = arith::ShRUIOp::create(nb, nl, packedBytes, four);
-              }
+              auto [lo, hi] = splitNibbles(nb, nl, packedBytes, isSigned);
               SmallVector<int64_t> even, odd;
               for (int64_t i = 0; i < lanes; ++i) {
                 even.push_back(2 * i);

@@ -358,19 +358,7 @@ void accumulateQuantVector(Emitter &e, const Product &p, const QuantWeights &qw,
             lanesOfX.push_back({});
             continue;
           }
-          Value four = arith::ConstantOp::create(
-              lb, l, byteVec, DenseElementsAttr::get(byteVec, int8_t(4)));
-          Value lo, hi;
-          if (qw.isSigned) {
-            lo = arith::ShRSIOp::create(
-                lb, l, arith::ShLIOp::create(lb, l, packed, four), four);
-            hi = arith::ShRSIOp::create(lb, l, packed, four);
-          } else {
-            Value mask = arith::ConstantOp::create(
-                lb, l, byteVec, DenseElementsAttr::get(byteVec, int8_t(15)));
-            lo = arith::AndIOp::create(lb, l, packed, mask);
-            hi = arith::ShRUIOp::create(lb, l, packed, four);
-          }
+          auto [lo, hi] = splitNibbles(lb, l, packed, qw.isSigned);
           SmallVector<int64_t> even, odd;
           for (int64_t i = 0; i < bytes; ++i) {
             even.push_back(2 * i);
@@ -447,29 +435,13 @@ void accumulateQuantOne(Emitter &e, const Product &p, const QuantWeights &qw,
           bytes.push_back(memref::LoadOp::create(
               lb, l, p.w, ValueRange{n, le.div(first, le.idx(perByte))}));
         }
-        auto constant = [&](int64_t c) -> Value {
-          return arith::ConstantOp::create(lb, l, lb.getIntegerAttr(i8, c));
-        };
         // Element j of the chunk as f32 (before the scale).
         auto element = [&](int64_t j) -> Value {
           Value byte = bytes[v == 8 ? j / perByte : 0];
           Value q = byte;
           if (qw.bits == 4) {
             Value high = v == 8 ? Value() : le.rem(first, le.idx(2));
-            Value lo =
-                qw.isSigned
-                    ? arith::ShRSIOp::create(
-                          lb, l,
-                          arith::ShLIOp::create(lb, l, byte, constant(4)),
-                          constant(4))
-                          .getResult()
-                    : arith::AndIOp::create(lb, l, byte, constant(15))
-                          .getResult();
-            Value hi = qw.isSigned
-                           ? arith::ShRSIOp::create(lb, l, byte, constant(4))
-                                 .getResult()
-                           : arith::ShRUIOp::create(lb, l, byte, constant(4))
-                                 .getResult();
+            auto [lo, hi] = splitNibbles(lb, l, byte, qw.isSigned);
             q = v == 8 ? (j % 2 ? hi : lo)
                        : arith::SelectOp::create(lb, l, le.eq(high, le.idx(1)),
                                                  hi, lo)
