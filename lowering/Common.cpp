@@ -117,15 +117,13 @@ Value indexConst(OpBuilder &b, Location loc, int64_t v) {
 /// sum_k x[m, k] * w[o, k] for k in [0, K), in f32: vector<16> FMAs over the
 /// whole vectors (4 accumulators, then 1), then a scalar tail.
 Value dotRow(OpBuilder &b, Location loc, Value x, Value w, Value m, Value o,
-             int64_t k, Value k0 = nullptr) {
+             int64_t k) {
   Type f32 = b.getF32Type();
   auto vecType = VectorType::get({kLanes}, f32);
   Value zeroVec = arith::ConstantOp::create(
       b, loc, vecType, DenseElementsAttr::get(vecType, b.getF32FloatAttr(0)));
   auto readRow = [&](OpBuilder &nb, Location nloc, Value src, Value row,
                      Value col) -> Value {
-    if (k0)
-      col = arith::AddIOp::create(nb, nloc, col, k0);
     Type elem = tensorType(src).getElementType();
     Value pad = arith::ConstantOp::create(nb, nloc, nb.getZeroAttr(elem));
     Value v = vector::TransferReadOp::create(
@@ -175,8 +173,6 @@ Value dotRow(OpBuilder &b, Location loc, Value x, Value w, Value m, Value o,
       b, loc, indexConst(b, loc, narrow), indexConst(b, loc, k),
       indexConst(b, loc, 1), ValueRange{sum},
       [&](OpBuilder &nb, Location nloc, Value kk, ValueRange iter) {
-        if (k0)
-          kk = arith::AddIOp::create(nb, nloc, kk, k0);
         Value xs =
             toF32(nb, nloc,
                   tensor::ExtractOp::create(nb, nloc, x, ValueRange{m, kk}));
@@ -207,50 +203,6 @@ Value collapseLeading(OpBuilder &b, Location loc, Value v) {
 
 } // namespace
 
-/// One row tile of a split-K contraction: partial[m, o, c] is the dot
-/// product over k in [c*chunk, (c+1)*chunk) (all parallel), then out[m, o] +=
-/// sum_c partial[m, o, c].
-Value splitKTile(OpBuilder &b, Location loc, Value xs, Value w, Value outSlice,
-                 Value rows, int64_t k, int64_t outs, int64_t chunk) {
-  MLIRContext *ctx = b.getContext();
-  int64_t chunks = k / chunk;
-  auto partialType = RankedTensorType::get({ShapedType::kDynamic, outs, chunks},
-                                           b.getF32Type());
-  Value empty = tensor::EmptyOp::create(b, loc, partialType.getShape(),
-                                        b.getF32Type(), ValueRange{rows});
-  AffineExpr d0 = getAffineDimExpr(0, ctx), d1 = getAffineDimExpr(1, ctx),
-             d2 = getAffineDimExpr(2, ctx);
-  // Loops (o, c, m) -> partial[m, o, c].
-  auto partial = linalg::GenericOp::create(
-      b, loc, TypeRange{partialType}, ValueRange{}, ValueRange{empty},
-      ArrayRef<AffineMap>{AffineMap::get(3, 0, {d2, d0, d1}, ctx)},
-      SmallVector<IteratorType>(3, IteratorType::parallel),
-      [&](OpBuilder &gb, Location gloc, ValueRange) {
-        Value o = linalg::IndexOp::create(gb, gloc, 0);
-        Value c = linalg::IndexOp::create(gb, gloc, 1);
-        Value m = linalg::IndexOp::create(gb, gloc, 2);
-        Value k0 =
-            arith::MulIOp::create(gb, gloc, c, indexConst(gb, gloc, chunk));
-        linalg::YieldOp::create(gb, gloc,
-                                dotRow(gb, gloc, xs, w, m, o, chunk, k0));
-      });
-  // Loops (m, o, c): c is the reduction.
-  auto sum = linalg::GenericOp::create(
-      b, loc, TypeRange{outSlice.getType()}, ValueRange{partial.getResult(0)},
-      ValueRange{outSlice},
-      ArrayRef<AffineMap>{AffineMap::get(3, 0, {d0, d1, d2}, ctx),
-                          AffineMap::get(3, 0, {d0, d1}, ctx)},
-      SmallVector<IteratorType>{IteratorType::parallel, IteratorType::parallel,
-                                IteratorType::reduction},
-      [&](OpBuilder &gb, Location gloc, ValueRange args) {
-        linalg::YieldOp::create(
-            gb, gloc,
-            ValueRange{
-                arith::AddFOp::create(gb, gloc, args[1], args[0]).getResult()});
-      });
-  return sum.getResult(0);
-}
-
 /// result[..., o] = init[..., o] + sum_k x[..., k] * w[o, k]
 /// (a linear with the checkpoint's [Out, In] weight layout).
 ///
@@ -259,25 +211,18 @@ Value splitKTile(OpBuilder &b, Location loc, Value xs, Value w, Value outSlice,
 /// product (dotRow), so a weight row is read once per tile and the dot's
 /// accumulator lives in registers. Decode (one row) streams each weight row
 /// once.
-Value contractLastDim(OpBuilder &b, Location loc, Value x, Value w, Value init,
-                      int64_t splitK) {
+Value contractLastDim(OpBuilder &b, Location loc, Value x, Value w,
+                      Value init) {
   int64_t k = tensorType(x).getShape().back();
   return contractRows(
       b, loc, x, init,
       [&](OpBuilder &gb, Location gloc, Value xs, Value m, Value o) {
         return dotRow(gb, gloc, xs, w, m, o, k);
-      },
-      [&](OpBuilder &nb, Location nloc, Value xs, Value outSlice,
-          Value size) -> Value {
-        if (splitK > 0 && k % splitK == 0 && k > splitK)
-          return splitKTile(nb, nloc, xs, w, outSlice, size, k,
-                            tensorType(init).getShape().back(), splitK);
-        return Value();
       });
 }
 
-Value contractRows(OpBuilder &b, Location loc, Value x, Value init, RowDot dot,
-                   TileOverride tileOverride) {
+Value contractRows(OpBuilder &b, Location loc, Value x, Value init,
+                   RowDot dot) {
   MLIRContext *ctx = b.getContext();
   RankedTensorType initType = tensorType(init);
   int64_t k = tensorType(x).getShape().back();
@@ -301,27 +246,21 @@ Value contractRows(OpBuilder &b, Location loc, Value x, Value init, RowDot dot,
         // Loops (o, m): the weight row o is reused for the tile's rows.
         AffineMap outMap = AffineMap::get(
             2, 0, {getAffineDimExpr(1, ctx), getAffineDimExpr(0, ctx)}, ctx);
-        Value tileResult;
-        if (tileOverride)
-          tileResult = tileOverride(nb, nloc, xs, outSlice, size);
-        if (!tileResult) {
-          auto generic = linalg::GenericOp::create(
-              nb, nloc, TypeRange{outSlice.getType()}, ValueRange{},
-              ValueRange{outSlice}, ArrayRef<AffineMap>{outMap},
-              SmallVector<IteratorType>(2, IteratorType::parallel),
-              [&](OpBuilder &gb, Location gloc, ValueRange args) {
-                Value o = linalg::IndexOp::create(gb, gloc, 0);
-                Value m = linalg::IndexOp::create(gb, gloc, 1);
-                Value d = dot(gb, gloc, xs, m, o);
-                linalg::YieldOp::create(
-                    gb, gloc,
-                    ValueRange{arith::AddFOp::create(gb, gloc, args[0], d)
-                                   .getResult()});
-              });
-          tileResult = generic.getResult(0);
-        }
+        auto generic = linalg::GenericOp::create(
+            nb, nloc, TypeRange{outSlice.getType()}, ValueRange{},
+            ValueRange{outSlice}, ArrayRef<AffineMap>{outMap},
+            SmallVector<IteratorType>(2, IteratorType::parallel),
+            [&](OpBuilder &gb, Location gloc, ValueRange args) {
+              Value o = linalg::IndexOp::create(gb, gloc, 0);
+              Value m = linalg::IndexOp::create(gb, gloc, 1);
+              Value d = dot(gb, gloc, xs, m, o);
+              linalg::YieldOp::create(
+                  gb, gloc,
+                  ValueRange{
+                      arith::AddFOp::create(gb, gloc, args[0], d).getResult()});
+            });
         Value updated = tensor::InsertSliceOp::create(
-            nb, nloc, tileResult, iter[0], ValueRange{m0, zero},
+            nb, nloc, generic.getResult(0), iter[0], ValueRange{m0, zero},
             ValueRange{size, indexConst(nb, nloc, outs)}, ValueRange{one, one});
         scf::YieldOp::create(nb, nloc, updated);
       });

@@ -47,22 +47,14 @@ Value elementwise(OpBuilder &b, Location loc, RankedTensorType type, Value like,
                   function_ref<Value(OpBuilder &, Location, ValueRange)> body);
 
 /// result[..., o] = init[..., o] + sum_k x[..., k] * w[o, k].
-/// With `splitK` > 0 (dividing K), the sum over k is computed as K/splitK
-/// independent partial dot products (parallel iterations), then added up:
-/// more parallelism for a GPU, the same math up to f32 reassociation.
-Value contractLastDim(OpBuilder &b, Location loc, Value x, Value w, Value init,
-                      int64_t splitK = 0);
+Value contractLastDim(OpBuilder &b, Location loc, Value x, Value w, Value init);
 
 /// The loop nest of contractLastDim with the dot product given:
 /// result[m, o] = init[m, o] + dot(x tile, m, o) over tiles of rows of x
-/// (x, init collapsed to 2-D); `tileOverride`, if it returns a value, computes
-/// a whole tile instead.
+/// (x, init collapsed to 2-D).
 using RowDot =
     function_ref<Value(OpBuilder &, Location, Value xTile, Value m, Value o)>;
-using TileOverride = function_ref<Value(OpBuilder &, Location, Value xTile,
-                                        Value outTile, Value rows)>;
-Value contractRows(OpBuilder &b, Location loc, Value x, Value init, RowDot dot,
-                   TileOverride tileOverride = nullptr);
+Value contractRows(OpBuilder &b, Location loc, Value x, Value init, RowDot dot);
 
 /// v / sqrt(mean(v^2 over the last dim) + eps).
 Value normalizeLastDim(OpBuilder &b, Location loc, Value v, double eps);

@@ -60,11 +60,9 @@ LogicalResult lowerEmbed(EmbedOp op, PatternRewriter &rewriter) {
   return success();
 }
 
-/// linear: x W^T (+ bias), with the reduction optionally split in chunks of
-/// `splitK` input channels (see contractLastDim).
+/// linear: x W^T (+ bias).
 struct LowerLinear : OpRewritePattern<LinearOp> {
-  LowerLinear(MLIRContext *ctx, int64_t splitK)
-      : OpRewritePattern(ctx), splitK(splitK) {}
+  using OpRewritePattern::OpRewritePattern;
 
   LogicalResult matchAndRewrite(LinearOp op,
                                 PatternRewriter &rewriter) const override {
@@ -83,11 +81,9 @@ struct LowerLinear : OpRewritePattern<LinearOp> {
       init = zerosLike(rewriter, loc, type, op.getInput());
     }
     rewriter.replaceOp(op, contractLastDim(rewriter, loc, op.getInput(),
-                                           op.getWeight(), init, splitK));
+                                           op.getWeight(), init));
     return success();
   }
-
-  int64_t splitK;
 };
 
 LogicalResult lowerLoRA(LoRAOp op, PatternRewriter &rewriter) {
@@ -205,7 +201,7 @@ struct LowerToLinalgPass
     }
     RewritePatternSet patterns(&getContext());
     patterns.add(lowerEmbed);
-    patterns.add<LowerLinear>(&getContext(), static_cast<int64_t>(splitK));
+    patterns.add<LowerLinear>(&getContext());
     patterns.add(lowerLoRA);
     patterns.add(lowerRMSNorm);
     patterns.add(lowerGatedRMSNorm);

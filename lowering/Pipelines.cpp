@@ -58,7 +58,7 @@ std::string mlir::zamba2::cpuPipelineUpstreamStages() {
 namespace {
 
 /// Both pipelines start alike: the package ABI, the model-level fusions, the
-/// lowering to linalg (with the target's split-K choice).
+/// lowering to linalg for the target.
 void addModelLevelPasses(OpPassManager &pm, int64_t weightAlignment,
                          const FusionOptions &fusion, const char *target) {
   PrepareEntryPointsOptions prepare;

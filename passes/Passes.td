@@ -31,10 +31,6 @@ def LowerToLinalg : Pass<"zamba2-lower-to-linalg", "ModuleOp"> {
     lowered by `zamba2-prepare-entry-points`, not here.
   }];
   let options = [
-    Option<"splitK", "split-k", "int64_t", /*default=*/"0",
-           "Split each linear's reduction into chunks of this many input "
-           "channels computed in parallel, then summed (0: one dot product "
-           "per output)">,
     Option<"target", "target", "std::string", /*default=*/"\"cpu\"",
            "cpu: lower every op; cuda: leave the ops that have a CUDA kernel "
            "(linear, lora, lora_linear, rms_norm, gated_rms_norm, attention) "
