@@ -56,18 +56,8 @@ std::string deviceName(const DriverApi *api) {
 } // namespace
 
 bool cudaAvailable(std::string &why) {
-  const DriverApi *api = readyOrExplain("cudaAvailable", why);
-  if (!api)
-    return false;
-  int managed = 0;
-  if (!deviceAttribute(api, CU_DEVICE_ATTRIBUTE_MANAGED_MEMORY, managed, why))
-    return false;
-  if (!managed) {
-    why = deviceName(api) + " cannot allocate managed memory, which CUDA "
-                            "packages need";
-    return false;
-  }
-  return true;
+  // CUDA packages use device memory only (docs/PACKAGE.md).
+  return readyOrExplain("cudaAvailable", why) != nullptr;
 }
 
 void *cudaAllocManaged(size_t bytes, std::string &err) {

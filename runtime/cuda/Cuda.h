@@ -24,8 +24,7 @@
 namespace zamba2 {
 
 /// Whether CUDA packages can run here: the driver loads, has a device, and
-/// the device's primary context can be made current and can allocate
-/// managed memory. Otherwise `why` says why in one line, e.g.
+/// the device's primary context can be made current. Otherwise `why` says why in one line, e.g.
 /// "libcuda.so.1 not found: this machine has no NVIDIA driver".
 bool cudaAvailable(std::string &why);
 
