@@ -51,8 +51,9 @@ const char *const kHostToLLVM = "convert-vector-to-scf,"
 std::string mlir::zamba2::cpuPipelineUpstreamStages() {
   // The heavy parallel loops go to the runtime's threads; the rest run as
   // plain loops.
-  return std::string(kBufferizeToParallelLoops) + "zamba2-outline-parallel," +
-         kHostToLLVM + "reconcile-unrealized-casts";
+  return std::string(kBufferizeToParallelLoops) + "zamba2-plan-workspace," +
+         "zamba2-outline-parallel," + kHostToLLVM +
+         "reconcile-unrealized-casts";
 }
 
 namespace {
@@ -96,6 +97,7 @@ namespace {
 /// gpu.launch ops; state in place; deallocation), then device buffers, every
 /// other parallel loop a kernel, all of a call's GPU work on one stream.
 const std::string kCudaToKernels = std::string(kBufferizeToParallelLoops) +
+                                   "zamba2-plan-workspace,"
                                    "zamba2-allocs-to-gpu,"
                                    "zamba2-parallel-to-gpu,"
                                    "gpu-launch-sink-index-computations,"

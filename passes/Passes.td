@@ -197,6 +197,47 @@ def AllocsToGpu : Pass<"zamba2-allocs-to-gpu", "ModuleOp"> {
                            "::mlir::memref::MemRefDialect"];
 }
 
+def PlanWorkspace : Pass<"zamba2-plan-workspace", "ModuleOp"> {
+  let summary = "Place each function's temporaries in one workspace, at "
+                "offsets planned from their liveness";
+  let description = [{
+    Runs on memrefs after deallocation. In each function whose body is one
+    block, every buffer allocated at the top level (`memref.alloc`, identity
+    layout, no memory space, whole-byte elements) is live from its
+    allocation to the last top-level operation that uses it or any of its
+    aliases (views, casts, results of ops that take it, results of regions
+    that yield it). Those buffers become `memref.view`s of one `memref.alloc`
+    of i8 made at the function's entry and freed at its end; their own
+    deallocations are erased.
+
+    The placement is planned at compile time and sized at run time. The
+    sizes are evaluated with every unknown dimension set to
+    `representative-size`; buffers are placed largest first at the lowest
+    offset that no buffer live at the same time occupies. That plan fixes,
+    for every pair of buffers live at the same time, which lies below the
+    other. The function computes the offsets from the actual sizes: each
+    buffer starts where the highest-ending buffer below it ends. So the
+    offsets are valid for every size, and at the representative sizes no
+    offset is above the plan's. Offsets and sizes are multiples of
+    `alignment` bytes.
+
+    A buffer is left as it is when it escapes (returned, passed to a call),
+    is freed through an alias or inside a region, or has a dynamic size that
+    cannot be computed at the function's entry (only side-effect-free
+    operations on the arguments can be). Allocations inside regions (loop
+    bodies, kernels) are left alone.
+  }];
+  let options = [
+    Option<"alignment", "alignment", "int64_t", /*default=*/"256",
+           "Byte alignment of every buffer in the workspace">,
+    Option<"representativeSize", "representative-size", "int64_t",
+           /*default=*/"512",
+           "Value assumed for each dynamic dimension when planning">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::memref::MemRefDialect"];
+}
+
 def ParallelToGpu : Pass<"zamba2-parallel-to-gpu", "ModuleOp"> {
   let summary = "Every host parallel loop a kernel; no host access to buffers";
   let description = [{

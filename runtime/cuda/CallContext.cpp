@@ -34,17 +34,46 @@ CUdeviceptr devptr(const void *p) {
 /// slightly different sizes share blocks.
 size_t roundUp(size_t bytes) { return (bytes + 255) & ~size_t(255); }
 
+/// An idle block serves a request of at least half its size.
+constexpr size_t kMaxWaste = 2;
+
+struct Block {
+  CUstream stream;
+  size_t size;          // rounded
+  bool live = false;    // handed out, not freed yet
+  unsigned pins = 0;    // CUDA graphs whose replays use it
+  uint64_t freedIn = 0; // the stream's call that freed it last
+};
+
 struct Pool {
   std::mutex mutex;
-  // (stream, rounded size) -> free blocks
-  std::map<std::pair<CUstream, size_t>, std::vector<CUdeviceptr>> free;
-  std::unordered_map<CUdeviceptr, size_t> live; // block -> rounded size
-  size_t bytes = 0;                             // cached + live
+  std::unordered_map<CUdeviceptr, Block> blocks;
+  std::unordered_map<CUstream, uint64_t> calls; // calls begun per stream
+  size_t bytes = 0;                             // all blocks
 };
 
 Pool &pool() {
   static Pool *p = new Pool; // outlives model.so's destructors
   return *p;
+}
+
+/// The blocks handed out while this thread's call is captured.
+thread_local std::vector<CUdeviceptr> *captureLog = nullptr;
+
+/// Frees the idle, unpinned blocks of `stream` (all streams when null) that
+/// `keep` does not hold back. The caller holds the pool's lock.
+template <typename Keep>
+void freeIdle(Pool &p, const DriverApi *api, CUstream stream, Keep keep) {
+  for (auto it = p.blocks.begin(); it != p.blocks.end();) {
+    const Block &b = it->second;
+    if (b.live || b.pins || (stream && b.stream != stream) || keep(b)) {
+      ++it;
+      continue;
+    }
+    api->cuMemFree(it->first);
+    p.bytes -= b.size;
+    it = p.blocks.erase(it);
+  }
 }
 
 struct KernelTime {
@@ -99,32 +128,52 @@ bool capturingCall() { return threadCapturing; }
 void setCallStream(CUstream stream) { threadCallStream = stream; }
 void setCapturingCall(bool capturing) { threadCapturing = capturing; }
 
+void poolBeginCall(CUstream stream) {
+  Pool &p = pool();
+  std::lock_guard<std::mutex> lock(p.mutex);
+  ++p.calls[stream];
+}
+
 void *poolAlloc(size_t bytes, CUstream stream, const char *caller) {
   const DriverApi *api = driver();
   size_t size = roundUp(bytes);
   Pool &p = pool();
+  auto handOut = [&](CUdeviceptr block, Block &b) {
+    b.live = true;
+    if (captureLog)
+      captureLog->push_back(block);
+    return reinterpret_cast<void *>(static_cast<uintptr_t>(block));
+  };
   {
     std::lock_guard<std::mutex> lock(p.mutex);
-    auto it = p.free.find({stream, size});
-    if (it != p.free.end() && !it->second.empty()) {
-      CUdeviceptr block = it->second.back();
-      it->second.pop_back();
-      p.live[block] = size;
-      return reinterpret_cast<void *>(static_cast<uintptr_t>(block));
-    }
+    // The smallest idle block of this stream that fits without wasting
+    // more than half of it.
+    CUdeviceptr best = 0;
+    Block *bestBlock = nullptr;
+    for (auto &[ptr, b] : p.blocks)
+      if (!b.live && b.stream == stream && b.size >= size &&
+          b.size <= kMaxWaste * size &&
+          (!bestBlock || b.size < bestBlock->size))
+        best = ptr, bestBlock = &b;
+    if (bestBlock)
+      return handOut(best, *bestBlock);
+    // A new size: the idle blocks that earlier calls on this stream freed
+    // are given back first (those calls have finished; a graph's blocks
+    // are pinned). So a call holds at most its own workspace plus the
+    // graphs' ones, whatever sizes came before.
+    // Not while capturing: the capture began in this call anyway.
+    uint64_t call = p.calls[stream];
+    if (!capturingCall())
+      freeIdle(p, api, stream,
+               [&](const Block &b) { return b.freedIn >= call; });
   }
   CUdeviceptr block = 0;
   CUresult r = api->cuMemAlloc(&block, size);
   if (r == CUDA_ERROR_OUT_OF_MEMORY && !capturingCall()) {
-    // Give the other sizes' cached blocks back and try once more.
+    // Give every idle, unpinned block back and try once more.
     api->cuCtxSynchronize();
     std::lock_guard<std::mutex> lock(p.mutex);
-    for (auto &[key, blocks] : p.free) {
-      for (CUdeviceptr b : blocks)
-        api->cuMemFree(b);
-      p.bytes -= key.second * blocks.size();
-      blocks.clear();
-    }
+    freeIdle(p, api, nullptr, [](const Block &) { return false; });
     r = api->cuMemAlloc(&block, size);
   }
   if (r != CUDA_SUCCESS) {
@@ -133,9 +182,11 @@ void *poolAlloc(size_t bytes, CUstream stream, const char *caller) {
     return nullptr;
   }
   std::lock_guard<std::mutex> lock(p.mutex);
-  p.live[block] = size;
+  Block &b = p.blocks[block];
+  b.stream = stream;
+  b.size = size;
   p.bytes += size;
-  return reinterpret_cast<void *>(static_cast<uintptr_t>(block));
+  return handOut(block, b);
 }
 
 void poolFree(void *ptr, CUstream stream, const char *caller) {
@@ -143,10 +194,11 @@ void poolFree(void *ptr, CUstream stream, const char *caller) {
   CUdeviceptr block = devptr(ptr);
   {
     std::lock_guard<std::mutex> lock(p.mutex);
-    auto it = p.live.find(block);
-    if (it != p.live.end()) {
-      p.free[{stream, it->second}].push_back(block);
-      p.live.erase(it);
+    auto it = p.blocks.find(block);
+    if (it != p.blocks.end() && it->second.live) {
+      it->second.live = false;
+      it->second.stream = stream;
+      it->second.freedIn = p.calls[stream];
       return;
     }
   }
@@ -157,19 +209,20 @@ void poolFree(void *ptr, CUstream stream, const char *caller) {
 }
 
 void poolRelease(CUstream stream) {
-  const DriverApi *api = driver();
   Pool &p = pool();
   std::lock_guard<std::mutex> lock(p.mutex);
-  for (auto it = p.free.begin(); it != p.free.end();) {
-    if (it->first.first != stream) {
-      ++it;
-      continue;
-    }
-    for (CUdeviceptr b : it->second)
-      api->cuMemFree(b);
-    p.bytes -= it->first.second * it->second.size();
-    it = p.free.erase(it);
-  }
+  freeIdle(p, driver(), stream, [](const Block &) { return false; });
+  p.calls.erase(stream);
+}
+
+void poolLogCapture(std::vector<CUdeviceptr> *log) { captureLog = log; }
+
+void poolPin(const std::vector<CUdeviceptr> &blocks, bool pin) {
+  Pool &p = pool();
+  std::lock_guard<std::mutex> lock(p.mutex);
+  for (CUdeviceptr block : blocks)
+    if (auto it = p.blocks.find(block); it != p.blocks.end())
+      it->second.pins += pin ? 1 : -1;
 }
 
 size_t poolBytes() {

@@ -273,6 +273,7 @@ bool cudaStreamSync(void *stream, std::string &err) {
 
 CudaCallScope::CudaCallScope(void *stream) {
   setCallStream(static_cast<CUstream>(stream));
+  poolBeginCall(static_cast<CUstream>(stream));
 }
 
 CudaCallScope::~CudaCallScope() {
@@ -281,6 +282,7 @@ CudaCallScope::~CudaCallScope() {
 }
 
 CudaGraph::~CudaGraph() {
+  poolPin(blocks, false);
   const DriverApi *api = driver();
   if (!api)
     return;
@@ -307,8 +309,14 @@ bool CudaGraph::capture(void *stream, const std::function<void()> &body,
     return false;
   }
   setCapturingCall(true);
+  std::vector<CUdeviceptr> used;
+  poolLogCapture(&used);
   body();
+  poolLogCapture(nullptr);
   setCapturingCall(false);
+  // Pinned even when the capture fails below: the destructor unpins.
+  blocks = used;
+  poolPin(blocks, true);
   CUgraph captured = nullptr;
   CUresult r = api->cuStreamEndCapture(s, &captured);
   if (r != CUDA_SUCCESS || !captured) {

@@ -20,12 +20,14 @@
 #include <cstddef>
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace zamba2 {
 
 /// Whether CUDA packages can run here: the driver loads, has a device, and
-/// the device's primary context can be made current. Otherwise `why` says why in one line, e.g.
-/// "libcuda.so.1 not found: this machine has no NVIDIA driver".
+/// the device's primary context can be made current. Otherwise `why` says why
+/// in one line, e.g. "libcuda.so.1 not found: this machine has no NVIDIA
+/// driver".
 bool cudaAvailable(std::string &why);
 
 /// Managed (unified) memory of `bytes` bytes (at least 1), usable from host
@@ -105,6 +107,8 @@ public:
 
 private:
   void *graph = nullptr, *exec = nullptr;
+  /// The temporaries' blocks the replays use, pinned in the cache.
+  std::vector<unsigned long long> blocks;
 };
 
 /// Device memory (bytes) held by the temporaries' cache over all streams,

@@ -20,6 +20,7 @@
 
 #include <cstddef>
 #include <string>
+#include <vector>
 
 namespace zamba2 {
 namespace cuda {
@@ -157,14 +158,25 @@ bool capturingCall();
 void setCallStream(CUstream stream);
 void setCapturingCall(bool capturing);
 
-/// The model's temporaries (runtime/cuda/CallContext.cpp): device blocks
-/// cached per stream and size. A block freed on a stream is reused only by
-/// later work on that stream, which runs after the work that used it.
+/// The model's temporaries (runtime/cuda/CallContext.cpp; a compiled
+/// model allocates one workspace per call): device blocks cached per
+/// stream. A block freed on a stream is reused only by later work on that
+/// stream, which runs after the work that used it. A request of a size no
+/// idle block serves first gives back the idle blocks freed by earlier
+/// calls on the stream, unless a CUDA graph uses them (pinned).
 void *poolAlloc(size_t bytes, CUstream stream, const char *caller);
 void poolFree(void *p, CUstream stream, const char *caller);
-/// Frees the cached blocks of `stream` (the caller has waited for it).
+/// A model call on `stream` begins (CudaCallScope); the stream's earlier
+/// calls have finished.
+void poolBeginCall(CUstream stream);
+/// Frees the idle blocks of `stream` (the caller has waited for it).
 void poolRelease(CUstream stream);
 size_t poolBytes();
+/// While `log` is set (non-null), the blocks handed out on this thread are
+/// appended to it: a graph capture records the blocks its replays use.
+void poolLogCapture(std::vector<CUdeviceptr> *log);
+/// Pins (or unpins) blocks: a pinned block is never given back.
+void poolPin(const std::vector<CUdeviceptr> &blocks, bool pin);
 
 /// Kernel timing for $ZAMBA2_CUDA_PROFILE (CallContext.cpp).
 bool profilingEnabled();

@@ -227,6 +227,64 @@ TEST_F(CudaTest, StreamsAreReused) {
   ::dlclose(fake);
 }
 
+// A compiled model allocates one workspace per call. The cache serves a
+// request from an idle block of up to twice its size; a new size gives back
+// the blocks that earlier calls freed, but not a pinned block (one a CUDA
+// graph replays) nor one freed in the current call (its kernels may still
+// be queued).
+TEST_F(CudaTest, TemporariesCacheKeepsTheCurrentCallAndPinnedBlocks) {
+  useDriver(ZAMBA2_FAKE_LIBCUDA);
+  void *fake = ::dlopen(ZAMBA2_FAKE_LIBCUDA, RTLD_NOW | RTLD_LOCAL);
+  ASSERT_NE(fake, nullptr);
+  auto live =
+      reinterpret_cast<int (*)()>(::dlsym(fake, "fakeCudaLiveAllocations"));
+  ASSERT_NE(live, nullptr);
+  std::string err;
+  void *stream = cudaCreateStream(err);
+  ASSERT_NE(stream, nullptr) << err;
+  const int base = live();
+  void *first = nullptr;
+  {
+    CudaCallScope call(stream);
+    first = mgpuMemAlloc(1000, stream, 0); // a 1024-byte block
+    ASSERT_NE(first, nullptr);
+    mgpuMemFree(first, stream);
+  }
+  EXPECT_EQ(live(), base + 1);
+  {
+    CudaCallScope call(stream);
+    void *again = mgpuMemAlloc(600, stream, 0); // 768 bytes: 1024 serves
+    EXPECT_EQ(again, first);
+    mgpuMemFree(again, stream);
+  }
+  EXPECT_EQ(live(), base + 1);
+  void *inCall = nullptr;
+  {
+    CudaCallScope call(stream);
+    void *small = mgpuMemAlloc(100, stream, 0); // 1024 is too wasteful
+    EXPECT_NE(small, first);
+    EXPECT_EQ(live(), base + 1); // the earlier call's block went back
+    mgpuMemFree(small, stream);
+    inCall = mgpuMemAlloc(5000, stream, 0);
+    EXPECT_EQ(live(), base + 2); // `small` was freed in this call: kept
+    mgpuMemFree(inCall, stream);
+  }
+  cuda::poolPin({reinterpret_cast<uintptr_t>(inCall)}, true);
+  {
+    CudaCallScope call(stream);
+    void *big = mgpuMemAlloc(1 << 20, stream, 0);
+    ASSERT_NE(big, nullptr);
+    EXPECT_EQ(live(), base + 2); // `small` went back, `inCall` is pinned
+    mgpuMemFree(big, stream);
+  }
+  cuda::poolPin({reinterpret_cast<uintptr_t>(inCall)}, false);
+  cudaDestroyStream(stream);
+  EXPECT_EQ(live(), base);
+  std::string message;
+  EXPECT_FALSE(cudaTakeError(message)) << message;
+  ::dlclose(fake);
+}
+
 TEST_F(CudaTest, HostRegisterMemRefSpansTheView) {
   useDriver(ZAMBA2_FAKE_LIBCUDA);
   void *fake = ::dlopen(ZAMBA2_FAKE_LIBCUDA, RTLD_NOW | RTLD_LOCAL);

@@ -144,6 +144,9 @@ EXPORT CUresult cuMemGetInfo_v2(size_t *free, size_t *total) {
   *free = *total = (size_t)80 << 30;
   return 0;
 }
+static int liveAllocations = 0;
+/* Device allocations not freed yet (tests of the runtime's cache). */
+EXPORT int fakeCudaLiveAllocations(void) { return liveAllocations; }
 static CUresult allocate(CUdeviceptr *p, size_t n) {
   if (n == 0)
     return 1;
@@ -153,6 +156,7 @@ static CUresult allocate(CUdeviceptr *p, size_t n) {
   if (!q)
     return 2;
   *p = (CUdeviceptr)(uintptr_t)q;
+  ++liveAllocations;
   return 0;
 }
 EXPORT CUresult cuMemAlloc_v2(CUdeviceptr *p, size_t n) {
@@ -164,6 +168,8 @@ EXPORT CUresult cuMemAllocManaged(CUdeviceptr *p, size_t n, unsigned flags) {
 }
 #endif
 EXPORT CUresult cuMemFree_v2(CUdeviceptr p) {
+  if (p)
+    --liveAllocations;
   free((void *)(uintptr_t)p);
   return 0;
 }
