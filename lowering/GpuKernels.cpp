@@ -299,75 +299,87 @@ struct QuantWeights {
 };
 
 /// The fast form of accumulateQuant: 16 bytes of a packed row per lane step
-/// (32 int4 or 16 int8 weights, all of one group), dequantized as vectors;
-/// 4-bit weights come out as the even (low nibbles) and odd (high nibbles)
-/// elements, multiplied with the even and odd elements of x.
+/// (32 int4 or 16 int8 weights, all of one group), read as 4 32-bit words.
+/// Field j of every word (a nibble or a byte; the words are little-endian,
+/// so field j of word i is weight i * fields + j) is extracted for the 4
+/// words at once with two shifts (or a shift and a mask), converted to f32
+/// and multiplied with the matching elements of x; the group's scale
+/// multiplies the step's sum once. Integer work per weight: 2 ops and a
+/// conversion, instead of byte-wise unpacking.
 void accumulateQuantVector(Emitter &e, const Product &p, const QuantWeights &qw,
                            ArrayRef<SmallVector<Value>> rows,
                            ArrayRef<Value> ns, Value lane,
                            SmallVectorImpl<Value> &acc) {
   OpBuilder &b = e.b;
-  Type f32 = b.getF32Type(), i8 = b.getI8Type();
-  int64_t perByte = 8 / qw.bits, bytes = 16, v = bytes * perByte;
-  int64_t k = cast<MemRefType>(p.w.getType()).getShape().back() * perByte;
-  auto byteVec = VectorType::get({bytes}, i8);
-  auto f32Vec = VectorType::get({bytes}, f32);
+  Type f32 = b.getF32Type(), i32 = b.getI32Type();
+  constexpr int64_t kBytes = 16, kWords = kBytes / 4;
+  int64_t fields = 32 / qw.bits, v = kWords * fields;
+  int64_t k = cast<MemRefType>(p.w.getType()).getShape().back() * (8 / qw.bits);
+  auto byteVec = VectorType::get({kBytes}, b.getI8Type());
+  auto wordVec = VectorType::get({kWords}, i32);
+  auto f32Vec = VectorType::get({kWords}, f32);
   auto xType =
       VectorType::get({v}, cast<MemRefType>(p.x.getType()).getElementType());
   llvm::MaybeAlign xAlign(rowsAligned16(p.x) ? 16 : 4);
-  Value zeroVec = arith::ConstantOp::create(
-      b, e.loc, f32Vec, DenseElementsAttr::get(f32Vec, 0.0f));
+  auto vecConst = [&](OpBuilder &ob, Location l, VectorType type,
+                      Attribute value) -> Value {
+    return arith::ConstantOp::create(ob, l, type,
+                                     DenseElementsAttr::get(type, value));
+  };
+  Value zeroVec = vecConst(b, e.loc, f32Vec, b.getF32FloatAttr(0.0f));
   size_t channels = ns.size();
   SmallVector<Value> init(rows.size() * channels, zeroVec);
-  auto splat = [&](OpBuilder &lb, Location l, Value scalar, VectorType type) {
-    return vector::BroadcastOp::create(lb, l, type, scalar).getResult();
-  };
   auto loop = scf::ForOp::create(
       b, e.loc, lane, e.idx(k / v), e.idx(kWarp), init,
       [&](OpBuilder &lb, Location l, Value chunk, ValueRange accs) {
         Emitter le{lb, l};
         Value first = le.mul(chunk, le.idx(v));
         Value group = le.div(first, le.idx(qw.groupSize));
-        // Per channel: the dequantized weights and the x elements each takes
-        // (all, or the even and the odd ones).
-        SmallVector<SmallVector<Value>> weights(channels);
-        SmallVector<SmallVector<int64_t>> lanesOfX;
+        auto shift = [&](int64_t bitsBy) {
+          return vecConst(lb, l, wordVec, lb.getI32IntegerAttr(bitsBy));
+        };
+        // Per channel: the weights' integers as f32, field by field.
+        SmallVector<SmallVector<Value>> fieldsOf(channels);
+        SmallVector<Value> scales;
         for (size_t c = 0; c < channels; ++c) {
           Value n = ns[c];
-          Value scale = splat(lb, l, le.load(qw.scales, {n, group}), f32Vec);
+          scales.push_back(vector::BroadcastOp::create(
+              lb, l, f32Vec, le.load(qw.scales, {n, group})));
           Value packed = vector::LoadOp::create(
-              lb, l, byteVec, p.w, ValueRange{n, le.mul(chunk, le.idx(bytes))},
+              lb, l, byteVec, p.w,
+              ValueRange{n, le.div(first, le.idx(8 / qw.bits))},
               /*nontemporal=*/false, llvm::MaybeAlign(16));
-          auto toF32 = [&](Value ints) -> Value {
-            Value w =
-                qw.isSigned
-                    ? arith::SIToFPOp::create(lb, l, f32Vec, ints).getResult()
-                    : arith::UIToFPOp::create(lb, l, f32Vec, ints).getResult();
-            if (qw.zeros) {
-              Value z = arith::UIToFPOp::create(
-                  lb, l, f32,
-                  memref::LoadOp::create(lb, l, qw.zeros,
-                                         ValueRange{n, group}));
-              w = arith::SubFOp::create(lb, l, w, splat(lb, l, z, f32Vec));
+          Value words = vector::BitCastOp::create(lb, l, wordVec, packed);
+          Value zero;
+          if (qw.zeros)
+            zero = vector::BroadcastOp::create(
+                lb, l, wordVec,
+                arith::ExtUIOp::create(
+                    lb, l, i32,
+                    memref::LoadOp::create(lb, l, qw.zeros,
+                                           ValueRange{n, group})));
+          for (int64_t j = 0; j < fields; ++j) {
+            int64_t low = j * qw.bits, high = 32 - low - qw.bits;
+            Value q;
+            if (qw.isSigned) {
+              // Sign-extend field j: up to the top, arithmetic shift down.
+              q = high ? arith::ShLIOp::create(lb, l, words, shift(high))
+                             .getResult()
+                       : words;
+              q = arith::ShRSIOp::create(lb, l, q, shift(32 - qw.bits));
+            } else {
+              q = low ? arith::ShRUIOp::create(lb, l, words, shift(low))
+                            .getResult()
+                      : words;
+              if (high)
+                q = arith::AndIOp::create(lb, l, q,
+                                          shift((int64_t(1) << qw.bits) - 1));
             }
-            return arith::MulFOp::create(lb, l, w, scale);
-          };
-          lanesOfX.clear();
-          if (qw.bits == 8) {
-            weights[c].push_back(toF32(packed));
-            lanesOfX.push_back({});
-            continue;
+            if (zero)
+              q = arith::SubIOp::create(lb, l, q, zero);
+            fieldsOf[c].push_back(
+                arith::SIToFPOp::create(lb, l, f32Vec, q).getResult());
           }
-          auto [lo, hi] = splitNibbles(lb, l, packed, qw.isSigned);
-          SmallVector<int64_t> even, odd;
-          for (int64_t i = 0; i < bytes; ++i) {
-            even.push_back(2 * i);
-            odd.push_back(2 * i + 1);
-          }
-          weights[c].push_back(toF32(lo));
-          lanesOfX.push_back(even);
-          weights[c].push_back(toF32(hi));
-          lanesOfX.push_back(odd);
         }
         SmallVector<Value> next(accs);
         for (size_t r = 0; r < rows.size(); ++r) {
@@ -376,15 +388,19 @@ void accumulateQuantVector(Emitter &e, const Product &p, const QuantWeights &qw,
                                      /*nontemporal=*/false, xAlign);
           if (!xType.getElementType().isF32())
             x = arith::ExtFOp::create(lb, l, VectorType::get({v}, f32), x);
-          for (size_t w = 0; w < lanesOfX.size(); ++w) {
-            Value xs = lanesOfX[w].empty()
-                           ? x
-                           : vector::ShuffleOp::create(lb, l, x, x, lanesOfX[w])
-                                 .getResult();
+          SmallVector<Value> sums(channels, zeroVec);
+          for (int64_t j = 0; j < fields; ++j) {
+            SmallVector<int64_t> lanes;
+            for (int64_t i = 0; i < kWords; ++i)
+              lanes.push_back(i * fields + j);
+            Value xs = vector::ShuffleOp::create(lb, l, x, x, lanes);
             for (size_t c = 0; c < channels; ++c)
-              next[r * channels + c] = vector::FMAOp::create(
-                  lb, l, xs, weights[c][w], next[r * channels + c]);
+              sums[c] =
+                  vector::FMAOp::create(lb, l, xs, fieldsOf[c][j], sums[c]);
           }
+          for (size_t c = 0; c < channels; ++c)
+            next[r * channels + c] = vector::FMAOp::create(
+                lb, l, scales[c], sums[c], next[r * channels + c]);
         }
         scf::YieldOp::create(lb, l, next);
       });
