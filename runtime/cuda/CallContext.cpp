@@ -50,6 +50,7 @@ struct Pool {
   std::unordered_map<CUdeviceptr, Block> blocks;
   std::unordered_map<CUstream, uint64_t> calls; // calls begun per stream
   size_t bytes = 0;                             // all blocks
+  size_t peak = 0;                              // the most `bytes` was
 };
 
 Pool &pool() {
@@ -186,6 +187,7 @@ void *poolAlloc(size_t bytes, CUstream stream, const char *caller) {
   b.stream = stream;
   b.size = size;
   p.bytes += size;
+  p.peak = std::max(p.peak, p.bytes);
   return handOut(block, b);
 }
 
@@ -225,10 +227,10 @@ void poolPin(const std::vector<CUdeviceptr> &blocks, bool pin) {
       it->second.pins += pin ? 1 : -1;
 }
 
-size_t poolBytes() {
+size_t poolPeakBytes() {
   Pool &p = pool();
   std::lock_guard<std::mutex> lock(p.mutex);
-  return p.bytes;
+  return p.peak;
 }
 
 bool profilingEnabled() {

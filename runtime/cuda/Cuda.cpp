@@ -345,7 +345,7 @@ bool CudaGraph::launch(void *stream, std::string &err) {
   return true;
 }
 
-size_t cudaTemporaryBytes() { return poolBytes(); }
+size_t cudaTemporaryBytes() { return poolPeakBytes(); }
 
 bool cudaDeviceMemory(size_t &used, size_t &total, std::string &err) {
   const DriverApi *api = readyOrExplain("cudaDeviceMemory", err);

@@ -111,8 +111,8 @@ private:
   std::vector<unsigned long long> blocks;
 };
 
-/// Device memory (bytes) held by the temporaries' cache over all streams,
-/// cached and in use: after the calls of a run, their peak.
+/// The most device memory (bytes) the temporaries' cache has held at once
+/// over all streams, cached and in use.
 size_t cudaTemporaryBytes();
 /// Memory in use on the device by every process (total - free), and the
 /// total; false with `err` when there is no device.

@@ -171,7 +171,8 @@ void poolFree(void *p, CUstream stream, const char *caller);
 void poolBeginCall(CUstream stream);
 /// Frees the idle blocks of `stream` (the caller has waited for it).
 void poolRelease(CUstream stream);
-size_t poolBytes();
+/// The most device memory the cache has held at once.
+size_t poolPeakBytes();
 /// While `log` is set (non-null), the blocks handed out on this thread are
 /// appended to it: a graph capture records the blocks its replays use.
 void poolLogCapture(std::vector<CUdeviceptr> *log);

@@ -292,9 +292,20 @@ int benchCuda(const Options &o) {
   std::printf("bandwidth   device copy %.0f GB/s (read+write, 1 GiB, best "
               "of 5)\n",
               copyGBs);
+  // The device memory in use, sampled after each measurement: its most is
+  // the run's peak (the temporaries' blocks of one call are given back when
+  // a later call needs another size).
+  size_t peakUsed = usedBefore;
+  auto sampleMemory = [&] {
+    size_t used = 0, ignored = 0;
+    std::string why;
+    if (cudaDeviceMemory(used, ignored, why))
+      peakUsed = std::max(peakUsed, used);
+  };
   double flopsPerToken = matmulFlopsPerToken(m);
   for (int64_t len : o.prefillLens) {
     double s = timePrefill(*session, ids, len, o.repeat);
+    sampleMemory();
     std::printf("prefill     %5lld tokens: %8.2f ms, %9.1f tokens/s",
                 static_cast<long long>(len), s * 1e3, len / s);
     if (o.matmulTflops > 0) {
@@ -307,6 +318,7 @@ int benchCuda(const Options &o) {
   }
   for (int64_t batch : o.batches) {
     double step = timeDecode(*session, ids, batch, o.context, o.decodeSteps);
+    sampleMemory();
     StepBytes bytes = decodeBytes(m, batch, o.context + o.decodeSteps / 2);
     double floorSec = bytes.total() / (copyGBs * 1e9);
     std::printf("decode      batch %lld: %.3f ms/step, %.1f tokens/s; floor "
@@ -316,12 +328,10 @@ int benchCuda(const Options &o) {
                 bytes.total() / 1e9, bytes.weights / 1e9, bytes.state / 1e9,
                 bytes.kv / 1e9, copyGBs, floorSec * 1e3, step / floorSec);
   }
-  size_t usedAfter = 0;
-  if (cudaDeviceMemory(usedAfter, total, err))
-    std::printf("gpu memory  %.2f GB used by this run (weights %.2f GB, "
-                "temporaries cache %.3f GB); device total %.1f GB\n",
-                (usedAfter - usedBefore) / 1e9, m.weightsBytes / 1e9,
-                cudaTemporaryBytes() / 1e9, total / 1e9);
+  std::printf("gpu memory  peak %.2f GB used by this run (weights %.2f GB, "
+              "temporaries at most %.3f GB); device total %.1f GB\n",
+              (peakUsed - usedBefore) / 1e9, m.weightsBytes / 1e9,
+              cudaTemporaryBytes() / 1e9, total / 1e9);
   if (cudaProfiling()) {
     // One more decode step of the first batch size, kernel by kernel.
     int64_t batch = o.batches.front();
