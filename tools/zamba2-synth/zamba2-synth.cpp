@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <string>
 #include <sys/stat.h>
 #include <vector>
@@ -337,8 +338,11 @@ int main(int argc, char **argv) {
     return 0;
   if (outDir.empty())
     return fail("no output directory given (-o DIR)");
-  if (::mkdir(outDir.c_str(), 0777) != 0 && errno != EEXIST)
-    return fail(outDir + ": cannot create directory: " + std::strerror(errno));
+  // Like mkdir -p: the parents too.
+  std::error_code ec;
+  std::filesystem::create_directories(outDir, ec);
+  if (ec)
+    return fail(outDir + ": cannot create directory: " + ec.message());
 
   SafetensorsWriter w(outDir + "/model.safetensors");
   w.setMetadata("format", "pt"); // transformers refuses files without it
