@@ -225,9 +225,16 @@ int64_t chunkElements(const Product &p) {
   return v;
 }
 
+/// Up to this many (row, channel) pairs, a lane accumulates each pair in a
+/// vector of the chunk's width (short dependency chains, one reduction at
+/// the end); beyond it, in one f32 (the same multiply-adds, a register each:
+/// room for a register tile of rows x channels).
+constexpr int64_t kVectorAccumulators = 4;
+
 /// Adds this lane's share of `p` for the rows `rows` (indices of x's leading
 /// dims) and the output channels `ns` to `acc` (one f32 per (row, channel),
-/// row-major): each chunk of x is loaded once for all the channels.
+/// row-major): each chunk of x is loaded once for all the channels, each
+/// chunk of a weight row once for all the rows.
 void accumulate(Emitter &e, const Product &p, ArrayRef<SmallVector<Value>> rows,
                 ArrayRef<Value> ns, Value lane, SmallVectorImpl<Value> &acc) {
   OpBuilder &b = e.b;
@@ -250,8 +257,13 @@ void accumulate(Emitter &e, const Product &p, ArrayRef<SmallVector<Value>> rows,
   };
 
   size_t channels = ns.size();
-  Value zero = arith::ConstantOp::create(b, e.loc, vecF32,
-                                         DenseElementsAttr::get(vecF32, 0.0f));
+  bool scalarAcc =
+      static_cast<int64_t>(rows.size() * channels) > kVectorAccumulators;
+  Value zero = scalarAcc
+                   ? e.f32(0.0)
+                   : arith::ConstantOp::create(
+                         b, e.loc, vecF32, DenseElementsAttr::get(vecF32, 0.0f))
+                         .getResult();
   SmallVector<Value> init(rows.size() * channels, zero);
   // `unroll` chunks per lane per iteration, when they divide evenly: more
   // loads in flight per warp (a GEMV is bound by memory latency otherwise).
@@ -277,17 +289,35 @@ void accumulate(Emitter &e, const Product &p, ArrayRef<SmallVector<Value>> rows,
             Value x = widen(vector::LoadOp::create(
                 lb, l, VectorType::get({v}, xElem), p.x,
                 with(rows[r], offsets[u]), /*nontemporal=*/false, xAlign));
-            for (size_t c = 0; c < channels; ++c)
-              next[r * channels + c] = vector::FMAOp::create(
-                  lb, l, x, weights[u * channels + c], next[r * channels + c]);
+            for (size_t c = 0; c < channels; ++c) {
+              Value &sum = next[r * channels + c];
+              Value w = weights[u * channels + c];
+              if (!scalarAcc) {
+                sum = vector::FMAOp::create(lb, l, x, w, sum);
+                continue;
+              }
+              // Multiply and add, contracted to one fma (math.fma would
+              // become a libdevice call).
+              auto contract = arith::FastMathFlags::contract;
+              for (int64_t j = 0; j < v; ++j)
+                sum = arith::AddFOp::create(
+                    lb, l, sum,
+                    arith::MulFOp::create(
+                        lb, l, vector::ExtractOp::create(lb, l, x, j),
+                        vector::ExtractOp::create(lb, l, w, j), contract),
+                    contract);
+            }
           }
         }
         scf::YieldOp::create(lb, l, next);
       });
   for (size_t i = 0; i < acc.size(); ++i)
-    acc[i] = e.fadd(
-        acc[i], vector::ReductionOp::create(
-                    b, e.loc, vector::CombiningKind::ADD, loop.getResult(i)));
+    acc[i] =
+        e.fadd(acc[i], scalarAcc ? loop.getResult(i)
+                                 : vector::ReductionOp::create(
+                                       b, e.loc, vector::CombiningKind::ADD,
+                                       loop.getResult(i))
+                                       .getResult());
 }
 
 /// Weights stored as integers (quant_linear): `main.w` is the packed i8
@@ -519,9 +549,10 @@ struct LinearKernel {
 };
 
 constexpr int64_t kLinearWarps = 4;
-/// Output channels per warp for integer weights and one token row: each
-/// chunk of x is loaded once for 4 weight rows (x is f32, so without this a
-/// warp moves 8 times more bytes of x than of int4 weights).
+/// Output channels per warp for integer weights and one token row, and for
+/// float weights and 8 rows: each chunk of x is loaded once for 4 weight
+/// rows (x is f32, so without this a warp moves 8 times more bytes of x than
+/// of int4 weights).
 constexpr int64_t kChannelsPerWarp = 4;
 
 /// `channels` outputs per warp (x read once for all of them).
@@ -602,7 +633,9 @@ void emitLinear(Emitter &e, const LinearKernel &k) {
     // faster (more warps in flight).
     emitLinearLaunch(e, k, rows, sizes, n, 1, k.quant ? kChannelsPerWarp : 1);
     e.b.setInsertionPointToStart(ifOp.elseBlock());
-    emitLinearLaunch(e, k, rows, sizes, n, 8, 1);
+    // 8 rows x 4 channels per warp for float weights: each chunk of x is
+    // read for 4 weight rows, each chunk of weights for 8 rows of x.
+    emitLinearLaunch(e, k, rows, sizes, n, 8, k.quant ? 1 : kChannelsPerWarp);
   }
 }
 

@@ -28,9 +28,11 @@
 // CHECK: gpu.barrier
 // CHECK: math.rsqrt
 
-// linear: one token row (batch 1 decode) or 8, 4 warps per block, a warp
-// per output; each lane reads 16-byte chunks of the bf16 weight row (64
-// input channels: 8 chunks, fewer than the lanes, so no unrolling here).
+// linear: one token row (batch 1 decode) or 8, 4 warps per block; with one
+// row a warp per output, with 8 rows a warp per 4 outputs (32 f32
+// accumulators: 8 rows x 4 weight rows, each a chain of multiply-adds);
+// each lane reads 16-byte chunks of the bf16 weight rows (64 input
+// channels: 8 chunks, fewer than the lanes, so no unrolling here).
 // CHECK: scf.if
 // CHECK: gpu.launch {{.*}} threads({{.*}}) in ({{.*}} = %c128{{.*}}) module(@linear_r1) function(@linear_r1)
 // CHECK: vector.load %[[WIN]][%{{.*}}, %{{.*}}] {alignment = 16 : i64} : memref<256x64xbf16>, vector<8xbf16>
@@ -40,7 +42,13 @@
 // CHECK-COUNT-5: gpu.shuffle  xor
 // CHECK: } else {
 // CHECK: gpu.launch {{.*}} module(@linear_r8) function(@linear_r8)
-// CHECK-COUNT-8: vector.fma
+// CHECK-COUNT-4: vector.load %[[WIN]]{{.*}} : memref<256x64xbf16>, vector<8xbf16>
+// CHECK: vector.load {{.*}} : memref<?x1x64xf32>, vector<8xf32>
+// CHECK: vector.extract
+// CHECK: arith.mulf {{.*}} fastmath<contract> : f32
+// CHECK: arith.addf {{.*}} fastmath<contract> : f32
+// CHECK-NOT: vector.reduction
+// CHECK-COUNT-160: gpu.shuffle  xor
 
 // causal_conv1d: one thread per (row, channel); the state is written in
 // place.
