@@ -643,7 +643,7 @@ void emitLinear(Emitter &e, const LinearKernel &k) {
 // Row normalisation
 //===----------------------------------------------------------------------===//
 
-constexpr int64_t kNormThreads = 256;
+constexpr int64_t kNormThreads = 1024;
 
 /// The sum of `v` over the block's threads, in every thread (`scratch`: one
 /// f32 per warp of workgroup memory).

@@ -20,10 +20,10 @@
 // CHECK-SAME: %[[CONV:[a-z0-9]+]]: memref<?x32x3xf32>
 // CHECK-SAME: %[[SSM:[a-z0-9]+]]: memref<?x2x16x8xf32>
 
-// rms_norm: one block of 256 threads per row, a block-wide sum through
+// rms_norm: one block of 1024 threads per row, a block-wide sum through
 // workgroup memory.
-// CHECK: gpu.launch {{.*}} threads({{.*}}) in ({{.*}} = %c256{{.*}}) module(@rms_norm) function(@rms_norm)
-// CHECK: memref.get_global @zamba2_workgroup_f32x8 : memref<8xf32, #gpu.address_space<workgroup>>
+// CHECK: gpu.launch {{.*}} threads({{.*}}) in ({{.*}} = %c1024{{.*}}) module(@rms_norm) function(@rms_norm)
+// CHECK: memref.get_global @zamba2_workgroup_f32x32 : memref<32xf32, #gpu.address_space<workgroup>>
 // CHECK: gpu.shuffle  xor
 // CHECK: gpu.barrier
 // CHECK: math.rsqrt
