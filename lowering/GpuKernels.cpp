@@ -358,7 +358,11 @@ void accumulateQuantVector(Emitter &e, const Product &p, const QuantWeights &qw,
   };
   Value zeroVec = vecConst(b, e.loc, f32Vec, b.getF32FloatAttr(0.0f));
   size_t channels = ns.size();
-  SmallVector<Value> init(rows.size() * channels, zeroVec);
+  // As in `accumulate`: one f32 per (row, channel) beyond a few pairs.
+  bool scalarAcc =
+      static_cast<int64_t>(rows.size() * channels) > kVectorAccumulators;
+  SmallVector<Value> init(rows.size() * channels,
+                          scalarAcc ? e.f32(0.0) : zeroVec);
   auto loop = scf::ForOp::create(
       b, e.loc, lane, e.idx(k / v), e.idx(kWarp), init,
       [&](OpBuilder &lb, Location l, Value chunk, ValueRange accs) {
@@ -428,16 +432,28 @@ void accumulateQuantVector(Emitter &e, const Product &p, const QuantWeights &qw,
               sums[c] =
                   vector::FMAOp::create(lb, l, xs, fieldsOf[c][j], sums[c]);
           }
-          for (size_t c = 0; c < channels; ++c)
-            next[r * channels + c] = vector::FMAOp::create(
-                lb, l, scales[c], sums[c], next[r * channels + c]);
+          for (size_t c = 0; c < channels; ++c) {
+            Value &sum = next[r * channels + c];
+            if (!scalarAcc) {
+              sum = vector::FMAOp::create(lb, l, scales[c], sums[c], sum);
+              continue;
+            }
+            Value scaled = vector::ReductionOp::create(
+                lb, l, vector::CombiningKind::ADD, sums[c]);
+            sum = le.fadd(sum, le.fmul(vector::ExtractOp::create(
+                                           lb, l, scales[c], int64_t(0)),
+                                       scaled));
+          }
         }
         scf::YieldOp::create(lb, l, next);
       });
   for (size_t i = 0; i < acc.size(); ++i)
-    acc[i] = e.fadd(
-        acc[i], vector::ReductionOp::create(
-                    b, e.loc, vector::CombiningKind::ADD, loop.getResult(i)));
+    acc[i] =
+        e.fadd(acc[i], scalarAcc ? loop.getResult(i)
+                                 : vector::ReductionOp::create(
+                                       b, e.loc, vector::CombiningKind::ADD,
+                                       loop.getResult(i))
+                                       .getResult());
 }
 
 /// As `accumulate`, dequantizing inside the loop: each lane takes 8 weights
@@ -554,6 +570,7 @@ constexpr int64_t kLinearWarps = 4;
 /// rows (x is f32, so without this a warp moves 8 times more bytes of x than
 /// of int4 weights).
 constexpr int64_t kChannelsPerWarp = 4;
+constexpr int64_t kQuantRowBlockChannels = 2;
 
 /// `channels` outputs per warp (x read once for all of them).
 void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
@@ -634,8 +651,11 @@ void emitLinear(Emitter &e, const LinearKernel &k) {
     emitLinearLaunch(e, k, rows, sizes, n, 1, k.quant ? kChannelsPerWarp : 1);
     e.b.setInsertionPointToStart(ifOp.elseBlock());
     // 8 rows x 4 channels per warp for float weights: each chunk of x is
-    // read for 4 weight rows, each chunk of weights for 8 rows of x.
-    emitLinearLaunch(e, k, rows, sizes, n, 8, k.quant ? 1 : kChannelsPerWarp);
+    // read for 4 weight rows, each chunk of weights for 8 rows of x. Integer
+    // weights: 2 channels (their dequantized step, 32 or 16 f32 per channel,
+    // is what stays in registers).
+    emitLinearLaunch(e, k, rows, sizes, n, 8,
+                     k.quant ? kQuantRowBlockChannels : kChannelsPerWarp);
   }
 }
 
