@@ -6,7 +6,8 @@
 // shift down; unsigned: shift and mask, minus the zero point), converted
 // to f32 and multiplied with x elements j, 8 + j, 16 + j, 24 + j (int4); the
 // group's scale multiplies the step's sum once. Widths that are not a
-// multiple of 16 bytes take 8 weights (or 1) per step.
+// multiple of 16 bytes take 8 weights (or 1) per step. One token row: 4
+// outputs per warp; 8 rows: 2.
 // REQUIRES: cuda-toolkit
 // RUN: zamba2-opt %s --zamba2-lower-to-linalg=target=cuda --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" | FileCheck %s
 // RUN: zamba2-compile %fixtures/tiny-lora-rope --target cuda --quantize int4 --emit=ptx --quiet 2>/dev/null | FileCheck %s --check-prefix=PTX
@@ -30,6 +31,12 @@
 // CHECK: %[[SUM:.*]] = vector.fma
 // CHECK: vector.fma %{{.*}}, %[[SUM]], %{{.*}} : vector<4xf32>
 // CHECK: gpu.shuffle  xor
+// Eight token rows: two outputs per warp, the 16 (row, output) sums in f32
+// accumulators; each step's sum is scaled and added once.
+// CHECK: module(@linear_r8) function(@linear_r8)
+// CHECK: scf.for {{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32)
+// CHECK-COUNT-2: vector.load %{{.*}} {alignment = 16 : i64} : memref<16x32xi8>, vector<16xi8>
+// CHECK: vector.reduction <add>, %{{.*}} : vector<4xf32> into f32
 func.func @int4_sym(%x: tensor<?x1x64xf32>, %q: tensor<16x32xi8>,
                     %s: tensor<16x1xf16>) -> tensor<?x1x16xf32> {
   %y = zamba2.quant_linear %x, %q scales %s symmetric {bits = 4 : i64, group_size = 64 : i64} : (tensor<?x1x64xf32>, tensor<16x32xi8>, tensor<16x1xf16>) -> tensor<?x1x16xf32>
