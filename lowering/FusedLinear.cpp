@@ -3,14 +3,17 @@
 // lora_linear: y = x W^T (+ bias), then the rank-r intermediate x A^T is
 // computed once and (x A^T) B^T accumulated into y. W + B A is never formed.
 //
-// quant_linear: one linalg.generic contraction whose body unpacks and
-// dequantizes the weight element it multiplies (no dequantized weight tensor
-// exists). Packing, as the op defines it: byte j of row o of `packed` holds
-// w[o, j] (8 bits) or w[o, 2j] in its low nibble and w[o, 2j + 1] in its high
-// nibble (4 bits). symmetric: w = s * q with q a two's complement integer of
-// `bits` bits ([-128, 127] or [-8, 7]); asymmetric: w = s * (q - z) with q
-// unsigned ([0, 255] or [0, 15]) and z read as an unsigned integer. s and z
-// are those of group i / group_size of the row. All arithmetic is f32.
+// quant_linear: the weights are dequantized inside the multiply loop (no
+// dequantized weight tensor exists). Packing, as the op defines it: byte j
+// of row o of `packed` holds w[o, j] (8 bits) or w[o, 2j] in its low nibble
+// and w[o, 2j + 1] in its high nibble (4 bits). symmetric: w = s * q with q
+// a two's complement integer of `bits` bits ([-128, 127] or [-8, 7]);
+// asymmetric: w = s * (q - z) with q unsigned ([0, 255] or [0, 15]) and z
+// read as an unsigned integer. s and z are those of group i / group_size of
+// the row. All arithmetic is f32. Group sizes that are multiples of 16 take
+// the vector form (quantContractVector: the integers summed against x per
+// group, then scaled once per group); the others one linalg.generic
+// contraction whose body unpacks and dequantizes the element it multiplies.
 //
 //===----------------------------------------------------------------------===//
 #include "lowering/Common.h"
@@ -121,6 +124,254 @@ Value unpack(OpBuilder &b, Location loc, Value byte, Value nibble, int64_t bits,
   return arith::UIToFPOp::create(b, loc, f32, q);
 }
 
+/// x [..., In] as f32, each chunk of 2 * lanes elements reordered to its
+/// even elements, then its odd ones: [x0, x2, ..., x1, x3, ...]. The 4-bit
+/// vector form multiplies the low nibbles of `lanes` packed bytes with the
+/// first half of a chunk and the high nibbles with the second, so that it
+/// reads both halves as contiguous vectors.
+Value deinterleave(OpBuilder &b, Location loc, Value x, int64_t lanes) {
+  MLIRContext *ctx = b.getContext();
+  RankedTensorType type = tensorType(x);
+  unsigned lead = type.getRank() - 1;
+  int64_t chunks = type.getShape().back() / (2 * lanes);
+  SmallVector<int64_t> pairShape(type.getShape().drop_back());
+  SmallVector<int64_t> splitShape(pairShape);
+  pairShape.append({chunks, lanes, 2});
+  splitShape.append({chunks, 2, lanes});
+  SmallVector<ReassociationIndices> reassociation;
+  for (unsigned i = 0; i < lead; ++i)
+    reassociation.push_back({static_cast<int64_t>(i)});
+  reassociation.push_back({lead, lead + 1, lead + 2});
+  Value pairs = tensor::ExpandShapeOp::create(
+      b, loc, RankedTensorType::get(pairShape, type.getElementType()), x,
+      reassociation);
+  // Loops over the output (lead..., chunk, half, lane); the input element is
+  // pairs[lead..., chunk, lane, half].
+  unsigned rank = lead + 3;
+  SmallVector<AffineExpr> inExprs;
+  for (unsigned i = 0; i <= lead; ++i)
+    inExprs.push_back(getAffineDimExpr(i, ctx));
+  inExprs.push_back(getAffineDimExpr(lead + 2, ctx));
+  inExprs.push_back(getAffineDimExpr(lead + 1, ctx));
+  Value split =
+      elementwise(b, loc, RankedTensorType::get(splitShape, b.getF32Type()),
+                  pairs, {pairs}, {AffineMap::get(rank, 0, inExprs, ctx)},
+                  [](OpBuilder &nb, Location nloc, ValueRange args) {
+                    return convertFloat(nb, nloc, args[0], nb.getF32Type());
+                  });
+  return tensor::CollapseShapeOp::create(b, loc, split, reassociation);
+}
+
+/// The vector form of quant_linear, for group sizes that are multiples of 16:
+/// the row-tiled dot-product nest of contractRows, whose dot product (x row
+/// m, output o) loops over the groups of row o and, per group,
+///   - sums x * q in two vector accumulators, q the integer weights
+///     converted to f32 with no per-element scale (asymmetric: q - z,
+///     subtracted as integers). 4 bits: a step reads `lanes` packed bytes,
+///     their low nibbles multiply the first half of a chunk of 2 * lanes
+///     elements of x and the high nibbles the second (x is de-interleaved
+///     once per op, see deinterleave). 8 bits: a step is one or two vectors
+///     of `lanes` bytes, one accumulator each;
+///   - folds them into two running totals with one splat of the group's
+///     scale: total = fma(splat(s), acc, total).
+/// The bytes are extended to i32 lanes first (x86 has no byte shifts). Signed
+/// 4 bits, v the sign-extended byte: v << 28 is 2^28 q_low and v & -16 is
+/// 16 q_high, exact; those powers of two are divided out of the totals at the
+/// end, so every rounding is that of the unscaled sums. Unsigned: v & 15 and
+/// v >> 4. The result equals the dequantize-then-multiply sum up to the order
+/// of the f32 additions.
+/// Returns init + x W^T as contractRows does, or null (and builds nothing)
+/// when the group size does not fit.
+Value quantContractVector(OpBuilder &b, Location loc, QuantLinearOp op, Value x,
+                          Value init) {
+  int64_t bits = op.getBits(), groupSize = op.getGroupSize();
+  int64_t perByte = 8 / bits;
+  Value packed = op.getPacked(), scales = op.getScales(), zeros = op.getZeros();
+  bool isSigned = op.getScheme() == QuantScheme::symmetric;
+  int64_t in = tensorType(x).getShape().back();
+  if (groupSize % 16 != 0 || in % groupSize != 0)
+    return {};
+  // lanes: f32 lanes per vector, 16 (8 for 4 bits when the group is an odd
+  // multiple of 16); stepWeights: weights per step, 2 * lanes (lanes for 8
+  // bits when the group is an odd multiple of 16); accs: accumulators (4
+  // bits: low and high nibbles; 8 bits: one per vector of a step).
+  int64_t lanes = groupSize % 32 == 0 ? 16 : 16 / perByte;
+  int64_t stepWeights = groupSize % (2 * lanes) == 0 ? 2 * lanes : lanes;
+  int64_t accs = bits == 4 ? 2 : stepWeights / lanes;
+  int64_t stepsPerGroup = groupSize / stepWeights;
+  int64_t groups = in / groupSize;
+
+  Type f32 = b.getF32Type(), i32 = b.getI32Type(), i8 = b.getI8Type();
+  auto f32Vec = VectorType::get({lanes}, f32);
+  auto i32Vec = VectorType::get({lanes}, i32);
+  auto byteVec = VectorType::get({lanes}, i8);
+  // int4 symmetric: the totals are q_low * 2^28 and q_high * 16 sums.
+  double lowFactor = 1.0, highFactor = 1.0;
+  if (bits == 4 && isSigned) {
+    lowFactor = 1.0 / (1 << 28);
+    highFactor = 1.0 / 16;
+  }
+
+  // x as f32; 4 bits: with each chunk of 2 * lanes elements de-interleaved.
+  if (bits == 4)
+    x = deinterleave(b, loc, x, lanes);
+  else if (!tensorType(x).getElementType().isF32()) {
+    RankedTensorType type = tensorType(x);
+    unsigned rank = type.getRank();
+    x = elementwise(b, loc, type.clone(f32), x, {x},
+                    {identityMap(b.getContext(), rank)},
+                    [&](OpBuilder &nb, Location nloc, ValueRange args) {
+                      return convertFloat(nb, nloc, args[0], f32);
+                    });
+  }
+
+  auto dot = [&](OpBuilder &gb, Location gl, Value xs, Value m,
+                 Value o) -> Value {
+    auto idx = [](OpBuilder &nb, Location nl, int64_t v) -> Value {
+      return arith::ConstantIndexOp::create(nb, nl, v);
+    };
+    auto vecConst = [](OpBuilder &nb, Location nl, VectorType type,
+                       Attribute value) -> Value {
+      return arith::ConstantOp::create(nb, nl, type,
+                                       DenseElementsAttr::get(type, value));
+    };
+    auto readX = [&](OpBuilder &nb, Location nl, Value col) -> Value {
+      Value pad = arith::ConstantOp::create(nb, nl, nb.getF32FloatAttr(0));
+      return vector::TransferReadOp::create(
+          nb, nl, f32Vec, xs, ValueRange{m, col}, pad, ArrayRef<bool>{true});
+    };
+    auto readBytes = [&](OpBuilder &nb, Location nl, Value byteCol) -> Value {
+      Value pad = arith::ConstantOp::create(nb, nl, nb.getIntegerAttr(i8, 0));
+      Value bytes = vector::TransferReadOp::create(nb, nl, byteVec, packed,
+                                                   ValueRange{o, byteCol}, pad,
+                                                   ArrayRef<bool>{true});
+      if (isSigned)
+        return arith::ExtSIOp::create(nb, nl, i32Vec, bytes);
+      return arith::ExtUIOp::create(nb, nl, i32Vec, bytes);
+    };
+    // acc + xv * q, or xv * q for the first step of a group (no zero
+    // accumulator to add).
+    auto multiplyAdd = [](OpBuilder &nb, Location nl, Value xv, Value q,
+                          Value acc) -> Value {
+      if (!acc)
+        return arith::MulFOp::create(nb, nl, xv, q);
+      return vector::FMAOp::create(nb, nl, xv, q, acc);
+    };
+    // One step at weight column `col`: `acc` updated in place. `zero` is
+    // the group's zero point splat to i32 lanes (asymmetric).
+    auto step = [&](OpBuilder &nb, Location nl, Value col, Value zero,
+                    SmallVectorImpl<Value> &acc) {
+      auto toF32Vec = [&](Value q) -> Value {
+        if (zero)
+          q = arith::SubIOp::create(nb, nl, q, zero);
+        return arith::SIToFPOp::create(nb, nl, f32Vec, q);
+      };
+      if (bits == 4) {
+        Value byteCol = arith::DivUIOp::create(nb, nl, col, idx(nb, nl, 2));
+        Value v = readBytes(nb, nl, byteCol);
+        Value low, high;
+        if (isSigned) {
+          low = arith::ShLIOp::create(
+              nb, nl, v, vecConst(nb, nl, i32Vec, nb.getI32IntegerAttr(28)));
+          high = arith::AndIOp::create(
+              nb, nl, v, vecConst(nb, nl, i32Vec, nb.getI32IntegerAttr(-16)));
+        } else {
+          low = arith::AndIOp::create(
+              nb, nl, v, vecConst(nb, nl, i32Vec, nb.getI32IntegerAttr(15)));
+          high = arith::ShRUIOp::create(
+              nb, nl, v, vecConst(nb, nl, i32Vec, nb.getI32IntegerAttr(4)));
+        }
+        Value oddCol = arith::AddIOp::create(nb, nl, col, idx(nb, nl, lanes));
+        acc[0] = multiplyAdd(nb, nl, readX(nb, nl, col), toF32Vec(low), acc[0]);
+        acc[1] =
+            multiplyAdd(nb, nl, readX(nb, nl, oddCol), toF32Vec(high), acc[1]);
+        return;
+      }
+      for (int64_t k = 0; k < accs; ++k) {
+        Value c = arith::AddIOp::create(nb, nl, col, idx(nb, nl, k * lanes));
+        acc[k] = multiplyAdd(nb, nl, readX(nb, nl, c),
+                             toF32Vec(readBytes(nb, nl, c)), acc[k]);
+      }
+    };
+
+    Value zeroVec = vecConst(gb, gl, f32Vec, gb.getF32FloatAttr(0));
+    auto groupLoop = scf::ForOp::create(
+        gb, gl, idx(gb, gl, 0), idx(gb, gl, groups), idx(gb, gl, 1),
+        SmallVector<Value>(accs, zeroVec),
+        [&](OpBuilder &nb, Location nl, Value g, ValueRange totals) {
+          Value scale = convertFloat(
+              nb, nl,
+              tensor::ExtractOp::create(nb, nl, scales, ValueRange{o, g}), f32);
+          Value zero;
+          if (zeros) {
+            Value z =
+                tensor::ExtractOp::create(nb, nl, zeros, ValueRange{o, g});
+            // Unsigned; wider than 32 bits only in theory (zero points fit
+            // the weights' 4 or 8 bits).
+            unsigned width = z.getType().getIntOrFloatBitWidth();
+            if (width < 32)
+              z = arith::ExtUIOp::create(nb, nl, i32, z);
+            else if (width > 32)
+              z = arith::TruncIOp::create(nb, nl, i32, z);
+            zero = vector::BroadcastOp::create(nb, nl, i32Vec, z);
+          }
+          Value base = arith::MulIOp::create(nb, nl, g, idx(nb, nl, groupSize));
+          // The group's steps, straight-line when there are few, else a
+          // loop unrolled by the largest of 8, 4, 2, 1 that divides them.
+          SmallVector<Value> acc(accs, Value());
+          int64_t unroll = 8;
+          while (stepsPerGroup % unroll != 0)
+            unroll /= 2;
+          int64_t straight = stepsPerGroup <= 8 ? stepsPerGroup : unroll;
+          for (int64_t s = 0; s < straight; ++s)
+            step(nb, nl,
+                 arith::AddIOp::create(nb, nl, base,
+                                       idx(nb, nl, s * stepWeights)),
+                 zero, acc);
+          if (straight < stepsPerGroup) {
+            auto inner = scf::ForOp::create(
+                nb, nl, idx(nb, nl, straight * stepWeights),
+                idx(nb, nl, groupSize), idx(nb, nl, unroll * stepWeights), acc,
+                [&](OpBuilder &ib, Location il, Value c, ValueRange iter) {
+                  SmallVector<Value> next(iter);
+                  for (int64_t s = 0; s < unroll; ++s) {
+                    Value off = arith::AddIOp::create(
+                        ib, il, c, idx(ib, il, s * stepWeights));
+                    step(ib, il, arith::AddIOp::create(ib, il, base, off), zero,
+                         next);
+                  }
+                  scf::YieldOp::create(ib, il, next);
+                });
+            acc.assign(inner.getResults().begin(), inner.getResults().end());
+          }
+          Value splat = vector::BroadcastOp::create(nb, nl, f32Vec, scale);
+          SmallVector<Value> next;
+          for (int64_t k = 0; k < accs; ++k)
+            next.push_back(
+                vector::FMAOp::create(nb, nl, splat, acc[k], totals[k]));
+          scf::YieldOp::create(nb, nl, next);
+        });
+    // The totals, with the 4-bit scalings divided out, summed.
+    Value sum;
+    if (accs == 1) {
+      sum = groupLoop.getResult(0);
+    } else if (lowFactor == 1.0 && highFactor == 1.0) {
+      sum = arith::AddFOp::create(gb, gl, groupLoop.getResult(0),
+                                  groupLoop.getResult(1));
+    } else {
+      Value low = arith::MulFOp::create(
+          gb, gl, groupLoop.getResult(0),
+          vecConst(gb, gl, f32Vec, gb.getF32FloatAttr(lowFactor)));
+      sum = vector::FMAOp::create(
+          gb, gl, groupLoop.getResult(1),
+          vecConst(gb, gl, f32Vec, gb.getF32FloatAttr(highFactor)), low);
+    }
+    return vector::ReductionOp::create(gb, gl, vector::CombiningKind::ADD, sum,
+                                       arith::FastMathFlags::reassoc);
+  };
+  return contractRows(b, loc, x, init, dot);
+}
+
 LogicalResult lowerQuantLinear(QuantLinearOp op, PatternRewriter &rewriter) {
   Location loc = op.getLoc();
   MLIRContext *ctx = rewriter.getContext();
@@ -145,92 +396,9 @@ LogicalResult lowerQuantLinear(QuantLinearOp op, PatternRewriter &rewriter) {
   unsigned lead = xType.getRank() - 1;
   Value acc = accumulator(rewriter, loc, x, packed, op.getBias());
 
-  // The vector form, when 16 weights (8 or 16 bytes) of a row never straddle
-  // a group: per step, one scale (and zero), the bytes dequantized as
-  // vectors and multiplied with 16 elements of x (int4: the low nibbles
-  // with the even elements, the high nibbles with the odd ones).
-  constexpr int64_t kStep = 16;
-  if (in % kStep == 0 && groupSize % kStep == 0) {
-    Type f32 = rewriter.getF32Type(), i8 = rewriter.getI8Type();
-    int64_t bytes = kStep / perByte, lanes = bits == 4 ? kStep / 2 : kStep;
-    auto byteVec = VectorType::get({bytes}, i8);
-    auto accVec = VectorType::get({lanes}, f32);
-    auto dot = [&](OpBuilder &gb, Location gl, Value xs, Value m,
-                   Value o) -> Value {
-      Value zeroAcc = arith::ConstantOp::create(
-          gb, gl, accVec, DenseElementsAttr::get(accVec, 0.0f));
-      auto idx = [&](OpBuilder &nb, Location nl, int64_t v) -> Value {
-        return arith::ConstantIndexOp::create(nb, nl, v);
-      };
-      auto loop = scf::ForOp::create(
-          gb, gl, idx(gb, gl, 0), idx(gb, gl, in), idx(gb, gl, kStep),
-          ValueRange{zeroAcc},
-          [&](OpBuilder &nb, Location nl, Value c, ValueRange acc) {
-            auto splat = [&](Value v) -> Value {
-              return vector::BroadcastOp::create(nb, nl, accVec, v);
-            };
-            Value group =
-                arith::DivUIOp::create(nb, nl, c, idx(nb, nl, groupSize));
-            Value scale = splat(convertFloat(
-                nb, nl,
-                tensor::ExtractOp::create(nb, nl, scales, ValueRange{o, group}),
-                f32));
-            Value zero;
-            if (zeros)
-              zero = splat(arith::UIToFPOp::create(
-                  nb, nl, f32,
-                  tensor::ExtractOp::create(nb, nl, zeros,
-                                            ValueRange{o, group})));
-            Value pad =
-                arith::ConstantOp::create(nb, nl, nb.getIntegerAttr(i8, 0));
-            Value byteCol =
-                arith::DivUIOp::create(nb, nl, c, idx(nb, nl, perByte));
-            Value packedBytes = vector::TransferReadOp::create(
-                nb, nl, byteVec, packed, ValueRange{o, byteCol}, pad,
-                ArrayRef<bool>{true});
-            auto dequant = [&](Value ints) -> Value {
-              Value w = isSigned ? arith::SIToFPOp::create(nb, nl, accVec, ints)
-                                       .getResult()
-                                 : arith::UIToFPOp::create(nb, nl, accVec, ints)
-                                       .getResult();
-              if (zero)
-                w = arith::SubFOp::create(nb, nl, w, zero);
-              return arith::MulFOp::create(nb, nl, w, scale);
-            };
-            Type xElem = tensorType(xs).getElementType();
-            Value xPad =
-                arith::ConstantOp::create(nb, nl, nb.getZeroAttr(xElem));
-            Value xv = vector::TransferReadOp::create(
-                nb, nl, VectorType::get({kStep}, xElem), xs, ValueRange{m, c},
-                xPad, ArrayRef<bool>{true});
-            if (!xElem.isF32())
-              xv = arith::ExtFOp::create(nb, nl, VectorType::get({kStep}, f32),
-                                         xv);
-            Value next;
-            if (bits == 8) {
-              next = vector::FMAOp::create(nb, nl, xv, dequant(packedBytes),
-                                           acc[0]);
-            } else {
-              auto [lo, hi] = splitNibbles(nb, nl, packedBytes, isSigned);
-              SmallVector<int64_t> even, odd;
-              for (int64_t i = 0; i < lanes; ++i) {
-                even.push_back(2 * i);
-                odd.push_back(2 * i + 1);
-              }
-              Value xe = vector::ShuffleOp::create(nb, nl, xv, xv, even);
-              Value xo = vector::ShuffleOp::create(nb, nl, xv, xv, odd);
-              next = vector::FMAOp::create(nb, nl, xe, dequant(lo), acc[0]);
-              next = vector::FMAOp::create(nb, nl, xo, dequant(hi), next);
-            }
-            scf::YieldOp::create(nb, nl, next);
-          });
-      return vector::ReductionOp::create(gb, gl, vector::CombiningKind::ADD,
-                                         loop.getResult(0),
-                                         arith::FastMathFlags::reassoc);
-    };
-    rewriter.replaceOp(op, finish(rewriter, loc,
-                                  contractRows(rewriter, loc, x, acc, dot),
-                                  op.getResult().getType()));
+  if (Value result = quantContractVector(rewriter, loc, op, x, acc)) {
+    rewriter.replaceOp(op,
+                       finish(rewriter, loc, result, op.getResult().getType()));
     return success();
   }
 
