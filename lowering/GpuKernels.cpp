@@ -231,6 +231,19 @@ int64_t chunkElements(const Product &p) {
 /// room for a register tile of rows x channels).
 constexpr int64_t kVectorAccumulators = 4;
 
+/// Adds the accumulators `loop` yields to `acc`: f32 ones as they are,
+/// vector ones summed over their lanes.
+void addLoopSums(Emitter &e, scf::ForOp loop, bool scalarAcc,
+                 SmallVectorImpl<Value> &acc) {
+  for (size_t i = 0; i < acc.size(); ++i) {
+    Value sum = loop.getResult(i);
+    if (!scalarAcc)
+      sum = vector::ReductionOp::create(e.b, e.loc, vector::CombiningKind::ADD,
+                                        sum);
+    acc[i] = e.fadd(acc[i], sum);
+  }
+}
+
 /// Adds this lane's share of `p` for the rows `rows` (indices of x's leading
 /// dims) and the output channels `ns` to `acc` (one f32 per (row, channel),
 /// row-major): each chunk of x is loaded once for all the channels, each
@@ -311,13 +324,7 @@ void accumulate(Emitter &e, const Product &p, ArrayRef<SmallVector<Value>> rows,
         }
         scf::YieldOp::create(lb, l, next);
       });
-  for (size_t i = 0; i < acc.size(); ++i)
-    acc[i] =
-        e.fadd(acc[i], scalarAcc ? loop.getResult(i)
-                                 : vector::ReductionOp::create(
-                                       b, e.loc, vector::CombiningKind::ADD,
-                                       loop.getResult(i))
-                                       .getResult());
+  addLoopSums(e, loop, scalarAcc, acc);
 }
 
 /// Weights stored as integers (quant_linear): `main.w` is the packed i8
@@ -447,13 +454,7 @@ void accumulateQuantVector(Emitter &e, const Product &p, const QuantWeights &qw,
         }
         scf::YieldOp::create(lb, l, next);
       });
-  for (size_t i = 0; i < acc.size(); ++i)
-    acc[i] =
-        e.fadd(acc[i], scalarAcc ? loop.getResult(i)
-                                 : vector::ReductionOp::create(
-                                       b, e.loc, vector::CombiningKind::ADD,
-                                       loop.getResult(i))
-                                       .getResult());
+  addLoopSums(e, loop, scalarAcc, acc);
 }
 
 /// As `accumulate`, dequantizing inside the loop: each lane takes 8 weights
