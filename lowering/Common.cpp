@@ -48,6 +48,11 @@ Value f32Const(OpBuilder &b, Location loc, double v) {
   return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
 }
 
+Value splatConst(OpBuilder &b, Location loc, VectorType type, Attribute value) {
+  return arith::ConstantOp::create(b, loc, type,
+                                   DenseElementsAttr::get(type, value));
+}
+
 Value convertFloat(OpBuilder &b, Location loc, Value v, Type type) {
   unsigned from = v.getType().getIntOrFloatBitWidth();
   unsigned to = type.getIntOrFloatBitWidth();
@@ -120,8 +125,7 @@ Value dotRow(OpBuilder &b, Location loc, Value x, Value w, Value m, Value o,
              int64_t k) {
   Type f32 = b.getF32Type();
   auto vecType = VectorType::get({kLanes}, f32);
-  Value zeroVec = arith::ConstantOp::create(
-      b, loc, vecType, DenseElementsAttr::get(vecType, b.getF32FloatAttr(0)));
+  Value zeroVec = splatConst(b, loc, vecType, b.getF32FloatAttr(0));
   auto readRow = [&](OpBuilder &nb, Location nloc, Value src, Value row,
                      Value col) -> Value {
     Type elem = tensorType(src).getElementType();
@@ -330,8 +334,7 @@ std::pair<Value, Value> splitNibbles(OpBuilder &b, Location loc, Value bytes,
   Type type = bytes.getType();
   auto constant = [&](int8_t v) -> Value {
     if (auto vec = dyn_cast<VectorType>(type))
-      return arith::ConstantOp::create(b, loc, vec,
-                                       DenseElementsAttr::get(vec, v));
+      return splatConst(b, loc, vec, b.getIntegerAttr(vec.getElementType(), v));
     return arith::ConstantOp::create(b, loc, b.getIntegerAttr(type, v));
   };
   Value four = constant(4);

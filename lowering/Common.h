@@ -27,6 +27,9 @@ Value zerosLike(OpBuilder &b, Location loc, RankedTensorType type, Value like);
 /// Extends a scalar to f32 (weights may be stored as bf16 or f16).
 Value toF32(OpBuilder &b, Location loc, Value v);
 Value f32Const(OpBuilder &b, Location loc, double v);
+/// A vector constant with every element `value` (an attribute of the
+/// element type).
+Value splatConst(OpBuilder &b, Location loc, VectorType type, Attribute value);
 /// Converts a float scalar to the float type `type` (extf or truncf; bf16 <->
 /// f16 goes through f32).
 Value convertFloat(OpBuilder &b, Location loc, Value v, Type type);

@@ -230,11 +230,6 @@ Value quantContractVector(OpBuilder &b, Location loc, QuantLinearOp op, Value x,
     auto idx = [](OpBuilder &nb, Location nl, int64_t v) -> Value {
       return arith::ConstantIndexOp::create(nb, nl, v);
     };
-    auto vecConst = [](OpBuilder &nb, Location nl, VectorType type,
-                       Attribute value) -> Value {
-      return arith::ConstantOp::create(nb, nl, type,
-                                       DenseElementsAttr::get(type, value));
-    };
     auto readX = [&](OpBuilder &nb, Location nl, Value col) -> Value {
       Value pad = arith::ConstantOp::create(nb, nl, nb.getF32FloatAttr(0));
       return vector::TransferReadOp::create(
@@ -272,14 +267,14 @@ Value quantContractVector(OpBuilder &b, Location loc, QuantLinearOp op, Value x,
         Value low, high;
         if (isSigned) {
           low = arith::ShLIOp::create(
-              nb, nl, v, vecConst(nb, nl, i32Vec, nb.getI32IntegerAttr(28)));
+              nb, nl, v, splatConst(nb, nl, i32Vec, nb.getI32IntegerAttr(28)));
           high = arith::AndIOp::create(
-              nb, nl, v, vecConst(nb, nl, i32Vec, nb.getI32IntegerAttr(-16)));
+              nb, nl, v, splatConst(nb, nl, i32Vec, nb.getI32IntegerAttr(-16)));
         } else {
           low = arith::AndIOp::create(
-              nb, nl, v, vecConst(nb, nl, i32Vec, nb.getI32IntegerAttr(15)));
+              nb, nl, v, splatConst(nb, nl, i32Vec, nb.getI32IntegerAttr(15)));
           high = arith::ShRUIOp::create(
-              nb, nl, v, vecConst(nb, nl, i32Vec, nb.getI32IntegerAttr(4)));
+              nb, nl, v, splatConst(nb, nl, i32Vec, nb.getI32IntegerAttr(4)));
         }
         Value oddCol = arith::AddIOp::create(nb, nl, col, idx(nb, nl, lanes));
         acc[0] = multiplyAdd(nb, nl, readX(nb, nl, col), toF32Vec(low), acc[0]);
@@ -294,7 +289,7 @@ Value quantContractVector(OpBuilder &b, Location loc, QuantLinearOp op, Value x,
       }
     };
 
-    Value zeroVec = vecConst(gb, gl, f32Vec, gb.getF32FloatAttr(0));
+    Value zeroVec = splatConst(gb, gl, f32Vec, gb.getF32FloatAttr(0));
     auto groupLoop = scf::ForOp::create(
         gb, gl, idx(gb, gl, 0), idx(gb, gl, groups), idx(gb, gl, 1),
         SmallVector<Value>(accs, zeroVec),
@@ -361,10 +356,10 @@ Value quantContractVector(OpBuilder &b, Location loc, QuantLinearOp op, Value x,
     } else {
       Value low = arith::MulFOp::create(
           gb, gl, groupLoop.getResult(0),
-          vecConst(gb, gl, f32Vec, gb.getF32FloatAttr(lowFactor)));
+          splatConst(gb, gl, f32Vec, gb.getF32FloatAttr(lowFactor)));
       sum = vector::FMAOp::create(
           gb, gl, groupLoop.getResult(1),
-          vecConst(gb, gl, f32Vec, gb.getF32FloatAttr(highFactor)), low);
+          splatConst(gb, gl, f32Vec, gb.getF32FloatAttr(highFactor)), low);
     }
     return vector::ReductionOp::create(gb, gl, vector::CombiningKind::ADD, sum,
                                        arith::FastMathFlags::reassoc);

@@ -274,9 +274,7 @@ void accumulate(Emitter &e, const Product &p, ArrayRef<SmallVector<Value>> rows,
       static_cast<int64_t>(rows.size() * channels) > kVectorAccumulators;
   Value zero = scalarAcc
                    ? e.f32(0.0)
-                   : arith::ConstantOp::create(
-                         b, e.loc, vecF32, DenseElementsAttr::get(vecF32, 0.0f))
-                         .getResult();
+                   : splatConst(b, e.loc, vecF32, b.getF32FloatAttr(0.0f));
   SmallVector<Value> init(rows.size() * channels, zero);
   // `unroll` chunks per lane per iteration, when they divide evenly: more
   // loads in flight per warp (a GEMV is bound by memory latency otherwise).
@@ -358,12 +356,7 @@ void accumulateQuantVector(Emitter &e, const Product &p, const QuantWeights &qw,
   auto xType =
       VectorType::get({v}, cast<MemRefType>(p.x.getType()).getElementType());
   llvm::MaybeAlign xAlign(rowsAligned16(p.x) ? 16 : 4);
-  auto vecConst = [&](OpBuilder &ob, Location l, VectorType type,
-                      Attribute value) -> Value {
-    return arith::ConstantOp::create(ob, l, type,
-                                     DenseElementsAttr::get(type, value));
-  };
-  Value zeroVec = vecConst(b, e.loc, f32Vec, b.getF32FloatAttr(0.0f));
+  Value zeroVec = splatConst(b, e.loc, f32Vec, b.getF32FloatAttr(0.0f));
   size_t channels = ns.size();
   // As in `accumulate`: one f32 per (row, channel) beyond a few pairs.
   bool scalarAcc =
@@ -377,7 +370,7 @@ void accumulateQuantVector(Emitter &e, const Product &p, const QuantWeights &qw,
         Value first = le.mul(chunk, le.idx(v));
         Value group = le.div(first, le.idx(qw.groupSize));
         auto shift = [&](int64_t bitsBy) {
-          return vecConst(lb, l, wordVec, lb.getI32IntegerAttr(bitsBy));
+          return splatConst(lb, l, wordVec, lb.getI32IntegerAttr(bitsBy));
         };
         // Per channel: the weights' integers as f32, field by field.
         SmallVector<SmallVector<Value>> fieldsOf(channels);
