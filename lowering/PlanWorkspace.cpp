@@ -93,21 +93,27 @@ int64_t evaluate(Value v, int64_t unknown, DenseMap<Value, int64_t> &memo) {
   return result;
 }
 
-/// `v` recomputed before `at` (the function's first operation): pure,
-/// region-free ops on the function's arguments are cloned; anything else
-/// fails.
-std::optional<Value> hoist(Value v, Block &entry, OpBuilder &b,
-                           IRMapping &map) {
+/// Whether `v` can be recomputed at the start of `entry`: it is an argument
+/// of `entry`, or made by pure, region-free ops from such values.
+bool hoistable(Value v, Block &entry) {
+  if (auto arg = dyn_cast<BlockArgument>(v))
+    return arg.getOwner() == &entry;
+  Operation *def = v.getDefiningOp();
+  return def->getNumRegions() == 0 && isMemoryEffectFree(def) &&
+         llvm::all_of(def->getOperands(),
+                      [&](Value operand) { return hoistable(operand, entry); });
+}
+
+/// `v` (hoistable) recomputed where `b` inserts, at the start of `entry`:
+/// its ops cloned once each.
+Value hoist(Value v, Block &entry, OpBuilder &b, IRMapping &map) {
   if (Value done = map.lookupOrNull(v))
     return done;
-  if (auto arg = dyn_cast<BlockArgument>(v))
-    return arg.getOwner() == &entry ? std::optional<Value>(v) : std::nullopt;
+  if (isa<BlockArgument>(v))
+    return v;
   Operation *def = v.getDefiningOp();
-  if (def->getNumRegions() != 0 || !isMemoryEffectFree(def))
-    return std::nullopt;
   for (Value operand : def->getOperands())
-    if (!hoist(operand, entry, b, map))
-      return std::nullopt;
+    hoist(operand, entry, b, map);
   b.clone(*def, map);
   return map.lookup(v);
 }
@@ -197,16 +203,14 @@ struct PlanWorkspacePass
       buf.first = buf.last = position.lookup(alloc);
       if (!findLiveness(buf, body, position))
         continue;
-      // Every dynamic size must be computable at the entry.
-      SmallVector<Value> sizes;
-      for (Value d : alloc.getDynamicSizes()) {
-        std::optional<Value> h = hoist(d, body, b, hoisted);
-        if (!h)
-          break;
-        sizes.push_back(*h);
-      }
-      if (sizes.size() != alloc.getDynamicSizes().size())
+      // Every dynamic size must be computable at the entry (checked before
+      // anything is cloned there).
+      if (!llvm::all_of(alloc.getDynamicSizes(),
+                        [&](Value d) { return hoistable(d, body); }))
         continue;
+      SmallVector<Value> sizes;
+      for (Value d : alloc.getDynamicSizes())
+        sizes.push_back(hoist(d, body, b, hoisted));
       int64_t staticElems = 1, planElems = 1;
       for (int64_t d : type.getShape())
         if (!ShapedType::isDynamic(d))
