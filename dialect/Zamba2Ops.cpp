@@ -192,9 +192,20 @@ LogicalResult GatedRMSNormOp::verify() {
   return expectShape(*this, "weight", getWeight(), {width});
 }
 
+/// `into base`: the same type as the result.
+static LogicalResult verifyBase(Operation *op, Value base, Value result) {
+  if (base && base.getType() != result.getType())
+    return op->emitOpError()
+           << "base must have the result's type " << result.getType()
+           << ", found " << base.getType();
+  return success();
+}
+
 LogicalResult LinearOp::verify() {
-  return verifyLinearShapes(*this, getInput(), getWeight(), getBias(),
-                            getResult());
+  if (failed(verifyLinearShapes(*this, getInput(), getWeight(), getBias(),
+                                getResult())))
+    return failure();
+  return verifyBase(*this, getBase(), getResult());
 }
 
 /// Checks A [r, In] and B [Out, r] against input [..., In] and out dim Out.
@@ -509,6 +520,8 @@ LogicalResult QuantLinearOp::verify() {
     return failure();
   if (getBias() && failed(expectShape(*this, "bias", getBias(), {out})))
     return failure();
-  return expectShape(*this, "result", getResult(),
-                     withLastDim(getInput(), out));
+  if (failed(expectShape(*this, "result", getResult(),
+                         withLastDim(getInput(), out))))
+    return failure();
+  return verifyBase(*this, getBase(), getResult());
 }

@@ -113,17 +113,21 @@ def Zamba2_GatedRMSNormOp : Zamba2_Op<"gated_rms_norm", [Pure,
   let hasVerifier = 1;
 }
 
-def Zamba2_LinearOp : Zamba2_Op<"linear", [Pure]> {
-  let summary = "x W^T (+ bias) over the last dim";
+def Zamba2_LinearOp : Zamba2_Op<"linear", [Pure, AttrSizedOperandSegments]> {
+  let summary = "(base +) x W^T (+ bias) over the last dim";
   let description = [{
     `weight` is [Out, In] (the checkpoint layout); `input` is [..., In] and
-    the result [..., Out].
+    the result [..., Out]. With `into base` (same type as the result, e.g.
+    the residual stream: zamba2-fuse-residual), the result is
+    base + (x W^T (+ bias)), the sum added last, so that it equals the
+    separate addition to the last bit.
   }];
   let arguments = (ins Zamba2_FloatTensor:$input, Zamba2_FloatTensor:$weight,
-                       Optional<Zamba2_FloatTensor>:$bias);
+                       Optional<Zamba2_FloatTensor>:$bias,
+                       Optional<Zamba2_FloatTensor>:$base);
   let results = (outs Zamba2_FloatTensor:$result);
   let assemblyFormat = [{
-    $input `,` $weight (`bias` $bias^)? attr-dict `:` functional-type(operands, results)
+    $input `,` $weight (`bias` $bias^)? (`into` $base^)? attr-dict `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;
 }
@@ -318,18 +322,20 @@ def Zamba2_QuantLinearOp : Zamba2_Op<"quant_linear",
     - asymmetric: w = s * (q - z) with q unsigned (8 bits: [0, 255]; 4 bits:
       [0, 15]) and `zeros` [Out, In / group_size] read as unsigned (z = 128
       stored in an i8 means 128).
-    The lowering dequantizes inside the multiply loop.
+    The lowering dequantizes inside the multiply loop. `into base` adds
+    the product to `base` as `zamba2.linear` does.
   }];
   let arguments = (ins Zamba2_FloatTensor:$input, Zamba2_IntTensor:$packed,
                        Zamba2_FloatTensor:$scales,
                        Optional<Zamba2_IntTensor>:$zeros,
                        Optional<Zamba2_FloatTensor>:$bias,
+                       Optional<Zamba2_FloatTensor>:$base,
                        ConfinedAttr<I64Attr, [IntPositive]>:$bits,
                        ConfinedAttr<I64Attr, [IntPositive]>:$group_size,
                        Zamba2_QuantScheme:$scheme);
   let results = (outs Zamba2_FloatTensor:$result);
   let assemblyFormat = [{
-    $input `,` $packed `scales` $scales (`zeros` $zeros^)? (`bias` $bias^)? $scheme attr-dict
+    $input `,` $packed `scales` $scales (`zeros` $zeros^)? (`bias` $bias^)? (`into` $base^)? $scheme attr-dict
     `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;

@@ -120,7 +120,7 @@ private:
     SmallVector<int64_t> shape(xType.getShape().drop_back());
     shape.push_back(out);
     return LinearOp::create(b, loc, f32(shape), x, param(name + ".weight"),
-                            bias);
+                            bias, /*base=*/Value());
   }
 
   /// base + (x A^T) B^T when the adapter `list.site` exists.
@@ -313,7 +313,7 @@ private:
     Value final = rmsNorm(h, Value(), "model.final_layernorm.weight");
     std::string head = cfg.tieWordEmbeddings ? "model.embed_tokens" : "lm_head";
     Value logits = LinearOp::create(b, loc, act(cfg.vocabSize), final,
-                                    param(head + ".weight"), Value());
+                                    param(head + ".weight"), Value(), Value());
     SmallVector<Value> results = {logits};
     results.append(state);
     func::ReturnOp::create(b, loc, results);

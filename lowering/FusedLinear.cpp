@@ -391,11 +391,16 @@ LogicalResult lowerQuantLinear(QuantLinearOp op, PatternRewriter &rewriter) {
   unsigned lead = xType.getRank() - 1;
   Value acc = accumulator(rewriter, loc, x, packed, op.getBias());
 
-  if (Value result = quantContractVector(rewriter, loc, op, x, acc)) {
-    rewriter.replaceOp(op,
-                       finish(rewriter, loc, result, op.getResult().getType()));
+  // `into base`: the addition last, as the unfused form did it.
+  auto replace = [&](Value result) {
+    result = finish(rewriter, loc, result, op.getResult().getType());
+    if (Value base = op.getBase())
+      result = arith::AddFOp::create(rewriter, loc, base, result);
+    rewriter.replaceOp(op, result);
     return success();
-  }
+  };
+  if (Value result = quantContractVector(rewriter, loc, op, x, acc))
+    return replace(result);
 
   // acc + x * s * (q - z) for one weight element.
   auto multiplyAdd = [&](OpBuilder &nb, Location nloc, Value xv, Value byte,
@@ -526,9 +531,7 @@ LogicalResult lowerQuantLinear(QuantLinearOp op, PatternRewriter &rewriter) {
             })
             .getResult(0);
   }
-  rewriter.replaceOp(op,
-                     finish(rewriter, loc, result, op.getResult().getType()));
-  return success();
+  return replace(result);
 }
 
 } // namespace

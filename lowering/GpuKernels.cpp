@@ -363,86 +363,107 @@ void accumulateQuantVector(Emitter &e, const Product &p, const QuantWeights &qw,
       static_cast<int64_t>(rows.size() * channels) > kVectorAccumulators;
   SmallVector<Value> init(rows.size() * channels,
                           scalarAcc ? e.f32(0.0) : zeroVec);
+  // One token row: `unroll` steps per lane per iteration, when they divide
+  // evenly; their weight and scale loads are all issued before any of their
+  // math (the GEMV of one row is bound by memory latency). Not for 8 rows:
+  // there the registers go to the accumulators (unrolled, 512-token int4
+  // prefill took 2.3 times as long).
+  int64_t chunks = k / v, unroll = rows.size() == 1 ? 4 : 1;
+  while (unroll > 1 && chunks % (kWarp * unroll) != 0)
+    unroll /= 2;
   auto loop = scf::ForOp::create(
-      b, e.loc, lane, e.idx(k / v), e.idx(kWarp), init,
+      b, e.loc, lane, e.idx(chunks), e.idx(kWarp * unroll), init,
       [&](OpBuilder &lb, Location l, Value chunk, ValueRange accs) {
         Emitter le{lb, l};
-        Value first = le.mul(chunk, le.idx(v));
-        Value group = le.div(first, le.idx(qw.groupSize));
         auto shift = [&](int64_t bitsBy) {
           return splatConst(lb, l, wordVec, lb.getI32IntegerAttr(bitsBy));
         };
-        // Per channel: the weights' integers as f32, field by field.
-        SmallVector<SmallVector<Value>> fieldsOf(channels);
-        SmallVector<Value> scales;
-        for (size_t c = 0; c < channels; ++c) {
-          Value n = ns[c];
-          scales.push_back(vector::BroadcastOp::create(
-              lb, l, f32Vec, le.load(qw.scales, {n, group})));
-          Value packed = vector::LoadOp::create(
-              lb, l, byteVec, p.w,
-              ValueRange{n, le.div(first, le.idx(8 / qw.bits))},
-              /*nontemporal=*/false, llvm::MaybeAlign(16));
-          Value words = vector::BitCastOp::create(lb, l, wordVec, packed);
-          Value zero;
-          if (qw.zeros)
-            zero = vector::BroadcastOp::create(
-                lb, l, wordVec,
-                arith::ExtUIOp::create(
-                    lb, l, i32,
-                    memref::LoadOp::create(lb, l, qw.zeros,
-                                           ValueRange{n, group})));
-          for (int64_t j = 0; j < fields; ++j) {
-            int64_t low = j * qw.bits, high = 32 - low - qw.bits;
-            Value q;
-            if (qw.isSigned) {
-              // Sign-extend field j: up to the top, arithmetic shift down.
-              q = high ? arith::ShLIOp::create(lb, l, words, shift(high))
-                             .getResult()
-                       : words;
-              q = arith::ShRSIOp::create(lb, l, q, shift(32 - qw.bits));
-            } else {
-              q = low ? arith::ShRUIOp::create(lb, l, words, shift(low))
-                            .getResult()
-                      : words;
-              if (high)
-                q = arith::AndIOp::create(lb, l, q,
-                                          shift((int64_t(1) << qw.bits) - 1));
-            }
-            if (zero)
-              q = arith::SubIOp::create(lb, l, q, zero);
-            fieldsOf[c].push_back(
-                arith::SIToFPOp::create(lb, l, f32Vec, q).getResult());
+        // The loads of every step: [u][c].
+        SmallVector<Value> firsts;
+        SmallVector<SmallVector<Value>> wordsOf(unroll), scalesOf(unroll),
+            zerosOf(unroll);
+        for (int64_t u = 0; u < unroll; ++u) {
+          Value first = le.mul(le.add(chunk, le.idx(u * kWarp)), le.idx(v));
+          firsts.push_back(first);
+          Value group = le.div(first, le.idx(qw.groupSize));
+          for (Value n : ns) {
+            scalesOf[u].push_back(vector::BroadcastOp::create(
+                lb, l, f32Vec, le.load(qw.scales, {n, group})));
+            Value packed = vector::LoadOp::create(
+                lb, l, byteVec, p.w,
+                ValueRange{n, le.div(first, le.idx(8 / qw.bits))},
+                /*nontemporal=*/false, llvm::MaybeAlign(16));
+            wordsOf[u].push_back(
+                vector::BitCastOp::create(lb, l, wordVec, packed));
+            zerosOf[u].push_back(
+                qw.zeros ? vector::BroadcastOp::create(
+                               lb, l, wordVec,
+                               arith::ExtUIOp::create(
+                                   lb, l, i32,
+                                   memref::LoadOp::create(
+                                       lb, l, qw.zeros, ValueRange{n, group})))
+                               .getResult()
+                         : Value());
           }
         }
         SmallVector<Value> next(accs);
-        for (size_t r = 0; r < rows.size(); ++r) {
-          Value x =
-              vector::LoadOp::create(lb, l, xType, p.x, with(rows[r], first),
-                                     /*nontemporal=*/false, xAlign);
-          if (!xType.getElementType().isF32())
-            x = arith::ExtFOp::create(lb, l, VectorType::get({v}, f32), x);
-          SmallVector<Value> sums(channels, zeroVec);
-          for (int64_t j = 0; j < fields; ++j) {
-            SmallVector<int64_t> lanes;
-            for (int64_t i = 0; i < kWords; ++i)
-              lanes.push_back(i * fields + j);
-            Value xs = vector::ShuffleOp::create(lb, l, x, x, lanes);
-            for (size_t c = 0; c < channels; ++c)
-              sums[c] =
-                  vector::FMAOp::create(lb, l, xs, fieldsOf[c][j], sums[c]);
-          }
+        for (int64_t u = 0; u < unroll; ++u) {
+          // Per channel: the weights' integers as f32, field by field.
+          SmallVector<SmallVector<Value>> fieldsOf(channels);
           for (size_t c = 0; c < channels; ++c) {
-            Value &sum = next[r * channels + c];
-            if (!scalarAcc) {
-              sum = vector::FMAOp::create(lb, l, scales[c], sums[c], sum);
-              continue;
+            Value words = wordsOf[u][c], zero = zerosOf[u][c];
+            for (int64_t j = 0; j < fields; ++j) {
+              int64_t low = j * qw.bits, high = 32 - low - qw.bits;
+              Value q;
+              if (qw.isSigned) {
+                // Sign-extend field j: up to the top, arithmetic shift down.
+                q = high ? arith::ShLIOp::create(lb, l, words, shift(high))
+                               .getResult()
+                         : words;
+                q = arith::ShRSIOp::create(lb, l, q, shift(32 - qw.bits));
+              } else {
+                q = low ? arith::ShRUIOp::create(lb, l, words, shift(low))
+                              .getResult()
+                        : words;
+                if (high)
+                  q = arith::AndIOp::create(lb, l, q,
+                                            shift((int64_t(1) << qw.bits) - 1));
+              }
+              if (zero)
+                q = arith::SubIOp::create(lb, l, q, zero);
+              fieldsOf[c].push_back(
+                  arith::SIToFPOp::create(lb, l, f32Vec, q).getResult());
             }
-            Value scaled = vector::ReductionOp::create(
-                lb, l, vector::CombiningKind::ADD, sums[c]);
-            sum = le.fadd(sum, le.fmul(vector::ExtractOp::create(
-                                           lb, l, scales[c], int64_t(0)),
-                                       scaled));
+          }
+          for (size_t r = 0; r < rows.size(); ++r) {
+            Value x = vector::LoadOp::create(lb, l, xType, p.x,
+                                             with(rows[r], firsts[u]),
+                                             /*nontemporal=*/false, xAlign);
+            if (!xType.getElementType().isF32())
+              x = arith::ExtFOp::create(lb, l, VectorType::get({v}, f32), x);
+            SmallVector<Value> sums(channels, zeroVec);
+            for (int64_t j = 0; j < fields; ++j) {
+              SmallVector<int64_t> lanes;
+              for (int64_t i = 0; i < kWords; ++i)
+                lanes.push_back(i * fields + j);
+              Value xs = vector::ShuffleOp::create(lb, l, x, x, lanes);
+              for (size_t c = 0; c < channels; ++c)
+                sums[c] =
+                    vector::FMAOp::create(lb, l, xs, fieldsOf[c][j], sums[c]);
+            }
+            for (size_t c = 0; c < channels; ++c) {
+              Value &sum = next[r * channels + c];
+              Value scale = scalesOf[u][c];
+              if (!scalarAcc) {
+                sum = vector::FMAOp::create(lb, l, scale, sums[c], sum);
+                continue;
+              }
+              Value scaled = vector::ReductionOp::create(
+                  lb, l, vector::CombiningKind::ADD, sums[c]);
+              sum = le.fadd(sum, le.fmul(vector::ExtractOp::create(lb, l, scale,
+                                                                   int64_t(0)),
+                                         scaled));
+            }
           }
         }
         scf::YieldOp::create(lb, l, next);
@@ -1131,7 +1152,7 @@ struct KernelModel : BufferizableOpInterface::ExternalModel<Concrete, OpTy> {
 template <typename OpTy>
 struct LinearModel : KernelModel<LinearModel<OpTy>, OpTy> {
   static SmallVector<Value> operands(LinearOp op) {
-    return {op.getInput(), op.getWeight(), {}, {}, op.getBias(), {}};
+    return {op.getInput(), op.getWeight(), {}, {}, op.getBias(), op.getBase()};
   }
   static SmallVector<Value> operands(LoRAOp op) {
     return {op.getInput(), {}, op.getA(), op.getB(), {}, op.getBase()};
@@ -1172,18 +1193,19 @@ struct LinearModel : KernelModel<LinearModel<OpTy>, OpTy> {
   }
 };
 
-/// quant_linear: the linear kernel dequantizing inside its loop.
+/// quant_linear: the linear kernel dequantizing inside its loop (operands
+/// x, packed, scales, zeros, bias, base).
 struct QuantLinearModel : KernelModel<QuantLinearModel, QuantLinearOp> {
   static SmallVector<Value> operands(QuantLinearOp q) {
-    return {q.getInput(), q.getPacked(), q.getScales(), q.getZeros(),
-            q.getBias()};
+    return {q.getInput(), q.getPacked(), q.getScales(),
+            q.getZeros(), q.getBias(),   q.getBase()};
   }
   static LogicalResult emit(Emitter &e, QuantLinearOp q, ArrayRef<Value> buf,
                             Value out, const BufferizationOptions &) {
     QuantWeights qw{buf[2], buf[3], static_cast<int64_t>(q.getBits()),
                     static_cast<int64_t>(q.getGroupSize()),
                     q.getScheme() == QuantScheme::symmetric};
-    emitLinear(e, {{buf[0], buf[1]}, qw, std::nullopt, buf[4], Value(), out});
+    emitLinear(e, {{buf[0], buf[1]}, qw, std::nullopt, buf[4], buf[5], out});
     return success();
   }
 };

@@ -17,6 +17,10 @@
 //   - one stream per entry-point call, every GPU op asynchronous on it, one
 //     wait at the end.
 //
+// zamba2-gpu-dependent-launch (after outlining, sm_90+)
+//   - every kernel waits for the grids before it itself (griddepcontrol),
+//     so that the runtime may launch it before they end.
+//
 //===----------------------------------------------------------------------===//
 #include "lowering/Pipelines.h"
 #include "passes/Passes.h"
@@ -24,6 +28,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -37,6 +42,7 @@ namespace mlir::zamba2 {
 #define GEN_PASS_DEF_PARALLELTOGPU
 #define GEN_PASS_DEF_GPUSTREAM
 #define GEN_PASS_DEF_MERGEGPUMODULES
+#define GEN_PASS_DEF_GPUDEPENDENTLAUNCH
 #include "passes/Passes.h.inc"
 } // namespace mlir::zamba2
 
@@ -324,6 +330,28 @@ struct GpuStreamPass : mlir::zamba2::impl::GpuStreamBase<GpuStreamPass> {
                                           yield->getOperands());
       yield->setOperands(scope.getResults());
     }
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// zamba2-gpu-dependent-launch
+//===----------------------------------------------------------------------===//
+
+struct GpuDependentLaunchPass
+    : mlir::zamba2::impl::GpuDependentLaunchBase<GpuDependentLaunchPass> {
+  void runOnOperation() override {
+    getOperation().walk([](gpu::GPUFuncOp fn) {
+      if (!fn.isKernel() || fn.getBody().empty())
+        return;
+      Block &entry = fn.getBody().front();
+      if (!entry.empty() && isa<NVVM::GriddepcontrolOp>(entry.front()))
+        return; // done already
+      auto b = OpBuilder::atBlockBegin(&entry);
+      NVVM::GriddepcontrolOp::create(b, fn.getLoc(),
+                                     NVVM::GridDepActionKind::wait);
+      NVVM::GriddepcontrolOp::create(
+          b, fn.getLoc(), NVVM::GridDepActionKind::launch_dependents);
+    });
   }
 };
 

@@ -60,7 +60,7 @@ LogicalResult lowerEmbed(EmbedOp op, PatternRewriter &rewriter) {
   return success();
 }
 
-/// linear: x W^T (+ bias).
+/// linear: (base +) x W^T (+ bias).
 struct LowerLinear : OpRewritePattern<LinearOp> {
   using OpRewritePattern::OpRewritePattern;
 
@@ -80,8 +80,12 @@ struct LowerLinear : OpRewritePattern<LinearOp> {
     } else {
       init = zerosLike(rewriter, loc, type, op.getInput());
     }
-    rewriter.replaceOp(op, contractLastDim(rewriter, loc, op.getInput(),
-                                           op.getWeight(), init));
+    Value result =
+        contractLastDim(rewriter, loc, op.getInput(), op.getWeight(), init);
+    // `into base`: the addition last, as the unfused form did it.
+    if (Value base = op.getBase())
+      result = arith::AddFOp::create(rewriter, loc, base, result);
+    rewriter.replaceOp(op, result);
     return success();
   }
 };

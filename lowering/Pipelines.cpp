@@ -69,6 +69,8 @@ void addModelLevelPasses(OpPassManager &pm, int64_t weightAlignment,
     pm.addPass(createFuseLoRA());
   if (fusion.fuseRotary)
     pm.addPass(createFuseRotary());
+  if (fusion.fuseResidual)
+    pm.addPass(createFuseResidual());
   LowerToLinalgOptions lower;
   lower.target = target;
   pm.addPass(createLowerToLinalg(lower));
@@ -127,10 +129,19 @@ const std::string kCudaHost =
 
 } // namespace
 
+bool mlir::zamba2::usesDependentLaunch(const CudaPipelineOptions &options) {
+  unsigned sm = 0;
+  StringRef chip(options.chip);
+  return options.dependentLaunch && chip.consume_front("sm_") &&
+         !chip.consumeInteger(10, sm) && sm >= 90;
+}
+
 void mlir::zamba2::buildCudaPipeline(OpPassManager &pm,
                                      const CudaPipelineOptions &options) {
   addModelLevelPasses(pm, options.weightAlignment, options.fusion, "cuda");
   addStages(pm, kCudaToKernels);
+  if (usesDependentLaunch(options))
+    pm.addPass(createGpuDependentLaunch());
   GpuNVVMAttachTargetOptions target;
   target.chip = options.chip;
   target.features = options.features;
@@ -157,6 +168,10 @@ struct CpuPipelineCLOptions : public PassPipelineOptions<CpuPipelineCLOptions> {
   Option<bool> fuseRotary{*this, "fuse-rotary",
                           llvm::cl::desc("Run zamba2-fuse-rotary (default on)"),
                           llvm::cl::init(true)};
+  Option<bool> fuseResidual{
+      *this, "fuse-residual",
+      llvm::cl::desc("Run zamba2-fuse-residual (default on)"),
+      llvm::cl::init(true)};
 };
 
 struct CudaPipelineCLOptions
@@ -189,6 +204,15 @@ struct CudaPipelineCLOptions
   Option<bool> fuseRotary{*this, "fuse-rotary",
                           llvm::cl::desc("Run zamba2-fuse-rotary (default on)"),
                           llvm::cl::init(true)};
+  Option<bool> fuseResidual{
+      *this, "fuse-residual",
+      llvm::cl::desc("Run zamba2-fuse-residual (default on)"),
+      llvm::cl::init(true)};
+  Option<bool> dependentLaunch{
+      *this, "dependent-launch",
+      llvm::cl::desc("Run zamba2-gpu-dependent-launch (default on; sm_90 "
+                     "and newer only)"),
+      llvm::cl::init(true)};
 };
 } // namespace
 
@@ -197,7 +221,7 @@ void mlir::zamba2::registerZamba2Pipelines() {
       "zamba2-cpu-pipeline",
       "Imported zamba2 module -> LLVM dialect with the package's C entry "
       "points (zamba2-prepare-entry-points, zamba2-fuse-lora, "
-      "zamba2-fuse-rotary, zamba2-lower-to-linalg, "
+      "zamba2-fuse-rotary, zamba2-fuse-residual, zamba2-lower-to-linalg, "
       "bufferization, parallel loops, zamba2-outline-parallel, LLVM, "
       "zamba2-parallel-dispatch, zamba2-emit-entry-wrappers)",
       [](OpPassManager &pm, const CpuPipelineCLOptions &cl) {
@@ -205,6 +229,7 @@ void mlir::zamba2::registerZamba2Pipelines() {
         options.weightAlignment = cl.weightAlignment;
         options.fusion.fuseLoRA = cl.fuseLoRA;
         options.fusion.fuseRotary = cl.fuseRotary;
+        options.fusion.fuseResidual = cl.fuseResidual;
         buildCpuPipeline(pm, options);
       });
   PassPipelineRegistration<CudaPipelineCLOptions>(
@@ -213,7 +238,8 @@ void mlir::zamba2::registerZamba2Pipelines() {
       "kernels (zamba2-lower-to-linalg{target=cuda}, the CPU pipeline's "
       "bufferization with the kernels of lowering/GpuKernels, "
       "zamba2-allocs-to-gpu, zamba2-parallel-to-gpu, zamba2-merge-gpu-modules, "
-      "zamba2-gpu-stream, NVVM, gpu-to-llvm, gpu-module-to-binary, "
+      "zamba2-gpu-stream, zamba2-gpu-dependent-launch, NVVM, gpu-to-llvm, "
+      "gpu-module-to-binary, "
       "zamba2-emit-entry-wrappers)",
       [](OpPassManager &pm, const CudaPipelineCLOptions &cl) {
         CudaPipelineOptions options;
@@ -225,6 +251,8 @@ void mlir::zamba2::registerZamba2Pipelines() {
         options.toolkitPath = cl.toolkit;
         options.fusion.fuseLoRA = cl.fuseLoRA;
         options.fusion.fuseRotary = cl.fuseRotary;
+        options.fusion.fuseResidual = cl.fuseResidual;
+        options.dependentLaunch = cl.dependentLaunch;
         buildCudaPipeline(pm, options);
       });
 }

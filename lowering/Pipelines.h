@@ -18,8 +18,9 @@ int64_t storedBytes(RankedTensorType type);
 /// The model-level rewrites both pipelines run first (each on by default;
 /// off for A/B measurements).
 struct FusionOptions {
-  bool fuseLoRA = true;   ///< zamba2-fuse-lora
-  bool fuseRotary = true; ///< zamba2-fuse-rotary
+  bool fuseLoRA = true;     ///< zamba2-fuse-lora
+  bool fuseRotary = true;   ///< zamba2-fuse-rotary
+  bool fuseResidual = true; ///< zamba2-fuse-residual
 };
 
 struct CpuPipelineOptions {
@@ -52,7 +53,16 @@ struct CudaPipelineOptions {
   /// default lookup (CUDA_ROOT / CUDA_HOME / CUDA_PATH, then its built-in
   /// default) and PATH.
   std::string toolkitPath;
+  /// Kernels that wait for their predecessor themselves
+  /// (zamba2-gpu-dependent-launch), so that the runtime can launch each
+  /// before the previous one ends; only for sm_90 and newer.
+  bool dependentLaunch = true;
 };
+
+/// Whether the CUDA pipeline runs zamba2-gpu-dependent-launch with these
+/// options (asked for, and the chip is sm_90 or newer); the package's
+/// manifest records it for the runtime.
+bool usesDependentLaunch(const CudaPipelineOptions &options);
 
 /// zamba2 module (as imported) -> LLVM dialect host code with the C entry
 /// points of docs/PACKAGE.md that launches CUDA kernels through MLIR's mgpu*

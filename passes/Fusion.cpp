@@ -1,13 +1,15 @@
-//===- Fusion.cpp - zamba2-fuse-lora and zamba2-fuse-rotary ---------------===//
+//===- Fusion.cpp - zamba2-fuse-lora, -fuse-rotary and -fuse-residual -----===//
 #include "dialect/Zamba2Ops.h"
 #include "passes/Passes.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 namespace mlir::zamba2 {
 #define GEN_PASS_DEF_FUSELORA
 #define GEN_PASS_DEF_FUSEROTARY
+#define GEN_PASS_DEF_FUSERESIDUAL
 #include "passes/Passes.h.inc"
 } // namespace mlir::zamba2
 
@@ -25,6 +27,8 @@ LogicalResult fuseLoRA(LoRAOp lora, PatternRewriter &rewriter) {
     return rewriter.notifyMatchFailure(lora, "adapter reads another input");
   if (!linear->hasOneUse())
     return rewriter.notifyMatchFailure(lora, "the linear has other uses");
+  if (linear.getBase())
+    return rewriter.notifyMatchFailure(lora, "the linear adds to a base");
   rewriter.replaceOpWithNewOp<LoRALinearOp>(
       lora, lora.getType(), lora.getInput(), linear.getWeight(), lora.getA(),
       lora.getB(), linear.getBias());
@@ -58,6 +62,52 @@ LogicalResult fuseRotary(AttentionOp attention, PatternRewriter &rewriter) {
   return success();
 }
 
+/// The linear or quant_linear that `v` is the only use of, with no base
+/// yet; null otherwise.
+Operation *foldableProduct(Value v) {
+  Operation *def = v.getDefiningOp();
+  if (!def || !def->hasOneUse())
+    return nullptr;
+  if (auto linear = dyn_cast<LinearOp>(def))
+    return linear.getBase() ? nullptr : def;
+  if (auto quant = dyn_cast<QuantLinearOp>(def))
+    return quant.getBase() ? nullptr : def;
+  return nullptr;
+}
+
+/// addf(r, linear(x, W)) -> linear(x, W into r) (either operand order; a
+/// quant_linear alike). The new op takes the addition's place: r may be
+/// defined after the linear.
+LogicalResult fuseResidual(arith::AddFOp add, PatternRewriter &rewriter) {
+  if (!isa<RankedTensorType>(add.getType()))
+    return rewriter.notifyMatchFailure(add, "not a tensor addition");
+  Value base = add.getLhs();
+  Operation *product = foldableProduct(add.getRhs());
+  if (!product) {
+    base = add.getRhs();
+    product = foldableProduct(add.getLhs());
+  }
+  if (!product || product->getResult(0).getType() != add.getType())
+    return rewriter.notifyMatchFailure(add, "no linear to add into");
+  Operation *fused;
+  if (auto linear = dyn_cast<LinearOp>(product)) {
+    fused = LinearOp::create(rewriter, add.getLoc(), add.getType(),
+                             linear.getInput(), linear.getWeight(),
+                             linear.getBias(), base);
+  } else {
+    auto quant = cast<QuantLinearOp>(product);
+    fused = QuantLinearOp::create(
+        rewriter, add.getLoc(), add.getType(), quant.getInput(),
+        quant.getPacked(), quant.getScales(), quant.getZeros(), quant.getBias(),
+        base, quant.getBitsAttr(), quant.getGroupSizeAttr(),
+        quant.getSchemeAttr());
+  }
+  fused->setDiscardableAttrs(product->getDiscardableAttrDictionary());
+  rewriter.replaceOp(add, fused->getResults());
+  rewriter.eraseOp(product);
+  return success();
+}
+
 struct FuseLoRAPass : mlir::zamba2::impl::FuseLoRABase<FuseLoRAPass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
@@ -71,6 +121,16 @@ struct FuseRotaryPass : mlir::zamba2::impl::FuseRotaryBase<FuseRotaryPass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     patterns.add(fuseRotary);
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+      signalPassFailure();
+  }
+};
+
+struct FuseResidualPass
+    : mlir::zamba2::impl::FuseResidualBase<FuseResidualPass> {
+  void runOnOperation() override {
+    RewritePatternSet patterns(&getContext());
+    patterns.add(fuseResidual);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }

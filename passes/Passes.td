@@ -170,6 +170,21 @@ def FuseRotary : Pass<"zamba2-fuse-rotary", "ModuleOp"> {
   }];
 }
 
+def FuseResidual : Pass<"zamba2-fuse-residual", "ModuleOp"> {
+  let summary = "Fold the addition of a linear's result into the linear";
+  let description = [{
+    Rewrites `arith.addf %r, (zamba2.linear %x, %w [bias])` (either operand
+    order; `zamba2.quant_linear` alike) into `zamba2.linear %x, %w [bias]
+    into %r`, whose lowering adds r as the product is stored: on the GPU the
+    addition is the matrix-vector kernel's epilogue instead of a kernel of
+    its own (the residual stream after each Mamba mixer, a quantized
+    adapter's second product). Matches only when the linear's result has no
+    other use and no base yet. Numerics: the same addition, done last, so
+    the result equals the unfused form exactly.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
+}
+
 def EmitEntryWrappers : Pass<"zamba2-emit-entry-wrappers", "ModuleOp"> {
   let summary = "Add the void zamba2_<name>(void **args) C entry points";
   let description = [{
@@ -286,6 +301,26 @@ def MergeGpuModules : Pass<"zamba2-merge-gpu-modules", "ModuleOp"> {
     symbols the kernels referenced (cloned by the outlining) are kept once.
   }];
   let dependentDialects = ["::mlir::gpu::GPUDialect"];
+}
+
+def GpuDependentLaunch : Pass<"zamba2-gpu-dependent-launch", "ModuleOp"> {
+  let summary = "Each kernel waits for its predecessor itself (Hopper "
+                "programmatic dependent launch)";
+  let description = [{
+    Every kernel of the module's `gpu.module`s begins with
+    `nvvm.griddepcontrol wait` (nothing before it reads or writes memory:
+    the grids before it on the stream have finished and their writes are
+    visible once it returns) followed by `nvvm.griddepcontrol
+    launch_dependents` (the next kernel on the stream may be scheduled from
+    now on). A kernel compiled so is correct whether or not it is launched
+    as a dependent launch; the runtime launches it as one (the CUDA launch
+    attribute of programmatic stream serialisation) when the package's
+    manifest says so and the stream's previous work was a kernel, so that
+    its blocks are resident and waiting when the previous kernel ends
+    instead of being launched then. Needs sm_90 or newer.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect",
+                           "::mlir::NVVM::NVVMDialect"];
 }
 
 def Quantize : Pass<"zamba2-quantize", "ModuleOp"> {

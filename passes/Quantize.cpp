@@ -214,9 +214,10 @@ struct QuantizePass : mlir::zamba2::impl::QuantizeBase<QuantizePass> {
     return declsFor(w, name);
   }
 
-  /// quant_linear(x) with the declarations `d`, result type `type`.
+  /// quant_linear(x) with the declarations `d`, result type `type`, added
+  /// to `base` when there is one.
   Value quantLinear(OpBuilder &b, Location loc, Type type, Value x,
-                    const QuantDecls &d, Value bias) {
+                    const QuantDecls &d, Value bias, Value base = Value()) {
     auto param = [&](WeightOp w) -> Value {
       return w ? ParamOp::create(b, loc, w.getType(), w.getSymName())
                      .getResult()
@@ -224,7 +225,8 @@ struct QuantizePass : mlir::zamba2::impl::QuantizeBase<QuantizePass> {
     };
     return QuantLinearOp::create(
         b, loc, type, x, param(d.packed), param(d.scales), param(d.zeros), bias,
-        b.getI64IntegerAttr(params.bits), b.getI64IntegerAttr(params.groupSize),
+        base, b.getI64IntegerAttr(params.bits),
+        b.getI64IntegerAttr(params.groupSize),
         QuantSchemeAttr::get(b.getContext(),
                              params.scheme == ::zamba2::QuantScheme::Symmetric
                                  ? QuantScheme::symmetric
@@ -240,8 +242,9 @@ struct QuantizePass : mlir::zamba2::impl::QuantizeBase<QuantizePass> {
   }
 
   /// base + (x A^T) B^T with whichever factors can be quantized as
-  /// quant_linear (the others as float linears); null when neither can (the
-  /// caller keeps its adapter op).
+  /// quant_linear (the others as float linears), the second product added
+  /// to base in its op (`into`); null when neither can (the caller keeps its
+  /// adapter op).
   Value adapterTerm(OpBuilder &b, Location loc, Value x, Value a, Value bMat,
                     Value base) {
     std::optional<QuantDecls> qa = linearDecls(a, /*isAdapter=*/true);
@@ -251,11 +254,10 @@ struct QuantizePass : mlir::zamba2::impl::QuantizeBase<QuantizePass> {
     int64_t rank = cast<RankedTensorType>(a.getType()).getShape()[0];
     Type midType = withLastDim(base.getType(), rank);
     Value mid = qa ? quantLinear(b, loc, midType, x, *qa, Value())
-                   : LinearOp::create(b, loc, midType, x, a, Value());
-    Value term =
-        qb ? quantLinear(b, loc, base.getType(), mid, *qb, Value())
-           : LinearOp::create(b, loc, base.getType(), mid, bMat, Value());
-    return arith::AddFOp::create(b, loc, base, term);
+                   : LinearOp::create(b, loc, midType, x, a, Value(), Value());
+    return qb ? quantLinear(b, loc, base.getType(), mid, *qb, Value(), base)
+              : LinearOp::create(b, loc, base.getType(), mid, bMat, Value(),
+                                 base);
   }
 
   void rewriteLinear(LinearOp op) {
@@ -264,7 +266,7 @@ struct QuantizePass : mlir::zamba2::impl::QuantizeBase<QuantizePass> {
       return;
     OpBuilder b(op);
     Value y = quantLinear(b, op.getLoc(), op.getType(), op.getInput(), *d,
-                          op.getBias());
+                          op.getBias(), op.getBase());
     op.replaceAllUsesWith(y);
     op.erase();
   }
@@ -292,7 +294,7 @@ struct QuantizePass : mlir::zamba2::impl::QuantizeBase<QuantizePass> {
       if (!quantizeAdapters)
         return;
       Value base = LinearOp::create(b, loc, op.getType(), x, op.getWeight(),
-                                    op.getBias());
+                                    op.getBias(), Value());
       Value y = adapterTerm(b, loc, x, op.getA(), op.getB(), base);
       if (!y) {
         base.getDefiningOp()->erase();

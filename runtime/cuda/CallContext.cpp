@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <map>
 #include <mutex>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -25,6 +26,8 @@ namespace {
 
 thread_local CUstream threadCallStream = nullptr;
 thread_local bool threadCapturing = false;
+thread_local bool threadDependentLaunch = false;
+thread_local bool threadAfterKernel = false;
 
 CUdeviceptr devptr(const void *p) {
   return static_cast<CUdeviceptr>(reinterpret_cast<uintptr_t>(p));
@@ -128,6 +131,21 @@ CUstream callStream() { return threadCallStream; }
 bool capturingCall() { return threadCapturing; }
 void setCallStream(CUstream stream) { threadCallStream = stream; }
 void setCapturingCall(bool capturing) { threadCapturing = capturing; }
+
+void setDependentLaunch(bool on) {
+  // $ZAMBA2_CUDA_DEPENDENT_LAUNCH=0 launches every kernel plainly (for A/B
+  // measurements; the kernels are correct either way).
+  static const bool allowed = [] {
+    const char *v = std::getenv("ZAMBA2_CUDA_DEPENDENT_LAUNCH");
+    return !v || std::string(v) != "0";
+  }();
+  threadDependentLaunch = on && allowed;
+  threadAfterKernel = false;
+}
+bool dependentLaunchNext() {
+  return threadDependentLaunch && threadAfterKernel;
+}
+void noteStreamWork(bool kernel) { threadAfterKernel = kernel; }
 
 void poolBeginCall(CUstream stream) {
   Pool &p = pool();

@@ -271,14 +271,16 @@ bool cudaStreamSync(void *stream, std::string &err) {
   return true;
 }
 
-CudaCallScope::CudaCallScope(void *stream) {
+CudaCallScope::CudaCallScope(void *stream, bool dependentLaunch) {
   setCallStream(static_cast<CUstream>(stream));
+  setDependentLaunch(dependentLaunch);
   poolBeginCall(static_cast<CUstream>(stream));
 }
 
 CudaCallScope::~CudaCallScope() {
   setCallStream(nullptr);
   setCapturingCall(false);
+  setDependentLaunch(false);
 }
 
 CudaGraph::~CudaGraph() {

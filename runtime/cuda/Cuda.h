@@ -84,7 +84,10 @@ bool cudaStreamSync(void *stream, std::string &err);
 /// valid: every block is free again when a call ends).
 class CudaCallScope {
 public:
-  explicit CudaCallScope(void *stream);
+  /// `dependentLaunch`: the package's kernels wait for their predecessor
+  /// themselves (manifest target.dependent_launch), so each may be
+  /// launched before the kernel before it ends.
+  explicit CudaCallScope(void *stream, bool dependentLaunch = false);
   ~CudaCallScope();
   CudaCallScope(const CudaCallScope &) = delete;
   CudaCallScope &operator=(const CudaCallScope &) = delete;

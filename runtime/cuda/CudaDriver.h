@@ -46,6 +46,7 @@ struct CUlaunchAttribute {
       unsigned x, y, z;
     } clusterDim;
     int clusterSchedulingPolicyPreference;
+    int programmaticStreamSerializationAllowed;
   } value;
 };
 
@@ -88,6 +89,7 @@ enum : int {
   CU_JIT_OPTIMIZATION_LEVEL = 7,
   CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION = 4,
   CU_LAUNCH_ATTRIBUTE_CLUSTER_SCHEDULING_POLICY_PREFERENCE = 5,
+  CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION = 6,
   CU_CLUSTER_SCHEDULING_POLICY_SPREAD = 1,
   CU_STREAM_CAPTURE_MODE_RELAXED = 2,
 };
@@ -157,6 +159,16 @@ CUstream callStream();
 bool capturingCall();
 void setCallStream(CUstream stream);
 void setCapturingCall(bool capturing);
+
+/// Programmatic dependent launch. Inside a call of a package whose kernels
+/// wait for their predecessor themselves (CudaCallScope's
+/// `dependentLaunch`), a kernel may be launched as a dependent of the
+/// previous work on the call stream when that work was a kernel:
+/// dependentLaunchNext() says whether it was, and every mgpu* function
+/// that puts work on the stream reports it (noteStreamWork).
+void setDependentLaunch(bool on);
+bool dependentLaunchNext();
+void noteStreamWork(bool kernel);
 
 /// The model's temporaries (runtime/cuda/CallContext.cpp; a compiled
 /// model allocates one workspace per call): device blocks cached per

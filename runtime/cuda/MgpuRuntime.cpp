@@ -198,6 +198,29 @@ void *mgpuModuleGetFunction(void *module, const char *name) {
   return function;
 }
 
+namespace {
+/// cuLaunchKernelEx of `dims` (grid x, y, z, then block x, y, z) with
+/// `attrs`.
+CUresult launchWithAttributes(const DriverApi *api, CUfunction f,
+                              const intptr_t *dims, int32_t smem, void *stream,
+                              void **params, void **extra,
+                              CUlaunchAttribute *attrs, unsigned count) {
+  CUlaunchConfig config;
+  std::memset(&config, 0, sizeof(config));
+  config.gridDimX = static_cast<unsigned>(dims[0]);
+  config.gridDimY = static_cast<unsigned>(dims[1]);
+  config.gridDimZ = static_cast<unsigned>(dims[2]);
+  config.blockDimX = static_cast<unsigned>(dims[3]);
+  config.blockDimY = static_cast<unsigned>(dims[4]);
+  config.blockDimZ = static_cast<unsigned>(dims[5]);
+  config.sharedMemBytes = static_cast<unsigned>(smem);
+  config.hStream = static_cast<CUstream>(stream);
+  config.attrs = attrs;
+  config.numAttrs = count;
+  return api->cuLaunchKernelEx(&config, f, params, extra);
+}
+} // namespace
+
 void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
                       intptr_t gridZ, intptr_t blockX, intptr_t blockY,
                       intptr_t blockZ, int32_t smem, void *stream,
@@ -219,16 +242,32 @@ void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
   bool timed = profilingEnabled() && !capturingCall();
   if (timed)
     profileBefore(f, static_cast<CUstream>(stream));
-  CUresult r = api->cuLaunchKernel(
-      f, static_cast<unsigned>(gridX), static_cast<unsigned>(gridY),
-      static_cast<unsigned>(gridZ), static_cast<unsigned>(blockX),
-      static_cast<unsigned>(blockY), static_cast<unsigned>(blockZ),
-      static_cast<unsigned>(smem), static_cast<CUstream>(stream), params,
-      extra);
+  // The package's kernels begin by waiting for the grids before them
+  // (zamba2-gpu-dependent-launch): launched as a dependent of the previous
+  // kernel, this one's blocks are resident when that one ends.
+  bool dependent = !timed && dependentLaunchNext() && api->cuLaunchKernelEx;
+  const char *entry = dependent ? "cuLaunchKernelEx" : "cuLaunchKernel";
+  CUresult r;
+  if (dependent) {
+    CUlaunchAttribute attr;
+    std::memset(&attr, 0, sizeof(attr));
+    attr.id = CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION;
+    attr.value.programmaticStreamSerializationAllowed = 1;
+    r = launchWithAttributes(api, f, dims, smem, stream, params, extra, &attr,
+                             1);
+  } else {
+    r = api->cuLaunchKernel(
+        f, static_cast<unsigned>(gridX), static_cast<unsigned>(gridY),
+        static_cast<unsigned>(gridZ), static_cast<unsigned>(blockX),
+        static_cast<unsigned>(blockY), static_cast<unsigned>(blockZ),
+        static_cast<unsigned>(smem), static_cast<CUstream>(stream), params,
+        extra);
+  }
   if (timed)
     profileAfter(static_cast<CUstream>(stream));
+  noteStreamWork(/*kernel=*/!timed && r == CUDA_SUCCESS);
   if (r != CUDA_SUCCESS)
-    recordMessage(formatError(caller, "cuLaunchKernel", r) + " (grid " +
+    recordMessage(formatError(caller, entry, r) + " (grid " +
                   std::to_string(gridX) + "x" + std::to_string(gridY) + "x" +
                   std::to_string(gridZ) + ", block " + std::to_string(blockX) +
                   "x" + std::to_string(blockY) + "x" + std::to_string(blockZ) +
@@ -275,20 +314,10 @@ void mgpuLaunchClusterKernel(void *function, intptr_t clusterX,
   attrs[1].id = CU_LAUNCH_ATTRIBUTE_CLUSTER_SCHEDULING_POLICY_PREFERENCE;
   attrs[1].value.clusterSchedulingPolicyPreference =
       CU_CLUSTER_SCHEDULING_POLICY_SPREAD;
-  CUlaunchConfig config;
-  std::memset(&config, 0, sizeof(config));
-  config.gridDimX = static_cast<unsigned>(gridX);
-  config.gridDimY = static_cast<unsigned>(gridY);
-  config.gridDimZ = static_cast<unsigned>(gridZ);
-  config.blockDimX = static_cast<unsigned>(blockX);
-  config.blockDimY = static_cast<unsigned>(blockY);
-  config.blockDimZ = static_cast<unsigned>(blockZ);
-  config.sharedMemBytes = static_cast<unsigned>(smem);
-  config.hStream = static_cast<CUstream>(stream);
-  config.attrs = attrs;
-  config.numAttrs = 2;
-  check(api->cuLaunchKernelEx(&config, f, params, extra), caller,
-        "cuLaunchKernelEx");
+  check(launchWithAttributes(api, f, dims + 3, smem, stream, params, extra,
+                             attrs, 2),
+        caller, "cuLaunchKernelEx");
+  noteStreamWork(/*kernel=*/false);
 }
 
 // Inside a model call (CudaCallScope) the entry point's stream is the
@@ -320,6 +349,7 @@ void mgpuStreamWaitEvent(void *stream, void *event) {
     check(api->cuStreamWaitEvent(static_cast<CUstream>(stream),
                                  static_cast<CUevent>(event), 0),
           caller, "cuStreamWaitEvent");
+  noteStreamWork(/*kernel=*/false);
 }
 
 void *mgpuEventCreate(void) {
@@ -356,6 +386,7 @@ void mgpuEventRecord(void *event, void *stream) {
     check(api->cuEventRecord(static_cast<CUevent>(event),
                              static_cast<CUstream>(stream)),
           caller, "cuEventRecord");
+  noteStreamWork(/*kernel=*/false);
 }
 
 // Device temporaries come from the per-stream block cache
@@ -395,6 +426,7 @@ void mgpuMemcpy(void *dst, void *src, size_t sizeBytes, void *stream) {
     check(api->cuMemcpyAsync(devptr(dst), devptr(src), sizeBytes,
                              static_cast<CUstream>(stream)),
           caller, "cuMemcpyAsync");
+  noteStreamWork(/*kernel=*/false);
 }
 
 void mgpuMemset32(void *dst, uint32_t value, size_t count, void *stream) {
@@ -405,6 +437,7 @@ void mgpuMemset32(void *dst, uint32_t value, size_t count, void *stream) {
     check(api->cuMemsetD32Async(devptr(dst), value, count,
                                 static_cast<CUstream>(stream)),
           caller, "cuMemsetD32Async");
+  noteStreamWork(/*kernel=*/false);
 }
 
 void mgpuMemset16(void *dst, uint16_t value, size_t count, void *stream) {
@@ -415,6 +448,7 @@ void mgpuMemset16(void *dst, uint16_t value, size_t count, void *stream) {
     check(api->cuMemsetD16Async(devptr(dst), value, count,
                                 static_cast<CUstream>(stream)),
           caller, "cuMemsetD16Async");
+  noteStreamWork(/*kernel=*/false);
 }
 
 void mgpuMemHostRegister(void *ptr, uint64_t sizeBytes) {

@@ -256,6 +256,11 @@ bool parseTarget(Reader &r, const json::Value &root, PackageManifest &m) {
   r.getString(*t, "target", "triple", m.triple, /*required=*/false);
   r.getString(*t, "target", "cpu", m.cpu, /*required=*/false);
   r.getString(*t, "target", "gpu", m.targetGpu, /*required=*/false);
+  if (const json::Value *d = t->get("dependent_launch")) {
+    if (!d->isBool())
+      return r.failFound("target.dependent_launch", "true or false", d);
+    m.dependentLaunch = d->asBool();
+  }
   if (const json::Value *f = r.getArray(*t, "target", "features", false)) {
     for (size_t i = 0; i < f->items().size(); ++i) {
       const json::Value &v = f->items()[i];

@@ -74,6 +74,9 @@ struct PackageManifest {
   std::string triple;
   std::string cpu;
   std::string targetGpu; ///< CUDA packages: the GPU architecture, "sm_90"
+  /// CUDA packages: every kernel waits for the kernels before it itself
+  /// (zamba2-gpu-dependent-launch), so the runtime may launch it early.
+  bool dependentLaunch = false;
   std::vector<std::string> features;
 
   std::string library; ///< file name of the model library, e.g. "model.so"

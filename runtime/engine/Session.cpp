@@ -322,7 +322,7 @@ Status Session::runDevice(bool isDecode, int64_t batch, int64_t len,
 
   EntryPointFn fn = isDecode ? pkg->decodeEntry() : pkg->prefillEntry();
   {
-    CudaCallScope scope(stream);
+    CudaCallScope scope(stream, pkg->manifest().dependentLaunch);
     CudaGraph *graph = nullptr;
     if (isDecode && useGraphs) {
       std::unique_ptr<CudaGraph> &g = graphs[batch];

@@ -7,6 +7,8 @@
 // REQUIRES: cuda-toolkit
 // RUN: zamba2-opt %s --zamba2-cuda-pipeline | FileCheck %s
 // RUN: zamba2-opt %s --zamba2-cuda-pipeline="format=isa chip=sm_80" | FileCheck %s --check-prefix=PTX
+// RUN: zamba2-opt %s --zamba2-cuda-pipeline="format=isa" | FileCheck %s --check-prefix=PDL
+// RUN: zamba2-opt %s --zamba2-cuda-pipeline="format=isa dependent-launch=false" | FileCheck %s --check-prefix=NOPDL
 
 // CHECK: module attributes {gpu.container_module
 // CHECK-NOT: gpu.module
@@ -44,6 +46,23 @@
 // PTX-SAME: .maxntid 128, 1, 1
 // PTX-SAME: shfl.sync.bfly.b32
 // PTX-SAME: .visible .entry linear_r8(
+// PTX-NOT: griddepcontrol
+
+// On sm_90 every kernel first waits for the grids before it, then lets the
+// next one launch (zamba2-gpu-dependent-launch); not when asked not to.
+// PDL: .visible .entry loop(
+// PDL-NOT: .entry
+// PDL-SAME: griddepcontrol.wait;
+// PDL-NOT: .entry
+// PDL-SAME: griddepcontrol.launch_dependents;
+// PDL-SAME: .visible .entry linear_r1(
+// PDL-NOT: .entry
+// PDL-SAME: griddepcontrol.wait;
+// PDL-SAME: .visible .entry linear_r8(
+// PDL-NOT: .entry
+// PDL-SAME: griddepcontrol.wait;
+// NOPDL: .visible .entry loop(
+// NOPDL-NOT: griddepcontrol
 
 module {
   zamba2.weight @"emb" : tensor<6x4xf32>

@@ -69,6 +69,22 @@ func.func @int8_narrow(%x: tensor<?x1x24xf32>, %q: tensor<4x24xi8>,
   return %y : tensor<?x1x4xf32>
 }
 
+// `into`: the kernel adds the base as it stores each output (no kernel of
+// its own for the addition).
+// CHECK-LABEL: func.func @int4_into
+// CHECK: gpu.launch {{.*}} module(@linear_r1) function(@linear_r1)
+// CHECK: gpu.shuffle  xor
+// CHECK: %[[B:.*]] = memref.load %{{.*}} : memref<?x1x16xf32>
+// CHECK: %[[V:.*]] = arith.addf %{{.*}}, %[[B]] : f32
+// CHECK: memref.store %[[V]]
+// CHECK-NOT: gpu.launch {{.*}} module(@loop)
+// CHECK: return
+func.func @int4_into(%x: tensor<?x1x64xf32>, %q: tensor<16x32xi8>,
+                     %s: tensor<16x1xf16>, %r: tensor<?x1x16xf32>) -> tensor<?x1x16xf32> {
+  %y = zamba2.quant_linear %x, %q scales %s into %r symmetric {bits = 4 : i64, group_size = 64 : i64} : (tensor<?x1x64xf32>, tensor<16x32xi8>, tensor<16x1xf16>, tensor<?x1x16xf32>) -> tensor<?x1x16xf32>
+  return %y : tensor<?x1x16xf32>
+}
+
 // PTX: .visible .entry linear_r1(
 // PTX: ld.global.v4.b32
 // PTX: bfe.s32 {{.*}}, 4;

@@ -116,6 +116,24 @@ func.func @f(%x: tensor<?x?x64xf32>, %w: tensor<96x64xf32>) {
 
 // -----
 
+// linear base
+func.func @f(%x: tensor<?x?x64xf32>, %w: tensor<96x64xf32>, %r: tensor<?x96xf32>) {
+  // expected-error @+1 {{base must have the result's type 'tensor<?x?x96xf32>', found 'tensor<?x96xf32>'}}
+  %y = zamba2.linear %x, %w into %r : (tensor<?x?x64xf32>, tensor<96x64xf32>, tensor<?x96xf32>) -> tensor<?x?x96xf32>
+  return
+}
+
+// -----
+
+// quant base
+func.func @f(%x: tensor<?x?x64xf32>, %q: tensor<96x32xi8>, %s: tensor<96x2xf16>, %r: tensor<?x?x96xbf16>) {
+  // expected-error @+1 {{base must have the result's type 'tensor<?x?x96xf32>', found 'tensor<?x?x96xbf16>'}}
+  %y = zamba2.quant_linear %x, %q scales %s into %r symmetric {bits = 4 : i64, group_size = 32 : i64} : (tensor<?x?x64xf32>, tensor<96x32xi8>, tensor<96x2xf16>, tensor<?x?x96xbf16>) -> tensor<?x?x96xf32>
+  return
+}
+
+// -----
+
 // lora rank mismatch
 func.func @f(%x: tensor<?x?x64xf32>, %a: tensor<8x64xf32>, %b: tensor<96x4xf32>, %base: tensor<?x?x96xf32>) {
   // expected-error @+1 {{adapter rank mismatch: A is [8, 64] (rank 8) but B is [96, 4]}}

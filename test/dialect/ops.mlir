@@ -91,5 +91,10 @@ func.func @fused(%x: tensor<?x?x64xf32>, %w: tensor<96x64xf32>, %a: tensor<8x64x
   %q4 = zamba2.quant_linear %x, %qw scales %s symmetric {bits = 4 : i64, group_size = 32 : i64} : (tensor<?x?x64xf32>, tensor<96x32xi8>, tensor<96x2xf16>) -> tensor<?x?x96xf32>
   // CHECK: zamba2.quant_linear %{{.*}}, %{{.*}} scales %{{.*}} zeros %{{.*}} bias %{{.*}} asymmetric {bits = 4 : i64, group_size = 32 : i64}
   %q4a = zamba2.quant_linear %x, %qw scales %s zeros %zp bias %bias asymmetric {bits = 4 : i64, group_size = 32 : i64} : (tensor<?x?x64xf32>, tensor<96x32xi8>, tensor<96x2xf16>, tensor<96x2xi8>, tensor<96xf32>) -> tensor<?x?x96xf32>
-  return %f, %fb, %q4, %q4a : tensor<?x?x96xf32>, tensor<?x?x96xf32>, tensor<?x?x96xf32>, tensor<?x?x96xf32>
+  // `into`: the product added to a base of the result's type.
+  // CHECK: zamba2.linear %{{.*}}, %{{.*}} bias %{{.*}} into %{{.*}} : (tensor<?x?x64xf32>, tensor<96x64xf32>, tensor<96xf32>, tensor<?x?x96xf32>) -> tensor<?x?x96xf32>
+  %li = zamba2.linear %x, %w bias %bias into %q4 : (tensor<?x?x64xf32>, tensor<96x64xf32>, tensor<96xf32>, tensor<?x?x96xf32>) -> tensor<?x?x96xf32>
+  // CHECK: zamba2.quant_linear %{{.*}}, %{{.*}} scales %{{.*}} into %{{.*}} symmetric
+  %qi = zamba2.quant_linear %x, %qw scales %s into %li symmetric {bits = 4 : i64, group_size = 32 : i64} : (tensor<?x?x64xf32>, tensor<96x32xi8>, tensor<96x2xf16>, tensor<?x?x96xf32>) -> tensor<?x?x96xf32>
+  return %f, %fb, %q4, %qi : tensor<?x?x96xf32>, tensor<?x?x96xf32>, tensor<?x?x96xf32>, tensor<?x?x96xf32>
 }

@@ -30,15 +30,14 @@
 // CHECK-NEXT: %[[WS:.*]] = zamba2.param @w.scales : tensor<128x1xf16>
 // CHECK-NEXT: %[[Y:.*]] = zamba2.quant_linear %[[X]], %[[WP]] scales %[[WS]] bias %[[BIAS]] symmetric {bits = 4 : i64, group_size = 64 : i64} : (tensor<?x?x64xf32>, tensor<128x32xi8>, tensor<128x1xf16>, tensor<128xf32>) -> tensor<?x?x128xf32>
 // The shared weight's linear, then its adapter: base + (x A^T) B^T with A
-// quantized and B a float linear.
+// quantized and B a float linear that adds to the base itself.
 // CHECK: %[[SP:.*]] = zamba2.param @shared.packed
 // CHECK-NEXT: %[[SS:.*]] = zamba2.param @shared.scales
 // CHECK-NEXT: %[[S:.*]] = zamba2.quant_linear %[[Y]], %[[SP]] scales %[[SS]] symmetric {bits = 4 : i64, group_size = 64 : i64} : (tensor<?x?x128xf32>, tensor<64x64xi8>, tensor<64x2xf16>) -> tensor<?x?x64xf32>
 // CHECK: %[[AP:.*]] = zamba2.param @a.packed
 // CHECK-NEXT: %[[AS:.*]] = zamba2.param @a.scales
 // CHECK-NEXT: %[[MID:.*]] = zamba2.quant_linear %[[S]], %[[AP]] scales %[[AS]] symmetric {{.*}} -> tensor<?x?x8xf32>
-// CHECK-NEXT: %[[T:.*]] = zamba2.linear %[[MID]], %{{.*}} : (tensor<?x?x8xf32>, tensor<64x8xf32>) -> tensor<?x?x64xf32>
-// CHECK-NEXT: %[[SUM:.*]] = arith.addf %[[S]], %[[T]] : tensor<?x?x64xf32>
+// CHECK-NEXT: %[[SUM:.*]] = zamba2.linear %[[MID]], %{{.*}} into %[[S]] : (tensor<?x?x8xf32>, tensor<64x8xf32>, tensor<?x?x64xf32>) -> tensor<?x?x64xf32>
 // The tied lm_head stays a float linear of the embedding table.
 // CHECK-NEXT: %[[L:.*]] = zamba2.linear %[[SUM]], %[[E]] : (tensor<?x?x64xf32>, tensor<512x64xf32>) -> tensor<?x?x512xf32>
 // CHECK-NEXT: return %[[L]]
@@ -129,8 +128,7 @@ func.func @untied(%x: tensor<?x?x64xf32>, %w: tensor<16x64xf32>) -> (tensor<?x?x
 // CHECK-LABEL: func.func @fused
 // CHECK: %[[B:.*]] = zamba2.quant_linear %arg0, {{.*}} bias %arg1
 // CHECK: %[[M:.*]] = zamba2.quant_linear %arg0, {{.*}} -> tensor<?x?x8xf32>
-// CHECK-NEXT: %[[T:.*]] = zamba2.linear %[[M]]
-// CHECK-NEXT: %[[R:.*]] = arith.addf %[[B]], %[[T]]
+// CHECK-NEXT: %[[R:.*]] = zamba2.linear %[[M]], %{{.*}} into %[[B]]
 // CHECK-NEXT: return %[[R]]
 // HEAD-LABEL: func.func @fused
 // HEAD: %[[B:.*]] = zamba2.quant_linear %arg0, {{.*}} bias %arg1

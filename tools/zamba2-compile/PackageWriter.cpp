@@ -212,13 +212,11 @@ bool mlir::zamba2::checkTokenizer(const std::string &checkpointDir,
   return true;
 }
 
-std::string mlir::zamba2::buildManifest(const ::zamba2::ModelConfig &cfg,
-                                        const std::string &checkpointDir,
-                                        const CpuTarget &target,
-                                        const ModuleTables &tables,
-                                        const GenerationIds &generation,
-                                        bool hasTokenizer, std::string &err,
-                                        const std::string &gpuChip) {
+std::string mlir::zamba2::buildManifest(
+    const ::zamba2::ModelConfig &cfg, const std::string &checkpointDir,
+    const CpuTarget &target, const ModuleTables &tables,
+    const GenerationIds &generation, bool hasTokenizer, std::string &err,
+    const std::string &gpuChip, bool dependentLaunch) {
   json::Value config;
   if (!readJsonFile(checkpointDir + "/config.json", config, err))
     return "";
@@ -228,8 +226,10 @@ std::string mlir::zamba2::buildManifest(const ::zamba2::ModelConfig &cfg,
   m.set("producer", json::Value::string("zamba2c 0.1.0"));
   json::Value t = json::Value::object();
   t.set("kind", json::Value::string(gpuChip.empty() ? "cpu" : "cuda"));
-  if (!gpuChip.empty())
+  if (!gpuChip.empty()) {
     t.set("gpu", json::Value::string(gpuChip));
+    t.set("dependent_launch", json::Value::boolean(dependentLaunch));
+  }
   t.set("triple", json::Value::string(target.triple));
   t.set("cpu", json::Value::string(target.cpu));
   json::Value features = json::Value::array();

@@ -45,12 +45,14 @@ bool checkTokenizer(const std::string &checkpointDir, int64_t vocabSize,
                     bool &present, std::string &err);
 
 /// manifest.json of docs/PACKAGE.md. `gpuChip` non-empty: a CUDA package
-/// (target kind "cuda", `target` is then the host CPU of model.so).
+/// (target kind "cuda", `target` is then the host CPU of model.so), whose
+/// kernels wait for their predecessors themselves when `dependentLaunch`.
 std::string buildManifest(const ::zamba2::ModelConfig &cfg,
                           const std::string &checkpointDir,
                           const CpuTarget &target, const ModuleTables &tables,
                           const GenerationIds &generation, bool hasTokenizer,
-                          std::string &err, const std::string &gpuChip = "");
+                          std::string &err, const std::string &gpuChip = "",
+                          bool dependentLaunch = false);
 
 /// A package directory written under a temporary name and renamed into place
 /// only when complete; removed if abandoned.

@@ -124,6 +124,11 @@ cl::opt<bool> fuseRotary("fuse-rotary",
                          cl::desc("Fold the rotary embedding into attention "
                                   "(zamba2-fuse-rotary; default on)"),
                          cl::init(true), cl::cat(category));
+cl::opt<bool> fuseResidual(
+    "fuse-residual",
+    cl::desc("Add the residual stream inside the linear that produces the "
+             "sum (zamba2-fuse-residual; default on)"),
+    cl::init(true), cl::cat(category));
 enum class Quantize { None, Int4, Int8 };
 enum class QuantScheme { Sym, Asym };
 enum class ScaleType { F16, F32 };
@@ -466,6 +471,8 @@ int main(int argc, char **argv) {
   mlir::zamba2::FusionOptions fusion;
   fusion.fuseLoRA = fuseLoRA;
   fusion.fuseRotary = fuseRotary;
+  fusion.fuseResidual = fuseResidual;
+  bool dependentLaunch = false;
   if (cuda) {
     mlir::zamba2::CudaPipelineOptions gpu;
     gpu.fusion = fusion;
@@ -473,6 +480,7 @@ int main(int argc, char **argv) {
     gpu.features = ptxFeaturesFor(gpuName);
     gpu.toolkitPath = cudaToolkitDir();
     gpu.format = emit == Emit::PTX ? "isa" : "fatbin";
+    dependentLaunch = mlir::zamba2::usesDependentLaunch(gpu);
     mlir::zamba2::buildCudaPipeline(pm, gpu);
   } else {
     mlir::zamba2::CpuPipelineOptions options;
@@ -546,7 +554,7 @@ int main(int argc, char **argv) {
   }
   std::string manifest = mlir::zamba2::buildManifest(
       cfg, dir, cpu, tables, generation, hasTokenizer, err,
-      cuda ? std::string(gpuName) : std::string());
+      cuda ? std::string(gpuName) : std::string(), dependentLaunch);
   if (manifest.empty() || !pkg.writeText("manifest.json", manifest, err) ||
       !pkg.commit(err)) {
     progress.abandon();

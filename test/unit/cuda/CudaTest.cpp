@@ -339,13 +339,77 @@ TEST_F(CudaTest, LaunchChecksItsArguments) {
   EXPECT_EQ(message, "mgpuModuleGetFunction: cuModuleGetFunction failed: "
                      "CUDA_ERROR_NOT_FOUND (500): named symbol not found "
                      "(kernel 'nope')");
-  mgpuLaunchClusterKernel(function, 2, 1, 1, 2, 1, 1, 128, 1, 1, 0, nullptr,
+  mgpuLaunchClusterKernel(function, 2, 1, 1, 0, 1, 1, 128, 1, 1, 0, nullptr,
                           nullptr, nullptr);
   ASSERT_TRUE(cudaTakeError(message));
-  EXPECT_EQ(message, "mgpuLaunchClusterKernel: this NVIDIA driver lacks "
-                     "cuLaunchKernelEx (CUDA 12+)");
+  EXPECT_EQ(message, "mgpuLaunchClusterKernel: invalid launch dimensions (2, "
+                     "1, 1, 0, 1, 1, 128, 1, 1)");
   mgpuModuleUnload(module);
   EXPECT_FALSE(cudaTakeError(message)) << message;
+}
+
+// Inside a call of a package whose kernels wait for their predecessors, a
+// kernel right after a kernel is a dependent launch; the first kernel of a
+// call, one after other stream work, and every kernel of a package without
+// the waits or outside a call are launched plainly.
+TEST_F(CudaTest, DependentLaunchOnlyRightAfterAKernel) {
+  useDriver(ZAMBA2_FAKE_LIBCUDA);
+  void *fake = ::dlopen(ZAMBA2_FAKE_LIBCUDA, RTLD_NOW | RTLD_LOCAL);
+  ASSERT_NE(fake, nullptr);
+  auto dependent =
+      reinterpret_cast<int (*)()>(::dlsym(fake, "fakeCudaDependentLaunches"));
+  ASSERT_NE(dependent, nullptr);
+  void *module = mgpuModuleLoad(const_cast<char *>("FAKE-CUBIN"), 10);
+  void *function = mgpuModuleGetFunction(module, "fill");
+  ASSERT_NE(function, nullptr);
+  std::string err;
+  void *stream = cudaCreateStream(err);
+  ASSERT_NE(stream, nullptr) << err;
+  constexpr uint32_t kN = 64;
+  auto *out = static_cast<uint32_t *>(mgpuMemAlloc(kN * 4, stream, 0));
+  ASSERT_NE(out, nullptr);
+  uint32_t value = 0;
+  auto fill = [&](uint32_t v) {
+    uint32_t n = kN;
+    value = v;
+    void *params[3] = {&out, &n, &value};
+    mgpuLaunchKernel(function, 1, 1, 1, kN, 1, 1, 0, stream, params, nullptr,
+                     3);
+  };
+  const int base = dependent();
+  {
+    CudaCallScope call(stream, /*dependentLaunch=*/true);
+    fill(1);
+    EXPECT_EQ(dependent(), base); // the call's first kernel
+    fill(2);
+    EXPECT_EQ(dependent(), base + 1);
+    mgpuMemset32(out, 0, kN, stream);
+    fill(3);
+    EXPECT_EQ(dependent(), base + 1); // after a memset
+    fill(4);
+    EXPECT_EQ(dependent(), base + 2);
+  }
+  for (uint32_t i = 0; i < kN; ++i)
+    ASSERT_EQ(out[i], 4 + i); // the dependent launch ran the kernel
+  {
+    CudaCallScope call(stream, /*dependentLaunch=*/true);
+    fill(5);
+    EXPECT_EQ(dependent(), base + 2); // a new call begins plainly
+  }
+  {
+    CudaCallScope call(stream, /*dependentLaunch=*/false);
+    fill(6);
+    fill(7);
+  }
+  fill(8);
+  fill(9);
+  EXPECT_EQ(dependent(), base + 2);
+  mgpuMemFree(out, stream);
+  cudaDestroyStream(stream);
+  mgpuModuleUnload(module);
+  std::string message;
+  EXPECT_FALSE(cudaTakeError(message)) << message;
+  ::dlclose(fake);
 }
 
 TEST_F(CudaTest, ExecutableExportsTheMgpuSymbols) {

@@ -8,6 +8,7 @@
 |* uint32_t value), run on the host at launch; any other image fails with     *|
 |* CUDA_ERROR_NO_BINARY_FOR_GPU. FAKE_CUDA_DEVICES=0 makes it see no device.  *|
 |* Built with FAKE_OLD_DRIVER, it lacks cuMemAllocManaged.                    *|
+|* fakeCuda* functions report what the tests check.                          *|
 |*                                                                            *|
 \*===----------------------------------------------------------------------===*/
 #include <stdint.h>
@@ -274,6 +275,32 @@ EXPORT CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz,
     out[i] = value + i;
   return 0;
 }
+/* cuLaunchKernelEx: as cuLaunchKernel; counts the launches that ask for
+ * programmatic stream serialisation (attribute 6), for the tests. */
+typedef struct {
+  int id;
+  char pad[4];
+  union {
+    char bytes[64];
+    int flag;
+  } value;
+} FakeLaunchAttribute;
+typedef struct {
+  unsigned gx, gy, gz, bx, by, bz, smem;
+  void *stream;
+  FakeLaunchAttribute *attrs;
+  unsigned numAttrs;
+} FakeLaunchConfig;
+static int dependentLaunches;
+EXPORT CUresult cuLaunchKernelEx(const FakeLaunchConfig *c, void *f,
+                                 void **params, void **extra) {
+  for (unsigned i = 0; i < c->numAttrs; ++i)
+    if (c->attrs[i].id == 6 && c->attrs[i].value.flag)
+      ++dependentLaunches;
+  return cuLaunchKernel(f, c->gx, c->gy, c->gz, c->bx, c->by, c->bz, c->smem,
+                        c->stream, params, extra);
+}
+EXPORT int fakeCudaDependentLaunches(void) { return dependentLaunches; }
 EXPORT CUresult cuStreamCreate(void **s, unsigned flags) {
   (void)flags;
   ++streamsCreated;

@@ -63,7 +63,8 @@ TEST_F(DialectTest, LinearVerifierAcceptsMatchingShapes) {
   auto module = makeModule(
       {f32({dyn, dyn, 64}), f32({96, 64})}, [&](OpBuilder &b, Block &blk) {
         LinearOp::create(b, b.getUnknownLoc(), f32({dyn, dyn, 96}),
-                         blk.getArgument(0), blk.getArgument(1), Value());
+                         blk.getArgument(0), blk.getArgument(1), Value(),
+                         Value());
       });
   EXPECT_TRUE(succeeded(verify(*module)));
   EXPECT_TRUE(messages.empty());
@@ -74,7 +75,8 @@ TEST_F(DialectTest, LinearVerifierNamesBothWidths) {
   auto module = makeModule(
       {f32({dyn, dyn, 64}), f32({96, 32})}, [&](OpBuilder &b, Block &blk) {
         LinearOp::create(b, b.getUnknownLoc(), f32({dyn, dyn, 96}),
-                         blk.getArgument(0), blk.getArgument(1), Value());
+                         blk.getArgument(0), blk.getArgument(1), Value(),
+                         Value());
       });
   EXPECT_TRUE(failed(verify(*module)));
   ASSERT_EQ(messages.size(), 1u);

@@ -208,6 +208,22 @@ TEST(Manifest, CudaManifestHasTheLibraryFieldsAndAGpu) {
             "");
   EXPECT_EQ(m.targetKind, "cuda");
   EXPECT_EQ(m.targetGpu, "sm_90");
+  EXPECT_FALSE(m.dependentLaunch); // absent: launched plainly
+  EXPECT_EQ(parseEdited(
+                [](json::Value &m) {
+                  member(m, "target").set("kind", json::Value::string("cuda"));
+                  member(m, "target")
+                      .set("dependent_launch", json::Value::boolean(true));
+                },
+                &m),
+            "");
+  EXPECT_TRUE(m.dependentLaunch);
+  EXPECT_EQ(
+      parseEdited([](json::Value &m) {
+        member(m, "target").set("dependent_launch", json::Value::string("yes"));
+      }),
+      "P/manifest.json: field 'target.dependent_launch': expected true "
+      "or false, found string 'yes'");
   EXPECT_NE(parseEdited([](json::Value &m) {
               member(m, "target").set("kind", json::Value::string("cuda"));
               m.set("library", json::Value::integer(0));

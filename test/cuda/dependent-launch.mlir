@@ -1,0 +1,43 @@
+// zamba2-gpu-dependent-launch: every kernel begins with griddepcontrol wait
+// (before its first memory access) then launch_dependents; device functions
+// that are not kernels and host code are left alone; a second run adds
+// nothing.
+// RUN: zamba2-opt %s --zamba2-gpu-dependent-launch | FileCheck %s
+// RUN: zamba2-opt %s --zamba2-gpu-dependent-launch --zamba2-gpu-dependent-launch | FileCheck %s
+
+// CHECK-LABEL: gpu.func @copy(
+// CHECK-NEXT: nvvm.griddepcontrol wait
+// CHECK-NEXT: nvvm.griddepcontrol launch_dependents
+// CHECK-NEXT: arith.constant 0 : index
+// CHECK-NEXT: memref.load
+// CHECK-NOT: nvvm.griddepcontrol
+// CHECK-LABEL: gpu.func @helper(
+// CHECK-NOT: nvvm.griddepcontrol
+// CHECK-LABEL: gpu.func @twice(
+// CHECK-NEXT: nvvm.griddepcontrol wait
+// CHECK-NEXT: nvvm.griddepcontrol launch_dependents
+// CHECK-NEXT: gpu.return
+// CHECK-LABEL: func.func @host(
+// CHECK-NOT: nvvm.griddepcontrol
+module attributes {gpu.container_module} {
+  gpu.module @zamba2_kernels {
+    gpu.func @copy(%a: memref<?xf32>, %b: memref<?xf32>) kernel {
+      %c0 = arith.constant 0 : index
+      %v = memref.load %a[%c0] : memref<?xf32>
+      memref.store %v, %b[%c0] : memref<?xf32>
+      gpu.return
+    }
+    gpu.func @helper(%a: memref<?xf32>) {
+      gpu.return
+    }
+    gpu.func @twice() kernel {
+      gpu.return
+    }
+  }
+  func.func @host(%a: memref<?xf32>, %b: memref<?xf32>) {
+    %c1 = arith.constant 1 : index
+    gpu.launch_func @zamba2_kernels::@copy blocks in (%c1, %c1, %c1)
+        threads in (%c1, %c1, %c1) args(%a : memref<?xf32>, %b : memref<?xf32>)
+    return
+  }
+}
