@@ -333,18 +333,68 @@ struct QuantWeights {
   bool isSigned;
 };
 
-/// The fast form of accumulateQuant: 16 bytes of a packed row per lane step
-/// (32 int4 or 16 int8 weights, all of one group), read as 4 32-bit words.
+/// Field j (j < 32 / bits) of each word of `words` (vector of i32), as f32:
+/// signed fields sign-extended with a shift up and an arithmetic shift down
+/// (ptxas makes a bfe.s32 of it), unsigned ones shifted and masked, minus
+/// `zero` (same type as words) when there is one.
+SmallVector<Value> integerFields(OpBuilder &b, Location loc,
+                                 const QuantWeights &qw, Value words,
+                                 Value zero) {
+  auto wordVec = cast<VectorType>(words.getType());
+  auto f32Vec = VectorType::get(wordVec.getShape(), b.getF32Type());
+  auto shift = [&](int64_t bitsBy) {
+    return splatConst(b, loc, wordVec, b.getI32IntegerAttr(bitsBy));
+  };
+  SmallVector<Value> fields;
+  for (int64_t j = 0; j < 32 / qw.bits; ++j) {
+    int64_t low = j * qw.bits, high = 32 - low - qw.bits;
+    Value q;
+    if (qw.isSigned) {
+      q = high ? arith::ShLIOp::create(b, loc, words, shift(high)).getResult()
+               : words;
+      q = arith::ShRSIOp::create(b, loc, q, shift(32 - qw.bits));
+    } else {
+      q = low ? arith::ShRUIOp::create(b, loc, words, shift(low)).getResult()
+              : words;
+      if (high)
+        q = arith::AndIOp::create(b, loc, q,
+                                  shift((int64_t(1) << qw.bits) - 1));
+    }
+    if (zero)
+      q = arith::SubIOp::create(b, loc, q, zero);
+    fields.push_back(arith::SIToFPOp::create(b, loc, f32Vec, q));
+  }
+  return fields;
+}
+
+/// acc + scales . sums, for the quantized forms' accumulators: a vector
+/// accumulator takes the lane-wise products (reduced once after the loop),
+/// an f32 one their sum.
+Value addScaled(Emitter &e, Value acc, Value scales, Value sums) {
+  if (isa<VectorType>(acc.getType()))
+    return vector::FMAOp::create(e.b, e.loc, scales, sums, acc);
+  return e.fadd(acc, vector::ReductionOp::create(
+                         e.b, e.loc, vector::CombiningKind::ADD,
+                         arith::MulFOp::create(e.b, e.loc, scales, sums)));
+}
+
+/// The fast form of accumulateQuant for one token row: 16 contiguous bytes
+/// of a packed row per lane step (32 int4 or 16 int8 weights, all of one
+/// group), read as 4 32-bit words: one wide load and one scale per channel
+/// and step, which is what a latency-bound GEMV of one row wants (the
+/// interleaved form below, with 4 word loads and 4 scales, measured 15%
+/// slower there).
 /// Field j of every word (a nibble or a byte; the words are little-endian,
 /// so field j of word i is weight i * fields + j) is extracted for the 4
 /// words at once with two shifts (or a shift and a mask), converted to f32
 /// and multiplied with the matching elements of x; the group's scale
 /// multiplies the step's sum once. Integer work per weight: 2 ops and a
 /// conversion, instead of byte-wise unpacking.
-void accumulateQuantVector(Emitter &e, const Product &p, const QuantWeights &qw,
-                           ArrayRef<SmallVector<Value>> rows,
-                           ArrayRef<Value> ns, Value lane,
-                           SmallVectorImpl<Value> &acc) {
+void accumulateQuantContiguous(Emitter &e, const Product &p,
+                               const QuantWeights &qw,
+                               ArrayRef<SmallVector<Value>> rows,
+                               ArrayRef<Value> ns, Value lane,
+                               SmallVectorImpl<Value> &acc) {
   OpBuilder &b = e.b;
   Type f32 = b.getF32Type(), i32 = b.getI32Type();
   constexpr int64_t kBytes = 16, kWords = kBytes / 4;
@@ -363,21 +413,16 @@ void accumulateQuantVector(Emitter &e, const Product &p, const QuantWeights &qw,
       static_cast<int64_t>(rows.size() * channels) > kVectorAccumulators;
   SmallVector<Value> init(rows.size() * channels,
                           scalarAcc ? e.f32(0.0) : zeroVec);
-  // One token row: `unroll` steps per lane per iteration, when they divide
-  // evenly; their weight and scale loads are all issued before any of their
-  // math (the GEMV of one row is bound by memory latency). Not for 8 rows:
-  // there the registers go to the accumulators (unrolled, 512-token int4
-  // prefill took 2.3 times as long).
-  int64_t chunks = k / v, unroll = rows.size() == 1 ? 4 : 1;
+  // `unroll` steps per lane per iteration, when they divide evenly; their
+  // weight and scale loads are all issued before any of their math (the
+  // GEMV of one row is bound by memory latency).
+  int64_t chunks = k / v, unroll = 4;
   while (unroll > 1 && chunks % (kWarp * unroll) != 0)
     unroll /= 2;
   auto loop = scf::ForOp::create(
       b, e.loc, lane, e.idx(chunks), e.idx(kWarp * unroll), init,
       [&](OpBuilder &lb, Location l, Value chunk, ValueRange accs) {
         Emitter le{lb, l};
-        auto shift = [&](int64_t bitsBy) {
-          return splatConst(lb, l, wordVec, lb.getI32IntegerAttr(bitsBy));
-        };
         // The loads of every step: [u][c].
         SmallVector<Value> firsts;
         SmallVector<SmallVector<Value>> wordsOf(unroll), scalesOf(unroll),
@@ -409,32 +454,10 @@ void accumulateQuantVector(Emitter &e, const Product &p, const QuantWeights &qw,
         SmallVector<Value> next(accs);
         for (int64_t u = 0; u < unroll; ++u) {
           // Per channel: the weights' integers as f32, field by field.
-          SmallVector<SmallVector<Value>> fieldsOf(channels);
-          for (size_t c = 0; c < channels; ++c) {
-            Value words = wordsOf[u][c], zero = zerosOf[u][c];
-            for (int64_t j = 0; j < fields; ++j) {
-              int64_t low = j * qw.bits, high = 32 - low - qw.bits;
-              Value q;
-              if (qw.isSigned) {
-                // Sign-extend field j: up to the top, arithmetic shift down.
-                q = high ? arith::ShLIOp::create(lb, l, words, shift(high))
-                               .getResult()
-                         : words;
-                q = arith::ShRSIOp::create(lb, l, q, shift(32 - qw.bits));
-              } else {
-                q = low ? arith::ShRUIOp::create(lb, l, words, shift(low))
-                              .getResult()
-                        : words;
-                if (high)
-                  q = arith::AndIOp::create(lb, l, q,
-                                            shift((int64_t(1) << qw.bits) - 1));
-              }
-              if (zero)
-                q = arith::SubIOp::create(lb, l, q, zero);
-              fieldsOf[c].push_back(
-                  arith::SIToFPOp::create(lb, l, f32Vec, q).getResult());
-            }
-          }
+          SmallVector<SmallVector<Value>> fieldsOf;
+          for (size_t c = 0; c < channels; ++c)
+            fieldsOf.push_back(
+                integerFields(lb, l, qw, wordsOf[u][c], zerosOf[u][c]));
           for (size_t r = 0; r < rows.size(); ++r) {
             Value x = vector::LoadOp::create(lb, l, xType, p.x,
                                              with(rows[r], firsts[u]),
@@ -451,19 +474,137 @@ void accumulateQuantVector(Emitter &e, const Product &p, const QuantWeights &qw,
                 sums[c] =
                     vector::FMAOp::create(lb, l, xs, fieldsOf[c][j], sums[c]);
             }
-            for (size_t c = 0; c < channels; ++c) {
-              Value &sum = next[r * channels + c];
-              Value scale = scalesOf[u][c];
-              if (!scalarAcc) {
-                sum = vector::FMAOp::create(lb, l, scale, sums[c], sum);
-                continue;
-              }
-              Value scaled = vector::ReductionOp::create(
-                  lb, l, vector::CombiningKind::ADD, sums[c]);
-              sum = le.fadd(sum, le.fmul(vector::ExtractOp::create(lb, l, scale,
-                                                                   int64_t(0)),
-                                         scaled));
+            for (size_t c = 0; c < channels; ++c)
+              next[r * channels + c] = addScaled(le, next[r * channels + c],
+                                                 scalesOf[u][c], sums[c]);
+          }
+        }
+        scf::YieldOp::create(lb, l, next);
+      });
+  addLoopSums(e, loop, scalarAcc, acc);
+}
+
+/// The fast form of accumulateQuant for several token rows. A lane reads
+/// whole 32-bit words of a packed row (8 int4 or 4 int8 weights, all of one
+/// group), interleaved across the warp: lane i takes words i, i + 32, i + 64,
+/// ..., `kWords` of them per step. Each load instruction of the warp then reads
+/// contiguous memory: 128 bytes of words, and `fields` consecutive floats of x
+/// per lane (when a lane took 16 contiguous bytes of weights, it needed 128
+/// contiguous bytes of x per step, and each x load of the warp touched 32
+/// cache lines: the L1 was the bottleneck, and 8-row int4 GEMVs ran at a
+/// quarter of their bf16 speed). Field j of the step's
+/// words (a nibble or a byte; words are little-endian, so field j of a word
+/// is its weight j) is extracted for all of them at once with two shifts
+/// (or a shift and a mask), converted to f32 and multiplied with the
+/// matching x elements; each word's sum is scaled by its group's scale.
+void accumulateQuantInterleaved(Emitter &e, const Product &p,
+                                const QuantWeights &qw,
+                                ArrayRef<SmallVector<Value>> rows,
+                                ArrayRef<Value> ns, Value lane,
+                                SmallVectorImpl<Value> &acc) {
+  OpBuilder &b = e.b;
+  Type f32 = b.getF32Type(), i32 = b.getI32Type();
+  int64_t fields = 32 / qw.bits;
+  int64_t rowWords = cast<MemRefType>(p.w.getType()).getShape().back() / 4;
+  int64_t perLane = rowWords / kWarp; // the caller checked it divides
+  int64_t kWords = perLane % 4 == 0 ? 4 : perLane % 2 == 0 ? 2 : 1;
+  auto wordVec = VectorType::get({kWords}, i32);
+  auto f32Vec = VectorType::get({kWords}, f32);
+  Type xElem = cast<MemRefType>(p.x.getType()).getElementType();
+  auto xType = VectorType::get({fields}, xElem);
+  int64_t xBytes = fields * (xElem.getIntOrFloatBitWidth() / 8);
+  llvm::MaybeAlign xAlign(rowsAligned16(p.x)
+                              ? std::min<int64_t>(xBytes, 16)
+                              : xElem.getIntOrFloatBitWidth() / 8);
+  Value zeroVec = splatConst(b, e.loc, f32Vec, b.getF32FloatAttr(0.0f));
+  size_t channels = ns.size();
+  // As in `accumulate`: one f32 per (row, channel) beyond a few pairs.
+  bool scalarAcc =
+      static_cast<int64_t>(rows.size() * channels) > kVectorAccumulators;
+  SmallVector<Value> init(rows.size() * channels,
+                          scalarAcc ? e.f32(0.0) : zeroVec);
+  // One step per iteration: the registers go to the accumulators (8 rows).
+  constexpr int64_t unroll = 1;
+  auto loop = scf::ForOp::create(
+      b, e.loc, e.idx(0), e.idx(perLane), e.idx(kWords * unroll), init,
+      [&](OpBuilder &lb, Location l, Value first, ValueRange accs) {
+        Emitter le{lb, l};
+        // Word t of this lane: row word lane + 32 t, weight (and x
+        // element) fields * (lane + 32 t).
+        SmallVector<SmallVector<Value>> elementOf(unroll);
+        // The loads of every step: [u][c].
+        SmallVector<SmallVector<Value>> wordsOf(unroll), scalesOf(unroll),
+            zerosOf(unroll);
+        for (int64_t u = 0; u < unroll; ++u) {
+          SmallVector<Value> groups;
+          for (int64_t w = 0; w < kWords; ++w) {
+            Value t = le.add(first, le.idx(u * kWords + w));
+            Value word = le.add(lane, le.mul(t, le.idx(kWarp)));
+            elementOf[u].push_back(le.mul(word, le.idx(fields)));
+            groups.push_back(le.div(elementOf[u].back(), le.idx(qw.groupSize)));
+          }
+          for (Value n : ns) {
+            SmallVector<Value> words, scales, zeros;
+            for (int64_t w = 0; w < kWords; ++w) {
+              Value bytes = vector::LoadOp::create(
+                  lb, l, VectorType::get({4}, lb.getI8Type()), p.w,
+                  ValueRange{n, le.div(elementOf[u][w], le.idx(8 / qw.bits))},
+                  /*nontemporal=*/false, llvm::MaybeAlign(4));
+              words.push_back(vector::ExtractOp::create(
+                  lb, l,
+                  vector::BitCastOp::create(lb, l, VectorType::get({1}, i32),
+                                            bytes),
+                  int64_t(0)));
+              scales.push_back(le.load(qw.scales, {n, groups[w]}));
+              if (qw.zeros)
+                zeros.push_back(arith::ExtUIOp::create(
+                    lb, l, i32,
+                    memref::LoadOp::create(lb, l, qw.zeros,
+                                           ValueRange{n, groups[w]})));
             }
+            wordsOf[u].push_back(
+                vector::FromElementsOp::create(lb, l, wordVec, words));
+            scalesOf[u].push_back(
+                vector::FromElementsOp::create(lb, l, f32Vec, scales));
+            zerosOf[u].push_back(
+                qw.zeros ? vector::FromElementsOp::create(lb, l, wordVec, zeros)
+                               .getResult()
+                         : Value());
+          }
+        }
+        SmallVector<Value> next(accs);
+        for (int64_t u = 0; u < unroll; ++u) {
+          // Per channel: the weights' integers as f32, field by field.
+          SmallVector<SmallVector<Value>> fieldsOf;
+          for (size_t c = 0; c < channels; ++c)
+            fieldsOf.push_back(
+                integerFields(lb, l, qw, wordsOf[u][c], zerosOf[u][c]));
+          for (size_t r = 0; r < rows.size(); ++r) {
+            // x's `fields` elements of each word, then field j's element of
+            // every word as one vector.
+            SmallVector<Value> xs;
+            for (int64_t w = 0; w < kWords; ++w) {
+              Value x = vector::LoadOp::create(lb, l, xType, p.x,
+                                               with(rows[r], elementOf[u][w]),
+                                               /*nontemporal=*/false, xAlign);
+              if (!xElem.isF32())
+                x = arith::ExtFOp::create(lb, l, VectorType::get({fields}, f32),
+                                          x);
+              xs.push_back(x);
+            }
+            SmallVector<Value> sums(channels, zeroVec);
+            for (int64_t j = 0; j < fields; ++j) {
+              SmallVector<Value> column;
+              for (Value x : xs)
+                column.push_back(vector::ExtractOp::create(lb, l, x, j));
+              Value xj = vector::FromElementsOp::create(lb, l, f32Vec, column);
+              for (size_t c = 0; c < channels; ++c)
+                sums[c] =
+                    vector::FMAOp::create(lb, l, xj, fieldsOf[c][j], sums[c]);
+            }
+            for (size_t c = 0; c < channels; ++c)
+              next[r * channels + c] = addScaled(le, next[r * channels + c],
+                                                 scalesOf[u][c], sums[c]);
           }
         }
         scf::YieldOp::create(lb, l, next);
@@ -550,16 +691,22 @@ void accumulateQuantOne(Emitter &e, const Product &p, const QuantWeights &qw,
 }
 
 /// The quantized product for the channels `ns` (acc as in `accumulate`):
-/// the vector form when a 16-byte step holds whole groups, else one channel
-/// at a time in the 8-weight (or 1-weight) form.
+/// one row in the contiguous form when a 16-byte step holds whole groups;
+/// several rows in the interleaved form when every lane gets whole words of
+/// the row (a multiple of 32 words) and a word holds weights of one group;
+/// else one channel at a time in the 8-weight (or 1-weight) form.
 void accumulateQuant(Emitter &e, const Product &p, const QuantWeights &qw,
                      ArrayRef<SmallVector<Value>> rows, ArrayRef<Value> ns,
                      Value lane, SmallVectorImpl<Value> &acc) {
-  int64_t perByte = 8 / qw.bits, fast = 16 * perByte;
-  int64_t k = cast<MemRefType>(p.w.getType()).getShape().back() * perByte;
-  if (k % fast == 0 && qw.groupSize % fast == 0 && innerContiguous(p.x) &&
-      cast<MemRefType>(p.w.getType()).getLayout().isIdentity())
-    return accumulateQuantVector(e, p, qw, rows, ns, lane, acc);
+  int64_t rowBytes = cast<MemRefType>(p.w.getType()).getShape().back();
+  int64_t perByte = 8 / qw.bits, fields = 32 / qw.bits;
+  bool vectorizable = innerContiguous(p.x) &&
+                      cast<MemRefType>(p.w.getType()).getLayout().isIdentity();
+  if (vectorizable && rows.size() == 1 && rowBytes % 16 == 0 &&
+      qw.groupSize % (16 * perByte) == 0)
+    return accumulateQuantContiguous(e, p, qw, rows, ns, lane, acc);
+  if (vectorizable && rowBytes % (4 * kWarp) == 0 && qw.groupSize % fields == 0)
+    return accumulateQuantInterleaved(e, p, qw, rows, ns, lane, acc);
   for (size_t c = 0; c < ns.size(); ++c) {
     SmallVector<Value> one;
     for (size_t r = 0; r < rows.size(); ++r)

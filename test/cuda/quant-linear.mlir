@@ -1,28 +1,36 @@
-// quant_linear on the CUDA target is bufferized into the linear kernel,
-// which loads 16 bytes of a packed weight row per lane step (32 int4 or 16
-// int8 weights of one group) as 4 32-bit words. Field j of every word (the
-// words are little-endian: weight 8i + j of the step for int4, 4i + j for
-// int8) is extracted for the 4 words at once (signed: shift up, arithmetic
-// shift down; unsigned: shift and mask, minus the zero point), converted
-// to f32 and multiplied with x elements j, 8 + j, 16 + j, 24 + j (int4); the
-// group's scale multiplies the step's sum once. Widths that are not a
-// multiple of 16 bytes take 8 weights (or 1) per step. One token row: 4
-// outputs per warp; 8 rows: 2.
+// quant_linear on the CUDA target is bufferized into the linear kernel.
+// One token row (4 outputs per warp): a lane loads 16 contiguous bytes of a
+// packed weight row per step (32 int4 or 16 int8 weights of one group) as 4
+// 32-bit words. Field j of every word (the words are little-endian: weight
+// 8i + j of the step for int4, 4i + j for int8) is extracted for the 4
+// words at once (signed: shift up, arithmetic shift down; unsigned: shift
+// and mask, minus the zero point), converted to f32 and multiplied with x
+// elements j, 8 + j, 16 + j, 24 + j (int4); the group's scale multiplies
+// the step's sum once.
+// Eight rows (2 outputs per warp): a lane takes the words i, i + 32,
+// i + 64, i + 96 of the row, so that every load instruction of the warp
+// reads contiguous memory (the words; x's 8 or 4 floats per word); field j
+// of the 4 words is multiplied with x element j of each word, and each
+// word's sum is scaled by its group's scale.
+// Rows that fit neither take 8 weights (or 1) per step.
 // REQUIRES: cuda-toolkit
 // RUN: zamba2-opt %s --zamba2-lower-to-linalg=target=cuda --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" | FileCheck %s
-// RUN: zamba2-compile %fixtures/tiny-lora-rope --target cuda --quantize int4 --emit=ptx --quiet 2>/dev/null | FileCheck %s --check-prefix=PTX
+// The PTX of a model with hidden size 256 (rows of 32 words or more).
+// RUN: rm -rf %t.ckpt
+// RUN: zamba2-synth --preset tiny --hidden 256 -o %t.ckpt
+// RUN: zamba2-compile %t.ckpt --target cuda --quantize int4 --emit=ptx --quiet 2>/dev/null | FileCheck %s --check-prefix=PTX
 
 // CHECK-LABEL: func.func @int4_sym
 // CHECK: gpu.launch {{.*}} module(@linear_r1) function(@linear_r1)
-// CHECK: memref.load %{{.*}} : memref<16x1xf16>
-// CHECK: %[[BYTES:.*]] = vector.load %{{.*}} {alignment = 16 : i64} : memref<16x32xi8>, vector<16xi8>
+// CHECK: memref.load %{{.*}} : memref<16x16xf16>
+// CHECK: %[[BYTES:.*]] = vector.load %{{.*}} {alignment = 16 : i64} : memref<16x512xi8>, vector<16xi8>
 // CHECK: %[[WORDS:.*]] = vector.bitcast %[[BYTES]] : vector<16xi8> to vector<4xi32>
 // CHECK: arith.shli %[[WORDS]], %{{.*}} : vector<4xi32>
 // CHECK: arith.shrsi %{{.*}} : vector<4xi32>
 // CHECK: arith.sitofp %{{.*}} : vector<4xi32> to vector<4xf32>
 // CHECK: %[[TOP:.*]] = arith.shrsi %[[WORDS]], %{{.*}} : vector<4xi32>
 // CHECK: arith.sitofp %[[TOP]] : vector<4xi32> to vector<4xf32>
-// CHECK: vector.load %{{.*}} : memref<?x1x64xf32>, vector<32xf32>
+// CHECK: vector.load %{{.*}} : memref<?x1x1024xf32>, vector<32xf32>
 // CHECK: vector.shuffle %{{.*}} [0, 8, 16, 24]
 // CHECK: vector.fma
 // CHECK: vector.shuffle %{{.*}} [1, 9, 17, 25]
@@ -31,21 +39,29 @@
 // CHECK: %[[SUM:.*]] = vector.fma
 // CHECK: vector.fma %{{.*}}, %[[SUM]], %{{.*}} : vector<4xf32>
 // CHECK: gpu.shuffle  xor
-// Eight token rows: two outputs per warp, the 16 (row, output) sums in f32
-// accumulators; each step's sum is scaled and added once.
 // CHECK: module(@linear_r8) function(@linear_r8)
 // CHECK: scf.for {{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32)
-// CHECK-COUNT-2: vector.load %{{.*}} {alignment = 16 : i64} : memref<16x32xi8>, vector<16xi8>
-// CHECK: vector.reduction <add>, %{{.*}} : vector<4xf32> into f32
-func.func @int4_sym(%x: tensor<?x1x64xf32>, %q: tensor<16x32xi8>,
-                    %s: tensor<16x1xf16>) -> tensor<?x1x16xf32> {
-  %y = zamba2.quant_linear %x, %q scales %s symmetric {bits = 4 : i64, group_size = 64 : i64} : (tensor<?x1x64xf32>, tensor<16x32xi8>, tensor<16x1xf16>) -> tensor<?x1x16xf32>
+// CHECK: %[[B0:.*]] = vector.load %{{.*}} {alignment = 4 : i64} : memref<16x512xi8>, vector<4xi8>
+// CHECK: vector.bitcast %[[B0]] : vector<4xi8> to vector<1xi32>
+// CHECK: memref.load %{{.*}} : memref<16x16xf16>
+// CHECK-COUNT-3: vector.load %{{.*}} {alignment = 4 : i64} : memref<16x512xi8>, vector<4xi8>
+// CHECK: %[[W8:.*]] = vector.from_elements %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : vector<4xi32>
+// CHECK: %[[SCALES:.*]] = vector.from_elements %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : vector<4xf32>
+// CHECK: arith.shli %[[W8]], %{{.*}} : vector<4xi32>
+// CHECK-COUNT-4: vector.load %{{.*}} {alignment = 16 : i64} : memref<?x1x1024xf32>, vector<8xf32>
+// CHECK: %[[X0:.*]] = vector.from_elements %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : vector<4xf32>
+// CHECK-NEXT: vector.fma %[[X0]], %{{.*}}, %{{.*}} : vector<4xf32>
+// CHECK: arith.mulf %[[SCALES]], %{{.*}} : vector<4xf32>
+// CHECK-NEXT: vector.reduction <add>, %{{.*}} : vector<4xf32> into f32
+func.func @int4_sym(%x: tensor<?x1x1024xf32>, %q: tensor<16x512xi8>,
+                    %s: tensor<16x16xf16>) -> tensor<?x1x16xf32> {
+  %y = zamba2.quant_linear %x, %q scales %s symmetric {bits = 4 : i64, group_size = 64 : i64} : (tensor<?x1x1024xf32>, tensor<16x512xi8>, tensor<16x16xf16>) -> tensor<?x1x16xf32>
   return %y : tensor<?x1x16xf32>
 }
 
 // CHECK-LABEL: func.func @int8_asym
 // CHECK: gpu.launch {{.*}} module(@linear_r1) function(@linear_r1)
-// CHECK: %[[BYTES:.*]] = vector.load %{{.*}} {alignment = 16 : i64} : memref<16x64xi8>, vector<16xi8>
+// CHECK: %[[BYTES:.*]] = vector.load %{{.*}} {alignment = 16 : i64} : memref<16x512xi8>, vector<16xi8>
 // CHECK: %[[WORDS:.*]] = vector.bitcast %[[BYTES]] : vector<16xi8> to vector<4xi32>
 // CHECK: %[[Z:.*]] = arith.extui %{{.*}} : i8 to i32
 // CHECK: %[[ZV:.*]] = vector.broadcast %[[Z]] : i32 to vector<4xi32>
@@ -53,9 +69,17 @@ func.func @int4_sym(%x: tensor<?x1x64xf32>, %q: tensor<16x32xi8>,
 // CHECK: arith.subi %[[LOW]], %[[ZV]] : vector<4xi32>
 // CHECK: arith.shrui %[[WORDS]], %{{.*}} : vector<4xi32>
 // CHECK: vector.shuffle %{{.*}} [0, 4, 8, 12]
-func.func @int8_asym(%x: tensor<?x1x64xf32>, %q: tensor<16x64xi8>,
-                     %s: tensor<16x2xf32>, %z: tensor<16x2xi8>) -> tensor<?x1x16xf32> {
-  %y = zamba2.quant_linear %x, %q scales %s zeros %z asymmetric {bits = 8 : i64, group_size = 32 : i64} : (tensor<?x1x64xf32>, tensor<16x64xi8>, tensor<16x2xf32>, tensor<16x2xi8>) -> tensor<?x1x16xf32>
+// CHECK: module(@linear_r8) function(@linear_r8)
+// CHECK: vector.load %{{.*}} {alignment = 4 : i64} : memref<16x512xi8>, vector<4xi8>
+// CHECK: %[[Z8:.*]] = arith.extui %{{.*}} : i8 to i32
+// CHECK: %[[W8:.*]] = vector.from_elements %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : vector<4xi32>
+// CHECK: %[[ZV8:.*]] = vector.from_elements %[[Z8]], %{{.*}}, %{{.*}}, %{{.*}} : vector<4xi32>
+// CHECK: %[[LOW8:.*]] = arith.andi %[[W8]], %{{.*}} : vector<4xi32>
+// CHECK: arith.subi %[[LOW8]], %[[ZV8]] : vector<4xi32>
+// CHECK: vector.load %{{.*}} : memref<?x1x512xf32>, vector<4xf32>
+func.func @int8_asym(%x: tensor<?x1x512xf32>, %q: tensor<16x512xi8>,
+                     %s: tensor<16x16xf32>, %z: tensor<16x16xi8>) -> tensor<?x1x16xf32> {
+  %y = zamba2.quant_linear %x, %q scales %s zeros %z asymmetric {bits = 8 : i64, group_size = 32 : i64} : (tensor<?x1x512xf32>, tensor<16x512xi8>, tensor<16x16xf32>, tensor<16x16xi8>) -> tensor<?x1x16xf32>
   return %y : tensor<?x1x16xf32>
 }
 
@@ -85,7 +109,12 @@ func.func @int4_into(%x: tensor<?x1x64xf32>, %q: tensor<16x32xi8>,
   return %y : tensor<?x1x16xf32>
 }
 
+// One row: 16-byte loads of weights; 8 rows: 32-bit words; field j a
+// bit-field extract.
 // PTX: .visible .entry linear_r1(
 // PTX: ld.global.v4.b32
 // PTX: bfe.s32 {{.*}}, 4;
 // PTX: cvt.rn.f32.s32
+// PTX: .visible .entry linear_r8(
+// PTX: ld.global.b32
+// PTX: bfe.s32 {{.*}}, 4;
