@@ -378,6 +378,35 @@ Value addScaled(Emitter &e, Value acc, Value scales, Value sums) {
                          arith::MulFOp::create(e.b, e.loc, scales, sums)));
 }
 
+/// The math of one step of the quantized forms: for each channel c the
+/// fields of `words[c]` (integerFields, less `zeros[c]`), multiplied field
+/// by field with the row's x columns (`xColumns(r)[j]`: x's element j of
+/// each word, a vector of the words' width) and added to
+/// next[r * channels + c] with the channel's `scales[c]`.
+void accumulateQuantStep(Emitter &e, const QuantWeights &qw,
+                         ArrayRef<Value> words, ArrayRef<Value> zeros,
+                         ArrayRef<Value> scales, size_t rows,
+                         function_ref<SmallVector<Value>(size_t)> xColumns,
+                         SmallVectorImpl<Value> &next) {
+  size_t channels = words.size();
+  SmallVector<SmallVector<Value>> fieldsOf;
+  for (size_t c = 0; c < channels; ++c)
+    fieldsOf.push_back(integerFields(e.b, e.loc, qw, words[c], zeros[c]));
+  auto sumType = cast<VectorType>(fieldsOf[0][0].getType());
+  Value zero = splatConst(e.b, e.loc, sumType, e.b.getF32FloatAttr(0.0f));
+  for (size_t r = 0; r < rows; ++r) {
+    SmallVector<Value> columns = xColumns(r);
+    SmallVector<Value> sums(channels, zero);
+    for (size_t j = 0; j < columns.size(); ++j)
+      for (size_t c = 0; c < channels; ++c)
+        sums[c] = vector::FMAOp::create(e.b, e.loc, columns[j], fieldsOf[c][j],
+                                        sums[c]);
+    for (size_t c = 0; c < channels; ++c)
+      next[r * channels + c] =
+          addScaled(e, next[r * channels + c], scales[c], sums[c]);
+  }
+}
+
 /// The fast form of accumulateQuant for one token row: 16 contiguous bytes
 /// of a packed row per lane step (32 int4 or 16 int8 weights, all of one
 /// group), read as 4 32-bit words: one wide load and one scale per channel
@@ -452,33 +481,29 @@ void accumulateQuantContiguous(Emitter &e, const Product &p,
           }
         }
         SmallVector<Value> next(accs);
-        for (int64_t u = 0; u < unroll; ++u) {
-          // Per channel: the weights' integers as f32, field by field.
-          SmallVector<SmallVector<Value>> fieldsOf;
-          for (size_t c = 0; c < channels; ++c)
-            fieldsOf.push_back(
-                integerFields(lb, l, qw, wordsOf[u][c], zerosOf[u][c]));
-          for (size_t r = 0; r < rows.size(); ++r) {
-            Value x = vector::LoadOp::create(lb, l, xType, p.x,
-                                             with(rows[r], firsts[u]),
-                                             /*nontemporal=*/false, xAlign);
-            if (!xType.getElementType().isF32())
-              x = arith::ExtFOp::create(lb, l, VectorType::get({v}, f32), x);
-            SmallVector<Value> sums(channels, zeroVec);
-            for (int64_t j = 0; j < fields; ++j) {
-              SmallVector<int64_t> lanes;
-              for (int64_t i = 0; i < kWords; ++i)
-                lanes.push_back(i * fields + j);
-              Value xs = vector::ShuffleOp::create(lb, l, x, x, lanes);
-              for (size_t c = 0; c < channels; ++c)
-                sums[c] =
-                    vector::FMAOp::create(lb, l, xs, fieldsOf[c][j], sums[c]);
-            }
-            for (size_t c = 0; c < channels; ++c)
-              next[r * channels + c] = addScaled(le, next[r * channels + c],
-                                                 scalesOf[u][c], sums[c]);
-          }
-        }
+        for (int64_t u = 0; u < unroll; ++u)
+          accumulateQuantStep(
+              le, qw, wordsOf[u], zerosOf[u], scalesOf[u], rows.size(),
+              [&](size_t r) {
+                // x's 32 (or 16) elements of the step, then element j of
+                // each word: lanes j, fields + j, 2 fields + j, ...
+                Value x = vector::LoadOp::create(lb, l, xType, p.x,
+                                                 with(rows[r], firsts[u]),
+                                                 /*nontemporal=*/false, xAlign);
+                if (!xType.getElementType().isF32())
+                  x = arith::ExtFOp::create(lb, l, VectorType::get({v}, f32),
+                                            x);
+                SmallVector<Value> columns;
+                for (int64_t j = 0; j < fields; ++j) {
+                  SmallVector<int64_t> lanes;
+                  for (int64_t i = 0; i < kWords; ++i)
+                    lanes.push_back(i * fields + j);
+                  columns.push_back(
+                      vector::ShuffleOp::create(lb, l, x, x, lanes));
+                }
+                return columns;
+              },
+              next);
         scf::YieldOp::create(lb, l, next);
       });
   addLoopSums(e, loop, scalarAcc, acc);
@@ -524,90 +549,77 @@ void accumulateQuantInterleaved(Emitter &e, const Product &p,
       static_cast<int64_t>(rows.size() * channels) > kVectorAccumulators;
   SmallVector<Value> init(rows.size() * channels,
                           scalarAcc ? e.f32(0.0) : zeroVec);
-  // One step per iteration: the registers go to the accumulators (8 rows).
-  constexpr int64_t unroll = 1;
+  // One step (kWords words) per iteration: with 8 rows the registers go to
+  // the accumulators.
   auto loop = scf::ForOp::create(
-      b, e.loc, e.idx(0), e.idx(perLane), e.idx(kWords * unroll), init,
+      b, e.loc, e.idx(0), e.idx(perLane), e.idx(kWords), init,
       [&](OpBuilder &lb, Location l, Value first, ValueRange accs) {
         Emitter le{lb, l};
-        // Word t of this lane: row word lane + 32 t, weight (and x
-        // element) fields * (lane + 32 t).
-        SmallVector<SmallVector<Value>> elementOf(unroll);
-        // The loads of every step: [u][c].
-        SmallVector<SmallVector<Value>> wordsOf(unroll), scalesOf(unroll),
-            zerosOf(unroll);
-        for (int64_t u = 0; u < unroll; ++u) {
-          SmallVector<Value> groups;
+        // Word t of this lane is row word lane + 32 t: weights (and x
+        // elements) fields * (lane + 32 t) onwards.
+        SmallVector<Value> elements, groups;
+        for (int64_t w = 0; w < kWords; ++w) {
+          Value word =
+              le.add(lane, le.mul(le.add(first, le.idx(w)), le.idx(kWarp)));
+          elements.push_back(le.mul(word, le.idx(fields)));
+          groups.push_back(le.div(elements.back(), le.idx(qw.groupSize)));
+        }
+        SmallVector<Value> wordsOf, scalesOf, zerosOf; // per channel
+        for (Value n : ns) {
+          SmallVector<Value> words, scales, zeros;
           for (int64_t w = 0; w < kWords; ++w) {
-            Value t = le.add(first, le.idx(u * kWords + w));
-            Value word = le.add(lane, le.mul(t, le.idx(kWarp)));
-            elementOf[u].push_back(le.mul(word, le.idx(fields)));
-            groups.push_back(le.div(elementOf[u].back(), le.idx(qw.groupSize)));
+            Value bytes = vector::LoadOp::create(
+                lb, l, VectorType::get({4}, lb.getI8Type()), p.w,
+                ValueRange{n, le.div(elements[w], le.idx(8 / qw.bits))},
+                /*nontemporal=*/false, llvm::MaybeAlign(4));
+            words.push_back(vector::ExtractOp::create(
+                lb, l,
+                vector::BitCastOp::create(lb, l, VectorType::get({1}, i32),
+                                          bytes),
+                int64_t(0)));
+            scales.push_back(le.load(qw.scales, {n, groups[w]}));
+            if (qw.zeros)
+              zeros.push_back(arith::ExtUIOp::create(
+                  lb, l, i32,
+                  memref::LoadOp::create(lb, l, qw.zeros,
+                                         ValueRange{n, groups[w]})));
           }
-          for (Value n : ns) {
-            SmallVector<Value> words, scales, zeros;
-            for (int64_t w = 0; w < kWords; ++w) {
-              Value bytes = vector::LoadOp::create(
-                  lb, l, VectorType::get({4}, lb.getI8Type()), p.w,
-                  ValueRange{n, le.div(elementOf[u][w], le.idx(8 / qw.bits))},
-                  /*nontemporal=*/false, llvm::MaybeAlign(4));
-              words.push_back(vector::ExtractOp::create(
-                  lb, l,
-                  vector::BitCastOp::create(lb, l, VectorType::get({1}, i32),
-                                            bytes),
-                  int64_t(0)));
-              scales.push_back(le.load(qw.scales, {n, groups[w]}));
-              if (qw.zeros)
-                zeros.push_back(arith::ExtUIOp::create(
-                    lb, l, i32,
-                    memref::LoadOp::create(lb, l, qw.zeros,
-                                           ValueRange{n, groups[w]})));
-            }
-            wordsOf[u].push_back(
-                vector::FromElementsOp::create(lb, l, wordVec, words));
-            scalesOf[u].push_back(
-                vector::FromElementsOp::create(lb, l, f32Vec, scales));
-            zerosOf[u].push_back(
-                qw.zeros ? vector::FromElementsOp::create(lb, l, wordVec, zeros)
-                               .getResult()
-                         : Value());
-          }
+          wordsOf.push_back(
+              vector::FromElementsOp::create(lb, l, wordVec, words));
+          scalesOf.push_back(
+              vector::FromElementsOp::create(lb, l, f32Vec, scales));
+          zerosOf.push_back(
+              qw.zeros ? vector::FromElementsOp::create(lb, l, wordVec, zeros)
+                             .getResult()
+                       : Value());
         }
         SmallVector<Value> next(accs);
-        for (int64_t u = 0; u < unroll; ++u) {
-          // Per channel: the weights' integers as f32, field by field.
-          SmallVector<SmallVector<Value>> fieldsOf;
-          for (size_t c = 0; c < channels; ++c)
-            fieldsOf.push_back(
-                integerFields(lb, l, qw, wordsOf[u][c], zerosOf[u][c]));
-          for (size_t r = 0; r < rows.size(); ++r) {
-            // x's `fields` elements of each word, then field j's element of
-            // every word as one vector.
-            SmallVector<Value> xs;
-            for (int64_t w = 0; w < kWords; ++w) {
-              Value x = vector::LoadOp::create(lb, l, xType, p.x,
-                                               with(rows[r], elementOf[u][w]),
-                                               /*nontemporal=*/false, xAlign);
-              if (!xElem.isF32())
-                x = arith::ExtFOp::create(lb, l, VectorType::get({fields}, f32),
-                                          x);
-              xs.push_back(x);
-            }
-            SmallVector<Value> sums(channels, zeroVec);
-            for (int64_t j = 0; j < fields; ++j) {
-              SmallVector<Value> column;
-              for (Value x : xs)
-                column.push_back(vector::ExtractOp::create(lb, l, x, j));
-              Value xj = vector::FromElementsOp::create(lb, l, f32Vec, column);
-              for (size_t c = 0; c < channels; ++c)
-                sums[c] =
-                    vector::FMAOp::create(lb, l, xj, fieldsOf[c][j], sums[c]);
-            }
-            for (size_t c = 0; c < channels; ++c)
-              next[r * channels + c] = addScaled(le, next[r * channels + c],
-                                                 scalesOf[u][c], sums[c]);
-          }
-        }
+        accumulateQuantStep(
+            le, qw, wordsOf, zerosOf, scalesOf, rows.size(),
+            [&](size_t r) {
+              // x's `fields` elements of each word, then element j of every
+              // word as one vector.
+              SmallVector<Value> xs;
+              for (Value element : elements) {
+                Value x = vector::LoadOp::create(lb, l, xType, p.x,
+                                                 with(rows[r], element),
+                                                 /*nontemporal=*/false, xAlign);
+                if (!xElem.isF32())
+                  x = arith::ExtFOp::create(lb, l,
+                                            VectorType::get({fields}, f32), x);
+                xs.push_back(x);
+              }
+              SmallVector<Value> columns;
+              for (int64_t j = 0; j < fields; ++j) {
+                SmallVector<Value> column;
+                for (Value x : xs)
+                  column.push_back(vector::ExtractOp::create(lb, l, x, j));
+                columns.push_back(
+                    vector::FromElementsOp::create(lb, l, f32Vec, column));
+              }
+              return columns;
+            },
+            next);
         scf::YieldOp::create(lb, l, next);
       });
   addLoopSums(e, loop, scalarAcc, acc);

@@ -31,12 +31,12 @@
 // CHECK: %[[TOP:.*]] = arith.shrsi %[[WORDS]], %{{.*}} : vector<4xi32>
 // CHECK: arith.sitofp %[[TOP]] : vector<4xi32> to vector<4xf32>
 // CHECK: vector.load %{{.*}} : memref<?x1x1024xf32>, vector<32xf32>
-// CHECK: vector.shuffle %{{.*}} [0, 8, 16, 24]
-// CHECK: vector.fma
-// CHECK: vector.shuffle %{{.*}} [1, 9, 17, 25]
-// CHECK: vector.fma
-// CHECK: vector.shuffle %{{.*}} [7, 15, 23, 31]
-// CHECK: %[[SUM:.*]] = vector.fma
+// CHECK: %[[X0:.*]] = vector.shuffle %{{.*}} [0, 8, 16, 24]
+// CHECK-NEXT: %[[X1:.*]] = vector.shuffle %{{.*}} [1, 9, 17, 25]
+// CHECK: %[[X7:.*]] = vector.shuffle %{{.*}} [7, 15, 23, 31]
+// CHECK: vector.fma %[[X0]], %{{.*}}, %{{.*}} : vector<4xf32>
+// CHECK: vector.fma %[[X1]], %{{.*}}, %{{.*}} : vector<4xf32>
+// CHECK: %[[SUM:.*]] = vector.fma %[[X7]], %{{.*}}, %{{.*}} : vector<4xf32>
 // CHECK: vector.fma %{{.*}}, %[[SUM]], %{{.*}} : vector<4xf32>
 // CHECK: gpu.shuffle  xor
 // CHECK: module(@linear_r8) function(@linear_r8)
@@ -50,7 +50,7 @@
 // CHECK: arith.shli %[[W8]], %{{.*}} : vector<4xi32>
 // CHECK-COUNT-4: vector.load %{{.*}} {alignment = 16 : i64} : memref<?x1x1024xf32>, vector<8xf32>
 // CHECK: %[[X0:.*]] = vector.from_elements %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : vector<4xf32>
-// CHECK-NEXT: vector.fma %[[X0]], %{{.*}}, %{{.*}} : vector<4xf32>
+// CHECK: vector.fma %[[X0]], %{{.*}}, %{{.*}} : vector<4xf32>
 // CHECK: arith.mulf %[[SCALES]], %{{.*}} : vector<4xf32>
 // CHECK-NEXT: vector.reduction <add>, %{{.*}} : vector<4xf32> into f32
 func.func @int4_sym(%x: tensor<?x1x1024xf32>, %q: tensor<16x512xi8>,
