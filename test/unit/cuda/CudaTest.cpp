@@ -31,11 +31,23 @@ protected:
     cuda::setDriverLibraryName("");
     ::unsetenv("FAKE_CUDA_DEVICES");
     ::unsetenv("FAKE_MODEL_BLOB");
+    if (fake)
+      ::dlclose(fake);
   }
   void useDriver(const char *library) {
     cuda::resetDriverForTesting();
     cudaSetDriverLibrary(library);
   }
+  /// A function the fake driver exports for the tests (what it counted or
+  /// saw), of type F; null when it is missing.
+  template <typename F> F *fakeReport(const char *name) {
+    if (!fake)
+      fake = ::dlopen(ZAMBA2_FAKE_LIBCUDA, RTLD_NOW | RTLD_LOCAL);
+    return fake ? reinterpret_cast<F *>(::dlsym(fake, name)) : nullptr;
+  }
+
+private:
+  void *fake = nullptr;
 };
 
 bool startsWith(const std::string &s, const std::string &prefix) {
@@ -209,10 +221,7 @@ TEST_F(CudaTest, ManagedMemoryMemsetMemcpy) {
 
 TEST_F(CudaTest, StreamsAreReused) {
   useDriver(ZAMBA2_FAKE_LIBCUDA);
-  void *fake = ::dlopen(ZAMBA2_FAKE_LIBCUDA, RTLD_NOW | RTLD_LOCAL);
-  ASSERT_NE(fake, nullptr);
-  auto created =
-      reinterpret_cast<int (*)()>(::dlsym(fake, "fakeCudaStreamsCreated"));
+  auto created = fakeReport<int()>("fakeCudaStreamsCreated");
   ASSERT_NE(created, nullptr);
   void *s1 = mgpuStreamCreate();
   int before = created();
@@ -224,7 +233,6 @@ TEST_F(CudaTest, StreamsAreReused) {
   EXPECT_NE(s3, s2);
   mgpuStreamDestroy(s2);
   mgpuStreamDestroy(s3);
-  ::dlclose(fake);
 }
 
 // A compiled model allocates one workspace per call. The cache serves a
@@ -234,10 +242,7 @@ TEST_F(CudaTest, StreamsAreReused) {
 // be queued).
 TEST_F(CudaTest, TemporariesCacheKeepsTheCurrentCallAndPinnedBlocks) {
   useDriver(ZAMBA2_FAKE_LIBCUDA);
-  void *fake = ::dlopen(ZAMBA2_FAKE_LIBCUDA, RTLD_NOW | RTLD_LOCAL);
-  ASSERT_NE(fake, nullptr);
-  auto live =
-      reinterpret_cast<int (*)()>(::dlsym(fake, "fakeCudaLiveAllocations"));
+  auto live = fakeReport<int()>("fakeCudaLiveAllocations");
   ASSERT_NE(live, nullptr);
   std::string err;
   void *stream = cudaCreateStream(err);
@@ -282,15 +287,11 @@ TEST_F(CudaTest, TemporariesCacheKeepsTheCurrentCallAndPinnedBlocks) {
   EXPECT_EQ(live(), base);
   std::string message;
   EXPECT_FALSE(cudaTakeError(message)) << message;
-  ::dlclose(fake);
 }
 
 TEST_F(CudaTest, HostRegisterMemRefSpansTheView) {
   useDriver(ZAMBA2_FAKE_LIBCUDA);
-  void *fake = ::dlopen(ZAMBA2_FAKE_LIBCUDA, RTLD_NOW | RTLD_LOCAL);
-  ASSERT_NE(fake, nullptr);
-  auto last = reinterpret_cast<void (*)(void **, size_t *)>(
-      ::dlsym(fake, "fakeCudaLastHostRegister"));
+  auto last = fakeReport<void(void **, size_t *)>("fakeCudaLastHostRegister");
   ASSERT_NE(last, nullptr);
   std::vector<float> data(100);
   // memref<3x4xf32, strided<[10, 2], offset: 5>>: spans 1 + 2*10 + 3*2 = 27.
@@ -314,7 +315,6 @@ TEST_F(CudaTest, HostRegisterMemRefSpansTheView) {
   std::string message;
   ASSERT_TRUE(cudaTakeError(message));
   EXPECT_EQ(message, "mgpuMemHostRegisterMemRef: invalid memref descriptor");
-  ::dlclose(fake);
 }
 
 TEST_F(CudaTest, LaunchChecksItsArguments) {
@@ -354,10 +354,7 @@ TEST_F(CudaTest, LaunchChecksItsArguments) {
 // the waits or outside a call are launched plainly.
 TEST_F(CudaTest, DependentLaunchOnlyRightAfterAKernel) {
   useDriver(ZAMBA2_FAKE_LIBCUDA);
-  void *fake = ::dlopen(ZAMBA2_FAKE_LIBCUDA, RTLD_NOW | RTLD_LOCAL);
-  ASSERT_NE(fake, nullptr);
-  auto dependent =
-      reinterpret_cast<int (*)()>(::dlsym(fake, "fakeCudaDependentLaunches"));
+  auto dependent = fakeReport<int()>("fakeCudaDependentLaunches");
   ASSERT_NE(dependent, nullptr);
   void *module = mgpuModuleLoad(const_cast<char *>("FAKE-CUBIN"), 10);
   void *function = mgpuModuleGetFunction(module, "fill");
@@ -409,7 +406,6 @@ TEST_F(CudaTest, DependentLaunchOnlyRightAfterAKernel) {
   mgpuModuleUnload(module);
   std::string message;
   EXPECT_FALSE(cudaTakeError(message)) << message;
-  ::dlclose(fake);
 }
 
 TEST_F(CudaTest, ExecutableExportsTheMgpuSymbols) {
