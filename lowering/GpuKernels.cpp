@@ -39,6 +39,7 @@
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 
 #include <limits>
+#include <numeric>
 
 using namespace mlir;
 using namespace mlir::zamba2;
@@ -165,7 +166,8 @@ gpu::LaunchOp launch(Emitter &e, StringRef name, Value gx, Value gy, Value gz,
 /// workgroup-space memref.global rather than a launch attribution: the
 /// ownership-based buffer deallocation, which runs after these kernels are
 /// built, would add an ownership argument to a block with a memref argument.
-/// Each kernel that names the global gets its own copy.
+/// Each kernel that names the global gets its own copy. It is 16-byte
+/// aligned, for vector loads of 4 f32.
 Value workgroupArray(Emitter &e, int64_t n) {
   MLIRContext *ctx = e.b.getContext();
   auto type = MemRefType::get(
@@ -179,7 +181,8 @@ Value workgroupArray(Emitter &e, int64_t n) {
     mb.setInsertionPointToStart(module.getBody());
     memref::GlobalOp::create(mb, e.loc, name, mb.getStringAttr("private"), type,
                              /*initial_value=*/Attribute(),
-                             /*constant=*/false, /*alignment=*/IntegerAttr());
+                             /*constant=*/false,
+                             /*alignment=*/mb.getI64IntegerAttr(16));
   }
   return memref::GetGlobalOp::create(e.b, e.loc, type, name);
 }
@@ -407,6 +410,81 @@ void accumulateQuantStep(Emitter &e, const QuantWeights &qw,
   }
 }
 
+/// x's row staged in workgroup memory, for the one-row quantized GEMV. Its
+/// lane steps read 16 contiguous bytes of weights, hence `v` (32 or 16)
+/// contiguous f32 of x: from global memory the warp's x load touched 32
+/// cache lines per instruction (L1-bound). Staged, each 16-byte piece of x is
+/// stored at a swizzled slot so that the 8 lanes of a quarter warp, which
+/// read the same piece of 8 consecutive steps, hit 8 different bank groups.
+struct StagedRow {
+  Value memory;   // f32 [K], workgroup memory
+  int64_t pieces; // 16-byte pieces of x per lane step: v / 4 (8 or 4)
+};
+
+/// The f32 offset of x's piece `piece` (elements 4 piece .. 4 piece + 3) in
+/// the staged row: piece j of step c (piece = c P + j) goes to c P + (j xor
+/// s) with s = (piece / 8) mod P, which takes 8 different values over 8
+/// consecutive steps (P = 8: s = c; P = 4: the pair c / 2 and j's own bit).
+Value stagedOffset(Emitter &e, Value piece, int64_t pieces) {
+  Value s = e.rem(e.div(piece, e.idx(8)), e.idx(pieces));
+  return e.mul(arith::XOrIOp::create(e.b, e.loc, piece, s), e.idx(4));
+}
+
+/// Copies the row `row` (indices of x's leading dims) of x, as f32, into
+/// `staged` with the block's `threads` threads, then waits for the block.
+void stageRow(Emitter &e, Value x, ArrayRef<Value> row, const StagedRow &staged,
+              Value tid, int64_t threads) {
+  OpBuilder &b = e.b;
+  auto xType = cast<MemRefType>(x.getType());
+  int64_t k = xType.getShape().back();
+  Type elem = xType.getElementType();
+  auto f32Vec = VectorType::get({4}, b.getF32Type());
+  llvm::MaybeAlign align(rowsAligned16(x) ? 16
+                                          : elem.getIntOrFloatBitWidth() / 8);
+  scf::ForOp::create(
+      b, e.loc, tid, e.idx(k / 4), e.idx(threads), ValueRange{},
+      [&](OpBuilder &lb, Location l, Value piece, ValueRange) {
+        Emitter le{lb, l};
+        Value v = vector::LoadOp::create(lb, l, VectorType::get({4}, elem), x,
+                                         with(row, le.mul(piece, le.idx(4))),
+                                         /*nontemporal=*/false, align);
+        if (!elem.isF32())
+          v = arith::ExtFOp::create(lb, l, f32Vec, v);
+        vector::StoreOp::create(lb, l, v, staged.memory,
+                                stagedOffset(le, piece, staged.pieces),
+                                /*nontemporal=*/false, llvm::MaybeAlign(16));
+        scf::YieldOp::create(lb, l);
+      });
+  gpu::BarrierOp::create(b, e.loc);
+}
+
+/// x's `4 * pieces` elements from element `first` (a multiple of 4 pieces),
+/// read back from the staged row as one vector.
+Value loadStaged(Emitter &e, const StagedRow &staged, Value first) {
+  OpBuilder &b = e.b;
+  auto f32Vec = VectorType::get({4}, b.getF32Type());
+  Value firstPiece = e.div(first, e.idx(4));
+  SmallVector<Value> parts;
+  for (int64_t j = 0; j < staged.pieces; ++j)
+    parts.push_back(vector::LoadOp::create(
+        b, e.loc, f32Vec, staged.memory,
+        stagedOffset(e, e.add(firstPiece, e.idx(j)), staged.pieces),
+        /*nontemporal=*/false, llvm::MaybeAlign(16)));
+  // Concatenate pairwise: 4 + 4 -> 8, 8 + 8 -> 16, ...
+  while (parts.size() > 1) {
+    SmallVector<Value> joined;
+    for (size_t i = 0; i < parts.size(); i += 2) {
+      int64_t width = cast<VectorType>(parts[i].getType()).getNumElements();
+      SmallVector<int64_t> lanes(2 * width);
+      std::iota(lanes.begin(), lanes.end(), 0);
+      joined.push_back(
+          vector::ShuffleOp::create(b, e.loc, parts[i], parts[i + 1], lanes));
+    }
+    parts = std::move(joined);
+  }
+  return parts.front();
+}
+
 /// The fast form of accumulateQuant for one token row: 16 contiguous bytes
 /// of a packed row per lane step (32 int4 or 16 int8 weights, all of one
 /// group), read as 4 32-bit words: one wide load and one scale per channel
@@ -423,6 +501,7 @@ void accumulateQuantContiguous(Emitter &e, const Product &p,
                                const QuantWeights &qw,
                                ArrayRef<SmallVector<Value>> rows,
                                ArrayRef<Value> ns, Value lane,
+                               const StagedRow *staged,
                                SmallVectorImpl<Value> &acc) {
   OpBuilder &b = e.b;
   Type f32 = b.getF32Type(), i32 = b.getI32Type();
@@ -487,10 +566,12 @@ void accumulateQuantContiguous(Emitter &e, const Product &p,
               [&](size_t r) {
                 // x's 32 (or 16) elements of the step, then element j of
                 // each word: lanes j, fields + j, 2 fields + j, ...
-                Value x = vector::LoadOp::create(lb, l, xType, p.x,
-                                                 with(rows[r], firsts[u]),
-                                                 /*nontemporal=*/false, xAlign);
-                if (!xType.getElementType().isF32())
+                Value x = staged
+                              ? loadStaged(le, *staged, firsts[u])
+                              : vector::LoadOp::create(
+                                    lb, l, xType, p.x, with(rows[r], firsts[u]),
+                                    /*nontemporal=*/false, xAlign);
+                if (!cast<VectorType>(x.getType()).getElementType().isF32())
                   x = arith::ExtFOp::create(lb, l, VectorType::get({v}, f32),
                                             x);
                 SmallVector<Value> columns;
@@ -703,22 +784,48 @@ void accumulateQuantOne(Emitter &e, const Product &p, const QuantWeights &qw,
     acc[r] = loop.getResult(r);
 }
 
+/// Whether x's rows and w are plain row-major (vector loads apply).
+bool vectorizable(const Product &p) {
+  return innerContiguous(p.x) &&
+         cast<MemRefType>(p.w.getType()).getLayout().isIdentity();
+}
+
+/// Whether `accumulateQuant` takes the contiguous form: one row, rows of
+/// whole 16-byte steps, each in one group.
+bool contiguousQuantForm(const Product &p, const QuantWeights &qw,
+                         size_t rows) {
+  int64_t rowBytes = cast<MemRefType>(p.w.getType()).getShape().back();
+  return vectorizable(p) && rows == 1 && rowBytes % 16 == 0 &&
+         qw.groupSize % (16 * (8 / qw.bits)) == 0;
+}
+
+/// The most f32 of x a one-row quantized GEMV stages in workgroup memory
+/// (static shared memory is at most 48 KiB per block).
+constexpr int64_t kMaxStagedRow = 8192;
+
+/// Whether the one-row quantized GEMV stages x (StagedRow).
+bool stagesRow(const Product &p, const QuantWeights &qw) {
+  int64_t k = cast<MemRefType>(p.x.getType()).getShape().back();
+  return contiguousQuantForm(p, qw, 1) && !ShapedType::isDynamic(k) &&
+         k <= kMaxStagedRow;
+}
+
 /// The quantized product for the channels `ns` (acc as in `accumulate`):
-/// one row in the contiguous form when a 16-byte step holds whole groups;
+/// one row in the contiguous form when a 16-byte step holds whole groups (x
+/// read from `staged` when given);
 /// several rows in the interleaved form when every lane gets whole words of
 /// the row (a multiple of 32 words) and a word holds weights of one group;
 /// else one channel at a time in the 8-weight (or 1-weight) form.
 void accumulateQuant(Emitter &e, const Product &p, const QuantWeights &qw,
                      ArrayRef<SmallVector<Value>> rows, ArrayRef<Value> ns,
-                     Value lane, SmallVectorImpl<Value> &acc) {
+                     Value lane, const StagedRow *staged,
+                     SmallVectorImpl<Value> &acc) {
   int64_t rowBytes = cast<MemRefType>(p.w.getType()).getShape().back();
-  int64_t perByte = 8 / qw.bits, fields = 32 / qw.bits;
-  bool vectorizable = innerContiguous(p.x) &&
-                      cast<MemRefType>(p.w.getType()).getLayout().isIdentity();
-  if (vectorizable && rows.size() == 1 && rowBytes % 16 == 0 &&
-      qw.groupSize % (16 * perByte) == 0)
-    return accumulateQuantContiguous(e, p, qw, rows, ns, lane, acc);
-  if (vectorizable && rowBytes % (4 * kWarp) == 0 && qw.groupSize % fields == 0)
+  int64_t fields = 32 / qw.bits;
+  if (contiguousQuantForm(p, qw, rows.size()))
+    return accumulateQuantContiguous(e, p, qw, rows, ns, lane, staged, acc);
+  if (vectorizable(p) && rowBytes % (4 * kWarp) == 0 &&
+      qw.groupSize % fields == 0)
     return accumulateQuantInterleaved(e, p, qw, rows, ns, lane, acc);
   for (size_t c = 0; c < ns.size(); ++c) {
     SmallVector<Value> one;
@@ -746,66 +853,84 @@ constexpr int64_t kLinearWarps = 4;
 /// of int4 weights).
 constexpr int64_t kChannelsPerWarp = 4;
 constexpr int64_t kQuantRowBlockChannels = 2;
+/// Output channels per warp of the one-row quantized GEMV that stages x:
+/// with x read from workgroup memory, 2 channels (more warps) measured
+/// faster than 4 over the 1.2B decode step's GEMVs.
+constexpr int64_t kStagedQuantChannels = 2;
 
-/// `channels` outputs per warp (x read once for all of them).
+/// `channels` outputs per warp (x read once for all of them). `staged`:
+/// the block first copies its row of x to workgroup memory (StagedRow; one
+/// row, quantized contiguous form only).
 void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
                       ArrayRef<Value> sizes, Value n, int64_t rowBlock,
-                      int64_t channels) {
+                      int64_t channels, bool staged = false) {
   Value gx = e.ceilDiv(rows, rowBlock);
   Value gy = e.ceilDiv(n, kLinearWarps * channels);
   std::string name = "linear_r" + std::to_string(rowBlock);
-  launch(e, name, gx, gy, e.idx(1), kLinearWarps * kWarp,
-         [&](Emitter &d, gpu::LaunchOp op) {
-           Value tid = op.getThreadIds().x;
-           Value lane = d.rem(tid, d.idx(kWarp));
-           Value firstChannel =
-               d.mul(d.add(d.mul(op.getBlockIds().y, d.idx(kLinearWarps)),
-                           d.div(tid, d.idx(kWarp))),
-                     d.idx(channels));
-           d.when(d.lt(firstChannel, n), [&] {
-             Value first = d.mul(op.getBlockIds().x, d.idx(rowBlock));
-             Value lastRow = d.sub(rows, d.idx(1));
-             Value lastChannel = d.sub(n, d.idx(1));
-             SmallVector<Value> rowIds, channelIds, ns;
-             SmallVector<SmallVector<Value>> rowIdx;
-             // Rows and channels past the end read the last one, store nothing.
-             for (int64_t r = 0; r < rowBlock; ++r) {
-               Value row = d.add(first, d.idx(r));
-               rowIds.push_back(row);
-               rowIdx.push_back(rowIndices(d, sizes, d.min(row, lastRow)));
-             }
-             for (int64_t c = 0; c < channels; ++c) {
-               Value channel = d.add(firstChannel, d.idx(c));
-               channelIds.push_back(channel);
-               ns.push_back(d.min(channel, lastChannel));
-             }
-             SmallVector<Value> acc(rowBlock * channels, d.f32(0.0));
-             if (k.quant)
-               accumulateQuant(d, k.main, *k.quant, rowIdx, ns, lane, acc);
-             else
-               accumulate(d, k.main, rowIdx, ns, lane, acc);
-             if (k.lora)
-               accumulate(d, *k.lora, rowIdx, ns, lane, acc);
-             for (Value &a : acc)
-               a = d.warpSum(a);
-             d.when(d.eq(lane, d.idx(0)), [&] {
-               for (int64_t r = 0; r < rowBlock; ++r)
-                 for (int64_t c = 0; c < channels; ++c)
-                   d.when(arith::AndIOp::create(d.b, d.loc,
-                                                d.lt(rowIds[r], rows),
-                                                d.lt(channelIds[c], n)),
-                          [&] {
-                            Value v = acc[r * channels + c];
-                            if (k.bias)
-                              v = d.fadd(v, d.load(k.bias, ns[c]));
-                            SmallVector<Value> at = with(rowIdx[r], ns[c]);
-                            if (k.base)
-                              v = d.fadd(v, d.load(k.base, at));
-                            d.store(v, k.out, at);
-                          });
-             });
-           });
-         });
+  launch(
+      e, name, gx, gy, e.idx(1), kLinearWarps * kWarp,
+      [&](Emitter &d, gpu::LaunchOp op) {
+        Value tid = op.getThreadIds().x;
+        Value lane = d.rem(tid, d.idx(kWarp));
+        Value firstChannel =
+            d.mul(d.add(d.mul(op.getBlockIds().y, d.idx(kLinearWarps)),
+                        d.div(tid, d.idx(kWarp))),
+                  d.idx(channels));
+        Value lastRow = d.sub(rows, d.idx(1));
+        // Every thread of the block stages (the barrier), so before the
+        // channel bound.
+        std::optional<StagedRow> stagedRow;
+        if (staged) {
+          int64_t width =
+              cast<MemRefType>(k.main.x.getType()).getShape().back();
+          stagedRow = StagedRow{workgroupArray(d, width), 32 / k.quant->bits};
+          stageRow(d, k.main.x,
+                   rowIndices(d, sizes, d.min(op.getBlockIds().x, lastRow)),
+                   *stagedRow, tid, kLinearWarps * kWarp);
+        }
+        d.when(d.lt(firstChannel, n), [&] {
+          Value first = d.mul(op.getBlockIds().x, d.idx(rowBlock));
+          Value lastChannel = d.sub(n, d.idx(1));
+          SmallVector<Value> rowIds, channelIds, ns;
+          SmallVector<SmallVector<Value>> rowIdx;
+          // Rows and channels past the end read the last one, store nothing.
+          for (int64_t r = 0; r < rowBlock; ++r) {
+            Value row = d.add(first, d.idx(r));
+            rowIds.push_back(row);
+            rowIdx.push_back(rowIndices(d, sizes, d.min(row, lastRow)));
+          }
+          for (int64_t c = 0; c < channels; ++c) {
+            Value channel = d.add(firstChannel, d.idx(c));
+            channelIds.push_back(channel);
+            ns.push_back(d.min(channel, lastChannel));
+          }
+          SmallVector<Value> acc(rowBlock * channels, d.f32(0.0));
+          if (k.quant)
+            accumulateQuant(d, k.main, *k.quant, rowIdx, ns, lane,
+                            stagedRow ? &*stagedRow : nullptr, acc);
+          else
+            accumulate(d, k.main, rowIdx, ns, lane, acc);
+          if (k.lora)
+            accumulate(d, *k.lora, rowIdx, ns, lane, acc);
+          for (Value &a : acc)
+            a = d.warpSum(a);
+          d.when(d.eq(lane, d.idx(0)), [&] {
+            for (int64_t r = 0; r < rowBlock; ++r)
+              for (int64_t c = 0; c < channels; ++c)
+                d.when(arith::AndIOp::create(d.b, d.loc, d.lt(rowIds[r], rows),
+                                             d.lt(channelIds[c], n)),
+                       [&] {
+                         Value v = acc[r * channels + c];
+                         if (k.bias)
+                           v = d.fadd(v, d.load(k.bias, ns[c]));
+                         SmallVector<Value> at = with(rowIdx[r], ns[c]);
+                         if (k.base)
+                           v = d.fadd(v, d.load(k.base, at));
+                         d.store(v, k.out, at);
+                       });
+          });
+        });
+      });
 }
 
 /// Host side: one token row (decode at batch 1) gets the one-row kernel, more
@@ -823,7 +948,11 @@ void emitLinear(Emitter &e, const LinearKernel &k) {
     // Several outputs per warp pay off when the weights are narrower than
     // x (integers); for bf16/f32 weights one output per warp measured
     // faster (more warps in flight).
-    emitLinearLaunch(e, k, rows, sizes, n, 1, k.quant ? kChannelsPerWarp : 1);
+    if (k.quant && stagesRow(k.main, *k.quant))
+      emitLinearLaunch(e, k, rows, sizes, n, 1, kStagedQuantChannels,
+                       /*staged=*/true);
+    else
+      emitLinearLaunch(e, k, rows, sizes, n, 1, k.quant ? kChannelsPerWarp : 1);
     e.b.setInsertionPointToStart(ifOp.elseBlock());
     // 8 rows x 4 channels per warp for float weights: each chunk of x is
     // read for 4 weight rows, each chunk of weights for 8 rows of x. Integer

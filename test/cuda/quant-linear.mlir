@@ -1,7 +1,10 @@
 // quant_linear on the CUDA target is bufferized into the linear kernel.
-// One token row (4 outputs per warp): a lane loads 16 contiguous bytes of a
-// packed weight row per step (32 int4 or 16 int8 weights of one group) as 4
-// 32-bit words. Field j of every word (the words are little-endian: weight
+// One token row (2 outputs per warp): the block first copies x's row to
+// workgroup memory, each 16-byte piece at a swizzled slot (piece xor a
+// function of the step), and waits at a barrier. A lane loads 16 contiguous
+// bytes of a packed weight row per step (32 int4 or 16 int8 weights of one
+// group) as 4 32-bit words, and the step's x back from workgroup memory as
+// 8 (int4) or 4 (int8) 16-byte pieces. Field j of every word (the words are little-endian: weight
 // 8i + j of the step for int4, 4i + j for int8) is extracted for the 4
 // words at once (signed: shift up, arithmetic shift down; unsigned: shift
 // and mask, minus the zero point), converted to f32 and multiplied with x
@@ -22,6 +25,13 @@
 
 // CHECK-LABEL: func.func @int4_sym
 // CHECK: gpu.launch {{.*}} module(@linear_r1) function(@linear_r1)
+// CHECK: %[[XS:.*]] = memref.get_global @zamba2_workgroup_f32x1024 : memref<1024xf32, #gpu.address_space<workgroup>>
+// CHECK: scf.for %[[PIECE:.*]] = %{{.*}} to %{{.*}} step %{{.*}} {
+// CHECK: %[[XV:.*]] = vector.load %{{.*}} {alignment = 16 : i64} : memref<?x1x1024xf32>, vector<4xf32>
+// CHECK: arith.xori %[[PIECE]], %{{.*}} : index
+// CHECK: vector.store %[[XV]], %[[XS]][%{{.*}}] {alignment = 16 : i64}
+// CHECK: gpu.barrier
+// CHECK: scf.for {{.*}} -> (vector<4xf32>, vector<4xf32>)
 // CHECK: memref.load %{{.*}} : memref<16x16xf16>
 // CHECK: %[[BYTES:.*]] = vector.load %{{.*}} {alignment = 16 : i64} : memref<16x512xi8>, vector<16xi8>
 // CHECK: %[[WORDS:.*]] = vector.bitcast %[[BYTES]] : vector<16xi8> to vector<4xi32>
@@ -30,7 +40,7 @@
 // CHECK: arith.sitofp %{{.*}} : vector<4xi32> to vector<4xf32>
 // CHECK: %[[TOP:.*]] = arith.shrsi %[[WORDS]], %{{.*}} : vector<4xi32>
 // CHECK: arith.sitofp %[[TOP]] : vector<4xi32> to vector<4xf32>
-// CHECK: vector.load %{{.*}} : memref<?x1x1024xf32>, vector<32xf32>
+// CHECK-COUNT-8: vector.load %[[XS]][%{{.*}}] {alignment = 16 : i64} : memref<1024xf32, #gpu.address_space<workgroup>>, vector<4xf32>
 // CHECK: %[[X0:.*]] = vector.shuffle %{{.*}} [0, 8, 16, 24]
 // CHECK-NEXT: %[[X1:.*]] = vector.shuffle %{{.*}} [1, 9, 17, 25]
 // CHECK: %[[X7:.*]] = vector.shuffle %{{.*}} [7, 15, 23, 31]
@@ -61,6 +71,8 @@ func.func @int4_sym(%x: tensor<?x1x1024xf32>, %q: tensor<16x512xi8>,
 
 // CHECK-LABEL: func.func @int8_asym
 // CHECK: gpu.launch {{.*}} module(@linear_r1) function(@linear_r1)
+// CHECK: %[[XS8:.*]] = memref.get_global @zamba2_workgroup_f32x512
+// CHECK: gpu.barrier
 // CHECK: %[[BYTES:.*]] = vector.load %{{.*}} {alignment = 16 : i64} : memref<16x512xi8>, vector<16xi8>
 // CHECK: %[[WORDS:.*]] = vector.bitcast %[[BYTES]] : vector<16xi8> to vector<4xi32>
 // CHECK: %[[Z:.*]] = arith.extui %{{.*}} : i8 to i32
@@ -68,6 +80,7 @@ func.func @int4_sym(%x: tensor<?x1x1024xf32>, %q: tensor<16x512xi8>,
 // CHECK: %[[LOW:.*]] = arith.andi %[[WORDS]], %{{.*}} : vector<4xi32>
 // CHECK: arith.subi %[[LOW]], %[[ZV]] : vector<4xi32>
 // CHECK: arith.shrui %[[WORDS]], %{{.*}} : vector<4xi32>
+// CHECK-COUNT-4: vector.load %[[XS8]][%{{.*}}] {alignment = 16 : i64} : memref<512xf32, #gpu.address_space<workgroup>>, vector<4xf32>
 // CHECK: vector.shuffle %{{.*}} [0, 4, 8, 12]
 // CHECK: module(@linear_r8) function(@linear_r8)
 // CHECK: vector.load %{{.*}} {alignment = 4 : i64} : memref<16x512xi8>, vector<4xi8>
@@ -85,6 +98,7 @@ func.func @int8_asym(%x: tensor<?x1x512xf32>, %q: tensor<16x512xi8>,
 
 // CHECK-LABEL: func.func @int8_narrow
 // CHECK: gpu.launch {{.*}} module(@linear_r1) function(@linear_r1)
+// CHECK-NOT: memref.get_global
 // CHECK: vector.load %{{.*}} {alignment = 8 : i64} : memref<4x24xi8>, vector<8xi8>
 // CHECK-COUNT-8: vector.extract
 func.func @int8_narrow(%x: tensor<?x1x24xf32>, %q: tensor<4x24xi8>,
@@ -109,10 +123,13 @@ func.func @int4_into(%x: tensor<?x1x64xf32>, %q: tensor<16x32xi8>,
   return %y : tensor<?x1x16xf32>
 }
 
-// One row: 16-byte loads of weights; 8 rows: 32-bit words; field j a
-// bit-field extract.
+// One row: x staged through shared memory, 16-byte loads of weights; 8
+// rows: 32-bit words; field j a bit-field extract.
 // PTX: .visible .entry linear_r1(
+// PTX: st.shared.v4.b32
+// PTX: bar.sync
 // PTX: ld.global.v4.b32
+// PTX: ld.shared.v4.b32
 // PTX: bfe.s32 {{.*}}, 4;
 // PTX: cvt.rn.f32.s32
 // PTX: .visible .entry linear_r8(
