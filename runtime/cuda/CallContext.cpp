@@ -10,6 +10,7 @@
 #include "runtime/cuda/CudaDriver.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cstdint>
 #include <cstdio>
@@ -146,6 +147,16 @@ bool dependentLaunchNext() {
   return threadDependentLaunch && threadAfterKernel;
 }
 void noteStreamWork(bool kernel) { threadAfterKernel = kernel; }
+
+namespace {
+std::atomic<uint64_t> launchCount{0};
+} // namespace
+void countKernelLaunch() {
+  launchCount.fetch_add(1, std::memory_order_relaxed);
+}
+uint64_t kernelLaunches() {
+  return launchCount.load(std::memory_order_relaxed);
+}
 
 void poolBeginCall(CUstream stream) {
   Pool &p = pool();

@@ -3,9 +3,12 @@
 #include "runtime/cuda/Cuda.h"
 #include "runtime/cuda/CudaDriver.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
+#include <vector>
 
 namespace zamba2 {
 
@@ -414,6 +417,140 @@ bool cudaMeasureCopyBandwidth(size_t bytes, int repeats, double &gbPerSecond,
   if (ok)
     gbPerSecond = 2.0 * static_cast<double>(bytes) / (best * 1e-3) / 1e9;
   return ok && best > 0;
+}
+
+uint64_t cudaKernelLaunches() { return kernelLaunches(); }
+
+namespace {
+
+/// An empty kernel as PTX, which the driver compiles for the device. The
+/// dependent form waits for the grid before it and lets the next one start,
+/// as every kernel of a package compiled with dependent launch does.
+constexpr const char *kEmptyKernelPtx = ".version 7.8\n"
+                                        ".target sm_80\n"
+                                        ".address_size 64\n"
+                                        ".visible .entry zamba2_empty()\n"
+                                        "{\n"
+                                        "  ret;\n"
+                                        "}\n";
+constexpr const char *kEmptyDependentKernelPtx =
+    ".version 7.8\n"
+    ".target sm_90\n"
+    ".address_size 64\n"
+    ".visible .entry zamba2_empty()\n"
+    "{\n"
+    "  griddepcontrol.wait;\n"
+    "  griddepcontrol.launch_dependents;\n"
+    "  ret;\n"
+    "}\n";
+
+} // namespace
+
+bool cudaMeasureLaunchFloor(int64_t kernels, bool dependentLaunch, int repeats,
+                            double &seconds, std::string &err) {
+  const char *caller = "cudaMeasureLaunchFloor";
+  const DriverApi *api = readyOrExplain(caller, err);
+  if (!api)
+    return false;
+  if (kernels < 1 || repeats < 1) {
+    err = std::string(caller) + ": needs at least one kernel and one repeat";
+    return false;
+  }
+  if (!api->cuStreamBeginCapture || !api->cuStreamEndCapture ||
+      !api->cuGraphInstantiateWithFlags || !api->cuGraphLaunch ||
+      (dependentLaunch && !api->cuLaunchKernelEx)) {
+    err = std::string(caller) + ": this NVIDIA driver lacks the graph or "
+                                "launch API it needs";
+    return false;
+  }
+  CUmodule module = nullptr;
+  CUfunction empty = nullptr;
+  CUstream stream = nullptr;
+  CUevent start = nullptr, end = nullptr;
+  CUgraph graph = nullptr;
+  CUgraphExec exec = nullptr;
+  std::vector<float> times;
+  auto fail = [&](const char *function, CUresult r) {
+    err = formatError(caller, function, r);
+    return false;
+  };
+  auto measure = [&]() -> bool {
+    if (CUresult r = api->cuModuleLoadData(
+            &module,
+            dependentLaunch ? kEmptyDependentKernelPtx : kEmptyKernelPtx))
+      return fail("cuModuleLoadData", r);
+    if (CUresult r = api->cuModuleGetFunction(&empty, module, "zamba2_empty"))
+      return fail("cuModuleGetFunction", r);
+    if (CUresult r = api->cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING))
+      return fail("cuStreamCreate", r);
+    if (CUresult r = api->cuEventCreate(&start, CU_EVENT_DEFAULT))
+      return fail("cuEventCreate", r);
+    if (CUresult r = api->cuEventCreate(&end, CU_EVENT_DEFAULT))
+      return fail("cuEventCreate", r);
+    if (CUresult r =
+            api->cuStreamBeginCapture(stream, CU_STREAM_CAPTURE_MODE_RELAXED))
+      return fail("cuStreamBeginCapture", r);
+    CUresult launched = CUDA_SUCCESS;
+    for (int64_t i = 0; i < kernels && launched == CUDA_SUCCESS; ++i) {
+      CUlaunchAttribute attr;
+      std::memset(&attr, 0, sizeof(attr));
+      attr.id = CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION;
+      attr.value.programmaticStreamSerializationAllowed = 1;
+      CUlaunchConfig config;
+      std::memset(&config, 0, sizeof(config));
+      config.gridDimX = config.gridDimY = config.gridDimZ = 1;
+      config.blockDimX = 128;
+      config.blockDimY = config.blockDimZ = 1;
+      config.hStream = stream;
+      config.attrs = &attr;
+      config.numAttrs = dependentLaunch && i > 0 ? 1 : 0;
+      launched = api->cuLaunchKernelEx
+                     ? api->cuLaunchKernelEx(&config, empty, nullptr, nullptr)
+                     : api->cuLaunchKernel(empty, 1, 1, 1, 128, 1, 1, 0, stream,
+                                           nullptr, nullptr);
+    }
+    CUresult ended = api->cuStreamEndCapture(stream, &graph);
+    if (launched != CUDA_SUCCESS)
+      return fail("cuLaunchKernelEx", launched);
+    if (ended != CUDA_SUCCESS || !graph)
+      return fail("cuStreamEndCapture", ended);
+    if (CUresult r = api->cuGraphInstantiateWithFlags(&exec, graph, 0))
+      return fail("cuGraphInstantiateWithFlags", r);
+    for (int i = 0; i <= repeats; ++i) { // the first replay warms up
+      float ms = 0;
+      if (CUresult r = api->cuEventRecord(start, stream))
+        return fail("cuEventRecord", r);
+      if (CUresult r = api->cuGraphLaunch(exec, stream))
+        return fail("cuGraphLaunch", r);
+      if (CUresult r = api->cuEventRecord(end, stream))
+        return fail("cuEventRecord", r);
+      if (CUresult r = api->cuEventSynchronize(end))
+        return fail("cuEventSynchronize", r);
+      if (CUresult r = api->cuEventElapsedTime(&ms, start, end))
+        return fail("cuEventElapsedTime", r);
+      if (i > 0)
+        times.push_back(ms);
+    }
+    return true;
+  };
+  bool ok = measure();
+  if (exec && api->cuGraphExecDestroy)
+    api->cuGraphExecDestroy(exec);
+  if (graph && api->cuGraphDestroy)
+    api->cuGraphDestroy(graph);
+  if (start)
+    api->cuEventDestroy(start);
+  if (end)
+    api->cuEventDestroy(end);
+  if (stream)
+    api->cuStreamDestroy(stream);
+  if (module)
+    api->cuModuleUnload(module);
+  if (!ok)
+    return false;
+  std::sort(times.begin(), times.end());
+  seconds = times[times.size() / 2] * 1e-3;
+  return true;
 }
 
 bool cudaProfiling() { return profilingEnabled(); }

@@ -18,6 +18,7 @@
 #define ZAMBA2_RUNTIME_CUDA_CUDA_H
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
@@ -126,6 +127,20 @@ bool cudaDeviceMemory(size_t &used, size_t &total, std::string &err);
 /// `err` on failure.
 bool cudaMeasureCopyBandwidth(size_t bytes, int repeats, double &gbPerSecond,
                               std::string &err);
+
+/// Kernels launched so far by the packages' code (graph replays launch
+/// none): the launches of a step run without a graph are the difference
+/// around it.
+uint64_t cudaKernelLaunches();
+
+/// The launch floor of a step of `kernels` kernel launches: seconds per
+/// replay (median of `repeats`) of a CUDA graph of that many empty
+/// one-block kernels, each after the first launched as a dependent of the
+/// one before (programmatic dependent launch, sm_90 and newer) when
+/// `dependentLaunch`, as the package's kernels are. False with `err` on
+/// failure.
+bool cudaMeasureLaunchFloor(int64_t kernels, bool dependentLaunch, int repeats,
+                            double &seconds, std::string &err);
 
 /// Per-kernel timing ($ZAMBA2_CUDA_PROFILE set): each launch outside a
 /// graph is timed with events. cudaProfileReport (after a synchronisation)

@@ -170,6 +170,11 @@ void setDependentLaunch(bool on);
 bool dependentLaunchNext();
 void noteStreamWork(bool kernel);
 
+/// Kernels launched through mgpuLaunchKernel / mgpuLaunchClusterKernel
+/// (graph replays launch none), for cudaKernelLaunches.
+void countKernelLaunch();
+uint64_t kernelLaunches();
+
 /// The model's temporaries (runtime/cuda/CallContext.cpp; a compiled
 /// model allocates one workspace per call): device blocks cached per
 /// stream. A block freed on a stream is reused only by later work on that

@@ -266,6 +266,8 @@ void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
   if (timed)
     profileAfter(static_cast<CUstream>(stream));
   noteStreamWork(/*kernel=*/!timed && r == CUDA_SUCCESS);
+  if (r == CUDA_SUCCESS)
+    countKernelLaunch();
   if (r != CUDA_SUCCESS)
     recordMessage(formatError(caller, entry, r) + " (grid " +
                   std::to_string(gridX) + "x" + std::to_string(gridY) + "x" +
@@ -314,9 +316,10 @@ void mgpuLaunchClusterKernel(void *function, intptr_t clusterX,
   attrs[1].id = CU_LAUNCH_ATTRIBUTE_CLUSTER_SCHEDULING_POLICY_PREFERENCE;
   attrs[1].value.clusterSchedulingPolicyPreference =
       CU_CLUSTER_SCHEDULING_POLICY_SPREAD;
-  check(launchWithAttributes(api, f, dims + 3, smem, stream, params, extra,
-                             attrs, 2),
-        caller, "cuLaunchKernelEx");
+  if (check(launchWithAttributes(api, f, dims + 3, smem, stream, params, extra,
+                                 attrs, 2),
+            caller, "cuLaunchKernelEx"))
+    countKernelLaunch();
   noteStreamWork(/*kernel=*/false);
 }
 

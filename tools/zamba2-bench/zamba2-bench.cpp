@@ -10,7 +10,9 @@
 //   - peak resident memory.
 // and prints the decode floor: bytes a decode step must read (weights, conv
 // and SSM state read and written, the KV cache read) over the measured read
-// bandwidth, and the ratio of the measured step to it.
+// bandwidth, and the ratio of the measured step to it. On the GPU also the
+// kernel launches of a decode step and their own floor: a CUDA graph of as
+// many empty kernels, launched as the package's are, timed in the same run.
 //
 //===----------------------------------------------------------------------===//
 #include "runtime/core/ThreadPool.h"
@@ -198,8 +200,12 @@ double timePrefill(Session &session, const std::vector<int64_t> &ids,
 
 /// Median decode step seconds of `batch` sequences after a `context`-token
 /// prompt each.
+/// `firstStepLaunches` (CUDA): the kernel launches of the first step, which
+/// runs without a graph the first time a batch size is decoded (0 when it
+/// was replayed).
 double timeDecode(Session &session, const std::vector<int64_t> &ids,
-                  int64_t batch, int64_t context, int64_t steps) {
+                  int64_t batch, int64_t context, int64_t steps,
+                  uint64_t *firstStepLaunches = nullptr) {
   session.resetAll();
   std::vector<int64_t> prompt(static_cast<size_t>(batch * context));
   for (int64_t b = 0; b < batch; ++b)
@@ -209,9 +215,12 @@ double timeDecode(Session &session, const std::vector<int64_t> &ids,
   std::vector<int64_t> next(static_cast<size_t>(batch));
   for (int64_t i = 0; i < steps; ++i) {
     std::fill(next.begin(), next.end(), ids[context + i]);
+    uint64_t launches = cudaKernelLaunches();
     double t = now();
     check(session.decode(batch, next.data(), nullptr));
     times.push_back(now() - t);
+    if (i == 0 && firstStepLaunches)
+      *firstStepLaunches = cudaKernelLaunches() - launches;
   }
   return median(times);
 }
@@ -317,7 +326,9 @@ int benchCuda(const Options &o) {
     std::printf("\n");
   }
   for (int64_t batch : o.batches) {
-    double step = timeDecode(*session, ids, batch, o.context, o.decodeSteps);
+    uint64_t launches = 0;
+    double step =
+        timeDecode(*session, ids, batch, o.context, o.decodeSteps, &launches);
     sampleMemory();
     StepBytes bytes = decodeBytes(m, batch, o.context + o.decodeSteps / 2);
     double floorSec = bytes.total() / (copyGBs * 1e9);
@@ -327,6 +338,21 @@ int benchCuda(const Options &o) {
                 static_cast<long long>(batch), step * 1e3, batch / step,
                 bytes.total() / 1e9, bytes.weights / 1e9, bytes.state / 1e9,
                 bytes.kv / 1e9, copyGBs, floorSec * 1e3, step / floorSec);
+    // The second floor of a step: launching its kernels at all.
+    double launchSec = 0;
+    if (launches > 0 &&
+        cudaMeasureLaunchFloor(static_cast<int64_t>(launches),
+                               m.dependentLaunch, 20, launchSec, err))
+      std::printf("            %llu kernel launches per step; launch floor "
+                  "%.3f ms (a CUDA graph of as many empty kernels%s), "
+                  "%.2fx\n",
+                  static_cast<unsigned long long>(launches), launchSec * 1e3,
+                  m.dependentLaunch ? ", dependent launch" : "",
+                  step / launchSec);
+    else if (launches > 0)
+      std::printf("            %llu kernel launches per step; launch floor "
+                  "not measured: %s\n",
+                  static_cast<unsigned long long>(launches), err.c_str());
   }
   std::printf("gpu memory  peak %.2f GB used by this run (weights %.2f GB, "
               "temporaries at most %.3f GB); device total %.1f GB\n",
@@ -375,7 +401,9 @@ int main(int argc, char **argv) {
           "ZAMBA2_NUM_THREADS sets the threads.\n"
           "CUDA package: prefill 512,2048; decode at each batch of LIST\n"
           "(default 1,8); the device copy bandwidth (1 GiB device-to-device)\n"
-          "and the decode floor (bytes one step moves over it); with\n"
+          "and the decode floor (bytes one step moves over it); the\n"
+          "kernel launches of a decode step and their launch floor (a CUDA\n"
+          "graph of as many empty kernels, launched as the package's); with\n"
           "--matmul-tflops T (a bf16 matmul rate measured elsewhere in the\n"
           "same run, e.g. with torch) the prefill floor (matmul FLOPs over\n"
           "T); GPU memory used. With ZAMBA2_CUDA_PROFILE=1 also the time of\n"

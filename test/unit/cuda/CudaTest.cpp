@@ -408,6 +408,37 @@ TEST_F(CudaTest, DependentLaunchOnlyRightAfterAKernel) {
   EXPECT_FALSE(cudaTakeError(message)) << message;
 }
 
+TEST_F(CudaTest, KernelLaunchesCountsWhatWasLaunched) {
+  useDriver(ZAMBA2_FAKE_LIBCUDA);
+  void *module = mgpuModuleLoad(const_cast<char *>("FAKE-CUBIN"), 10);
+  void *function = mgpuModuleGetFunction(module, "fill");
+  ASSERT_NE(function, nullptr);
+  std::string err;
+  void *stream = cudaCreateStream(err);
+  ASSERT_NE(stream, nullptr) << err;
+  constexpr uint32_t kN = 32;
+  auto *out = static_cast<uint32_t *>(mgpuMemAlloc(kN * 4, stream, 0));
+  ASSERT_NE(out, nullptr);
+  uint32_t n = kN, value = 7;
+  void *params[3] = {&out, &n, &value};
+  const uint64_t before = cudaKernelLaunches();
+  for (int i = 0; i < 3; ++i)
+    mgpuLaunchKernel(function, 1, 1, 1, kN, 1, 1, 0, stream, params, nullptr,
+                     3);
+  EXPECT_EQ(cudaKernelLaunches(), before + 3);
+  // Neither a missing kernel nor a memset is a launch.
+  mgpuLaunchKernel(nullptr, 1, 1, 1, kN, 1, 1, 0, stream, params, nullptr, 3);
+  mgpuMemset32(out, 0, kN, stream);
+  EXPECT_EQ(cudaKernelLaunches(), before + 3);
+  std::string message;
+  EXPECT_TRUE(cudaTakeError(message)); // the missing kernel's
+  EXPECT_NE(message.find("no kernel"), std::string::npos) << message;
+  mgpuMemFree(out, stream);
+  cudaDestroyStream(stream);
+  mgpuModuleUnload(module);
+  EXPECT_FALSE(cudaTakeError(message)) << message;
+}
+
 TEST_F(CudaTest, ExecutableExportsTheMgpuSymbols) {
   for (const char *name : {"mgpuModuleLoad",
                            "mgpuModuleLoadJIT",
