@@ -162,18 +162,23 @@ gpu::LaunchOp launch(Emitter &e, StringRef name, Value gx, Value gy, Value gz,
   return op;
 }
 
-/// `n` f32 of workgroup (shared) memory, inside a kernel. It is a
-/// workgroup-space memref.global rather than a launch attribution: the
-/// ownership-based buffer deallocation, which runs after these kernels are
-/// built, would add an ownership argument to a block with a memref argument.
-/// Each kernel that names the global gets its own copy. It is 16-byte
-/// aligned, for vector loads of 4 f32.
-Value workgroupArray(Emitter &e, int64_t n) {
+/// `n` f32 (or elements of `element`) of workgroup (shared) memory, inside
+/// a kernel. It is a workgroup-space memref.global rather than a launch
+/// attribution: the ownership-based buffer deallocation, which runs after
+/// these kernels are built, would add an ownership argument to a block with
+/// a memref argument. Each kernel that names the global gets its own copy.
+/// It is 16-byte aligned.
+Value workgroupArray(Emitter &e, int64_t n, Type element = {}) {
   MLIRContext *ctx = e.b.getContext();
+  if (!element)
+    element = Float32Type::get(ctx);
   auto type = MemRefType::get(
-      {n}, Float32Type::get(ctx), MemRefLayoutAttrInterface(),
+      {n}, element, MemRefLayoutAttrInterface(),
       gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup));
   std::string name = "zamba2_workgroup_f32x" + std::to_string(n);
+  if (auto vec = dyn_cast<VectorType>(element))
+    name = "zamba2_workgroup_" + std::to_string(vec.getNumElements()) + "f32x" +
+           std::to_string(n);
   auto module =
       e.b.getInsertionBlock()->getParentOp()->getParentOfType<ModuleOp>();
   if (!SymbolTable::lookupSymbolIn(module, name)) {
@@ -413,21 +418,23 @@ void accumulateQuantStep(Emitter &e, const QuantWeights &qw,
 /// x's row staged in workgroup memory, for the one-row quantized GEMV. Its
 /// lane steps read 16 contiguous bytes of weights, hence `v` (32 or 16)
 /// contiguous f32 of x: from global memory the warp's x load touched 32
-/// cache lines per instruction (L1-bound). Staged, each 16-byte piece of x is
-/// stored at a swizzled slot so that the 8 lanes of a quarter warp, which
-/// read the same piece of 8 consecutive steps, hit 8 different bank groups.
+/// cache lines per instruction (L1-bound). Staged, each 16-byte piece of x
+/// (a vector<4xf32> element of the array: memref loads and stores, which the
+/// NVVM lowering maps to the shared address space) is stored at a swizzled
+/// slot so that the 8 lanes of a quarter warp, which read the same piece of
+/// 8 consecutive steps, hit 8 different bank groups.
 struct StagedRow {
-  Value memory;   // f32 [K], workgroup memory
+  Value memory;   // vector<4xf32> [K / 4], workgroup memory
   int64_t pieces; // 16-byte pieces of x per lane step: v / 4 (8 or 4)
 };
 
-/// The f32 offset of x's piece `piece` (elements 4 piece .. 4 piece + 3) in
-/// the staged row: piece j of step c (piece = c P + j) goes to c P + (j xor
-/// s) with s = (piece / 8) mod P, which takes 8 different values over 8
+/// The slot of x's piece `piece` (elements 4 piece .. 4 piece + 3) in the
+/// staged row: piece j of step c (piece = c P + j) goes to c P + (j xor s)
+/// with s = (piece / 8) mod P, which takes 8 different values over 8
 /// consecutive steps (P = 8: s = c; P = 4: the pair c / 2 and j's own bit).
-Value stagedOffset(Emitter &e, Value piece, int64_t pieces) {
+Value stagedSlot(Emitter &e, Value piece, int64_t pieces) {
   Value s = e.rem(e.div(piece, e.idx(8)), e.idx(pieces));
-  return e.mul(arith::XOrIOp::create(e.b, e.loc, piece, s), e.idx(4));
+  return arith::XOrIOp::create(e.b, e.loc, piece, s);
 }
 
 /// Copies the row `row` (indices of x's leading dims) of x, as f32, into
@@ -450,9 +457,8 @@ void stageRow(Emitter &e, Value x, ArrayRef<Value> row, const StagedRow &staged,
                                          /*nontemporal=*/false, align);
         if (!elem.isF32())
           v = arith::ExtFOp::create(lb, l, f32Vec, v);
-        vector::StoreOp::create(lb, l, v, staged.memory,
-                                stagedOffset(le, piece, staged.pieces),
-                                /*nontemporal=*/false, llvm::MaybeAlign(16));
+        memref::StoreOp::create(lb, l, v, staged.memory,
+                                stagedSlot(le, piece, staged.pieces));
         scf::YieldOp::create(lb, l);
       });
   gpu::BarrierOp::create(b, e.loc);
@@ -462,14 +468,12 @@ void stageRow(Emitter &e, Value x, ArrayRef<Value> row, const StagedRow &staged,
 /// read back from the staged row as one vector.
 Value loadStaged(Emitter &e, const StagedRow &staged, Value first) {
   OpBuilder &b = e.b;
-  auto f32Vec = VectorType::get({4}, b.getF32Type());
   Value firstPiece = e.div(first, e.idx(4));
   SmallVector<Value> parts;
   for (int64_t j = 0; j < staged.pieces; ++j)
-    parts.push_back(vector::LoadOp::create(
-        b, e.loc, f32Vec, staged.memory,
-        stagedOffset(e, e.add(firstPiece, e.idx(j)), staged.pieces),
-        /*nontemporal=*/false, llvm::MaybeAlign(16)));
+    parts.push_back(memref::LoadOp::create(
+        b, e.loc, staged.memory,
+        stagedSlot(e, e.add(firstPiece, e.idx(j)), staged.pieces)));
   // Concatenate pairwise: 4 + 4 -> 8, 8 + 8 -> 16, ...
   while (parts.size() > 1) {
     SmallVector<Value> joined;
@@ -883,7 +887,10 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
         if (staged) {
           int64_t width =
               cast<MemRefType>(k.main.x.getType()).getShape().back();
-          stagedRow = StagedRow{workgroupArray(d, width), 32 / k.quant->bits};
+          stagedRow = StagedRow{
+              workgroupArray(d, width / 4,
+                             VectorType::get({4}, d.b.getF32Type())),
+              32 / k.quant->bits};
           stageRow(d, k.main.x,
                    rowIndices(d, sizes, d.min(op.getBlockIds().x, lastRow)),
                    *stagedRow, tid, kLinearWarps * kWarp);

@@ -1,7 +1,7 @@
 // quant_linear on the CUDA target is bufferized into the linear kernel.
 // One token row (2 outputs per warp): the block first copies x's row to
-// workgroup memory, each 16-byte piece at a swizzled slot (piece xor a
-// function of the step), and waits at a barrier. A lane loads 16 contiguous
+// workgroup memory (an array of vector<4xf32>), each 16-byte piece at a
+// swizzled slot (piece xor a function of the step), and waits at a barrier. A lane loads 16 contiguous
 // bytes of a packed weight row per step (32 int4 or 16 int8 weights of one
 // group) as 4 32-bit words, and the step's x back from workgroup memory as
 // 8 (int4) or 4 (int8) 16-byte pieces. Field j of every word (the words are little-endian: weight
@@ -25,11 +25,11 @@
 
 // CHECK-LABEL: func.func @int4_sym
 // CHECK: gpu.launch {{.*}} module(@linear_r1) function(@linear_r1)
-// CHECK: %[[XS:.*]] = memref.get_global @zamba2_workgroup_f32x1024 : memref<1024xf32, #gpu.address_space<workgroup>>
+// CHECK: %[[XS:.*]] = memref.get_global @zamba2_workgroup_4f32x256 : memref<256xvector<4xf32>, #gpu.address_space<workgroup>>
 // CHECK: scf.for %[[PIECE:.*]] = %{{.*}} to %{{.*}} step %{{.*}} {
 // CHECK: %[[XV:.*]] = vector.load %{{.*}} {alignment = 16 : i64} : memref<?x1x1024xf32>, vector<4xf32>
 // CHECK: arith.xori %[[PIECE]], %{{.*}} : index
-// CHECK: vector.store %[[XV]], %[[XS]][%{{.*}}] {alignment = 16 : i64}
+// CHECK: memref.store %[[XV]], %[[XS]][%{{.*}}] : memref<256xvector<4xf32>, #gpu.address_space<workgroup>>
 // CHECK: gpu.barrier
 // CHECK: scf.for {{.*}} -> (vector<4xf32>, vector<4xf32>)
 // CHECK: memref.load %{{.*}} : memref<16x16xf16>
@@ -40,7 +40,7 @@
 // CHECK: arith.sitofp %{{.*}} : vector<4xi32> to vector<4xf32>
 // CHECK: %[[TOP:.*]] = arith.shrsi %[[WORDS]], %{{.*}} : vector<4xi32>
 // CHECK: arith.sitofp %[[TOP]] : vector<4xi32> to vector<4xf32>
-// CHECK-COUNT-8: vector.load %[[XS]][%{{.*}}] {alignment = 16 : i64} : memref<1024xf32, #gpu.address_space<workgroup>>, vector<4xf32>
+// CHECK-COUNT-8: memref.load %[[XS]][%{{.*}}] : memref<256xvector<4xf32>, #gpu.address_space<workgroup>>
 // CHECK: %[[X0:.*]] = vector.shuffle %{{.*}} [0, 8, 16, 24]
 // CHECK-NEXT: %[[X1:.*]] = vector.shuffle %{{.*}} [1, 9, 17, 25]
 // CHECK: %[[X7:.*]] = vector.shuffle %{{.*}} [7, 15, 23, 31]
@@ -71,7 +71,7 @@ func.func @int4_sym(%x: tensor<?x1x1024xf32>, %q: tensor<16x512xi8>,
 
 // CHECK-LABEL: func.func @int8_asym
 // CHECK: gpu.launch {{.*}} module(@linear_r1) function(@linear_r1)
-// CHECK: %[[XS8:.*]] = memref.get_global @zamba2_workgroup_f32x512
+// CHECK: %[[XS8:.*]] = memref.get_global @zamba2_workgroup_4f32x128
 // CHECK: gpu.barrier
 // CHECK: %[[BYTES:.*]] = vector.load %{{.*}} {alignment = 16 : i64} : memref<16x512xi8>, vector<16xi8>
 // CHECK: %[[WORDS:.*]] = vector.bitcast %[[BYTES]] : vector<16xi8> to vector<4xi32>
@@ -80,7 +80,7 @@ func.func @int4_sym(%x: tensor<?x1x1024xf32>, %q: tensor<16x512xi8>,
 // CHECK: %[[LOW:.*]] = arith.andi %[[WORDS]], %{{.*}} : vector<4xi32>
 // CHECK: arith.subi %[[LOW]], %[[ZV]] : vector<4xi32>
 // CHECK: arith.shrui %[[WORDS]], %{{.*}} : vector<4xi32>
-// CHECK-COUNT-4: vector.load %[[XS8]][%{{.*}}] {alignment = 16 : i64} : memref<512xf32, #gpu.address_space<workgroup>>, vector<4xf32>
+// CHECK-COUNT-4: memref.load %[[XS8]][%{{.*}}] : memref<128xvector<4xf32>, #gpu.address_space<workgroup>>
 // CHECK: vector.shuffle %{{.*}} [0, 4, 8, 12]
 // CHECK: module(@linear_r8) function(@linear_r8)
 // CHECK: vector.load %{{.*}} {alignment = 4 : i64} : memref<16x512xi8>, vector<4xi8>
