@@ -365,63 +365,70 @@ bool cudaDeviceMemory(size_t &used, size_t &total, std::string &err) {
   return true;
 }
 
-bool cudaMeasureCopyBandwidth(size_t bytes, int repeats, double &gbPerSecond,
-                              std::string &err) {
-  const DriverApi *api = readyOrExplain("cudaMeasureCopyBandwidth", err);
-  if (!api)
-    return false;
-  CUdeviceptr a = 0, b = 0;
-  CUevent start = nullptr, end = nullptr;
-  CUstream stream = nullptr;
-  bool ok = false;
-  float best = 0;
-  do {
-    if (CUresult r = api->cuMemAlloc(&a, bytes)) {
-      err = formatError("cudaMeasureCopyBandwidth", "cuMemAlloc_v2", r);
-      break;
-    }
-    if (CUresult r = api->cuMemAlloc(&b, bytes)) {
-      err = formatError("cudaMeasureCopyBandwidth", "cuMemAlloc_v2", r);
-      break;
-    }
-    if (api->cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING) ||
-        api->cuEventCreate(&start, CU_EVENT_DEFAULT) ||
-        api->cuEventCreate(&end, CU_EVENT_DEFAULT)) {
-      err = "cudaMeasureCopyBandwidth: cannot create a stream or events";
-      break;
-    }
-    api->cuMemsetD8(a, 1, bytes);
-    ok = true;
-    for (int i = 0; i <= repeats && ok; ++i) { // the first run warms up
-      float ms = 0;
-      ok = !api->cuEventRecord(start, stream) &&
-           !api->cuMemcpyAsync(b, a, bytes, stream) &&
-           !api->cuEventRecord(end, stream) && !api->cuEventSynchronize(end) &&
-           !api->cuEventElapsedTime(&ms, start, end);
-      if (ok && i > 0 && (best == 0 || ms < best))
-        best = ms;
-    }
-    if (!ok)
-      err = "cudaMeasureCopyBandwidth: the timed copy failed";
-  } while (false);
-  if (start)
-    api->cuEventDestroy(start);
-  if (end)
-    api->cuEventDestroy(end);
-  if (stream)
-    api->cuStreamDestroy(stream);
-  if (a)
-    api->cuMemFree(a);
-  if (b)
-    api->cuMemFree(b);
-  if (ok)
-    gbPerSecond = 2.0 * static_cast<double>(bytes) / (best * 1e-3) / 1e9;
-  return ok && best > 0;
-}
-
-uint64_t cudaKernelLaunches() { return kernelLaunches(); }
-
 namespace {
+
+/// A stream and two events that time the work put on it (the measurements
+/// below); all destroyed with it.
+class TimedStream {
+public:
+  explicit TimedStream(const DriverApi *api) : api(api) {}
+  ~TimedStream() {
+    if (start)
+      api->cuEventDestroy(start);
+    if (end)
+      api->cuEventDestroy(end);
+    if (stream)
+      api->cuStreamDestroy(stream);
+  }
+  TimedStream(const TimedStream &) = delete;
+  TimedStream &operator=(const TimedStream &) = delete;
+
+  /// Creates the stream and events; false with `err` (naming `caller`).
+  bool create(const char *caller, std::string &err) {
+    const char *function = "cuStreamCreate";
+    CUresult r = api->cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING);
+    if (!r) {
+      function = "cuEventCreate";
+      r = api->cuEventCreate(&start, CU_EVENT_DEFAULT);
+    }
+    if (!r)
+      r = api->cuEventCreate(&end, CU_EVENT_DEFAULT);
+    if (r)
+      err = formatError(caller, function, r);
+    return !r;
+  }
+  /// The milliseconds of each of `repeats` runs of `enqueue` (which puts
+  /// work on the stream and returns its driver result), after one run that
+  /// warms up; false with `err` when a driver call fails.
+  bool time(int repeats, const std::function<CUresult(CUstream)> &enqueue,
+            std::vector<float> &ms, const char *caller, std::string &err) {
+    for (int i = 0; i <= repeats; ++i) {
+      float t = 0;
+      CUresult r = api->cuEventRecord(start, stream);
+      if (!r)
+        r = enqueue(stream);
+      if (!r)
+        r = api->cuEventRecord(end, stream);
+      if (!r)
+        r = api->cuEventSynchronize(end);
+      if (!r)
+        r = api->cuEventElapsedTime(&t, start, end);
+      if (r) {
+        err = formatError(caller, "the timed work", r);
+        return false;
+      }
+      if (i > 0)
+        ms.push_back(t);
+    }
+    return true;
+  }
+  CUstream get() const { return stream; }
+
+private:
+  const DriverApi *api;
+  CUstream stream = nullptr;
+  CUevent start = nullptr, end = nullptr;
+};
 
 /// An empty kernel as PTX, which the driver compiles for the device. The
 /// dependent form waits for the grid before it and lets the next one start,
@@ -444,7 +451,79 @@ constexpr const char *kEmptyDependentKernelPtx =
     "  ret;\n"
     "}\n";
 
+/// Captures `kernels` launches of `empty` on `stream` (each after the first
+/// a dependent launch when `dependent`) into `graph`.
+CUresult captureEmptyKernels(const DriverApi *api, CUfunction empty,
+                             CUstream stream, int64_t kernels, bool dependent,
+                             CUgraph &graph, const char *&function) {
+  function = "cuStreamBeginCapture";
+  if (CUresult r =
+          api->cuStreamBeginCapture(stream, CU_STREAM_CAPTURE_MODE_RELAXED))
+    return r;
+  CUresult launched = CUDA_SUCCESS;
+  for (int64_t i = 0; i < kernels && launched == CUDA_SUCCESS; ++i) {
+    CUlaunchAttribute attr;
+    std::memset(&attr, 0, sizeof(attr));
+    attr.id = CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION;
+    attr.value.programmaticStreamSerializationAllowed = 1;
+    CUlaunchConfig config;
+    std::memset(&config, 0, sizeof(config));
+    config.gridDimX = config.gridDimY = config.gridDimZ = 1;
+    config.blockDimX = 128;
+    config.blockDimY = config.blockDimZ = 1;
+    config.hStream = stream;
+    config.attrs = &attr;
+    config.numAttrs = dependent && i > 0 ? 1 : 0;
+    launched = api->cuLaunchKernelEx
+                   ? api->cuLaunchKernelEx(&config, empty, nullptr, nullptr)
+                   : api->cuLaunchKernel(empty, 1, 1, 1, 128, 1, 1, 0, stream,
+                                         nullptr, nullptr);
+  }
+  CUresult ended = api->cuStreamEndCapture(stream, &graph);
+  function = "cuLaunchKernelEx";
+  if (launched)
+    return launched;
+  function = "cuStreamEndCapture";
+  return ended ? ended : graph ? CUDA_SUCCESS : CUDA_ERROR_NOT_FOUND;
+}
+
 } // namespace
+
+bool cudaMeasureCopyBandwidth(size_t bytes, int repeats, double &gbPerSecond,
+                              std::string &err) {
+  const char *caller = "cudaMeasureCopyBandwidth";
+  const DriverApi *api = readyOrExplain(caller, err);
+  if (!api)
+    return false;
+  CUdeviceptr a = 0, b = 0;
+  std::vector<float> ms;
+  bool ok = false;
+  {
+    TimedStream timed(api);
+    if (CUresult r = api->cuMemAlloc(&a, bytes))
+      err = formatError(caller, "cuMemAlloc_v2", r);
+    else if (CUresult r = api->cuMemAlloc(&b, bytes))
+      err = formatError(caller, "cuMemAlloc_v2", r);
+    else if (timed.create(caller, err)) {
+      api->cuMemsetD8(a, 1, bytes);
+      ok = timed.time(
+          repeats,
+          [&](CUstream s) { return api->cuMemcpyAsync(b, a, bytes, s); }, ms,
+          caller, err);
+    }
+  }
+  if (a)
+    api->cuMemFree(a);
+  if (b)
+    api->cuMemFree(b);
+  if (!ok || ms.empty())
+    return false;
+  float best = *std::min_element(ms.begin(), ms.end());
+  gbPerSecond = 2.0 * static_cast<double>(bytes) / (best * 1e-3) / 1e9;
+  return best > 0;
+}
+
+uint64_t cudaKernelLaunches() { return kernelLaunches(); }
 
 bool cudaMeasureLaunchFloor(int64_t kernels, bool dependentLaunch, int repeats,
                             double &seconds, std::string &err) {
@@ -459,97 +538,50 @@ bool cudaMeasureLaunchFloor(int64_t kernels, bool dependentLaunch, int repeats,
   if (!api->cuStreamBeginCapture || !api->cuStreamEndCapture ||
       !api->cuGraphInstantiateWithFlags || !api->cuGraphLaunch ||
       (dependentLaunch && !api->cuLaunchKernelEx)) {
-    err = std::string(caller) + ": this NVIDIA driver lacks the graph or "
-                                "launch API it needs";
+    err = std::string(caller) +
+          ": this NVIDIA driver lacks the graph or launch API it needs";
     return false;
   }
   CUmodule module = nullptr;
-  CUfunction empty = nullptr;
-  CUstream stream = nullptr;
-  CUevent start = nullptr, end = nullptr;
   CUgraph graph = nullptr;
   CUgraphExec exec = nullptr;
-  std::vector<float> times;
-  auto fail = [&](const char *function, CUresult r) {
-    err = formatError(caller, function, r);
-    return false;
-  };
-  auto measure = [&]() -> bool {
-    if (CUresult r = api->cuModuleLoadData(
-            &module,
-            dependentLaunch ? kEmptyDependentKernelPtx : kEmptyKernelPtx))
-      return fail("cuModuleLoadData", r);
-    if (CUresult r = api->cuModuleGetFunction(&empty, module, "zamba2_empty"))
-      return fail("cuModuleGetFunction", r);
-    if (CUresult r = api->cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING))
-      return fail("cuStreamCreate", r);
-    if (CUresult r = api->cuEventCreate(&start, CU_EVENT_DEFAULT))
-      return fail("cuEventCreate", r);
-    if (CUresult r = api->cuEventCreate(&end, CU_EVENT_DEFAULT))
-      return fail("cuEventCreate", r);
-    if (CUresult r =
-            api->cuStreamBeginCapture(stream, CU_STREAM_CAPTURE_MODE_RELAXED))
-      return fail("cuStreamBeginCapture", r);
-    CUresult launched = CUDA_SUCCESS;
-    for (int64_t i = 0; i < kernels && launched == CUDA_SUCCESS; ++i) {
-      CUlaunchAttribute attr;
-      std::memset(&attr, 0, sizeof(attr));
-      attr.id = CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION;
-      attr.value.programmaticStreamSerializationAllowed = 1;
-      CUlaunchConfig config;
-      std::memset(&config, 0, sizeof(config));
-      config.gridDimX = config.gridDimY = config.gridDimZ = 1;
-      config.blockDimX = 128;
-      config.blockDimY = config.blockDimZ = 1;
-      config.hStream = stream;
-      config.attrs = &attr;
-      config.numAttrs = dependentLaunch && i > 0 ? 1 : 0;
-      launched = api->cuLaunchKernelEx
-                     ? api->cuLaunchKernelEx(&config, empty, nullptr, nullptr)
-                     : api->cuLaunchKernel(empty, 1, 1, 1, 128, 1, 1, 0, stream,
-                                           nullptr, nullptr);
+  std::vector<float> ms;
+  bool ok = false;
+  {
+    TimedStream timed(api);
+    CUfunction empty = nullptr;
+    const char *function = "cuModuleLoadData";
+    CUresult r = api->cuModuleLoadData(
+        &module, dependentLaunch ? kEmptyDependentKernelPtx : kEmptyKernelPtx);
+    if (!r) {
+      function = "cuModuleGetFunction";
+      r = api->cuModuleGetFunction(&empty, module, "zamba2_empty");
     }
-    CUresult ended = api->cuStreamEndCapture(stream, &graph);
-    if (launched != CUDA_SUCCESS)
-      return fail("cuLaunchKernelEx", launched);
-    if (ended != CUDA_SUCCESS || !graph)
-      return fail("cuStreamEndCapture", ended);
-    if (CUresult r = api->cuGraphInstantiateWithFlags(&exec, graph, 0))
-      return fail("cuGraphInstantiateWithFlags", r);
-    for (int i = 0; i <= repeats; ++i) { // the first replay warms up
-      float ms = 0;
-      if (CUresult r = api->cuEventRecord(start, stream))
-        return fail("cuEventRecord", r);
-      if (CUresult r = api->cuGraphLaunch(exec, stream))
-        return fail("cuGraphLaunch", r);
-      if (CUresult r = api->cuEventRecord(end, stream))
-        return fail("cuEventRecord", r);
-      if (CUresult r = api->cuEventSynchronize(end))
-        return fail("cuEventSynchronize", r);
-      if (CUresult r = api->cuEventElapsedTime(&ms, start, end))
-        return fail("cuEventElapsedTime", r);
-      if (i > 0)
-        times.push_back(ms);
+    if (!r && timed.create(caller, err)) {
+      r = captureEmptyKernels(api, empty, timed.get(), kernels, dependentLaunch,
+                              graph, function);
+      if (!r) {
+        function = "cuGraphInstantiateWithFlags";
+        r = api->cuGraphInstantiateWithFlags(&exec, graph, 0);
+      }
+      if (!r)
+        ok = timed.time(
+            repeats, [&](CUstream s) { return api->cuGraphLaunch(exec, s); },
+            ms, caller, err);
     }
-    return true;
-  };
-  bool ok = measure();
+    if (r)
+      err = formatError(caller, function, r);
+  }
   if (exec && api->cuGraphExecDestroy)
     api->cuGraphExecDestroy(exec);
   if (graph && api->cuGraphDestroy)
     api->cuGraphDestroy(graph);
-  if (start)
-    api->cuEventDestroy(start);
-  if (end)
-    api->cuEventDestroy(end);
-  if (stream)
-    api->cuStreamDestroy(stream);
   if (module)
     api->cuModuleUnload(module);
-  if (!ok)
+  if (!ok || ms.empty())
     return false;
-  std::sort(times.begin(), times.end());
-  seconds = times[times.size() / 2] * 1e-3;
+  std::sort(ms.begin(), ms.end());
+  seconds = ms[ms.size() / 2] * 1e-3;
   return true;
 }
 

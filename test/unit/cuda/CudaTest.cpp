@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <dlfcn.h>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,13 @@ namespace {
 class CudaTest : public ::testing::Test {
 protected:
   void TearDown() override {
+    if (opened) {
+      if (opened->out)
+        mgpuMemFree(opened->out, opened->stream);
+      if (opened->stream)
+        cudaDestroyStream(opened->stream);
+      mgpuModuleUnload(opened->module);
+    }
     cuda::resetDriverForTesting();
     cuda::setDriverLibraryName("");
     ::unsetenv("FAKE_CUDA_DEVICES");
@@ -46,8 +54,29 @@ protected:
     return fake ? reinterpret_cast<F *>(::dlsym(fake, name)) : nullptr;
   }
 
+  /// The fake driver's `fill` kernel (out[i] = value + i) with a stream
+  /// and `n` words of device memory for it; freed in TearDown.
+  struct Fill {
+    void *module = nullptr, *function = nullptr, *stream = nullptr;
+    uint32_t *out = nullptr;
+  };
+  Fill openFill(uint32_t n) {
+    useDriver(ZAMBA2_FAKE_LIBCUDA);
+    Fill f;
+    f.module = mgpuModuleLoad(const_cast<char *>("FAKE-CUBIN"), 10);
+    f.function = mgpuModuleGetFunction(f.module, "fill");
+    std::string err;
+    f.stream = cudaCreateStream(err);
+    EXPECT_NE(f.stream, nullptr) << err;
+    if (f.stream)
+      f.out = static_cast<uint32_t *>(mgpuMemAlloc(n * 4, f.stream, 0));
+    opened = f;
+    return f;
+  }
+
 private:
   void *fake = nullptr;
+  std::optional<Fill> opened;
 };
 
 bool startsWith(const std::string &s, const std::string &prefix) {
@@ -353,18 +382,14 @@ TEST_F(CudaTest, LaunchChecksItsArguments) {
 // call, one after other stream work, and every kernel of a package without
 // the waits or outside a call are launched plainly.
 TEST_F(CudaTest, DependentLaunchOnlyRightAfterAKernel) {
-  useDriver(ZAMBA2_FAKE_LIBCUDA);
+  constexpr uint32_t kN = 64;
+  Fill f = openFill(kN);
+  ASSERT_NE(f.function, nullptr);
+  ASSERT_NE(f.out, nullptr);
+  void *function = f.function, *stream = f.stream;
+  uint32_t *out = f.out;
   auto dependent = fakeReport<int()>("fakeCudaDependentLaunches");
   ASSERT_NE(dependent, nullptr);
-  void *module = mgpuModuleLoad(const_cast<char *>("FAKE-CUBIN"), 10);
-  void *function = mgpuModuleGetFunction(module, "fill");
-  ASSERT_NE(function, nullptr);
-  std::string err;
-  void *stream = cudaCreateStream(err);
-  ASSERT_NE(stream, nullptr) << err;
-  constexpr uint32_t kN = 64;
-  auto *out = static_cast<uint32_t *>(mgpuMemAlloc(kN * 4, stream, 0));
-  ASSERT_NE(out, nullptr);
   uint32_t value = 0;
   auto fill = [&](uint32_t v) {
     uint32_t n = kN;
@@ -401,24 +426,17 @@ TEST_F(CudaTest, DependentLaunchOnlyRightAfterAKernel) {
   fill(8);
   fill(9);
   EXPECT_EQ(dependent(), base + 2);
-  mgpuMemFree(out, stream);
-  cudaDestroyStream(stream);
-  mgpuModuleUnload(module);
   std::string message;
   EXPECT_FALSE(cudaTakeError(message)) << message;
 }
 
 TEST_F(CudaTest, KernelLaunchesCountsWhatWasLaunched) {
-  useDriver(ZAMBA2_FAKE_LIBCUDA);
-  void *module = mgpuModuleLoad(const_cast<char *>("FAKE-CUBIN"), 10);
-  void *function = mgpuModuleGetFunction(module, "fill");
-  ASSERT_NE(function, nullptr);
-  std::string err;
-  void *stream = cudaCreateStream(err);
-  ASSERT_NE(stream, nullptr) << err;
   constexpr uint32_t kN = 32;
-  auto *out = static_cast<uint32_t *>(mgpuMemAlloc(kN * 4, stream, 0));
-  ASSERT_NE(out, nullptr);
+  Fill f = openFill(kN);
+  ASSERT_NE(f.function, nullptr);
+  ASSERT_NE(f.out, nullptr);
+  void *function = f.function, *stream = f.stream;
+  uint32_t *out = f.out;
   uint32_t n = kN, value = 7;
   void *params[3] = {&out, &n, &value};
   const uint64_t before = cudaKernelLaunches();
@@ -433,10 +451,6 @@ TEST_F(CudaTest, KernelLaunchesCountsWhatWasLaunched) {
   std::string message;
   EXPECT_TRUE(cudaTakeError(message)); // the missing kernel's
   EXPECT_NE(message.find("no kernel"), std::string::npos) << message;
-  mgpuMemFree(out, stream);
-  cudaDestroyStream(stream);
-  mgpuModuleUnload(module);
-  EXPECT_FALSE(cudaTakeError(message)) << message;
 }
 
 TEST_F(CudaTest, ExecutableExportsTheMgpuSymbols) {
