@@ -239,6 +239,20 @@ int64_t chunkElements(const Product &p) {
 /// room for a register tile of rows x channels).
 constexpr int64_t kVectorAccumulators = 4;
 
+/// The loop's initial accumulators, one per (row, channel) pair: zero
+/// vectors of `width` f32 up to kVectorAccumulators pairs, else zero f32;
+/// `scalarAcc` says which (addLoopSums).
+SmallVector<Value> zeroAccumulators(Emitter &e, size_t pairs, int64_t width,
+                                    bool &scalarAcc) {
+  scalarAcc = static_cast<int64_t>(pairs) > kVectorAccumulators;
+  Value zero =
+      scalarAcc
+          ? e.f32(0.0)
+          : splatConst(e.b, e.loc, VectorType::get({width}, e.b.getF32Type()),
+                       e.b.getF32FloatAttr(0.0f));
+  return SmallVector<Value>(pairs, zero);
+}
+
 /// Adds the accumulators `loop` yields to `acc`: f32 ones as they are,
 /// vector ones summed over their lanes.
 void addLoopSums(Emitter &e, scf::ForOp loop, bool scalarAcc,
@@ -278,12 +292,9 @@ void accumulate(Emitter &e, const Product &p, ArrayRef<SmallVector<Value>> rows,
   };
 
   size_t channels = ns.size();
-  bool scalarAcc =
-      static_cast<int64_t>(rows.size() * channels) > kVectorAccumulators;
-  Value zero = scalarAcc
-                   ? e.f32(0.0)
-                   : splatConst(b, e.loc, vecF32, b.getF32FloatAttr(0.0f));
-  SmallVector<Value> init(rows.size() * channels, zero);
+  bool scalarAcc;
+  SmallVector<Value> init =
+      zeroAccumulators(e, rows.size() * channels, v, scalarAcc);
   // `unroll` chunks per lane per iteration, when they divide evenly: more
   // loads in flight per warp (a GEMV is bound by memory latency otherwise).
   int64_t chunks = k / v, unroll = 4;
@@ -518,13 +529,10 @@ void accumulateQuantContiguous(Emitter &e, const Product &p,
   auto xType =
       VectorType::get({v}, cast<MemRefType>(p.x.getType()).getElementType());
   llvm::MaybeAlign xAlign(rowsAligned16(p.x) ? 16 : 4);
-  Value zeroVec = splatConst(b, e.loc, f32Vec, b.getF32FloatAttr(0.0f));
   size_t channels = ns.size();
-  // As in `accumulate`: one f32 per (row, channel) beyond a few pairs.
-  bool scalarAcc =
-      static_cast<int64_t>(rows.size() * channels) > kVectorAccumulators;
-  SmallVector<Value> init(rows.size() * channels,
-                          scalarAcc ? e.f32(0.0) : zeroVec);
+  bool scalarAcc;
+  SmallVector<Value> init =
+      zeroAccumulators(e, rows.size() * channels, kWords, scalarAcc);
   // `unroll` steps per lane per iteration, when they divide evenly; their
   // weight and scale loads are all issued before any of their math (the
   // GEMV of one row is bound by memory latency).
@@ -627,13 +635,10 @@ void accumulateQuantInterleaved(Emitter &e, const Product &p,
   llvm::MaybeAlign xAlign(rowsAligned16(p.x)
                               ? std::min<int64_t>(xBytes, 16)
                               : xElem.getIntOrFloatBitWidth() / 8);
-  Value zeroVec = splatConst(b, e.loc, f32Vec, b.getF32FloatAttr(0.0f));
   size_t channels = ns.size();
-  // As in `accumulate`: one f32 per (row, channel) beyond a few pairs.
-  bool scalarAcc =
-      static_cast<int64_t>(rows.size() * channels) > kVectorAccumulators;
-  SmallVector<Value> init(rows.size() * channels,
-                          scalarAcc ? e.f32(0.0) : zeroVec);
+  bool scalarAcc;
+  SmallVector<Value> init =
+      zeroAccumulators(e, rows.size() * channels, kWords, scalarAcc);
   // One step (kWords words) per iteration: with 8 rows the registers go to
   // the accumulators.
   auto loop = scf::ForOp::create(
@@ -887,10 +892,10 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
         if (staged) {
           int64_t width =
               cast<MemRefType>(k.main.x.getType()).getShape().back();
-          stagedRow = StagedRow{
-              workgroupArray(d, width / 4,
-                             VectorType::get({4}, d.b.getF32Type())),
-              32 / k.quant->bits};
+          stagedRow =
+              StagedRow{workgroupArray(d, width / 4,
+                                       VectorType::get({4}, d.b.getF32Type())),
+                        32 / k.quant->bits};
           stageRow(d, k.main.x,
                    rowIndices(d, sizes, d.min(op.getBlockIds().x, lastRow)),
                    *stagedRow, tid, kLinearWarps * kWarp);
