@@ -268,7 +268,7 @@ void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
   noteStreamWork(/*kernel=*/!timed && r == CUDA_SUCCESS);
   if (r == CUDA_SUCCESS)
     countKernelLaunch();
-  if (r != CUDA_SUCCESS)
+  else
     recordMessage(formatError(caller, entry, r) + " (grid " +
                   std::to_string(gridX) + "x" + std::to_string(gridY) + "x" +
                   std::to_string(gridZ) + ", block " + std::to_string(blockX) +
