@@ -133,14 +133,18 @@ bool capturingCall() { return threadCapturing; }
 void setCallStream(CUstream stream) { threadCallStream = stream; }
 void setCapturingCall(bool capturing) { threadCapturing = capturing; }
 
-void setDependentLaunch(bool on) {
+bool dependentLaunchAllowed() {
   // $ZAMBA2_CUDA_DEPENDENT_LAUNCH=0 launches every kernel plainly (for A/B
   // measurements; the kernels are correct either way).
   static const bool allowed = [] {
     const char *v = std::getenv("ZAMBA2_CUDA_DEPENDENT_LAUNCH");
     return !v || std::string(v) != "0";
   }();
-  threadDependentLaunch = on && allowed;
+  return allowed;
+}
+
+void setDependentLaunch(bool on) {
+  threadDependentLaunch = on && dependentLaunchAllowed();
   threadAfterKernel = false;
 }
 bool dependentLaunchNext() {

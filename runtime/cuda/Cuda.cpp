@@ -525,9 +525,12 @@ bool cudaMeasureCopyBandwidth(size_t bytes, int repeats, double &gbPerSecond,
 
 uint64_t cudaKernelLaunches() { return kernelLaunches(); }
 
+bool cudaDependentLaunchAllowed() { return dependentLaunchAllowed(); }
+
 bool cudaMeasureLaunchFloor(int64_t kernels, bool dependentLaunch, int repeats,
                             double &seconds, std::string &err) {
   const char *caller = "cudaMeasureLaunchFloor";
+  dependentLaunch = dependentLaunch && dependentLaunchAllowed();
   const DriverApi *api = readyOrExplain(caller, err);
   if (!api)
     return false;

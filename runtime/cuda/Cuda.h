@@ -137,10 +137,12 @@ uint64_t cudaKernelLaunches();
 /// replay (median of `repeats`) of a CUDA graph of that many empty
 /// one-block kernels, each after the first launched as a dependent of the
 /// one before (programmatic dependent launch, sm_90 and newer) when
-/// `dependentLaunch`, as the package's kernels are. False with `err` on
-/// failure.
+/// `dependentLaunch` (and $ZAMBA2_CUDA_DEPENDENT_LAUNCH is not 0), as the
+/// package's kernels are. False with `err` on failure.
 bool cudaMeasureLaunchFloor(int64_t kernels, bool dependentLaunch, int repeats,
                             double &seconds, std::string &err);
+/// Whether $ZAMBA2_CUDA_DEPENDENT_LAUNCH leaves dependent launch on.
+bool cudaDependentLaunchAllowed();
 
 /// Per-kernel timing ($ZAMBA2_CUDA_PROFILE set): each launch outside a
 /// graph is timed with events. cudaProfileReport (after a synchronisation)

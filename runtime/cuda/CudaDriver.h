@@ -166,7 +166,9 @@ void setCapturingCall(bool capturing);
 /// previous work on the call stream when that work was a kernel:
 /// dependentLaunchNext() says whether it was, and every mgpu* function
 /// that puts work on the stream reports it (noteStreamWork).
+/// $ZAMBA2_CUDA_DEPENDENT_LAUNCH=0 turns it off for every call.
 void setDependentLaunch(bool on);
+bool dependentLaunchAllowed();
 bool dependentLaunchNext();
 void noteStreamWork(bool kernel);
 

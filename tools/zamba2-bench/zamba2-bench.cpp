@@ -347,7 +347,9 @@ int benchCuda(const Options &o) {
                   "%.3f ms (a CUDA graph of as many empty kernels%s), "
                   "%.2fx\n",
                   static_cast<unsigned long long>(launches), launchSec * 1e3,
-                  m.dependentLaunch ? ", dependent launch" : "",
+                  m.dependentLaunch && cudaDependentLaunchAllowed()
+                      ? ", dependent launch"
+                      : "",
                   step / launchSec);
     else if (launches > 0)
       std::printf("            %llu kernel launches per step; launch floor "

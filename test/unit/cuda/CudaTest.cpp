@@ -17,8 +17,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <dlfcn.h>
+#include <filesystem>
 #include <optional>
 #include <string>
+#include <unistd.h>
 #include <vector>
 
 using namespace zamba2;
@@ -505,10 +507,32 @@ TEST_F(CudaTest, ModelLibraryResolvesTheMgpuAbi) {
   EXPECT_FALSE(cudaTakeError(message)) << message;
 }
 
+/// dlopen of a private copy of the fake model library: its constructor (the
+/// module load) runs even when an earlier test of this binary opened the
+/// library and the loader kept it mapped after dlclose.
+void *openModelCopy() {
+  std::string name =
+      (std::filesystem::temp_directory_path() / "zamba2-fake-model-XXXXXX")
+          .string();
+  std::vector<char> path(name.begin(), name.end());
+  path.push_back('\0');
+  int fd = ::mkstemp(path.data());
+  if (fd < 0)
+    return nullptr;
+  ::close(fd);
+  std::error_code ec;
+  std::filesystem::copy_file(ZAMBA2_FAKE_GPU_MODEL, path.data(),
+                             std::filesystem::copy_options::overwrite_existing,
+                             ec);
+  void *model = ec ? nullptr : ::dlopen(path.data(), RTLD_NOW | RTLD_LOCAL);
+  ::unlink(path.data()); // the mapping stays
+  return model;
+}
+
 TEST_F(CudaTest, ModuleLoadFailureAtDlopenIsRecorded) {
   ::setenv("FAKE_MODEL_BLOB", "CUBIN-FOR-ANOTHER-GPU", 1);
   useDriver(ZAMBA2_FAKE_LIBCUDA);
-  void *model = ::dlopen(ZAMBA2_FAKE_GPU_MODEL, RTLD_NOW | RTLD_LOCAL);
+  void *model = openModelCopy();
   ASSERT_NE(model, nullptr) << ::dlerror();
   std::string message;
   ASSERT_TRUE(cudaTakeError(message));
