@@ -11,6 +11,7 @@
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/OpImplementation.h"
 #include "mlir/IR/PatternMatch.h"
+#include "llvm/ADT/TypeSwitch.h"
 
 using namespace mlir;
 using namespace mlir::zamba2;
@@ -201,9 +202,111 @@ static LogicalResult verifyBase(Operation *op, Value base, Value result) {
   return success();
 }
 
+//===----------------------------------------------------------------------===//
+// The norm prologue of the linear ops
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+template <typename OpTy> std::optional<NormPrologue> prologueOf(OpTy op) {
+  if (!op.getNormWeight())
+    return std::nullopt;
+  NormPrologue norm{op.getNormWeight(), op.getNormResidual(), op.getNormGate()};
+  if (auto eps = op.getNormEpsAttr())
+    norm.eps = eps.getValueAsDouble();
+  if (auto groups = op.getNormGroupsAttr())
+    norm.groups = groups.getInt();
+  return norm;
+}
+
+template <typename OpTy> void setPrologue(OpTy op, const NormPrologue &norm) {
+  Builder b(op.getContext());
+  if (!norm.weight) { // none
+    op.getNormWeightMutable().clear();
+    op.getNormResidualMutable().clear();
+    op.getNormGateMutable().clear();
+    op.removeNormEpsAttr();
+    op.removeNormGroupsAttr();
+    return;
+  }
+  op.getNormWeightMutable().assign(norm.weight);
+  if (norm.residual)
+    op.getNormResidualMutable().assign(norm.residual);
+  else
+    op.getNormResidualMutable().clear();
+  if (norm.gate)
+    op.getNormGateMutable().assign(norm.gate);
+  else
+    op.getNormGateMutable().clear();
+  op.setNormEpsAttr(b.getF64FloatAttr(norm.eps));
+  if (norm.groups != 1)
+    op.setNormGroupsAttr(b.getI64IntegerAttr(norm.groups));
+  else
+    op.removeNormGroupsAttr();
+}
+
+/// The prologue's operands and attributes agree with each other and with
+/// `input` (the product's input, v's first term).
+template <typename OpTy> LogicalResult verifyNormPrologue(OpTy op) {
+  Value input = op.getInput();
+  bool normed = static_cast<bool>(op.getNormWeight());
+  if (!normed) {
+    if (op.getNormResidual() || op.getNormGate() || op.getNormEpsAttr() ||
+        op.getNormGroupsAttr())
+      return op.emitOpError("`plus`, `gated`, norm_eps and norm_groups need "
+                            "`normed`");
+    return success();
+  }
+  if (op.getNormResidual() && op.getNormGate())
+    return op.emitOpError("a norm prologue is `plus` or `gated`, not both");
+  for (Value v : {op.getNormResidual(), op.getNormGate()})
+    if (v && v.getType() != input.getType())
+      return op.emitOpError() << "the norm prologue's `plus`/`gated` operand "
+                              << "must have the input's type "
+                              << input.getType() << ", found " << v.getType();
+  auto eps = op.getNormEpsAttr();
+  if (!eps || eps.getValueAsDouble() <= 0)
+    return op.emitOpError("`normed` needs a positive norm_eps");
+  int64_t groups = op.getNormGroupsAttr() ? op.getNormGroupsAttr().getInt() : 1;
+  if (groups < 1)
+    return op.emitOpError() << "norm_groups must be positive, found " << groups;
+  int64_t width = shapeOf(input).back();
+  if (ShapedType::isDynamic(width))
+    return op.emitOpError("a norm prologue needs a static input width");
+  if (groups > 1) {
+    if (!op.getNormGate())
+      return op.emitOpError(
+          "norm_groups > 1 needs `gated` (as gated_rms_norm)");
+    if (width % groups != 0)
+      return op.emitOpError()
+             << "width " << dimString(width) << " is not divisible into "
+             << groups << " norm groups";
+  }
+  return expectShape(op, "norm weight", op.getNormWeight(), {width});
+}
+
+} // namespace
+
+bool mlir::zamba2::takesNormPrologue(Operation *op) {
+  return isa<LinearOp, LoRALinearOp, QuantLinearOp>(op);
+}
+
+std::optional<NormPrologue> mlir::zamba2::getNormPrologue(Operation *op) {
+  return TypeSwitch<Operation *, std::optional<NormPrologue>>(op)
+      .Case<LinearOp, LoRALinearOp, QuantLinearOp>(
+          [](auto linear) { return prologueOf(linear); })
+      .Default([](Operation *) { return std::nullopt; });
+}
+
+void mlir::zamba2::setNormPrologue(Operation *op, const NormPrologue &norm) {
+  TypeSwitch<Operation *>(op).Case<LinearOp, LoRALinearOp, QuantLinearOp>(
+      [&](auto linear) { setPrologue(linear, norm); });
+}
+
 LogicalResult LinearOp::verify() {
   if (failed(verifyLinearShapes(*this, getInput(), getWeight(), getBias(),
-                                getResult())))
+                                getResult())) ||
+      failed(verifyNormPrologue(*this)))
     return failure();
   return verifyBase(*this, getBase(), getResult());
 }
@@ -485,7 +588,8 @@ void SplitOp::getCanonicalizationPatterns(RewritePatternSet &patterns,
 
 LogicalResult LoRALinearOp::verify() {
   if (failed(verifyLinearShapes(*this, getInput(), getWeight(), getBias(),
-                                getResult())))
+                                getResult())) ||
+      failed(verifyNormPrologue(*this)))
     return failure();
   return verifyAdapterShapes(*this, getInput(), getA(), getB(),
                              shapeOf(getWeight())[0]);
@@ -521,7 +625,8 @@ LogicalResult QuantLinearOp::verify() {
   if (getBias() && failed(expectShape(*this, "bias", getBias(), {out})))
     return failure();
   if (failed(expectShape(*this, "result", getResult(),
-                         withLastDim(getInput(), out))))
+                         withLastDim(getInput(), out))) ||
+      failed(verifyNormPrologue(*this)))
     return failure();
   return verifyBase(*this, getBase(), getResult());
 }

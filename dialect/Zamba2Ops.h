@@ -14,4 +14,32 @@
 #define GET_OP_CLASSES
 #include "dialect/Zamba2Ops.h.inc"
 
+#include <optional>
+
+namespace mlir::zamba2 {
+
+/// The normalisation prologue of a linear op (`normed`: zamba2-fuse-norm).
+/// The product reads weight * v / sqrt(mean(v^2) + eps) per group of the
+/// last dim, v = input, input + residual or input * silu(gate).
+struct NormPrologue {
+  Value weight;   ///< [In]
+  Value residual; ///< null, or the input's type
+  Value gate;     ///< null, or the input's type
+  double eps = 0;
+  int64_t groups = 1;
+};
+
+/// Whether `op` is one of the linear ops that take a norm prologue
+/// (linear, lora_linear, quant_linear).
+bool takesNormPrologue(Operation *op);
+
+/// The prologue of such an op; nullopt when it has none (or is another op).
+std::optional<NormPrologue> getNormPrologue(Operation *op);
+
+/// Gives such an op `norm` as its prologue (`input` is then v's first term);
+/// a NormPrologue without weight removes the op's prologue.
+void setNormPrologue(Operation *op, const NormPrologue &norm);
+
+} // namespace mlir::zamba2
+
 #endif // ZAMBA2_DIALECT_ZAMBA2OPS_H

@@ -113,6 +113,25 @@ def Zamba2_GatedRMSNormOp : Zamba2_Op<"gated_rms_norm", [Pure,
   let hasVerifier = 1;
 }
 
+//===----------------------------------------------------------------------===//
+// The normalisation prologue of the linear ops (zamba2-fuse-norm)
+//===----------------------------------------------------------------------===//
+
+// With `normed %w`, a linear op multiplies RMS(v) instead of its input, where
+// v = input, input + residual (`plus`) or input * silu(gate) (`gated`) and
+// RMS(v) = w * v / sqrt(mean(v^2) + norm_eps) over each of `norm_groups`
+// (default 1) equal groups of the last dim: exactly the rms_norm or
+// gated_rms_norm it replaces. The kernel that computes the product then
+// normalises its row itself instead of reading a normalised copy.
+defvar Zamba2_NormPrologue = (ins Optional<Zamba2_FloatTensor>:$norm_weight,
+                                  Optional<Zamba2_FloatTensor>:$norm_residual,
+                                  Optional<Zamba2_FloatTensor>:$norm_gate,
+                                  OptionalAttr<F64Attr>:$norm_eps,
+                                  OptionalAttr<I64Attr>:$norm_groups);
+// Its syntax, after the input.
+defvar Zamba2_NormPrologueFormat =
+    "(`normed` $norm_weight^)? (`plus` $norm_residual^)? (`gated` $norm_gate^)?";
+
 def Zamba2_LinearOp : Zamba2_Op<"linear", [Pure, AttrSizedOperandSegments]> {
   let summary = "(base +) x W^T (+ bias) over the last dim";
   let description = [{
@@ -122,13 +141,22 @@ def Zamba2_LinearOp : Zamba2_Op<"linear", [Pure, AttrSizedOperandSegments]> {
     base + (x W^T (+ bias)), the sum added last, so that it equals the
     separate addition to the last bit.
   }];
-  let arguments = (ins Zamba2_FloatTensor:$input, Zamba2_FloatTensor:$weight,
-                       Optional<Zamba2_FloatTensor>:$bias,
-                       Optional<Zamba2_FloatTensor>:$base);
+  let arguments = !con((ins Zamba2_FloatTensor:$input,
+                            Zamba2_FloatTensor:$weight,
+                            Optional<Zamba2_FloatTensor>:$bias,
+                            Optional<Zamba2_FloatTensor>:$base),
+                       Zamba2_NormPrologue);
   let results = (outs Zamba2_FloatTensor:$result);
-  let assemblyFormat = [{
-    $input `,` $weight (`bias` $bias^)? (`into` $base^)? attr-dict `:` functional-type(operands, results)
-  }];
+  let assemblyFormat = !strconcat("$input ", Zamba2_NormPrologueFormat, [{
+    `,` $weight (`bias` $bias^)? (`into` $base^)? attr-dict `:` functional-type(operands, results)
+  }]);
+  let builders = [
+    OpBuilder<(ins "Type":$result, "Value":$input, "Value":$weight,
+                   "Value":$bias, "Value":$base), [{
+      build($_builder, $_state, result, input, weight, bias, base, Value(),
+            Value(), Value(), FloatAttr(), IntegerAttr());
+    }]>
+  ];
   let hasVerifier = 1;
 }
 
@@ -292,20 +320,30 @@ def Zamba2_SplitOp : Zamba2_Op<"split", [Pure]> {
 // Fused forms created by passes
 //===----------------------------------------------------------------------===//
 
-def Zamba2_LoRALinearOp : Zamba2_Op<"lora_linear", [Pure]> {
+def Zamba2_LoRALinearOp : Zamba2_Op<"lora_linear",
+    [Pure, AttrSizedOperandSegments]> {
   let summary = "x W^T (+ bias) + (x A^T) B^T in one op (zamba2-fuse-lora)";
   let description = [{
     Reads x once; never materialises W + B A (that would store the shared
     weight once per site). weight [Out, In], a [r, In], b [Out, r].
   }];
-  let arguments = (ins Zamba2_FloatTensor:$input, Zamba2_FloatTensor:$weight,
-                       Zamba2_FloatTensor:$a, Zamba2_FloatTensor:$b,
-                       Optional<Zamba2_FloatTensor>:$bias);
+  let arguments = !con((ins Zamba2_FloatTensor:$input,
+                            Zamba2_FloatTensor:$weight,
+                            Zamba2_FloatTensor:$a, Zamba2_FloatTensor:$b,
+                            Optional<Zamba2_FloatTensor>:$bias),
+                       Zamba2_NormPrologue);
   let results = (outs Zamba2_FloatTensor:$result);
-  let assemblyFormat = [{
-    $input `,` $weight `adapter` `(` $a `,` $b `)` (`bias` $bias^)? attr-dict
+  let assemblyFormat = !strconcat("$input ", Zamba2_NormPrologueFormat, [{
+    `,` $weight `adapter` `(` $a `,` $b `)` (`bias` $bias^)? attr-dict
     `:` functional-type(operands, results)
-  }];
+  }]);
+  let builders = [
+    OpBuilder<(ins "Type":$result, "Value":$input, "Value":$weight,
+                   "Value":$a, "Value":$b, "Value":$bias), [{
+      build($_builder, $_state, result, input, weight, a, b, bias, Value(),
+            Value(), Value(), FloatAttr(), IntegerAttr());
+    }]>
+  ];
   let hasVerifier = 1;
 }
 
@@ -325,19 +363,31 @@ def Zamba2_QuantLinearOp : Zamba2_Op<"quant_linear",
     The lowering dequantizes inside the multiply loop. `into base` adds
     the product to `base` as `zamba2.linear` does.
   }];
-  let arguments = (ins Zamba2_FloatTensor:$input, Zamba2_IntTensor:$packed,
-                       Zamba2_FloatTensor:$scales,
-                       Optional<Zamba2_IntTensor>:$zeros,
-                       Optional<Zamba2_FloatTensor>:$bias,
-                       Optional<Zamba2_FloatTensor>:$base,
-                       ConfinedAttr<I64Attr, [IntPositive]>:$bits,
-                       ConfinedAttr<I64Attr, [IntPositive]>:$group_size,
-                       Zamba2_QuantScheme:$scheme);
+  let arguments = !con((ins Zamba2_FloatTensor:$input,
+                            Zamba2_IntTensor:$packed,
+                            Zamba2_FloatTensor:$scales,
+                            Optional<Zamba2_IntTensor>:$zeros,
+                            Optional<Zamba2_FloatTensor>:$bias,
+                            Optional<Zamba2_FloatTensor>:$base,
+                            ConfinedAttr<I64Attr, [IntPositive]>:$bits,
+                            ConfinedAttr<I64Attr, [IntPositive]>:$group_size,
+                            Zamba2_QuantScheme:$scheme),
+                       Zamba2_NormPrologue);
   let results = (outs Zamba2_FloatTensor:$result);
-  let assemblyFormat = [{
-    $input `,` $packed `scales` $scales (`zeros` $zeros^)? (`bias` $bias^)? (`into` $base^)? $scheme attr-dict
+  let assemblyFormat = !strconcat("$input ", Zamba2_NormPrologueFormat, [{
+    `,` $packed `scales` $scales (`zeros` $zeros^)? (`bias` $bias^)? (`into` $base^)? $scheme attr-dict
     `:` functional-type(operands, results)
-  }];
+  }]);
+  let builders = [
+    OpBuilder<(ins "Type":$result, "Value":$input, "Value":$packed,
+                   "Value":$scales, "Value":$zeros, "Value":$bias,
+                   "Value":$base, "IntegerAttr":$bits,
+                   "IntegerAttr":$group_size, "QuantSchemeAttr":$scheme), [{
+      build($_builder, $_state, result, input, packed, scales, zeros, bias,
+            base, bits, group_size, scheme, Value(), Value(), Value(),
+            FloatAttr(), IntegerAttr());
+    }]>
+  ];
   let hasVerifier = 1;
 }
 

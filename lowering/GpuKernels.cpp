@@ -15,6 +15,11 @@
 //   rms_norm, gated_rms_norm -- block per row (per group): sum of squares by
 //     a block reduction (shuffles, then one word per warp in shared memory),
 //     then the scaled row.
+//   the norm prologue of the linear ops (zamba2-fuse-norm) -- the one-row
+//     kernel normalises the row of x it stages in shared memory (sums of
+//     squares per group, a block reduction, each thread scaling its own
+//     pieces); with several rows the op's first kernel is the norm kernel
+//     above, writing the normalised rows its products read.
 //   attention -- a cache-append kernel (rotary folded in, angle in f64 as on
 //     the CPU) then one block per (query head, token): the 4 warps take every
 //     4th cache entry with an online softmax (running max, f32), merged
@@ -212,8 +217,289 @@ bool innerContiguous(Value memref) {
 }
 
 //===----------------------------------------------------------------------===//
+// Block sums and row normalisation values
+//===----------------------------------------------------------------------===//
+
+/// The sums of each of `vs` over the block's `threads` threads, in every
+/// thread: warp sums, one word per (value, warp) in workgroup memory, one
+/// barrier.
+SmallVector<Value> blockSums(Emitter &e, ArrayRef<Value> vs, Value tid,
+                             int64_t threads) {
+  int64_t warps = threads / kWarp;
+  Value scratch = workgroupArray(e, static_cast<int64_t>(vs.size()) * warps);
+  SmallVector<Value> partial;
+  for (Value v : vs)
+    partial.push_back(e.warpSum(v));
+  Value lane = e.rem(tid, e.idx(kWarp)), warp = e.div(tid, e.idx(kWarp));
+  e.when(e.eq(lane, e.idx(0)), [&] {
+    for (auto [i, v] : llvm::enumerate(partial))
+      memref::StoreOp::create(
+          e.b, e.loc, v, scratch,
+          e.add(e.idx(static_cast<int64_t>(i) * warps), warp));
+  });
+  gpu::BarrierOp::create(e.b, e.loc);
+  SmallVector<Value> totals;
+  for (size_t i = 0; i < vs.size(); ++i) {
+    Value total = e.f32(0.0);
+    for (int64_t w = 0; w < warps; ++w)
+      total = e.fadd(total, memref::LoadOp::create(
+                                e.b, e.loc, scratch,
+                                e.idx(static_cast<int64_t>(i) * warps + w)));
+    totals.push_back(total);
+  }
+  return totals;
+}
+
+Value blockSum(Emitter &e, Value v, Value tid, int64_t threads) {
+  return blockSums(e, {v}, tid, threads).front();
+}
+
+/// 1 / sqrt(sumSq / width + eps): the scale of an RMS norm.
+Value rmsScale(Emitter &e, Value sumSq, int64_t width, double eps) {
+  Value mean = arith::DivFOp::create(e.b, e.loc, sumSq,
+                                     e.f32(static_cast<double>(width)));
+  return math::RsqrtOp::create(e.b, e.loc, e.fadd(mean, e.f32(eps)));
+}
+
+/// The alignment of a load of 4 consecutive elements of a row of `m` from
+/// an element whose index is a multiple of 4: 4 elements' bytes (at most
+/// 16) when the rows start 16-byte aligned, else one element's.
+llvm::MaybeAlign pieceAlign(Value m) {
+  int64_t bytes =
+      cast<MemRefType>(m.getType()).getElementType().getIntOrFloatBitWidth() /
+      8;
+  return llvm::MaybeAlign(rowsAligned16(m) ? std::min<int64_t>(16, 4 * bytes)
+                                           : bytes);
+}
+
+/// The buffers of a norm (rms_norm, gated_rms_norm, or a linear op's norm
+/// prologue): v = x, x + residual or x * silu(gate), normalised per group.
+struct NormBuffers {
+  Value weight, residual, gate; // residual, gate: null when absent
+  double eps;
+  int64_t groups;
+
+  /// v at (row, c) as f32.
+  Value value(Emitter &e, Value x, ArrayRef<Value> row, Value c) const {
+    Value v = e.load(x, with(row, c));
+    if (residual)
+      v = e.fadd(v, e.load(residual, with(row, c)));
+    if (gate)
+      v = e.fmul(v, silu(e.b, e.loc, e.load(gate, with(row, c))));
+    return v;
+  }
+
+  /// v at (row, first .. first + 3) as a vector<4xf32> (the same operations
+  /// element by element).
+  Value value4(Emitter &e, Value x, ArrayRef<Value> row, Value first) const {
+    auto f32x4 = VectorType::get({4}, e.b.getF32Type());
+    auto load4 = [&](Value m) -> Value {
+      Type elem = cast<MemRefType>(m.getType()).getElementType();
+      Value v = vector::LoadOp::create(e.b, e.loc, VectorType::get({4}, elem),
+                                       m, with(row, first),
+                                       /*nontemporal=*/false, pieceAlign(m));
+      return elem.isF32() ? v : arith::ExtFOp::create(e.b, e.loc, f32x4, v);
+    };
+    Value v = load4(x);
+    if (residual)
+      v = e.fadd(v, load4(residual));
+    if (gate) {
+      Value g = load4(gate);
+      SmallVector<Value> gated;
+      for (int64_t j = 0; j < 4; ++j)
+        gated.push_back(
+            silu(e.b, e.loc, vector::ExtractOp::create(e.b, e.loc, g, j)));
+      v = e.fmul(v, vector::FromElementsOp::create(e.b, e.loc, f32x4, gated));
+    }
+    return v;
+  }
+};
+
+/// A linear op's norm prologue (zamba2-fuse-norm) at the kernel level: with
+/// `stageOneRow`, the one-row kernels of the op stage x normalised
+/// (stageNormalizedRow); elsewhere the products read `normed`, the
+/// normalised rows (x's shape, f32), which the op's first kernel writes
+/// (`write`) with the norm kernel. The op's kernels decide together, so
+/// that a kernel reading `normed` never runs without the one that writes it.
+struct NormedInput {
+  NormBuffers norm;
+  Value normed;
+  bool write;
+  bool stageOneRow;
+};
+
+//===----------------------------------------------------------------------===//
 // Matrix-vector products
 //===----------------------------------------------------------------------===//
+
+/// The most f32 of x a one-row GEMV stages in workgroup memory
+/// (static shared memory is at most 48 KiB per block).
+constexpr int64_t kMaxStagedRow = 8192;
+
+/// x's row staged in workgroup memory, for the one-row quantized GEMV (and
+/// the one-row float GEMV whose input is normalised in the prologue). Its
+/// lane steps read 16 contiguous bytes of weights, hence `v` (32 or 16 for
+/// integers, 8 or 4 for floats) contiguous f32 of x: from global memory the
+/// warp's x load touched 32 cache lines per instruction (L1-bound). Staged,
+/// each 16-byte piece of x (a vector<4xf32> element of the array: memref loads
+/// and stores, which the NVVM lowering maps to the shared address space) is
+/// stored at a swizzled slot so that the 8 lanes of a quarter warp, which read
+/// the same piece of 8 consecutive steps, hit 8 different bank groups.
+struct StagedRow {
+  Value memory;   // vector<4xf32> [K / 4], workgroup memory
+  int64_t pieces; // 16-byte pieces of x per lane step: v / 4 (8, 4, 2, 1)
+};
+
+/// The slot of x's piece `piece` (elements 4 piece .. 4 piece + 3) in the
+/// staged row: piece j of step c (piece = c P + j) goes to c P + (j xor s)
+/// with s = (piece / 8) mod P, which takes 8 different values over 8
+/// consecutive steps (P = 8: s = c; P = 4: the pair c / 2 and j's own bit;
+/// P = 2: the 8 lanes read pieces 2c of 8 steps, of 8 different slots mod
+/// 8; P = 1: consecutive pieces).
+Value stagedSlot(Emitter &e, Value piece, int64_t pieces) {
+  Value s = e.rem(e.div(piece, e.idx(8)), e.idx(pieces));
+  return arith::XOrIOp::create(e.b, e.loc, piece, s);
+}
+
+/// Copies the row `row` (indices of x's leading dims) of x, as f32, into
+/// `staged` with the block's `threads` threads, then waits for the block.
+void stageRow(Emitter &e, Value x, ArrayRef<Value> row, const StagedRow &staged,
+              Value tid, int64_t threads) {
+  OpBuilder &b = e.b;
+  auto xType = cast<MemRefType>(x.getType());
+  int64_t k = xType.getShape().back();
+  Type elem = xType.getElementType();
+  auto f32Vec = VectorType::get({4}, b.getF32Type());
+  llvm::MaybeAlign align(rowsAligned16(x) ? 16
+                                          : elem.getIntOrFloatBitWidth() / 8);
+  scf::ForOp::create(
+      b, e.loc, tid, e.idx(k / 4), e.idx(threads), ValueRange{},
+      [&](OpBuilder &lb, Location l, Value piece, ValueRange) {
+        Emitter le{lb, l};
+        Value v = vector::LoadOp::create(lb, l, VectorType::get({4}, elem), x,
+                                         with(row, le.mul(piece, le.idx(4))),
+                                         /*nontemporal=*/false, align);
+        if (!elem.isF32())
+          v = arith::ExtFOp::create(lb, l, f32Vec, v);
+        memref::StoreOp::create(lb, l, v, staged.memory,
+                                stagedSlot(le, piece, staged.pieces));
+        scf::YieldOp::create(lb, l);
+      });
+  gpu::BarrierOp::create(b, e.loc);
+}
+
+/// x's `4 * pieces` elements from element `first` (a multiple of 4 pieces),
+/// read back from the staged row as one vector.
+Value loadStaged(Emitter &e, const StagedRow &staged, Value first) {
+  OpBuilder &b = e.b;
+  Value firstPiece = e.div(first, e.idx(4));
+  SmallVector<Value> parts;
+  for (int64_t j = 0; j < staged.pieces; ++j)
+    parts.push_back(memref::LoadOp::create(
+        b, e.loc, staged.memory,
+        stagedSlot(e, e.add(firstPiece, e.idx(j)), staged.pieces)));
+  // Concatenate pairwise: 4 + 4 -> 8, 8 + 8 -> 16, ...
+  while (parts.size() > 1) {
+    SmallVector<Value> joined;
+    for (size_t i = 0; i < parts.size(); i += 2) {
+      int64_t width = cast<VectorType>(parts[i].getType()).getNumElements();
+      SmallVector<int64_t> lanes(2 * width);
+      std::iota(lanes.begin(), lanes.end(), 0);
+      joined.push_back(
+          vector::ShuffleOp::create(b, e.loc, parts[i], parts[i + 1], lanes));
+    }
+    parts = std::move(joined);
+  }
+  return parts.front();
+}
+
+/// The maximum number of norm groups whose sums a staging thread keeps.
+constexpr int64_t kMaxStagedNormGroups = 8;
+
+/// Whether the prologue of `in` can normalise x's row while staging it: K
+/// at most kMaxStagedRow, whole pieces of 4 elements in each group, few
+/// groups, each operand's rows contiguous.
+bool stagesNormalizedRow(Value x, const NormedInput &in) {
+  int64_t k = cast<MemRefType>(x.getType()).getShape().back();
+  if (ShapedType::isDynamic(k) || k > kMaxStagedRow || k % 4 != 0 ||
+      in.norm.groups > kMaxStagedNormGroups || (k / in.norm.groups) % 4 != 0)
+    return false;
+  for (Value m : {x, in.norm.residual, in.norm.gate, in.norm.weight})
+    if (m && !innerContiguous(m))
+      return false;
+  return true;
+}
+
+/// stageRow for a normalised row: each thread computes v for its pieces
+/// (NormBuffers::value4) and stores them, keeping per-group sums of their
+/// squares; after the block's sums, each thread scales its own pieces by
+/// their group's 1 / sqrt(mean v^2 + eps) and the norm's weights (in the
+/// rms_norm kernel's order: (v * inv) * w), then the block waits.
+void stageNormalizedRow(Emitter &e, const NormBuffers &n, Value x,
+                        ArrayRef<Value> row, const StagedRow &staged, Value tid,
+                        int64_t threads) {
+  OpBuilder &b = e.b;
+  int64_t k = cast<MemRefType>(x.getType()).getShape().back();
+  int64_t width = k / n.groups;
+  auto f32x4 = VectorType::get({4}, b.getF32Type());
+  // The group of the piece starting at element `first`.
+  auto groupOf = [&](Emitter &ge, Value first) {
+    return ge.div(first, ge.idx(width));
+  };
+  SmallVector<Value> zeros(n.groups, e.f32(0.0));
+  auto sums = scf::ForOp::create(
+      b, e.loc, tid, e.idx(k / 4), e.idx(threads), zeros,
+      [&](OpBuilder &lb, Location l, Value piece, ValueRange accs) {
+        Emitter le{lb, l};
+        Value first = le.mul(piece, le.idx(4));
+        Value v = n.value4(le, x, row, first);
+        memref::StoreOp::create(lb, l, v, staged.memory,
+                                stagedSlot(le, piece, staged.pieces));
+        Value sq = vector::ReductionOp::create(
+            lb, l, vector::CombiningKind::ADD, le.fmul(v, v));
+        SmallVector<Value> next(accs);
+        Value group = n.groups > 1 ? groupOf(le, first) : Value();
+        for (int64_t g = 0; g < n.groups; ++g) {
+          Value add = n.groups > 1
+                          ? arith::SelectOp::create(
+                                lb, l, le.eq(group, le.idx(g)), sq, le.f32(0.0))
+                                .getResult()
+                          : sq;
+          next[g] = le.fadd(next[g], add);
+        }
+        scf::YieldOp::create(lb, l, next);
+      });
+  SmallVector<Value> invs;
+  SmallVector<Value> partial(sums.getResults());
+  for (Value total : blockSums(e, partial, tid, threads))
+    invs.push_back(rmsScale(e, total, width, n.eps));
+  Type wElem = cast<MemRefType>(n.weight.getType()).getElementType();
+  scf::ForOp::create(
+      b, e.loc, tid, e.idx(k / 4), e.idx(threads), ValueRange{},
+      [&](OpBuilder &lb, Location l, Value piece, ValueRange) {
+        Emitter le{lb, l};
+        Value first = le.mul(piece, le.idx(4));
+        Value slot = stagedSlot(le, piece, staged.pieces);
+        Value inv = invs[0];
+        if (n.groups > 1) {
+          Value group = groupOf(le, first);
+          for (int64_t g = 1; g < n.groups; ++g)
+            inv = arith::SelectOp::create(lb, l, le.eq(group, le.idx(g)),
+                                          invs[g], inv);
+        }
+        Value w = vector::LoadOp::create(
+            lb, l, VectorType::get({4}, wElem), n.weight, ValueRange{first},
+            /*nontemporal=*/false, pieceAlign(n.weight));
+        if (!wElem.isF32())
+          w = arith::ExtFOp::create(lb, l, f32x4, w);
+        Value v = memref::LoadOp::create(lb, l, staged.memory, slot);
+        Value scaled = le.fmul(
+            le.fmul(v, vector::BroadcastOp::create(lb, l, f32x4, inv)), w);
+        memref::StoreOp::create(lb, l, scaled, staged.memory, slot);
+        scf::YieldOp::create(lb, l);
+      });
+  gpu::BarrierOp::create(b, e.loc);
+}
 
 /// One product sum_k x[row, k] w[n, k] of a warp's accumulation.
 struct Product {
@@ -269,9 +555,11 @@ void addLoopSums(Emitter &e, scf::ForOp loop, bool scalarAcc,
 /// Adds this lane's share of `p` for the rows `rows` (indices of x's leading
 /// dims) and the output channels `ns` to `acc` (one f32 per (row, channel),
 /// row-major): each chunk of x is loaded once for all the channels, each
-/// chunk of a weight row once for all the rows.
+/// chunk of a weight row once for all the rows. With `staged` (one row), x's
+/// chunks are read from the staged row.
 void accumulate(Emitter &e, const Product &p, ArrayRef<SmallVector<Value>> rows,
-                ArrayRef<Value> ns, Value lane, SmallVectorImpl<Value> &acc) {
+                ArrayRef<Value> ns, Value lane, SmallVectorImpl<Value> &acc,
+                const StagedRow *staged = nullptr) {
   OpBuilder &b = e.b;
   int64_t k = cast<MemRefType>(p.w.getType()).getShape().back();
   int64_t v = chunkElements(p);
@@ -316,9 +604,11 @@ void accumulate(Emitter &e, const Product &p, ArrayRef<SmallVector<Value>> rows,
         SmallVector<Value> next(accs);
         for (int64_t u = 0; u < unroll; ++u) {
           for (size_t r = 0; r < rows.size(); ++r) {
-            Value x = widen(vector::LoadOp::create(
-                lb, l, VectorType::get({v}, xElem), p.x,
-                with(rows[r], offsets[u]), /*nontemporal=*/false, xAlign));
+            Value x = staged ? loadStaged(le, *staged, offsets[u])
+                             : widen(vector::LoadOp::create(
+                                   lb, l, VectorType::get({v}, xElem), p.x,
+                                   with(rows[r], offsets[u]),
+                                   /*nontemporal=*/false, xAlign));
             for (size_t c = 0; c < channels; ++c) {
               Value &sum = next[r * channels + c];
               Value w = weights[u * channels + c];
@@ -424,80 +714,6 @@ void accumulateQuantStep(Emitter &e, const QuantWeights &qw,
       next[r * channels + c] =
           addScaled(e, next[r * channels + c], scales[c], sums[c]);
   }
-}
-
-/// x's row staged in workgroup memory, for the one-row quantized GEMV. Its
-/// lane steps read 16 contiguous bytes of weights, hence `v` (32 or 16)
-/// contiguous f32 of x: from global memory the warp's x load touched 32
-/// cache lines per instruction (L1-bound). Staged, each 16-byte piece of x
-/// (a vector<4xf32> element of the array: memref loads and stores, which the
-/// NVVM lowering maps to the shared address space) is stored at a swizzled
-/// slot so that the 8 lanes of a quarter warp, which read the same piece of
-/// 8 consecutive steps, hit 8 different bank groups.
-struct StagedRow {
-  Value memory;   // vector<4xf32> [K / 4], workgroup memory
-  int64_t pieces; // 16-byte pieces of x per lane step: v / 4 (8 or 4)
-};
-
-/// The slot of x's piece `piece` (elements 4 piece .. 4 piece + 3) in the
-/// staged row: piece j of step c (piece = c P + j) goes to c P + (j xor s)
-/// with s = (piece / 8) mod P, which takes 8 different values over 8
-/// consecutive steps (P = 8: s = c; P = 4: the pair c / 2 and j's own bit).
-Value stagedSlot(Emitter &e, Value piece, int64_t pieces) {
-  Value s = e.rem(e.div(piece, e.idx(8)), e.idx(pieces));
-  return arith::XOrIOp::create(e.b, e.loc, piece, s);
-}
-
-/// Copies the row `row` (indices of x's leading dims) of x, as f32, into
-/// `staged` with the block's `threads` threads, then waits for the block.
-void stageRow(Emitter &e, Value x, ArrayRef<Value> row, const StagedRow &staged,
-              Value tid, int64_t threads) {
-  OpBuilder &b = e.b;
-  auto xType = cast<MemRefType>(x.getType());
-  int64_t k = xType.getShape().back();
-  Type elem = xType.getElementType();
-  auto f32Vec = VectorType::get({4}, b.getF32Type());
-  llvm::MaybeAlign align(rowsAligned16(x) ? 16
-                                          : elem.getIntOrFloatBitWidth() / 8);
-  scf::ForOp::create(
-      b, e.loc, tid, e.idx(k / 4), e.idx(threads), ValueRange{},
-      [&](OpBuilder &lb, Location l, Value piece, ValueRange) {
-        Emitter le{lb, l};
-        Value v = vector::LoadOp::create(lb, l, VectorType::get({4}, elem), x,
-                                         with(row, le.mul(piece, le.idx(4))),
-                                         /*nontemporal=*/false, align);
-        if (!elem.isF32())
-          v = arith::ExtFOp::create(lb, l, f32Vec, v);
-        memref::StoreOp::create(lb, l, v, staged.memory,
-                                stagedSlot(le, piece, staged.pieces));
-        scf::YieldOp::create(lb, l);
-      });
-  gpu::BarrierOp::create(b, e.loc);
-}
-
-/// x's `4 * pieces` elements from element `first` (a multiple of 4 pieces),
-/// read back from the staged row as one vector.
-Value loadStaged(Emitter &e, const StagedRow &staged, Value first) {
-  OpBuilder &b = e.b;
-  Value firstPiece = e.div(first, e.idx(4));
-  SmallVector<Value> parts;
-  for (int64_t j = 0; j < staged.pieces; ++j)
-    parts.push_back(memref::LoadOp::create(
-        b, e.loc, staged.memory,
-        stagedSlot(e, e.add(firstPiece, e.idx(j)), staged.pieces)));
-  // Concatenate pairwise: 4 + 4 -> 8, 8 + 8 -> 16, ...
-  while (parts.size() > 1) {
-    SmallVector<Value> joined;
-    for (size_t i = 0; i < parts.size(); i += 2) {
-      int64_t width = cast<VectorType>(parts[i].getType()).getNumElements();
-      SmallVector<int64_t> lanes(2 * width);
-      std::iota(lanes.begin(), lanes.end(), 0);
-      joined.push_back(
-          vector::ShuffleOp::create(b, e.loc, parts[i], parts[i + 1], lanes));
-    }
-    parts = std::move(joined);
-  }
-  return parts.front();
 }
 
 /// The fast form of accumulateQuant for one token row: 16 contiguous bytes
@@ -808,10 +1024,6 @@ bool contiguousQuantForm(const Product &p, const QuantWeights &qw,
          qw.groupSize % (16 * (8 / qw.bits)) == 0;
 }
 
-/// The most f32 of x a one-row quantized GEMV stages in workgroup memory
-/// (static shared memory is at most 48 KiB per block).
-constexpr int64_t kMaxStagedRow = 8192;
-
 /// Whether the one-row quantized GEMV stages x (StagedRow).
 bool stagesRow(const Product &p, const QuantWeights &qw) {
   int64_t k = cast<MemRefType>(p.x.getType()).getShape().back();
@@ -853,6 +1065,9 @@ struct LinearKernel {
   std::optional<QuantWeights> quant; // main.w holds integers
   std::optional<Product> lora;       // x = x A^T [..., r], w = B [N, r]
   Value bias, base, out;
+  /// A norm prologue: main.x is v's first term, normalised before the
+  /// product (null: main.x is the product's input).
+  const NormedInput *normed = nullptr;
 };
 
 constexpr int64_t kLinearWarps = 4;
@@ -869,7 +1084,8 @@ constexpr int64_t kStagedQuantChannels = 2;
 
 /// `channels` outputs per warp (x read once for all of them). `staged`:
 /// the block first copies its row of x to workgroup memory (StagedRow; one
-/// row, quantized contiguous form only).
+/// row: the quantized contiguous form, or a float product whose norm
+/// prologue the staging computes), normalised there when `k.normed`.
 void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
                       ArrayRef<Value> sizes, Value n, int64_t rowBlock,
                       int64_t channels, bool staged = false) {
@@ -892,13 +1108,19 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
         if (staged) {
           int64_t width =
               cast<MemRefType>(k.main.x.getType()).getShape().back();
+          int64_t pieces =
+              k.quant ? 32 / k.quant->bits : chunkElements(k.main) / 4;
           stagedRow =
               StagedRow{workgroupArray(d, width / 4,
                                        VectorType::get({4}, d.b.getF32Type())),
-                        32 / k.quant->bits};
-          stageRow(d, k.main.x,
-                   rowIndices(d, sizes, d.min(op.getBlockIds().x, lastRow)),
-                   *stagedRow, tid, kLinearWarps * kWarp);
+                        pieces};
+          SmallVector<Value> row =
+              rowIndices(d, sizes, d.min(op.getBlockIds().x, lastRow));
+          if (k.normed)
+            stageNormalizedRow(d, k.normed->norm, k.main.x, row, *stagedRow,
+                               tid, kLinearWarps * kWarp);
+          else
+            stageRow(d, k.main.x, row, *stagedRow, tid, kLinearWarps * kWarp);
         }
         d.when(d.lt(firstChannel, n), [&] {
           Value first = d.mul(op.getBlockIds().x, d.idx(rowBlock));
@@ -921,7 +1143,8 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
             accumulateQuant(d, k.main, *k.quant, rowIdx, ns, lane,
                             stagedRow ? &*stagedRow : nullptr, acc);
           else
-            accumulate(d, k.main, rowIdx, ns, lane, acc);
+            accumulate(d, k.main, rowIdx, ns, lane, acc,
+                       stagedRow ? &*stagedRow : nullptr);
           if (k.lora)
             accumulate(d, *k.lora, rowIdx, ns, lane, acc);
           for (Value &a : acc)
@@ -945,13 +1168,42 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
       });
 }
 
-/// Host side: one token row (decode at batch 1) gets the one-row kernel, more
-/// rows the 8-row one.
+void emitRowNorm(Emitter &e, const NormBuffers &n, Value x, Value out);
+
+/// Whether the one-row kernel of `k` can normalise x as it stages it: the
+/// prologue allows it (stagesNormalizedRow) and the product reads x in whole
+/// 16-byte pieces per lane step (the quantized contiguous form, or float
+/// weights of 16-byte chunks).
+bool stagesNormalizedOneRow(const LinearKernel &k) {
+  if (!k.normed || !stagesNormalizedRow(k.main.x, *k.normed))
+    return false;
+  if (k.quant)
+    return stagesRow(k.main, *k.quant);
+  return vectorizable(k.main) && chunkElements(k.main) % 4 == 0;
+}
+
+/// The kernels of `k` for one token row (decode at batch 1) and for more
+/// rows. A norm prologue is computed by the one-row kernel as it stages x
+/// (stageNormalizedRow) when it can; otherwise, and for several rows, the
+/// norm kernel writes the normalised rows (when this kernel is the op's
+/// first) and the product reads them.
 void emitLinear(Emitter &e, const LinearKernel &k) {
   Value rows = leadingCount(e, k.out);
   SmallVector<Value> sizes = leadingSizes(e, k.out);
   int64_t rank = cast<MemRefType>(k.out.getType()).getRank();
   Value n = e.dim(k.out, rank - 1);
+  // The kernel on the normalised rows, written first if this kernel is the
+  // op's first.
+  auto onNormalizedRows = [&]() {
+    LinearKernel plain = k;
+    if (k.normed) {
+      if (k.normed->write)
+        emitRowNorm(e, k.normed->norm, k.main.x, k.normed->normed);
+      plain.main.x = k.normed->normed;
+      plain.normed = nullptr;
+    }
+    return plain;
+  };
   auto ifOp = scf::IfOp::create(e.b, e.loc, e.lt(rows, e.idx(2)),
                                 /*withElseRegion=*/true);
   {
@@ -960,17 +1212,24 @@ void emitLinear(Emitter &e, const LinearKernel &k) {
     // Several outputs per warp pay off when the weights are narrower than
     // x (integers); for bf16/f32 weights one output per warp measured
     // faster (more warps in flight).
-    if (k.quant && stagesRow(k.main, *k.quant))
-      emitLinearLaunch(e, k, rows, sizes, n, 1, kStagedQuantChannels,
-                       /*staged=*/true);
-    else
-      emitLinearLaunch(e, k, rows, sizes, n, 1, k.quant ? kChannelsPerWarp : 1);
+    int64_t channels = k.quant ? kStagedQuantChannels : 1;
+    if (k.normed && k.normed->stageOneRow) {
+      emitLinearLaunch(e, k, rows, sizes, n, 1, channels, /*staged=*/true);
+    } else {
+      LinearKernel plain = onNormalizedRows();
+      if (plain.quant && stagesRow(plain.main, *plain.quant))
+        emitLinearLaunch(e, plain, rows, sizes, n, 1, channels,
+                         /*staged=*/true);
+      else
+        emitLinearLaunch(e, plain, rows, sizes, n, 1,
+                         plain.quant ? kChannelsPerWarp : 1);
+    }
     e.b.setInsertionPointToStart(ifOp.elseBlock());
     // 8 rows x 4 channels per warp for float weights: each chunk of x is
     // read for 4 weight rows, each chunk of weights for 8 rows of x. Integer
     // weights: 2 channels (their dequantized step, 32 or 16 f32 per channel,
     // is what stays in registers).
-    emitLinearLaunch(e, k, rows, sizes, n, 8,
+    emitLinearLaunch(e, onNormalizedRows(), rows, sizes, n, 8,
                      k.quant ? kQuantRowBlockChannels : kChannelsPerWarp);
   }
 }
@@ -981,64 +1240,44 @@ void emitLinear(Emitter &e, const LinearKernel &k) {
 
 constexpr int64_t kNormThreads = 1024;
 
-/// The sum of `v` over the block's threads, in every thread (`scratch`: one
-/// f32 per warp of workgroup memory).
-Value blockSum(Emitter &e, Value v, Value tid, Value scratch, int64_t threads) {
-  v = e.warpSum(v);
-  Value lane = e.rem(tid, e.idx(kWarp)), warp = e.div(tid, e.idx(kWarp));
-  e.when(e.eq(lane, e.idx(0)),
-         [&] { memref::StoreOp::create(e.b, e.loc, v, scratch, warp); });
-  gpu::BarrierOp::create(e.b, e.loc);
-  Value total = e.f32(0.0);
-  for (int64_t w = 0; w < threads / kWarp; ++w)
-    total =
-        e.fadd(total, memref::LoadOp::create(e.b, e.loc, scratch, e.idx(w)));
-  return total;
-}
-
 /// out[m, g*W + c] = v(m, g*W + c) / sqrt(mean_c v^2 + eps) * weight[g*W + c]
-/// over each group of W = width / groups channels, one block per (row,
-/// group); `value` computes v from the row indices and the channel.
-void emitRowNorm(Emitter &e, Value out, Value weight, int64_t groups,
-                 double eps,
-                 function_ref<Value(Emitter &, ArrayRef<Value>, Value)> value) {
+/// over each group of W = width / groups channels of the norm `n` of x, one
+/// block per (row, group).
+void emitRowNorm(Emitter &e, const NormBuffers &n, Value x, Value out) {
   auto outType = cast<MemRefType>(out.getType());
+  int64_t groups = n.groups;
   int64_t width = outType.getShape().back() / groups;
   Value rows = leadingCount(e, out);
   SmallVector<Value> sizes = leadingSizes(e, out);
-  launch(
-      e, "rms_norm", e.mul(rows, e.idx(groups)), e.idx(1), e.idx(1),
-      kNormThreads, [&](Emitter &d, gpu::LaunchOp op) {
-        Value tid = op.getThreadIds().x;
-        Value block = op.getBlockIds().x;
-        SmallVector<Value> row =
-            rowIndices(d, sizes, d.div(block, d.idx(groups)));
-        Value base = d.mul(d.rem(block, d.idx(groups)), d.idx(width));
-        auto sumSq = scf::ForOp::create(
-            d.b, d.loc, tid, d.idx(width), d.idx(kNormThreads),
-            ValueRange{d.f32(0.0)},
-            [&](OpBuilder &lb, Location l, Value c, ValueRange acc) {
-              Emitter le{lb, l};
-              Value v = value(le, row, le.add(base, c));
-              scf::YieldOp::create(lb, l, le.fadd(acc[0], le.fmul(v, v)));
-            });
-        Value total =
-            blockSum(d, sumSq.getResult(0), tid,
-                     workgroupArray(d, kNormThreads / kWarp), kNormThreads);
-        Value mean = arith::DivFOp::create(d.b, d.loc, total,
-                                           d.f32(static_cast<double>(width)));
-        Value inv = math::RsqrtOp::create(d.b, d.loc, d.fadd(mean, d.f32(eps)));
-        scf::ForOp::create(d.b, d.loc, tid, d.idx(width), d.idx(kNormThreads),
-                           ValueRange{},
-                           [&](OpBuilder &lb, Location l, Value c, ValueRange) {
-                             Emitter le{lb, l};
-                             Value channel = le.add(base, c);
-                             Value v = le.fmul(value(le, row, channel), inv);
-                             le.store(le.fmul(v, le.load(weight, channel)), out,
-                                      with(row, channel));
-                             scf::YieldOp::create(lb, l);
-                           });
-      });
+  launch(e, "rms_norm", e.mul(rows, e.idx(groups)), e.idx(1), e.idx(1),
+         kNormThreads, [&](Emitter &d, gpu::LaunchOp op) {
+           Value tid = op.getThreadIds().x;
+           Value block = op.getBlockIds().x;
+           SmallVector<Value> row =
+               rowIndices(d, sizes, d.div(block, d.idx(groups)));
+           Value base = d.mul(d.rem(block, d.idx(groups)), d.idx(width));
+           auto sumSq = scf::ForOp::create(
+               d.b, d.loc, tid, d.idx(width), d.idx(kNormThreads),
+               ValueRange{d.f32(0.0)},
+               [&](OpBuilder &lb, Location l, Value c, ValueRange acc) {
+                 Emitter le{lb, l};
+                 Value v = n.value(le, x, row, le.add(base, c));
+                 scf::YieldOp::create(lb, l, le.fadd(acc[0], le.fmul(v, v)));
+               });
+           Value inv =
+               rmsScale(d, blockSum(d, sumSq.getResult(0), tid, kNormThreads),
+                        width, n.eps);
+           scf::ForOp::create(
+               d.b, d.loc, tid, d.idx(width), d.idx(kNormThreads), ValueRange{},
+               [&](OpBuilder &lb, Location l, Value c, ValueRange) {
+                 Emitter le{lb, l};
+                 Value channel = le.add(base, c);
+                 Value v = le.fmul(n.value(le, x, row, channel), inv);
+                 le.store(le.fmul(v, le.load(n.weight, channel)), out,
+                          with(row, channel));
+                 scf::YieldOp::create(lb, l);
+               });
+         });
 }
 
 //===----------------------------------------------------------------------===//
@@ -1449,64 +1688,143 @@ struct KernelModel : BufferizableOpInterface::ExternalModel<Concrete, OpTy> {
   static ArrayRef<unsigned> inPlaceOperands() { return {}; }
 };
 
-/// linear, lora, lora_linear: operands (x, w, a, b, bias, base).
+/// A buffer for result-like values: x's leading dims and `last`, f32
+/// (identity layout).
+FailureOr<Value> allocateRows(Emitter &e, Value x, int64_t last,
+                              const BufferizationOptions &options) {
+  auto xType = cast<MemRefType>(x.getType());
+  SmallVector<int64_t> shape(xType.getShape().drop_back());
+  shape.push_back(last);
+  SmallVector<Value> dynamic;
+  for (int64_t i = 0; i + 1 < xType.getRank(); ++i)
+    if (xType.isDynamicDim(i))
+      dynamic.push_back(e.dim(x, i));
+  return options.createAlloc(e.b, e.loc,
+                             MemRefType::get(shape, e.b.getF32Type()), dynamic);
+}
+
+/// The kernel-level norm prologue of `op` (operands 6, 7, 8 of `buf`: the
+/// norm's weight, residual, gate), with a buffer for the normalised rows;
+/// nullopt when the op has none.
+FailureOr<std::optional<NormedInput>>
+normedInputOf(Emitter &e, Operation *op, ArrayRef<Value> buf,
+              const BufferizationOptions &options) {
+  std::optional<NormPrologue> prologue = getNormPrologue(op);
+  if (!prologue)
+    return std::optional<NormedInput>();
+  Value x = buf[0];
+  FailureOr<Value> normed = allocateRows(
+      e, x, cast<MemRefType>(x.getType()).getShape().back(), options);
+  if (failed(normed))
+    return failure();
+  return std::optional<NormedInput>(
+      NormedInput{{buf[6], buf[7], buf[8], prologue->eps, prologue->groups},
+                  *normed,
+                  /*write=*/true,
+                  /*stageOneRow=*/false});
+}
+
+/// Sets `in.stageOneRow` when every one of `kernels` (an op's kernels, all
+/// with `in` as their prologue) can normalise x while staging it.
+void decideStaging(NormedInput &in, ArrayRef<LinearKernel> kernels) {
+  in.stageOneRow = llvm::all_of(
+      kernels, [](const LinearKernel &k) { return stagesNormalizedOneRow(k); });
+}
+
+/// linear, lora, lora_linear: operands (x, w, a, b, bias, base, and the
+/// norm prologue's weight, residual, gate).
 template <typename OpTy>
 struct LinearModel : KernelModel<LinearModel<OpTy>, OpTy> {
   static SmallVector<Value> operands(LinearOp op) {
-    return {op.getInput(), op.getWeight(), {}, {}, op.getBias(), op.getBase()};
+    return {op.getInput(),
+            op.getWeight(),
+            {},
+            {},
+            op.getBias(),
+            op.getBase(),
+            op.getNormWeight(),
+            op.getNormResidual(),
+            op.getNormGate()};
   }
   static SmallVector<Value> operands(LoRAOp op) {
     return {op.getInput(), {}, op.getA(), op.getB(), {}, op.getBase()};
   }
   static SmallVector<Value> operands(LoRALinearOp op) {
-    return {op.getInput(), op.getWeight(), op.getA(),
-            op.getB(),     op.getBias(),   {}};
+    return {op.getInput(),      op.getWeight(),       op.getA(),
+            op.getB(),          op.getBias(),         {},
+            op.getNormWeight(), op.getNormResidual(), op.getNormGate()};
   }
 
-  static LogicalResult emit(Emitter &e, OpTy, ArrayRef<Value> buf, Value out,
+  static LogicalResult emit(Emitter &e, OpTy op, ArrayRef<Value> buf, Value out,
                             const BufferizationOptions &options) {
     Value x = buf[0];
+    FailureOr<std::optional<NormedInput>> normed =
+        normedInputOf(e, op, buf, options);
+    if (failed(normed))
+      return failure();
+    std::optional<NormedInput> &in = *normed;
     if (!buf[2]) {
-      emitLinear(
-          e, {{x, buf[1]}, std::nullopt, std::nullopt, buf[4], buf[5], out});
+      LinearKernel k{{x, buf[1]}, std::nullopt, std::nullopt,
+                     buf[4],      buf[5],       out};
+      if (in) {
+        k.normed = &*in;
+        decideStaging(*in, {k});
+      }
+      emitLinear(e, k);
       return success();
     }
-    // The rank-r intermediate x A^T first.
-    auto xType = cast<MemRefType>(x.getType());
-    SmallVector<int64_t> midShape(xType.getShape().drop_back());
-    midShape.push_back(cast<MemRefType>(buf[2].getType()).getShape()[0]);
-    auto midType = MemRefType::get(midShape, e.b.getF32Type());
-    SmallVector<Value> dynamic;
-    for (int64_t i = 0; i + 1 < xType.getRank(); ++i)
-      if (xType.isDynamicDim(i))
-        dynamic.push_back(e.dim(x, i));
-    FailureOr<Value> mid = options.createAlloc(e.b, e.loc, midType, dynamic);
+    // The rank-r intermediate x A^T first (it writes the normalised rows
+    // where they are needed; the main kernel reads them).
+    FailureOr<Value> mid = allocateRows(
+        e, x, cast<MemRefType>(buf[2].getType()).getShape()[0], options);
     if (failed(mid))
       return failure();
-    emitLinear(
-        e, {{x, buf[2]}, std::nullopt, std::nullopt, Value(), Value(), *mid});
+    LinearKernel down{{x, buf[2]}, std::nullopt, std::nullopt,
+                      Value(),     Value(),      *mid};
     Product lora{*mid, buf[3]};
-    if (buf[1])
-      emitLinear(e, {{x, buf[1]}, std::nullopt, lora, buf[4], buf[5], out});
-    else
-      emitLinear(e, {lora, std::nullopt, std::nullopt, buf[4], buf[5], out});
+    LinearKernel up = buf[1] ? LinearKernel{{x, buf[1]}, std::nullopt, lora,
+                                            buf[4],      buf[5],       out}
+                             : LinearKernel{lora,   std::nullopt, std::nullopt,
+                                            buf[4], buf[5],       out};
+    // (Only lora_linear, which has W, takes a prologue.)
+    std::optional<NormedInput> written;
+    if (in) {
+      down.normed = up.normed = &*in;
+      decideStaging(*in, {down, up});
+      written = in;
+      written->write = false;
+      up.normed = &*written;
+    }
+    emitLinear(e, down);
+    emitLinear(e, up);
     return success();
   }
 };
 
 /// quant_linear: the linear kernel dequantizing inside its loop (operands
-/// x, packed, scales, zeros, bias, base).
+/// x, packed, scales, zeros, bias, base, and the norm prologue's weight,
+/// residual, gate).
 struct QuantLinearModel : KernelModel<QuantLinearModel, QuantLinearOp> {
   static SmallVector<Value> operands(QuantLinearOp q) {
-    return {q.getInput(), q.getPacked(), q.getScales(),
-            q.getZeros(), q.getBias(),   q.getBase()};
+    return {q.getInput(),      q.getPacked(),       q.getScales(),
+            q.getZeros(),      q.getBias(),         q.getBase(),
+            q.getNormWeight(), q.getNormResidual(), q.getNormGate()};
   }
   static LogicalResult emit(Emitter &e, QuantLinearOp q, ArrayRef<Value> buf,
-                            Value out, const BufferizationOptions &) {
+                            Value out, const BufferizationOptions &options) {
+    FailureOr<std::optional<NormedInput>> normed =
+        normedInputOf(e, q, buf, options);
+    if (failed(normed))
+      return failure();
     QuantWeights qw{buf[2], buf[3], static_cast<int64_t>(q.getBits()),
                     static_cast<int64_t>(q.getGroupSize()),
                     q.getScheme() == QuantScheme::symmetric};
-    emitLinear(e, {{buf[0], buf[1]}, qw, std::nullopt, buf[4], buf[5], out});
+    LinearKernel k{{buf[0], buf[1]}, qw, std::nullopt, buf[4], buf[5], out};
+    if (std::optional<NormedInput> &in = *normed) {
+      k.normed = &*in;
+      decideStaging(*in, {k});
+    }
+    emitLinear(e, k);
     return success();
   }
 };
@@ -1518,13 +1836,8 @@ struct RMSNormModel : KernelModel<RMSNormModel, RMSNormOp> {
   }
   static LogicalResult emit(Emitter &e, RMSNormOp n, ArrayRef<Value> buf,
                             Value out, const BufferizationOptions &) {
-    Value x = buf[0], residual = buf[1];
-    emitRowNorm(e, out, buf[2], 1, n.getEps().convertToDouble(),
-                [&](Emitter &d, ArrayRef<Value> row, Value c) {
-                  Value v = d.load(x, with(row, c));
-                  return residual ? d.fadd(v, d.load(residual, with(row, c)))
-                                  : v;
-                });
+    emitRowNorm(e, {buf[2], buf[1], Value(), n.getEps().convertToDouble(), 1},
+                buf[0], out);
     return success();
   }
 };
@@ -1536,12 +1849,10 @@ struct GatedRMSNormModel : KernelModel<GatedRMSNormModel, GatedRMSNormOp> {
   }
   static LogicalResult emit(Emitter &e, GatedRMSNormOp n, ArrayRef<Value> buf,
                             Value out, const BufferizationOptions &) {
-    Value x = buf[0], gate = buf[1];
-    emitRowNorm(e, out, buf[2], n.getGroups(), n.getEps().convertToDouble(),
-                [&](Emitter &d, ArrayRef<Value> row, Value c) {
-                  return d.fmul(d.load(x, with(row, c)),
-                                silu(d.b, d.loc, d.load(gate, with(row, c))));
-                });
+    emitRowNorm(e,
+                {buf[2], Value(), buf[1], n.getEps().convertToDouble(),
+                 static_cast<int64_t>(n.getGroups())},
+                buf[0], out);
     return success();
   }
 };

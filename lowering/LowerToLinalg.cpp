@@ -187,6 +187,32 @@ LogicalResult lowerSplit(SplitOp op, PatternRewriter &rewriter) {
   return success();
 }
 
+/// A linear op with a norm prologue (zamba2-fuse-norm) -> the norm it
+/// stands for, then the op without it: where no kernel normalises its own
+/// row, the normalised rows are computed once and read by the product.
+void unfoldNormPrologue(Operation *op, RewriterBase &rewriter) {
+  std::optional<NormPrologue> norm = getNormPrologue(op);
+  if (!norm)
+    return;
+  rewriter.setInsertionPoint(op);
+  Location loc = op->getLoc();
+  Value input = op->getOperand(0);
+  Type type = input.getType();
+  FloatAttr eps = rewriter.getF64FloatAttr(norm->eps);
+  Value normed = norm->gate
+                     ? GatedRMSNormOp::create(
+                           rewriter, loc, type, input, norm->gate, norm->weight,
+                           rewriter.getI64IntegerAttr(norm->groups), eps)
+                           .getResult()
+                     : RMSNormOp::create(rewriter, loc, type, input,
+                                         norm->residual, norm->weight, eps)
+                           .getResult();
+  rewriter.modifyOpInPlace(op, [&] {
+    op->setOperand(0, normed);
+    setNormPrologue(op, NormPrologue{});
+  });
+}
+
 struct LowerToLinalgPass
     : mlir::zamba2::impl::LowerToLinalgBase<LowerToLinalgPass> {
   using Base::Base;
@@ -203,6 +229,13 @@ struct LowerToLinalgPass
           << target << "' (expected cpu or cuda)";
       return signalPassFailure();
     }
+    // Norm prologues are lowered as the norms they stand for, except where
+    // a CUDA kernel computes them itself.
+    IRRewriter rewriter(&getContext());
+    getOperation().walk([&](Operation *op) {
+      if (!cuda || !hasGpuKernel(op))
+        unfoldNormPrologue(op, rewriter);
+    });
     RewritePatternSet patterns(&getContext());
     patterns.add(lowerEmbed);
     patterns.add<LowerLinear>(&getContext());

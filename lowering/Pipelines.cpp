@@ -71,6 +71,8 @@ void addModelLevelPasses(OpPassManager &pm, int64_t weightAlignment,
     pm.addPass(createFuseRotary());
   if (fusion.fuseResidual)
     pm.addPass(createFuseResidual());
+  if (fusion.fuseNorm)
+    pm.addPass(createFuseNorm());
   LowerToLinalgOptions lower;
   lower.target = target;
   pm.addPass(createLowerToLinalg(lower));
@@ -172,6 +174,11 @@ struct CpuPipelineCLOptions : public PassPipelineOptions<CpuPipelineCLOptions> {
       *this, "fuse-residual",
       llvm::cl::desc("Run zamba2-fuse-residual (default on)"),
       llvm::cl::init(true)};
+  Option<bool> fuseNorm{
+      *this, "fuse-norm",
+      llvm::cl::desc("Run zamba2-fuse-norm (default off: the CPU lowering "
+                     "computes the norm first anyway)"),
+      llvm::cl::init(false)};
 };
 
 struct CudaPipelineCLOptions
@@ -208,6 +215,11 @@ struct CudaPipelineCLOptions
       *this, "fuse-residual",
       llvm::cl::desc("Run zamba2-fuse-residual (default on)"),
       llvm::cl::init(true)};
+  Option<bool> fuseNorm{
+      *this, "fuse-norm",
+      llvm::cl::desc("Run zamba2-fuse-norm (default off: its kernels have "
+                     "not been run on a GPU yet)"),
+      llvm::cl::init(false)};
   Option<bool> dependentLaunch{
       *this, "dependent-launch",
       llvm::cl::desc("Run zamba2-gpu-dependent-launch (default on; sm_90 "
@@ -221,8 +233,9 @@ void mlir::zamba2::registerZamba2Pipelines() {
       "zamba2-cpu-pipeline",
       "Imported zamba2 module -> LLVM dialect with the package's C entry "
       "points (zamba2-prepare-entry-points, zamba2-fuse-lora, "
-      "zamba2-fuse-rotary, zamba2-fuse-residual, zamba2-lower-to-linalg, "
-      "bufferization, parallel loops, zamba2-outline-parallel, LLVM, "
+      "zamba2-fuse-rotary, zamba2-fuse-residual, zamba2-fuse-norm if asked, "
+      "zamba2-lower-to-linalg, bufferization, parallel loops, "
+      "zamba2-outline-parallel, LLVM, "
       "zamba2-parallel-dispatch, zamba2-emit-entry-wrappers)",
       [](OpPassManager &pm, const CpuPipelineCLOptions &cl) {
         CpuPipelineOptions options;
@@ -230,12 +243,14 @@ void mlir::zamba2::registerZamba2Pipelines() {
         options.fusion.fuseLoRA = cl.fuseLoRA;
         options.fusion.fuseRotary = cl.fuseRotary;
         options.fusion.fuseResidual = cl.fuseResidual;
+        options.fusion.fuseNorm = cl.fuseNorm;
         buildCpuPipeline(pm, options);
       });
   PassPipelineRegistration<CudaPipelineCLOptions>(
       "zamba2-cuda-pipeline",
       "Imported zamba2 module -> LLVM dialect host code launching CUDA "
-      "kernels (zamba2-lower-to-linalg{target=cuda}, the CPU pipeline's "
+      "kernels (the CPU pipeline's fusions, zamba2-fuse-norm if asked, "
+      "zamba2-lower-to-linalg{target=cuda}, the CPU pipeline's "
       "bufferization with the kernels of lowering/GpuKernels, "
       "zamba2-allocs-to-gpu, zamba2-parallel-to-gpu, zamba2-merge-gpu-modules, "
       "zamba2-gpu-stream, zamba2-gpu-dependent-launch, NVVM, gpu-to-llvm, "
@@ -252,6 +267,7 @@ void mlir::zamba2::registerZamba2Pipelines() {
         options.fusion.fuseLoRA = cl.fuseLoRA;
         options.fusion.fuseRotary = cl.fuseRotary;
         options.fusion.fuseResidual = cl.fuseResidual;
+        options.fusion.fuseNorm = cl.fuseNorm;
         options.dependentLaunch = cl.dependentLaunch;
         buildCudaPipeline(pm, options);
       });

@@ -21,6 +21,9 @@ struct FusionOptions {
   bool fuseLoRA = true;     ///< zamba2-fuse-lora
   bool fuseRotary = true;   ///< zamba2-fuse-rotary
   bool fuseResidual = true; ///< zamba2-fuse-residual
+  /// zamba2-fuse-norm (last; off by default: its CUDA kernels have not been
+  /// run on a GPU yet, and the CPU lowering computes the norm first anyway).
+  bool fuseNorm = false;
 };
 
 struct CpuPipelineOptions {

@@ -1,4 +1,4 @@
-//===- Fusion.cpp - zamba2-fuse-lora, -fuse-rotary and -fuse-residual -----===//
+//===- Fusion.cpp - zamba2-fuse-lora, -rotary, -residual and -norm --------===//
 #include "dialect/Zamba2Ops.h"
 #include "passes/Passes.h"
 
@@ -10,6 +10,7 @@ namespace mlir::zamba2 {
 #define GEN_PASS_DEF_FUSELORA
 #define GEN_PASS_DEF_FUSEROTARY
 #define GEN_PASS_DEF_FUSERESIDUAL
+#define GEN_PASS_DEF_FUSENORM
 #include "passes/Passes.h.inc"
 } // namespace mlir::zamba2
 
@@ -29,6 +30,8 @@ LogicalResult fuseLoRA(LoRAOp lora, PatternRewriter &rewriter) {
     return rewriter.notifyMatchFailure(lora, "the linear has other uses");
   if (linear.getBase())
     return rewriter.notifyMatchFailure(lora, "the linear adds to a base");
+  if (linear.getNormWeight())
+    return rewriter.notifyMatchFailure(lora, "the linear normalises its input");
   rewriter.replaceOpWithNewOp<LoRALinearOp>(
       lora, lora.getType(), lora.getInput(), linear.getWeight(), lora.getA(),
       lora.getB(), linear.getBias());
@@ -103,10 +106,73 @@ LogicalResult fuseResidual(arith::AddFOp add, PatternRewriter &rewriter) {
         quant.getSchemeAttr());
   }
   fused->setDiscardableAttrs(product->getDiscardableAttrDictionary());
+  if (std::optional<NormPrologue> norm = getNormPrologue(product))
+    setNormPrologue(fused, *norm);
   rewriter.replaceOp(add, fused->getResults());
   rewriter.eraseOp(product);
   return success();
 }
+
+/// Replaces the norm `norm` (its result `normed`, its prologue `prologue`
+/// with v's first term `input`) by a prologue of each of its users, when
+/// there are at most `maxUsers` and every one is a linear op reading it as
+/// its input only, with no prologue yet; the norm is then gone.
+LogicalResult foldNormIntoUsers(Operation *norm, Value normed, Value input,
+                                const NormPrologue &prologue, unsigned maxUsers,
+                                PatternRewriter &rewriter) {
+  if (normed.use_empty())
+    return rewriter.notifyMatchFailure(norm, "no users");
+  if (ShapedType::isDynamic(
+          cast<RankedTensorType>(normed.getType()).getShape().back()))
+    return rewriter.notifyMatchFailure(norm, "dynamic width");
+  if (static_cast<unsigned>(llvm::range_size(normed.getUses())) > maxUsers)
+    return rewriter.notifyMatchFailure(norm, "more users than max-users");
+  for (OpOperand &use : normed.getUses()) {
+    Operation *user = use.getOwner();
+    if (!takesNormPrologue(user) || use.getOperandNumber() != 0 ||
+        getNormPrologue(user))
+      return rewriter.notifyMatchFailure(
+          norm, "a user is not a linear op reading it as its input");
+    if (llvm::count(user->getOperands(), normed) != 1)
+      return rewriter.notifyMatchFailure(norm, "a user reads it twice");
+  }
+  for (Operation *user : llvm::to_vector(normed.getUsers()))
+    rewriter.modifyOpInPlace(user, [&] {
+      user->setOperand(0, input);
+      setNormPrologue(user, prologue);
+    });
+  rewriter.eraseOp(norm);
+  return success();
+}
+
+/// linear(rms_norm(x [plus r], w)) -> linear(x normed w [plus r]).
+struct FuseRMSNorm : OpRewritePattern<RMSNormOp> {
+  FuseRMSNorm(MLIRContext *ctx, unsigned maxUsers)
+      : OpRewritePattern(ctx), maxUsers(maxUsers) {}
+  LogicalResult matchAndRewrite(RMSNormOp norm,
+                                PatternRewriter &rewriter) const override {
+    NormPrologue prologue{norm.getWeight(), norm.getResidual(), Value(),
+                          norm.getEps().convertToDouble(), 1};
+    return foldNormIntoUsers(norm, norm.getResult(), norm.getInput(), prologue,
+                             maxUsers, rewriter);
+  }
+  unsigned maxUsers;
+};
+
+/// linear(gated_rms_norm(y, z, w)) -> linear(y normed w gated z).
+struct FuseGatedRMSNorm : OpRewritePattern<GatedRMSNormOp> {
+  FuseGatedRMSNorm(MLIRContext *ctx, unsigned maxUsers)
+      : OpRewritePattern(ctx), maxUsers(maxUsers) {}
+  LogicalResult matchAndRewrite(GatedRMSNormOp norm,
+                                PatternRewriter &rewriter) const override {
+    NormPrologue prologue{norm.getWeight(), Value(), norm.getGate(),
+                          norm.getEps().convertToDouble(),
+                          static_cast<int64_t>(norm.getGroups())};
+    return foldNormIntoUsers(norm, norm.getResult(), norm.getInput(), prologue,
+                             maxUsers, rewriter);
+  }
+  unsigned maxUsers;
+};
 
 struct FuseLoRAPass : mlir::zamba2::impl::FuseLoRABase<FuseLoRAPass> {
   void runOnOperation() override {
@@ -131,6 +197,21 @@ struct FuseResidualPass
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     patterns.add(fuseResidual);
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+      signalPassFailure();
+  }
+};
+
+struct FuseNormPass : mlir::zamba2::impl::FuseNormBase<FuseNormPass> {
+  using Base::Base;
+  void runOnOperation() override {
+    if (maxUsers < 1) {
+      getOperation().emitError("zamba2-fuse-norm: max-users must be >= 1");
+      return signalPassFailure();
+    }
+    RewritePatternSet patterns(&getContext());
+    patterns.add<FuseRMSNorm, FuseGatedRMSNorm>(&getContext(),
+                                                unsigned(maxUsers));
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }

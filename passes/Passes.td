@@ -185,6 +185,34 @@ def FuseResidual : Pass<"zamba2-fuse-residual", "ModuleOp"> {
   let dependentDialects = ["::mlir::arith::ArithDialect"];
 }
 
+def FuseNorm : Pass<"zamba2-fuse-norm", "ModuleOp"> {
+  let summary = "Fold each rms_norm / gated_rms_norm into the linears that read it";
+  let description = [{
+    Rewrites `zamba2.linear (zamba2.rms_norm %x [plus %r], %w)` into
+    `zamba2.linear %x normed %w [plus %r]`, and a gated_rms_norm alike
+    (`gated %z`, with its groups), when every user of the norm is a
+    `linear`, `lora_linear` or `quant_linear` that reads it as its input
+    (and has no prologue yet), and there are at most `max-users` of them:
+    the norm op is then gone. On the GPU, the kernel of a one-row product
+    (decode at batch 1) normalises the row it stages in workgroup memory
+    itself, so the norm's own kernel, and the normalised copy it wrote,
+    disappear; each user recomputes the row's sum of squares from the row
+    it reads anyway. With several rows, each user's op writes the
+    normalised rows with the norm kernel first (once per op: hence
+    `max-users`, default 1, so that prefill and batched decode run no more
+    norm kernels than before). The CPU lowering computes the norm first (no
+    gain there). Numerics: the same per-element operations; only the order
+    of the f32 additions of the sum of squares differs.
+    The pipelines run it with `fuse-norm=true` (`zamba2-compile
+    --fuse-norm`); it is off by default until its CUDA kernels have been
+    run and measured on a GPU.
+  }];
+  let options = [
+    Option<"maxUsers", "max-users", "int64_t", /*default=*/"1",
+           "Fold a norm read by at most this many linear ops">
+  ];
+}
+
 def EmitEntryWrappers : Pass<"zamba2-emit-entry-wrappers", "ModuleOp"> {
   let summary = "Add the void zamba2_<name>(void **args) C entry points";
   let description = [{

@@ -75,6 +75,11 @@ struct QuantizePass : mlir::zamba2::impl::QuantizeBase<QuantizePass> {
         ops.push_back(op);
     });
     for (Operation *op : ops) {
+      if (getNormPrologue(op)) {
+        op->emitError("zamba2-quantize: this linear normalises its input "
+                      "(zamba2-fuse-norm); quantize before fusing norms");
+        return signalPassFailure();
+      }
       if (auto linear = dyn_cast<LinearOp>(op))
         rewriteLinear(linear);
       else if (auto lora = dyn_cast<LoRAOp>(op))

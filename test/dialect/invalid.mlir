@@ -491,3 +491,74 @@ func.func @f(%x: tensor<?x?x64xf32>, %q: tensor<96x32xi8>, %s: tensor<96x2xf16>,
   %y = zamba2.quant_linear %x, %q scales %s zeros %z symmetric {bits = 4 : i64, group_size = 32 : i64} : (tensor<?x?x64xf32>, tensor<96x32xi8>, tensor<96x2xf16>, tensor<96x2xi8>) -> tensor<?x?x96xf32>
   return
 }
+
+// -----
+
+// `plus` without `normed`
+func.func @f(%x: tensor<?x64xf32>, %w: tensor<96x64xf32>) {
+  // expected-error @+1 {{`plus`, `gated`, norm_eps and norm_groups need `normed`}}
+  %y = zamba2.linear %x plus %x, %w : (tensor<?x64xf32>, tensor<96x64xf32>, tensor<?x64xf32>) -> tensor<?x96xf32>
+  return
+}
+
+// -----
+
+// `normed` without norm_eps
+func.func @f(%x: tensor<?x64xf32>, %nw: tensor<64xf32>, %w: tensor<96x64xf32>) {
+  // expected-error @+1 {{`normed` needs a positive norm_eps}}
+  %y = zamba2.linear %x normed %nw, %w : (tensor<?x64xf32>, tensor<96x64xf32>, tensor<64xf32>) -> tensor<?x96xf32>
+  return
+}
+
+// -----
+
+// `plus` and `gated` together
+func.func @f(%x: tensor<?x64xf32>, %nw: tensor<64xf32>, %w: tensor<96x64xf32>) {
+  // expected-error @+1 {{a norm prologue is `plus` or `gated`, not both}}
+  %y = zamba2.linear %x normed %nw plus %x gated %x, %w {norm_eps = 1.0e-5 : f64} : (tensor<?x64xf32>, tensor<96x64xf32>, tensor<64xf32>, tensor<?x64xf32>, tensor<?x64xf32>) -> tensor<?x96xf32>
+  return
+}
+
+// -----
+
+// norm weight of the wrong width
+func.func @f(%x: tensor<?x64xf32>, %nw: tensor<32xf32>, %w: tensor<96x64xf32>) {
+  // expected-error @+1 {{norm weight must have shape [64], found [32]}}
+  %y = zamba2.linear %x normed %nw, %w {norm_eps = 1.0e-5 : f64} : (tensor<?x64xf32>, tensor<96x64xf32>, tensor<32xf32>) -> tensor<?x96xf32>
+  return
+}
+
+// -----
+
+// `gated` operand of another type
+func.func @f(%x: tensor<?x64xf32>, %z: tensor<?x32xf32>, %nw: tensor<64xf32>, %w: tensor<96x64xf32>) {
+  // expected-error @+1 {{the norm prologue's `plus`/`gated` operand must have the input's type 'tensor<?x64xf32>', found 'tensor<?x32xf32>'}}
+  %y = zamba2.linear %x normed %nw gated %z, %w {norm_eps = 1.0e-5 : f64} : (tensor<?x64xf32>, tensor<96x64xf32>, tensor<64xf32>, tensor<?x32xf32>) -> tensor<?x96xf32>
+  return
+}
+
+// -----
+
+// norm groups without a gate, and groups that do not divide the width
+func.func @f(%x: tensor<?x64xf32>, %nw: tensor<64xf32>, %w: tensor<96x64xf32>) {
+  // expected-error @+1 {{norm_groups > 1 needs `gated` (as gated_rms_norm)}}
+  %y = zamba2.linear %x normed %nw, %w {norm_eps = 1.0e-5 : f64, norm_groups = 2 : i64} : (tensor<?x64xf32>, tensor<96x64xf32>, tensor<64xf32>) -> tensor<?x96xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x64xf32>, %nw: tensor<64xf32>, %w: tensor<96x64xf32>) {
+  // expected-error @+1 {{width 64 is not divisible into 3 norm groups}}
+  %y = zamba2.linear %x normed %nw gated %x, %w {norm_eps = 1.0e-5 : f64, norm_groups = 3 : i64} : (tensor<?x64xf32>, tensor<96x64xf32>, tensor<64xf32>, tensor<?x64xf32>) -> tensor<?x96xf32>
+  return
+}
+
+// -----
+
+// a norm prologue over a dynamic width
+func.func @f(%x: tensor<?x?xf32>, %nw: tensor<?xf32>, %w: tensor<96x64xf32>) {
+  // expected-error @+1 {{a norm prologue needs a static input width}}
+  %y = zamba2.linear %x normed %nw, %w {norm_eps = 1.0e-5 : f64} : (tensor<?x?xf32>, tensor<96x64xf32>, tensor<?xf32>) -> tensor<?x96xf32>
+  return
+}

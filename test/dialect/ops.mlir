@@ -98,3 +98,19 @@ func.func @fused(%x: tensor<?x?x64xf32>, %w: tensor<96x64xf32>, %a: tensor<8x64x
   %qi = zamba2.quant_linear %x, %qw scales %s into %li symmetric {bits = 4 : i64, group_size = 32 : i64} : (tensor<?x?x64xf32>, tensor<96x32xi8>, tensor<96x2xf16>, tensor<?x?x96xf32>) -> tensor<?x?x96xf32>
   return %f, %fb, %q4, %qi : tensor<?x?x96xf32>, tensor<?x?x96xf32>, tensor<?x?x96xf32>, tensor<?x?x96xf32>
 }
+
+// The norm prologue of the linear ops (zamba2-fuse-norm): `normed`, with
+// `plus` or `gated`.
+// CHECK-LABEL: func.func @norm_prologue
+func.func @norm_prologue(%x: tensor<?x?x64xf32>, %t: tensor<?x?x64xf32>, %nw: tensor<64xf32>,
+                         %w: tensor<96x64xf32>, %a: tensor<8x64xf32>, %b: tensor<96x8xf32>,
+                         %qw: tensor<96x32xi8>, %s: tensor<96x2xf16>)
+    -> (tensor<?x?x96xf32>, tensor<?x?x96xf32>, tensor<?x?x96xf32>) {
+  // CHECK: zamba2.linear %{{.*}} normed %{{.*}} plus %{{.*}}, %{{.*}} {norm_eps = 1.000000e-05 : f64} : (tensor<?x?x64xf32>, tensor<96x64xf32>, tensor<64xf32>, tensor<?x?x64xf32>) -> tensor<?x?x96xf32>
+  %l = zamba2.linear %x normed %nw plus %t, %w {norm_eps = 1.0e-5 : f64} : (tensor<?x?x64xf32>, tensor<96x64xf32>, tensor<64xf32>, tensor<?x?x64xf32>) -> tensor<?x?x96xf32>
+  // CHECK: zamba2.lora_linear %{{.*}} normed %{{.*}}, %{{.*}} adapter(%{{.*}}, %{{.*}}) {norm_eps = 1.000000e-05 : f64}
+  %f = zamba2.lora_linear %x normed %nw, %w adapter(%a, %b) {norm_eps = 1.0e-5 : f64} : (tensor<?x?x64xf32>, tensor<96x64xf32>, tensor<8x64xf32>, tensor<96x8xf32>, tensor<64xf32>) -> tensor<?x?x96xf32>
+  // CHECK: zamba2.quant_linear %{{.*}} normed %{{.*}} gated %{{.*}}, %{{.*}} scales %{{.*}} symmetric {bits = 4 : i64, group_size = 32 : i64, norm_eps = 1.000000e-05 : f64, norm_groups = 2 : i64}
+  %q = zamba2.quant_linear %x normed %nw gated %t, %qw scales %s symmetric {bits = 4 : i64, group_size = 32 : i64, norm_eps = 1.0e-5 : f64, norm_groups = 2 : i64} : (tensor<?x?x64xf32>, tensor<96x32xi8>, tensor<96x2xf16>, tensor<64xf32>, tensor<?x?x64xf32>) -> tensor<?x?x96xf32>
+  return %l, %f, %q : tensor<?x?x96xf32>, tensor<?x?x96xf32>, tensor<?x?x96xf32>
+}

@@ -7,6 +7,8 @@
 // RUN: not zamba2-opt %s --zamba2-quantize=scale-type=bf16 2>&1 | FileCheck %s --check-prefix=SCALE
 // RUN: not zamba2-opt %s --zamba2-quantize=group-size=0 2>&1 | FileCheck %s --check-prefix=GROUP
 // RUN: not zamba2-opt %s --zamba2-quantize=quantize-embeddings 2>&1 | FileCheck %s --check-prefix=EMB
+// RUN: not zamba2-opt %s --zamba2-fuse-norm --zamba2-quantize -split-input-file 2>&1 | FileCheck %s --check-prefix=NORMED
+// NORMED: error: zamba2-quantize: this linear normalises its input (zamba2-fuse-norm); quantize before fusing norms
 // BITS: error: zamba2-quantize: bits must be 4 or 8, got 3
 // SCHEME: error: zamba2-quantize: scheme must be 'symmetric' or 'asymmetric', got 'sym'
 // SCALE: error: zamba2-quantize: scale-type must be 'f16' or 'f32', got 'bf16'
@@ -49,4 +51,18 @@ func.func @adapter(%x: tensor<?x?x48xf32>) -> tensor<?x?x16xf32> {
   %b = zamba2.param @b : tensor<16x4xf32>
   %z = zamba2.lora %x, %a, %b into %y : tensor<?x?x48xf32>, tensor<4x48xf32>, tensor<16x4xf32> -> tensor<?x?x16xf32>
   return %z : tensor<?x?x16xf32>
+}
+
+// -----
+
+// A linear that reads a norm (folded by --zamba2-fuse-norm in the NORMED
+// run, which the quantizer refuses; the plain run quantizes it).
+zamba2.weight @normw : tensor<64xf32>
+zamba2.weight @projw : tensor<32x64xf32>
+func.func @normed(%x: tensor<?x1x64xf32>) -> tensor<?x1x32xf32> {
+  %nw = zamba2.param @normw : tensor<64xf32>
+  %w = zamba2.param @projw : tensor<32x64xf32>
+  %n = zamba2.rms_norm %x, %nw {eps = 1.0e-5 : f64} : tensor<?x1x64xf32>, tensor<64xf32>
+  %y = zamba2.linear %n, %w : (tensor<?x1x64xf32>, tensor<32x64xf32>) -> tensor<?x1x32xf32>
+  return %y : tensor<?x1x32xf32>
 }

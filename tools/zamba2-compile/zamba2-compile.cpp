@@ -129,6 +129,13 @@ cl::opt<bool> fuseResidual(
     cl::desc("Add the residual stream inside the linear that produces the "
              "sum (zamba2-fuse-residual; default on)"),
     cl::init(true), cl::cat(category));
+cl::opt<bool> fuseNorm(
+    "fuse-norm",
+    cl::desc("Fold each rms_norm into the linear that reads it, whose CUDA "
+             "kernel then normalises its row itself (zamba2-fuse-norm; default "
+             "off: these kernels have not been run on a GPU yet; on the CPU "
+             "the lowering computes the norm first, the same numbers)"),
+    cl::init(false), cl::cat(category));
 enum class Quantize { None, Int4, Int8 };
 enum class QuantScheme { Sym, Asym };
 enum class ScaleType { F16, F32 };
@@ -472,6 +479,7 @@ int main(int argc, char **argv) {
   fusion.fuseLoRA = fuseLoRA;
   fusion.fuseRotary = fuseRotary;
   fusion.fuseResidual = fuseResidual;
+  fusion.fuseNorm = fuseNorm;
   bool dependentLaunch = false;
   if (cuda) {
     mlir::zamba2::CudaPipelineOptions gpu;

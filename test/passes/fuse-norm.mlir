@@ -1,0 +1,117 @@
+// RUN: zamba2-opt %s --zamba2-fuse-norm -split-input-file | FileCheck %s
+// RUN: zamba2-opt %s --zamba2-fuse-norm=max-users=3 -split-input-file | FileCheck %s --check-prefix=THREE
+// RUN: not zamba2-opt %s --zamba2-fuse-norm=max-users=0 -split-input-file 2>&1 | FileCheck %s --check-prefix=BADOPT
+// BADOPT: zamba2-fuse-norm: max-users must be >= 1
+
+// An rms_norm read by one linear: the linear normalises its input itself
+// (weight, eps carried over; bias and base stay); the norm is gone.
+// CHECK-LABEL: func.func @rms_norm_into_linear
+// CHECK-NEXT: %[[Y:.*]] = zamba2.linear %arg0 normed %arg1, %arg2 bias %arg3 into %arg4 {norm_eps = 1.000000e-05 : f64} : (tensor<?x?x64xf32>, tensor<96x64xf32>, tensor<96xf32>, tensor<?x?x96xf32>, tensor<64xf32>) -> tensor<?x?x96xf32>
+// CHECK-NEXT: return %[[Y]]
+func.func @rms_norm_into_linear(%x: tensor<?x?x64xf32>, %nw: tensor<64xf32>, %w: tensor<96x64xf32>, %bias: tensor<96xf32>, %r: tensor<?x?x96xf32>) -> tensor<?x?x96xf32> {
+  %n = zamba2.rms_norm %x, %nw {eps = 1.0e-5 : f64} : tensor<?x?x64xf32>, tensor<64xf32>
+  %y = zamba2.linear %n, %w bias %bias into %r : (tensor<?x?x64xf32>, tensor<96x64xf32>, tensor<96xf32>, tensor<?x?x96xf32>) -> tensor<?x?x96xf32>
+  return %y : tensor<?x?x96xf32>
+}
+
+// -----
+
+// The fused residual of rms_norm becomes `plus`.
+// CHECK-LABEL: func.func @residual
+// CHECK-NEXT: %[[Y:.*]] = zamba2.linear %arg0 normed %arg2 plus %arg1, %arg3 {norm_eps = {{.*}}E-7 : f64}
+// CHECK-NEXT: return %[[Y]]
+func.func @residual(%x: tensor<?x1x64xf32>, %t: tensor<?x1x64xf32>, %nw: tensor<64xf32>, %w: tensor<96x64xf32>) -> tensor<?x1x96xf32> {
+  %n = zamba2.rms_norm %x plus %t, %nw {eps = 1.0e-6 : f64} : tensor<?x1x64xf32>, tensor<64xf32>
+  %y = zamba2.linear %n, %w : (tensor<?x1x64xf32>, tensor<96x64xf32>) -> tensor<?x1x96xf32>
+  return %y : tensor<?x1x96xf32>
+}
+
+// -----
+
+// gated_rms_norm becomes `gated`, its groups norm_groups; into a
+// quant_linear here.
+// CHECK-LABEL: func.func @gated_into_quant
+// CHECK-NEXT: %[[Y:.*]] = zamba2.quant_linear %arg0 normed %arg2 gated %arg1, %arg3 scales %arg4 symmetric {bits = 4 : i64, group_size = 32 : i64, norm_eps = 1.000000e-05 : f64, norm_groups = 2 : i64}
+// CHECK-NEXT: return %[[Y]]
+func.func @gated_into_quant(%y: tensor<?x1x128xf32>, %z: tensor<?x1x128xf32>, %nw: tensor<128xf32>, %q: tensor<64x64xi8>, %s: tensor<64x4xf16>) -> tensor<?x1x64xf32> {
+  %n = zamba2.gated_rms_norm %y, %z, %nw {eps = 1.0e-5 : f64, groups = 2 : i64} : tensor<?x1x128xf32>, tensor<128xf32>
+  %o = zamba2.quant_linear %n, %q scales %s symmetric {bits = 4 : i64, group_size = 32 : i64} : (tensor<?x1x128xf32>, tensor<64x64xi8>, tensor<64x4xf16>) -> tensor<?x1x64xf32>
+  return %o : tensor<?x1x64xf32>
+}
+
+// -----
+
+// A lora_linear takes it too (its adapter's product reads the normalised
+// input as well).
+// CHECK-LABEL: func.func @into_lora_linear
+// CHECK-NEXT: %[[Y:.*]] = zamba2.lora_linear %arg0 normed %arg1, %arg2 adapter(%arg3, %arg4) {norm_eps = 1.000000e-05 : f64}
+// CHECK-NEXT: return %[[Y]]
+func.func @into_lora_linear(%x: tensor<?x1x64xf32>, %nw: tensor<64xf32>, %w: tensor<96x64xf32>, %a: tensor<8x64xf32>, %b: tensor<96x8xf32>) -> tensor<?x1x96xf32> {
+  %n = zamba2.rms_norm %x, %nw {eps = 1.0e-5 : f64} : tensor<?x1x64xf32>, tensor<64xf32>
+  %y = zamba2.lora_linear %n, %w adapter(%a, %b) : (tensor<?x1x64xf32>, tensor<96x64xf32>, tensor<8x64xf32>, tensor<96x8xf32>) -> tensor<?x1x96xf32>
+  return %y : tensor<?x1x96xf32>
+}
+
+// -----
+
+// Three linears read the norm: by default (max-users=1) it stays, since
+// with several rows each of them would write its own normalised copy; with
+// max-users=3 all three take the prologue.
+// CHECK-LABEL: func.func @three_users
+// CHECK-NEXT: %[[N:.*]] = zamba2.rms_norm
+// CHECK-NEXT: zamba2.linear %[[N]], %arg2 :
+// CHECK-NEXT: zamba2.linear %[[N]], %arg2 :
+// CHECK-NEXT: zamba2.linear %[[N]], %arg2 :
+// THREE-LABEL: func.func @three_users
+// THREE-NOT: zamba2.rms_norm
+// THREE-COUNT-3: zamba2.linear %arg0 normed %arg1, %arg2 {norm_eps = 1.000000e-05 : f64}
+// THREE-NEXT: return
+func.func @three_users(%x: tensor<?x1x64xf32>, %nw: tensor<64xf32>, %w: tensor<96x64xf32>) -> (tensor<?x1x96xf32>, tensor<?x1x96xf32>, tensor<?x1x96xf32>) {
+  %n = zamba2.rms_norm %x, %nw {eps = 1.0e-5 : f64} : tensor<?x1x64xf32>, tensor<64xf32>
+  %a = zamba2.linear %n, %w : (tensor<?x1x64xf32>, tensor<96x64xf32>) -> tensor<?x1x96xf32>
+  %b = zamba2.linear %n, %w : (tensor<?x1x64xf32>, tensor<96x64xf32>) -> tensor<?x1x96xf32>
+  %c = zamba2.linear %n, %w : (tensor<?x1x64xf32>, tensor<96x64xf32>) -> tensor<?x1x96xf32>
+  return %a, %b, %c : tensor<?x1x96xf32>, tensor<?x1x96xf32>, tensor<?x1x96xf32>
+}
+
+// -----
+
+// Non-matches: a user that is not a linear op (the norm's value is needed
+// as such), a linear reading it as its base, a `lora` reading it, a linear
+// that normalises its input already.
+// CHECK-LABEL: func.func @no_match
+// CHECK-NEXT: %[[N1:.*]] = zamba2.rms_norm
+// CHECK-NEXT: zamba2.linear %[[N1]], %arg2 :
+// CHECK-NEXT: arith.addf
+// CHECK-NEXT: %[[N2:.*]] = zamba2.rms_norm
+// CHECK-NEXT: zamba2.linear %arg0, %arg2 into %[[N2]] :
+// CHECK-NEXT: %[[N3:.*]] = zamba2.rms_norm
+// CHECK-NEXT: zamba2.lora %[[N3]]
+// CHECK-NEXT: %[[N4:.*]] = zamba2.rms_norm
+// CHECK-NEXT: zamba2.linear %[[N4]] normed %arg1, %arg2
+// THREE-LABEL: func.func @no_match
+// THREE-COUNT-4: zamba2.rms_norm
+func.func @no_match(%x: tensor<?x1x64xf32>, %nw: tensor<64xf32>, %w: tensor<64x64xf32>, %a: tensor<8x64xf32>, %b: tensor<64x8xf32>) -> (tensor<?x1x64xf32>, tensor<?x1x64xf32>, tensor<?x1x64xf32>, tensor<?x1x64xf32>) {
+  %n1 = zamba2.rms_norm %x, %nw {eps = 1.0e-5 : f64} : tensor<?x1x64xf32>, tensor<64xf32>
+  %y1 = zamba2.linear %n1, %w : (tensor<?x1x64xf32>, tensor<64x64xf32>) -> tensor<?x1x64xf32>
+  %s1 = arith.addf %y1, %n1 : tensor<?x1x64xf32>
+  %n2 = zamba2.rms_norm %x, %nw {eps = 1.0e-5 : f64} : tensor<?x1x64xf32>, tensor<64xf32>
+  %y2 = zamba2.linear %x, %w into %n2 : (tensor<?x1x64xf32>, tensor<64x64xf32>, tensor<?x1x64xf32>) -> tensor<?x1x64xf32>
+  %n3 = zamba2.rms_norm %x, %nw {eps = 1.0e-5 : f64} : tensor<?x1x64xf32>, tensor<64xf32>
+  %y3 = zamba2.lora %n3, %a, %b into %x : tensor<?x1x64xf32>, tensor<8x64xf32>, tensor<64x8xf32> -> tensor<?x1x64xf32>
+  %n4 = zamba2.rms_norm %x, %nw {eps = 1.0e-5 : f64} : tensor<?x1x64xf32>, tensor<64xf32>
+  %y4 = zamba2.linear %n4 normed %nw, %w {norm_eps = 1.0e-5 : f64} : (tensor<?x1x64xf32>, tensor<64x64xf32>, tensor<64xf32>) -> tensor<?x1x64xf32>
+  return %s1, %y2, %y3, %y4 : tensor<?x1x64xf32>, tensor<?x1x64xf32>, tensor<?x1x64xf32>, tensor<?x1x64xf32>
+}
+
+// -----
+
+// A norm over a dynamic width stays (a prologue needs a static width).
+// CHECK-LABEL: func.func @dynamic_width
+// CHECK-NEXT: zamba2.rms_norm
+// CHECK-NEXT: zamba2.linear
+func.func @dynamic_width(%x: tensor<?x?xf32>, %nw: tensor<?xf32>, %w: tensor<96x64xf32>) -> tensor<?x96xf32> {
+  %n = zamba2.rms_norm %x, %nw {eps = 1.0e-5 : f64} : tensor<?x?xf32>, tensor<?xf32>
+  %y = zamba2.linear %n, %w : (tensor<?x?xf32>, tensor<96x64xf32>) -> tensor<?x96xf32>
+  return %y : tensor<?x96xf32>
+}
