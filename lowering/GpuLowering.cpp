@@ -355,6 +355,36 @@ struct GpuDependentLaunchPass
   }
 };
 
+/// A fingerprint of a kernel's signature and body that equivalent kernels
+/// share (operation names, attributes and types, in order; locations and
+/// the kernel's own name left out).
+llvm::hash_code kernelFingerprint(gpu::GPUFuncOp fn) {
+  llvm::hash_code hash = hash_value(fn.getFunctionType());
+  fn.getBody().walk([&](Operation *op) {
+    hash =
+        llvm::hash_combine(hash, OperationEquivalence::computeHash(
+                                     op, OperationEquivalence::ignoreHashValue,
+                                     OperationEquivalence::ignoreHashValue,
+                                     OperationEquivalence::IgnoreLocations));
+  });
+  return hash;
+}
+
+/// Whether two kernels compile to the same code: the same signature and
+/// attributes apart from their names, and equivalent bodies.
+bool sameKernel(gpu::GPUFuncOp a, gpu::GPUFuncOp b) {
+  if (a.getFunctionType() != b.getFunctionType())
+    return false;
+  auto attrsBut = [](gpu::GPUFuncOp fn) {
+    NamedAttrList attrs(fn->getAttrDictionary());
+    attrs.erase(SymbolTable::getSymbolAttrName());
+    return attrs.getDictionary(fn.getContext());
+  };
+  return attrsBut(a) == attrsBut(b) &&
+         OperationEquivalence::isRegionEquivalentTo(
+             &a.getBody(), &b.getBody(), OperationEquivalence::IgnoreLocations);
+}
+
 struct MergeGpuModulesPass
     : mlir::zamba2::impl::MergeGpuModulesBase<MergeGpuModulesPass> {
   void runOnOperation() override {
@@ -409,6 +439,29 @@ struct MergeGpuModulesPass
     for (gpu::GPUModuleOp from : gpuModules)
       if (from != merged)
         from.erase();
+    // Kernels that compile to the same code (every Mamba layer has the same
+    // shapes) are compiled once: later copies are launched under the first
+    // one's name.
+    DenseMap<StringAttr, StringAttr> sameAs;
+    DenseMap<llvm::hash_code, SmallVector<gpu::GPUFuncOp>> byFingerprint;
+    for (auto fn : llvm::make_early_inc_range(
+             merged.getBody()->getOps<gpu::GPUFuncOp>())) {
+      if (!fn.isKernel())
+        continue;
+      SmallVector<gpu::GPUFuncOp> &candidates =
+          byFingerprint[kernelFingerprint(fn)];
+      auto first = llvm::find_if(
+          candidates, [&](gpu::GPUFuncOp c) { return sameKernel(c, fn); });
+      if (first == candidates.end()) {
+        candidates.push_back(fn);
+        continue;
+      }
+      sameAs[fn.getNameAttr()] = first->getNameAttr();
+      fn.erase();
+    }
+    for (auto &entry : renamed)
+      if (StringAttr kept = sameAs.lookup(entry.second))
+        entry.second = kept;
     // Workgroup-memory globals (lowering/GpuKernels.cpp) exist for the
     // kernels only; their host copies are unused and host code cannot
     // declare them.

@@ -327,6 +327,11 @@ def MergeGpuModules : Pass<"zamba2-merge-gpu-modules", "ModuleOp"> {
     into the first module, renamed `zamba2_kernels`, each kernel named after
     the module it came from, and updates the `gpu.launch_func` ops. Other
     symbols the kernels referenced (cloned by the outlining) are kept once.
+    Kernels that compile to the same code (the same signature, attributes
+    and operations, up to their names and locations: the kernels of layers
+    of the same shapes) are kept once, the first of them, which the
+    launches of the others name instead (the 1.2B model's 964 kernels are
+    64, compiled once each).
   }];
   let dependentDialects = ["::mlir::gpu::GPUDialect"];
 }
