@@ -220,26 +220,21 @@ template <typename OpTy> std::optional<NormPrologue> prologueOf(OpTy op) {
 }
 
 template <typename OpTy> void setPrologue(OpTy op, const NormPrologue &norm) {
+  auto set = [](MutableOperandRange operand, Value v) {
+    if (v)
+      operand.assign(v);
+    else
+      operand.clear();
+  };
+  set(op.getNormWeightMutable(), norm.weight);
+  set(op.getNormResidualMutable(), norm.residual);
+  set(op.getNormGateMutable(), norm.gate);
   Builder b(op.getContext());
-  if (!norm.weight) { // none
-    op.getNormWeightMutable().clear();
-    op.getNormResidualMutable().clear();
-    op.getNormGateMutable().clear();
+  if (norm.weight)
+    op.setNormEpsAttr(b.getF64FloatAttr(norm.eps));
+  else
     op.removeNormEpsAttr();
-    op.removeNormGroupsAttr();
-    return;
-  }
-  op.getNormWeightMutable().assign(norm.weight);
-  if (norm.residual)
-    op.getNormResidualMutable().assign(norm.residual);
-  else
-    op.getNormResidualMutable().clear();
-  if (norm.gate)
-    op.getNormGateMutable().assign(norm.gate);
-  else
-    op.getNormGateMutable().clear();
-  op.setNormEpsAttr(b.getF64FloatAttr(norm.eps));
-  if (norm.groups != 1)
+  if (norm.weight && norm.groups != 1)
     op.setNormGroupsAttr(b.getI64IntegerAttr(norm.groups));
   else
     op.removeNormGroupsAttr();

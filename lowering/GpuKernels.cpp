@@ -1731,6 +1731,15 @@ void decideStaging(NormedInput &in, ArrayRef<LinearKernel> kernels) {
       kernels, [](const LinearKernel &k) { return stagesNormalizedOneRow(k); });
 }
 
+/// emitLinear for an op of one kernel, `in` its norm prologue if any.
+void emitLinearOp(Emitter &e, LinearKernel k, std::optional<NormedInput> &in) {
+  if (in) {
+    k.normed = &*in;
+    decideStaging(*in, {k});
+  }
+  emitLinear(e, k);
+}
+
 /// linear, lora, lora_linear: operands (x, w, a, b, bias, base, and the
 /// norm prologue's weight, residual, gate).
 template <typename OpTy>
@@ -1764,13 +1773,9 @@ struct LinearModel : KernelModel<LinearModel<OpTy>, OpTy> {
       return failure();
     std::optional<NormedInput> &in = *normed;
     if (!buf[2]) {
-      LinearKernel k{{x, buf[1]}, std::nullopt, std::nullopt,
-                     buf[4],      buf[5],       out};
-      if (in) {
-        k.normed = &*in;
-        decideStaging(*in, {k});
-      }
-      emitLinear(e, k);
+      emitLinearOp(
+          e, {{x, buf[1]}, std::nullopt, std::nullopt, buf[4], buf[5], out},
+          in);
       return success();
     }
     // The rank-r intermediate x A^T first (it writes the normalised rows
@@ -1819,12 +1824,8 @@ struct QuantLinearModel : KernelModel<QuantLinearModel, QuantLinearOp> {
     QuantWeights qw{buf[2], buf[3], static_cast<int64_t>(q.getBits()),
                     static_cast<int64_t>(q.getGroupSize()),
                     q.getScheme() == QuantScheme::symmetric};
-    LinearKernel k{{buf[0], buf[1]}, qw, std::nullopt, buf[4], buf[5], out};
-    if (std::optional<NormedInput> &in = *normed) {
-      k.normed = &*in;
-      decideStaging(*in, {k});
-    }
-    emitLinear(e, k);
+    emitLinearOp(e, {{buf[0], buf[1]}, qw, std::nullopt, buf[4], buf[5], out},
+                 *normed);
     return success();
   }
 };

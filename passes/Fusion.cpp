@@ -113,64 +113,55 @@ LogicalResult fuseResidual(arith::AddFOp add, PatternRewriter &rewriter) {
   return success();
 }
 
-/// Replaces the norm `norm` (its result `normed`, its prologue `prologue`
-/// with v's first term `input`) by a prologue of each of its users, when
-/// there are at most `maxUsers` and every one is a linear op reading it as
-/// its input only, with no prologue yet; the norm is then gone.
-LogicalResult foldNormIntoUsers(Operation *norm, Value normed, Value input,
-                                const NormPrologue &prologue, unsigned maxUsers,
-                                PatternRewriter &rewriter) {
-  if (normed.use_empty())
-    return rewriter.notifyMatchFailure(norm, "no users");
-  if (ShapedType::isDynamic(
-          cast<RankedTensorType>(normed.getType()).getShape().back()))
-    return rewriter.notifyMatchFailure(norm, "dynamic width");
-  if (static_cast<unsigned>(llvm::range_size(normed.getUses())) > maxUsers)
-    return rewriter.notifyMatchFailure(norm, "more users than max-users");
-  for (OpOperand &use : normed.getUses()) {
-    Operation *user = use.getOwner();
-    if (!takesNormPrologue(user) || use.getOperandNumber() != 0 ||
-        getNormPrologue(user))
-      return rewriter.notifyMatchFailure(
-          norm, "a user is not a linear op reading it as its input");
-    if (llvm::count(user->getOperands(), normed) != 1)
-      return rewriter.notifyMatchFailure(norm, "a user reads it twice");
-  }
-  for (Operation *user : llvm::to_vector(normed.getUsers()))
-    rewriter.modifyOpInPlace(user, [&] {
-      user->setOperand(0, input);
-      setNormPrologue(user, prologue);
-    });
-  rewriter.eraseOp(norm);
-  return success();
+/// The prologue standing for an rms_norm (`plus` its residual) or a
+/// gated_rms_norm (`gated`, with its groups).
+NormPrologue prologueOfNorm(RMSNormOp norm) {
+  return {norm.getWeight(), norm.getResidual(), Value(),
+          norm.getEps().convertToDouble(), 1};
+}
+NormPrologue prologueOfNorm(GatedRMSNormOp norm) {
+  return {norm.getWeight(), Value(), norm.getGate(),
+          norm.getEps().convertToDouble(),
+          static_cast<int64_t>(norm.getGroups())};
 }
 
-/// linear(rms_norm(x [plus r], w)) -> linear(x normed w [plus r]).
-struct FuseRMSNorm : OpRewritePattern<RMSNormOp> {
-  FuseRMSNorm(MLIRContext *ctx, unsigned maxUsers)
-      : OpRewritePattern(ctx), maxUsers(maxUsers) {}
-  LogicalResult matchAndRewrite(RMSNormOp norm,
-                                PatternRewriter &rewriter) const override {
-    NormPrologue prologue{norm.getWeight(), norm.getResidual(), Value(),
-                          norm.getEps().convertToDouble(), 1};
-    return foldNormIntoUsers(norm, norm.getResult(), norm.getInput(), prologue,
-                             maxUsers, rewriter);
-  }
-  unsigned maxUsers;
-};
+/// linear(rms_norm(x [plus r], w)) -> linear(x normed w [plus r]), and
+/// gated_rms_norm(y, z, w) alike (`gated z`), when the norm has at most
+/// `maxUsers` users and every one is a linear op reading it as its input
+/// only, with no prologue yet; the norm is then gone.
+template <typename NormOp> struct FuseNormPattern : OpRewritePattern<NormOp> {
+  FuseNormPattern(MLIRContext *ctx, unsigned maxUsers)
+      : OpRewritePattern<NormOp>(ctx), maxUsers(maxUsers) {}
 
-/// linear(gated_rms_norm(y, z, w)) -> linear(y normed w gated z).
-struct FuseGatedRMSNorm : OpRewritePattern<GatedRMSNormOp> {
-  FuseGatedRMSNorm(MLIRContext *ctx, unsigned maxUsers)
-      : OpRewritePattern(ctx), maxUsers(maxUsers) {}
-  LogicalResult matchAndRewrite(GatedRMSNormOp norm,
+  LogicalResult matchAndRewrite(NormOp norm,
                                 PatternRewriter &rewriter) const override {
-    NormPrologue prologue{norm.getWeight(), Value(), norm.getGate(),
-                          norm.getEps().convertToDouble(),
-                          static_cast<int64_t>(norm.getGroups())};
-    return foldNormIntoUsers(norm, norm.getResult(), norm.getInput(), prologue,
-                             maxUsers, rewriter);
+    Value normed = norm.getResult();
+    if (normed.use_empty())
+      return rewriter.notifyMatchFailure(norm, "no users");
+    if (ShapedType::isDynamic(
+            cast<RankedTensorType>(normed.getType()).getShape().back()))
+      return rewriter.notifyMatchFailure(norm, "dynamic width");
+    if (static_cast<unsigned>(llvm::range_size(normed.getUses())) > maxUsers)
+      return rewriter.notifyMatchFailure(norm, "more users than max-users");
+    for (OpOperand &use : normed.getUses()) {
+      Operation *user = use.getOwner();
+      if (!takesNormPrologue(user) || use.getOperandNumber() != 0 ||
+          getNormPrologue(user))
+        return rewriter.notifyMatchFailure(
+            norm, "a user is not a linear op reading it as its input");
+      if (llvm::count(user->getOperands(), normed) != 1)
+        return rewriter.notifyMatchFailure(norm, "a user reads it twice");
+    }
+    NormPrologue prologue = prologueOfNorm(norm);
+    for (Operation *user : llvm::to_vector(normed.getUsers()))
+      rewriter.modifyOpInPlace(user, [&] {
+        user->setOperand(0, norm.getInput());
+        setNormPrologue(user, prologue);
+      });
+    rewriter.eraseOp(norm);
+    return success();
   }
+
   unsigned maxUsers;
 };
 
@@ -210,8 +201,8 @@ struct FuseNormPass : mlir::zamba2::impl::FuseNormBase<FuseNormPass> {
       return signalPassFailure();
     }
     RewritePatternSet patterns(&getContext());
-    patterns.add<FuseRMSNorm, FuseGatedRMSNorm>(&getContext(),
-                                                unsigned(maxUsers));
+    patterns.add<FuseNormPattern<RMSNormOp>, FuseNormPattern<GatedRMSNormOp>>(
+        &getContext(), unsigned(maxUsers));
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }
