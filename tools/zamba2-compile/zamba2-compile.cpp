@@ -101,6 +101,18 @@ cl::opt<std::string>
                      "(default sm_90); the package also carries their PTX "
                      "for newer GPUs"),
             cl::init("sm_90"), cl::value_desc("sm_XX"), cl::cat(category));
+enum class GpuBinary { Fatbin, Ptx };
+cl::opt<GpuBinary> gpuBinary(
+    "gpu-binary",
+    cl::desc("--target cuda: what model.so carries of the kernels"),
+    cl::init(GpuBinary::Fatbin),
+    cl::values(clEnumValN(GpuBinary::Fatbin, "fatbin",
+                          "cubin for --gpu plus PTX (default; needs ptxas)"),
+               clEnumValN(GpuBinary::Ptx, "ptx",
+                          "PTX only, compiled by the driver when the package "
+                          "loads; needs no ptxas, and is what the CUDA "
+                          "simulator (libzamba2_cudasim.so) runs")),
+    cl::cat(category));
 cl::opt<std::string> cudaPath(
     "cuda-path",
     cl::desc("--target cuda: CUDA toolkit directory (ptxas, fatbinary, "
@@ -389,8 +401,21 @@ int main(int argc, char **argv) {
     if (!llvm::Regex("^sm_[0-9]+[af]?$").match(gpuName))
       return fail("--gpu: expected a CUDA GPU name such as sm_90, got '" +
                   gpuName + "'");
+    // The kernels call libdevice (rsqrtf, expf, pow, ...). Without it
+    // MLIR's NVVM target leaves those calls unresolved, and the PTX fails
+    // to load on a GPU: refuse here instead.
+    std::string libdevice =
+        cudaToolkitDir() + "/nvvm/libdevice/libdevice.10.bc";
+    if ((emit == Emit::Package || emit == Emit::PTX) &&
+        !llvm::sys::fs::exists(libdevice))
+      return fail("--target cuda: the CUDA toolkit's libdevice is not at " +
+                  libdevice +
+                  " (the kernels' math functions): give the toolkit with "
+                  "--cuda-path or $CUDA_HOME");
   } else if (emit == Emit::PTX) {
     return fail("--emit=ptx needs --target cuda");
+  } else if (gpuBinary.getNumOccurrences()) {
+    return fail("--gpu-binary needs --target cuda");
   }
   if (emit == Emit::Package && outputPath.empty())
     return fail("-o PKG is required to write a package (or pick --emit)");
@@ -487,7 +512,8 @@ int main(int argc, char **argv) {
     gpu.chip = gpuName;
     gpu.features = ptxFeaturesFor(gpuName);
     gpu.toolkitPath = cudaToolkitDir();
-    gpu.format = emit == Emit::PTX ? "isa" : "fatbin";
+    gpu.format =
+        emit == Emit::PTX || gpuBinary == GpuBinary::Ptx ? "isa" : "fatbin";
     dependentLaunch = mlir::zamba2::usesDependentLaunch(gpu);
     mlir::zamba2::buildCudaPipeline(pm, gpu);
   } else {

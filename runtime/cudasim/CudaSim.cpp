@@ -1,0 +1,560 @@
+//===- CudaSim.cpp - A CUDA driver that runs PTX on the CPU ---------------===//
+//
+// libzamba2_cudasim.so exports the driver functions runtime/cuda loads
+// (runtime/cuda/DriverFunctions.def), so that pointing the runtime at it
+// ($ZAMBA2_LIBCUDA) runs a CUDA package on a machine without a GPU:
+//
+//   ZAMBA2_LIBCUDA=libzamba2_cudasim.so zamba2-run PKG ...
+//
+// for a package compiled with `zamba2-compile --target cuda
+// --gpu-binary=ptx` (the simulator reads PTX, not cubin). Device memory is
+// host memory; every operation runs when it is issued (streams are in order
+// anyway, and events time the simulation); a stream capture records the
+// operations and a graph launch replays them. Kernels run in the
+// interpreter (PtxInterpreter.cpp), which checks every global access
+// against the memory this driver handed out or was given
+// (cuMemHostRegister) and fails the launch on any other, with the kernel,
+// block, thread and PTX line in the error text (cuGetErrorString of the
+// failure). Fresh device memory and shared memory hold NaN bits (0xff), so
+// that reading what nobody wrote shows.
+//
+// Not a performance model: it says whether kernels compute the right
+// numbers, not how fast. One device, compute capability 9.0.
+// $ZAMBA2_CUDASIM_STATS=1 prints, at exit, each kernel's launches and the
+// PTX instructions its threads ran.
+//
+//===----------------------------------------------------------------------===//
+#include "runtime/cudasim/Ptx.h"
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <vector>
+
+using namespace zamba2::ptxsim;
+
+namespace {
+
+using CUresult = int;
+using CUdeviceptr = unsigned long long;
+
+enum : int {
+  kSuccess = 0,
+  kInvalidValue = 1,
+  kOutOfMemory = 2,
+  kNotInitialized = 3,
+  kInvalidDevice = 101,
+  kNoBinaryForGpu = 209,
+  kInvalidPtx = 218,
+  kInvalidHandle = 400,
+  kNotFound = 500,
+  kLaunchFailed = 719,
+  kNotSupported = 801,
+};
+
+struct SimModule;
+
+struct SimFunction {
+  SimModule *module = nullptr;
+  const Function *kernel = nullptr;
+};
+
+struct SimModule {
+  std::unique_ptr<Module> ptx;
+  std::map<std::string, std::unique_ptr<SimFunction>> functions;
+};
+
+/// One operation of a captured stream.
+struct Recorded {
+  enum Kind { Launch, Copy, Set } kind = Launch;
+  SimFunction *function = nullptr;
+  LaunchDims dims;
+  std::vector<std::vector<uint8_t>> params;
+  void *dst = nullptr;
+  const void *src = nullptr;
+  size_t bytes = 0;          // Copy: bytes; Set: elements
+  unsigned value = 0;        // Set
+  unsigned elementBytes = 1; // Set
+};
+
+struct SimStream {
+  bool capturing = false;
+  std::vector<Recorded> captured;
+};
+
+struct SimGraph {
+  std::vector<Recorded> ops;
+};
+
+struct SimEvent {
+  std::chrono::steady_clock::time_point at;
+};
+
+std::mutex mutex;
+bool initialized = false;
+int contextToken;
+MemoryMap memory;
+/// Per kernel: launches and instructions run ($ZAMBA2_CUDASIM_STATS).
+struct KernelStats {
+  uint64_t launches = 0, instructions = 0;
+};
+std::map<std::string, KernelStats> *stats = nullptr;
+
+void printStats() {
+  uint64_t launches = 0, instructions = 0;
+  for (const auto &[name, k] : *stats) {
+    std::fprintf(stderr,
+                 "zamba2 cudasim: %-28s %8llu launches %14llu instructions\n",
+                 name.c_str(), static_cast<unsigned long long>(k.launches),
+                 static_cast<unsigned long long>(k.instructions));
+    launches += k.launches;
+    instructions += k.instructions;
+  }
+  std::fprintf(stderr,
+               "zamba2 cudasim: %-28s %8llu launches %14llu instructions\n",
+               "total", static_cast<unsigned long long>(launches),
+               static_cast<unsigned long long>(instructions));
+}
+
+/// The text of the last failure, for cuGetErrorString.
+int lastErrorCode = 0;
+std::string lastErrorText;
+
+CUresult failWith(int code, const std::string &text) {
+  lastErrorCode = code;
+  lastErrorText = text;
+  return code;
+}
+
+CUresult allocate(CUdeviceptr *p, size_t bytes) {
+  if (!p || bytes == 0)
+    return kInvalidValue;
+  void *q = std::malloc(bytes);
+  if (!q)
+    return kOutOfMemory;
+  std::memset(q, 0xff, bytes);
+  std::lock_guard<std::mutex> lock(mutex);
+  memory.add(q, bytes);
+  *p = reinterpret_cast<CUdeviceptr>(q);
+  return kSuccess;
+}
+
+CUresult run(const Recorded &r) {
+  switch (r.kind) {
+  case Recorded::Copy:
+    std::memmove(r.dst, r.src, r.bytes);
+    return kSuccess;
+  case Recorded::Set:
+    for (size_t i = 0; i < r.bytes; ++i)
+      std::memcpy(static_cast<uint8_t *>(r.dst) + i * r.elementBytes, &r.value,
+                  r.elementBytes);
+    return kSuccess;
+  case Recorded::Launch: {
+    std::vector<void *> params;
+    for (const auto &p : r.params)
+      params.push_back(const_cast<uint8_t *>(p.data()));
+    std::string error;
+    std::lock_guard<std::mutex> lock(mutex);
+    uint64_t executed = 0;
+    bool ok = launch(*r.function->module->ptx, *r.function->kernel, r.dims,
+                     params.data(), memory, error, &executed);
+    if (stats) {
+      KernelStats &k = (*stats)[r.function->kernel->name];
+      ++k.launches;
+      k.instructions += executed;
+    }
+    if (!ok) {
+      std::fprintf(stderr, "zamba2 cudasim: %s\n", error.c_str());
+      return failWith(kLaunchFailed, error);
+    }
+    return kSuccess;
+  }
+  }
+  return kSuccess;
+}
+
+/// Runs `r` now, or records it when `stream` is being captured.
+CUresult issue(void *stream, Recorded r) {
+  auto *s = static_cast<SimStream *>(stream);
+  if (s && s->capturing) {
+    s->captured.push_back(std::move(r));
+    return kSuccess;
+  }
+  return run(r);
+}
+
+CUresult copy(void *dst, const void *src, size_t bytes, void *stream) {
+  Recorded r;
+  r.kind = Recorded::Copy;
+  r.dst = dst;
+  r.src = src;
+  r.bytes = bytes;
+  return issue(stream, std::move(r));
+}
+
+CUresult set(CUdeviceptr dst, unsigned value, unsigned elementBytes,
+             size_t count, void *stream) {
+  Recorded r;
+  r.kind = Recorded::Set;
+  r.dst = reinterpret_cast<void *>(dst);
+  r.value = value;
+  r.elementBytes = elementBytes;
+  r.bytes = count;
+  return issue(stream, std::move(r));
+}
+
+const char *errorName(CUresult r) {
+  switch (r) {
+  case kSuccess:
+    return "CUDA_SUCCESS";
+  case kInvalidValue:
+    return "CUDA_ERROR_INVALID_VALUE";
+  case kOutOfMemory:
+    return "CUDA_ERROR_OUT_OF_MEMORY";
+  case kNotInitialized:
+    return "CUDA_ERROR_NOT_INITIALIZED";
+  case kInvalidDevice:
+    return "CUDA_ERROR_INVALID_DEVICE";
+  case kNoBinaryForGpu:
+    return "CUDA_ERROR_NO_BINARY_FOR_GPU";
+  case kInvalidPtx:
+    return "CUDA_ERROR_INVALID_PTX";
+  case kInvalidHandle:
+    return "CUDA_ERROR_INVALID_HANDLE";
+  case kNotFound:
+    return "CUDA_ERROR_NOT_FOUND";
+  case kLaunchFailed:
+    return "CUDA_ERROR_LAUNCH_FAILED";
+  case kNotSupported:
+    return "CUDA_ERROR_NOT_SUPPORTED";
+  default:
+    return nullptr;
+  }
+}
+
+CUresult loadModule(void **out, const void *image, std::string &log) {
+  if (!out || !image)
+    return kInvalidValue;
+  const auto *bytes = static_cast<const unsigned char *>(image);
+  if ((bytes[0] == 0x7f && bytes[1] == 'E') ||
+      (bytes[0] == 0x50 && bytes[1] == 0xed && bytes[2] == 0x55 &&
+       bytes[3] == 0xba)) {
+    log = "the CUDA simulator runs PTX, and this module is a cubin or "
+          "fatbin: compile the package with --gpu-binary=ptx";
+    return failWith(kNoBinaryForGpu, log);
+  }
+  std::string error;
+  auto module = std::make_unique<SimModule>();
+  module->ptx = parsePtx(static_cast<const char *>(image), error);
+  if (!module->ptx) {
+    log = "PTX " + error;
+    return failWith(kInvalidPtx, log);
+  }
+  *out = module.release();
+  return kSuccess;
+}
+
+} // namespace
+
+#define EXPORT extern "C" __attribute__((visibility("default")))
+
+EXPORT CUresult cuInit(unsigned) {
+  const char *wantStats = std::getenv("ZAMBA2_CUDASIM_STATS");
+  if (!initialized && wantStats && std::string(wantStats) == "1") {
+    stats = new std::map<std::string, KernelStats>;
+    std::atexit(printStats);
+  }
+  initialized = true;
+  return kSuccess;
+}
+EXPORT CUresult cuDriverGetVersion(int *v) {
+  *v = 13000;
+  return kSuccess;
+}
+EXPORT CUresult cuGetErrorName(CUresult r, const char **s) {
+  *s = errorName(r);
+  return *s ? kSuccess : kInvalidValue;
+}
+EXPORT CUresult cuGetErrorString(CUresult r, const char **s) {
+  if (r == lastErrorCode && !lastErrorText.empty()) {
+    *s = lastErrorText.c_str();
+    return kSuccess;
+  }
+  *s = errorName(r);
+  return *s ? kSuccess : kInvalidValue;
+}
+EXPORT CUresult cuDeviceGetCount(int *n) {
+  *n = initialized ? 1 : 0;
+  return initialized ? kSuccess : kNotInitialized;
+}
+EXPORT CUresult cuDeviceGet(int *d, int ordinal) {
+  if (ordinal != 0)
+    return kInvalidDevice;
+  *d = 0;
+  return kSuccess;
+}
+EXPORT CUresult cuDeviceGetName(char *name, int len, int) {
+  std::snprintf(name, size_t(len), "zamba2 CUDA simulator (PTX on the CPU)");
+  return kSuccess;
+}
+EXPORT CUresult cuDeviceGetAttribute(int *v, int attribute, int) {
+  switch (attribute) {
+  case 16: // multiprocessors
+    *v = 132;
+    return kSuccess;
+  case 75: // compute capability
+    *v = 9;
+    return kSuccess;
+  case 76:
+    *v = 0;
+    return kSuccess;
+  case 83: // managed memory
+  case 89: // concurrent managed access
+    *v = 1;
+    return kSuccess;
+  case 97: // opt-in shared memory per block
+    *v = 232448;
+    return kSuccess;
+  default:
+    *v = 0;
+    return kSuccess;
+  }
+}
+EXPORT CUresult cuDeviceTotalMem_v2(size_t *bytes, int) {
+  *bytes = size_t(16) << 30;
+  return kSuccess;
+}
+EXPORT CUresult cuDevicePrimaryCtxRetain(void **ctx, int) {
+  *ctx = &contextToken;
+  return kSuccess;
+}
+EXPORT CUresult cuDevicePrimaryCtxRelease_v2(int) { return kSuccess; }
+EXPORT CUresult cuCtxSetCurrent(void *ctx) {
+  return ctx == &contextToken ? kSuccess : kInvalidValue;
+}
+EXPORT CUresult cuCtxSynchronize() { return kSuccess; }
+EXPORT CUresult cuMemGetInfo_v2(size_t *free, size_t *total) {
+  *free = *total = size_t(16) << 30;
+  return kSuccess;
+}
+EXPORT CUresult cuMemAlloc_v2(CUdeviceptr *p, size_t n) {
+  return allocate(p, n);
+}
+EXPORT CUresult cuMemAllocManaged(CUdeviceptr *p, size_t n, unsigned) {
+  return allocate(p, n);
+}
+EXPORT CUresult cuMemFree_v2(CUdeviceptr p) {
+  if (!p)
+    return kSuccess;
+  std::lock_guard<std::mutex> lock(mutex);
+  void *q = reinterpret_cast<void *>(p);
+  memory.remove(q);
+  std::free(q);
+  return kSuccess;
+}
+EXPORT CUresult cuMemcpy(CUdeviceptr d, CUdeviceptr s, size_t n) {
+  return copy(reinterpret_cast<void *>(d), reinterpret_cast<const void *>(s), n,
+              nullptr);
+}
+EXPORT CUresult cuMemcpyAsync(CUdeviceptr d, CUdeviceptr s, size_t n,
+                              void *stream) {
+  return copy(reinterpret_cast<void *>(d), reinterpret_cast<const void *>(s), n,
+              stream);
+}
+EXPORT CUresult cuMemcpyHtoD_v2(CUdeviceptr d, const void *s, size_t n) {
+  return copy(reinterpret_cast<void *>(d), s, n, nullptr);
+}
+EXPORT CUresult cuMemcpyDtoH_v2(void *d, CUdeviceptr s, size_t n) {
+  return copy(d, reinterpret_cast<const void *>(s), n, nullptr);
+}
+EXPORT CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr d, const void *s, size_t n,
+                                     void *stream) {
+  return copy(reinterpret_cast<void *>(d), s, n, stream);
+}
+EXPORT CUresult cuMemcpyDtoHAsync_v2(void *d, CUdeviceptr s, size_t n,
+                                     void *stream) {
+  return copy(d, reinterpret_cast<const void *>(s), n, stream);
+}
+EXPORT CUresult cuMemsetD8_v2(CUdeviceptr d, unsigned char v, size_t n) {
+  return set(d, v, 1, n, nullptr);
+}
+EXPORT CUresult cuMemsetD8Async(CUdeviceptr d, unsigned char v, size_t n,
+                                void *stream) {
+  return set(d, v, 1, n, stream);
+}
+EXPORT CUresult cuMemsetD16Async(CUdeviceptr d, unsigned short v, size_t n,
+                                 void *stream) {
+  return set(d, v, 2, n, stream);
+}
+EXPORT CUresult cuMemsetD32Async(CUdeviceptr d, unsigned v, size_t n,
+                                 void *stream) {
+  return set(d, v, 4, n, stream);
+}
+EXPORT CUresult cuMemHostRegister_v2(void *p, size_t n, unsigned) {
+  std::lock_guard<std::mutex> lock(mutex);
+  memory.add(p, n);
+  return kSuccess;
+}
+EXPORT CUresult cuMemHostUnregister(void *p) {
+  std::lock_guard<std::mutex> lock(mutex);
+  memory.remove(p);
+  return kSuccess;
+}
+EXPORT CUresult cuModuleLoadData(void **m, const void *image) {
+  std::string log;
+  return loadModule(m, image, log);
+}
+EXPORT CUresult cuModuleLoadDataEx(void **m, const void *image, unsigned n,
+                                   int *options, void **values) {
+  std::string log;
+  CUresult r = loadModule(m, image, log);
+  if (r != kSuccess) {
+    char *buffer = nullptr;
+    size_t size = 0;
+    for (unsigned i = 0; i < n; ++i) {
+      if (options[i] == 5) // CU_JIT_ERROR_LOG_BUFFER
+        buffer = static_cast<char *>(values[i]);
+      else if (options[i] == 6) // CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES
+        size = reinterpret_cast<size_t>(values[i]);
+    }
+    if (buffer && size)
+      std::snprintf(buffer, size, "%s", log.c_str());
+  }
+  return r;
+}
+EXPORT CUresult cuModuleUnload(void *m) {
+  delete static_cast<SimModule *>(m);
+  return kSuccess;
+}
+EXPORT CUresult cuModuleGetFunction(void **f, void *m, const char *name) {
+  auto *module = static_cast<SimModule *>(m);
+  if (!module || !f || !name)
+    return kInvalidValue;
+  const Function *kernel = module->ptx->kernel(name);
+  if (!kernel)
+    return failWith(kNotFound,
+                    std::string("no kernel '") + name + "' in the module");
+  auto &slot = module->functions[name];
+  if (!slot) {
+    slot = std::make_unique<SimFunction>();
+    slot->module = module;
+    slot->kernel = kernel;
+  }
+  *f = slot.get();
+  return kSuccess;
+}
+EXPORT CUresult cuFuncSetAttribute(void *f, int, int) {
+  return f ? kSuccess : kInvalidHandle;
+}
+EXPORT CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz,
+                               unsigned bx, unsigned by, unsigned bz,
+                               unsigned smem, void *stream, void **params,
+                               void **extra) {
+  auto *fn = static_cast<SimFunction *>(f);
+  if (!fn)
+    return kInvalidHandle;
+  if (extra)
+    return failWith(kNotSupported,
+                    "cuLaunchKernel's `extra` parameters are not simulated");
+  Recorded r;
+  r.kind = Recorded::Launch;
+  r.function = fn;
+  r.dims.grid[0] = gx;
+  r.dims.grid[1] = gy;
+  r.dims.grid[2] = gz;
+  r.dims.block[0] = bx;
+  r.dims.block[1] = by;
+  r.dims.block[2] = bz;
+  r.dims.dynamicShared = smem;
+  const Function &k = *fn->kernel;
+  for (size_t i = 0; i < k.params.size(); ++i) {
+    if (!params || !params[i])
+      return failWith(kInvalidValue, "kernel " + k.name + ": parameter " +
+                                         std::to_string(i) + " not given");
+    const auto *p = static_cast<const uint8_t *>(params[i]);
+    r.params.emplace_back(p, p + k.params[i].size);
+  }
+  return issue(stream, std::move(r));
+}
+/// Launch attributes (clusters, programmatic dependent launch) change
+/// scheduling only; blocks run in turn here.
+struct LaunchConfig {
+  unsigned gx, gy, gz, bx, by, bz, smem;
+  void *stream;
+  void *attrs;
+  unsigned numAttrs;
+};
+EXPORT CUresult cuLaunchKernelEx(const LaunchConfig *c, void *f, void **params,
+                                 void **extra) {
+  return cuLaunchKernel(f, c->gx, c->gy, c->gz, c->bx, c->by, c->bz, c->smem,
+                        c->stream, params, extra);
+}
+EXPORT CUresult cuStreamCreate(void **s, unsigned) {
+  *s = new SimStream;
+  return kSuccess;
+}
+EXPORT CUresult cuStreamSynchronize(void *) { return kSuccess; }
+EXPORT CUresult cuStreamDestroy_v2(void *s) {
+  delete static_cast<SimStream *>(s);
+  return kSuccess;
+}
+EXPORT CUresult cuStreamWaitEvent(void *, void *, unsigned) { return kSuccess; }
+EXPORT CUresult cuEventCreate(void **e, unsigned) {
+  *e = new SimEvent;
+  return kSuccess;
+}
+EXPORT CUresult cuEventRecord(void *e, void *) {
+  static_cast<SimEvent *>(e)->at = std::chrono::steady_clock::now();
+  return kSuccess;
+}
+EXPORT CUresult cuEventSynchronize(void *) { return kSuccess; }
+EXPORT CUresult cuEventDestroy_v2(void *e) {
+  delete static_cast<SimEvent *>(e);
+  return kSuccess;
+}
+EXPORT CUresult cuEventElapsedTime_v2(float *ms, void *a, void *b) {
+  auto d = static_cast<SimEvent *>(b)->at - static_cast<SimEvent *>(a)->at;
+  *ms = std::chrono::duration<float, std::milli>(d).count();
+  return kSuccess;
+}
+EXPORT CUresult cuStreamBeginCapture_v2(void *s, int) {
+  auto *stream = static_cast<SimStream *>(s);
+  if (!stream || stream->capturing)
+    return kInvalidValue;
+  stream->capturing = true;
+  stream->captured.clear();
+  return kSuccess;
+}
+EXPORT CUresult cuStreamEndCapture(void *s, void **graph) {
+  auto *stream = static_cast<SimStream *>(s);
+  if (!stream || !stream->capturing)
+    return kInvalidValue;
+  auto *g = new SimGraph;
+  g->ops = std::move(stream->captured);
+  stream->captured.clear();
+  stream->capturing = false;
+  *graph = g;
+  return kSuccess;
+}
+EXPORT CUresult cuGraphInstantiateWithFlags(void **exec, void *graph,
+                                            unsigned long long) {
+  *exec = new SimGraph(*static_cast<SimGraph *>(graph));
+  return kSuccess;
+}
+EXPORT CUresult cuGraphLaunch(void *exec, void *stream) {
+  for (const Recorded &r : static_cast<SimGraph *>(exec)->ops)
+    if (CUresult e = issue(stream, r))
+      return e;
+  return kSuccess;
+}
+EXPORT CUresult cuGraphExecDestroy(void *exec) {
+  delete static_cast<SimGraph *>(exec);
+  return kSuccess;
+}
+EXPORT CUresult cuGraphDestroy(void *graph) {
+  delete static_cast<SimGraph *>(graph);
+  return kSuccess;
+}

@@ -1,0 +1,300 @@
+//===- Ptx.h - PTX modules as the CUDA simulator runs them ------*- C++ -*-===//
+//
+// The CUDA simulator (libzamba2_cudasim.so, see CudaSim.cpp) stands in for
+// the CUDA driver on machines without a GPU: it loads a package's kernels as
+// PTX text and runs them on the CPU, thread by thread, so that CUDA packages
+// are tested against the CPU and the fixtures' reference wherever the
+// compiler builds.
+//
+// This header holds a parsed PTX module: functions as flat instruction
+// lists whose operands are resolved (registers to slots, symbols to
+// addresses or offsets, labels to instruction indices), ready for the
+// interpreter (PtxInterpreter.cpp). The parser (PtxParser.cpp) covers the
+// PTX that LLVM's NVPTX backend emits for zamba2c's kernels, libdevice
+// included; anything else is an error naming the line, never a guess.
+//
+// Plain C++17, no LLVM/MLIR.
+//
+//===----------------------------------------------------------------------===//
+#ifndef ZAMBA2_RUNTIME_CUDASIM_PTX_H
+#define ZAMBA2_RUNTIME_CUDASIM_PTX_H
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace zamba2 {
+namespace ptxsim {
+
+/// State spaces. Addresses in Global, Const and Generic are host pointers;
+/// Shared and Local addresses are offsets into the block's shared window and
+/// the thread's local frame; Param addresses are offsets into the frame's
+/// parameter bytes.
+enum class Space : uint8_t { Generic, Global, Const, Shared, Local, Param };
+
+enum class Ty : uint8_t {
+  None,
+  Pred,
+  B8,
+  B16,
+  B32,
+  B64,
+  B128,
+  U8,
+  U16,
+  U32,
+  U64,
+  S8,
+  S16,
+  S32,
+  S64,
+  F16,
+  F16x2,
+  BF16,
+  BF16x2,
+  F32,
+  F64,
+};
+/// Width in bits (1 for .pred).
+inline unsigned bitsOf(Ty t) {
+  static constexpr uint8_t bits[] = {0, 1,  8,  16, 32, 64, 128, 8,  16, 32, 64,
+                                     8, 16, 32, 64, 16, 32, 16,  32, 32, 64};
+  return bits[unsigned(t)];
+}
+inline bool isSigned(Ty t) { return t >= Ty::S8 && t <= Ty::S64; }
+inline bool isFloat(Ty t) { return t >= Ty::F16; }
+
+enum class Op : uint8_t {
+  Nop, // griddepcontrol, fences, hints: nothing to do when blocks run in turn
+  Mov,
+  Ld,
+  St,
+  Cvta,   // cvta.SPACE: space address -> generic
+  CvtaTo, // cvta.to.SPACE: generic -> space address
+  Cvt,
+  Add,
+  Sub,
+  Mul, // mode: lo (default), hi, wide
+  Mad, // mode: lo, hi, wide
+  Fma,
+  Div,
+  Rem,
+  Min,
+  Max,
+  Neg,
+  Abs,
+  And,
+  Or,
+  Xor,
+  Not,
+  Cnot,
+  Shl,
+  Shr,
+  Setp,
+  Selp,
+  Bra,
+  Ret,
+  Exit,
+  Bar,
+  Shfl,
+  Call,
+  Rcp,
+  Sqrt,
+  Rsqrt,
+  Ex2,
+  Lg2,
+  Sin,
+  Cos,
+  Tanh,
+  Copysign,
+  Bfe,
+  Bfi,
+  Prmt,
+  Shf,
+  Clz,
+  Popc,
+  Brev,
+  Testp,
+};
+
+/// Rounding of float operations and float<->int conversions.
+enum class Rnd : uint8_t { None, RN, RZ, RM, RP, RNI, RZI, RMI, RPI };
+
+/// setp comparisons (eq..ge signed or float ordered; lo..hs unsigned;
+/// equ..geu float unordered; num, nan).
+enum class Cmp : uint8_t {
+  EQ,
+  NE,
+  LT,
+  LE,
+  GT,
+  GE,
+  LO,
+  LS,
+  HI,
+  HS,
+  EQU,
+  NEU,
+  LTU,
+  LEU,
+  GTU,
+  GEU,
+  NUM,
+  NAN_,
+};
+
+enum class Special : uint8_t {
+  TidX,
+  TidY,
+  TidZ,
+  NtidX,
+  NtidY,
+  NtidZ,
+  CtaidX,
+  CtaidY,
+  CtaidZ,
+  NctaidX,
+  NctaidY,
+  NctaidZ,
+  LaneId,
+  WarpId,
+  NWarpId,
+  SmId,
+  NSmId,
+  Clock,
+  Clock64,
+  GlobalTimer,
+  DynamicSmemSize,
+  TotalSmemSize,
+};
+
+struct Operand {
+  enum Kind : uint8_t { None, Reg, Imm, Addr, Vec, Special, Label, Sink };
+  Kind kind = None;
+  bool negated = false; // !%p
+  int32_t reg = -1;     // Reg; Addr: base register (-1: none); Vec: first
+                        // index into Function::vecRegs; Special: which
+  uint32_t count = 0;   // Vec: elements
+  uint64_t imm = 0;     // Imm: bits; Addr: offset (symbol included); Label:
+                        // instruction index
+};
+
+// Instruction flags.
+enum : uint16_t {
+  kFtz = 1 << 0,
+  kSat = 1 << 1,
+  kApprox = 1 << 2,
+  kNaN = 1 << 3,     // min/max.NaN
+  kCarryIn = 1 << 4, // addc, subc, madc
+  kCarryOut = 1 << 5,
+  kModeHi = 1 << 6,   // mul/mad .hi
+  kModeWide = 1 << 7, // mul/mad .wide
+  kShfRight = 1 << 8,
+  kShfClamp = 1 << 9,
+  kSecondDst = 1 << 10, // setp p|q, shfl d|p
+};
+
+enum class BoolOp : uint8_t { None, And, Or, Xor };
+enum class ShflMode : uint8_t { Up, Down, Bfly, Idx };
+
+struct Inst {
+  Op op = Op::Nop;
+  Ty ty = Ty::None;  // the instruction type (cvt: the destination)
+  Ty ty2 = Ty::None; // cvt: the source
+  Space space = Space::Generic;
+  uint8_t vec = 1; // ld/st .v2/.v4
+  Rnd rnd = Rnd::None;
+  Cmp cmp = Cmp::EQ;
+  BoolOp boolOp = BoolOp::None;
+  ShflMode shfl = ShflMode::Idx;
+  uint16_t flags = 0;
+  int32_t guard = -1; // predicate register, -1: none
+  bool guardNegated = false;
+  uint8_t numOps = 0;
+  Operand ops[6];    // shfl.sync d|p, a, b, c, mask has six
+  int32_t call = -1; // Call: index into Function::calls
+  uint32_t line = 0;
+};
+
+/// A call site: the callee and where its arguments and results are in the
+/// caller's parameter bytes.
+struct CallSite {
+  int32_t callee = -1;
+  std::vector<uint32_t> argOffsets, argSizes;
+  std::vector<uint32_t> resultOffsets, resultSizes;
+};
+
+struct ParamDecl {
+  std::string name;
+  uint32_t offset = 0, size = 0;
+};
+
+struct Function {
+  std::string name;
+  bool isKernel = false;
+  bool defined = false;
+  std::vector<ParamDecl> params;  // kernel: the launch parameters
+  std::vector<ParamDecl> results; // .func results
+  uint32_t incomingBytes = 0;     // params and results at the frame's start
+  uint32_t paramBytes = 0;        // incoming plus the call sequences' params
+  uint32_t localBytes = 0;
+  uint32_t numRegs = 0;
+  std::vector<Inst> code;
+  std::vector<int32_t> vecRegs; // registers of vector operands (-1: sink)
+  std::vector<CallSite> calls;
+  uint32_t maxThreads = 0; // .maxntid product, 0 if not given
+};
+
+struct Module {
+  std::vector<Function> functions;
+  std::map<std::string, int> byName;
+  /// .global/.const variables (host memory; their addresses are in code).
+  std::vector<std::unique_ptr<uint8_t[]>> globals;
+  std::vector<std::pair<const uint8_t *, size_t>> globalRanges;
+  uint32_t staticShared = 0;        // bytes of the module's .shared variables
+  uint32_t dynamicSharedOffset = 0; // where .extern .shared arrays start
+  const Function *kernel(const std::string &name) const;
+};
+
+/// Parses PTX text. On failure returns null and sets `error` to one line
+/// ("line N: ...").
+std::unique_ptr<Module> parsePtx(const std::string &text, std::string &error);
+
+/// Memory the kernels may touch through global or generic addresses: the
+/// driver's allocations, registered host ranges and module variables. A
+/// launch checks each such access against it and fails on any other.
+class MemoryMap {
+public:
+  void add(const void *p, size_t bytes);
+  void remove(const void *p);
+  /// Whether [p, p + bytes) lies within one range; if so, that range is
+  /// [start, end).
+  bool contains(uint64_t p, size_t bytes, uint64_t &start, uint64_t &end) const;
+
+private:
+  std::map<uint64_t, uint64_t> ranges_; // start -> end
+};
+
+struct LaunchDims {
+  unsigned grid[3] = {1, 1, 1};
+  unsigned block[3] = {1, 1, 1};
+  unsigned dynamicShared = 0;
+};
+
+/// Runs `kernel` of `module` over the grid, block after block, with the
+/// launch parameters `params` (cuLaunchKernel's kernelParams). False with
+/// one line in `error` when the kernel goes wrong: an access outside the
+/// memory map or the shared window, a barrier or shuffle that not all
+/// threads reach, an unsupported instruction form.
+/// `executed`, when given, is increased by the instructions the launch ran.
+bool launch(const Module &module, const Function &kernel,
+            const LaunchDims &dims, void **params, const MemoryMap &memory,
+            std::string &error, uint64_t *executed = nullptr);
+
+} // namespace ptxsim
+} // namespace zamba2
+
+#endif // ZAMBA2_RUNTIME_CUDASIM_PTX_H

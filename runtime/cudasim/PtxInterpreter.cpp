@@ -1,0 +1,1224 @@
+//===- PtxInterpreter.cpp - Runs PTX kernels on the CPU -------------------===//
+//
+// A launch runs its blocks one after another. Within a block every thread
+// runs on its own until it reaches a point where it needs the others: a
+// barrier (all threads of the block), a shuffle (all threads of its warp) or
+// its end. When every live thread of a warp waits at the same shuffle, the
+// shuffle is done for all of them at once; when every live thread of the
+// block waits at a barrier, the barrier opens. Anything else that stops all
+// threads is a deadlock and an error. Registers are 64-bit slots holding a
+// value's bits; every read takes the bits its type names.
+//
+// The numerics are the IEEE operations PTX names: add.rn.f32 is a float add,
+// fma.rn a fused multiply-add, rounding modes other than rn are set in the
+// floating-point environment around the operation (this file is compiled
+// with -frounding-math -ffp-contract=off). The .approx operations (ex2,
+// rsqrt, sin, ...) are computed to full precision, which is within their
+// documented error of the hardware's.
+//
+//===----------------------------------------------------------------------===//
+#include "runtime/cudasim/Ptx.h"
+
+#include <cfenv>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+
+namespace zamba2 {
+namespace ptxsim {
+namespace {
+
+inline uint64_t truncBits(uint64_t v, unsigned bits) {
+  return bits >= 64 ? v : v & ((uint64_t(1) << bits) - 1);
+}
+inline int64_t signExtend(uint64_t v, unsigned bits) {
+  if (bits >= 64)
+    return int64_t(v);
+  unsigned s = 64 - bits;
+  return int64_t(v << s) >> s;
+}
+inline float asF32(uint64_t v) {
+  uint32_t u = uint32_t(v);
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+inline uint64_t fromF32(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
+inline double asF64(uint64_t v) {
+  double d;
+  std::memcpy(&d, &v, 8);
+  return d;
+}
+inline uint64_t fromF64(double d) {
+  uint64_t v;
+  std::memcpy(&v, &d, 8);
+  return v;
+}
+
+float bf16ToF32(uint16_t h) { return asF32(uint32_t(h) << 16); }
+uint16_t f32ToBf16(float f) { // round to nearest even
+  uint32_t u = uint32_t(fromF32(f));
+  if (std::isnan(f))
+    return uint16_t((u >> 16) | 0x40);
+  u += 0x7fff + ((u >> 16) & 1);
+  return uint16_t(u >> 16);
+}
+float f16ToF32(uint16_t h) {
+  uint32_t sign = uint32_t(h & 0x8000) << 16;
+  uint32_t exp = (h >> 10) & 0x1f, man = h & 0x3ff;
+  if (exp == 0) {
+    float f = std::ldexp(float(man), -24);
+    return sign ? -f : f;
+  }
+  if (exp == 31)
+    return asF32(sign | 0x7f800000 | (man << 13));
+  return asF32(sign | ((exp + 112) << 23) | (man << 13));
+}
+uint16_t f32ToF16(float f) { // round to nearest even
+  uint32_t u = uint32_t(fromF32(f));
+  uint16_t sign = uint16_t((u >> 16) & 0x8000);
+  float a = std::fabs(f);
+  if (std::isnan(f))
+    return uint16_t(sign | 0x7e00);
+  if (a >= 65520.0f)
+    return uint16_t(sign | 0x7c00);
+  if (a < 6.103515625e-05f) { // subnormal: multiples of 2^-24
+    float q = std::nearbyint(a * 16777216.0f);
+    return uint16_t(sign | uint16_t(q));
+  }
+  uint32_t au = uint32_t(fromF32(a));
+  uint32_t exp = (au >> 23) - 112, man = au & 0x7fffff;
+  uint32_t h = (exp << 10) | (man >> 13);
+  uint32_t rest = man & 0x1fff;
+  if (rest > 0x1000 || (rest == 0x1000 && (h & 1)))
+    ++h;
+  return uint16_t(sign | h);
+}
+
+/// Rounding modes other than round-to-nearest, set for one operation.
+class RoundingScope {
+public:
+  explicit RoundingScope(Rnd r) {
+    int mode = r == Rnd::RZ || r == Rnd::RZI   ? FE_TOWARDZERO
+               : r == Rnd::RM || r == Rnd::RMI ? FE_DOWNWARD
+               : r == Rnd::RP || r == Rnd::RPI ? FE_UPWARD
+                                               : FE_TONEAREST;
+    if (mode != FE_TONEAREST) {
+      saved_ = std::fegetround();
+      std::fesetround(mode);
+      set_ = true;
+    }
+  }
+  ~RoundingScope() {
+    if (set_)
+      std::fesetround(saved_);
+  }
+
+private:
+  int saved_ = 0;
+  bool set_ = false;
+};
+
+/// Reads a float of type `t` as double (f32 values exactly).
+double readFloat(Ty t, uint64_t v) {
+  switch (t) {
+  case Ty::F64:
+    return asF64(v);
+  case Ty::F16:
+    return f16ToF32(uint16_t(v));
+  case Ty::BF16:
+    return bf16ToF32(uint16_t(v));
+  default:
+    return asF32(v);
+  }
+}
+/// Rounds `d` to type `t` in the current rounding mode (f16/bf16: nearest).
+uint64_t writeFloat(Ty t, double d) {
+  switch (t) {
+  case Ty::F64:
+    return fromF64(d);
+  case Ty::F16:
+    return f32ToF16(float(d));
+  case Ty::BF16:
+    return f32ToBf16(float(d));
+  default:
+    return fromF32(float(d));
+  }
+}
+
+struct Frame {
+  const Function *fn = nullptr;
+  uint32_t pc = 0;
+  int32_t callSite = -1; // in the caller, whose results this frame fills
+  std::vector<uint64_t> regs;
+  std::vector<uint8_t> params;
+  std::vector<uint8_t> local;
+};
+
+struct Thread {
+  enum State : uint8_t { Running, AtBarrier, AtShuffle, Done };
+  unsigned tid[3] = {0, 0, 0};
+  unsigned linear = 0;
+  State state = Running;
+  bool carry = false;
+  std::vector<Frame> frames;
+  uint32_t shuffleValue = 0; // operand a of the shuffle it waits at
+};
+
+class BlockRunner {
+public:
+  BlockRunner(const Module &m, const Function &k, const LaunchDims &dims,
+              const std::vector<uint8_t> &params, const MemoryMap &memory,
+              std::string &error)
+      : module_(m), kernel_(k), dims_(dims), params_(params), memory_(memory),
+        error_(error) {
+    threadsPerBlock_ = dims.block[0] * dims.block[1] * dims.block[2];
+    sharedBytes_ = m.dynamicSharedOffset + dims.dynamicShared;
+  }
+
+  bool run(unsigned bx, unsigned by, unsigned bz) {
+    ctaid_[0] = bx;
+    ctaid_[1] = by;
+    ctaid_[2] = bz;
+    // Shared memory starts as NaN bits, so that a read of a value nobody
+    // wrote shows in the results.
+    shared_.assign(std::max<size_t>(sharedBytes_, 1), 0xff);
+    threads_.resize(threadsPerBlock_);
+    for (unsigned i = 0; i < threadsPerBlock_; ++i) {
+      Thread &t = threads_[i];
+      t.linear = i;
+      t.tid[0] = i % dims_.block[0];
+      t.tid[1] = (i / dims_.block[0]) % dims_.block[1];
+      t.tid[2] = i / (dims_.block[0] * dims_.block[1]);
+      t.state = Thread::Running;
+      t.carry = false;
+      t.frames.resize(1);
+      Frame &f = t.frames[0];
+      f.fn = &kernel_;
+      f.pc = 0;
+      f.callSite = -1;
+      f.regs.assign(kernel_.numRegs, 0);
+      f.params.assign(params_.begin(), params_.end());
+      f.params.resize(std::max<size_t>(kernel_.paramBytes, params_.size()));
+      f.local.assign(kernel_.localBytes, 0xff);
+    }
+    unsigned warps = (threadsPerBlock_ + 31) / 32;
+    while (true) {
+      bool progressed = false;
+      for (unsigned w = 0; w < warps; ++w) {
+        while (true) {
+          for (unsigned i = w * 32; i < std::min(threadsPerBlock_, w * 32 + 32);
+               ++i)
+            if (threads_[i].state == Thread::Running) {
+              progressed = true;
+              if (!step(threads_[i]))
+                return false;
+            }
+          int r = shuffleWarp(w);
+          if (r < 0)
+            return false;
+          if (r == 0)
+            break;
+          progressed = true;
+        }
+      }
+      unsigned done = 0, atBarrier = 0;
+      for (const Thread &t : threads_) {
+        done += t.state == Thread::Done;
+        atBarrier += t.state == Thread::AtBarrier;
+      }
+      if (done == threadsPerBlock_)
+        return true;
+      // Threads that have exited count as arrived, as on the GPU.
+      if (atBarrier + done == threadsPerBlock_ && atBarrier > 0) {
+        for (Thread &t : threads_)
+          if (t.state == Thread::AtBarrier) {
+            t.state = Thread::Running;
+            ++t.frames.back().pc;
+          }
+        continue;
+      }
+      if (!progressed) {
+        for (const Thread &t : threads_)
+          if (t.state == Thread::AtShuffle)
+            return fault(t, "deadlock: shfl.sync waits for lanes that wait "
+                            "at a barrier");
+        return fault(threads_[0], "deadlock");
+      }
+    }
+  }
+
+private:
+  bool fault(const Thread &t, const std::string &what) {
+    const Frame &f = t.frames.back();
+    uint32_t line = f.pc < f.fn->code.size() ? f.fn->code[f.pc].line : 0;
+    error_ = "kernel " + kernel_.name + " block (" + std::to_string(ctaid_[0]) +
+             "," + std::to_string(ctaid_[1]) + "," + std::to_string(ctaid_[2]) +
+             ") thread (" + std::to_string(t.tid[0]) + "," +
+             std::to_string(t.tid[1]) + "," + std::to_string(t.tid[2]) +
+             "), PTX line " + std::to_string(line) +
+             (f.fn != &kernel_ ? " in " + f.fn->name : std::string()) + ": " +
+             what;
+    return false;
+  }
+
+  /// All live lanes of warp `w` at the same shuffle: do it. 1 if done, 0 if
+  /// the warp is not there, -1 on error.
+  int shuffleWarp(unsigned w) {
+    unsigned begin = w * 32, end = std::min(threadsPerBlock_, begin + 32);
+    const Inst *at = nullptr;
+    for (unsigned i = begin; i < end; ++i) {
+      Thread &t = threads_[i];
+      if (t.state == Thread::Done)
+        continue;
+      if (t.state != Thread::AtShuffle)
+        return 0;
+      const Inst *in = &t.frames.back().fn->code[t.frames.back().pc];
+      if (at && in != at) {
+        fault(t, "lanes of one warp wait at different shfl.sync");
+        return -1;
+      }
+      at = in;
+    }
+    if (!at)
+      return 0;
+    const Inst &in = *at;
+    bool pred = in.flags & kSecondDst;
+    unsigned a = pred ? 2 : 1;
+    uint32_t results[32];
+    bool valid[32];
+    for (unsigned i = begin; i < end; ++i) {
+      Thread &t = threads_[i];
+      if (t.state == Thread::Done)
+        continue;
+      Frame &f = t.frames.back();
+      unsigned lane = i - begin;
+      uint32_t b = uint32_t(value(t, f, in.ops[a + 1])) & 31;
+      uint32_t c = uint32_t(value(t, f, in.ops[a + 2]));
+      uint32_t clamp = c & 31, segmask = (c >> 8) & 31;
+      uint32_t maxLane = (lane & segmask) | (clamp & ~segmask);
+      uint32_t minLane = lane & segmask;
+      int32_t j;
+      bool ok;
+      switch (in.shfl) {
+      case ShflMode::Up:
+        j = int32_t(lane) - int32_t(b);
+        ok = j >= int32_t(maxLane);
+        break;
+      case ShflMode::Down:
+        j = int32_t(lane + b);
+        ok = j <= int32_t(maxLane);
+        break;
+      case ShflMode::Bfly:
+        j = int32_t(lane ^ b);
+        ok = j <= int32_t(maxLane);
+        break;
+      default:
+        j = int32_t(minLane | (b & ~segmask));
+        ok = j <= int32_t(maxLane);
+        break;
+      }
+      if (!ok)
+        j = int32_t(lane);
+      unsigned src = begin + unsigned(j);
+      if (src >= end || threads_[src].state == Thread::Done) {
+        fault(t, "shfl.sync reads lane " + std::to_string(j) +
+                     ", which is not active");
+        return -1;
+      }
+      results[lane] = threads_[src].shuffleValue;
+      valid[lane] = ok;
+    }
+    for (unsigned i = begin; i < end; ++i) {
+      Thread &t = threads_[i];
+      if (t.state == Thread::Done)
+        continue;
+      Frame &f = t.frames.back();
+      setReg(f, in.ops[0], results[i - begin]);
+      if (pred)
+        setReg(f, in.ops[1], valid[i - begin]);
+      t.state = Thread::Running;
+      ++f.pc;
+    }
+    return 1;
+  }
+
+  uint64_t special(const Thread &t, Special s) {
+    switch (s) {
+    case Special::TidX:
+      return t.tid[0];
+    case Special::TidY:
+      return t.tid[1];
+    case Special::TidZ:
+      return t.tid[2];
+    case Special::NtidX:
+      return dims_.block[0];
+    case Special::NtidY:
+      return dims_.block[1];
+    case Special::NtidZ:
+      return dims_.block[2];
+    case Special::CtaidX:
+      return ctaid_[0];
+    case Special::CtaidY:
+      return ctaid_[1];
+    case Special::CtaidZ:
+      return ctaid_[2];
+    case Special::NctaidX:
+      return dims_.grid[0];
+    case Special::NctaidY:
+      return dims_.grid[1];
+    case Special::NctaidZ:
+      return dims_.grid[2];
+    case Special::LaneId:
+      return t.linear % 32;
+    case Special::WarpId:
+      return t.linear / 32;
+    case Special::NWarpId:
+      return (threadsPerBlock_ + 31) / 32;
+    case Special::SmId:
+      return 0;
+    case Special::NSmId:
+      return 132;
+    case Special::Clock:
+    case Special::Clock64:
+      return ++clock_;
+    case Special::GlobalTimer:
+      return uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                          std::chrono::steady_clock::now().time_since_epoch())
+                          .count());
+    case Special::DynamicSmemSize:
+      return dims_.dynamicShared;
+    case Special::TotalSmemSize:
+      return sharedBytes_;
+    }
+    return 0;
+  }
+
+  uint64_t value(const Thread &t, const Frame &f, const Operand &o) {
+    uint64_t v;
+    switch (o.kind) {
+    case Operand::Reg:
+      v = f.regs[o.reg];
+      break;
+    case Operand::Special:
+      v = special(t, Special(o.reg));
+      break;
+    default:
+      v = o.imm;
+      break;
+    }
+    return o.negated ? (v & 1) ^ 1 : v;
+  }
+
+  static void setReg(Frame &f, const Operand &o, uint64_t v) {
+    if (o.kind == Operand::Reg)
+      f.regs[o.reg] = v;
+  }
+
+  /// The host address of `bytes` at `address` in `space`, checked; null
+  /// (with the error set) when outside what the thread may touch.
+  uint8_t *memory(Thread &t, Frame &f, Space space, uint64_t address,
+                  unsigned bytes, bool write) {
+    const char *what = write ? "store" : "load";
+    switch (space) {
+    case Space::Param:
+      if (address + bytes <= f.params.size())
+        return f.params.data() + address;
+      break;
+    case Space::Shared:
+      if (address + bytes <= shared_.size())
+        return shared_.data() + address;
+      break;
+    case Space::Local:
+      if (address + bytes <= f.local.size())
+        return f.local.data() + address;
+      break;
+    default: {
+      // The range of the last access first: kernels stream through a few.
+      if (address >= lastStart_ && address + bytes <= lastEnd_)
+        return reinterpret_cast<uint8_t *>(address);
+      if (memory_.contains(address, bytes, lastStart_, lastEnd_))
+        return reinterpret_cast<uint8_t *>(address);
+      for (const auto &[p, n] : module_.globalRanges) {
+        uint64_t s = reinterpret_cast<uint64_t>(p);
+        if (address >= s && address + bytes <= s + n)
+          return reinterpret_cast<uint8_t *>(address);
+      }
+      if (space == Space::Generic) {
+        uint64_t s = reinterpret_cast<uint64_t>(shared_.data());
+        if (address >= s && address + bytes <= s + shared_.size())
+          return reinterpret_cast<uint8_t *>(address);
+        uint64_t l = reinterpret_cast<uint64_t>(f.local.data());
+        if (address >= l && address + bytes <= l + f.local.size())
+          return reinterpret_cast<uint8_t *>(address);
+      }
+      break;
+    }
+    }
+    static const char *spaces[] = {"generic", "global", "const",
+                                   "shared",  "local",  "param"};
+    char buf[160];
+    std::snprintf(buf, sizeof(buf),
+                  "%s %s of %u bytes at 0x%llx is out of bounds",
+                  spaces[int(space)], what, bytes,
+                  static_cast<unsigned long long>(address));
+    fault(t, buf);
+    return nullptr;
+  }
+
+  static uint64_t loadBits(const uint8_t *p, unsigned bytes) {
+    uint64_t v = 0;
+    std::memcpy(&v, p, bytes);
+    return v;
+  }
+
+  /// Extends a loaded or converted integer of type `t` to the register.
+  static uint64_t extend(Ty t, uint64_t v) {
+    unsigned bits = bitsOf(t);
+    return isSigned(t) ? uint64_t(signExtend(v, bits)) : truncBits(v, bits);
+  }
+
+  bool ldst(Thread &t, Frame &f, const Inst &in) {
+    unsigned bytes = bitsOf(in.ty) / 8;
+    const Operand &addr = in.op == Op::Ld ? in.ops[1] : in.ops[0];
+    const Operand &val = in.op == Op::Ld ? in.ops[0] : in.ops[1];
+    if (addr.kind != Operand::Addr)
+      return fault(t, "expected an address operand");
+    uint64_t a = addr.imm + (addr.reg >= 0 ? f.regs[addr.reg] : 0);
+    uint8_t *p = memory(t, f, in.space, a, bytes * in.vec, in.op == Op::St);
+    if (!p)
+      return false;
+    for (unsigned e = 0; e < in.vec; ++e) {
+      int32_t reg = val.kind == Operand::Vec   ? f.fn->vecRegs[val.reg + e]
+                    : val.kind == Operand::Reg ? val.reg
+                                               : -1;
+      if (in.op == Op::Ld) {
+        if (reg >= 0)
+          f.regs[reg] = extend(in.ty, loadBits(p + e * bytes, bytes));
+      } else {
+        uint64_t v = reg >= 0 ? f.regs[reg] : val.imm;
+        std::memcpy(p + e * bytes, &v, bytes);
+      }
+    }
+    return true;
+  }
+
+  bool mov(Thread &t, Frame &f, const Inst &in) {
+    const Operand &d = in.ops[0], &s = in.ops[1];
+    unsigned bits = bitsOf(in.ty);
+    if (d.kind == Operand::Vec) { // unpack
+      uint64_t v = value(t, f, s);
+      unsigned each = bits / d.count;
+      for (unsigned e = 0; e < d.count; ++e) {
+        int32_t r = f.fn->vecRegs[d.reg + e];
+        if (r >= 0)
+          f.regs[r] = truncBits(v >> (e * each), each);
+      }
+      return true;
+    }
+    if (s.kind == Operand::Vec) { // pack
+      unsigned each = bits / s.count;
+      uint64_t v = 0;
+      for (unsigned e = 0; e < s.count; ++e) {
+        int32_t r = f.fn->vecRegs[s.reg + e];
+        v |= truncBits(r >= 0 ? f.regs[r] : 0, each) << (e * each);
+      }
+      setReg(f, d, v);
+      return true;
+    }
+    setReg(f, d, truncBits(value(t, f, s), bits));
+    return true;
+  }
+
+  bool cvt(Thread &t, Frame &f, const Inst &in) {
+    Ty dt = in.ty, st = in.ty2;
+    uint64_t v = value(t, f, in.ops[1]);
+    uint64_t r;
+    RoundingScope rounding(in.rnd);
+    if (isFloat(dt) && isFloat(st)) {
+      double x = readFloat(st, v);
+      if (in.rnd == Rnd::RNI)
+        x = std::nearbyint(x);
+      else if (in.rnd == Rnd::RZI)
+        x = std::trunc(x);
+      else if (in.rnd == Rnd::RMI)
+        x = std::floor(x);
+      else if (in.rnd == Rnd::RPI)
+        x = std::ceil(x);
+      if (in.flags & kSat)
+        x = std::isnan(x) ? 0.0 : std::fmin(std::fmax(x, 0.0), 1.0);
+      r = writeFloat(dt, x);
+    } else if (isFloat(dt)) { // int -> float
+      unsigned sb = bitsOf(st);
+      if (isSigned(st)) {
+        int64_t i = signExtend(v, sb);
+        r = dt == Ty::F64 ? fromF64(double(i))
+                          : writeFloat(dt, double(float(i)));
+      } else {
+        uint64_t u = truncBits(v, sb);
+        r = dt == Ty::F64 ? fromF64(double(u))
+                          : writeFloat(dt, double(float(u)));
+      }
+    } else if (isFloat(st)) { // float -> int, saturating
+      double x = readFloat(st, v);
+      x = in.rnd == Rnd::RZI   ? std::trunc(x)
+          : in.rnd == Rnd::RMI ? std::floor(x)
+          : in.rnd == Rnd::RPI ? std::ceil(x)
+                               : std::nearbyint(x);
+      unsigned db = bitsOf(dt);
+      if (std::isnan(x)) {
+        r = 0;
+      } else if (isSigned(dt)) {
+        double lo = -std::ldexp(1.0, int(db) - 1), hi = -lo;
+        int64_t i = x <= lo   ? int64_t(lo)
+                    : x >= hi ? (db == 64 ? INT64_MAX : int64_t(hi) - 1)
+                              : int64_t(x);
+        r = uint64_t(i);
+      } else {
+        double hi = std::ldexp(1.0, int(db));
+        r = x <= 0    ? 0
+            : x >= hi ? (db == 64 ? UINT64_MAX : uint64_t(hi) - 1)
+                      : uint64_t(x);
+      }
+      r = extend(dt, r);
+    } else { // int -> int
+      uint64_t x = extend(st, v);
+      if (in.flags & kSat) {
+        unsigned db = bitsOf(dt);
+        if (isSigned(dt)) {
+          int64_t lo = -(int64_t(1) << (db - 1)),
+                  hi = (int64_t(1) << (db - 1)) - 1;
+          int64_t i = isSigned(st) ? int64_t(x)
+                                   : int64_t(std::min<uint64_t>(x, INT64_MAX));
+          r = uint64_t(std::min(std::max(i, lo), hi));
+        } else {
+          uint64_t hi = db >= 64 ? UINT64_MAX : (uint64_t(1) << db) - 1;
+          r = isSigned(st) && int64_t(x) < 0 ? 0 : std::min(x, hi);
+        }
+      } else {
+        r = extend(dt, x);
+      }
+    }
+    setReg(f, in.ops[0], r);
+    return true;
+  }
+
+  static bool compare(const Inst &in, uint64_t a, uint64_t b) {
+    Ty t = in.ty;
+    if (isFloat(t)) {
+      double x = readFloat(t, a), y = readFloat(t, b);
+      bool unordered = std::isnan(x) || std::isnan(y);
+      switch (in.cmp) {
+      case Cmp::EQ:
+        return !unordered && x == y;
+      case Cmp::NE:
+        return !unordered && x != y;
+      case Cmp::LT:
+        return !unordered && x < y;
+      case Cmp::LE:
+        return !unordered && x <= y;
+      case Cmp::GT:
+        return !unordered && x > y;
+      case Cmp::GE:
+        return !unordered && x >= y;
+      case Cmp::EQU:
+        return unordered || x == y;
+      case Cmp::NEU:
+        return unordered || x != y;
+      case Cmp::LTU:
+        return unordered || x < y;
+      case Cmp::LEU:
+        return unordered || x <= y;
+      case Cmp::GTU:
+        return unordered || x > y;
+      case Cmp::GEU:
+        return unordered || x >= y;
+      case Cmp::NUM:
+        return !unordered;
+      case Cmp::NAN_:
+        return unordered;
+      default:
+        return false;
+      }
+    }
+    unsigned bits = bitsOf(t);
+    int64_t sa = signExtend(a, bits), sb = signExtend(b, bits);
+    uint64_t ua = truncBits(a, bits), ub = truncBits(b, bits);
+    bool s = isSigned(t);
+    switch (in.cmp) {
+    case Cmp::EQ:
+      return ua == ub;
+    case Cmp::NE:
+      return ua != ub;
+    case Cmp::LT:
+      return s ? sa < sb : ua < ub;
+    case Cmp::LE:
+      return s ? sa <= sb : ua <= ub;
+    case Cmp::GT:
+      return s ? sa > sb : ua > ub;
+    case Cmp::GE:
+      return s ? sa >= sb : ua >= ub;
+    case Cmp::LO:
+      return ua < ub;
+    case Cmp::LS:
+      return ua <= ub;
+    case Cmp::HI:
+      return ua > ub;
+    case Cmp::HS:
+      return ua >= ub;
+    default:
+      return false;
+    }
+  }
+
+  /// Float arithmetic of one or more operands in the instruction's type.
+  bool floatOp(Thread &t, Frame &f, const Inst &in) {
+    Ty ty = in.ty;
+    unsigned n = in.numOps;
+    uint64_t a = value(t, f, in.ops[1]);
+    uint64_t b = n > 2 ? value(t, f, in.ops[2]) : 0;
+    uint64_t c = n > 3 ? value(t, f, in.ops[3]) : 0;
+    uint64_t r = 0;
+    RoundingScope rounding(in.rnd);
+    if (ty == Ty::F32) {
+      float x = asF32(a), y = asF32(b), z = asF32(c), o;
+      switch (in.op) {
+      case Op::Add:
+        o = x + y;
+        break;
+      case Op::Sub:
+        o = x - y;
+        break;
+      case Op::Mul:
+        o = x * y;
+        break;
+      case Op::Fma:
+      case Op::Mad:
+        o = std::fma(x, y, z);
+        break;
+      case Op::Div:
+        o = x / y;
+        break;
+      case Op::Min:
+      case Op::Max:
+        if ((in.flags & kNaN) && (std::isnan(x) || std::isnan(y)))
+          o = std::nanf("");
+        else
+          o = in.op == Op::Min ? std::fmin(x, y) : std::fmax(x, y);
+        break;
+      case Op::Neg:
+        return setReg(f, in.ops[0], a ^ 0x80000000u), true;
+      case Op::Abs:
+        return setReg(f, in.ops[0], a & 0x7fffffffu), true;
+      case Op::Rcp:
+        o = 1.0f / x;
+        break;
+      case Op::Sqrt:
+        o = std::sqrt(x);
+        break;
+      case Op::Rsqrt:
+        o = float(1.0 / std::sqrt(double(x)));
+        break;
+      case Op::Ex2:
+        o = std::exp2(x);
+        break;
+      case Op::Lg2:
+        o = std::log2(x);
+        break;
+      case Op::Sin:
+        o = std::sin(x);
+        break;
+      case Op::Cos:
+        o = std::cos(x);
+        break;
+      case Op::Tanh:
+        o = std::tanh(x);
+        break;
+      case Op::Copysign:
+        o = std::copysign(y, x);
+        break;
+      default:
+        return fault(t, "unsupported f32 operation");
+      }
+      if (in.flags & kSat)
+        o = std::isnan(o) ? 0.0f : std::fmin(std::fmax(o, 0.0f), 1.0f);
+      r = fromF32(o);
+    } else if (ty == Ty::F64) {
+      double x = asF64(a), y = asF64(b), z = asF64(c), o;
+      switch (in.op) {
+      case Op::Add:
+        o = x + y;
+        break;
+      case Op::Sub:
+        o = x - y;
+        break;
+      case Op::Mul:
+        o = x * y;
+        break;
+      case Op::Fma:
+      case Op::Mad:
+        o = std::fma(x, y, z);
+        break;
+      case Op::Div:
+        o = x / y;
+        break;
+      case Op::Min:
+      case Op::Max:
+        if ((in.flags & kNaN) && (std::isnan(x) || std::isnan(y)))
+          o = std::nan("");
+        else
+          o = in.op == Op::Min ? std::fmin(x, y) : std::fmax(x, y);
+        break;
+      case Op::Neg:
+        return setReg(f, in.ops[0], a ^ 0x8000000000000000ull), true;
+      case Op::Abs:
+        return setReg(f, in.ops[0], a & 0x7fffffffffffffffull), true;
+      case Op::Rcp:
+        o = 1.0 / x;
+        break;
+      case Op::Sqrt:
+        o = std::sqrt(x);
+        break;
+      case Op::Rsqrt:
+        o = 1.0 / std::sqrt(x);
+        break;
+      case Op::Copysign:
+        o = std::copysign(y, x);
+        break;
+      default:
+        return fault(t, "unsupported f64 operation");
+      }
+      r = fromF64(o);
+    } else {
+      return fault(t, "unsupported float type for this operation");
+    }
+    setReg(f, in.ops[0], r);
+    return true;
+  }
+
+  static uint64_t mulHigh(uint64_t a, uint64_t b, unsigned bits, bool s) {
+    if (bits == 64) {
+      if (s)
+        return uint64_t((__int128(int64_t(a)) * __int128(int64_t(b))) >> 64);
+      return uint64_t((unsigned __int128)a * b >> 64);
+    }
+    if (s)
+      return uint64_t((signExtend(a, bits) * signExtend(b, bits)) >> bits);
+    return (truncBits(a, bits) * truncBits(b, bits)) >> bits;
+  }
+
+  bool intOp(Thread &t, Frame &f, const Inst &in) {
+    Ty ty = in.ty;
+    unsigned bits = bitsOf(ty);
+    bool s = isSigned(ty);
+    unsigned n = in.numOps;
+    uint64_t a = value(t, f, in.ops[1]);
+    uint64_t b = n > 2 ? value(t, f, in.ops[2]) : 0;
+    uint64_t c = n > 3 ? value(t, f, in.ops[3]) : 0;
+    uint64_t r = 0;
+    unsigned carryIn = (in.flags & kCarryIn) && t.carry ? 1 : 0;
+    switch (in.op) {
+    case Op::Add:
+    case Op::Sub: {
+      uint64_t x = truncBits(a, bits), y = truncBits(b, bits);
+      if (in.flags & kSat) { // .s32 only
+        int64_t v = in.op == Op::Add ? signExtend(x, 32) + signExtend(y, 32)
+                                     : signExtend(x, 32) - signExtend(y, 32);
+        r = uint64_t(
+            std::min<int64_t>(std::max<int64_t>(v, INT32_MIN), INT32_MAX));
+        break;
+      }
+      unsigned __int128 wide = in.op == Op::Add
+                                   ? (unsigned __int128)x + y + carryIn
+                                   : (unsigned __int128)x - y - carryIn;
+      r = truncBits(uint64_t(wide), bits);
+      if (in.flags & kCarryOut) {
+        // carry: the sum overflowed; borrow: the difference went below 0.
+        t.carry = in.op == Op::Add ? (wide >> bits) != 0
+                                   : (unsigned __int128)y + carryIn > x;
+      }
+      break;
+    }
+    case Op::Mul:
+    case Op::Mad: {
+      unsigned __int128 product;
+      if (in.flags & kModeWide) {
+        uint64_t p = s ? uint64_t(signExtend(a, bits) * signExtend(b, bits))
+                       : truncBits(a, bits) * truncBits(b, bits);
+        r = truncBits(p + (in.op == Op::Mad ? c : 0), 2 * bits);
+        break;
+      }
+      uint64_t p =
+          in.flags & kModeHi ? mulHigh(a, b, bits, s) : truncBits(a * b, bits);
+      if (in.op == Op::Mul) {
+        r = p;
+        break;
+      }
+      product = (unsigned __int128)p + truncBits(c, bits) + carryIn;
+      r = truncBits(uint64_t(product), bits);
+      if (in.flags & kCarryOut)
+        t.carry = (product >> bits) != 0;
+      break;
+    }
+    case Op::Div:
+    case Op::Rem: {
+      if (truncBits(b, bits) == 0) {
+        r = truncBits(~uint64_t(0), bits);
+        break;
+      }
+      if (s) {
+        int64_t x = signExtend(a, bits), y = signExtend(b, bits);
+        if (y == -1)
+          r = in.op == Op::Div ? uint64_t(-uint64_t(x)) : 0;
+        else
+          r = uint64_t(in.op == Op::Div ? x / y : x % y);
+      } else {
+        uint64_t x = truncBits(a, bits), y = truncBits(b, bits);
+        r = in.op == Op::Div ? x / y : x % y;
+      }
+      r = truncBits(r, bits);
+      break;
+    }
+    case Op::Min:
+    case Op::Max: {
+      bool less = s ? signExtend(a, bits) < signExtend(b, bits)
+                    : truncBits(a, bits) < truncBits(b, bits);
+      r = (in.op == Op::Min) == less ? a : b;
+      r = truncBits(r, bits);
+      break;
+    }
+    case Op::Neg:
+      r = truncBits(uint64_t(0) - a, bits);
+      break;
+    case Op::Abs: {
+      int64_t x = signExtend(a, bits);
+      r = truncBits(uint64_t(x < 0 ? -x : x), bits);
+      break;
+    }
+    case Op::And:
+      r = a & b;
+      break;
+    case Op::Or:
+      r = a | b;
+      break;
+    case Op::Xor:
+      r = a ^ b;
+      break;
+    case Op::Not:
+      r = ty == Ty::Pred ? (a & 1) ^ 1 : ~a;
+      break;
+    case Op::Cnot:
+      r = truncBits(a, bits) == 0 ? 1 : 0;
+      break;
+    case Op::Shl: {
+      uint64_t k = truncBits(b, 32);
+      r = k >= bits ? 0 : truncBits(a << k, bits);
+      break;
+    }
+    case Op::Shr: {
+      uint64_t k = truncBits(b, 32);
+      if (s)
+        r = uint64_t(signExtend(a, bits) >> std::min<uint64_t>(k, bits - 1));
+      else
+        r = k >= bits ? 0 : truncBits(a, bits) >> k;
+      r = truncBits(r, bits);
+      break;
+    }
+    case Op::Bfe: {
+      // PTX: bits [pos, pos + len) of a; above them the field's sign bit
+      // (.s) or zeros (.u); positions past the type's width read as sign.
+      unsigned msb = bits - 1, pos = unsigned(b & 0xff),
+               len = unsigned(c & 0xff);
+      uint64_t x = truncBits(a, bits);
+      unsigned avail = pos <= msb ? msb + 1 - pos : 0;
+      unsigned take = std::min(len, avail);
+      uint64_t field = take ? truncBits(x >> pos, take) : 0;
+      bool sign = s && len != 0 && ((x >> std::min(pos + len - 1, msb)) & 1);
+      if (sign && take < 64)
+        field |= ~uint64_t(0) << take;
+      r = field;
+      break;
+    }
+    case Op::Bfi: {
+      uint64_t d4 = value(t, f, in.ops[4]);
+      unsigned pos = unsigned(c & 0xff), len = unsigned(d4 & 0xff);
+      r = truncBits(b, bits);
+      for (unsigned i = 0; i < len && pos + i < bits; ++i) {
+        uint64_t bit = (a >> i) & 1;
+        r = (r & ~(uint64_t(1) << (pos + i))) | (bit << (pos + i));
+      }
+      break;
+    }
+    case Op::Prmt: {
+      uint64_t bytes = truncBits(a, 32) | (truncBits(b, 32) << 32);
+      uint32_t sel = uint32_t(c), out = 0;
+      for (unsigned k = 0; k < 4; ++k) {
+        unsigned nib = (sel >> (4 * k)) & 0xf;
+        uint32_t byte = uint32_t(bytes >> (8 * (nib & 7))) & 0xff;
+        if (nib & 8)
+          byte = (byte & 0x80) ? 0xff : 0;
+        out |= byte << (8 * k);
+      }
+      r = out;
+      break;
+    }
+    case Op::Shf: {
+      uint64_t lo = truncBits(a, 32), hi = truncBits(b, 32);
+      uint64_t k = truncBits(c, 32);
+      k = in.flags & kShfClamp ? std::min<uint64_t>(k, 32) : k & 31;
+      uint64_t both = (hi << 32) | lo;
+      r = in.flags & kShfRight ? truncBits(both >> k, 32)
+                               : truncBits((both << k) >> 32, 32);
+      break;
+    }
+    case Op::Clz: {
+      uint64_t x = truncBits(a, bits);
+      unsigned z = 0;
+      for (int i = int(bits) - 1; i >= 0 && !((x >> i) & 1); --i)
+        ++z;
+      r = z;
+      break;
+    }
+    case Op::Popc:
+      r = uint64_t(__builtin_popcountll(truncBits(a, bits)));
+      break;
+    case Op::Brev: {
+      uint64_t x = truncBits(a, bits);
+      r = 0;
+      for (unsigned i = 0; i < bits; ++i)
+        r |= ((x >> i) & 1) << (bits - 1 - i);
+      break;
+    }
+    default:
+      return fault(t, "unsupported integer operation");
+    }
+    if (!(in.flags & kModeWide))
+      r = truncBits(r, bits);
+    setReg(f, in.ops[0], r);
+    return true;
+  }
+
+  bool call(Thread &t, const Inst &in) {
+    Frame &caller = t.frames.back();
+    const CallSite &site = caller.fn->calls[in.call];
+    const Function &callee = module_.functions[site.callee];
+    if (!callee.defined)
+      return fault(t, "call of '" + callee.name + "', which has no body");
+    if (t.frames.size() > 64)
+      return fault(t, "call depth over 64");
+    Frame f;
+    f.fn = &callee;
+    f.callSite = in.call;
+    f.regs.assign(callee.numRegs, 0);
+    f.params.assign(std::max<uint32_t>(callee.paramBytes, 1), 0);
+    f.local.assign(callee.localBytes, 0xff);
+    for (size_t i = 0; i < site.argOffsets.size(); ++i)
+      std::memcpy(f.params.data() + callee.params[i].offset,
+                  caller.params.data() + site.argOffsets[i], site.argSizes[i]);
+    ++caller.pc;
+    t.frames.push_back(std::move(f));
+    return true;
+  }
+
+  void ret(Thread &t) {
+    if (t.frames.size() == 1) {
+      t.state = Thread::Done;
+      return;
+    }
+    Frame done = std::move(t.frames.back());
+    t.frames.pop_back();
+    Frame &caller = t.frames.back();
+    const CallSite &site = caller.fn->calls[done.callSite];
+    for (size_t i = 0; i < site.resultOffsets.size(); ++i)
+      std::memcpy(caller.params.data() + site.resultOffsets[i],
+                  done.params.data() + done.fn->results[i].offset,
+                  site.resultSizes[i]);
+  }
+
+  /// Runs `t` until it waits or ends. False on error.
+  bool step(Thread &t) {
+    while (t.state == Thread::Running) {
+      Frame &f = t.frames.back();
+      const Inst &in = f.fn->code[f.pc];
+      ++executed;
+      if (in.guard >= 0 && ((f.regs[in.guard] & 1) != 0) == in.guardNegated) {
+        ++f.pc;
+        continue;
+      }
+      switch (in.op) {
+      case Op::Nop:
+        break;
+      case Op::Mov:
+        mov(t, f, in);
+        break;
+      case Op::Ld:
+      case Op::St:
+        if (!ldst(t, f, in))
+          return false;
+        break;
+      case Op::Cvta:
+      case Op::CvtaTo: {
+        uint64_t v = value(t, f, in.ops[1]);
+        uint64_t base = in.space == Space::Shared
+                            ? reinterpret_cast<uint64_t>(shared_.data())
+                        : in.space == Space::Local
+                            ? reinterpret_cast<uint64_t>(f.local.data())
+                            : 0;
+        setReg(f, in.ops[0], in.op == Op::Cvta ? v + base : v - base);
+        break;
+      }
+      case Op::Cvt:
+        cvt(t, f, in);
+        break;
+      case Op::Setp: {
+        bool p =
+            compare(in, value(t, f, in.ops[(in.flags & kSecondDst) ? 2 : 1]),
+                    value(t, f, in.ops[(in.flags & kSecondDst) ? 3 : 2]));
+        bool q = !p;
+        unsigned cIndex = (in.flags & kSecondDst) ? 4 : 3;
+        if (in.boolOp != BoolOp::None) {
+          bool c = value(t, f, in.ops[cIndex]) & 1;
+          auto combine = [&](bool x) {
+            return in.boolOp == BoolOp::And  ? x && c
+                   : in.boolOp == BoolOp::Or ? x || c
+                                             : x != c;
+          };
+          p = combine(p);
+          q = combine(q);
+        }
+        setReg(f, in.ops[0], p);
+        if (in.flags & kSecondDst)
+          setReg(f, in.ops[1], q);
+        break;
+      }
+      case Op::Selp:
+        setReg(f, in.ops[0],
+               truncBits((value(t, f, in.ops[3]) & 1) ? value(t, f, in.ops[1])
+                                                      : value(t, f, in.ops[2]),
+                         bitsOf(in.ty)));
+        break;
+      case Op::Testp: {
+        double x = readFloat(in.ty, value(t, f, in.ops[1]));
+        bool r;
+        switch (int(in.cmp)) { // testp's kinds, in the parser's order
+        case 0:
+          r = std::isfinite(x);
+          break;
+        case 1:
+          r = std::isinf(x);
+          break;
+        case 2:
+          r = !std::isnan(x);
+          break;
+        case 3:
+          r = std::isnan(x);
+          break;
+        case 4:
+          r = std::isnormal(x);
+          break;
+        default:
+          r = std::fpclassify(x) == FP_SUBNORMAL;
+          break;
+        }
+        setReg(f, in.ops[0], r);
+        break;
+      }
+      case Op::Bra:
+        f.pc = uint32_t(in.ops[0].imm);
+        continue;
+      case Op::Ret:
+        ret(t);
+        continue;
+      case Op::Exit:
+        t.state = Thread::Done;
+        continue;
+      case Op::Bar:
+        if (t.frames.size() > 1)
+          return fault(t, "bar.sync inside a called function");
+        t.state = Thread::AtBarrier;
+        return true;
+      case Op::Shfl:
+        t.shuffleValue =
+            uint32_t(value(t, f, in.ops[(in.flags & kSecondDst) ? 2 : 1]));
+        t.state = Thread::AtShuffle;
+        return true;
+      case Op::Call:
+        if (!call(t, in))
+          return false;
+        continue;
+      default:
+        if (isFloat(in.ty)) {
+          if (!floatOp(t, f, in))
+            return false;
+        } else if (!intOp(t, f, in)) {
+          return false;
+        }
+        break;
+      }
+      ++t.frames.back().pc;
+    }
+    return true;
+  }
+
+  const Module &module_;
+  const Function &kernel_;
+  const LaunchDims &dims_;
+  const std::vector<uint8_t> &params_;
+  const MemoryMap &memory_;
+  std::string &error_;
+  unsigned threadsPerBlock_ = 0;
+  size_t sharedBytes_ = 0;
+  unsigned ctaid_[3] = {0, 0, 0};
+  std::vector<uint8_t> shared_;
+  std::vector<Thread> threads_;
+  uint64_t clock_ = 0;
+  uint64_t lastStart_ = 0, lastEnd_ = 0; // a range of memory_
+
+public:
+  uint64_t executed = 0;
+};
+
+} // namespace
+
+bool launch(const Module &module, const Function &kernel,
+            const LaunchDims &dims, void **params, const MemoryMap &memory,
+            std::string &error, uint64_t *executed) {
+  unsigned threads = dims.block[0] * dims.block[1] * dims.block[2];
+  if (threads == 0 || threads > 1024 ||
+      dims.grid[0] * dims.grid[1] * dims.grid[2] == 0) {
+    error = "kernel " + kernel.name + ": invalid launch dimensions";
+    return false;
+  }
+  if (kernel.maxThreads && threads > kernel.maxThreads) {
+    error = "kernel " + kernel.name + ": " + std::to_string(threads) +
+            " threads per block, over its .maxntid " +
+            std::to_string(kernel.maxThreads);
+    return false;
+  }
+  std::vector<uint8_t> bytes(kernel.incomingBytes, 0);
+  for (size_t i = 0; i < kernel.params.size(); ++i) {
+    if (!params || !params[i]) {
+      error = "kernel " + kernel.name + ": parameter " + std::to_string(i) +
+              " not given";
+      return false;
+    }
+    std::memcpy(bytes.data() + kernel.params[i].offset, params[i],
+                kernel.params[i].size);
+  }
+  BlockRunner runner(module, kernel, dims, bytes, memory, error);
+  for (unsigned z = 0; z < dims.grid[2]; ++z)
+    for (unsigned y = 0; y < dims.grid[1]; ++y)
+      for (unsigned x = 0; x < dims.grid[0]; ++x)
+        if (!runner.run(x, y, z))
+          return false;
+  if (executed)
+    *executed += runner.executed;
+  return true;
+}
+
+} // namespace ptxsim
+} // namespace zamba2

@@ -1,0 +1,1168 @@
+//===- PtxParser.cpp - PTX text to the simulator's module -----------------===//
+//
+// Two passes over the tokens: the first reads the module-level statements
+// (variables, which get their addresses, and function signatures, so that
+// calls resolve in any order) and skips function bodies; the second parses
+// each body into instructions with resolved operands.
+//
+//===----------------------------------------------------------------------===//
+#include "runtime/cudasim/Ptx.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <set>
+
+namespace zamba2 {
+namespace ptxsim {
+
+const Function *Module::kernel(const std::string &name) const {
+  auto it = byName.find(name);
+  if (it == byName.end() || !functions[it->second].isKernel)
+    return nullptr;
+  return &functions[it->second];
+}
+
+void MemoryMap::add(const void *p, size_t bytes) {
+  uint64_t start = reinterpret_cast<uint64_t>(p);
+  ranges_[start] = start + bytes;
+}
+
+void MemoryMap::remove(const void *p) {
+  ranges_.erase(reinterpret_cast<uint64_t>(p));
+}
+
+bool MemoryMap::contains(uint64_t p, size_t bytes, uint64_t &start,
+                         uint64_t &end) const {
+  auto it = ranges_.upper_bound(p);
+  if (it == ranges_.begin())
+    return false;
+  --it;
+  if (p < it->first || p + bytes > it->second)
+    return false;
+  start = it->first;
+  end = it->second;
+  return true;
+}
+
+namespace {
+
+struct Token {
+  enum Kind : uint8_t { Word, Punct, String, End };
+  Kind kind;
+  std::string text;
+  uint32_t line;
+};
+
+bool isWordChar(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '$' ||
+         c == '%' || c == '.';
+}
+
+std::vector<Token> tokenize(const std::string &s) {
+  std::vector<Token> out;
+  uint32_t line = 1;
+  size_t i = 0, n = s.size();
+  while (i < n) {
+    char c = s[i];
+    if (c == '\n') {
+      ++line;
+      ++i;
+    } else if (std::isspace(static_cast<unsigned char>(c))) {
+      ++i;
+    } else if (c == '/' && i + 1 < n && s[i + 1] == '/') {
+      while (i < n && s[i] != '\n')
+        ++i;
+    } else if (c == '/' && i + 1 < n && s[i + 1] == '*') {
+      i += 2;
+      while (i + 1 < n && !(s[i] == '*' && s[i + 1] == '/')) {
+        if (s[i] == '\n')
+          ++line;
+        ++i;
+      }
+      i += 2;
+    } else if (c == '"') {
+      size_t j = i + 1;
+      while (j < n && s[j] != '"' && s[j] != '\n')
+        ++j;
+      out.push_back({Token::String, s.substr(i + 1, j - i - 1), line});
+      i = j + 1;
+    } else if (isWordChar(c)) {
+      size_t j = i;
+      while (j < n && isWordChar(s[j]))
+        ++j;
+      out.push_back({Token::Word, s.substr(i, j - i), line});
+      i = j;
+    } else {
+      out.push_back({Token::Punct, std::string(1, c), line});
+      ++i;
+    }
+  }
+  out.push_back({Token::End, "", line});
+  return out;
+}
+
+bool parseTypeName(const std::string &m, Ty &t) {
+  static const std::pair<const char *, Ty> names[] = {
+      {"pred", Ty::Pred},   {"b8", Ty::B8},     {"b16", Ty::B16},
+      {"b32", Ty::B32},     {"b64", Ty::B64},   {"b128", Ty::B128},
+      {"u8", Ty::U8},       {"u16", Ty::U16},   {"u32", Ty::U32},
+      {"u64", Ty::U64},     {"s8", Ty::S8},     {"s16", Ty::S16},
+      {"s32", Ty::S32},     {"s64", Ty::S64},   {"f16", Ty::F16},
+      {"f16x2", Ty::F16x2}, {"bf16", Ty::BF16}, {"bf16x2", Ty::BF16x2},
+      {"f32", Ty::F32},     {"f64", Ty::F64}};
+  for (const auto &[name, ty] : names)
+    if (m == name) {
+      t = ty;
+      return true;
+    }
+  return false;
+}
+
+bool parseSpaceName(const std::string &m, Space &s) {
+  if (m == "global")
+    s = Space::Global;
+  else if (m == "shared" || m == "shared::cta")
+    s = Space::Shared;
+  else if (m == "local")
+    s = Space::Local;
+  else if (m == "param")
+    s = Space::Param;
+  else if (m == "const")
+    s = Space::Const;
+  else
+    return false;
+  return true;
+}
+
+/// Splits "ld.global.v4.b32" into its dot-separated parts, keeping "::"
+/// qualifiers with their part ("shared::cta").
+std::vector<std::string> splitOpcode(const std::string &w) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  for (size_t i = 0; i <= w.size(); ++i)
+    if (i == w.size() || w[i] == '.') {
+      parts.push_back(w.substr(start, i - start));
+      start = i + 1;
+    }
+  return parts;
+}
+
+bool parseInteger(const std::string &w, uint64_t &v) {
+  std::string t = w;
+  if (!t.empty() && (t.back() == 'U' || t.back() == 'u'))
+    t.pop_back();
+  if (t.empty() || !std::isdigit(static_cast<unsigned char>(t[0])))
+    return false;
+  char *end = nullptr;
+  errno = 0;
+  if (t.size() > 2 && t[0] == '0' && (t[1] == 'x' || t[1] == 'X'))
+    v = std::strtoull(t.c_str() + 2, &end, 16);
+  else if (t.size() > 2 && t[0] == '0' && (t[1] == 'b' || t[1] == 'B'))
+    v = std::strtoull(t.c_str() + 2, &end, 2);
+  else if (t.size() > 1 && t[0] == '0')
+    v = std::strtoull(t.c_str(), &end, 8);
+  else
+    v = std::strtoull(t.c_str(), &end, 10);
+  return end && *end == 0 && errno == 0;
+}
+
+/// A float literal: 0fXXXXXXXX (f32 bits), 0dXXXXXXXXXXXXXXXX (f64 bits) or
+/// a decimal with a point or exponent. `isF32Bits` says which bits `v` has
+/// for the hex forms; decimals come back as f64 bits.
+bool parseFloatLiteral(const std::string &w, uint64_t &v, bool &isF32Bits) {
+  if (w.size() == 10 && w[0] == '0' && (w[1] == 'f' || w[1] == 'F')) {
+    char *end = nullptr;
+    v = std::strtoull(w.c_str() + 2, &end, 16);
+    isF32Bits = true;
+    return end && *end == 0;
+  }
+  if (w.size() == 18 && w[0] == '0' && (w[1] == 'd' || w[1] == 'D')) {
+    char *end = nullptr;
+    v = std::strtoull(w.c_str() + 2, &end, 16);
+    isF32Bits = false;
+    return end && *end == 0;
+  }
+  if (w.find_first_of(".eE") == std::string::npos || w[0] == '.' ||
+      !std::isdigit(static_cast<unsigned char>(w[0])))
+    return false;
+  char *end = nullptr;
+  double d = std::strtod(w.c_str(), &end);
+  if (!end || *end)
+    return false;
+  std::memcpy(&v, &d, 8);
+  isF32Bits = false;
+  return true;
+}
+
+uint64_t alignUp(uint64_t v, uint64_t a) { return a ? (v + a - 1) / a * a : v; }
+
+bool specialRegister(const std::string &w, Special &s) {
+  static const std::pair<const char *, Special> names[] = {
+      {"%tid.x", Special::TidX},
+      {"%tid.y", Special::TidY},
+      {"%tid.z", Special::TidZ},
+      {"%ntid.x", Special::NtidX},
+      {"%ntid.y", Special::NtidY},
+      {"%ntid.z", Special::NtidZ},
+      {"%ctaid.x", Special::CtaidX},
+      {"%ctaid.y", Special::CtaidY},
+      {"%ctaid.z", Special::CtaidZ},
+      {"%nctaid.x", Special::NctaidX},
+      {"%nctaid.y", Special::NctaidY},
+      {"%nctaid.z", Special::NctaidZ},
+      {"%laneid", Special::LaneId},
+      {"%warpid", Special::WarpId},
+      {"%nwarpid", Special::NWarpId},
+      {"%smid", Special::SmId},
+      {"%nsmid", Special::NSmId},
+      {"%clock", Special::Clock},
+      {"%clock64", Special::Clock64},
+      {"%globaltimer", Special::GlobalTimer},
+      {"%dynamic_smem_size", Special::DynamicSmemSize},
+      {"%total_smem_size", Special::TotalSmemSize}};
+  for (const auto &[name, sp] : names)
+    if (w == name) {
+      s = sp;
+      return true;
+    }
+  return false;
+}
+
+/// A variable declaration: [.align N] .TYPE name[[N]]... [= {init}].
+struct VarDecl {
+  std::string name;
+  uint64_t align = 0, elementBytes = 0, count = 1;
+  bool unsized = false; // name[]
+  std::vector<uint64_t> init;
+  Ty type = Ty::None;
+};
+
+class Parser {
+public:
+  Parser(const std::string &text) : toks_(tokenize(text)) {}
+
+  std::unique_ptr<Module> run(std::string &error) {
+    module_ = std::make_unique<Module>();
+    if (!moduleLevel() || !bodies()) {
+      error = error_;
+      return nullptr;
+    }
+    return std::move(module_);
+  }
+
+private:
+  // --- tokens --------------------------------------------------------------
+  const Token &peek(size_t k = 0) const {
+    return toks_[std::min(pos_ + k, toks_.size() - 1)];
+  }
+  const Token &next() {
+    const Token &t = peek();
+    if (pos_ < toks_.size() - 1)
+      ++pos_;
+    return t;
+  }
+  bool isPunct(const char *p, size_t k = 0) const {
+    return peek(k).kind == Token::Punct && peek(k).text == p;
+  }
+  bool accept(const char *p) {
+    if (isPunct(p)) {
+      next();
+      return true;
+    }
+    return false;
+  }
+  bool fail(const std::string &what) {
+    if (error_.empty())
+      error_ = "line " + std::to_string(peek().line) + ": " + what;
+    return false;
+  }
+  bool failAt(uint32_t line, const std::string &what) {
+    if (error_.empty())
+      error_ = "line " + std::to_string(line) + ": " + what;
+    return false;
+  }
+  bool expect(const char *p) {
+    if (accept(p))
+      return true;
+    return fail(std::string("expected '") + p + "', found '" + peek().text +
+                "'");
+  }
+  void skipLine() {
+    uint32_t line = peek().line;
+    while (peek().kind != Token::End && peek().line == line)
+      next();
+  }
+  void skipStatement() {
+    while (peek().kind != Token::End && !isPunct(";"))
+      next();
+    accept(";");
+  }
+  /// Skips a balanced { ... } starting at the current '{'.
+  bool skipBraces() {
+    int depth = 0;
+    do {
+      if (peek().kind == Token::End)
+        return fail("unterminated '{'");
+      if (isPunct("{"))
+        ++depth;
+      else if (isPunct("}"))
+        --depth;
+      next();
+    } while (depth > 0);
+    return true;
+  }
+  bool integer(uint64_t &v) {
+    if (!parseInteger(peek().text, v))
+      return fail("expected an integer, found '" + peek().text + "'");
+    next();
+    return true;
+  }
+
+  // --- declarations --------------------------------------------------------
+  /// After the state space word: [.align N] [.v2|.v4] .TYPE name[[N]][...]
+  /// [= {values}]. Stops before ';' or ','.
+  bool varDecl(VarDecl &d) {
+    uint64_t vec = 1;
+    while (peek().kind == Token::Word && peek().text[0] == '.') {
+      std::string m = next().text.substr(1);
+      Ty t;
+      if (m == "align") {
+        if (!integer(d.align))
+          return false;
+      } else if (m == "v2" || m == "v4" || m == "v8") {
+        vec = m[1] - '0';
+      } else if (m == "ptr" || m == "noreturn") {
+      } else if (parseTypeName(m, t)) {
+        d.type = t;
+        d.elementBytes = std::max<uint64_t>(1, bitsOf(t) / 8) * vec;
+      } else {
+        return fail("unsupported declaration qualifier '." + m + "'");
+      }
+    }
+    if (d.type == Ty::None)
+      return fail("declaration without a type");
+    if (peek().kind != Token::Word)
+      return fail("expected a name, found '" + peek().text + "'");
+    d.name = next().text;
+    while (accept("[")) {
+      if (accept("]")) {
+        d.unsized = true;
+        continue;
+      }
+      uint64_t n;
+      if (!integer(n) || !expect("]"))
+        return false;
+      d.count *= n;
+    }
+    if (accept("=")) {
+      bool braced = accept("{");
+      while (!isPunct("}") && !isPunct(";")) {
+        bool negative = accept("-");
+        uint64_t v;
+        bool f32 = false;
+        if (parseFloatLiteral(peek().text, v, f32)) {
+          next();
+        } else if (!integer(v)) {
+          return false;
+        }
+        d.init.push_back(negative ? uint64_t(0) - v : v);
+        if (!accept(","))
+          break;
+      }
+      if (braced && !expect("}"))
+        return false;
+    }
+    if (d.align == 0)
+      d.align = d.elementBytes;
+    return true;
+  }
+
+  /// A module-level .global/.const/.shared variable.
+  bool moduleVariable(Space space, bool isExtern) {
+    VarDecl d;
+    if (!varDecl(d))
+      return false;
+    if (space == Space::Shared) {
+      if (d.unsized || isExtern) {
+        sharedSymbols_[d.name] = kDynamicShared;
+      } else {
+        uint64_t off = alignUp(module_->staticShared, d.align);
+        sharedSymbols_[d.name] = off;
+        module_->staticShared = uint32_t(off + d.elementBytes * d.count);
+      }
+      return expect(";");
+    }
+    size_t bytes = std::max<uint64_t>(1, d.elementBytes * d.count);
+    std::unique_ptr<uint8_t[]> mem(new uint8_t[bytes + 16]());
+    uint8_t *base = mem.get();
+    if (d.init.size() * d.elementBytes > bytes)
+      return fail("too many initialisers for '" + d.name + "'");
+    for (size_t i = 0; i < d.init.size(); ++i) {
+      uint64_t v = d.init[i];
+      std::memcpy(base + i * d.elementBytes, &v,
+                  std::min<uint64_t>(8, d.elementBytes));
+    }
+    globalSymbols_[d.name] = reinterpret_cast<uint64_t>(base);
+    module_->globalRanges.push_back({base, bytes});
+    module_->globals.push_back(std::move(mem));
+    return expect(";");
+  }
+
+  /// ( .param .TYPE name, ... ) of a signature, laid out from `offset`.
+  bool paramList(std::vector<ParamDecl> &out, uint32_t &offset) {
+    if (!expect("("))
+      return false;
+    while (!accept(")")) {
+      if (peek().text != ".param" && peek().text != ".reg")
+        return fail("expected '.param' in a parameter list, found '" +
+                    peek().text + "'");
+      next();
+      VarDecl d;
+      if (!varDecl(d))
+        return false;
+      uint64_t off = alignUp(offset, std::max<uint64_t>(d.align, 1));
+      out.push_back(
+          {d.name, uint32_t(off), uint32_t(d.elementBytes * d.count)});
+      offset = uint32_t(off + d.elementBytes * d.count);
+      if (!accept(",") && !isPunct(")"))
+        return fail("expected ',' or ')' in a parameter list");
+    }
+    return true;
+  }
+
+  bool functionHeader(bool isKernel) {
+    Function f;
+    f.isKernel = isKernel;
+    uint32_t offset = 0;
+    if (!isKernel && isPunct("(")) {
+      if (!paramList(f.results, offset))
+        return false;
+    }
+    if (peek().kind != Token::Word)
+      return fail("expected a function name");
+    f.name = next().text;
+    if (isPunct("(") && !paramList(f.params, offset))
+      return false;
+    f.incomingBytes = offset;
+    f.paramBytes = offset;
+    // Performance directives up to the body or ';'.
+    while (peek().kind == Token::Word && peek().text[0] == '.') {
+      std::string d = next().text;
+      uint64_t product = 1, v;
+      bool any = false;
+      while (parseInteger(peek().text, v)) {
+        next();
+        product *= v;
+        any = true;
+        if (!accept(","))
+          break;
+      }
+      if (d == ".maxntid" && any)
+        f.maxThreads = uint32_t(product);
+    }
+    auto it = module_->byName.find(f.name);
+    int index;
+    if (it == module_->byName.end()) {
+      index = int(module_->functions.size());
+      module_->byName[f.name] = index;
+      module_->functions.push_back(std::move(f));
+    } else {
+      index = it->second; // a prototype seen before
+      bool defined = module_->functions[index].defined;
+      if (defined && isPunct("{"))
+        return fail("'" + f.name + "' defined twice");
+      if (!defined)
+        module_->functions[index] = std::move(f);
+    }
+    if (isPunct("{")) {
+      module_->functions[index].defined = true;
+      bodyStarts_.push_back({index, pos_});
+      return skipBraces();
+    }
+    return expect(";");
+  }
+
+  bool moduleLevel() {
+    while (peek().kind != Token::End) {
+      const Token &t = peek();
+      if (t.kind != Token::Word || t.text[0] != '.')
+        return fail("unexpected '" + t.text + "' at module level");
+      std::string d = t.text;
+      if (d == ".version" || d == ".target" || d == ".address_size") {
+        skipLine();
+        continue;
+      }
+      if (d == ".file" || d == ".loc" || d == ".pragma") {
+        skipStatement();
+        continue;
+      }
+      if (d == ".section") {
+        next();
+        next();
+        if (isPunct("{") && !skipBraces())
+          return false;
+        continue;
+      }
+      bool isExtern = false;
+      while (peek().text == ".visible" || peek().text == ".extern" ||
+             peek().text == ".weak" || peek().text == ".common") {
+        isExtern |= peek().text == ".extern";
+        next();
+      }
+      std::string kind = next().text;
+      Space space;
+      if (kind == ".entry" || kind == ".func") {
+        if (!functionHeader(kind == ".entry"))
+          return false;
+      } else if (kind.size() > 1 && parseSpaceName(kind.substr(1), space) &&
+                 space != Space::Local && space != Space::Param) {
+        if (!moduleVariable(space, isExtern))
+          return false;
+      } else {
+        return fail("unsupported module-level directive '" + kind + "'");
+      }
+    }
+    module_->dynamicSharedOffset =
+        uint32_t(alignUp(module_->staticShared, 128));
+    return true;
+  }
+
+  // --- bodies --------------------------------------------------------------
+  struct Scope {
+    std::map<std::string, int32_t> regs;
+    std::map<std::string, uint64_t> params; // call-sequence params
+    uint32_t paramEnd = 0;
+  };
+
+  Function *fn_ = nullptr;
+  std::vector<Scope> scopes_;
+  std::map<std::string, uint64_t> localSymbols_;
+  std::map<std::string, uint32_t> labels_;
+  std::vector<std::pair<size_t, std::string>> labelUses_; // inst, label
+
+  bool bodies() {
+    for (auto [index, start] : bodyStarts_) {
+      pos_ = start;
+      if (!body(module_->functions[index]))
+        return false;
+    }
+    return true;
+  }
+
+  int32_t lookupReg(const std::string &name) {
+    for (auto it = scopes_.rbegin(); it != scopes_.rend(); ++it) {
+      auto r = it->regs.find(name);
+      if (r != it->regs.end())
+        return r->second;
+    }
+    return -1;
+  }
+
+  /// Registers declared as %r<N> are created on first use.
+  int32_t regFor(const std::string &name) {
+    int32_t r = lookupReg(name);
+    if (r >= 0)
+      return r;
+    size_t digits = name.size();
+    while (digits > 0 &&
+           std::isdigit(static_cast<unsigned char>(name[digits - 1])))
+      --digits;
+    std::string prefix = name.substr(0, digits);
+    if (digits == name.size() || !rangePrefixes_.count(prefix))
+      return -1;
+    r = int32_t(fn_->numRegs++);
+    scopes_.front().regs[name] = r;
+    return r;
+  }
+
+  bool regDecl() {
+    next(); // .reg
+    while (peek().kind == Token::Word && peek().text[0] == '.')
+      next(); // type, .v2 ...
+    while (true) {
+      if (peek().kind != Token::Word)
+        return fail("expected a register name");
+      std::string name = next().text;
+      if (accept("<")) {
+        uint64_t n;
+        if (!integer(n) || !expect(">"))
+          return false;
+        rangePrefixes_.insert(name);
+      } else {
+        scopes_.back().regs[name] = int32_t(fn_->numRegs++);
+      }
+      if (!accept(","))
+        break;
+    }
+    return expect(";");
+  }
+
+  bool localDecl(Space space) {
+    VarDecl d;
+    if (!varDecl(d))
+      return false;
+    uint64_t bytes = d.elementBytes * d.count;
+    if (space == Space::Local) {
+      uint64_t off = alignUp(fn_->localBytes, std::max<uint64_t>(d.align, 1));
+      localSymbols_[d.name] = off;
+      fn_->localBytes = uint32_t(off + bytes);
+    } else if (space == Space::Param) {
+      Scope &s = scopes_.back();
+      uint64_t off = alignUp(s.paramEnd, std::max<uint64_t>(d.align, 1));
+      s.params[d.name] = off;
+      s.paramEnd = uint32_t(off + bytes);
+      fn_->paramBytes = std::max(fn_->paramBytes, s.paramEnd);
+    } else {
+      return fail("'" + d.name +
+                  "': .shared variables inside a function are not supported");
+    }
+    return expect(";");
+  }
+
+  /// The address or value of a symbol, with the space it lives in.
+  bool symbol(const std::string &name, uint64_t &value, Space &space) {
+    for (auto it = scopes_.rbegin(); it != scopes_.rend(); ++it) {
+      auto p = it->params.find(name);
+      if (p != it->params.end()) {
+        value = p->second;
+        space = Space::Param;
+        return true;
+      }
+    }
+    for (const auto &list : {&fn_->params, &fn_->results})
+      for (const ParamDecl &p : *list)
+        if (p.name == name) {
+          value = p.offset;
+          space = Space::Param;
+          return true;
+        }
+    if (auto l = localSymbols_.find(name); l != localSymbols_.end()) {
+      value = l->second;
+      space = Space::Local;
+      return true;
+    }
+    if (auto s = sharedSymbols_.find(name); s != sharedSymbols_.end()) {
+      value = s->second == kDynamicShared ? module_->dynamicSharedOffset
+                                          : s->second;
+      space = Space::Shared;
+      return true;
+    }
+    if (auto g = globalSymbols_.find(name); g != globalSymbols_.end()) {
+      value = g->second;
+      space = Space::Global;
+      return true;
+    }
+    return false;
+  }
+
+  bool number(Operand &o) {
+    bool negative = accept("-");
+    uint64_t v;
+    bool f32 = false;
+    if (parseFloatLiteral(peek().text, v, f32)) {
+      next();
+      o.kind = Operand::Imm;
+      o.imm = v;
+      if (negative)
+        o.imm ^= f32 ? 0x80000000ull : 0x8000000000000000ull;
+      floatImm_ = f32 ? 1 : 2;
+      return true;
+    }
+    if (!integer(v))
+      return false;
+    o.kind = Operand::Imm;
+    o.imm = negative ? uint64_t(0) - v : v;
+    return true;
+  }
+
+  bool scalar(Operand &o) {
+    const Token &t = peek();
+    if (isPunct("!")) {
+      next();
+      if (!scalar(o))
+        return false;
+      o.negated = true;
+      return true;
+    }
+    if (isPunct("-") || (t.kind == Token::Word &&
+                         std::isdigit(static_cast<unsigned char>(t.text[0]))))
+      return number(o);
+    if (t.kind != Token::Word)
+      return fail("unexpected '" + t.text + "' in an operand");
+    std::string w = next().text;
+    if (w == "_") {
+      o.kind = Operand::Sink;
+      return true;
+    }
+    Special sp;
+    if (w[0] == '%' && specialRegister(w, sp)) {
+      o.kind = Operand::Special;
+      o.reg = int32_t(sp);
+      return true;
+    }
+    int32_t r = regFor(w);
+    if (r >= 0) {
+      o.kind = Operand::Reg;
+      o.reg = r;
+      return true;
+    }
+    uint64_t v;
+    Space space;
+    if (symbol(w, v, space)) {
+      o.kind = Operand::Imm;
+      o.imm = v;
+      return true;
+    }
+    if (w[0] == '$' || w[0] == 'L' ||
+        std::isalpha(static_cast<unsigned char>(w[0]))) {
+      o.kind = Operand::Label; // resolved at the function's end
+      labelUses_.push_back({fn_->code.size(), w});
+      return true;
+    }
+    return fail("unknown register or symbol '" + w + "'");
+  }
+
+  bool operand(Operand &o) {
+    if (accept("[")) {
+      o.kind = Operand::Addr;
+      o.reg = -1;
+      o.imm = 0;
+      if (peek().kind == Token::Word &&
+          !std::isdigit(static_cast<unsigned char>(peek().text[0]))) {
+        std::string w = next().text;
+        int32_t r = regFor(w);
+        uint64_t v;
+        Space space;
+        if (r >= 0)
+          o.reg = r;
+        else if (symbol(w, v, space))
+          o.imm = v;
+        else
+          return fail("unknown address base '" + w + "'");
+      } else {
+        Operand n;
+        if (!number(n))
+          return false;
+        o.imm = n.imm;
+      }
+      if (accept("+")) {
+        Operand n;
+        if (!number(n))
+          return false;
+        o.imm += n.imm;
+      } else if (isPunct("-")) {
+        Operand n;
+        if (!number(n))
+          return false;
+        o.imm += n.imm;
+      }
+      return expect("]");
+    }
+    if (accept("{")) {
+      o.kind = Operand::Vec;
+      o.reg = int32_t(fn_->vecRegs.size());
+      o.count = 0;
+      while (!accept("}")) {
+        Operand e;
+        if (!scalar(e))
+          return false;
+        if (e.kind != Operand::Reg && e.kind != Operand::Sink)
+          return fail("vector elements must be registers");
+        fn_->vecRegs.push_back(e.kind == Operand::Reg ? e.reg : -1);
+        ++o.count;
+        if (!accept(",") && !isPunct("}"))
+          return fail("expected ',' or '}' in a vector");
+      }
+      return true;
+    }
+    return scalar(o);
+  }
+
+  bool callStatement(Inst &in) {
+    CallSite site;
+    auto paramNames = [&](std::vector<uint32_t> &offsets,
+                          std::vector<uint32_t> &sizes) {
+      if (!expect("("))
+        return false;
+      while (!accept(")")) {
+        std::string name = next().text;
+        uint64_t v;
+        Space space;
+        if (!symbol(name, v, space) || space != Space::Param)
+          return fail("call argument '" + name + "' is not a .param");
+        offsets.push_back(uint32_t(v));
+        sizes.push_back(0); // the callee's declaration gives the size
+        if (!accept(",") && !isPunct(")"))
+          return fail("expected ',' or ')' in a call");
+      }
+      return true;
+    };
+    if (isPunct("(")) {
+      if (!paramNames(site.resultOffsets, site.resultSizes) || !expect(","))
+        return false;
+    }
+    std::string callee = next().text;
+    auto it = module_->byName.find(callee);
+    if (it == module_->byName.end())
+      return fail("call of unknown function '" + callee + "'");
+    site.callee = it->second;
+    if (accept(",") && !paramNames(site.argOffsets, site.argSizes))
+      return false;
+    const Function &f = module_->functions[site.callee];
+    if (site.argOffsets.size() != f.params.size() ||
+        site.resultOffsets.size() != f.results.size())
+      return fail("call of '" + callee + "' with the wrong number of operands");
+    for (size_t i = 0; i < f.params.size(); ++i)
+      site.argSizes[i] = f.params[i].size;
+    for (size_t i = 0; i < f.results.size(); ++i)
+      site.resultSizes[i] = f.results[i].size;
+    in.call = int32_t(fn_->calls.size());
+    fn_->calls.push_back(std::move(site));
+    return expect(";");
+  }
+
+  bool instruction() {
+    Inst in;
+    in.line = peek().line;
+    if (accept("@")) {
+      Operand g;
+      if (!scalar(g) || g.kind != Operand::Reg)
+        return fail("expected a predicate register after '@'");
+      in.guard = g.reg;
+      in.guardNegated = g.negated;
+    }
+    std::string opcode = next().text;
+    if (!decodeOpcode(opcode, in))
+      return false;
+    if (in.op == Op::Call) {
+      if (!callStatement(in))
+        return false;
+      fn_->code.push_back(in);
+      return true;
+    }
+    floatImm_ = 0;
+    while (!isPunct(";")) {
+      if (in.numOps >= 6)
+        return fail("too many operands");
+      Operand &o = in.ops[in.numOps++];
+      if (!operand(o))
+        return false;
+      if (accept("|")) { // setp p|q, shfl d|p
+        if (in.numOps >= 6)
+          return fail("too many operands");
+        Operand &q = in.ops[in.numOps++];
+        if (!scalar(q))
+          return false;
+        in.flags |= kSecondDst;
+      }
+      if (!accept(",") && !isPunct(";"))
+        return fail("expected ',' or ';' after an operand, found '" +
+                    peek().text + "'");
+    }
+    next();
+    for (unsigned i = 0; i < in.numOps; ++i)
+      if (in.ops[i].kind == Operand::Label && in.op != Op::Bra)
+        return failAt(in.line, "unknown symbol in '" + opcode + "'");
+    if (!fixImmediates(in))
+      return false;
+    fn_->code.push_back(in);
+    return true;
+  }
+
+  /// Decimal float immediates come as f64 bits and hex ones as their own
+  /// width: convert to the instruction's float width.
+  bool fixImmediates(Inst &in) {
+    Ty t = in.op == Op::Cvt ? in.ty2 : in.ty;
+    if (in.op == Op::Setp || in.op == Op::Selp || in.op == Op::Testp)
+      t = in.ty;
+    for (unsigned i = 0; i < in.numOps; ++i) {
+      Operand &o = in.ops[i];
+      if (o.kind != Operand::Imm || !floatImm_)
+        continue;
+      bool f32Bits = floatImm_ == 1;
+      if (t == Ty::F32 && !f32Bits) {
+        double d;
+        std::memcpy(&d, &o.imm, 8);
+        float f = float(d);
+        uint32_t u;
+        std::memcpy(&u, &f, 4);
+        o.imm = u;
+      } else if (t == Ty::F64 && f32Bits) {
+        uint32_t u = uint32_t(o.imm);
+        float f;
+        std::memcpy(&f, &u, 4);
+        double d = f;
+        std::memcpy(&o.imm, &d, 8);
+      }
+    }
+    return true;
+  }
+
+  bool decodeOpcode(const std::string &word, Inst &in);
+
+  bool body(Function &f) {
+    fn_ = &f;
+    scopes_.assign(1, Scope{});
+    scopes_[0].paramEnd = f.incomingBytes;
+    localSymbols_.clear();
+    labels_.clear();
+    labelUses_.clear();
+    rangePrefixes_.clear();
+    if (!expect("{"))
+      return false;
+    while (true) {
+      const Token &t = peek();
+      if (t.kind == Token::End)
+        return fail("unterminated body of '" + f.name + "'");
+      if (isPunct("{")) {
+        next();
+        Scope s;
+        s.paramEnd = scopes_.back().paramEnd;
+        scopes_.push_back(s);
+        continue;
+      }
+      if (isPunct("}")) {
+        next();
+        scopes_.pop_back();
+        if (scopes_.empty())
+          break;
+        continue;
+      }
+      if (t.kind == Token::Word && isPunct(":", 1)) {
+        labels_[t.text] = uint32_t(f.code.size());
+        next();
+        next();
+        continue;
+      }
+      if (t.kind == Token::Word && t.text[0] == '.') {
+        std::string d = t.text;
+        Space space;
+        if (d == ".reg") {
+          if (!regDecl())
+            return false;
+        } else if (d == ".loc" || d == ".pragma" || d == ".file") {
+          skipStatement();
+        } else if (d.size() > 1 && parseSpaceName(d.substr(1), space)) {
+          next();
+          if (!localDecl(space))
+            return false;
+        } else {
+          return fail("unsupported directive '" + d + "' in a body");
+        }
+        continue;
+      }
+      if (!instruction())
+        return false;
+    }
+    // A trailing ret so that running off the end returns.
+    Inst ret;
+    ret.op = Op::Ret;
+    ret.line = peek().line;
+    f.code.push_back(ret);
+    for (auto &[index, label] : labelUses_) {
+      auto it = labels_.find(label);
+      if (it == labels_.end())
+        return failAt(f.code[index].line, "unknown label '" + label + "'");
+      for (unsigned i = 0; i < f.code[index].numOps; ++i)
+        if (f.code[index].ops[i].kind == Operand::Label)
+          f.code[index].ops[i].imm = it->second;
+    }
+    return true;
+  }
+
+  static constexpr uint64_t kDynamicShared = ~uint64_t(0);
+  std::vector<Token> toks_;
+  size_t pos_ = 0;
+  std::string error_;
+  std::unique_ptr<Module> module_;
+  std::map<std::string, uint64_t> globalSymbols_, sharedSymbols_;
+  std::vector<std::pair<int, size_t>> bodyStarts_;
+  std::set<std::string> rangePrefixes_;
+  int floatImm_ = 0; // 0 none, 1 f32 bits, 2 f64 bits in this instruction
+};
+
+bool Parser::decodeOpcode(const std::string &word, Inst &in) {
+  std::vector<std::string> parts = splitOpcode(word);
+  const std::string &base = parts[0];
+  static const std::pair<const char *, Op> ops[] = {{"mov", Op::Mov},
+                                                    {"ld", Op::Ld},
+                                                    {"ldu", Op::Ld},
+                                                    {"st", Op::St},
+                                                    {"cvt", Op::Cvt},
+                                                    {"add", Op::Add},
+                                                    {"addc", Op::Add},
+                                                    {"sub", Op::Sub},
+                                                    {"subc", Op::Sub},
+                                                    {"mul", Op::Mul},
+                                                    {"mad", Op::Mad},
+                                                    {"madc", Op::Mad},
+                                                    {"fma", Op::Fma},
+                                                    {"div", Op::Div},
+                                                    {"rem", Op::Rem},
+                                                    {"min", Op::Min},
+                                                    {"max", Op::Max},
+                                                    {"neg", Op::Neg},
+                                                    {"abs", Op::Abs},
+                                                    {"and", Op::And},
+                                                    {"or", Op::Or},
+                                                    {"xor", Op::Xor},
+                                                    {"not", Op::Not},
+                                                    {"cnot", Op::Cnot},
+                                                    {"shl", Op::Shl},
+                                                    {"shr", Op::Shr},
+                                                    {"setp", Op::Setp},
+                                                    {"selp", Op::Selp},
+                                                    {"bra", Op::Bra},
+                                                    {"ret", Op::Ret},
+                                                    {"exit", Op::Exit},
+                                                    {"bar", Op::Bar},
+                                                    {"barrier", Op::Bar},
+                                                    {"shfl", Op::Shfl},
+                                                    {"call", Op::Call},
+                                                    {"rcp", Op::Rcp},
+                                                    {"sqrt", Op::Sqrt},
+                                                    {"rsqrt", Op::Rsqrt},
+                                                    {"ex2", Op::Ex2},
+                                                    {"lg2", Op::Lg2},
+                                                    {"sin", Op::Sin},
+                                                    {"cos", Op::Cos},
+                                                    {"tanh", Op::Tanh},
+                                                    {"copysign", Op::Copysign},
+                                                    {"bfe", Op::Bfe},
+                                                    {"bfi", Op::Bfi},
+                                                    {"prmt", Op::Prmt},
+                                                    {"shf", Op::Shf},
+                                                    {"clz", Op::Clz},
+                                                    {"popc", Op::Popc},
+                                                    {"brev", Op::Brev},
+                                                    {"testp", Op::Testp},
+                                                    {"griddepcontrol", Op::Nop},
+                                                    {"membar", Op::Nop},
+                                                    {"fence", Op::Nop},
+                                                    {"prefetch", Op::Nop},
+                                                    {"cvta", Op::Cvta}};
+  bool found = false;
+  for (const auto &[name, op] : ops)
+    if (base == name) {
+      in.op = op;
+      found = true;
+    }
+  if (!found)
+    return fail("unsupported instruction '" + word + "'");
+  if (in.op == Op::Bar && parts.size() > 1 && parts[1] == "warp")
+    in.op = Op::Nop; // bar.warp.sync: a warp's threads run in turn here
+  if (in.op == Op::Nop)
+    return true; // its modifiers do not matter here
+  std::vector<Ty> types;
+  bool toSpace = false;
+  for (size_t i = 1; i < parts.size(); ++i) {
+    const std::string &m = parts[i];
+    Ty t;
+    Space s;
+    if (parseTypeName(m, t)) {
+      types.push_back(t);
+    } else if (parseSpaceName(m, s)) {
+      in.space = s;
+    } else if (m == "to") {
+      toSpace = true;
+    } else if (m == "v2" || m == "v4") {
+      in.vec = uint8_t(m[1] - '0');
+    } else if (m == "rn" || m == "rz" || m == "rm" || m == "rp" || m == "rni" ||
+               m == "rzi" || m == "rmi" || m == "rpi") {
+      static const char *names[] = {"rn",  "rz",  "rm",  "rp",
+                                    "rni", "rzi", "rmi", "rpi"};
+      for (int k = 0; k < 8; ++k)
+        if (m == names[k])
+          in.rnd = Rnd(k + 1);
+    } else if (m == "ftz") {
+      in.flags |= kFtz;
+    } else if (m == "sat") {
+      in.flags |= kSat;
+    } else if (m == "approx") {
+      in.flags |= kApprox;
+    } else if (m == "NaN") {
+      in.flags |= kNaN;
+    } else if (m == "cc") {
+      in.flags |= kCarryOut;
+    } else if (m == "hi") {
+      in.flags |= kModeHi;
+    } else if (m == "wide") {
+      in.flags |= kModeWide;
+    } else if (base == "shf" && (m == "l" || m == "r")) {
+      if (m == "r")
+        in.flags |= kShfRight;
+    } else if (base == "shf" && (m == "wrap" || m == "clamp")) {
+      if (m == "clamp")
+        in.flags |= kShfClamp;
+    } else if (base == "shfl" &&
+               (m == "up" || m == "down" || m == "bfly" || m == "idx")) {
+      in.shfl = m == "up"     ? ShflMode::Up
+                : m == "down" ? ShflMode::Down
+                : m == "bfly" ? ShflMode::Bfly
+                              : ShflMode::Idx;
+    } else if (base == "setp" && (m == "and" || m == "or" || m == "xor")) {
+      in.boolOp = m == "and"  ? BoolOp::And
+                  : m == "or" ? BoolOp::Or
+                              : BoolOp::Xor;
+    } else if (base == "setp") {
+      static const char *names[] = {"eq",  "ne",  "lt",  "le",  "gt",  "ge",
+                                    "lo",  "ls",  "hi",  "hs",  "equ", "neu",
+                                    "ltu", "leu", "gtu", "geu", "num", "nan"};
+      bool found = false;
+      for (int k = 0; k < 18; ++k)
+        if (m == names[k]) {
+          in.cmp = Cmp(k);
+          found = true;
+        }
+      if (!found)
+        return fail("unsupported setp modifier '." + m + "'");
+    } else if (m == "lo" || m == "full" || m == "uni" || m == "sync" ||
+               m == "aligned" || m == "nc" || m == "volatile" || m == "ca" ||
+               m == "cg" || m == "cs" || m == "lu" || m == "cv" || m == "wb" ||
+               m == "wt" || m == "relaxed" || m == "weak" || m == "cta" ||
+               m == "gpu" || m == "sys" || m == "noftz" ||
+               m.rfind("L1::", 0) == 0 || m.rfind("L2::", 0) == 0) {
+      // no effect when threads run in turn and memory is the host's
+    } else {
+      return fail("unsupported modifier '." + m + "' in '" + word + "'");
+    }
+  }
+  if (!types.empty())
+    in.ty = types[0];
+  if (types.size() > 1)
+    in.ty2 = types[1];
+  if (base == "addc" || base == "subc" || base == "madc")
+    in.flags |= kCarryIn;
+  if (in.op == Op::Cvta && toSpace)
+    in.op = Op::CvtaTo;
+  if (in.op == Op::Testp && parts.size() > 1) {
+    // testp.OP.type: finite, infinite, number, notanumber, normal, subnormal
+    static const char *names[] = {"finite",     "infinite", "number",
+                                  "notanumber", "normal",   "subnormal"};
+    for (int k = 0; k < 6; ++k)
+      if (parts[1] == names[k])
+        in.cmp = Cmp(k);
+  }
+  if (in.op == Op::Cvt && types.size() != 2)
+    return fail("'" + word + "': cvt needs a destination and a source type");
+  if ((in.op == Op::Ld || in.op == Op::St) && in.ty == Ty::None)
+    return fail("'" + word + "' has no type");
+  if (in.op == Op::Ld || in.op == Op::St) {
+    if (bitsOf(in.ty) > 64)
+      return fail("'" + word + "': 128-bit accesses are not supported");
+  }
+  return true;
+}
+
+} // namespace
+
+std::unique_ptr<Module> parsePtx(const std::string &text, std::string &error) {
+  Parser p(text);
+  return p.run(error);
+}
+
+} // namespace ptxsim
+} // namespace zamba2

@@ -1,0 +1,460 @@
+//===- PtxSimTest.cpp - The PTX interpreter on hand-written kernels -------===//
+//
+// Each kernel's expected output is derived by hand from the PTX ISA's
+// definition of its instructions (shuffle lanes, barrier order, bit-field
+// and carry arithmetic, rounding modes), not taken from the interpreter.
+// The failure tests check that a wrong kernel is reported, with its name,
+// block, thread and line, instead of running on.
+//
+//===----------------------------------------------------------------------===//
+#include "runtime/cudasim/Ptx.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+using namespace zamba2::ptxsim;
+
+namespace {
+
+const char *kHeader = ".version 8.0\n.target sm_90\n.address_size 64\n";
+
+std::unique_ptr<Module> parse(const std::string &body) {
+  std::string error;
+  auto m = parsePtx(kHeader + body, error);
+  EXPECT_TRUE(m) << error;
+  return m;
+}
+
+/// Launches `name` with one pointer parameter per buffer (each registered
+/// as device memory); returns the error text ("" on success).
+template <typename T>
+std::string run(const Module &m, const char *name, unsigned threads,
+                std::vector<std::vector<T> *> buffers, unsigned blocks = 1) {
+  MemoryMap memory;
+  std::vector<T *> pointers;
+  std::vector<void *> params;
+  for (auto *b : buffers) {
+    memory.add(b->data(), b->size() * sizeof(T));
+    pointers.push_back(b->data());
+  }
+  for (auto &p : pointers)
+    params.push_back(&p);
+  LaunchDims dims;
+  dims.grid[0] = blocks;
+  dims.block[0] = threads;
+  const Function *k = m.kernel(name);
+  if (!k)
+    return "no kernel";
+  std::string error;
+  launch(m, *k, dims, params.data(), memory, error);
+  return error;
+}
+
+uint32_t bits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
+
+TEST(PtxSim, ButterflyShuffleSumsEachWarp) {
+  // out[tid] = sum over tid's warp of the thread ids (bfly 16..1).
+  auto m = parse(R"(
+.visible .entry warp_sum(.param .u64 out)
+{
+  .reg .b32 %r<8>;
+  .reg .b64 %rd<4>;
+  ld.param.u64 %rd1, [out];
+  mov.u32 %r1, %tid.x;
+  shfl.sync.bfly.b32 %r2, %r1, 16, 31, -1;
+  add.s32 %r1, %r1, %r2;
+  shfl.sync.bfly.b32 %r2, %r1, 8, 31, -1;
+  add.s32 %r1, %r1, %r2;
+  shfl.sync.bfly.b32 %r2, %r1, 4, 31, -1;
+  add.s32 %r1, %r1, %r2;
+  shfl.sync.bfly.b32 %r2, %r1, 2, 31, -1;
+  add.s32 %r1, %r1, %r2;
+  shfl.sync.bfly.b32 %r2, %r1, 1, 31, -1;
+  add.s32 %r1, %r1, %r2;
+  mov.u32 %r3, %tid.x;
+  mul.wide.u32 %rd2, %r3, 4;
+  add.s64 %rd3, %rd1, %rd2;
+  st.global.u32 [%rd3], %r1;
+  ret;
+}
+)");
+  std::vector<uint32_t> out(64, 0);
+  ASSERT_EQ(run<uint32_t>(*m, "warp_sum", 64, {&out}), "");
+  for (unsigned i = 0; i < 32; ++i)
+    EXPECT_EQ(out[i], 496u) << i; // 0 + 1 + ... + 31
+  for (unsigned i = 32; i < 64; ++i)
+    EXPECT_EQ(out[i], 1520u) << i; // 32 + ... + 63
+}
+
+TEST(PtxSim, ShuffleDownClampsAtTheSegmentEnd) {
+  // shfl.down by 1 in segments of 8 lanes (c = (32 - 8) << 8 | 7): the
+  // last lane of each segment keeps its own value and gets p = false.
+  auto m = parse(R"(
+.visible .entry down(.param .u64 out, .param .u64 valid)
+{
+  .reg .b32 %r<8>;
+  .reg .b64 %rd<8>;
+  .reg .pred %p<2>;
+  ld.param.u64 %rd1, [out];
+  ld.param.u64 %rd4, [valid];
+  mov.u32 %r1, %tid.x;
+  mul.lo.u32 %r1, %r1, 10;
+  shfl.sync.down.b32 %r2|%p1, %r1, 1, 6151, -1;
+  selp.u32 %r4, 1, 0, %p1;
+  mov.u32 %r3, %tid.x;
+  mul.wide.u32 %rd2, %r3, 4;
+  add.s64 %rd3, %rd1, %rd2;
+  st.global.u32 [%rd3], %r2;
+  add.s64 %rd5, %rd4, %rd2;
+  st.global.u32 [%rd5], %r4;
+  ret;
+}
+)");
+  std::vector<uint32_t> out(32, 0), valid(32, 9);
+  ASSERT_EQ(run<uint32_t>(*m, "down", 32, {&out, &valid}), "");
+  for (unsigned i = 0; i < 32; ++i) {
+    bool last = i % 8 == 7;
+    EXPECT_EQ(out[i], last ? 10 * i : 10 * (i + 1)) << i;
+    EXPECT_EQ(valid[i], last ? 0u : 1u) << i;
+  }
+}
+
+TEST(PtxSim, BarrierOrdersSharedMemory) {
+  // Two blocks of 128 threads reverse their slice through shared memory.
+  auto m = parse(R"(
+.shared .align 4 .b8 tile[512];
+.visible .entry reverse(.param .u64 in, .param .u64 out)
+{
+  .reg .b32 %r<8>;
+  .reg .b64 %rd<12>;
+  ld.param.u64 %rd1, [in];
+  ld.param.u64 %rd2, [out];
+  mov.u32 %r1, %tid.x;
+  mov.u32 %r2, %ctaid.x;
+  mad.lo.s32 %r3, %r2, 128, %r1;
+  mul.wide.u32 %rd3, %r3, 4;
+  add.s64 %rd4, %rd1, %rd3;
+  ld.global.f32 %r4, [%rd4];
+  mul.wide.u32 %rd5, %r1, 4;
+  mov.u64 %rd6, tile;
+  add.s64 %rd7, %rd6, %rd5;
+  st.shared.f32 [%rd7], %r4;
+  bar.sync 0;
+  sub.s32 %r5, 127, %r1;
+  mul.wide.u32 %rd8, %r5, 4;
+  add.s64 %rd9, %rd6, %rd8;
+  ld.shared.f32 %r6, [%rd9];
+  add.s64 %rd10, %rd2, %rd3;
+  st.global.f32 [%rd10], %r6;
+  ret;
+}
+)");
+  std::vector<float> in(256), out(256, 0);
+  for (unsigned i = 0; i < 256; ++i)
+    in[i] = float(i);
+  ASSERT_EQ(run<float>(*m, "reverse", 128, {&in, &out}, 2), "");
+  for (unsigned i = 0; i < 256; ++i)
+    EXPECT_EQ(out[i], float(i / 128 * 128 + 127 - i % 128)) << i;
+}
+
+TEST(PtxSim, IntegerBitOperations) {
+  auto m = parse(R"(
+.visible .entry ints(.param .u64 out)
+{
+  .reg .b32 %r<40>;
+  .reg .b64 %rd<20>;
+  ld.param.u64 %rd1, [out];
+  bfe.s32 %r1, 240, 4, 4;
+  st.global.u32 [%rd1], %r1;
+  bfe.u32 %r2, 240, 4, 4;
+  st.global.u32 [%rd1+4], %r2;
+  prmt.b32 %r3, 50462976, 117835012, 20800;
+  st.global.u32 [%rd1+8], %r3;
+  shf.l.wrap.b32 %r4, -2147483648, 1, 1;
+  st.global.u32 [%rd1+12], %r4;
+  add.cc.u32 %r5, -1, 1;
+  addc.u32 %r6, 1, 2;
+  st.global.u32 [%rd1+16], %r5;
+  st.global.u32 [%rd1+20], %r6;
+  mul.hi.u32 %r7, -2147483648, 4;
+  st.global.u32 [%rd1+24], %r7;
+  div.s32 %r8, -7, 2;
+  st.global.u32 [%rd1+28], %r8;
+  rem.s32 %r9, -7, 2;
+  st.global.u32 [%rd1+32], %r9;
+  shr.s32 %r10, -8, 1;
+  st.global.u32 [%rd1+36], %r10;
+  sub.cc.u32 %r11, 0, 1;
+  subc.u32 %r12, 5, 1;
+  st.global.u32 [%rd1+40], %r11;
+  st.global.u32 [%rd1+44], %r12;
+  mov.b64 %rd2, 1;
+  clz.b64 %r13, %rd2;
+  st.global.u32 [%rd1+48], %r13;
+  mul.wide.s32 %rd3, -2, 3;
+  cvt.u32.u64 %r14, %rd3;
+  st.global.u32 [%rd1+52], %r14;
+  shr.u64 %rd4, %rd3, 32;
+  cvt.u32.u64 %r15, %rd4;
+  st.global.u32 [%rd1+56], %r15;
+  mov.b64 %rd5, 81985529216486895;
+  mov.b64 {%r16, %r17}, %rd5;
+  st.global.u32 [%rd1+60], %r16;
+  st.global.u32 [%rd1+64], %r17;
+  bfe.s32 %r18, 64, 6, 8;
+  st.global.u32 [%rd1+68], %r18;
+  ret;
+}
+)");
+  std::vector<uint32_t> out(18, 0xdeadbeef);
+  ASSERT_EQ(run<uint32_t>(*m, "ints", 1, {&out}), "");
+  EXPECT_EQ(int32_t(out[0]), -1); // bits 4..7 of 0xf0, sign-extended
+  EXPECT_EQ(out[1], 15u);
+  // prmt selectors 0, 4, 1, 5 of bytes {07 06 05 04 | 03 02 01 00}
+  EXPECT_EQ(out[2], 0x05010400u);
+  // {b=1 : a=0x80000000} << 1, upper half: 0b11
+  EXPECT_EQ(out[3], 3u);
+  EXPECT_EQ(out[4], 0u);          // 0xffffffff + 1 carries
+  EXPECT_EQ(out[5], 4u);          // 1 + 2 + carry
+  EXPECT_EQ(out[6], 2u);          // 2^31 * 4 = 2^33: high word 2
+  EXPECT_EQ(int32_t(out[7]), -3); // truncating division
+  EXPECT_EQ(int32_t(out[8]), -1);
+  EXPECT_EQ(int32_t(out[9]), -4);
+  EXPECT_EQ(out[10], 0xffffffffu); // 0 - 1 borrows
+  EXPECT_EQ(out[11], 3u);          // 5 - 1 - borrow
+  EXPECT_EQ(out[12], 63u);
+  EXPECT_EQ(out[13], 0xfffffffau); // -6, low word
+  EXPECT_EQ(out[14], 0xffffffffu); // -6, high word
+  EXPECT_EQ(out[15], 0x89abcdefu); // 0x0123456789abcdef unpacked
+  EXPECT_EQ(out[16], 0x01234567u);
+  EXPECT_EQ(out[17], 1u); // bits 6..13 of 64: 1, its sign bit (13) clear
+}
+
+TEST(PtxSim, FloatRoundingAndComparisons) {
+  auto m = parse(R"(
+.visible .entry floats(.param .u64 out)
+{
+  .reg .b32 %r<40>;
+  .reg .f32 %f<20>;
+  .reg .b16 %rs<4>;
+  .reg .pred %p<4>;
+  .reg .b64 %rd<4>;
+  ld.param.u64 %rd1, [out];
+  cvt.rn.bf16.f32 %rs1, 0f3F808000;
+  cvt.u32.u16 %r1, %rs1;
+  st.global.u32 [%rd1], %r1;
+  cvt.rn.bf16.f32 %rs2, 0f3F818000;
+  cvt.u32.u16 %r2, %rs2;
+  st.global.u32 [%rd1+4], %r2;
+  cvt.rni.s32.f32 %r3, 0f40200000;
+  st.global.u32 [%rd1+8], %r3;
+  cvt.rni.s32.f32 %r4, 0f40600000;
+  st.global.u32 [%rd1+12], %r4;
+  cvt.rzi.s32.f32 %r5, 0fC02CCCCD;
+  st.global.u32 [%rd1+16], %r5;
+  cvt.rmi.s32.f32 %r6, 0fC02CCCCD;
+  st.global.u32 [%rd1+20], %r6;
+  cvt.rzi.s32.f32 %r7, 0f501502F9;
+  st.global.u32 [%rd1+24], %r7;
+  cvt.rzi.s32.f32 %r8, 0f7FC00000;
+  st.global.u32 [%rd1+28], %r8;
+  add.rn.f32 %f1, 0fBF800000, 0fB0800000;
+  st.global.f32 [%rd1+32], %f1;
+  add.rm.f32 %f2, 0fBF800000, 0fB0800000;
+  st.global.f32 [%rd1+36], %f2;
+  add.rp.f32 %f3, 0f3F800000, 0f30800000;
+  st.global.f32 [%rd1+40], %f3;
+  setp.ltu.f32 %p1, 0f7FC00000, 0f3F800000;
+  selp.u32 %r9, 1, 0, %p1;
+  st.global.u32 [%rd1+44], %r9;
+  setp.lt.f32 %p2, 0f7FC00000, 0f3F800000;
+  selp.u32 %r10, 1, 0, %p2;
+  st.global.u32 [%rd1+48], %r10;
+  max.NaN.f32 %f4, 0f7FC00000, 0f3F800000;
+  st.global.f32 [%rd1+52], %f4;
+  max.f32 %f5, 0f7FC00000, 0f3F800000;
+  st.global.f32 [%rd1+56], %f5;
+  fma.rn.f32 %f6, 0f3F800001, 0f3F800001, 0fBF800002;
+  st.global.f32 [%rd1+60], %f6;
+  mul.rn.f32 %f7, 0f3F800001, 0f3F800001;
+  sub.rn.f32 %f8, %f7, 0f3F800002;
+  st.global.f32 [%rd1+64], %f8;
+  cvt.f32.bf16 %f9, %rs2;
+  st.global.f32 [%rd1+68], %f9;
+  ret;
+}
+)");
+  std::vector<float> out(18, -7.0f);
+  ASSERT_EQ(run<float>(*m, "floats", 1, {&out}), "");
+  auto u = [&](int i) { return bits(out[i]); };
+  // 1 + 2^-8 lies halfway between bf16 1.0 and 1 + 2^-7: even is 1.0.
+  EXPECT_EQ(u(0), 0x3F80u);
+  // 1 + 3 * 2^-8: halfway between 1 + 2^-7 (odd) and 1 + 2^-6 (even).
+  EXPECT_EQ(u(1), 0x3F82u);
+  EXPECT_EQ(int32_t(u(2)), 2);         // 2.5 to nearest even
+  EXPECT_EQ(int32_t(u(3)), 4);         // 3.5
+  EXPECT_EQ(int32_t(u(4)), -2);        // -2.7 toward zero
+  EXPECT_EQ(int32_t(u(5)), -3);        // -2.7 toward -inf
+  EXPECT_EQ(int32_t(u(6)), INT32_MAX); // 1e10 saturates
+  EXPECT_EQ(u(7), 0u);                 // NaN converts to 0
+  EXPECT_EQ(out[8], -1.0f);            // -1 - 2^-30 to nearest
+  EXPECT_EQ(u(9), 0xBF800001u);        // toward -inf: the next float below -1
+  EXPECT_EQ(u(10), 0x3F800001u);       // toward +inf: the next float above 1
+  EXPECT_EQ(u(11), 1u);                // NaN <u 1
+  EXPECT_EQ(u(12), 0u);                // NaN < 1 is false
+  EXPECT_TRUE(std::isnan(out[13]));
+  EXPECT_EQ(out[14], 1.0f);
+  // (1 + 2^-23)^2 - (1 + 2^-22) = 2^-46: exact with one rounding (fma),
+  // lost when the product is rounded first.
+  EXPECT_EQ(out[15], std::ldexp(1.0f, -46));
+  EXPECT_EQ(out[16], 0.0f);
+  EXPECT_EQ(out[17], 1.015625f);
+}
+
+TEST(PtxSim, CallPassesParametersAndResults) {
+  auto m = parse(R"(
+.func (.param .b64 ret0) twice_plus(.param .b64 a, .param .b64 b)
+{
+  .reg .b64 %rd<4>;
+  ld.param.b64 %rd1, [a];
+  ld.param.b64 %rd2, [b];
+  shl.b64 %rd3, %rd1, 1;
+  add.s64 %rd3, %rd3, %rd2;
+  st.param.b64 [ret0], %rd3;
+  ret;
+}
+.visible .entry caller(.param .u64 out)
+{
+  .reg .b64 %rd<8>;
+  ld.param.u64 %rd1, [out];
+  mov.u64 %rd2, 20;
+  {
+  .param .b64 param0;
+  .param .b64 param1;
+  .param .b64 retval0;
+  st.param.b64 [param0], %rd2;
+  st.param.b64 [param1], 2;
+  call.uni (retval0), twice_plus, (param0, param1);
+  ld.param.b64 %rd3, [retval0];
+  }
+  st.global.u64 [%rd1], %rd3;
+  ret;
+}
+)");
+  std::vector<uint64_t> out(1, 0);
+  ASSERT_EQ(run<uint64_t>(*m, "caller", 1, {&out}), "");
+  EXPECT_EQ(out[0], 42u);
+}
+
+TEST(PtxSim, OutOfBoundsLoadIsAnError) {
+  auto m = parse(R"(
+.visible .entry oob(.param .u64 out)
+{
+  .reg .b32 %r<4>;
+  .reg .b64 %rd<4>;
+  ld.param.u64 %rd1, [out];
+  mov.u32 %r1, %tid.x;
+  mul.wide.u32 %rd2, %r1, 4;
+  add.s64 %rd3, %rd1, %rd2;
+  ld.global.u32 %r2, [%rd3];
+  st.global.u32 [%rd3], %r2;
+  ret;
+}
+)");
+  std::vector<uint32_t> out(16, 0); // 32 threads read 32 elements
+  std::string error = run<uint32_t>(*m, "oob", 32, {&out});
+  EXPECT_NE(error.find("kernel oob block (0,0,0) thread (16,0,0), PTX line 13"),
+            std::string::npos)
+      << error;
+  EXPECT_NE(error.find("global load of 4 bytes"), std::string::npos) << error;
+}
+
+TEST(PtxSim, ShuffleAgainstBarrierIsADeadlock) {
+  // Lanes 0-15 wait at a shuffle that needs lanes 16-31, which wait at a
+  // barrier that needs lanes 0-15.
+  auto m = parse(R"(
+.visible .entry split(.param .u64 out)
+{
+  .reg .b32 %r<4>;
+  .reg .pred %p<2>;
+  mov.u32 %r1, %tid.x;
+  setp.lt.u32 %p1, %r1, 16;
+  @%p1 bra $L_shuffle;
+  bar.sync 0;
+  ret;
+$L_shuffle:
+  shfl.sync.bfly.b32 %r2, %r1, 1, 31, -1;
+  ret;
+}
+)");
+  std::vector<uint32_t> out(1);
+  std::string error = run<uint32_t>(*m, "split", 32, {&out});
+  EXPECT_NE(error.find("deadlock"), std::string::npos) << error;
+}
+
+TEST(PtxSim, ExitedThreadsCountAsArrivedAtABarrier) {
+  auto m = parse(R"(
+.visible .entry early(.param .u64 out)
+{
+  .reg .b32 %r<4>;
+  .reg .b64 %rd<4>;
+  .reg .pred %p<2>;
+  ld.param.u64 %rd1, [out];
+  mov.u32 %r1, %tid.x;
+  setp.ge.u32 %p1, %r1, 8;
+  @%p1 ret;
+  bar.sync 0;
+  mul.wide.u32 %rd2, %r1, 4;
+  add.s64 %rd3, %rd1, %rd2;
+  st.global.u32 [%rd3], 7;
+  ret;
+}
+)");
+  std::vector<uint32_t> out(8, 0);
+  ASSERT_EQ(run<uint32_t>(*m, "early", 64, {&out}), "");
+  for (uint32_t v : out)
+    EXPECT_EQ(v, 7u);
+}
+
+TEST(PtxSim, ParseErrorsNameTheLine) {
+  struct Case {
+    const char *body, *message;
+  } cases[] = {
+      {".visible .entry k()\n{\n  tex.1d.v4.f32.s32 %r1, [t, %r2];\n}\n",
+       "line 6: unsupported instruction 'tex.1d.v4.f32.s32'"},
+      {".visible .entry k()\n{\n  .reg .b32 %r<2>;\n  mov.b32 %q1, 0;\n}\n",
+       "line 7: unknown register or symbol '%q1'"},
+      {".visible .entry k()\n{\n  bra.uni $L_nowhere;\n}\n",
+       "line 6: unknown label '$L_nowhere'"},
+      {".visible .entry k()\n{\n  add.wrap.s32 %r1, 1, 2;\n}\n",
+       "line 6: unsupported modifier '.wrap' in 'add.wrap.s32'"},
+  };
+  for (const Case &c : cases) {
+    std::string error;
+    EXPECT_FALSE(parsePtx(std::string(kHeader) + c.body, error)) << c.body;
+    EXPECT_EQ(error, c.message) << c.body;
+  }
+}
+
+TEST(PtxSim, LaunchChecksItsDimensions) {
+  auto m = parse(R"(
+.visible .entry small(.param .u64 out) .maxntid 64, 1, 1
+{
+  ret;
+}
+)");
+  std::vector<uint32_t> out(1);
+  EXPECT_EQ(run<uint32_t>(*m, "small", 128, {&out}),
+            "kernel small: 128 threads per block, over its .maxntid 64");
+}
+
+} // namespace
