@@ -217,8 +217,8 @@ struct CudaPipelineCLOptions
       llvm::cl::init(true)};
   Option<bool> fuseNorm{
       *this, "fuse-norm",
-      llvm::cl::desc("Run zamba2-fuse-norm (default off: its kernels have "
-                     "not been run on a GPU yet)"),
+      llvm::cl::desc("Run zamba2-fuse-norm (default off until its kernels' "
+                     "speed is measured on a GPU)"),
       llvm::cl::init(false)};
   Option<bool> dependentLaunch{
       *this, "dependent-launch",

@@ -31,6 +31,10 @@ config.substitutions.append(("%lower_linalg_to_llvm", " ".join([
     "--convert-arith-to-llvm", "--convert-cf-to-llvm",
     "--convert-func-to-llvm", "--reconcile-unrealized-casts"])))
 
+# The CUDA simulator (runtime/cudasim): a CUDA driver that runs a package's
+# PTX on the CPU, for end-to-end tests of CUDA packages without a GPU.
+config.substitutions.append(("%cudasim", os.path.join(
+    config.zamba2_obj_root, "lib", "libzamba2_cudasim.so")))
 if config.zamba2_has_cuda_toolkit:
     config.available_features.add("cuda-toolkit")
 # test/run: the fake model library built by test/unit/engine (FakeModel.c),

@@ -145,8 +145,9 @@ cl::opt<bool> fuseNorm(
     "fuse-norm",
     cl::desc("Fold each rms_norm into the linear that reads it, whose CUDA "
              "kernel then normalises its row itself (zamba2-fuse-norm; default "
-             "off: these kernels have not been run on a GPU yet; on the CPU "
-             "the lowering computes the norm first, the same numbers)"),
+             "off until its speed is measured on a GPU: its numbers are "
+             "checked on the CUDA simulator; on the CPU the lowering computes "
+             "the norm first, the same numbers)"),
     cl::init(false), cl::cat(category));
 enum class Quantize { None, Int4, Int8 };
 enum class QuantScheme { Sym, Asym };
