@@ -38,6 +38,8 @@
 #include "mlir/Dialect/Bufferization/IR/BufferizableOpInterface.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -1082,6 +1084,49 @@ constexpr int64_t kQuantRowBlockChannels = 2;
 /// faster than 4 over the 1.2B decode step's GEMVs.
 constexpr int64_t kStagedQuantChannels = 2;
 
+/// Whether the module asks the linear kernels to prefetch their weights
+/// (kPrefetchWeightsAttr).
+bool prefetchesWeights(OpBuilder &b) {
+  auto module =
+      b.getInsertionBlock()->getParentOp()->getParentOfType<ModuleOp>();
+  return module && module->hasAttr(kPrefetchWeightsAttr);
+}
+
+/// Asks L2 for rows [first, first + count) of the row-major `w` with one
+/// bulk prefetch (cp.async.bulk.prefetch, sm_90) from thread 0 of the
+/// blocks whose x index is 0, tagged kBeforeWaitAttr: the weights do not
+/// depend on earlier kernels, so with a dependent launch their DRAM latency
+/// passes while the kernel before this one ends, and the loads after the
+/// wait find them in L2. Nothing when a row is not whole 16-byte units (the
+/// bulk prefetch's granule) or `w` is not a static row-major matrix.
+void prefetchRows(Emitter &e, Value w, Value first, Value count, Value tid,
+                  Value blockX) {
+  auto type = cast<MemRefType>(w.getType());
+  if (type.getRank() != 2 || !type.getLayout().isIdentity() ||
+      type.isDynamicDim(1))
+    return;
+  int64_t rowBytes = type.getDimSize(1) * type.getElementTypeBitWidth() / 8;
+  if (rowBytes % 16 != 0)
+    return;
+  Value leader = arith::AndIOp::create(e.b, e.loc, e.eq(tid, e.idx(0)),
+                                       e.eq(blockX, e.idx(0)));
+  auto ifOp = scf::IfOp::create(e.b, e.loc, leader, /*withElseRegion=*/false);
+  ifOp->setAttr(kBeforeWaitAttr, e.b.getUnitAttr());
+  OpBuilder::InsertionGuard guard(e.b);
+  e.b.setInsertionPointToStart(ifOp.thenBlock());
+  Value base = memref::ExtractAlignedPointerAsIndexOp::create(e.b, e.loc, w);
+  Value start = e.add(base, e.mul(first, e.idx(rowBytes)));
+  Value bytes = e.mul(count, e.idx(rowBytes));
+  Value address =
+      arith::IndexCastUIOp::create(e.b, e.loc, e.b.getI64Type(), start);
+  Value pointer = LLVM::IntToPtrOp::create(
+      e.b, e.loc, LLVM::LLVMPointerType::get(e.b.getContext(), 1), address);
+  Value size =
+      arith::IndexCastUIOp::create(e.b, e.loc, e.b.getI32Type(), bytes);
+  NVVM::CpAsyncBulkPrefetchOp::create(e.b, e.loc, pointer, size,
+                                      /*l2CacheHint=*/Value());
+}
+
 /// `channels` outputs per warp (x read once for all of them). `staged`:
 /// the block first copies its row of x to workgroup memory (StagedRow; one
 /// row: the quantized contiguous form, or a float product whose norm
@@ -1096,6 +1141,20 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
       e, name, gx, gy, e.idx(1), kLinearWarps * kWarp,
       [&](Emitter &d, gpu::LaunchOp op) {
         Value tid = op.getThreadIds().x;
+        if (prefetchesWeights(d.b)) {
+          Value first =
+              d.mul(op.getBlockIds().y, d.idx(kLinearWarps * channels));
+          Value count = d.min(d.idx(kLinearWarps * channels), d.sub(n, first));
+          Value bx = op.getBlockIds().x;
+          prefetchRows(d, k.main.w, first, count, tid, bx);
+          if (k.quant) {
+            prefetchRows(d, k.quant->scales, first, count, tid, bx);
+            if (k.quant->zeros)
+              prefetchRows(d, k.quant->zeros, first, count, tid, bx);
+          }
+          if (k.lora)
+            prefetchRows(d, k.lora->w, first, count, tid, bx);
+        }
         Value lane = d.rem(tid, d.idx(kWarp));
         Value firstChannel =
             d.mul(d.add(d.mul(op.getBlockIds().y, d.idx(kLinearWarps)),
@@ -1977,8 +2036,13 @@ template <typename OpTy> struct ScanModel : KernelModel<ScanModel<OpTy>, OpTy> {
 /// gpu.barrier declares no memory effects, which the ownership-based buffer
 /// deallocation refuses ("unknown memory side effects"); it orders the
 /// block's reads and writes of workgroup memory, so say that.
-struct BarrierEffects
-    : MemoryEffectOpInterface::ExternalModel<BarrierEffects, gpu::BarrierOp> {
+/// Memory effects for ops that declare none, which the buffer
+/// deallocation refuses: a barrier orders the block's reads and writes, and
+/// a bulk prefetch must be neither dropped (it has no results) nor moved
+/// (prefetchRows places it before the kernel's wait): both read and write.
+template <typename OpTy>
+struct ReadWriteEffects
+    : MemoryEffectOpInterface::ExternalModel<ReadWriteEffects<OpTy>, OpTy> {
   void
   getEffects(Operation *,
              SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
@@ -1998,7 +2062,8 @@ bool mlir::zamba2::hasGpuKernel(Operation *op) {
 
 void mlir::zamba2::registerGpuKernelModels(DialectRegistry &registry) {
   registry.insert<gpu::GPUDialect, vector::VectorDialect, memref::MemRefDialect,
-                  scf::SCFDialect, math::MathDialect>();
+                  scf::SCFDialect, math::MathDialect, LLVM::LLVMDialect,
+                  NVVM::NVVMDialect>();
   registry.addExtension(+[](MLIRContext *ctx, Zamba2Dialect *) {
     LinearOp::attachInterface<LinearModel<LinearOp>>(*ctx);
     LoRAOp::attachInterface<LinearModel<LoRAOp>>(*ctx);
@@ -2012,6 +2077,10 @@ void mlir::zamba2::registerGpuKernelModels(DialectRegistry &registry) {
     QuantLinearOp::attachInterface<QuantLinearModel>(*ctx);
   });
   registry.addExtension(+[](MLIRContext *ctx, gpu::GPUDialect *) {
-    gpu::BarrierOp::attachInterface<BarrierEffects>(*ctx);
+    gpu::BarrierOp::attachInterface<ReadWriteEffects<gpu::BarrierOp>>(*ctx);
+  });
+  registry.addExtension(+[](MLIRContext *ctx, NVVM::NVVMDialect *) {
+    NVVM::CpAsyncBulkPrefetchOp::attachInterface<
+        ReadWriteEffects<NVVM::CpAsyncBulkPrefetchOp>>(*ctx);
   });
 }

@@ -14,6 +14,16 @@
 
 namespace mlir::zamba2 {
 
+/// A unit attribute on the module (set by zamba2-prefetch-weights): the
+/// linear kernels ask L2 for their block's weight rows before they wait for
+/// the kernel before them (prefetchRows in GpuKernels.cpp).
+constexpr llvm::StringLiteral kPrefetchWeightsAttr = "zamba2.prefetch_weights";
+/// A unit attribute on an op at the top of a kernel that reads no memory
+/// an earlier kernel writes: zamba2-gpu-dependent-launch puts the kernel's
+/// wait for its predecessor after the last such op, so that the op runs
+/// while the predecessor still does.
+constexpr llvm::StringLiteral kBeforeWaitAttr = "zamba2.before_wait";
+
 /// Whether `op` is bufferized into a CUDA kernel by the models below.
 bool hasGpuKernel(Operation *op);
 

@@ -19,9 +19,15 @@
 //
 // zamba2-gpu-dependent-launch (after outlining, sm_90+)
 //   - every kernel waits for the grids before it itself (griddepcontrol),
-//     so that the runtime may launch it before they end.
+//     so that the runtime may launch it before they end; the wait goes
+//     after the kernel's leading ops marked zamba2.before_wait.
+//
+// zamba2-prefetch-weights (before bufferization)
+//   - marks the module so that the linear kernels prefetch their weight
+//     rows into L2 before that wait (GpuKernels.cpp).
 //
 //===----------------------------------------------------------------------===//
+#include "lowering/GpuKernels.h"
 #include "lowering/Pipelines.h"
 #include "passes/Passes.h"
 
@@ -43,6 +49,7 @@ namespace mlir::zamba2 {
 #define GEN_PASS_DEF_GPUSTREAM
 #define GEN_PASS_DEF_MERGEGPUMODULES
 #define GEN_PASS_DEF_GPUDEPENDENTLAUNCH
+#define GEN_PASS_DEF_PREFETCHWEIGHTS
 #include "passes/Passes.h.inc"
 } // namespace mlir::zamba2
 
@@ -344,14 +351,31 @@ struct GpuDependentLaunchPass
       if (!fn.isKernel() || fn.getBody().empty())
         return;
       Block &entry = fn.getBody().front();
-      if (!entry.empty() && isa<NVVM::GriddepcontrolOp>(entry.front()))
+      if (llvm::any_of(entry, [](Operation &op) {
+            return isa<NVVM::GriddepcontrolOp>(op);
+          }))
         return; // done already
+      // After the ops that may run before the wait (kBeforeWaitAttr).
       auto b = OpBuilder::atBlockBegin(&entry);
+      for (Operation &op : entry)
+        if (op.hasAttr(kBeforeWaitAttr))
+          b.setInsertionPointAfter(&op);
       NVVM::GriddepcontrolOp::create(b, fn.getLoc(),
                                      NVVM::GridDepActionKind::wait);
       NVVM::GriddepcontrolOp::create(
           b, fn.getLoc(), NVVM::GridDepActionKind::launch_dependents);
     });
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// zamba2-prefetch-weights
+//===----------------------------------------------------------------------===//
+
+struct PrefetchWeightsPass
+    : mlir::zamba2::impl::PrefetchWeightsBase<PrefetchWeightsPass> {
+  void runOnOperation() override {
+    getOperation()->setAttr(kPrefetchWeightsAttr, UnitAttr::get(&getContext()));
   }
 };
 

@@ -141,6 +141,8 @@ bool mlir::zamba2::usesDependentLaunch(const CudaPipelineOptions &options) {
 void mlir::zamba2::buildCudaPipeline(OpPassManager &pm,
                                      const CudaPipelineOptions &options) {
   addModelLevelPasses(pm, options.weightAlignment, options.fusion, "cuda");
+  if (options.prefetchWeights && usesDependentLaunch(options))
+    pm.addPass(createPrefetchWeights());
   addStages(pm, kCudaToKernels);
   if (usesDependentLaunch(options))
     pm.addPass(createGpuDependentLaunch());
@@ -225,6 +227,11 @@ struct CudaPipelineCLOptions
       llvm::cl::desc("Run zamba2-gpu-dependent-launch (default on; sm_90 "
                      "and newer only)"),
       llvm::cl::init(true)};
+  Option<bool> prefetchWeights{
+      *this, "prefetch-weights",
+      llvm::cl::desc("Run zamba2-prefetch-weights (default off until "
+                     "measured on a GPU; with dependent-launch only)"),
+      llvm::cl::init(false)};
 };
 } // namespace
 
@@ -250,7 +257,8 @@ void mlir::zamba2::registerZamba2Pipelines() {
       "zamba2-cuda-pipeline",
       "Imported zamba2 module -> LLVM dialect host code launching CUDA "
       "kernels (the CPU pipeline's fusions, zamba2-fuse-norm if asked, "
-      "zamba2-lower-to-linalg{target=cuda}, the CPU pipeline's "
+      "zamba2-lower-to-linalg{target=cuda}, zamba2-prefetch-weights if "
+      "asked, the CPU pipeline's "
       "bufferization with the kernels of lowering/GpuKernels, "
       "zamba2-allocs-to-gpu, zamba2-parallel-to-gpu, zamba2-merge-gpu-modules, "
       "zamba2-gpu-stream, zamba2-gpu-dependent-launch, NVVM, gpu-to-llvm, "
@@ -269,6 +277,7 @@ void mlir::zamba2::registerZamba2Pipelines() {
         options.fusion.fuseResidual = cl.fuseResidual;
         options.fusion.fuseNorm = cl.fuseNorm;
         options.dependentLaunch = cl.dependentLaunch;
+        options.prefetchWeights = cl.prefetchWeights;
         buildCudaPipeline(pm, options);
       });
 }

@@ -60,6 +60,10 @@ struct CudaPipelineOptions {
   /// (zamba2-gpu-dependent-launch), so that the runtime can launch each
   /// before the previous one ends; only for sm_90 and newer.
   bool dependentLaunch = true;
+  /// The linear kernels prefetch their weight rows into L2 before they wait
+  /// for their predecessor (zamba2-prefetch-weights); with dependent launch
+  /// only (else nothing to overlap).
+  bool prefetchWeights = false;
 };
 
 /// Whether the CUDA pipeline runs zamba2-gpu-dependent-launch with these

@@ -356,6 +356,24 @@ def GpuDependentLaunch : Pass<"zamba2-gpu-dependent-launch", "ModuleOp"> {
                            "::mlir::NVVM::NVVMDialect"];
 }
 
+def PrefetchWeights : Pass<"zamba2-prefetch-weights", "ModuleOp"> {
+  let summary = "The CUDA linear kernels prefetch their weights into L2 "
+                "before waiting for the kernel before them";
+  let description = [{
+    Marks the module (the unit attribute `zamba2.prefetch_weights`) so that
+    the CUDA kernels of `linear`, `lora_linear` and `quant_linear`, when
+    bufferized, begin with one bulk prefetch into L2
+    (`nvvm.cp.async.bulk.prefetch`, sm_90) of the weight rows their block
+    reads (and of the scales and zero points, and LoRA's B rows), marked
+    `zamba2.before_wait`; `zamba2-gpu-dependent-launch` then puts the
+    kernel's wait for its predecessor after it. Under a dependent launch the
+    weights' DRAM latency passes while the previous kernel ends, and the
+    loads after the wait hit L2. Weights do not depend on earlier kernels,
+    so the results are unchanged. Run it before bufferization; it is only
+    useful with zamba2-gpu-dependent-launch.
+  }];
+}
+
 def Quantize : Pass<"zamba2-quantize", "ModuleOp"> {
   let summary = "Weight-only integer quantization of the linears' weights";
   let description = [{

@@ -118,6 +118,7 @@ enum class Op : uint8_t {
   Popc,
   Brev,
   Testp,
+  Prefetch, // prefetch [a] (one byte's line) or cp.async.bulk.prefetch [a], n
 };
 
 /// Rounding of float operations and float<->int conversions.

@@ -421,9 +421,12 @@ private:
 
   /// The host address of `bytes` at `address` in `space`, checked; null
   /// (with the error set) when outside what the thread may touch.
+  enum Access { Load, Store, Prefetch };
   uint8_t *memory(Thread &t, Frame &f, Space space, uint64_t address,
-                  unsigned bytes, bool write) {
-    const char *what = write ? "store" : "load";
+                  uint64_t bytes, Access access) {
+    const char *what = access == Store  ? "store"
+                       : access == Load ? "load"
+                                        : "prefetch";
     switch (space) {
     case Space::Param:
       if (address + bytes <= f.params.size())
@@ -489,7 +492,8 @@ private:
     if (addr.kind != Operand::Addr)
       return fault(t, "expected an address operand");
     uint64_t a = addr.imm + (addr.reg >= 0 ? f.regs[addr.reg] : 0);
-    uint8_t *p = memory(t, f, in.space, a, bytes * in.vec, in.op == Op::St);
+    uint8_t *p = memory(t, f, in.space, a, bytes * in.vec,
+                        in.op == Op::St ? Store : Load);
     if (!p)
       return false;
     for (unsigned e = 0; e < in.vec; ++e) {
@@ -1074,6 +1078,20 @@ private:
       case Op::Cvt:
         cvt(t, f, in);
         break;
+      case Op::Prefetch: {
+        const Operand &addr = in.ops[0];
+        uint64_t a = addr.imm + (addr.reg >= 0 ? f.regs[addr.reg] : 0);
+        uint64_t n = in.numOps > 1 ? truncBits(value(t, f, in.ops[1]), 32) : 1;
+        if (addr.kind != Operand::Addr)
+          return fault(t, "expected an address operand");
+        if (in.numOps > 1 && (n == 0 || n % 16 != 0 || a % 16 != 0))
+          return fault(t, "cp.async.bulk.prefetch of " + std::to_string(n) +
+                              " bytes: address and size must be multiples "
+                              "of 16, size not 0");
+        if (!memory(t, f, in.space, a, n, Prefetch))
+          return false;
+        break;
+      }
       case Op::Setp: {
         bool p =
             compare(in, value(t, f, in.ops[(in.flags & kSecondDst) ? 2 : 1]),

@@ -1042,8 +1042,24 @@ bool Parser::decodeOpcode(const std::string &word, Inst &in) {
                                                     {"griddepcontrol", Op::Nop},
                                                     {"membar", Op::Nop},
                                                     {"fence", Op::Nop},
-                                                    {"prefetch", Op::Nop},
                                                     {"cvta", Op::Cvta}};
+  // Prefetches change no value, but their addresses are checked like a
+  // load's: an address computed wrong is a bug even where the GPU ignores
+  // it. cp.async.bulk.prefetch.L2.global [a], bytes: a range of global
+  // memory; prefetch{.space}.level [a]: one line.
+  if (word.rfind("cp.async.bulk.prefetch", 0) == 0) {
+    in.op = Op::Prefetch;
+    in.space = Space::Global;
+    return true;
+  }
+  if (base == "prefetch") {
+    in.op = Op::Prefetch;
+    Space space;
+    for (size_t i = 1; i < parts.size(); ++i)
+      if (parseSpaceName(parts[i], space))
+        in.space = space;
+    return true;
+  }
   bool found = false;
   for (const auto &[name, op] : ops)
     if (base == name) {

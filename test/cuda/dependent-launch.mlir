@@ -17,6 +17,16 @@
 // CHECK-NEXT: nvvm.griddepcontrol wait
 // CHECK-NEXT: nvvm.griddepcontrol launch_dependents
 // CHECK-NEXT: gpu.return
+// A kernel's leading ops marked zamba2.before_wait (a weight prefetch) run
+// before the wait.
+// CHECK-LABEL: gpu.func @prefetching(
+// CHECK-NEXT: arith.constant
+// CHECK-NEXT: scf.if
+// CHECK-NEXT: memref.extract_aligned_pointer_as_index
+// CHECK: } {zamba2.before_wait}
+// CHECK-NEXT: nvvm.griddepcontrol wait
+// CHECK-NEXT: nvvm.griddepcontrol launch_dependents
+// CHECK-NEXT: memref.load
 // CHECK-LABEL: func.func @host(
 // CHECK-NOT: nvvm.griddepcontrol
 module attributes {gpu.container_module} {
@@ -31,6 +41,14 @@ module attributes {gpu.container_module} {
       gpu.return
     }
     gpu.func @twice() kernel {
+      gpu.return
+    }
+    gpu.func @prefetching(%a: memref<4x4xf32>, %go: i1) kernel {
+      %c0 = arith.constant 0 : index
+      scf.if %go {
+        %p = memref.extract_aligned_pointer_as_index %a : memref<4x4xf32> -> index
+      } {zamba2.before_wait}
+      %v = memref.load %a[%c0, %c0] : memref<4x4xf32>
       gpu.return
     }
   }

@@ -149,6 +149,14 @@ cl::opt<bool> fuseNorm(
              "checked on the CUDA simulator; on the CPU the lowering computes "
              "the norm first, the same numbers)"),
     cl::init(false), cl::cat(category));
+cl::opt<bool> prefetchWeights(
+    "prefetch-weights",
+    cl::desc("--target cuda, sm_90 or newer: each linear kernel asks L2 for "
+             "its weight rows before it waits for the kernel before it, so "
+             "that their DRAM latency overlaps that kernel's end "
+             "(zamba2-prefetch-weights; default off until its speed is "
+             "measured on a GPU; the numbers are the same)"),
+    cl::init(false), cl::cat(category));
 enum class Quantize { None, Int4, Int8 };
 enum class QuantScheme { Sym, Asym };
 enum class ScaleType { F16, F32 };
@@ -402,6 +410,12 @@ int main(int argc, char **argv) {
     if (!llvm::Regex("^sm_[0-9]+[af]?$").match(gpuName))
       return fail("--gpu: expected a CUDA GPU name such as sm_90, got '" +
                   gpuName + "'");
+    mlir::zamba2::CudaPipelineOptions chip;
+    chip.chip = gpuName;
+    if (prefetchWeights && !mlir::zamba2::usesDependentLaunch(chip))
+      return fail("--prefetch-weights needs sm_90 or newer (its bulk "
+                  "prefetch, and a dependent launch to overlap), not " +
+                  gpuName);
     // The kernels call libdevice (rsqrtf, expf, pow, ...). Without it
     // MLIR's NVVM target leaves those calls unresolved, and the PTX fails
     // to load on a GPU: refuse here instead.
@@ -417,6 +431,8 @@ int main(int argc, char **argv) {
     return fail("--emit=ptx needs --target cuda");
   } else if (gpuBinary.getNumOccurrences()) {
     return fail("--gpu-binary needs --target cuda");
+  } else if (prefetchWeights) {
+    return fail("--prefetch-weights needs --target cuda");
   }
   if (emit == Emit::Package && outputPath.empty())
     return fail("-o PKG is required to write a package (or pick --emit)");
@@ -515,6 +531,7 @@ int main(int argc, char **argv) {
     gpu.toolkitPath = cudaToolkitDir();
     gpu.format =
         emit == Emit::PTX || gpuBinary == GpuBinary::Ptx ? "isa" : "fatbin";
+    gpu.prefetchWeights = prefetchWeights;
     dependentLaunch = mlir::zamba2::usesDependentLaunch(gpu);
     mlir::zamba2::buildCudaPipeline(pm, gpu);
   } else {

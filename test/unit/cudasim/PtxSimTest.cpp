@@ -378,6 +378,40 @@ TEST(PtxSim, OutOfBoundsLoadIsAnError) {
   EXPECT_NE(error.find("global load of 4 bytes"), std::string::npos) << error;
 }
 
+TEST(PtxSim, PrefetchAddressesAreChecked) {
+  // Prefetches change nothing, but a range outside the buffer or a bulk
+  // prefetch off its 16-byte granule is an address bug.
+  auto kernel = [](const char *offset, const char *bytes) {
+    return std::string(R"(
+.visible .entry pf(.param .u64 buf)
+{
+  .reg .b32 %r<2>;
+  .reg .b64 %rd<4>;
+  ld.param.u64 %rd1, [buf];
+  add.s64 %rd2, %rd1, )") +
+           offset + R"(;
+  mov.u32 %r1, )" +
+           bytes + R"(;
+  cp.async.bulk.prefetch.L2.global [%rd2], %r1;
+  prefetch.global.L2 [%rd1+60];
+  ret;
+}
+)";
+  };
+  std::vector<uint32_t> buf(16); // 64 bytes
+  auto m = parse(kernel("16", "48"));
+  EXPECT_EQ(run<uint32_t>(*m, "pf", 1, {&buf}), "");
+  m = parse(kernel("16", "64"));
+  EXPECT_NE(
+      run<uint32_t>(*m, "pf", 1, {&buf}).find("global prefetch of 64 bytes at"),
+      std::string::npos);
+  m = parse(kernel("8", "16"));
+  EXPECT_NE(run<uint32_t>(*m, "pf", 1, {&buf})
+                .find("cp.async.bulk.prefetch of 16 bytes: address and size "
+                      "must be multiples of 16"),
+            std::string::npos);
+}
+
 TEST(PtxSim, ShuffleAgainstBarrierIsADeadlock) {
   // Lanes 0-15 wait at a shuffle that needs lanes 16-31, which wait at a
   // barrier that needs lanes 0-15.
