@@ -23,6 +23,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 namespace zamba2 {
 namespace ptxsim {
@@ -679,126 +680,99 @@ private:
     }
   }
 
-  /// Float arithmetic of one or more operands in the instruction's type.
+  /// `op` on x, y, z of float type F, in the current rounding mode; false
+  /// for an operation PTX does not have on floats.
+  template <typename F>
+  static bool floatArith(Op op, bool propagateNaN, F x, F y, F z, F &o) {
+    switch (op) {
+    case Op::Add:
+      o = x + y;
+      return true;
+    case Op::Sub:
+      o = x - y;
+      return true;
+    case Op::Mul:
+      o = x * y;
+      return true;
+    case Op::Fma:
+    case Op::Mad:
+      o = std::fma(x, y, z);
+      return true;
+    case Op::Div:
+      o = x / y;
+      return true;
+    case Op::Min:
+    case Op::Max:
+      if (propagateNaN && (std::isnan(x) || std::isnan(y)))
+        o = std::numeric_limits<F>::quiet_NaN();
+      else
+        o = op == Op::Min ? std::fmin(x, y) : std::fmax(x, y);
+      return true;
+    case Op::Rcp:
+      o = F(1) / x;
+      return true;
+    case Op::Sqrt:
+      o = std::sqrt(x);
+      return true;
+    case Op::Rsqrt: // in double, then rounded once
+      o = F(1.0 / std::sqrt(double(x)));
+      return true;
+    case Op::Ex2:
+      o = std::exp2(x);
+      return true;
+    case Op::Lg2:
+      o = std::log2(x);
+      return true;
+    case Op::Sin:
+      o = std::sin(x);
+      return true;
+    case Op::Cos:
+      o = std::cos(x);
+      return true;
+    case Op::Tanh:
+      o = std::tanh(x);
+      return true;
+    case Op::Copysign: // copysign.f d, a, b: b's magnitude, a's sign
+      o = std::copysign(y, x);
+      return true;
+    default:
+      return false;
+    }
+  }
+
+  /// Float arithmetic of one or more operands in the instruction's type
+  /// (f32 or f64); neg and abs on the sign bit, as PTX defines them.
   bool floatOp(Thread &t, Frame &f, const Inst &in) {
-    Ty ty = in.ty;
     unsigned n = in.numOps;
     uint64_t a = value(t, f, in.ops[1]);
     uint64_t b = n > 2 ? value(t, f, in.ops[2]) : 0;
     uint64_t c = n > 3 ? value(t, f, in.ops[3]) : 0;
-    uint64_t r = 0;
-    RoundingScope rounding(in.rnd);
-    if (ty == Ty::F32) {
-      float x = asF32(a), y = asF32(b), z = asF32(c), o;
-      switch (in.op) {
-      case Op::Add:
-        o = x + y;
-        break;
-      case Op::Sub:
-        o = x - y;
-        break;
-      case Op::Mul:
-        o = x * y;
-        break;
-      case Op::Fma:
-      case Op::Mad:
-        o = std::fma(x, y, z);
-        break;
-      case Op::Div:
-        o = x / y;
-        break;
-      case Op::Min:
-      case Op::Max:
-        if ((in.flags & kNaN) && (std::isnan(x) || std::isnan(y)))
-          o = std::nanf("");
-        else
-          o = in.op == Op::Min ? std::fmin(x, y) : std::fmax(x, y);
-        break;
-      case Op::Neg:
-        return setReg(f, in.ops[0], a ^ 0x80000000u), true;
-      case Op::Abs:
-        return setReg(f, in.ops[0], a & 0x7fffffffu), true;
-      case Op::Rcp:
-        o = 1.0f / x;
-        break;
-      case Op::Sqrt:
-        o = std::sqrt(x);
-        break;
-      case Op::Rsqrt:
-        o = float(1.0 / std::sqrt(double(x)));
-        break;
-      case Op::Ex2:
-        o = std::exp2(x);
-        break;
-      case Op::Lg2:
-        o = std::log2(x);
-        break;
-      case Op::Sin:
-        o = std::sin(x);
-        break;
-      case Op::Cos:
-        o = std::cos(x);
-        break;
-      case Op::Tanh:
-        o = std::tanh(x);
-        break;
-      case Op::Copysign:
-        o = std::copysign(y, x);
-        break;
-      default:
-        return fault(t, "unsupported f32 operation");
-      }
-      if (in.flags & kSat)
-        o = std::isnan(o) ? 0.0f : std::fmin(std::fmax(o, 0.0f), 1.0f);
-      r = fromF32(o);
-    } else if (ty == Ty::F64) {
-      double x = asF64(a), y = asF64(b), z = asF64(c), o;
-      switch (in.op) {
-      case Op::Add:
-        o = x + y;
-        break;
-      case Op::Sub:
-        o = x - y;
-        break;
-      case Op::Mul:
-        o = x * y;
-        break;
-      case Op::Fma:
-      case Op::Mad:
-        o = std::fma(x, y, z);
-        break;
-      case Op::Div:
-        o = x / y;
-        break;
-      case Op::Min:
-      case Op::Max:
-        if ((in.flags & kNaN) && (std::isnan(x) || std::isnan(y)))
-          o = std::nan("");
-        else
-          o = in.op == Op::Min ? std::fmin(x, y) : std::fmax(x, y);
-        break;
-      case Op::Neg:
-        return setReg(f, in.ops[0], a ^ 0x8000000000000000ull), true;
-      case Op::Abs:
-        return setReg(f, in.ops[0], a & 0x7fffffffffffffffull), true;
-      case Op::Rcp:
-        o = 1.0 / x;
-        break;
-      case Op::Sqrt:
-        o = std::sqrt(x);
-        break;
-      case Op::Rsqrt:
-        o = 1.0 / std::sqrt(x);
-        break;
-      case Op::Copysign:
-        o = std::copysign(y, x);
-        break;
-      default:
-        return fault(t, "unsupported f64 operation");
-      }
-      r = fromF64(o);
-    } else {
+    bool f32 = in.ty == Ty::F32;
+    if (!f32 && in.ty != Ty::F64)
       return fault(t, "unsupported float type for this operation");
+    uint64_t sign = f32 ? 0x80000000ull : 0x8000000000000000ull;
+    uint64_t r;
+    if (in.op == Op::Neg) {
+      r = a ^ sign;
+    } else if (in.op == Op::Abs) {
+      r = a & ~sign & (f32 ? 0xffffffffull : ~0ull);
+    } else {
+      RoundingScope rounding(in.rnd);
+      bool nan = in.flags & kNaN;
+      bool ok;
+      if (f32) {
+        float o = 0;
+        ok = floatArith<float>(in.op, nan, asF32(a), asF32(b), asF32(c), o);
+        if (in.flags & kSat)
+          o = std::isnan(o) ? 0.0f : std::fmin(std::fmax(o, 0.0f), 1.0f);
+        r = fromF32(o);
+      } else {
+        double o = 0;
+        ok = floatArith<double>(in.op, nan, asF64(a), asF64(b), asF64(c), o);
+        r = fromF64(o);
+      }
+      if (!ok)
+        return fault(t, "unsupported float operation");
     }
     setReg(f, in.ops[0], r);
     return true;
