@@ -15,7 +15,9 @@
 // against the memory this driver handed out or was given
 // (cuMemHostRegister) and fails the launch on any other, with the kernel,
 // block, thread and PTX line in the error text (cuGetErrorString of the
-// failure). Fresh device memory and shared memory hold NaN bits (0xff), so
+// failure), as it does for a shared-memory race (two threads of a block
+// touching a word between two barriers, one of them writing) and a
+// deadlock. Fresh device memory and shared memory hold NaN bits (0xff), so
 // that reading what nobody wrote shows.
 //
 // Not a performance model: it says whether kernels compute the right

@@ -9,6 +9,11 @@
 // threads is a deadlock and an error. Registers are 64-bit slots holding a
 // value's bits; every read takes the bits its type names.
 //
+// Running threads in turn picks one order of many for accesses that no
+// barrier orders, so shared memory is checked for races instead
+// (checkRace): per 4-byte word, who wrote and read it since the last
+// barrier.
+//
 // The numerics are the IEEE operations PTX names: add.rn.f32 is a float add,
 // fma.rn a fused multiply-add, rounding modes other than rn are set in the
 // floating-point environment around the operation (this file is compiled
@@ -188,6 +193,10 @@ public:
     // Shared memory starts as NaN bits, so that a read of a value nobody
     // wrote shows in the results.
     shared_.assign(std::max<size_t>(sharedBytes_, 1), 0xff);
+    ++blockSerial_;
+    barriers_ = 0;
+    if (words_.size() < (shared_.size() + 3) / 4)
+      words_.resize((shared_.size() + 3) / 4);
     threads_.resize(threadsPerBlock_);
     for (unsigned i = 0; i < threadsPerBlock_; ++i) {
       Thread &t = threads_[i];
@@ -236,6 +245,7 @@ public:
         return true;
       // Threads that have exited count as arrived, as on the GPU.
       if (atBarrier + done == threadsPerBlock_ && atBarrier > 0) {
+        ++barriers_;
         for (Thread &t : threads_)
           if (t.state == Thread::AtBarrier) {
             t.state = Thread::Running;
@@ -423,6 +433,55 @@ private:
   /// The host address of `bytes` at `address` in `space`, checked; null
   /// (with the error set) when outside what the thread may touch.
   enum Access { Load, Store, Prefetch };
+
+  /// Who last wrote and read a 4-byte word of shared memory, and in which
+  /// interval between barriers (an epoch: the block's serial number and its
+  /// barriers so far, so that nothing needs clearing between blocks).
+  struct WordAccess {
+    uint64_t writeEpoch = 0, readEpoch = 0;
+    uint32_t writer = 0, reader = 0;
+    bool manyReaders = false;
+  };
+  static constexpr uint32_t kNobody = ~0u;
+
+  /// The race check of shared memory: between two barriers, a word one
+  /// thread writes may be touched by no other thread (threads run in turn
+  /// here, so such a pair would get one order of many the GPU may pick).
+  /// False, with the error set, on a race.
+  bool checkRace(Thread &t, uint64_t offset, uint64_t bytes, Access access) {
+    if (access == Prefetch)
+      return true;
+    uint64_t epoch = (blockSerial_ << 24) | barriers_;
+    for (uint64_t w = offset / 4; w < (offset + bytes + 3) / 4; ++w) {
+      WordAccess &a = words_[w];
+      bool written = a.writeEpoch == epoch && a.writer != t.linear;
+      bool read =
+          a.readEpoch == epoch && (a.manyReaders || a.reader != t.linear);
+      if (written || (access == Store && read)) {
+        uint32_t other = written         ? a.writer
+                         : a.manyReaders ? kNobody
+                                         : a.reader;
+        return fault(
+            t, std::string("shared-memory race: ") +
+                   (access == Store ? "store to" : "load of") + " byte " +
+                   std::to_string(w * 4) + ", which " +
+                   (other == kNobody ? std::string("other threads")
+                                     : "thread " + std::to_string(other)) +
+                   (written ? " wrote" : " read") + " since the last barrier");
+      }
+      if (access == Store) {
+        a.writeEpoch = epoch;
+        a.writer = t.linear;
+      } else if (a.readEpoch != epoch) {
+        a.readEpoch = epoch;
+        a.reader = t.linear;
+        a.manyReaders = false;
+      } else if (a.reader != t.linear) {
+        a.manyReaders = true;
+      }
+    }
+    return true;
+  }
   uint8_t *memory(Thread &t, Frame &f, Space space, uint64_t address,
                   uint64_t bytes, Access access) {
     const char *what = access == Store  ? "store"
@@ -435,7 +494,8 @@ private:
       break;
     case Space::Shared:
       if (address + bytes <= shared_.size())
-        return shared_.data() + address;
+        return checkRace(t, address, bytes, access) ? shared_.data() + address
+                                                    : nullptr;
       break;
     case Space::Local:
       if (address + bytes <= f.local.size())
@@ -455,7 +515,9 @@ private:
       if (space == Space::Generic) {
         uint64_t s = reinterpret_cast<uint64_t>(shared_.data());
         if (address >= s && address + bytes <= s + shared_.size())
-          return reinterpret_cast<uint8_t *>(address);
+          return checkRace(t, address - s, bytes, access)
+                     ? reinterpret_cast<uint8_t *>(address)
+                     : nullptr;
         uint64_t l = reinterpret_cast<uint64_t>(f.local.data());
         if (address >= l && address + bytes <= l + f.local.size())
           return reinterpret_cast<uint8_t *>(address);
@@ -1169,6 +1231,8 @@ private:
   std::vector<Thread> threads_;
   uint64_t clock_ = 0;
   uint64_t lastStart_ = 0, lastEnd_ = 0; // a range of memory_
+  uint64_t blockSerial_ = 0, barriers_ = 0;
+  std::vector<WordAccess> words_; // per word of shared_
 
 public:
   uint64_t executed = 0;

@@ -8,6 +8,9 @@
   st.py dump FILE NAME [--row I]
       Prints "NAME DTYPE [shape]" and then the values, one row of the last
       dimension per line (%g), or only row I of the flattened leading dims.
+  st.py batch-row IN OUT I
+      Writes OUT with every tensor of IN cut to batch row I (its first
+      dimension becomes 1): a batch-1 input with its rows of the reference.
 """
 import json
 import struct
@@ -72,11 +75,35 @@ def dump(path, name, row):
         print(" ".join("%g" % v for v in r))
 
 
+def batch_row(path, out, row):
+    with open(path, "rb") as f:
+        data = f.read()
+    n = struct.unpack("<Q", data[:8])[0]
+    header = json.loads(data[8:8 + n])
+    new, blobs, offset = {}, [], 0
+    for name, t in sorted(header.items()):
+        if name == "__metadata__":
+            continue
+        lo, hi = t["data_offsets"]
+        each = (hi - lo) // t["shape"][0]
+        blob = data[8 + n + lo + row * each:8 + n + lo + (row + 1) * each]
+        new[name] = {"dtype": t["dtype"], "shape": [1] + t["shape"][1:],
+                     "data_offsets": [offset, offset + len(blob)]}
+        blobs.append(blob)
+        offset += len(blob)
+    text = json.dumps(new).encode()
+    text += b" " * ((8 - len(text) % 8) % 8)
+    with open(out, "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "write":
         write(sys.argv[2], sys.argv[3:])
     elif sys.argv[1] == "dump":
         row = int(sys.argv[5]) if len(sys.argv) > 5 and sys.argv[4] == "--row" else None
         dump(sys.argv[2], sys.argv[3], row)
+    elif sys.argv[1] == "batch-row":
+        batch_row(sys.argv[2], sys.argv[3], int(sys.argv[4]))
     else:
-        sys.exit("usage: st.py write|dump ...")
+        sys.exit("usage: st.py write|dump|batch-row ...")

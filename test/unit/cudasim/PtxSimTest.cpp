@@ -166,6 +166,58 @@ TEST(PtxSim, BarrierOrdersSharedMemory) {
     EXPECT_EQ(out[i], float(i / 128 * 128 + 127 - i % 128)) << i;
 }
 
+TEST(PtxSim, SharedMemoryRacesAreErrors) {
+  // Each thread stores its word, then (without a barrier) reads its
+  // neighbour's, or (WRITE_ALL) every thread stores to word 0. On a GPU the
+  // order of such accesses is not defined; here thread 1's store comes after
+  // thread 0 touched the word, which is reported either way.
+  auto kernel = [](bool barrier, bool writeAll) {
+    return std::string(R"(
+.shared .align 4 .b8 tile[256];
+.visible .entry race(.param .u64 out)
+{
+  .reg .b32 %r<8>;
+  .reg .b64 %rd<12>;
+  ld.param.u64 %rd1, [out];
+  mov.u32 %r1, %tid.x;
+  mov.u64 %rd6, tile;
+  mul.wide.u32 %rd5, %r1, )") +
+           (writeAll ? "0" : "4") + R"(;
+  add.s64 %rd7, %rd6, %rd5;
+  st.shared.u32 [%rd7], %r1;
+  )" + (barrier ? "bar.sync 0;" : "") +
+           R"(
+  add.s32 %r2, %r1, 1;
+  and.b32 %r2, %r2, 63;
+  mul.wide.u32 %rd8, %r2, 4;
+  add.s64 %rd9, %rd6, %rd8;
+  ld.shared.u32 %r3, [%rd9];
+  mul.wide.u32 %rd10, %r1, 4;
+  add.s64 %rd11, %rd1, %rd10;
+  st.global.u32 [%rd11], %r3;
+  ret;
+}
+)";
+  };
+  std::vector<uint32_t> out(64, 0);
+  auto m = parse(kernel(/*barrier=*/true, /*writeAll=*/false));
+  ASSERT_EQ(run<uint32_t>(*m, "race", 64, {&out}), "");
+  for (uint32_t i = 0; i < 64; ++i)
+    EXPECT_EQ(out[i], (i + 1) % 64);
+  m = parse(kernel(/*barrier=*/false, /*writeAll=*/false));
+  EXPECT_NE(run<uint32_t>(*m, "race", 64, {&out})
+                .find("thread (1,0,0), PTX line 15: shared-memory race: "
+                      "store to byte 4, which thread 0 read since the last "
+                      "barrier"),
+            std::string::npos);
+  m = parse(kernel(/*barrier=*/true, /*writeAll=*/true));
+  EXPECT_NE(run<uint32_t>(*m, "race", 64, {&out})
+                .find("thread (1,0,0), PTX line 15: shared-memory race: "
+                      "store to byte 0, which thread 0 wrote since the last "
+                      "barrier"),
+            std::string::npos);
+}
+
 TEST(PtxSim, IntegerBitOperations) {
   auto m = parse(R"(
 .visible .entry ints(.param .u64 out)

@@ -1,0 +1,123 @@
+#!/bin/bash
+# A/B of the CUDA options that are off until measured (--fuse-norm,
+# --prefetch-weights), on the 1.2B shape, bf16 and int4, in one call on the
+# GPU machine. Two steps:
+#   bench/gpu/ab.sh prepare BIN_DIR OUT   (here, where LLVM/MLIR is)
+#     synthesizes the checkpoint, compiles a CUDA package per (weights,
+#     options) without its weights.bin (the compile takes about 2 min each
+#     on 2 cores), and copies the runtime tools to OUT/bin.
+#   bench/gpu/ab.sh run OUT               (on the GPU machine)
+#     synthesizes the same checkpoint, packs each package, then runs
+#     zamba2-bench on every package twice, in the order A B C ... A B C ...
+#     (so that drift of the machine shows as a difference between rounds),
+#     and prints per package decode ms at batch 1 and 8 (the faster round),
+#     the ratio to the default package of the same weights, and int4's
+#     speed-up over bf16 for each set of options; then the CUDA-graph
+#     PyTorch peer (torch_graph_peer.py) for reference.
+# ZAMBA2_AB_PRESET=tiny (both steps) makes a quick run of the plumbing, e.g.
+# on the CUDA simulator with ZAMBA2_AB_COMPILE_FLAGS=--gpu-binary=ptx (prepare)
+# and ZAMBA2_LIBCUDA=.../libzamba2_cudasim.so ZAMBA2_AB_DECODE=2 (run; the
+# decode steps each package is timed over, 64 by default).
+set -uo pipefail
+here=$(cd "$(dirname "$0")/../.." && pwd)
+mode=${1:?usage: ab.sh prepare BIN_DIR OUT | run OUT}
+preset=${ZAMBA2_AB_PRESET:-1.2b}
+variants="default fuse-norm prefetch fuse-norm+prefetch"
+weights="bf16 int4"
+
+flags_of() { # VARIANT WEIGHTS: zamba2-compile flags
+  local f=(--target cuda)
+  [[ $2 == int4 ]] && f+=(--quantize int4)
+  case $1 in
+    fuse-norm) f+=(--fuse-norm) ;;
+    prefetch) f+=(--prefetch-weights) ;;
+    fuse-norm+prefetch) f+=(--fuse-norm --prefetch-weights) ;;
+  esac
+  echo "${f[@]}"
+}
+
+synthesize() { # BIN CKPT
+  "$1/zamba2-synth" --preset "$preset" --dtype bf16 -o "$2" > /dev/null
+}
+
+if [[ $mode == prepare ]]; then
+  bin=${2:?BIN_DIR} out=${3:?OUT}
+  mkdir -p "$out/bin"
+  cp "$bin"/zamba2-{synth,pack,bench} "$out/bin/" || exit 1
+  synthesize "$bin" "$out/ckpt" || exit 1
+  for w in $weights; do
+    for v in $variants; do
+      pkg=$out/$w-$v
+      echo "ab: compiling $w $v" >&2
+      # shellcheck disable=SC2046
+      "$bin/zamba2-compile" "$out/ckpt" -o "$pkg" $(flags_of "$v" "$w") \
+        ${ZAMBA2_AB_COMPILE_FLAGS:-} \
+        --quiet || exit 1
+      rm -f "$pkg/weights.bin"
+    done
+  done
+  rm -rf "$out/ckpt"
+  echo "prepared $out ($(du -sh "$out" | cut -f1))"
+  exit 0
+fi
+
+out=${2:?OUT}
+bin=$out/bin
+synthesize "$bin" "$out/ckpt" || exit 1
+for w in $weights; do
+  for v in $variants; do
+    "$bin/zamba2-pack" "$out/ckpt" "$out/$w-$v" > /dev/null 2>&1 || {
+      echo "ab: packing $w-$v failed" >&2
+      exit 1
+    }
+  done
+done
+for round in 1 2; do
+  for w in $weights; do
+    for v in $variants; do
+      "$bin/zamba2-bench" "$out/$w-$v" --prefill 16 --batch 1,8 \
+        --decode "${ZAMBA2_AB_DECODE:-64}" \
+        --repeat 1 > "$out/$w-$v.round$round.txt" 2>&1 ||
+        echo "ab: bench of $w-$v failed (round $round)" >&2
+    done
+  done
+done
+python3 - "$out" "$variants" "$weights" <<'PY'
+import re, sys
+out, variants, weights = sys.argv[1], sys.argv[2].split(), sys.argv[3].split()
+def decode(path, batch):
+    try:
+        text = open(path).read()
+    except OSError:
+        return None
+    m = re.search(rf"^decode\s+batch {batch}: ([0-9.]+) ms", text, re.M)
+    return float(m.group(1)) if m else None
+ms = {}
+for w in weights:
+    for v in variants:
+        for b in (1, 8):
+            runs = [decode(f"{out}/{w}-{v}.round{r}.txt", b) for r in (1, 2)]
+            runs = [r for r in runs if r is not None]
+            ms[w, v, b] = (min(runs), max(runs)) if runs else None
+print(f"{'package':28} {'b1 ms (2 rounds)':>18} {'vs default':>10} "
+      f"{'b8 ms (2 rounds)':>18} {'vs default':>10}")
+for w in weights:
+    for v in variants:
+        cells = []
+        for b in (1, 8):
+            m, base = ms[w, v, b], ms[w, "default", b]
+            if m is None:
+                cells += ["failed", ""]
+                continue
+            cells += [f"{m[0]:.3f}-{m[1]:.3f}",
+                      f"{base[0] / m[0]:.3f}x" if base else ""]
+        print(f"{w + ' ' + v:28} {cells[0]:>18} {cells[1]:>10} "
+              f"{cells[2]:>18} {cells[3]:>10}")
+for v in variants:
+    b, i = ms["bf16", v, 1], ms["int4", v, 1]
+    if b and i:
+        print(f"int4 speed-up over bf16, batch 1, {v}: {b[0] / i[0]:.2f}x")
+PY
+if [[ $preset == 1.2b ]]; then
+  python3 "$here/bench/gpu/torch_graph_peer.py" 2>&1 | grep RESULT
+fi
