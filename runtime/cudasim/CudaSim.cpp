@@ -133,15 +133,25 @@ CUresult failWith(int code, const std::string &text) {
 
 CUresult allocate(CUdeviceptr *p, size_t bytes) {
   if (!p || bytes == 0)
-    return kInvalidValue;
+    return failWith(kInvalidValue, "cuMemAlloc of 0 bytes");
   void *q = std::malloc(bytes);
   if (!q)
-    return kOutOfMemory;
+    return failWith(kOutOfMemory, "cuMemAlloc of " + std::to_string(bytes) +
+                                      " bytes: out of host memory");
   std::memset(q, 0xff, bytes);
   std::lock_guard<std::mutex> lock(mutex);
   memory.add(q, bytes);
   *p = reinterpret_cast<CUdeviceptr>(q);
   return kSuccess;
+}
+
+/// Whether [p, p + bytes) is device memory (an allocation or a registered
+/// host range).
+bool isDevice(const void *p, size_t bytes) {
+  uint64_t start, end;
+  std::lock_guard<std::mutex> lock(mutex);
+  return bytes == 0 ||
+         memory.contains(reinterpret_cast<uint64_t>(p), bytes, start, end);
 }
 
 CUresult run(const Recorded &r) {
@@ -188,7 +198,16 @@ CUresult issue(void *stream, Recorded r) {
   return run(r);
 }
 
-CUresult copy(void *dst, const void *src, size_t bytes, void *stream) {
+/// A copy of `bytes`; `dstDevice` / `srcDevice` say which sides must be
+/// device memory (checked, like a kernel's accesses).
+CUresult copy(void *dst, const void *src, size_t bytes, void *stream,
+              bool dstDevice, bool srcDevice) {
+  if ((dstDevice && !isDevice(dst, bytes)) ||
+      (srcDevice && !isDevice(src, bytes)))
+    return failWith(kInvalidValue,
+                    "a copy of " + std::to_string(bytes) +
+                        " bytes touches device memory outside every "
+                        "allocation");
   Recorded r;
   r.kind = Recorded::Copy;
   r.dst = dst;
@@ -199,6 +218,10 @@ CUresult copy(void *dst, const void *src, size_t bytes, void *stream) {
 
 CUresult set(CUdeviceptr dst, unsigned value, unsigned elementBytes,
              size_t count, void *stream) {
+  if (!isDevice(reinterpret_cast<void *>(dst), count * elementBytes))
+    return failWith(kInvalidValue, "a memset of " +
+                                       std::to_string(count * elementBytes) +
+                                       " bytes outside every allocation");
   Recorded r;
   r.kind = Recorded::Set;
   r.dst = reinterpret_cast<void *>(dst);
@@ -351,34 +374,38 @@ EXPORT CUresult cuMemAllocManaged(CUdeviceptr *p, size_t n, unsigned) {
 EXPORT CUresult cuMemFree_v2(CUdeviceptr p) {
   if (!p)
     return kSuccess;
-  std::lock_guard<std::mutex> lock(mutex);
   void *q = reinterpret_cast<void *>(p);
-  memory.remove(q);
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (!memory.remove(q))
+      return failWith(kInvalidValue,
+                      "cuMemFree of a pointer cuMemAlloc did not return");
+  }
   std::free(q);
   return kSuccess;
 }
 EXPORT CUresult cuMemcpy(CUdeviceptr d, CUdeviceptr s, size_t n) {
   return copy(reinterpret_cast<void *>(d), reinterpret_cast<const void *>(s), n,
-              nullptr);
+              nullptr, true, true);
 }
 EXPORT CUresult cuMemcpyAsync(CUdeviceptr d, CUdeviceptr s, size_t n,
                               void *stream) {
   return copy(reinterpret_cast<void *>(d), reinterpret_cast<const void *>(s), n,
-              stream);
+              stream, true, true);
 }
 EXPORT CUresult cuMemcpyHtoD_v2(CUdeviceptr d, const void *s, size_t n) {
-  return copy(reinterpret_cast<void *>(d), s, n, nullptr);
+  return copy(reinterpret_cast<void *>(d), s, n, nullptr, true, false);
 }
 EXPORT CUresult cuMemcpyDtoH_v2(void *d, CUdeviceptr s, size_t n) {
-  return copy(d, reinterpret_cast<const void *>(s), n, nullptr);
+  return copy(d, reinterpret_cast<const void *>(s), n, nullptr, false, true);
 }
 EXPORT CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr d, const void *s, size_t n,
                                      void *stream) {
-  return copy(reinterpret_cast<void *>(d), s, n, stream);
+  return copy(reinterpret_cast<void *>(d), s, n, stream, true, false);
 }
 EXPORT CUresult cuMemcpyDtoHAsync_v2(void *d, CUdeviceptr s, size_t n,
                                      void *stream) {
-  return copy(d, reinterpret_cast<const void *>(s), n, stream);
+  return copy(d, reinterpret_cast<const void *>(s), n, stream, false, true);
 }
 EXPORT CUresult cuMemsetD8_v2(CUdeviceptr d, unsigned char v, size_t n) {
   return set(d, v, 1, n, nullptr);

@@ -117,7 +117,6 @@ enum class Op : uint8_t {
   Clz,
   Popc,
   Brev,
-  Testp,
   Prefetch, // prefetch [a] (one byte's line) or cp.async.bulk.prefetch [a], n
 };
 
@@ -270,7 +269,8 @@ std::unique_ptr<Module> parsePtx(const std::string &text, std::string &error);
 class MemoryMap {
 public:
   void add(const void *p, size_t bytes);
-  void remove(const void *p);
+  /// Forgets the range starting at `p`; false if none does.
+  bool remove(const void *p);
   /// Whether [p, p + bytes) lies within one range; if so, that range is
   /// [start, end).
   bool contains(uint64_t p, size_t bytes, uint64_t &start, uint64_t &end) const;

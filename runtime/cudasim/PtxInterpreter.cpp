@@ -11,7 +11,7 @@
 //
 // Running threads in turn picks one order of many for accesses that no
 // barrier orders, so shared memory is checked for races instead
-// (checkRace): per 4-byte word, who wrote and read it since the last
+// (checkRace): per byte, who wrote and read it since the last
 // barrier.
 //
 // The numerics are the IEEE operations PTX names: add.rn.f32 is a float add,
@@ -66,13 +66,6 @@ inline uint64_t fromF64(double d) {
 }
 
 float bf16ToF32(uint16_t h) { return asF32(uint32_t(h) << 16); }
-uint16_t f32ToBf16(float f) { // round to nearest even
-  uint32_t u = uint32_t(fromF32(f));
-  if (std::isnan(f))
-    return uint16_t((u >> 16) | 0x40);
-  u += 0x7fff + ((u >> 16) & 1);
-  return uint16_t(u >> 16);
-}
 float f16ToF32(uint16_t h) {
   uint32_t sign = uint32_t(h & 0x8000) << 16;
   uint32_t exp = (h >> 10) & 0x1f, man = h & 0x3ff;
@@ -84,25 +77,47 @@ float f16ToF32(uint16_t h) {
     return asF32(sign | 0x7f800000 | (man << 13));
   return asF32(sign | ((exp + 112) << 23) | (man << 13));
 }
-uint16_t f32ToF16(float f) { // round to nearest even
-  uint32_t u = uint32_t(fromF32(f));
-  uint16_t sign = uint16_t((u >> 16) & 0x8000);
-  float a = std::fabs(f);
-  if (std::isnan(f))
-    return uint16_t(sign | 0x7e00);
-  if (a >= 65520.0f)
-    return uint16_t(sign | 0x7c00);
-  if (a < 6.103515625e-05f) { // subnormal: multiples of 2^-24
-    float q = std::nearbyint(a * 16777216.0f);
-    return uint16_t(sign | uint16_t(q));
+
+/// `x` rounded, in the current rounding mode, to a binary format of
+/// `precision` significant bits and exponents [emin, emax] (subnormals
+/// below emin; overflow to infinity or the largest finite value as the
+/// mode says). Exact: x / q is a power-of-two scaling, and nearbyint rounds
+/// in the current mode.
+double roundToFormat(double x, int precision, int emin, int emax) {
+  if (!std::isfinite(x) || x == 0)
+    return x;
+  int e = std::max(std::ilogb(x), emin);
+  double q = std::ldexp(1.0, e - (precision - 1));
+  double r = std::nearbyint(x / q) * q;
+  double largest = std::ldexp(2.0 - std::ldexp(1.0, 1 - precision), emax);
+  if (std::fabs(r) > largest) {
+    int mode = std::fegetround();
+    bool infinite = mode == FE_TONEAREST || (mode == FE_UPWARD && r > 0) ||
+                    (mode == FE_DOWNWARD && r < 0);
+    r = std::copysign(infinite ? HUGE_VAL : largest, r);
   }
-  uint32_t au = uint32_t(fromF32(a));
-  uint32_t exp = (au >> 23) - 112, man = au & 0x7fffff;
-  uint32_t h = (exp << 10) | (man >> 13);
-  uint32_t rest = man & 0x1fff;
-  if (rest > 0x1000 || (rest == 0x1000 && (h & 1)))
-    ++h;
-  return uint16_t(sign | h);
+  return r;
+}
+
+uint16_t toBf16(double x) {
+  if (std::isnan(x))
+    return std::signbit(x) ? 0xffc0 : 0x7fc0;
+  // Exactly representable after rounding: its f32's upper half.
+  return uint16_t(fromF32(float(roundToFormat(x, 8, -126, 127))) >> 16);
+}
+uint16_t toF16(double x) {
+  if (std::isnan(x))
+    return std::signbit(x) ? 0xfe00 : 0x7e00;
+  double r = roundToFormat(x, 11, -14, 15);
+  uint16_t sign = std::signbit(r) ? 0x8000 : 0;
+  double a = std::fabs(r);
+  if (std::isinf(a))
+    return uint16_t(sign | 0x7c00);
+  if (a < std::ldexp(1.0, -14)) // subnormal: a multiple of 2^-24
+    return uint16_t(sign | uint16_t(std::ldexp(a, 24)));
+  int e = std::ilogb(a);
+  uint16_t man = uint16_t(std::ldexp(a, 10 - e) - 1024);
+  return uint16_t(sign | ((e + 15) << 10) | man);
 }
 
 /// Rounding modes other than round-to-nearest, set for one operation.
@@ -142,15 +157,15 @@ double readFloat(Ty t, uint64_t v) {
     return asF32(v);
   }
 }
-/// Rounds `d` to type `t` in the current rounding mode (f16/bf16: nearest).
+/// Rounds `d` to type `t` in the current rounding mode.
 uint64_t writeFloat(Ty t, double d) {
   switch (t) {
   case Ty::F64:
     return fromF64(d);
   case Ty::F16:
-    return f32ToF16(float(d));
+    return toF16(d);
   case Ty::BF16:
-    return f32ToBf16(float(d));
+    return toBf16(d);
   default:
     return fromF32(float(d));
   }
@@ -195,8 +210,9 @@ public:
     shared_.assign(std::max<size_t>(sharedBytes_, 1), 0xff);
     ++blockSerial_;
     barriers_ = 0;
-    if (words_.size() < (shared_.size() + 3) / 4)
-      words_.resize((shared_.size() + 3) / 4);
+    blockStart_ = executed;
+    if (words_.size() < shared_.size())
+      words_.resize(shared_.size());
     threads_.resize(threadsPerBlock_);
     for (unsigned i = 0; i < threadsPerBlock_; ++i) {
       Thread &t = threads_[i];
@@ -277,35 +293,54 @@ private:
     return false;
   }
 
-  /// All live lanes of warp `w` at the same shuffle: do it. 1 if done, 0 if
-  /// the warp is not there, -1 on error.
+  /// The lanes of warp `w` that wait at a shuffle and whose member mask
+  /// (the shuffle's last operand) is all there, live lanes of the mask at
+  /// the same instruction: do their shuffle. 1 if one was done, 0 if none
+  /// is complete, -1 on error.
   int shuffleWarp(unsigned w) {
     unsigned begin = w * 32, end = std::min(threadsPerBlock_, begin + 32);
-    const Inst *at = nullptr;
-    for (unsigned i = begin; i < end; ++i) {
-      Thread &t = threads_[i];
-      if (t.state == Thread::Done)
+    for (unsigned first = begin; first < end; ++first) {
+      Thread &lead = threads_[first];
+      if (lead.state != Thread::AtShuffle)
         continue;
-      if (t.state != Thread::AtShuffle)
-        return 0;
-      const Inst *in = &t.frames.back().fn->code[t.frames.back().pc];
-      if (at && in != at) {
-        fault(t, "lanes of one warp wait at different shfl.sync");
-        return -1;
+      const Frame &lf = lead.frames.back();
+      const Inst *at = &lf.fn->code[lf.pc];
+      unsigned maskOp = (at->flags & kSecondDst) ? 5 : 4;
+      uint32_t mask = uint32_t(value(lead, lf, at->ops[maskOp]));
+      bool complete = true;
+      for (unsigned i = begin; i < end && complete; ++i) {
+        Thread &t = threads_[i];
+        if (!((mask >> (i - begin)) & 1) || t.state == Thread::Done)
+          continue;
+        if (t.state != Thread::AtShuffle) {
+          complete = false;
+          break;
+        }
+        const Inst *in = &t.frames.back().fn->code[t.frames.back().pc];
+        if (in != at) {
+          fault(t, "lanes of one member mask wait at different shfl.sync");
+          return -1;
+        }
       }
-      at = in;
+      if (complete)
+        return shuffle(begin, end, mask, *at) ? 1 : -1;
     }
-    if (!at)
-      return 0;
-    const Inst &in = *at;
+    return 0;
+  }
+
+  /// The shuffle `in` of the lanes in `mask` of the warp [begin, end).
+  bool shuffle(unsigned begin, unsigned end, uint32_t mask, const Inst &in) {
     bool pred = in.flags & kSecondDst;
     unsigned a = pred ? 2 : 1;
     uint32_t results[32];
     bool valid[32];
+    auto member = [&](unsigned i) {
+      return ((mask >> (i - begin)) & 1) && threads_[i].state != Thread::Done;
+    };
     for (unsigned i = begin; i < end; ++i) {
-      Thread &t = threads_[i];
-      if (t.state == Thread::Done)
+      if (!member(i))
         continue;
+      Thread &t = threads_[i];
       Frame &f = t.frames.back();
       unsigned lane = i - begin;
       uint32_t b = uint32_t(value(t, f, in.ops[a + 1])) & 31;
@@ -336,18 +371,16 @@ private:
       if (!ok)
         j = int32_t(lane);
       unsigned src = begin + unsigned(j);
-      if (src >= end || threads_[src].state == Thread::Done) {
-        fault(t, "shfl.sync reads lane " + std::to_string(j) +
-                     ", which is not active");
-        return -1;
-      }
+      if (src >= end || !member(src))
+        return fault(t, "shfl.sync reads lane " + std::to_string(j) +
+                            ", which is not in its member mask or has exited");
       results[lane] = threads_[src].shuffleValue;
       valid[lane] = ok;
     }
     for (unsigned i = begin; i < end; ++i) {
-      Thread &t = threads_[i];
-      if (t.state == Thread::Done)
+      if (!member(i))
         continue;
+      Thread &t = threads_[i];
       Frame &f = t.frames.back();
       setReg(f, in.ops[0], results[i - begin]);
       if (pred)
@@ -355,7 +388,7 @@ private:
       t.state = Thread::Running;
       ++f.pc;
     }
-    return 1;
+    return true;
   }
 
   uint64_t special(const Thread &t, Special s) {
@@ -434,17 +467,17 @@ private:
   /// (with the error set) when outside what the thread may touch.
   enum Access { Load, Store, Prefetch };
 
-  /// Who last wrote and read a 4-byte word of shared memory, and in which
+  /// Who last wrote and read a byte of shared memory, and in which
   /// interval between barriers (an epoch: the block's serial number and its
   /// barriers so far, so that nothing needs clearing between blocks).
-  struct WordAccess {
+  struct ByteAccess {
     uint64_t writeEpoch = 0, readEpoch = 0;
     uint32_t writer = 0, reader = 0;
     bool manyReaders = false;
   };
   static constexpr uint32_t kNobody = ~0u;
 
-  /// The race check of shared memory: between two barriers, a word one
+  /// The race check of shared memory: between two barriers, a byte one
   /// thread writes may be touched by no other thread (threads run in turn
   /// here, so such a pair would get one order of many the GPU may pick).
   /// False, with the error set, on a race.
@@ -452,8 +485,8 @@ private:
     if (access == Prefetch)
       return true;
     uint64_t epoch = (blockSerial_ << 24) | barriers_;
-    for (uint64_t w = offset / 4; w < (offset + bytes + 3) / 4; ++w) {
-      WordAccess &a = words_[w];
+    for (uint64_t w = offset; w < offset + bytes; ++w) {
+      ByteAccess &a = words_[w];
       bool written = a.writeEpoch == epoch && a.writer != t.linear;
       bool read =
           a.readEpoch == epoch && (a.manyReaders || a.reader != t.linear);
@@ -464,7 +497,7 @@ private:
         return fault(
             t, std::string("shared-memory race: ") +
                    (access == Store ? "store to" : "load of") + " byte " +
-                   std::to_string(w * 4) + ", which " +
+                   std::to_string(w) + ", which " +
                    (other == kNobody ? std::string("other threads")
                                      : "thread " + std::to_string(other)) +
                    (written ? " wrote" : " read") + " since the last barrier");
@@ -482,6 +515,14 @@ private:
     }
     return true;
   }
+  /// Whether [address, address + bytes) lies in [start, start + size),
+  /// without overflow for any address.
+  static bool within(uint64_t address, uint64_t bytes, uint64_t start,
+                     uint64_t size) {
+    return address >= start && address - start <= size &&
+           bytes <= size - (address - start);
+  }
+
   uint8_t *memory(Thread &t, Frame &f, Space space, uint64_t address,
                   uint64_t bytes, Access access) {
     const char *what = access == Store  ? "store"
@@ -489,38 +530,40 @@ private:
                                         : "prefetch";
     switch (space) {
     case Space::Param:
-      if (address + bytes <= f.params.size())
+      if (within(address, bytes, 0, f.params.size()))
         return f.params.data() + address;
       break;
     case Space::Shared:
-      if (address + bytes <= shared_.size())
+      if (within(address, bytes, 0, shared_.size()))
         return checkRace(t, address, bytes, access) ? shared_.data() + address
                                                     : nullptr;
       break;
     case Space::Local:
-      if (address + bytes <= f.local.size())
+      if (within(address, bytes, 0, f.local.size()))
         return f.local.data() + address;
       break;
     default: {
       // The range of the last access first: kernels stream through a few.
-      if (address >= lastStart_ && address + bytes <= lastEnd_)
+      if (within(address, bytes, lastStart_, lastEnd_ - lastStart_))
         return reinterpret_cast<uint8_t *>(address);
       if (memory_.contains(address, bytes, lastStart_, lastEnd_))
         return reinterpret_cast<uint8_t *>(address);
-      for (const auto &[p, n] : module_.globalRanges) {
-        uint64_t s = reinterpret_cast<uint64_t>(p);
-        if (address >= s && address + bytes <= s + n)
+      for (const auto &[p, n] : module_.globalRanges)
+        if (within(address, bytes, reinterpret_cast<uint64_t>(p), n))
           return reinterpret_cast<uint8_t *>(address);
-      }
       if (space == Space::Generic) {
         uint64_t s = reinterpret_cast<uint64_t>(shared_.data());
-        if (address >= s && address + bytes <= s + shared_.size())
+        if (within(address, bytes, s, shared_.size()))
           return checkRace(t, address - s, bytes, access)
                      ? reinterpret_cast<uint8_t *>(address)
                      : nullptr;
-        uint64_t l = reinterpret_cast<uint64_t>(f.local.data());
-        if (address >= l && address + bytes <= l + f.local.size())
-          return reinterpret_cast<uint8_t *>(address);
+        // Local memory of this thread's frames (a callee may be given a
+        // pointer into its caller's).
+        for (const Frame &frame : t.frames)
+          if (within(address, bytes,
+                     reinterpret_cast<uint64_t>(frame.local.data()),
+                     frame.local.size()))
+            return reinterpret_cast<uint8_t *>(address);
       }
       break;
     }
@@ -528,12 +571,18 @@ private:
     static const char *spaces[] = {"generic", "global", "const",
                                    "shared",  "local",  "param"};
     char buf[160];
-    std::snprintf(buf, sizeof(buf),
-                  "%s %s of %u bytes at 0x%llx is out of bounds",
-                  spaces[int(space)], what, bytes,
-                  static_cast<unsigned long long>(address));
+    std::snprintf(
+        buf, sizeof(buf), "%s %s of %llu bytes at 0x%llx is out of bounds",
+        spaces[int(space)], what, static_cast<unsigned long long>(bytes),
+        static_cast<unsigned long long>(address));
     fault(t, buf);
     return nullptr;
+  }
+
+  static std::string hex(uint64_t v) {
+    char buf[24];
+    std::snprintf(buf, sizeof(buf), "%llx", static_cast<unsigned long long>(v));
+    return buf;
   }
 
   static uint64_t loadBits(const uint8_t *p, unsigned bytes) {
@@ -555,6 +604,9 @@ private:
     if (addr.kind != Operand::Addr)
       return fault(t, "expected an address operand");
     uint64_t a = addr.imm + (addr.reg >= 0 ? f.regs[addr.reg] : 0);
+    if (a % (bytes * in.vec) != 0)
+      return fault(t, "misaligned address 0x" + hex(a) + " for an access of " +
+                          std::to_string(bytes * in.vec) + " bytes");
     uint8_t *p = memory(t, f, in.space, a, bytes * in.vec,
                         in.op == Op::St ? Store : Load);
     if (!p)
@@ -622,13 +674,17 @@ private:
     } else if (isFloat(dt)) { // int -> float
       unsigned sb = bitsOf(st);
       if (isSigned(st)) {
+        // One rounding: straight to the type (f16/bf16 from the double,
+        // exact below 2^53).
         int64_t i = signExtend(v, sb);
-        r = dt == Ty::F64 ? fromF64(double(i))
-                          : writeFloat(dt, double(float(i)));
+        r = dt == Ty::F64   ? fromF64(double(i))
+            : dt == Ty::F32 ? fromF32(float(i))
+                            : writeFloat(dt, double(i));
       } else {
         uint64_t u = truncBits(v, sb);
-        r = dt == Ty::F64 ? fromF64(double(u))
-                          : writeFloat(dt, double(float(u)));
+        r = dt == Ty::F64   ? fromF64(double(u))
+            : dt == Ty::F32 ? fromF32(float(u))
+                            : writeFloat(dt, double(u));
       }
     } else if (isFloat(st)) { // float -> int, saturating
       double x = readFloat(st, v);
@@ -657,8 +713,8 @@ private:
       if (in.flags & kSat) {
         unsigned db = bitsOf(dt);
         if (isSigned(dt)) {
-          int64_t lo = -(int64_t(1) << (db - 1)),
-                  hi = (int64_t(1) << (db - 1)) - 1;
+          int64_t lo = db >= 64 ? INT64_MIN : -(int64_t(1) << (db - 1));
+          int64_t hi = db >= 64 ? INT64_MAX : (int64_t(1) << (db - 1)) - 1;
           int64_t i = isSigned(st) ? int64_t(x)
                                    : int64_t(std::min<uint64_t>(x, INT64_MAX));
           r = uint64_t(std::min(std::max(i, lo), hi));
@@ -742,6 +798,19 @@ private:
     }
   }
 
+  /// PTX's canonical NaN (all exponent and mantissa bits set).
+  template <typename F> static F canonicalNaN() {
+    F f;
+    if constexpr (sizeof(F) == 4) {
+      uint32_t u = 0x7fffffffu;
+      std::memcpy(&f, &u, 4);
+    } else {
+      uint64_t u = 0x7fffffffffffffffull;
+      std::memcpy(&f, &u, 8);
+    }
+    return f;
+  }
+
   /// `op` on x, y, z of float type F, in the current rounding mode; false
   /// for an operation PTX does not have on floats.
   template <typename F>
@@ -765,8 +834,14 @@ private:
       return true;
     case Op::Min:
     case Op::Max:
-      if (propagateNaN && (std::isnan(x) || std::isnan(y)))
-        o = std::numeric_limits<F>::quiet_NaN();
+      // PTX: a NaN operand gives the other one (.NaN: a NaN), two NaNs the
+      // canonical NaN; -0 is less than +0.
+      if (std::isnan(x) || std::isnan(y))
+        o = propagateNaN || (std::isnan(x) && std::isnan(y)) ? canonicalNaN<F>()
+            : std::isnan(x)                                  ? y
+                                                             : x;
+      else if (x == 0 && y == 0)
+        o = (op == Op::Min) == bool(std::signbit(x)) ? x : y;
       else
         o = op == Op::Min ? std::fmin(x, y) : std::fmax(x, y);
       return true;
@@ -896,6 +971,12 @@ private:
           in.flags & kModeHi ? mulHigh(a, b, bits, s) : truncBits(a * b, bits);
       if (in.op == Op::Mul) {
         r = p;
+        break;
+      }
+      if (in.flags & kSat) { // mad.hi.sat.s32
+        int64_t v = signExtend(p, 32) + signExtend(c, 32);
+        r = uint64_t(
+            std::min<int64_t>(std::max<int64_t>(v, INT32_MIN), INT32_MAX));
         break;
       }
       product = (unsigned __int128)p + truncBits(c, bits) + carryIn;
@@ -1081,7 +1162,20 @@ private:
 
   /// Runs `t` until it waits or ends. False on error.
   bool step(Thread &t) {
+    // A thread that waits for another by polling memory must let it run:
+    // after this many instructions the thread yields (PTX guarantees
+    // forward progress to the threads of a block).
+    constexpr uint64_t kSlice = uint64_t(1) << 20;
+    // More than this in one block is taken for a hang.
+    constexpr uint64_t kBlockLimit = uint64_t(1) << 34;
+    uint64_t until = executed + kSlice;
     while (t.state == Thread::Running) {
+      if (executed >= until) {
+        if (executed - blockStart_ > kBlockLimit)
+          return fault(t, "no end after " + std::to_string(kBlockLimit) +
+                              " instructions in this block");
+        return true;
+      }
       Frame &f = t.frames.back();
       const Inst &in = f.fn->code[f.pc];
       ++executed;
@@ -1155,32 +1249,6 @@ private:
                                                       : value(t, f, in.ops[2]),
                          bitsOf(in.ty)));
         break;
-      case Op::Testp: {
-        double x = readFloat(in.ty, value(t, f, in.ops[1]));
-        bool r;
-        switch (int(in.cmp)) { // testp's kinds, in the parser's order
-        case 0:
-          r = std::isfinite(x);
-          break;
-        case 1:
-          r = std::isinf(x);
-          break;
-        case 2:
-          r = !std::isnan(x);
-          break;
-        case 3:
-          r = std::isnan(x);
-          break;
-        case 4:
-          r = std::isnormal(x);
-          break;
-        default:
-          r = std::fpclassify(x) == FP_SUBNORMAL;
-          break;
-        }
-        setReg(f, in.ops[0], r);
-        break;
-      }
       case Op::Bra:
         f.pc = uint32_t(in.ops[0].imm);
         continue;
@@ -1231,8 +1299,8 @@ private:
   std::vector<Thread> threads_;
   uint64_t clock_ = 0;
   uint64_t lastStart_ = 0, lastEnd_ = 0; // a range of memory_
-  uint64_t blockSerial_ = 0, barriers_ = 0;
-  std::vector<WordAccess> words_; // per word of shared_
+  uint64_t blockSerial_ = 0, barriers_ = 0, blockStart_ = 0;
+  std::vector<ByteAccess> words_; // per byte of shared_
 
 public:
   uint64_t executed = 0;

@@ -30,8 +30,8 @@ void MemoryMap::add(const void *p, size_t bytes) {
   ranges_[start] = start + bytes;
 }
 
-void MemoryMap::remove(const void *p) {
-  ranges_.erase(reinterpret_cast<uint64_t>(p));
+bool MemoryMap::remove(const void *p) {
+  return ranges_.erase(reinterpret_cast<uint64_t>(p)) == 1;
 }
 
 bool MemoryMap::contains(uint64_t p, size_t bytes, uint64_t &start,
@@ -40,7 +40,8 @@ bool MemoryMap::contains(uint64_t p, size_t bytes, uint64_t &start,
   if (it == ranges_.begin())
     return false;
   --it;
-  if (p < it->first || p + bytes > it->second)
+  if (p < it->first || p - it->first > it->second - it->first ||
+      bytes > it->second - p)
     return false;
   start = it->first;
   end = it->second;
@@ -91,7 +92,14 @@ std::vector<Token> tokenize(const std::string &s) {
       i = j + 1;
     } else if (isWordChar(c)) {
       size_t j = i;
-      while (j < n && isWordChar(s[j]))
+      // A decimal literal's exponent may have a sign (1.5e-3); hex forms
+      // (0x.., 0f.., 0d..) have none.
+      bool decimal =
+          std::isdigit(static_cast<unsigned char>(c)) &&
+          !(c == '0' && i + 1 < n && std::strchr("xXfFdDbB", s[i + 1]));
+      while (j < n &&
+             (isWordChar(s[j]) || (decimal && (s[j] == '-' || s[j] == '+') &&
+                                   (s[j - 1] == 'e' || s[j - 1] == 'E'))))
         ++j;
       out.push_back({Token::Word, s.substr(i, j - i), line});
       i = j;
@@ -235,7 +243,8 @@ bool specialRegister(const std::string &w, Special &s) {
 struct VarDecl {
   std::string name;
   uint64_t align = 0, elementBytes = 0, count = 1;
-  bool unsized = false; // name[]
+  uint64_t scalarBytes = 0; // of one element of a .v2/.v4 vector
+  bool unsized = false;     // name[]
   std::vector<uint64_t> init;
   Ty type = Ty::None;
 };
@@ -337,7 +346,8 @@ private:
       } else if (m == "ptr" || m == "noreturn") {
       } else if (parseTypeName(m, t)) {
         d.type = t;
-        d.elementBytes = std::max<uint64_t>(1, bitsOf(t) / 8) * vec;
+        d.scalarBytes = std::max<uint64_t>(1, bitsOf(t) / 8);
+        d.elementBytes = d.scalarBytes * vec;
       } else {
         return fail("unsupported declaration qualifier '." + m + "'");
       }
@@ -364,11 +374,37 @@ private:
         uint64_t v;
         bool f32 = false;
         if (parseFloatLiteral(peek().text, v, f32)) {
+          // To the bits of the declared float type.
+          if (d.type != Ty::F32 && d.type != Ty::F64)
+            return fail("float initialiser for a ." +
+                        std::string(d.type == Ty::None ? "?" : "non-f32/f64") +
+                        " variable '" + d.name + "'");
           next();
-        } else if (!integer(v)) {
+          double x;
+          if (f32) {
+            float f;
+            uint32_t u = uint32_t(v);
+            std::memcpy(&f, &u, 4);
+            x = f;
+          } else {
+            std::memcpy(&x, &v, 8);
+          }
+          if (negative)
+            x = -x;
+          if (d.type == Ty::F32) {
+            float f = float(x);
+            uint32_t u;
+            std::memcpy(&u, &f, 4);
+            v = u;
+          } else {
+            std::memcpy(&v, &x, 8);
+          }
+        } else if (integer(v)) {
+          v = negative ? uint64_t(0) - v : v;
+        } else {
           return false;
         }
-        d.init.push_back(negative ? uint64_t(0) - v : v);
+        d.init.push_back(v);
         if (!accept(","))
           break;
       }
@@ -398,12 +434,12 @@ private:
     size_t bytes = std::max<uint64_t>(1, d.elementBytes * d.count);
     std::unique_ptr<uint8_t[]> mem(new uint8_t[bytes + 16]());
     uint8_t *base = mem.get();
-    if (d.init.size() * d.elementBytes > bytes)
+    if (d.init.size() * d.scalarBytes > bytes)
       return fail("too many initialisers for '" + d.name + "'");
     for (size_t i = 0; i < d.init.size(); ++i) {
       uint64_t v = d.init[i];
-      std::memcpy(base + i * d.elementBytes, &v,
-                  std::min<uint64_t>(8, d.elementBytes));
+      std::memcpy(base + i * d.scalarBytes, &v,
+                  std::min<uint64_t>(8, d.scalarBytes));
     }
     globalSymbols_[d.name] = reinterpret_cast<uint64_t>(base);
     module_->globalRanges.push_back({base, bytes});
@@ -533,6 +569,7 @@ private:
   // --- bodies --------------------------------------------------------------
   struct Scope {
     std::map<std::string, int32_t> regs;
+    std::set<std::string> rangePrefixes;    // declared as %name<N>
     std::map<std::string, uint64_t> params; // call-sequence params
     uint32_t paramEnd = 0;
   };
@@ -552,30 +589,26 @@ private:
     return true;
   }
 
-  int32_t lookupReg(const std::string &name) {
-    for (auto it = scopes_.rbegin(); it != scopes_.rend(); ++it) {
-      auto r = it->regs.find(name);
-      if (r != it->regs.end())
-        return r->second;
-    }
-    return -1;
-  }
-
-  /// Registers declared as %r<N> are created on first use.
+  /// The register `name` of the innermost scope that declares it, alone
+  /// or in a range (%r<N>: %r0 .. %r{N-1}, created on first use); -1 if
+  /// none does.
   int32_t regFor(const std::string &name) {
-    int32_t r = lookupReg(name);
-    if (r >= 0)
-      return r;
     size_t digits = name.size();
     while (digits > 0 &&
            std::isdigit(static_cast<unsigned char>(name[digits - 1])))
       --digits;
     std::string prefix = name.substr(0, digits);
-    if (digits == name.size() || !rangePrefixes_.count(prefix))
-      return -1;
-    r = int32_t(fn_->numRegs++);
-    scopes_.front().regs[name] = r;
-    return r;
+    for (auto it = scopes_.rbegin(); it != scopes_.rend(); ++it) {
+      auto r = it->regs.find(name);
+      if (r != it->regs.end())
+        return r->second;
+      if (digits < name.size() && it->rangePrefixes.count(prefix)) {
+        int32_t reg = int32_t(fn_->numRegs++);
+        it->regs[name] = reg;
+        return reg;
+      }
+    }
+    return -1;
   }
 
   bool regDecl() {
@@ -590,7 +623,7 @@ private:
         uint64_t n;
         if (!integer(n) || !expect(">"))
           return false;
-        rangePrefixes_.insert(name);
+        scopes_.back().rangePrefixes.insert(name);
       } else {
         scopes_.back().regs[name] = int32_t(fn_->numRegs++);
       }
@@ -876,7 +909,7 @@ private:
   /// width: convert to the instruction's float width.
   bool fixImmediates(Inst &in) {
     Ty t = in.op == Op::Cvt ? in.ty2 : in.ty;
-    if (in.op == Op::Setp || in.op == Op::Selp || in.op == Op::Testp)
+    if (in.op == Op::Setp || in.op == Op::Selp)
       t = in.ty;
     for (unsigned i = 0; i < in.numOps; ++i) {
       Operand &o = in.ops[i];
@@ -910,7 +943,6 @@ private:
     localSymbols_.clear();
     labels_.clear();
     labelUses_.clear();
-    rangePrefixes_.clear();
     if (!expect("{"))
       return false;
     while (true) {
@@ -980,69 +1012,58 @@ private:
   std::unique_ptr<Module> module_;
   std::map<std::string, uint64_t> globalSymbols_, sharedSymbols_;
   std::vector<std::pair<int, size_t>> bodyStarts_;
-  std::set<std::string> rangePrefixes_;
   int floatImm_ = 0; // 0 none, 1 f32 bits, 2 f64 bits in this instruction
 };
+
+/// A setp modifier: its comparison or boolean operation. False for others.
+bool setpModifier(const std::string &m, Inst &in) {
+  static const char *names[] = {"eq",  "ne",  "lt",  "le",  "gt",  "ge",
+                                "lo",  "ls",  "hi",  "hs",  "equ", "neu",
+                                "ltu", "leu", "gtu", "geu", "num", "nan"};
+  for (int k = 0; k < 18; ++k)
+    if (m == names[k]) {
+      in.cmp = Cmp(k);
+      return true;
+    }
+  if (m == "and" || m == "or" || m == "xor") {
+    in.boolOp = m == "and" ? BoolOp::And : m == "or" ? BoolOp::Or : BoolOp::Xor;
+    return true;
+  }
+  return false;
+}
 
 bool Parser::decodeOpcode(const std::string &word, Inst &in) {
   std::vector<std::string> parts = splitOpcode(word);
   const std::string &base = parts[0];
-  static const std::pair<const char *, Op> ops[] = {{"mov", Op::Mov},
-                                                    {"ld", Op::Ld},
-                                                    {"ldu", Op::Ld},
-                                                    {"st", Op::St},
-                                                    {"cvt", Op::Cvt},
-                                                    {"add", Op::Add},
-                                                    {"addc", Op::Add},
-                                                    {"sub", Op::Sub},
-                                                    {"subc", Op::Sub},
-                                                    {"mul", Op::Mul},
-                                                    {"mad", Op::Mad},
-                                                    {"madc", Op::Mad},
-                                                    {"fma", Op::Fma},
-                                                    {"div", Op::Div},
-                                                    {"rem", Op::Rem},
-                                                    {"min", Op::Min},
-                                                    {"max", Op::Max},
-                                                    {"neg", Op::Neg},
-                                                    {"abs", Op::Abs},
-                                                    {"and", Op::And},
-                                                    {"or", Op::Or},
-                                                    {"xor", Op::Xor},
-                                                    {"not", Op::Not},
-                                                    {"cnot", Op::Cnot},
-                                                    {"shl", Op::Shl},
-                                                    {"shr", Op::Shr},
-                                                    {"setp", Op::Setp},
-                                                    {"selp", Op::Selp},
-                                                    {"bra", Op::Bra},
-                                                    {"ret", Op::Ret},
-                                                    {"exit", Op::Exit},
-                                                    {"bar", Op::Bar},
-                                                    {"barrier", Op::Bar},
-                                                    {"shfl", Op::Shfl},
-                                                    {"call", Op::Call},
-                                                    {"rcp", Op::Rcp},
-                                                    {"sqrt", Op::Sqrt},
-                                                    {"rsqrt", Op::Rsqrt},
-                                                    {"ex2", Op::Ex2},
-                                                    {"lg2", Op::Lg2},
-                                                    {"sin", Op::Sin},
-                                                    {"cos", Op::Cos},
-                                                    {"tanh", Op::Tanh},
-                                                    {"copysign", Op::Copysign},
-                                                    {"bfe", Op::Bfe},
-                                                    {"bfi", Op::Bfi},
-                                                    {"prmt", Op::Prmt},
-                                                    {"shf", Op::Shf},
-                                                    {"clz", Op::Clz},
-                                                    {"popc", Op::Popc},
-                                                    {"brev", Op::Brev},
-                                                    {"testp", Op::Testp},
-                                                    {"griddepcontrol", Op::Nop},
-                                                    {"membar", Op::Nop},
-                                                    {"fence", Op::Nop},
-                                                    {"cvta", Op::Cvta}};
+  static const std::pair<const char *, Op> ops[] = {
+      {"mov", Op::Mov},     {"ld", Op::Ld},
+      {"ldu", Op::Ld},      {"st", Op::St},
+      {"cvt", Op::Cvt},     {"add", Op::Add},
+      {"addc", Op::Add},    {"sub", Op::Sub},
+      {"subc", Op::Sub},    {"mul", Op::Mul},
+      {"mad", Op::Mad},     {"madc", Op::Mad},
+      {"fma", Op::Fma},     {"div", Op::Div},
+      {"rem", Op::Rem},     {"min", Op::Min},
+      {"max", Op::Max},     {"neg", Op::Neg},
+      {"abs", Op::Abs},     {"and", Op::And},
+      {"or", Op::Or},       {"xor", Op::Xor},
+      {"not", Op::Not},     {"cnot", Op::Cnot},
+      {"shl", Op::Shl},     {"shr", Op::Shr},
+      {"setp", Op::Setp},   {"selp", Op::Selp},
+      {"bra", Op::Bra},     {"ret", Op::Ret},
+      {"exit", Op::Exit},   {"bar", Op::Bar},
+      {"barrier", Op::Bar}, {"shfl", Op::Shfl},
+      {"call", Op::Call},   {"rcp", Op::Rcp},
+      {"sqrt", Op::Sqrt},   {"rsqrt", Op::Rsqrt},
+      {"ex2", Op::Ex2},     {"lg2", Op::Lg2},
+      {"sin", Op::Sin},     {"cos", Op::Cos},
+      {"tanh", Op::Tanh},   {"copysign", Op::Copysign},
+      {"bfe", Op::Bfe},     {"bfi", Op::Bfi},
+      {"prmt", Op::Prmt},   {"shf", Op::Shf},
+      {"clz", Op::Clz},     {"popc", Op::Popc},
+      {"brev", Op::Brev},   {"griddepcontrol", Op::Nop},
+      {"membar", Op::Nop},  {"fence", Op::Nop},
+      {"cvta", Op::Cvta}};
   // Prefetches change no value, but their addresses are checked like a
   // load's: an address computed wrong is a bug even where the GPU ignores
   // it. cp.async.bulk.prefetch.L2.global [a], bytes: a range of global
@@ -1069,7 +1090,8 @@ bool Parser::decodeOpcode(const std::string &word, Inst &in) {
   if (!found)
     return fail("unsupported instruction '" + word + "'");
   if (in.op == Op::Bar && parts.size() > 1 && parts[1] == "warp")
-    in.op = Op::Nop; // bar.warp.sync: a warp's threads run in turn here
+    return fail("unsupported instruction '" + word +
+                "' (warp-level barriers are not simulated)");
   if (in.op == Op::Nop)
     return true; // its modifiers do not matter here
   std::vector<Ty> types;
@@ -1078,7 +1100,9 @@ bool Parser::decodeOpcode(const std::string &word, Inst &in) {
     const std::string &m = parts[i];
     Ty t;
     Space s;
-    if (parseTypeName(m, t)) {
+    if (base == "setp" && setpModifier(m, in)) {
+      continue; // its comparison (lo, hi, ... are comparisons here)
+    } else if (parseTypeName(m, t)) {
       types.push_back(t);
     } else if (parseSpaceName(m, s)) {
       in.space = s;
@@ -1119,22 +1143,6 @@ bool Parser::decodeOpcode(const std::string &word, Inst &in) {
                 : m == "down" ? ShflMode::Down
                 : m == "bfly" ? ShflMode::Bfly
                               : ShflMode::Idx;
-    } else if (base == "setp" && (m == "and" || m == "or" || m == "xor")) {
-      in.boolOp = m == "and"  ? BoolOp::And
-                  : m == "or" ? BoolOp::Or
-                              : BoolOp::Xor;
-    } else if (base == "setp") {
-      static const char *names[] = {"eq",  "ne",  "lt",  "le",  "gt",  "ge",
-                                    "lo",  "ls",  "hi",  "hs",  "equ", "neu",
-                                    "ltu", "leu", "gtu", "geu", "num", "nan"};
-      bool found = false;
-      for (int k = 0; k < 18; ++k)
-        if (m == names[k]) {
-          in.cmp = Cmp(k);
-          found = true;
-        }
-      if (!found)
-        return fail("unsupported setp modifier '." + m + "'");
     } else if (m == "lo" || m == "full" || m == "uni" || m == "sync" ||
                m == "aligned" || m == "nc" || m == "volatile" || m == "ca" ||
                m == "cg" || m == "cs" || m == "lu" || m == "cv" || m == "wb" ||
@@ -1154,14 +1162,6 @@ bool Parser::decodeOpcode(const std::string &word, Inst &in) {
     in.flags |= kCarryIn;
   if (in.op == Op::Cvta && toSpace)
     in.op = Op::CvtaTo;
-  if (in.op == Op::Testp && parts.size() > 1) {
-    // testp.OP.type: finite, infinite, number, notanumber, normal, subnormal
-    static const char *names[] = {"finite",     "infinite", "number",
-                                  "notanumber", "normal",   "subnormal"};
-    for (int k = 0; k < 6; ++k)
-      if (parts[1] == names[k])
-        in.cmp = Cmp(k);
-  }
   if (in.op == Op::Cvt && types.size() != 2)
     return fail("'" + word + "': cvt needs a destination and a source type");
   if ((in.op == Op::Ld || in.op == Op::St) && in.ty == Ty::None)

@@ -544,3 +544,222 @@ TEST(PtxSim, LaunchChecksItsDimensions) {
 }
 
 } // namespace
+
+namespace {
+
+/// Runs a one-thread kernel whose body stores u32 results at out[0..n).
+std::vector<uint32_t> oneThread(const std::string &body, unsigned n,
+                                unsigned threads = 1) {
+  auto m = parse(R"(
+.shared .align 4 .b8 tile[64];
+.visible .entry k(.param .u64 out)
+{
+  .reg .b32 %r<40>;
+  .reg .b16 %rs<8>;
+  .reg .f32 %f<8>;
+  .reg .pred %p<8>;
+  .reg .b64 %rd<8>;
+  ld.param.u64 %rd1, [out];
+)" + body + "\n  ret;\n}\n");
+  std::vector<uint32_t> out(n, 0xdeadbeef);
+  if (m) {
+    std::string error = run<uint32_t>(*m, "k", threads, {&out});
+    EXPECT_EQ(error, "");
+  }
+  return out;
+}
+
+TEST(PtxSim, SetpUnsignedComparisonsHiLo) {
+  // hi/lo/hs/ls are comparisons in setp, not mul's .hi/.lo.
+  auto out = oneThread(R"(
+  setp.hi.u32 %p1, 5, 3;
+  selp.u32 %r1, 1, 0, %p1;
+  st.global.u32 [%rd1], %r1;
+  setp.hi.u32 %p2, 5, 5;
+  selp.u32 %r2, 1, 0, %p2;
+  st.global.u32 [%rd1+4], %r2;
+  setp.lo.u32 %p3, -1, 3;
+  selp.u32 %r3, 1, 0, %p3;
+  st.global.u32 [%rd1+8], %r3;
+  setp.lt.s32 %p4, -1, 3;
+  selp.u32 %r4, 1, 0, %p4;
+  st.global.u32 [%rd1+12], %r4;)",
+                       4);
+  EXPECT_EQ(out, (std::vector<uint32_t>{1, 0, 0, 1}));
+}
+
+TEST(PtxSim, HalfAndBf16ConversionsRoundOnceInTheirMode) {
+  auto out = oneThread(R"(
+  cvt.rz.f16.f32 %rs1, 0f3F801C00;
+  cvt.u32.u16 %r1, %rs1;
+  st.global.u32 [%rd1], %r1;
+  cvt.rn.f16.f32 %rs2, 0f3F801C00;
+  cvt.u32.u16 %r2, %rs2;
+  st.global.u32 [%rd1+4], %r2;
+  cvt.rz.bf16.f32 %rs3, 0f3F80C000;
+  cvt.u32.u16 %r3, %rs3;
+  st.global.u32 [%rd1+8], %r3;
+  cvt.rn.bf16.s32 %rs4, 16842753;
+  cvt.u32.u16 %r4, %rs4;
+  st.global.u32 [%rd1+12], %r4;
+  cvt.rn.f16.f32 %rs5, 0f477FF000;
+  cvt.u32.u16 %r5, %rs5;
+  st.global.u32 [%rd1+16], %r5;
+  cvt.rn.f16.f32 %rs6, 0f33800000;
+  cvt.u32.u16 %r6, %rs6;
+  st.global.u32 [%rd1+20], %r6;)",
+                       6);
+  // 1 + 0.875 * 2^-10 (f32 0x3F801C00): toward zero 1.0 (0x3c00), to
+  // nearest 1 + 2^-10 (0x3c01).
+  EXPECT_EQ(out[0], 0x3c00u);
+  EXPECT_EQ(out[1], 0x3c01u);
+  // 1 + 2^-8 + 2^-9 (0x3F80C000) toward zero in bf16: 1.0.
+  EXPECT_EQ(out[2], 0x3f80u);
+  // 2^24 + 2^16 + 1: just above the tie between bf16 2^24 + 2^16 (odd)
+  // and 2^24 + 2^17: up, 0x4b81 (rounding through f32 first gives 0x4b80).
+  EXPECT_EQ(out[3], 0x4b81u);
+  // 65520 is halfway between f16's largest (65504) and 2^16: to infinity.
+  EXPECT_EQ(out[4], 0x7c00u);
+  // 2^-24: f16's smallest subnormal.
+  EXPECT_EQ(out[5], 0x0001u);
+}
+
+TEST(PtxSim, MinMaxOrderSignedZerosAndCanonicalNaN) {
+  auto out = oneThread(R"(
+  min.f32 %f1, 0f00000000, 0f80000000;
+  st.global.f32 [%rd1], %f1;
+  min.f32 %f2, 0f80000000, 0f00000000;
+  st.global.f32 [%rd1+4], %f2;
+  max.f32 %f3, 0f80000000, 0f00000000;
+  st.global.f32 [%rd1+8], %f3;
+  max.NaN.f32 %f4, 0f7FC00001, 0f3F800000;
+  st.global.f32 [%rd1+12], %f4;
+  min.f32 %f5, 0f7FC00001, 0f7FC00002;
+  st.global.f32 [%rd1+16], %f5;)",
+                       5);
+  EXPECT_EQ(out[0], 0x80000000u); // -0 < +0 in either order
+  EXPECT_EQ(out[1], 0x80000000u);
+  EXPECT_EQ(out[2], 0x00000000u);
+  EXPECT_EQ(out[3], 0x7fffffffu); // the canonical NaN
+  EXPECT_EQ(out[4], 0x7fffffffu);
+}
+
+TEST(PtxSim, WrappingAndMisalignedAddressesAreErrors) {
+  auto m = parse(R"(
+.shared .align 4 .b8 tile[64];
+.visible .entry below(.param .u64 out)
+{
+  .reg .b64 %rd<4>;
+  mov.u64 %rd2, 4;
+  st.shared.u32 [%rd2+-8], 1;
+  ret;
+}
+.visible .entry null(.param .u64 out)
+{
+  .reg .b32 %r<2>;
+  .reg .b64 %rd<4>;
+  mov.u64 %rd2, 0;
+  ld.global.u32 %r1, [%rd2+-4];
+  ret;
+}
+.visible .entry misaligned(.param .u64 out)
+{
+  .reg .b32 %r<6>;
+  .reg .b64 %rd<4>;
+  ld.param.u64 %rd1, [out];
+  ld.global.v4.u32 {%r1, %r2, %r3, %r4}, [%rd1+4];
+  ret;
+}
+)");
+  std::vector<uint32_t> out(16);
+  EXPECT_NE(
+      run<uint32_t>(*m, "below", 1, {&out})
+          .find(
+              "shared store of 4 bytes at 0xfffffffffffffffc is out of bounds"),
+      std::string::npos);
+  EXPECT_NE(
+      run<uint32_t>(*m, "null", 1, {&out})
+          .find(
+              "global load of 4 bytes at 0xfffffffffffffffc is out of bounds"),
+      std::string::npos);
+  EXPECT_NE(
+      run<uint32_t>(*m, "misaligned", 1, {&out}).find("misaligned address 0x"),
+      std::string::npos);
+}
+
+TEST(PtxSim, SubWordStoresOfTwoThreadsAreNoRace) {
+  // Threads 0 and 1 store the two halves of one word, then a barrier, then
+  // thread 0 reads the word: no race, and both halves are there.
+  auto out = oneThread(R"(
+  mov.u32 %r1, %tid.x;
+  mov.u64 %rd2, tile;
+  mul.wide.u32 %rd3, %r1, 2;
+  add.s64 %rd4, %rd2, %rd3;
+  add.s32 %r2, %r1, 7;
+  cvt.u16.u32 %rs1, %r2;
+  st.shared.u16 [%rd4], %rs1;
+  bar.sync 0;
+  setp.ne.u32 %p1, %r1, 0;
+  @%p1 bra $L_done;
+  ld.shared.u32 %r3, [%rd2];
+  st.global.u32 [%rd1], %r3;
+$L_done:)",
+                       1, 2);
+  EXPECT_EQ(out[0], 0x00080007u);
+}
+
+TEST(PtxSim, ShuffleWithAHalfWarpMask) {
+  // Lanes 0-15 shuffle among themselves (mask 0xffff) while lanes 16-31
+  // wait at a barrier.
+  auto out = oneThread(R"(
+  mov.u32 %r1, %tid.x;
+  setp.ge.u32 %p1, %r1, 16;
+  @%p1 bra $L_wait;
+  shfl.sync.bfly.b32 %r2, %r1, 1, 31, 65535;
+  mul.wide.u32 %rd2, %r1, 4;
+  add.s64 %rd3, %rd1, %rd2;
+  st.global.u32 [%rd3], %r2;
+$L_wait:
+  bar.sync 0;)",
+                       16, 32);
+  for (uint32_t i = 0; i < 16; ++i)
+    EXPECT_EQ(out[i], i ^ 1) << i;
+}
+
+TEST(PtxSim, ParserScopesAndLiterals) {
+  // An inner scope's %r<N> is its own; decimal float initialisers (signed,
+  // with exponents) become f32 bits.
+  auto m = parse(R"(
+.global .align 4 .f32 consts[3] = {1.5, -2.0, 2.5e-1};
+.visible .entry k(.param .u64 out)
+{
+  .reg .b32 %r<4>;
+  .reg .b64 %rd<4>;
+  ld.param.u64 %rd1, [out];
+  mov.u32 %r1, 5;
+  {
+  .reg .b32 %r<4>;
+  mov.u32 %r1, 9;
+  st.global.u32 [%rd1+4], %r1;
+  }
+  st.global.u32 [%rd1], %r1;
+  mov.u64 %rd2, consts;
+  ld.global.u32 %r2, [%rd2];
+  st.global.u32 [%rd1+8], %r2;
+  ld.global.u32 %r2, [%rd2+4];
+  st.global.u32 [%rd1+12], %r2;
+  ld.global.u32 %r2, [%rd2+8];
+  st.global.u32 [%rd1+16], %r2;
+  ret;
+}
+)");
+  std::vector<uint32_t> out(5, 0);
+  ASSERT_EQ(run<uint32_t>(*m, "k", 1, {&out}), "");
+  EXPECT_EQ(out[0], 5u);
+  EXPECT_EQ(out[1], 9u);
+  EXPECT_EQ(out[2], bits(1.5f));
+  EXPECT_EQ(out[3], bits(-2.0f));
+  EXPECT_EQ(out[4], bits(0.25f));
+}
+
+} // namespace
