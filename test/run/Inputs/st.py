@@ -39,14 +39,10 @@ def decode(dtype, raw):
     return list(struct.unpack("<%d%s" % (n, FMT[dtype]), raw))
 
 
-def write(out, specs):
+def save(out, tensors):
+    """Writes OUT from (name, dtype, dims, raw bytes) in order."""
     header, blobs, offset = {}, [], 0
-    for spec in specs:
-        name, dtype, shape, values = spec.split(":")
-        dims = [int(d) for d in shape.split("x") if d]
-        vals = [float(v) if not dtype.startswith("I") else int(v)
-                for v in values.split(",") if v]
-        blob = encode(dtype, vals)
+    for name, dtype, dims, blob in tensors:
         header[name] = {"dtype": dtype, "shape": dims,
                         "data_offsets": [offset, offset + len(blob)]}
         blobs.append(blob)
@@ -55,6 +51,17 @@ def write(out, specs):
     text += b" " * ((8 - len(text) % 8) % 8)
     with open(out, "wb") as f:
         f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
+
+
+def write(out, specs):
+    tensors = []
+    for spec in specs:
+        name, dtype, shape, values = spec.split(":")
+        dims = [int(d) for d in shape.split("x") if d]
+        vals = [float(v) if not dtype.startswith("I") else int(v)
+                for v in values.split(",") if v]
+        tensors.append((name, dtype, dims, encode(dtype, vals)))
+    save(out, tensors)
 
 
 def dump(path, name, row):
@@ -80,21 +87,16 @@ def batch_row(path, out, row):
         data = f.read()
     n = struct.unpack("<Q", data[:8])[0]
     header = json.loads(data[8:8 + n])
-    new, blobs, offset = {}, [], 0
+    tensors = []
     for name, t in sorted(header.items()):
         if name == "__metadata__":
             continue
         lo, hi = t["data_offsets"]
         each = (hi - lo) // t["shape"][0]
-        blob = data[8 + n + lo + row * each:8 + n + lo + (row + 1) * each]
-        new[name] = {"dtype": t["dtype"], "shape": [1] + t["shape"][1:],
-                     "data_offsets": [offset, offset + len(blob)]}
-        blobs.append(blob)
-        offset += len(blob)
-    text = json.dumps(new).encode()
-    text += b" " * ((8 - len(text) % 8) % 8)
-    with open(out, "wb") as f:
-        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
+        start = 8 + n + lo + row * each
+        tensors.append((name, t["dtype"], [1] + t["shape"][1:],
+                        data[start:start + each]))
+    save(out, tensors)
 
 
 if __name__ == "__main__":
