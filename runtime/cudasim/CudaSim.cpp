@@ -26,6 +26,7 @@
 // PTX instructions its threads ran.
 //
 //===----------------------------------------------------------------------===//
+#include "runtime/cuda/CudaDriver.h"
 #include "runtime/cudasim/Ptx.h"
 
 #include <chrono>
@@ -37,22 +38,23 @@
 #include <vector>
 
 using namespace zamba2::ptxsim;
+// The driver API's types and constants, as the runtime that loads this
+// library declares them.
+using namespace zamba2::cuda;
 
 namespace {
 
-using CUresult = int;
-using CUdeviceptr = unsigned long long;
-
 enum : int {
-  kSuccess = 0,
-  kInvalidValue = 1,
-  kOutOfMemory = 2,
-  kNotInitialized = 3,
+  kSuccess = CUDA_SUCCESS,
+  kInvalidValue = CUDA_ERROR_INVALID_VALUE,
+  kOutOfMemory = CUDA_ERROR_OUT_OF_MEMORY,
+  kNotInitialized = CUDA_ERROR_NOT_INITIALIZED,
+  // The runtime has no names for these.
   kInvalidDevice = 101,
   kNoBinaryForGpu = 209,
   kInvalidPtx = 218,
   kInvalidHandle = 400,
-  kNotFound = 500,
+  kNotFound = CUDA_ERROR_NOT_FOUND,
   kLaunchFailed = 719,
   kNotSupported = 801,
 };
@@ -327,20 +329,20 @@ EXPORT CUresult cuDeviceGetName(char *name, int len, int) {
 }
 EXPORT CUresult cuDeviceGetAttribute(int *v, int attribute, int) {
   switch (attribute) {
-  case 16: // multiprocessors
+  case CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT:
     *v = 132;
     return kSuccess;
-  case 75: // compute capability
+  case CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR:
     *v = 9;
     return kSuccess;
-  case 76:
+  case CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR:
     *v = 0;
     return kSuccess;
-  case 83: // managed memory
-  case 89: // concurrent managed access
+  case CU_DEVICE_ATTRIBUTE_MANAGED_MEMORY:
+  case CU_DEVICE_ATTRIBUTE_CONCURRENT_MANAGED_ACCESS:
     *v = 1;
     return kSuccess;
-  case 97: // opt-in shared memory per block
+  case CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN:
     *v = 232448;
     return kSuccess;
   default:
@@ -444,9 +446,9 @@ EXPORT CUresult cuModuleLoadDataEx(void **m, const void *image, unsigned n,
     char *buffer = nullptr;
     size_t size = 0;
     for (unsigned i = 0; i < n; ++i) {
-      if (options[i] == 5) // CU_JIT_ERROR_LOG_BUFFER
+      if (options[i] == CU_JIT_ERROR_LOG_BUFFER)
         buffer = static_cast<char *>(values[i]);
-      else if (options[i] == 6) // CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES
+      else if (options[i] == CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES)
         size = reinterpret_cast<size_t>(values[i]);
     }
     if (buffer && size)
@@ -510,16 +512,11 @@ EXPORT CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz,
 }
 /// Launch attributes (clusters, programmatic dependent launch) change
 /// scheduling only; blocks run in turn here.
-struct LaunchConfig {
-  unsigned gx, gy, gz, bx, by, bz, smem;
-  void *stream;
-  void *attrs;
-  unsigned numAttrs;
-};
-EXPORT CUresult cuLaunchKernelEx(const LaunchConfig *c, void *f, void **params,
-                                 void **extra) {
-  return cuLaunchKernel(f, c->gx, c->gy, c->gz, c->bx, c->by, c->bz, c->smem,
-                        c->stream, params, extra);
+EXPORT CUresult cuLaunchKernelEx(const CUlaunchConfig *c, void *f,
+                                 void **params, void **extra) {
+  return cuLaunchKernel(f, c->gridDimX, c->gridDimY, c->gridDimZ, c->blockDimX,
+                        c->blockDimY, c->blockDimZ, c->sharedMemBytes,
+                        c->hStream, params, extra);
 }
 EXPORT CUresult cuStreamCreate(void **s, unsigned) {
   *s = new SimStream;
