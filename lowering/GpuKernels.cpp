@@ -541,12 +541,60 @@ SmallVector<Value> zeroAccumulators(Emitter &e, size_t pairs, int64_t width,
   return SmallVector<Value>(pairs, zero);
 }
 
-/// Adds the accumulators `loop` yields to `acc`: f32 ones as they are,
-/// vector ones summed over their lanes.
-void addLoopSums(Emitter &e, scf::ForOp loop, bool scalarAcc,
+/// Chunks of a weight row per lane per iteration of a lane's loop: 4, 2 or
+/// 1, the most that divide `chunks` evenly over the warp (more loads in
+/// flight per warp: a GEMV is bound by memory latency otherwise).
+int64_t chunkUnroll(int64_t chunks) {
+  int64_t unroll = 4;
+  while (unroll > 1 && chunks % (kWarp * unroll) != 0)
+    unroll /= 2;
+  return unroll;
+}
+
+/// Whether every lane's loop over `chunks` chunks has at least one whole
+/// iteration, so that its first iteration's loads can be issued before
+/// anything else (PreloadedWeights).
+bool preloadable(int64_t chunks) {
+  return chunks % (kWarp * chunkUnroll(chunks)) == 0;
+}
+
+/// The weight loads of one iteration of a lane's loop, raw (as loaded; the
+/// math widens them), and the math of one iteration on them.
+using ChunkLoads = function_ref<SmallVector<Value>(Emitter &, Value chunk)>;
+using ChunkMath = function_ref<SmallVector<Value>(
+    Emitter &, Value chunk, ArrayRef<Value> loaded, ValueRange accs)>;
+
+/// A lane's loop over its chunks of the weight rows: chunk `lane`, then
+/// kWarp * unroll chunks apart, up to `chunks`; returns the accumulators.
+/// With `preloaded` (the loads of the first iteration, issued earlier, see
+/// PreloadedWeights), the first iteration's math comes first and the loop
+/// starts at the second.
+SmallVector<Value> chunkLoop(Emitter &e, Value lane, int64_t chunks,
+                             int64_t unroll, ArrayRef<Value> init,
+                             ChunkLoads loads, ChunkMath math,
+                             ArrayRef<Value> preloaded) {
+  SmallVector<Value> accs(init);
+  Value start = lane;
+  if (!preloaded.empty()) {
+    accs = math(e, lane, preloaded, accs);
+    start = e.add(lane, e.idx(kWarp * unroll));
+  }
+  auto loop = scf::ForOp::create(
+      e.b, e.loc, start, e.idx(chunks), e.idx(kWarp * unroll), accs,
+      [&](OpBuilder &lb, Location l, Value chunk, ValueRange loopAccs) {
+        Emitter le{lb, l};
+        SmallVector<Value> loaded = loads(le, chunk);
+        scf::YieldOp::create(lb, l, math(le, chunk, loaded, loopAccs));
+      });
+  return SmallVector<Value>(loop.getResults());
+}
+
+/// Adds the accumulators `sums` (a lane loop's) to `acc`: f32 ones as they
+/// are, vector ones summed over their lanes.
+void addLoopSums(Emitter &e, ArrayRef<Value> sums, bool scalarAcc,
                  SmallVectorImpl<Value> &acc) {
   for (size_t i = 0; i < acc.size(); ++i) {
-    Value sum = loop.getResult(i);
+    Value sum = sums[i];
     if (!scalarAcc)
       sum = vector::ReductionOp::create(e.b, e.loc, vector::CombiningKind::ADD,
                                         sum);
@@ -554,86 +602,111 @@ void addLoopSums(Emitter &e, scf::ForOp loop, bool scalarAcc,
   }
 }
 
+/// Alignment of a `v`-element access of `m` (of element type `elem`): 16
+/// bytes when rows are 16-byte aligned and the access is whole 16-byte
+/// units, else the element's.
+llvm::MaybeAlign chunkAlign(Value m, Type elem, int64_t v) {
+  int64_t bytes = elem.getIntOrFloatBitWidth() / 8;
+  return llvm::MaybeAlign(rowsAligned16(m) && (v * bytes) % 16 == 0
+                              ? 16
+                              : static_cast<uint64_t>(bytes));
+}
+
+/// The weight loads of one iteration of `accumulate`'s loop at `chunk`:
+/// `unroll` chunks of `chunkElements(p)` weights for each channel of `ns`,
+/// [u * channels + c].
+SmallVector<Value> loadFloatChunks(Emitter &e, const Product &p,
+                                   ArrayRef<Value> ns, Value chunk,
+                                   int64_t unroll) {
+  int64_t v = chunkElements(p);
+  auto wElem = cast<MemRefType>(p.w.getType()).getElementType();
+  llvm::MaybeAlign wAlign = chunkAlign(p.w, wElem, v);
+  SmallVector<Value> weights;
+  for (int64_t u = 0; u < unroll; ++u) {
+    Value kk = e.mul(e.add(chunk, e.idx(u * kWarp)), e.idx(v));
+    for (Value n : ns)
+      weights.push_back(vector::LoadOp::create(
+          e.b, e.loc, VectorType::get({v}, wElem), p.w, ValueRange{n, kk},
+          /*nontemporal=*/false, wAlign));
+  }
+  return weights;
+}
+
+/// The chunks of a weight row of `p`, and its loop's unroll.
+std::pair<int64_t, int64_t> floatChunks(const Product &p) {
+  int64_t chunks =
+      cast<MemRefType>(p.w.getType()).getShape().back() / chunkElements(p);
+  return {chunks, chunkUnroll(chunks)};
+}
+
 /// Adds this lane's share of `p` for the rows `rows` (indices of x's leading
 /// dims) and the output channels `ns` to `acc` (one f32 per (row, channel),
 /// row-major): each chunk of x is loaded once for all the channels, each
 /// chunk of a weight row once for all the rows. With `staged` (one row), x's
-/// chunks are read from the staged row.
+/// chunks are read from the staged row. `preloaded`: the first iteration's
+/// weights, loaded by loadFloatChunks at chunk `lane`.
 void accumulate(Emitter &e, const Product &p, ArrayRef<SmallVector<Value>> rows,
                 ArrayRef<Value> ns, Value lane, SmallVectorImpl<Value> &acc,
-                const StagedRow *staged = nullptr) {
+                const StagedRow *staged = nullptr,
+                ArrayRef<Value> preloaded = {}) {
   OpBuilder &b = e.b;
-  int64_t k = cast<MemRefType>(p.w.getType()).getShape().back();
   int64_t v = chunkElements(p);
-  auto wElem = cast<MemRefType>(p.w.getType()).getElementType();
   auto xElem = cast<MemRefType>(p.x.getType()).getElementType();
   auto vecF32 = VectorType::get({v}, b.getF32Type());
-  auto alignOf = [&](Value m, Type elem) {
-    int64_t bytes = elem.getIntOrFloatBitWidth() / 8;
-    return llvm::MaybeAlign(rowsAligned16(m) && (v * bytes) % 16 == 0
-                                ? 16
-                                : static_cast<uint64_t>(bytes));
-  };
-  llvm::MaybeAlign wAlign = alignOf(p.w, wElem), xAlign = alignOf(p.x, xElem);
-  auto widen = [&](Value vec) -> Value {
+  llvm::MaybeAlign xAlign = chunkAlign(p.x, xElem, v);
+  auto widen = [&](Emitter &we, Value vec) -> Value {
     if (cast<VectorType>(vec.getType()).getElementType().isF32())
       return vec;
-    return arith::ExtFOp::create(b, e.loc, vecF32, vec);
+    return arith::ExtFOp::create(we.b, we.loc, vecF32, vec);
   };
 
   size_t channels = ns.size();
   bool scalarAcc;
   SmallVector<Value> init =
       zeroAccumulators(e, rows.size() * channels, v, scalarAcc);
-  // `unroll` chunks per lane per iteration, when they divide evenly: more
-  // loads in flight per warp (a GEMV is bound by memory latency otherwise).
-  int64_t chunks = k / v, unroll = 4;
-  while (unroll > 1 && chunks % (kWarp * unroll) != 0)
-    unroll /= 2;
-  auto loop = scf::ForOp::create(
-      b, e.loc, lane, e.idx(chunks), e.idx(kWarp * unroll), init,
-      [&](OpBuilder &lb, Location l, Value chunk, ValueRange accs) {
-        Emitter le{lb, l};
-        SmallVector<Value> offsets, weights; // weights[u * channels + c]
-        for (int64_t u = 0; u < unroll; ++u) {
-          Value kk = le.mul(le.add(chunk, le.idx(u * kWarp)), le.idx(v));
-          offsets.push_back(kk);
-          for (Value n : ns)
-            weights.push_back(widen(vector::LoadOp::create(
-                lb, l, VectorType::get({v}, wElem), p.w, ValueRange{n, kk},
-                /*nontemporal=*/false, wAlign)));
-        }
-        SmallVector<Value> next(accs);
-        for (int64_t u = 0; u < unroll; ++u) {
-          for (size_t r = 0; r < rows.size(); ++r) {
-            Value x = staged ? loadStaged(le, *staged, offsets[u])
-                             : widen(vector::LoadOp::create(
-                                   lb, l, VectorType::get({v}, xElem), p.x,
-                                   with(rows[r], offsets[u]),
-                                   /*nontemporal=*/false, xAlign));
-            for (size_t c = 0; c < channels; ++c) {
-              Value &sum = next[r * channels + c];
-              Value w = weights[u * channels + c];
-              if (!scalarAcc) {
-                sum = vector::FMAOp::create(lb, l, x, w, sum);
-                continue;
-              }
-              // Multiply and add, contracted to one fma (math.fma would
-              // become a libdevice call).
-              auto contract = arith::FastMathFlags::contract;
-              for (int64_t j = 0; j < v; ++j)
-                sum = arith::AddFOp::create(
-                    lb, l, sum,
-                    arith::MulFOp::create(
-                        lb, l, vector::ExtractOp::create(lb, l, x, j),
-                        vector::ExtractOp::create(lb, l, w, j), contract),
-                    contract);
-            }
+  int64_t chunks, unroll;
+  std::tie(chunks, unroll) = floatChunks(p);
+  auto loads = [&](Emitter &le, Value chunk) {
+    return loadFloatChunks(le, p, ns, chunk, unroll);
+  };
+  auto math = [&](Emitter &le, Value chunk, ArrayRef<Value> loaded,
+                  ValueRange accs) {
+    OpBuilder &lb = le.b;
+    Location l = le.loc;
+    SmallVector<Value> next(accs);
+    for (int64_t u = 0; u < unroll; ++u) {
+      Value offset = le.mul(le.add(chunk, le.idx(u * kWarp)), le.idx(v));
+      for (size_t r = 0; r < rows.size(); ++r) {
+        Value x = staged ? loadStaged(le, *staged, offset)
+                         : widen(le, vector::LoadOp::create(
+                                         lb, l, VectorType::get({v}, xElem),
+                                         p.x, with(rows[r], offset),
+                                         /*nontemporal=*/false, xAlign));
+        for (size_t c = 0; c < channels; ++c) {
+          Value &sum = next[r * channels + c];
+          Value w = widen(le, loaded[u * channels + c]);
+          if (!scalarAcc) {
+            sum = vector::FMAOp::create(lb, l, x, w, sum);
+            continue;
           }
+          // Multiply and add, contracted to one fma (math.fma would
+          // become a libdevice call).
+          auto contract = arith::FastMathFlags::contract;
+          for (int64_t j = 0; j < v; ++j)
+            sum = arith::AddFOp::create(
+                lb, l, sum,
+                arith::MulFOp::create(
+                    lb, l, vector::ExtractOp::create(lb, l, x, j),
+                    vector::ExtractOp::create(lb, l, w, j), contract),
+                contract);
         }
-        scf::YieldOp::create(lb, l, next);
-      });
-  addLoopSums(e, loop, scalarAcc, acc);
+      }
+    }
+    return next;
+  };
+  addLoopSums(e,
+              chunkLoop(e, lane, chunks, unroll, init, loads, math, preloaded),
+              scalarAcc, acc);
 }
 
 /// Weights stored as integers (quant_linear): `main.w` is the packed i8
@@ -718,6 +791,48 @@ void accumulateQuantStep(Emitter &e, const QuantWeights &qw,
   }
 }
 
+/// The bytes of packed weights a lane step of the contiguous quantized form
+/// reads (accumulateQuantContiguous), and their 32-bit words.
+constexpr int64_t kQuantStepBytes = 16, kQuantStepWords = kQuantStepBytes / 4;
+
+/// The steps of a packed row of `p` in the contiguous form, and its loop's
+/// unroll.
+std::pair<int64_t, int64_t> quantSteps(const Product &p) {
+  int64_t chunks =
+      cast<MemRefType>(p.w.getType()).getShape().back() / kQuantStepBytes;
+  return {chunks, chunkUnroll(chunks)};
+}
+
+/// The loads of one iteration of accumulateQuantContiguous's loop at step
+/// `chunk`: for each of its `unroll` steps u and each channel c of `ns`, the
+/// group's scale, the 16 packed bytes and, when asymmetric, the group's
+/// zero point, at [(u * channels + c) * perStep + 0, 1, 2] with perStep
+/// quantLoadsPerStep(qw).
+int64_t quantLoadsPerStep(const QuantWeights &qw) { return qw.zeros ? 3 : 2; }
+SmallVector<Value> loadQuantSteps(Emitter &e, const Product &p,
+                                  const QuantWeights &qw, ArrayRef<Value> ns,
+                                  Value chunk, int64_t unroll) {
+  auto byteVec = VectorType::get({kQuantStepBytes}, e.b.getI8Type());
+  int64_t fields = 32 / qw.bits, v = kQuantStepWords * fields;
+  SmallVector<Value> loaded;
+  for (int64_t u = 0; u < unroll; ++u) {
+    Value first = e.mul(e.add(chunk, e.idx(u * kWarp)), e.idx(v));
+    Value group = e.div(first, e.idx(qw.groupSize));
+    for (Value n : ns) {
+      loaded.push_back(
+          memref::LoadOp::create(e.b, e.loc, qw.scales, ValueRange{n, group}));
+      loaded.push_back(vector::LoadOp::create(
+          e.b, e.loc, byteVec, p.w,
+          ValueRange{n, e.div(first, e.idx(8 / qw.bits))},
+          /*nontemporal=*/false, llvm::MaybeAlign(16)));
+      if (qw.zeros)
+        loaded.push_back(
+            memref::LoadOp::create(e.b, e.loc, qw.zeros, ValueRange{n, group}));
+    }
+  }
+  return loaded;
+}
+
 /// The fast form of accumulateQuant for one token row: 16 contiguous bytes
 /// of a packed row per lane step (32 int4 or 16 int8 weights, all of one
 /// group), read as 4 32-bit words: one wide load and one scale per channel
@@ -729,95 +844,83 @@ void accumulateQuantStep(Emitter &e, const QuantWeights &qw,
 /// words at once with two shifts (or a shift and a mask), converted to f32
 /// and multiplied with the matching elements of x; the group's scale
 /// multiplies the step's sum once. Integer work per weight: 2 ops and a
-/// conversion, instead of byte-wise unpacking.
+/// conversion, instead of byte-wise unpacking. `preloaded`: the first
+/// iteration's loads (loadQuantSteps at step `lane`).
 void accumulateQuantContiguous(Emitter &e, const Product &p,
                                const QuantWeights &qw,
                                ArrayRef<SmallVector<Value>> rows,
                                ArrayRef<Value> ns, Value lane,
                                const StagedRow *staged,
-                               SmallVectorImpl<Value> &acc) {
+                               SmallVectorImpl<Value> &acc,
+                               ArrayRef<Value> preloaded) {
   OpBuilder &b = e.b;
   Type f32 = b.getF32Type(), i32 = b.getI32Type();
-  constexpr int64_t kBytes = 16, kWords = kBytes / 4;
-  int64_t fields = 32 / qw.bits, v = kWords * fields;
-  int64_t k = cast<MemRefType>(p.w.getType()).getShape().back() * (8 / qw.bits);
-  auto byteVec = VectorType::get({kBytes}, b.getI8Type());
-  auto wordVec = VectorType::get({kWords}, i32);
-  auto f32Vec = VectorType::get({kWords}, f32);
+  int64_t fields = 32 / qw.bits, v = kQuantStepWords * fields;
+  auto wordVec = VectorType::get({kQuantStepWords}, i32);
+  auto f32Vec = VectorType::get({kQuantStepWords}, f32);
   auto xType =
       VectorType::get({v}, cast<MemRefType>(p.x.getType()).getElementType());
   llvm::MaybeAlign xAlign(rowsAligned16(p.x) ? 16 : 4);
   size_t channels = ns.size();
+  int64_t perStep = quantLoadsPerStep(qw);
   bool scalarAcc;
   SmallVector<Value> init =
-      zeroAccumulators(e, rows.size() * channels, kWords, scalarAcc);
-  // `unroll` steps per lane per iteration, when they divide evenly; their
-  // weight and scale loads are all issued before any of their math (the
-  // GEMV of one row is bound by memory latency).
-  int64_t chunks = k / v, unroll = 4;
-  while (unroll > 1 && chunks % (kWarp * unroll) != 0)
-    unroll /= 2;
-  auto loop = scf::ForOp::create(
-      b, e.loc, lane, e.idx(chunks), e.idx(kWarp * unroll), init,
-      [&](OpBuilder &lb, Location l, Value chunk, ValueRange accs) {
-        Emitter le{lb, l};
-        // The loads of every step: [u][c].
-        SmallVector<Value> firsts;
-        SmallVector<SmallVector<Value>> wordsOf(unroll), scalesOf(unroll),
-            zerosOf(unroll);
-        for (int64_t u = 0; u < unroll; ++u) {
-          Value first = le.mul(le.add(chunk, le.idx(u * kWarp)), le.idx(v));
-          firsts.push_back(first);
-          Value group = le.div(first, le.idx(qw.groupSize));
-          for (Value n : ns) {
-            scalesOf[u].push_back(vector::BroadcastOp::create(
-                lb, l, f32Vec, le.load(qw.scales, {n, group})));
-            Value packed = vector::LoadOp::create(
-                lb, l, byteVec, p.w,
-                ValueRange{n, le.div(first, le.idx(8 / qw.bits))},
-                /*nontemporal=*/false, llvm::MaybeAlign(16));
-            wordsOf[u].push_back(
-                vector::BitCastOp::create(lb, l, wordVec, packed));
-            zerosOf[u].push_back(
-                qw.zeros ? vector::BroadcastOp::create(
-                               lb, l, wordVec,
-                               arith::ExtUIOp::create(
-                                   lb, l, i32,
-                                   memref::LoadOp::create(
-                                       lb, l, qw.zeros, ValueRange{n, group})))
-                               .getResult()
-                         : Value());
-          }
-        }
-        SmallVector<Value> next(accs);
-        for (int64_t u = 0; u < unroll; ++u)
-          accumulateQuantStep(
-              le, qw, wordsOf[u], zerosOf[u], scalesOf[u], rows.size(),
-              [&](size_t r) {
-                // x's 32 (or 16) elements of the step, then element j of
-                // each word: lanes j, fields + j, 2 fields + j, ...
-                Value x = staged
-                              ? loadStaged(le, *staged, firsts[u])
-                              : vector::LoadOp::create(
-                                    lb, l, xType, p.x, with(rows[r], firsts[u]),
-                                    /*nontemporal=*/false, xAlign);
-                if (!cast<VectorType>(x.getType()).getElementType().isF32())
-                  x = arith::ExtFOp::create(lb, l, VectorType::get({v}, f32),
-                                            x);
-                SmallVector<Value> columns;
-                for (int64_t j = 0; j < fields; ++j) {
-                  SmallVector<int64_t> lanes;
-                  for (int64_t i = 0; i < kWords; ++i)
-                    lanes.push_back(i * fields + j);
-                  columns.push_back(
-                      vector::ShuffleOp::create(lb, l, x, x, lanes));
-                }
-                return columns;
-              },
-              next);
-        scf::YieldOp::create(lb, l, next);
-      });
-  addLoopSums(e, loop, scalarAcc, acc);
+      zeroAccumulators(e, rows.size() * channels, kQuantStepWords, scalarAcc);
+  // Each iteration's weight and scale loads are all issued before any of
+  // its math (the GEMV of one row is bound by memory latency).
+  int64_t chunks, unroll;
+  std::tie(chunks, unroll) = quantSteps(p);
+  auto loads = [&](Emitter &le, Value chunk) {
+    return loadQuantSteps(le, p, qw, ns, chunk, unroll);
+  };
+  auto math = [&](Emitter &le, Value chunk, ArrayRef<Value> loaded,
+                  ValueRange accs) {
+    OpBuilder &lb = le.b;
+    Location l = le.loc;
+    SmallVector<Value> next(accs);
+    for (int64_t u = 0; u < unroll; ++u) {
+      Value first = le.mul(le.add(chunk, le.idx(u * kWarp)), le.idx(v));
+      SmallVector<Value> words, scales, zeros;
+      for (size_t c = 0; c < channels; ++c) {
+        ArrayRef<Value> step =
+            loaded.slice((u * channels + c) * perStep, perStep);
+        scales.push_back(
+            vector::BroadcastOp::create(lb, l, f32Vec, toF32(lb, l, step[0])));
+        words.push_back(vector::BitCastOp::create(lb, l, wordVec, step[1]));
+        zeros.push_back(qw.zeros
+                            ? vector::BroadcastOp::create(
+                                  lb, l, wordVec,
+                                  arith::ExtUIOp::create(lb, l, i32, step[2]))
+                                  .getResult()
+                            : Value());
+      }
+      accumulateQuantStep(
+          le, qw, words, zeros, scales, rows.size(),
+          [&](size_t r) {
+            // x's 32 (or 16) elements of the step, then element j of
+            // each word: lanes j, fields + j, 2 fields + j, ...
+            Value x = staged ? loadStaged(le, *staged, first)
+                             : vector::LoadOp::create(
+                                   lb, l, xType, p.x, with(rows[r], first),
+                                   /*nontemporal=*/false, xAlign);
+            if (!cast<VectorType>(x.getType()).getElementType().isF32())
+              x = arith::ExtFOp::create(lb, l, VectorType::get({v}, f32), x);
+            SmallVector<Value> columns;
+            for (int64_t j = 0; j < fields; ++j) {
+              SmallVector<int64_t> lanes;
+              for (int64_t i = 0; i < kQuantStepWords; ++i)
+                lanes.push_back(i * fields + j);
+              columns.push_back(vector::ShuffleOp::create(lb, l, x, x, lanes));
+            }
+            return columns;
+          },
+          next);
+    }
+    return next;
+  };
+  addLoopSums(e,
+              chunkLoop(e, lane, chunks, unroll, init, loads, math, preloaded),
+              scalarAcc, acc);
 }
 
 /// The fast form of accumulateQuant for several token rows. A lane reads
@@ -930,7 +1033,7 @@ void accumulateQuantInterleaved(Emitter &e, const Product &p,
             next);
         scf::YieldOp::create(lb, l, next);
       });
-  addLoopSums(e, loop, scalarAcc, acc);
+  addLoopSums(e, SmallVector<Value>(loop.getResults()), scalarAcc, acc);
 }
 
 /// As `accumulate`, dequantizing inside the loop: each lane takes 8 weights
@@ -1042,11 +1145,14 @@ bool stagesRow(const Product &p, const QuantWeights &qw) {
 void accumulateQuant(Emitter &e, const Product &p, const QuantWeights &qw,
                      ArrayRef<SmallVector<Value>> rows, ArrayRef<Value> ns,
                      Value lane, const StagedRow *staged,
-                     SmallVectorImpl<Value> &acc) {
+                     SmallVectorImpl<Value> &acc,
+                     ArrayRef<Value> preloaded = {}) {
   int64_t rowBytes = cast<MemRefType>(p.w.getType()).getShape().back();
   int64_t fields = 32 / qw.bits;
   if (contiguousQuantForm(p, qw, rows.size()))
-    return accumulateQuantContiguous(e, p, qw, rows, ns, lane, staged, acc);
+    return accumulateQuantContiguous(e, p, qw, rows, ns, lane, staged, acc,
+                                     preloaded);
+  assert(preloaded.empty() && "only the contiguous form preloads");
   if (vectorizable(p) && rowBytes % (4 * kWarp) == 0 &&
       qw.groupSize % fields == 0)
     return accumulateQuantInterleaved(e, p, qw, rows, ns, lane, acc);
@@ -1127,6 +1233,34 @@ void prefetchRows(Emitter &e, Value w, Value first, Value count, Value tid,
                                       /*l2CacheHint=*/Value());
 }
 
+/// The loads of the first iteration of a lane's loop over the main
+/// product's weights (its channels `ns`), issued at the kernel's start and
+/// marked kBeforeWaitAttr: the weights do not depend on the kernels before
+/// this one, so under a dependent launch their DRAM latency passes while
+/// those kernels end (the wait goes after these loads); without one it
+/// overlaps the staging of x. Empty where the product's form takes none:
+/// integer weights other than in the contiguous form, or a loop that leaves
+/// some lane without a whole iteration.
+SmallVector<Value> preloadWeights(Emitter &e, const LinearKernel &k,
+                                  int64_t rowBlock, ArrayRef<Value> ns,
+                                  Value lane) {
+  SmallVector<Value> loaded;
+  if (k.quant) {
+    auto [steps, unroll] = quantSteps(k.main);
+    if (!contiguousQuantForm(k.main, *k.quant, rowBlock) || !preloadable(steps))
+      return {};
+    loaded = loadQuantSteps(e, k.main, *k.quant, ns, lane, unroll);
+  } else {
+    auto [chunks, unroll] = floatChunks(k.main);
+    if (!preloadable(chunks))
+      return {};
+    loaded = loadFloatChunks(e, k.main, ns, lane, unroll);
+  }
+  for (Value v : loaded)
+    v.getDefiningOp()->setAttr(kBeforeWaitAttr, e.b.getUnitAttr());
+  return loaded;
+}
+
 /// `channels` outputs per warp (x read once for all of them). `staged`:
 /// the block first copies its row of x to workgroup memory (StagedRow; one
 /// row: the quantized contiguous form, or a float product whose norm
@@ -1161,6 +1295,16 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
                         d.div(tid, d.idx(kWarp))),
                   d.idx(channels));
         Value lastRow = d.sub(rows, d.idx(1));
+        // The warp's channels; those past the end read the last one and
+        // store nothing.
+        Value lastChannel = d.sub(n, d.idx(1));
+        SmallVector<Value> channelIds, ns;
+        for (int64_t c = 0; c < channels; ++c) {
+          Value channel = d.add(firstChannel, d.idx(c));
+          channelIds.push_back(channel);
+          ns.push_back(d.min(channel, lastChannel));
+        }
+        SmallVector<Value> preloaded = preloadWeights(d, k, rowBlock, ns, lane);
         // Every thread of the block stages (the barrier), so before the
         // channel bound.
         std::optional<StagedRow> stagedRow;
@@ -1183,27 +1327,21 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
         }
         d.when(d.lt(firstChannel, n), [&] {
           Value first = d.mul(op.getBlockIds().x, d.idx(rowBlock));
-          Value lastChannel = d.sub(n, d.idx(1));
-          SmallVector<Value> rowIds, channelIds, ns;
+          SmallVector<Value> rowIds;
           SmallVector<SmallVector<Value>> rowIdx;
-          // Rows and channels past the end read the last one, store nothing.
+          // Rows past the end read the last one, store nothing.
           for (int64_t r = 0; r < rowBlock; ++r) {
             Value row = d.add(first, d.idx(r));
             rowIds.push_back(row);
             rowIdx.push_back(rowIndices(d, sizes, d.min(row, lastRow)));
           }
-          for (int64_t c = 0; c < channels; ++c) {
-            Value channel = d.add(firstChannel, d.idx(c));
-            channelIds.push_back(channel);
-            ns.push_back(d.min(channel, lastChannel));
-          }
           SmallVector<Value> acc(rowBlock * channels, d.f32(0.0));
           if (k.quant)
             accumulateQuant(d, k.main, *k.quant, rowIdx, ns, lane,
-                            stagedRow ? &*stagedRow : nullptr, acc);
+                            stagedRow ? &*stagedRow : nullptr, acc, preloaded);
           else
             accumulate(d, k.main, rowIdx, ns, lane, acc,
-                       stagedRow ? &*stagedRow : nullptr);
+                       stagedRow ? &*stagedRow : nullptr, preloaded);
           if (k.lora)
             accumulate(d, *k.lora, rowIdx, ns, lane, acc);
           for (Value &a : acc)

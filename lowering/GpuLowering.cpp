@@ -344,6 +344,19 @@ struct GpuStreamPass : mlir::zamba2::impl::GpuStreamBase<GpuStreamPass> {
 // zamba2-gpu-dependent-launch
 //===----------------------------------------------------------------------===//
 
+/// The wait for the grids before this one, as CUDA's own
+/// cudaGridDependencySynchronize writes it: `griddepcontrol.wait` in inline
+/// assembly that clobbers memory. The NVVM intrinsic is marked as touching
+/// no memory, so LLVM moves loads across it either way: the weight loads
+/// issued before it (kBeforeWaitAttr) sank below it, and loads of what the
+/// kernel before writes could rise above it.
+constexpr llvm::StringLiteral kGridDependencyWait = "griddepcontrol.wait;";
+
+bool isGridDependencyWait(Operation &op) {
+  auto asmOp = dyn_cast<LLVM::InlineAsmOp>(op);
+  return asmOp && asmOp.getAsmString() == kGridDependencyWait;
+}
+
 struct GpuDependentLaunchPass
     : mlir::zamba2::impl::GpuDependentLaunchBase<GpuDependentLaunchPass> {
   void runOnOperation() override {
@@ -351,17 +364,20 @@ struct GpuDependentLaunchPass
       if (!fn.isKernel() || fn.getBody().empty())
         return;
       Block &entry = fn.getBody().front();
-      if (llvm::any_of(entry, [](Operation &op) {
-            return isa<NVVM::GriddepcontrolOp>(op);
-          }))
+      if (llvm::any_of(entry, isGridDependencyWait))
         return; // done already
       // After the ops that may run before the wait (kBeforeWaitAttr).
       auto b = OpBuilder::atBlockBegin(&entry);
       for (Operation &op : entry)
         if (op.hasAttr(kBeforeWaitAttr))
           b.setInsertionPointAfter(&op);
-      NVVM::GriddepcontrolOp::create(b, fn.getLoc(),
-                                     NVVM::GridDepActionKind::wait);
+      LLVM::InlineAsmOp::create(b, fn.getLoc(), /*resultTypes=*/TypeRange(),
+                                /*operands=*/ValueRange(), kGridDependencyWait,
+                                "~{memory}", /*has_side_effects=*/true,
+                                /*is_align_stack=*/false,
+                                LLVM::tailcallkind::TailCallKind::None,
+                                /*asm_dialect=*/LLVM::AsmDialectAttr(),
+                                /*operand_attrs=*/ArrayAttr());
       NVVM::GriddepcontrolOp::create(
           b, fn.getLoc(), NVVM::GridDepActionKind::launch_dependents);
     });

@@ -14,6 +14,10 @@
 #     the ratio to the default package of the same weights, and int4's
 #     speed-up over bf16 for each set of options; then the CUDA-graph
 #     PyTorch peer (torch_graph_peer.py) for reference.
+# ZAMBA2_AB_VARIANTS (prepare) names the option sets to compile (default all
+# four); ZAMBA2_AB_BASE_BIN=DIR (prepare) adds the variant "base": the
+# default options compiled by DIR's zamba2-compile (an A/B of a compiler
+# change, the "vs default" column then being old / new).
 # ZAMBA2_AB_PRESET=tiny (both steps) makes a quick run of the plumbing, e.g.
 # on the CUDA simulator with ZAMBA2_AB_COMPILE_FLAGS=--gpu-binary=ptx (prepare)
 # and ZAMBA2_LIBCUDA=.../libzamba2_cudasim.so ZAMBA2_AB_DECODE=2 (run; the
@@ -22,7 +26,7 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 mode=${1:?usage: ab.sh prepare BIN_DIR OUT | run OUT}
 preset=${ZAMBA2_AB_PRESET:-1.2b}
-variants="default fuse-norm prefetch fuse-norm+prefetch"
+variants=${ZAMBA2_AB_VARIANTS:-default fuse-norm prefetch fuse-norm+prefetch}
 weights="bf16 int4"
 
 flags_of() { # VARIANT WEIGHTS: zamba2-compile flags
@@ -45,12 +49,15 @@ if [[ $mode == prepare ]]; then
   mkdir -p "$out/bin"
   cp "$bin"/zamba2-{synth,pack,bench} "$out/bin/" || exit 1
   synthesize "$bin" "$out/ckpt" || exit 1
+  [[ -n ${ZAMBA2_AB_BASE_BIN:-} ]] && variants="base $variants"
+  echo "$variants" > "$out/variants"
   for w in $weights; do
     for v in $variants; do
-      pkg=$out/$w-$v
+      pkg=$out/$w-$v compiler=$bin
+      [[ $v == base ]] && compiler=$ZAMBA2_AB_BASE_BIN
       echo "ab: compiling $w $v" >&2
       # shellcheck disable=SC2046
-      "$bin/zamba2-compile" "$out/ckpt" -o "$pkg" $(flags_of "$v" "$w") \
+      "$compiler/zamba2-compile" "$out/ckpt" -o "$pkg" $(flags_of "$v" "$w") \
         ${ZAMBA2_AB_COMPILE_FLAGS:-} \
         --quiet || exit 1
       rm -f "$pkg/weights.bin"
@@ -63,6 +70,7 @@ fi
 
 out=${2:?OUT}
 bin=$out/bin
+variants=$(cat "$out/variants") || exit 1
 synthesize "$bin" "$out/ckpt" || exit 1
 for w in $weights; do
   for v in $variants; do

@@ -5,13 +5,16 @@
 #     CPU logits (zamba2-run --score, prefill of 20 tokens then decode
 #     steps) and CUDA packages without weights for the two fixtures and two
 #     synthesized hidden-256 models (one and two Mamba groups), each as f32
-#     and int4, with the default passes and with --fuse-norm; the runtime
-#     tools go to OUT/bin.
+#     and int4, with the default passes, with --fuse-norm and with
+#     --fuse-norm --prefetch-weights; each scored on the fixture's batch of
+#     2 and on its row 0 alone (batch 1: the one-row decode kernels); the
+#     runtime tools and the token files go to OUT.
 #   bench/gpu/check_cuda.sh check OUT             (on the GPU machine)
 #     packs the weights, scores the same tokens on the GPU and compares:
 #     f32 against the CPU f32 logits (1e-5 relative L2) and against the
-#     fixture's float64 reference (1e-4), --fuse-norm against the default
-#     CUDA package (1e-6), int4 against the CPU int4 logits (1e-5).
+#     fixture's float64 reference (1e-4), --fuse-norm (and with prefetch)
+#     against the default CUDA package (1e-6), int4 against the CPU int4
+#     logits (1e-5).
 #     Ends with "N passed, N failed"; exit status 1 when any failed.
 set -uo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
@@ -19,10 +22,23 @@ mode=${1:?usage: check_cuda.sh prepare BIN_DIR OUT | check OUT}
 models="tiny-lora-rope tiny-two-blocks s256 s256g2"
 tokens=$here/test/fixtures/tiny-lora-rope/reference.safetensors
 
-reference() { # the token file of model $1
+reference() { # the fixture file (tokens and float64 logits) of model $1
   case $1 in
     tiny-two-blocks) echo "$here/test/fixtures/tiny-two-blocks/reference.safetensors" ;;
     *) echo "$tokens" ;;
+  esac
+}
+batches="b2 b1"
+variants="default fuse-norm prefetch"
+
+tokens_of() { # OUT MODEL BATCH: the token file (b1: row 0 of the fixture's)
+  if [[ $3 == b2 ]]; then reference "$2"; else echo "$1/tokens-$2-b1.safetensors"; fi
+}
+
+flags_of() { # VARIANT: zamba2-compile flags beside --target cuda
+  case $1 in
+    fuse-norm) echo --fuse-norm ;;
+    prefetch) echo --fuse-norm --prefetch-weights ;;
   esac
 }
 
@@ -51,19 +67,23 @@ if [[ $mode == prepare ]]; then
   cp "$bin"/zamba2-{synth,pack,run,compare} "$out/bin/"
   synthesize "$bin" "$out" || exit 1
   for m in $models; do
+    python3 "$here/test/run/Inputs/st.py" batch-row "$(reference "$m")" \
+      "$(tokens_of "$out" "$m" b1)" 0 || exit 1
     ck=$(checkpoint "$out" "$m")
     for q in f32 int4; do
       quant=()
       [[ $q == int4 ]] && quant=(--quantize int4)
-      "$bin/zamba2-compile" "$ck" -o "$out/cpu-$m-$q" "${quant[@]}" --quiet &&
-        "$bin/zamba2-run" "$out/cpu-$m-$q" --score "$(reference "$m")" \
-          --out "$out/cpu-$m-$q.safetensors" --decode-from 20 > /dev/null || exit 1
+      "$bin/zamba2-compile" "$ck" -o "$out/cpu-$m-$q" "${quant[@]}" --quiet || exit 1
+      for b in $batches; do
+        "$bin/zamba2-run" "$out/cpu-$m-$q" --score "$(tokens_of "$out" "$m" "$b")" \
+          --out "$out/cpu-$m-$q-$b.safetensors" --decode-from 20 > /dev/null || exit 1
+      done
       rm -rf "$out/cpu-$m-$q"
-      for norm in default fuse-norm; do
-        flags=(--target cuda --weight-type f32 "${quant[@]}")
-        [[ $norm == fuse-norm ]] && flags+=(--fuse-norm)
-        pkg=$out/cuda-$m-$q-$norm
-        "$bin/zamba2-compile" "$ck" -o "$pkg" "${flags[@]}" --quiet || exit 1
+      for v in $variants; do
+        pkg=$out/cuda-$m-$q-$v
+        # shellcheck disable=SC2046
+        "$bin/zamba2-compile" "$ck" -o "$pkg" --target cuda --weight-type f32 \
+          "${quant[@]}" $(flags_of "$v") --quiet || exit 1
         rm -f "$pkg/weights.bin"
       done
     done
@@ -90,20 +110,28 @@ compare() { # WHAT A B TOLERANCE
 for m in $models; do
   ck=$(checkpoint "$out" "$m")
   for q in f32 int4; do
-    for norm in default fuse-norm; do
-      pkg=$out/cuda-$m-$q-$norm
-      "$bin/zamba2-pack" "$ck" "$pkg" > /dev/null &&
-        "$bin/zamba2-run" "$pkg" --score "$(reference "$m")" \
-          --out "$pkg.safetensors" --decode-from 20 > /dev/null ||
-        { failed=$((failed + 1)); echo "FAIL $m $q $norm: did not run"; }
+    for v in $variants; do
+      "$bin/zamba2-pack" "$ck" "$out/cuda-$m-$q-$v" > /dev/null ||
+        { failed=$((failed + 1)); echo "FAIL $m $q $v: did not pack"; }
     done
-    compare "$m $q vs CPU" "$out/cuda-$m-$q-default.safetensors" "$out/cpu-$m-$q.safetensors" 1e-5
-    compare "$m $q --fuse-norm vs CPU" "$out/cuda-$m-$q-fuse-norm.safetensors" "$out/cpu-$m-$q.safetensors" 1e-5
-    compare "$m $q --fuse-norm vs default" "$out/cuda-$m-$q-fuse-norm.safetensors" "$out/cuda-$m-$q-default.safetensors" 1e-6
+    for b in $batches; do
+      cuda() { echo "$out/cuda-$m-$q-$1-$b.safetensors"; }
+      for v in $variants; do
+        "$bin/zamba2-run" "$out/cuda-$m-$q-$v" --score "$(tokens_of "$out" "$m" "$b")" \
+          --out "$(cuda "$v")" --decode-from 20 > /dev/null ||
+          { failed=$((failed + 1)); echo "FAIL $m $q $v $b: did not run"; }
+      done
+      compare "$m $q $b vs CPU" "$(cuda default)" "$out/cpu-$m-$q-$b.safetensors" 1e-5
+      for v in fuse-norm prefetch; do
+        compare "$m $q $b $v vs CPU" "$(cuda "$v")" "$out/cpu-$m-$q-$b.safetensors" 1e-5
+        compare "$m $q $b $v vs default" "$(cuda "$v")" "$(cuda default)" 1e-6
+      done
+      if [[ $m == tiny* && $q == f32 ]]; then
+        compare "$m f32 $b vs float64 reference" "$(cuda default)" \
+          "$(tokens_of "$out" "$m" "$b")" 1e-4
+      fi
+    done
   done
-  case $m in tiny*)
-    compare "$m f32 vs float64 reference" "$out/cuda-$m-f32-fuse-norm.safetensors" "$(reference "$m")" 1e-4 ;;
-  esac
 done
 echo "$passed passed, $failed failed"
 ((failed == 0))
