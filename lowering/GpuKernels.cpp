@@ -1436,6 +1436,8 @@ void emitLinear(Emitter &e, const LinearKernel &k) {
 //===----------------------------------------------------------------------===//
 
 constexpr int64_t kNormThreads = 1024;
+/// The most weights per thread the norm kernel loads before its wait.
+constexpr int64_t kMaxPreloadedNormWeights = 4;
 
 /// out[m, g*W + c] = v(m, g*W + c) / sqrt(mean_c v^2 + eps) * weight[g*W + c]
 /// over each group of W = width / groups channels of the norm `n` of x, one
@@ -1453,6 +1455,19 @@ void emitRowNorm(Emitter &e, const NormBuffers &n, Value x, Value out) {
            SmallVector<Value> row =
                rowIndices(d, sizes, d.div(block, d.idx(groups)));
            Value base = d.mul(d.rem(block, d.idx(groups)), d.idx(width));
+           // The norm's weights of this thread's channels, loaded before
+           // the dependent-launch wait (kBeforeWaitAttr: they do not depend
+           // on the kernels before), when each thread has the same few.
+           SmallVector<Value> preloaded;
+           if (width % kNormThreads == 0 &&
+               width / kNormThreads <= kMaxPreloadedNormWeights)
+             for (int64_t j = 0; j < width / kNormThreads; ++j) {
+               auto weight = memref::LoadOp::create(
+                   d.b, d.loc, n.weight,
+                   d.add(base, d.add(tid, d.idx(j * kNormThreads))));
+               weight->setAttr(kBeforeWaitAttr, d.b.getUnitAttr());
+               preloaded.push_back(weight);
+             }
            auto sumSq = scf::ForOp::create(
                d.b, d.loc, tid, d.idx(width), d.idx(kNormThreads),
                ValueRange{d.f32(0.0)},
@@ -1464,14 +1479,25 @@ void emitRowNorm(Emitter &e, const NormBuffers &n, Value x, Value out) {
            Value inv =
                rmsScale(d, blockSum(d, sumSq.getResult(0), tid, kNormThreads),
                         width, n.eps);
+           auto scaleAndStore = [&](Emitter &le, Value c, Value weight) {
+             Value channel = le.add(base, c);
+             Value v = le.fmul(n.value(le, x, row, channel), inv);
+             le.store(le.fmul(v, toF32(le.b, le.loc, weight)), out,
+                      with(row, channel));
+           };
+           if (!preloaded.empty()) {
+             for (size_t j = 0; j < preloaded.size(); ++j)
+               scaleAndStore(d, d.add(tid, d.idx(j * kNormThreads)),
+                             preloaded[j]);
+             return;
+           }
            scf::ForOp::create(
                d.b, d.loc, tid, d.idx(width), d.idx(kNormThreads), ValueRange{},
                [&](OpBuilder &lb, Location l, Value c, ValueRange) {
                  Emitter le{lb, l};
-                 Value channel = le.add(base, c);
-                 Value v = le.fmul(n.value(le, x, row, channel), inv);
-                 le.store(le.fmul(v, le.load(n.weight, channel)), out,
-                          with(row, channel));
+                 scaleAndStore(
+                     le, c,
+                     memref::LoadOp::create(lb, l, n.weight, le.add(base, c)));
                  scf::YieldOp::create(lb, l);
                });
          });
@@ -1482,6 +1508,8 @@ void emitRowNorm(Emitter &e, const NormBuffers &n, Value x, Value out) {
 //===----------------------------------------------------------------------===//
 
 constexpr int64_t kAttentionWarps = 8;
+/// Cache entries a warp of the attention kernel takes per iteration.
+constexpr int64_t kAttentionEntries = 4;
 
 struct AttentionKernel {
   Value q, k, v, kCache, vCache, positions, out;
@@ -1589,28 +1617,57 @@ void emitAttend(Emitter &e, const AttentionKernel &a) {
               d.fmul(rotated(d, a, a.q, b, t, head, safe, pos), d.f32(a.scale));
           q.push_back(arith::SelectOp::create(d.b, d.loc, in, qv, d.f32(0.0)));
         }
-        // Online softmax over entries j = warp, warp + 4, ...
+        // Online softmax over the entries, kAttentionEntries per warp and
+        // iteration: j + u * kAttentionWarps for u < kAttentionEntries, from
+        // j = warp (their cache loads and warp sums are independent, so one
+        // memory latency per iteration rather than per entry). Entries past
+        // the last read it and count for nothing (score -inf); the first is
+        // always an entry, so the running maximum is finite.
         SmallVector<Value> init = {
             d.f32(-std::numeric_limits<float>::infinity()), d.f32(0.0)};
         for (int64_t i = 0; i < perLane; ++i)
           init.push_back(d.f32(0.0));
+        Value lastEntry = d.sub(entries, d.idx(1));
         auto loop = scf::ForOp::create(
-            d.b, d.loc, warp, entries, d.idx(kAttentionWarps), init,
+            d.b, d.loc, warp, entries,
+            d.idx(kAttentionWarps * kAttentionEntries), init,
             [&](OpBuilder &lb, Location l, Value j, ValueRange st) {
               Emitter le{lb, l};
-              Value s = le.f32(0.0);
-              for (int64_t i = 0; i < perLane; ++i)
-                s = le.fadd(s, le.fmul(q[i], le.load(a.kCache,
-                                                     {b, kvHead, j, dims[i]})));
-              s = le.warpSum(s);
-              Value m = le.fmax(st[0], s);
+              SmallVector<Value> at, scores;
+              for (int64_t u = 0; u < kAttentionEntries; ++u) {
+                Value ju = le.add(j, le.idx(u * kAttentionWarps));
+                at.push_back(le.min(ju, lastEntry));
+                Value s = le.f32(0.0);
+                for (int64_t i = 0; i < perLane; ++i)
+                  s = le.fadd(
+                      s, le.fmul(q[i], le.load(a.kCache,
+                                               {b, kvHead, at[u], dims[i]})));
+                scores.push_back(s);
+              }
+              Value m = st[0];
+              for (int64_t u = 0; u < kAttentionEntries; ++u) {
+                Value s = le.warpSum(scores[u]);
+                if (u > 0)
+                  s = arith::SelectOp::create(
+                      lb, l,
+                      le.lt(le.add(j, le.idx(u * kAttentionWarps)), entries), s,
+                      le.f32(-std::numeric_limits<float>::infinity()));
+                scores[u] = s;
+                m = le.fmax(m, s);
+              }
               Value corr = le.exp(arith::SubFOp::create(lb, l, st[0], m));
-              Value p = le.exp(arith::SubFOp::create(lb, l, s, m));
-              SmallVector<Value> next = {m, le.fadd(le.fmul(st[1], corr), p)};
+              SmallVector<Value> next = {m, le.fmul(st[1], corr)};
               for (int64_t i = 0; i < perLane; ++i)
-                next.push_back(le.fadd(
-                    le.fmul(st[2 + i], corr),
-                    le.fmul(p, le.load(a.vCache, {b, kvHead, j, dims[i]}))));
+                next.push_back(le.fmul(st[2 + i], corr));
+              for (int64_t u = 0; u < kAttentionEntries; ++u) {
+                Value p = le.exp(arith::SubFOp::create(lb, l, scores[u], m));
+                next[1] = le.fadd(next[1], p);
+                for (int64_t i = 0; i < perLane; ++i)
+                  next[2 + i] =
+                      le.fadd(next[2 + i],
+                              le.fmul(p, le.load(a.vCache,
+                                                 {b, kvHead, at[u], dims[i]})));
+              }
               scf::YieldOp::create(lb, l, next);
             });
         Value accs = workgroupArray(d, kAttentionWarps * a.hd);

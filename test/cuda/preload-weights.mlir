@@ -4,7 +4,8 @@
 // passes while the kernel before ends; the loop then starts at its second
 // iteration. Only where every lane has a whole iteration (the unroll divides
 // the chunks of a row over the warp), and for integer weights only in the
-// one-row contiguous form (16-byte steps).
+// one-row contiguous form (16-byte steps). An rms_norm kernel loads its
+// weights before the wait when each thread has the same few of them.
 // RUN: zamba2-opt %s --zamba2-lower-to-linalg=target=cuda --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" -split-input-file | FileCheck %s
 
 // int4, K = 2048: 64 steps of 16 bytes, 2 per lane and iteration; 2 channels
@@ -64,5 +65,33 @@ func.func @quant_narrow(%x: tensor<?x1x512xf32>, %q: tensor<64x256xi8>, %s: tens
 // CHECK: return
 func.func @bf16(%x: tensor<?x1x512xf32>, %w: tensor<64x512xbf16>) -> tensor<?x1x64xf32> {
   %y = zamba2.linear %x, %w : (tensor<?x1x512xf32>, tensor<64x512xbf16>) -> tensor<?x1x64xf32>
+  return %y : tensor<?x1x64xf32>
+}
+
+// -----
+
+// rms_norm of 2048 channels (1024 threads, 2 channels each): the thread's 2
+// weights before the wait, used after the block's sum without a loop.
+// CHECK-LABEL: func.func @norm
+// CHECK-SAME: %[[NW:[a-z0-9]+]]: memref<2048xf32>
+// CHECK: module(@rms_norm)
+// CHECK-COUNT-2: memref.load %[[NW]][%{{.*}}] {zamba2.before_wait}
+// CHECK-NOT: zamba2.before_wait
+// CHECK: gpu.barrier
+// CHECK-NOT: memref.load %[[NW]]
+// CHECK: gpu.terminator
+func.func @norm(%x: tensor<?x1x2048xf32>, %w: tensor<2048xf32>) -> tensor<?x1x2048xf32> {
+  %y = zamba2.rms_norm %x, %w {eps = 1.0e-5 : f64} : tensor<?x1x2048xf32>, tensor<2048xf32>
+  return %y : tensor<?x1x2048xf32>
+}
+
+// -----
+
+// 64 channels (fewer than the threads): the weights load in the loop.
+// CHECK-LABEL: func.func @norm_narrow
+// CHECK-NOT: zamba2.before_wait
+// CHECK: return
+func.func @norm_narrow(%x: tensor<?x1x64xf32>, %w: tensor<64xf32>) -> tensor<?x1x64xf32> {
+  %y = zamba2.rms_norm %x, %w {eps = 1.0e-5 : f64} : tensor<?x1x64xf32>, tensor<64xf32>
   return %y : tensor<?x1x64xf32>
 }
