@@ -553,7 +553,7 @@ int64_t chunkUnroll(int64_t chunks) {
 
 /// Whether every lane's loop over `chunks` chunks has at least one whole
 /// iteration, so that its first iteration's loads can be issued before
-/// anything else (PreloadedWeights).
+/// anything else (preloadWeights).
 bool preloadable(int64_t chunks) {
   return chunks % (kWarp * chunkUnroll(chunks)) == 0;
 }
@@ -566,8 +566,8 @@ using ChunkMath = function_ref<SmallVector<Value>(
 
 /// A lane's loop over its chunks of the weight rows: chunk `lane`, then
 /// kWarp * unroll chunks apart, up to `chunks`; returns the accumulators.
-/// With `preloaded` (the loads of the first iteration, issued earlier, see
-/// PreloadedWeights), the first iteration's math comes first and the loop
+/// With `preloaded` (the loads of the first iteration, issued earlier by
+/// preloadWeights), the first iteration's math comes first and the loop
 /// starts at the second.
 SmallVector<Value> chunkLoop(Emitter &e, Value lane, int64_t chunks,
                              int64_t unroll, ArrayRef<Value> init,
