@@ -1721,10 +1721,20 @@ struct ConvKernel {
   bool silu;
 };
 
-/// One thread per (batch row, channel) walks the tokens: over the padded
-/// sequence xpad = (state, x), out[t] = bias + sum_k w[k] xpad[t + k] (then
-/// SiLU), and the new state is the last K-1 entries of xpad (read before any
-/// is written: the thread owns its state row).
+/// Marks `op` to run before the kernel's dependent-launch wait
+/// (kBeforeWaitAttr): a load of what no kernel of the step writes right
+/// before this one (weights, or state only this kernel updates).
+Value beforeWait(Operation *op) {
+  op->setAttr(kBeforeWaitAttr, UnitAttr::get(op->getContext()));
+  return op->getResult(0);
+}
+
+/// One thread per (batch row, channel) walks the tokens with the last K-1
+/// entries of the padded sequence xpad = (state, x) in registers: out[t] =
+/// bias + sum_k w[k] xpad[t + k] (then SiLU); the new state is the window
+/// after the last token. The weights, bias and state row (which only this
+/// kernel writes) are loaded before the dependent-launch wait, by every
+/// thread (those past the end read the last row and store nothing).
 void emitConv(Emitter &e, const ConvKernel &k) {
   Value batch = e.dim(k.x, 0), seq = e.dim(k.x, 1);
   Value total = e.mul(batch, e.idx(k.channels));
@@ -1733,48 +1743,44 @@ void emitConv(Emitter &e, const ConvKernel &k) {
          kConvThreads, [&](Emitter &d, gpu::LaunchOp op) {
            Value id = d.add(d.mul(op.getBlockIds().x, d.idx(kConvThreads)),
                             op.getThreadIds().x);
+           Value safe = d.min(id, d.sub(total, d.idx(1)));
+           Value c = d.rem(safe, d.idx(k.channels));
+           Value b = d.div(safe, d.idx(k.channels));
+           SmallVector<Value> w, window;
+           for (int64_t i = 0; i < k.width; ++i)
+             w.push_back(beforeWait(memref::LoadOp::create(
+                 d.b, d.loc, k.weight, ValueRange{c, d.idx(0), d.idx(i)})));
+           Value bias = k.bias ? beforeWait(memref::LoadOp::create(
+                                     d.b, d.loc, k.bias, ValueRange{c}))
+                               : Value();
+           for (int64_t j = 0; j < history; ++j)
+             window.push_back(beforeWait(memref::LoadOp::create(
+                 d.b, d.loc, k.state, ValueRange{b, c, d.idx(j)})));
+           for (Value &v : llvm::concat<Value>(w, window))
+             v = toF32(d.b, d.loc, v);
+           bias = bias ? toF32(d.b, d.loc, bias) : d.f32(0.0);
            d.when(d.lt(id, total), [&] {
-             Value c = d.rem(id, d.idx(k.channels));
-             Value b = d.div(id, d.idx(k.channels));
-             // xpad[j]: the state for j < K-1, else x[j - (K-1)].
-             auto padded = [&](Emitter &pe, Value j) -> Value {
-               Value inState = pe.lt(j, pe.idx(history));
-               auto ifOp =
-                   scf::IfOp::create(pe.b, pe.loc, pe.b.getF32Type(), inState,
-                                     /*withElseRegion=*/true);
-               OpBuilder::InsertionGuard guard(pe.b);
-               pe.b.setInsertionPointToStart(ifOp.thenBlock());
-               scf::YieldOp::create(
-                   pe.b, pe.loc,
-                   pe.load(k.state, {b, c, pe.min(j, pe.idx(history - 1))}));
-               pe.b.setInsertionPointToStart(ifOp.elseBlock());
-               scf::YieldOp::create(
-                   pe.b, pe.loc,
-                   pe.load(k.x, {b, pe.sub(j, pe.idx(history)), c}));
-               return ifOp.getResult(0);
-             };
-             SmallVector<Value> w;
-             for (int64_t i = 0; i < k.width; ++i)
-               w.push_back(d.load(k.weight, {c, d.idx(0), d.idx(i)}));
-             Value bias = k.bias ? d.load(k.bias, c) : d.f32(0.0);
-             scf::ForOp::create(
-                 d.b, d.loc, d.idx(0), seq, d.idx(1), ValueRange{},
-                 [&](OpBuilder &tb, Location tl, Value t, ValueRange) {
+             auto tokens = scf::ForOp::create(
+                 d.b, d.loc, d.idx(0), seq, d.idx(1), window,
+                 [&](OpBuilder &tb, Location tl, Value t, ValueRange last) {
                    Emitter te{tb, tl};
+                   Value xt = te.load(k.x, {b, t, c});
                    Value acc = bias;
                    for (int64_t i = 0; i < k.width; ++i)
-                     acc = te.fadd(
-                         acc, te.fmul(w[i], padded(te, te.add(t, te.idx(i)))));
+                     acc = te.fadd(acc,
+                                   te.fmul(w[i], i < history ? last[i] : xt));
                    if (k.silu)
                      acc = silu(tb, tl, acc);
                    te.store(acc, k.out, {b, t, c});
-                   scf::YieldOp::create(tb, tl);
+                   SmallVector<Value> next;
+                   if (history > 0) {
+                     next.append(last.begin() + 1, last.end());
+                     next.push_back(xt);
+                   }
+                   scf::YieldOp::create(tb, tl, next);
                  });
-             SmallVector<Value> next;
              for (int64_t j = 0; j < history; ++j)
-               next.push_back(padded(d, d.add(seq, d.idx(j))));
-             for (int64_t j = 0; j < history; ++j)
-               d.store(next[j], k.state, {b, c, d.idx(j)});
+               d.store(tokens.getResult(j), k.state, {b, c, d.idx(j)});
            });
          });
 }
@@ -1795,11 +1801,19 @@ struct ScanKernel {
 /// (heads * P/4, batch)) walks the T tokens in order (rows are
 /// independent); lane l owns the columns n = l, l + 32, ... (coalesced). Per
 /// token: S <- decay S + dt' x b, y = S c (a warp sum) + D x. The state is
-/// updated in place.
+/// updated in place. When the columns split evenly over the lanes and the
+/// state is f32, a lane keeps its columns in registers over the tokens (one
+/// load and one store of the state per kernel, not per token), and loads
+/// them and the head's A_log, D and dt bias before the dependent-launch wait
+/// (only this kernel writes the state); warps past the last row work on it
+/// and store nothing.
 void emitScan(Emitter &e, const ScanKernel &k) {
   Value batch = e.dim(k.x, 0), seq = e.dim(k.x, 1);
   int64_t headsPerGroup = k.heads / k.groups;
   int64_t rowBlocks = (k.headDim + kScanWarps - 1) / kScanWarps;
+  bool inRegisters =
+      k.stateSize % kWarp == 0 &&
+      cast<MemRefType>(k.state.getType()).getElementType().isF32();
   launch(
       e, "ssd_scan", e.idx(k.heads * rowBlocks), batch, e.idx(1),
       kScanWarps * kWarp, [&](Emitter &d, gpu::LaunchOp op) {
@@ -1811,21 +1825,83 @@ void emitScan(Emitter &e, const ScanKernel &k) {
                                 d.idx(kScanWarps)),
                           warp);
         Value g = d.div(h, d.idx(headsPerGroup));
-        Value a = arith::NegFOp::create(d.b, d.loc, d.exp(d.load(k.aLog, h)));
-        Value dd = d.load(k.d, h), bias = d.load(k.dtBias, h);
+        auto loadHead = [&](Value m) {
+          auto load = memref::LoadOp::create(d.b, d.loc, m, ValueRange{h});
+          return inRegisters ? beforeWait(load) : load.getResult();
+        };
+        Value aLog = loadHead(k.aLog), dLoaded = loadHead(k.d),
+              biasLoaded = loadHead(k.dtBias);
+        // The row's state columns of this lane (register form).
+        int64_t perLane = k.stateSize / kWarp;
+        Value p = d.min(row, d.idx(k.headDim - 1));
+        SmallVector<Value> columns, state;
+        if (inRegisters)
+          for (int64_t i = 0; i < perLane; ++i) {
+            columns.push_back(d.add(lane, d.idx(i * kWarp)));
+            state.push_back(beforeWait(memref::LoadOp::create(
+                d.b, d.loc, k.state, ValueRange{b, h, p, columns.back()})));
+          }
+        Value a =
+            arith::NegFOp::create(d.b, d.loc, d.exp(toF32(d.b, d.loc, aLog)));
+        Value dd = toF32(d.b, d.loc, dLoaded),
+              bias = toF32(d.b, d.loc, biasLoaded);
+        // dt' and the decay of token t.
+        auto stepOf = [&](Emitter &te, Value t) -> std::pair<Value, Value> {
+          Value step =
+              softplus(te.b, te.loc, te.fadd(te.load(k.dt, {b, t, h}), bias));
+          if (k.dtMin)
+            step =
+                arith::MaximumFOp::create(te.b, te.loc, step, te.f32(*k.dtMin));
+          if (k.dtMax)
+            step =
+                arith::MinimumFOp::create(te.b, te.loc, step, te.f32(*k.dtMax));
+          return {step, te.exp(te.fmul(step, a))};
+        };
+        // y of row p at token t from the warp's partial sums.
+        auto storeY = [&](Emitter &pe, Value t, Value p, Value xv,
+                          Value partial) {
+          Value y = pe.warpSum(partial);
+          pe.when(pe.eq(pe.idx(0), lane), [&] {
+            pe.store(pe.fadd(pe.fmul(dd, xv), y), k.y,
+                     {b, t, pe.add(pe.mul(h, pe.idx(k.headDim)), p)});
+          });
+        };
+        if (inRegisters) {
+          Value live = d.lt(row, d.idx(k.headDim));
+          auto tokens = scf::ForOp::create(
+              d.b, d.loc, d.idx(0), seq, d.idx(1), state,
+              [&](OpBuilder &tb, Location tl, Value t, ValueRange s) {
+                Emitter te{tb, tl};
+                auto [step, decay] = stepOf(te, t);
+                Value xv = te.load(
+                    k.x, {b, t, te.add(te.mul(h, te.idx(k.headDim)), p)});
+                Value scaled = te.fmul(step, xv);
+                Value partial = te.f32(0.0);
+                SmallVector<Value> next;
+                for (int64_t i = 0; i < perLane; ++i) {
+                  Value col =
+                      te.add(te.mul(g, te.idx(k.stateSize)), columns[i]);
+                  next.push_back(
+                      te.fadd(te.fmul(s[i], decay),
+                              te.fmul(scaled, te.load(k.b, {b, t, col}))));
+                  partial = te.fadd(
+                      partial, te.fmul(next.back(), te.load(k.c, {b, t, col})));
+                }
+                te.when(live, [&] { storeY(te, t, p, xv, partial); });
+                scf::YieldOp::create(tb, tl, next);
+              });
+          d.when(live, [&] {
+            for (int64_t i = 0; i < perLane; ++i)
+              d.store(tokens.getResult(i), k.state, {b, h, p, columns[i]});
+          });
+          return;
+        }
         scf::ForOp::create(
             d.b, d.loc, d.idx(0), seq, d.idx(1), ValueRange{},
             [&](OpBuilder &tb, Location tl, Value t, ValueRange) {
               Emitter te{tb, tl};
-              Value step =
-                  softplus(tb, tl, te.fadd(te.load(k.dt, {b, t, h}), bias));
-              if (k.dtMin)
-                step =
-                    arith::MaximumFOp::create(tb, tl, step, te.f32(*k.dtMin));
-              if (k.dtMax)
-                step =
-                    arith::MinimumFOp::create(tb, tl, step, te.f32(*k.dtMax));
-              Value decay = te.exp(te.fmul(step, a));
+              Value step, decay;
+              std::tie(step, decay) = stepOf(te, t);
               // The row of this warp (if it is one: P may not divide by 4).
               scf::ForOp::create(
                   tb, tl, row,
@@ -1854,11 +1930,7 @@ void emitScan(Emitter &e, const ScanKernel &k) {
                                   acc[0],
                                   ne.fmul(sNew, ne.load(k.c, {b, t, col}))));
                         });
-                    Value y = pe.warpSum(cols.getResult(0));
-                    pe.when(pe.eq(lane, pe.idx(0)), [&] {
-                      pe.store(pe.fadd(pe.fmul(dd, xv), y), k.y,
-                               {b, t, pe.add(pe.mul(h, pe.idx(k.headDim)), p)});
-                    });
+                    storeY(pe, t, p, xv, cols.getResult(0));
                     scf::YieldOp::create(pb, pl);
                   });
               scf::YieldOp::create(tb, tl);

@@ -5,7 +5,9 @@
 // iteration. Only where every lane has a whole iteration (the unroll divides
 // the chunks of a row over the warp), and for integer weights only in the
 // one-row contiguous form (16-byte steps). An rms_norm kernel loads its
-// weights before the wait when each thread has the same few of them.
+// weights before the wait when each thread has the same few of them; the
+// convolution its weights and state row, the scan its parameters and state
+// (which only it writes).
 // RUN: zamba2-opt %s --zamba2-lower-to-linalg=target=cuda --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" -split-input-file | FileCheck %s
 
 // int4, K = 2048: 64 steps of 16 bytes, 2 per lane and iteration; 2 channels
@@ -94,4 +96,51 @@ func.func @norm(%x: tensor<?x1x2048xf32>, %w: tensor<2048xf32>) -> tensor<?x1x20
 func.func @norm_narrow(%x: tensor<?x1x64xf32>, %w: tensor<64xf32>) -> tensor<?x1x64xf32> {
   %y = zamba2.rms_norm %x, %w {eps = 1.0e-5 : f64} : tensor<?x1x64xf32>, tensor<64xf32>
   return %y : tensor<?x1x64xf32>
+}
+
+// -----
+
+// The convolution loads its 4 weights, bias and 3-entry state row before the
+// wait and walks the tokens with the window in registers; the scan (state
+// size 32, one column per lane) loads A_log, D, dt bias and its state column,
+// keeps it in registers over the tokens and stores it once.
+// CHECK-LABEL: func.func @conv_scan
+// CHECK-SAME: %[[CW:[a-z0-9]+]]: memref<64x1x4xf32>, %[[CB:[a-z0-9]+]]: memref<64xf32>, %[[CS:[a-z0-9]+]]: memref<?x64x3xf32>
+// CHECK-SAME: %[[SSM:[a-z0-9]+]]: memref<?x2x32x32xf32>, %[[AL:[a-z0-9]+]]: memref<2xf32>, %[[D:[a-z0-9]+]]: memref<2xf32>, %[[DTB:[a-z0-9]+]]: memref<2xf32>
+// CHECK: module(@causal_conv1d)
+// CHECK-COUNT-4: memref.load %[[CW]]{{.*}} {zamba2.before_wait}
+// CHECK: memref.load %[[CB]]{{.*}} {zamba2.before_wait}
+// CHECK-COUNT-3: memref.load %[[CS]]{{.*}} {zamba2.before_wait}
+// CHECK-NOT: zamba2.before_wait
+// CHECK: scf.for {{.*}} iter_args({{.*}}) -> (f32, f32, f32)
+// CHECK-NOT: memref.load %[[CS]]
+// CHECK-COUNT-3: memref.store %{{.*}}, %[[CS]]
+// CHECK: module(@ssd_scan)
+// CHECK: memref.load %[[AL]]{{.*}} {zamba2.before_wait}
+// CHECK-NEXT: memref.load %[[D]]{{.*}} {zamba2.before_wait}
+// CHECK-NEXT: memref.load %[[DTB]]{{.*}} {zamba2.before_wait}
+// CHECK: memref.load %[[SSM]]{{.*}} {zamba2.before_wait}
+// CHECK-NOT: zamba2.before_wait
+// CHECK: scf.for {{.*}} iter_args({{.*}}) -> (f32)
+// CHECK-NOT: memref.load %[[SSM]]
+// CHECK: memref.store %{{.*}}, %[[SSM]]
+// CHECK-NOT: memref.store %{{.*}}, %[[SSM]]
+// CHECK: return
+func.func @conv_scan(%x: tensor<?x1x64xf32>, %cw: tensor<64x1x4xf32>, %cb: tensor<64xf32>, %conv: tensor<?x64x3xf32>, %dt: tensor<?x1x2xf32>, %bc: tensor<?x1x32xf32>, %ssm: tensor<?x2x32x32xf32>, %alog: tensor<2xf32>, %d: tensor<2xf32>, %dtb: tensor<2xf32>) -> (tensor<?x1x64xf32>, tensor<?x64x3xf32>, tensor<?x2x32x32xf32>) {
+  %c:2 = zamba2.causal_conv1d %x, %cw bias %cb state %conv {silu} : (tensor<?x1x64xf32>, tensor<64x1x4xf32>, tensor<64xf32>, tensor<?x64x3xf32>) -> (tensor<?x1x64xf32>, tensor<?x64x3xf32>)
+  %y:2 = zamba2.ssd_step %c#0, %dt, %bc, %bc, %ssm params(%alog, %d, %dtb) {groups = 1 : i64} : (tensor<?x1x64xf32>, tensor<?x1x2xf32>, tensor<?x1x32xf32>, tensor<?x1x32xf32>, tensor<?x2x32x32xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>) -> (tensor<?x1x64xf32>, tensor<?x2x32x32xf32>)
+  return %y#0, %c#1, %y#1 : tensor<?x1x64xf32>, tensor<?x64x3xf32>, tensor<?x2x32x32xf32>
+}
+
+// -----
+
+// State size 16 (not a multiple of the warp): the scan loads and stores the
+// state per token, nothing before the wait.
+// CHECK-LABEL: func.func @scan_narrow
+// CHECK: module(@ssd_scan)
+// CHECK-NOT: zamba2.before_wait
+// CHECK: return
+func.func @scan_narrow(%x: tensor<?x1x64xf32>, %dt: tensor<?x1x2xf32>, %bc: tensor<?x1x16xf32>, %ssm: tensor<?x2x32x16xf32>, %alog: tensor<2xf32>, %d: tensor<2xf32>, %dtb: tensor<2xf32>) -> tensor<?x1x64xf32> {
+  %y:2 = zamba2.ssd_step %x, %dt, %bc, %bc, %ssm params(%alog, %d, %dtb) {groups = 1 : i64} : (tensor<?x1x64xf32>, tensor<?x1x2xf32>, tensor<?x1x16xf32>, tensor<?x1x16xf32>, tensor<?x2x32x16xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>) -> (tensor<?x1x64xf32>, tensor<?x2x32x16xf32>)
+  return %y#0 : tensor<?x1x64xf32>
 }
