@@ -590,38 +590,69 @@ LogicalResult LoRALinearOp::verify() {
                              shapeOf(getWeight())[0]);
 }
 
+/// The shapes of one quantized product of `op` (its bits, group size and
+/// scheme): `packed` [Out, In * bits / 8], `input` [..., In], `scales` (and
+/// `zeros` exactly when asymmetric) [Out, In / group]. `what` names the
+/// product in errors ("" for the main one, "adapter " for the adapter's).
+/// Returns Out.
+FailureOr<int64_t> verifyQuantProduct(QuantLinearOp op, StringRef what,
+                                      Value input, Value packed, Value scales,
+                                      Value zeros) {
+  int64_t bits = op.getBits(), group = op.getGroupSize();
+  std::string packedName = (what + "packed weight").str();
+  if (failed(expectRank(op, packedName, packed, 2)) ||
+      failed(expectStaticDim(op, packedName, packed, 1)))
+    return failure();
+  int64_t out = shapeOf(packed)[0];
+  int64_t in = shapeOf(packed)[1] * 8 / bits;
+  if (in % group != 0)
+    return op.emitOpError() << what << "input width " << in
+                            << " is not a multiple of group_size " << group;
+  auto x = shapeOf(input);
+  if (x.empty() || !dimsCompatible(x.back(), in))
+    return op.emitOpError() << what << "input's last dim must be " << in
+                            << " (packed " << shapeOf(packed)[1] << " x 8 / "
+                            << bits << " bits), found " << shapeString(x);
+  if (failed(
+          expectShape(op, (what + "scales").str(), scales, {out, in / group})))
+    return failure();
+  bool asymmetric = op.getScheme() == QuantScheme::asymmetric;
+  if (asymmetric != static_cast<bool>(zeros))
+    return op.emitOpError() << (asymmetric ? "the asymmetric scheme needs "
+                                           : "the symmetric scheme takes no ")
+                            << what << "zeros";
+  if (zeros &&
+      failed(expectShape(op, (what + "zeros").str(), zeros, {out, in / group})))
+    return failure();
+  return out;
+}
+
 LogicalResult QuantLinearOp::verify() {
-  int64_t bits = getBits(), group = getGroupSize();
+  int64_t bits = getBits();
   if (bits != 4 && bits != 8)
     return emitOpError() << "bits must be 4 or 8, found " << bits;
-  if (failed(expectRank(*this, "packed weight", getPacked(), 2)) ||
-      failed(expectStaticDim(*this, "packed weight", getPacked(), 1)))
+  FailureOr<int64_t> out = verifyQuantProduct(
+      *this, "", getInput(), getPacked(), getScales(), getZeros());
+  if (failed(out))
     return failure();
-  int64_t out = shapeOf(getPacked())[0];
-  int64_t in = shapeOf(getPacked())[1] * 8 / bits;
-  if (in % group != 0)
-    return emitOpError() << "input width " << in
-                         << " is not a multiple of group_size " << group;
-  auto x = shapeOf(getInput());
-  if (x.empty() || !dimsCompatible(x.back(), in))
-    return emitOpError() << "input's last dim must be " << in << " (packed "
-                         << shapeOf(getPacked())[1] << " x 8 / " << bits
-                         << " bits), found " << shapeString(x);
-  if (failed(expectShape(*this, "scales", getScales(), {out, in / group})))
-    return failure();
-  bool asymmetric = getScheme() == QuantScheme::asymmetric;
-  if (asymmetric != static_cast<bool>(getZeros()))
-    return emitOpError() << (asymmetric
-                                 ? "the asymmetric scheme needs zeros"
-                                 : "the symmetric scheme takes no zeros");
-  if (getZeros() &&
-      failed(expectShape(*this, "zeros", getZeros(), {out, in / group})))
-    return failure();
-  if (getBias() && failed(expectShape(*this, "bias", getBias(), {out})))
+  if (getBias() && failed(expectShape(*this, "bias", getBias(), {*out})))
     return failure();
   if (failed(expectShape(*this, "result", getResult(),
-                         withLastDim(getInput(), out))) ||
+                         withLastDim(getInput(), *out))) ||
       failed(verifyNormPrologue(*this)))
     return failure();
+  if (Value mid = getAdapterInput()) {
+    FailureOr<int64_t> adapterOut =
+        verifyQuantProduct(*this, "adapter ", mid, getAdapterPacked(),
+                           getAdapterScales(), getAdapterZeros());
+    if (failed(adapterOut))
+      return failure();
+    if (*adapterOut != *out)
+      return emitOpError() << "adapter packed weight has " << *adapterOut
+                           << " rows, the packed weight " << *out;
+    if (failed(expectShape(*this, "adapter input", mid,
+                           withLastDim(getInput(), shapeOf(mid).back()))))
+      return failure();
+  }
   return verifyBase(*this, getBase(), getResult());
 }

@@ -362,6 +362,13 @@ def Zamba2_QuantLinearOp : Zamba2_Op<"quant_linear",
       stored in an i8 means 128).
     The lowering dequantizes inside the multiply loop. `into base` adds
     the product to `base` as `zamba2.linear` does.
+
+    `adapter(mid, packed' scales s' (zeros z')?)` adds a second product,
+    mid B^T, with B [Out, r] stored the same way (same bits, group size and
+    scheme): the quantized form of `zamba2.lora_linear`, mid being x A^T
+    (zamba2-quantize makes it from a lora_linear whose W and B it
+    quantizes). The result is (x W^T (+ bias) + mid B^T) (+ base); one GPU
+    kernel computes both products.
   }];
   let arguments = !con((ins Zamba2_FloatTensor:$input,
                             Zamba2_IntTensor:$packed,
@@ -369,13 +376,19 @@ def Zamba2_QuantLinearOp : Zamba2_Op<"quant_linear",
                             Optional<Zamba2_IntTensor>:$zeros,
                             Optional<Zamba2_FloatTensor>:$bias,
                             Optional<Zamba2_FloatTensor>:$base,
+                            Optional<Zamba2_FloatTensor>:$adapter_input,
+                            Optional<Zamba2_IntTensor>:$adapter_packed,
+                            Optional<Zamba2_FloatTensor>:$adapter_scales,
+                            Optional<Zamba2_IntTensor>:$adapter_zeros,
                             ConfinedAttr<I64Attr, [IntPositive]>:$bits,
                             ConfinedAttr<I64Attr, [IntPositive]>:$group_size,
                             Zamba2_QuantScheme:$scheme),
                        Zamba2_NormPrologue);
   let results = (outs Zamba2_FloatTensor:$result);
   let assemblyFormat = !strconcat("$input ", Zamba2_NormPrologueFormat, [{
-    `,` $packed `scales` $scales (`zeros` $zeros^)? (`bias` $bias^)? (`into` $base^)? $scheme attr-dict
+    `,` $packed `scales` $scales (`zeros` $zeros^)? (`bias` $bias^)?
+    (`adapter` `(` $adapter_input^ `,` $adapter_packed `scales` $adapter_scales (`zeros` $adapter_zeros^)? `)`)?
+    (`into` $base^)? $scheme attr-dict
     `:` functional-type(operands, results)
   }]);
   let builders = [
@@ -384,8 +397,8 @@ def Zamba2_QuantLinearOp : Zamba2_Op<"quant_linear",
                    "Value":$base, "IntegerAttr":$bits,
                    "IntegerAttr":$group_size, "QuantSchemeAttr":$scheme), [{
       build($_builder, $_state, result, input, packed, scales, zeros, bias,
-            base, bits, group_size, scheme, Value(), Value(), Value(),
-            FloatAttr(), IntegerAttr());
+            base, Value(), Value(), Value(), Value(), bits, group_size,
+            scheme, Value(), Value(), Value(), FloatAttr(), IntegerAttr());
     }]>
   ];
   let hasVerifier = 1;

@@ -105,6 +105,42 @@ LogicalResult lowerLoRALinear(LoRALinearOp op, PatternRewriter &rewriter) {
 // quant_linear
 //===----------------------------------------------------------------------===//
 
+/// lhs + rhs, two tensors of one type.
+Value sum(OpBuilder &b, Location loc, Value lhs, Value rhs) {
+  RankedTensorType type = tensorType(lhs);
+  AffineMap id = identityMap(b.getContext(), type.getRank());
+  return elementwise(
+      b, loc, type, lhs, {lhs, rhs}, {id, id},
+      [](OpBuilder &nb, Location nloc, ValueRange args) {
+        return arith::AddFOp::create(nb, nloc, args[0], args[1]).getResult();
+      });
+}
+
+/// One quantized weight matrix of a quant_linear: its main W or its
+/// adapter's B (same bits, group size and scheme).
+struct QuantMatrix {
+  Value packed, scales, zeros; // zeros only when asymmetric
+  int64_t bits, groupSize;
+  bool isSigned;
+};
+
+QuantMatrix mainMatrix(QuantLinearOp op) {
+  return {op.getPacked(),
+          op.getScales(),
+          op.getZeros(),
+          static_cast<int64_t>(op.getBits()),
+          static_cast<int64_t>(op.getGroupSize()),
+          op.getScheme() == QuantScheme::symmetric};
+}
+
+QuantMatrix adapterMatrix(QuantLinearOp op) {
+  QuantMatrix m = mainMatrix(op);
+  m.packed = op.getAdapterPacked();
+  m.scales = op.getAdapterScales();
+  m.zeros = op.getAdapterZeros();
+  return m;
+}
+
 /// The integer of `bits` bits stored in `byte` (i8) as f32: the whole byte
 /// (8 bits), or its low nibble when `nibble` is 0 and its high nibble
 /// otherwise (4 bits). Signed values are two's complement.
@@ -182,12 +218,12 @@ Value deinterleave(OpBuilder &b, Location loc, Value x, int64_t lanes) {
 /// of the f32 additions.
 /// Returns init + x W^T as contractRows does, or null (and builds nothing)
 /// when the group size does not fit.
-Value quantContractVector(OpBuilder &b, Location loc, QuantLinearOp op, Value x,
-                          Value init) {
-  int64_t bits = op.getBits(), groupSize = op.getGroupSize();
+Value quantContractVector(OpBuilder &b, Location loc, const QuantMatrix &w,
+                          Value x, Value init) {
+  int64_t bits = w.bits, groupSize = w.groupSize;
   int64_t perByte = 8 / bits;
-  Value packed = op.getPacked(), scales = op.getScales(), zeros = op.getZeros();
-  bool isSigned = op.getScheme() == QuantScheme::symmetric;
+  Value packed = w.packed, scales = w.scales, zeros = w.zeros;
+  bool isSigned = w.isSigned;
   int64_t in = tensorType(x).getShape().back();
   if (groupSize % 16 != 0 || in % groupSize != 0)
     return {};
@@ -367,21 +403,18 @@ Value quantContractVector(OpBuilder &b, Location loc, QuantLinearOp op, Value x,
   return contractRows(b, loc, x, init, dot);
 }
 
-LogicalResult lowerQuantLinear(QuantLinearOp op, PatternRewriter &rewriter) {
-  Location loc = op.getLoc();
+/// acc + x W^T for the quantized W `w` (acc: f32 [..., Out]).
+Value quantContract(OpBuilder &rewriter, Location loc, const QuantMatrix &w,
+                    Value x, Value acc) {
   MLIRContext *ctx = rewriter.getContext();
-  int64_t bits = op.getBits(), groupSize = op.getGroupSize();
+  int64_t bits = w.bits, groupSize = w.groupSize;
   int64_t perByte = 8 / bits;
-  Value packed = op.getPacked();
+  Value packed = w.packed, scales = w.scales, zeros = w.zeros;
   RankedTensorType packedType = tensorType(packed);
-  if (!packedType.getElementType().isInteger(8))
-    return rewriter.notifyMatchFailure(op, "packed weights must be i8");
-  bool isSigned = op.getScheme() == QuantScheme::symmetric;
-  Value scales = op.getScales(), zeros = op.getZeros();
+  bool isSigned = w.isSigned;
   int64_t inBytes = packedType.getShape()[1], in = inBytes * perByte;
 
   // The input with a static last dim In.
-  Value x = op.getInput();
   RankedTensorType xType = tensorType(x);
   SmallVector<int64_t> xShape(xType.getShape());
   xShape.back() = in;
@@ -389,18 +422,8 @@ LogicalResult lowerQuantLinear(QuantLinearOp op, PatternRewriter &rewriter) {
   if (xStatic != xType)
     x = tensor::CastOp::create(rewriter, loc, xStatic, x);
   unsigned lead = xType.getRank() - 1;
-  Value acc = accumulator(rewriter, loc, x, packed, op.getBias());
-
-  // `into base`: the addition last, as the unfused form did it.
-  auto replace = [&](Value result) {
-    result = finish(rewriter, loc, result, op.getResult().getType());
-    if (Value base = op.getBase())
-      result = arith::AddFOp::create(rewriter, loc, base, result);
-    rewriter.replaceOp(op, result);
-    return success();
-  };
-  if (Value result = quantContractVector(rewriter, loc, op, x, acc))
-    return replace(result);
+  if (Value result = quantContractVector(rewriter, loc, w, x, acc))
+    return result;
 
   // acc + x * s * (q - z) for one weight element.
   auto multiplyAdd = [&](OpBuilder &nb, Location nloc, Value xv, Value byte,
@@ -531,7 +554,32 @@ LogicalResult lowerQuantLinear(QuantLinearOp op, PatternRewriter &rewriter) {
             })
             .getResult(0);
   }
-  return replace(result);
+  return result;
+}
+
+LogicalResult lowerQuantLinear(QuantLinearOp op, PatternRewriter &rewriter) {
+  Location loc = op.getLoc();
+  for (Value packed : {op.getPacked(), op.getAdapterPacked()})
+    if (packed && !tensorType(packed).getElementType().isInteger(8))
+      return rewriter.notifyMatchFailure(op, "packed weights must be i8");
+  Value x = op.getInput();
+  Value y = quantContract(
+      rewriter, loc, mainMatrix(op), x,
+      accumulator(rewriter, loc, x, op.getPacked(), op.getBias()));
+  // The adapter's product summed on its own, then added: the sums and the
+  // addition of the unfused form (its quant_linear into the main one).
+  if (Value mid = op.getAdapterInput()) {
+    Value adapter = quantContract(
+        rewriter, loc, adapterMatrix(op), mid,
+        accumulator(rewriter, loc, mid, op.getAdapterPacked(), Value()));
+    y = sum(rewriter, loc, y, adapter);
+  }
+  // `into base`: the addition last, as the unfused form did it.
+  y = finish(rewriter, loc, y, op.getResult().getType());
+  if (Value base = op.getBase())
+    y = sum(rewriter, loc, base, y);
+  rewriter.replaceOp(op, y);
+  return success();
 }
 
 } // namespace

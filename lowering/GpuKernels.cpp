@@ -1176,6 +1176,7 @@ struct LinearKernel {
   /// A norm prologue: main.x is v's first term, normalised before the
   /// product (null: main.x is the product's input).
   const NormedInput *normed = nullptr;
+  std::optional<QuantWeights> loraQuant; // lora->w holds integers
 };
 
 constexpr int64_t kLinearWarps = 4;
@@ -1288,6 +1289,8 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
           }
           if (k.lora)
             prefetchRows(d, k.lora->w, first, count, tid, bx);
+          if (k.loraQuant)
+            prefetchRows(d, k.loraQuant->scales, first, count, tid, bx);
         }
         Value lane = d.rem(tid, d.idx(kWarp));
         Value firstChannel =
@@ -1342,7 +1345,10 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
           else
             accumulate(d, k.main, rowIdx, ns, lane, acc,
                        stagedRow ? &*stagedRow : nullptr, preloaded);
-          if (k.lora)
+          if (k.lora && k.loraQuant)
+            accumulateQuant(d, *k.lora, *k.loraQuant, rowIdx, ns, lane,
+                            /*staged=*/nullptr, acc);
+          else if (k.lora)
             accumulate(d, *k.lora, rowIdx, ns, lane, acc);
           for (Value &a : acc)
             a = d.warpSum(a);
@@ -2133,13 +2139,16 @@ struct LinearModel : KernelModel<LinearModel<OpTy>, OpTy> {
 };
 
 /// quant_linear: the linear kernel dequantizing inside its loop (operands
-/// x, packed, scales, zeros, bias, base, and the norm prologue's weight,
-/// residual, gate).
+/// x, packed, scales, zeros, bias, base, the norm prologue's weight,
+/// residual, gate, and the adapter's input, packed, scales, zeros). The
+/// adapter's product mid B^T is summed in the same kernel, as lora_linear's.
 struct QuantLinearModel : KernelModel<QuantLinearModel, QuantLinearOp> {
   static SmallVector<Value> operands(QuantLinearOp q) {
-    return {q.getInput(),      q.getPacked(),       q.getScales(),
-            q.getZeros(),      q.getBias(),         q.getBase(),
-            q.getNormWeight(), q.getNormResidual(), q.getNormGate()};
+    return {q.getInput(),        q.getPacked(),        q.getScales(),
+            q.getZeros(),        q.getBias(),          q.getBase(),
+            q.getNormWeight(),   q.getNormResidual(),  q.getNormGate(),
+            q.getAdapterInput(), q.getAdapterPacked(), q.getAdapterScales(),
+            q.getAdapterZeros()};
   }
   static LogicalResult emit(Emitter &e, QuantLinearOp q, ArrayRef<Value> buf,
                             Value out, const BufferizationOptions &options) {
@@ -2150,8 +2159,13 @@ struct QuantLinearModel : KernelModel<QuantLinearModel, QuantLinearOp> {
     QuantWeights qw{buf[2], buf[3], static_cast<int64_t>(q.getBits()),
                     static_cast<int64_t>(q.getGroupSize()),
                     q.getScheme() == QuantScheme::symmetric};
-    emitLinearOp(e, {{buf[0], buf[1]}, qw, std::nullopt, buf[4], buf[5], out},
-                 *normed);
+    LinearKernel k{{buf[0], buf[1]}, qw, std::nullopt, buf[4], buf[5], out};
+    if (buf[9]) {
+      k.lora = Product{buf[9], buf[10]};
+      k.loraQuant =
+          QuantWeights{buf[11], buf[12], qw.bits, qw.groupSize, qw.isSigned};
+    }
+    emitLinearOp(e, k, *normed);
     return success();
   }
 };

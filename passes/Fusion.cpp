@@ -39,6 +39,48 @@ LogicalResult fuseLoRA(LoRAOp lora, PatternRewriter &rewriter) {
   return success();
 }
 
+/// The quantized form (zamba2-quantize ran first, W and B quantized alike):
+///   quant_linear(mid, B into quant_linear(x, W [, bias]))
+///     -> quant_linear(x, W [, bias] adapter(mid, B))
+/// where mid = x A^T is a linear or quant_linear of the same x.
+LogicalResult fuseQuantLoRA(QuantLinearOp up, PatternRewriter &rewriter) {
+  if (!up.getBase() || up.getBias() || up.getAdapterInput() ||
+      up.getNormWeight())
+    return rewriter.notifyMatchFailure(up, "not a plain product into a base");
+  auto main = up.getBase().getDefiningOp<QuantLinearOp>();
+  if (!main)
+    return rewriter.notifyMatchFailure(up, "base is not a quant_linear");
+  if (!main->hasOneUse())
+    return rewriter.notifyMatchFailure(up, "the linear has other uses");
+  if (main.getBase() || main.getAdapterInput() || main.getNormWeight())
+    return rewriter.notifyMatchFailure(up, "the linear is already fused");
+  if (main.getBits() != up.getBits() ||
+      main.getGroupSize() != up.getGroupSize() ||
+      main.getScheme() != up.getScheme())
+    return rewriter.notifyMatchFailure(up, "quantized differently");
+  Value mid = up.getInput();
+  Operation *down = mid.getDefiningOp();
+  Value downInput;
+  if (auto linear = dyn_cast_or_null<LinearOp>(down))
+    downInput = linear.getInput();
+  else if (auto quant = dyn_cast_or_null<QuantLinearOp>(down))
+    downInput = quant.getInput();
+  if (!downInput || downInput != main.getInput())
+    return rewriter.notifyMatchFailure(
+        up, "the adapter's input is not a product of the linear's input");
+  auto fused = cast<QuantLinearOp>(rewriter.clone(*main));
+  rewriter.modifyOpInPlace(fused, [&] {
+    fused.getAdapterInputMutable().assign(mid);
+    fused.getAdapterPackedMutable().assign(up.getPacked());
+    fused.getAdapterScalesMutable().assign(up.getScales());
+    if (Value zeros = up.getZeros())
+      fused.getAdapterZerosMutable().assign(zeros);
+  });
+  rewriter.replaceOp(up, fused.getResult());
+  rewriter.eraseOp(main);
+  return success();
+}
+
 /// attention(rotary(q, k)#0, rotary(q, k)#1) -> attention{rope_theta}(q, k).
 LogicalResult fuseRotary(AttentionOp attention, PatternRewriter &rewriter) {
   if (attention.getRopeTheta())
@@ -92,22 +134,15 @@ LogicalResult fuseResidual(arith::AddFOp add, PatternRewriter &rewriter) {
   }
   if (!product || product->getResult(0).getType() != add.getType())
     return rewriter.notifyMatchFailure(add, "no linear to add into");
-  Operation *fused;
-  if (auto linear = dyn_cast<LinearOp>(product)) {
-    fused = LinearOp::create(rewriter, add.getLoc(), add.getType(),
-                             linear.getInput(), linear.getWeight(),
-                             linear.getBias(), base);
-  } else {
-    auto quant = cast<QuantLinearOp>(product);
-    fused = QuantLinearOp::create(
-        rewriter, add.getLoc(), add.getType(), quant.getInput(),
-        quant.getPacked(), quant.getScales(), quant.getZeros(), quant.getBias(),
-        base, quant.getBitsAttr(), quant.getGroupSizeAttr(),
-        quant.getSchemeAttr());
-  }
-  fused->setDiscardableAttrs(product->getDiscardableAttrDictionary());
-  if (std::optional<NormPrologue> norm = getNormPrologue(product))
-    setNormPrologue(fused, *norm);
+  // A copy at the addition (r may be defined after the product), with
+  // everything the product has (bias, adapter, norm prologue, attributes).
+  Operation *fused = rewriter.clone(*product);
+  rewriter.modifyOpInPlace(fused, [&] {
+    if (auto linear = dyn_cast<LinearOp>(fused))
+      linear.getBaseMutable().assign(base);
+    else
+      cast<QuantLinearOp>(fused).getBaseMutable().assign(base);
+  });
   rewriter.replaceOp(add, fused->getResults());
   rewriter.eraseOp(product);
   return success();
@@ -169,6 +204,7 @@ struct FuseLoRAPass : mlir::zamba2::impl::FuseLoRABase<FuseLoRAPass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     patterns.add(fuseLoRA);
+    patterns.add(fuseQuantLoRA);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }

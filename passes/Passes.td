@@ -156,6 +156,13 @@ def FuseLoRA : Pass<"zamba2-fuse-lora", "ModuleOp"> {
     the linear's own input and the linear's result has no other use (else
     the fused op would recompute the linear). Numerics: the same sums, so
     equal to the unfused form up to f32 rounding order.
+
+    The quantized form (zamba2-quantize ran first and quantized W and B
+    alike): `zamba2.quant_linear %mid, %bq into (zamba2.quant_linear %x,
+    %wq [bias])`, where %mid is a linear or quant_linear of the same %x,
+    becomes `zamba2.quant_linear %x, %wq [bias] adapter(%mid, %bq)`: one
+    GPU kernel for both products instead of two (the rank-r product x A^T
+    stays its own op). Same conditions.
   }];
 }
 

@@ -221,16 +221,18 @@ struct QuantizePass : mlir::zamba2::impl::QuantizeBase<QuantizePass> {
 
   /// quant_linear(x) with the declarations `d`, result type `type`, added
   /// to `base` when there is one.
-  Value quantLinear(OpBuilder &b, Location loc, Type type, Value x,
-                    const QuantDecls &d, Value bias, Value base = Value()) {
-    auto param = [&](WeightOp w) -> Value {
-      return w ? ParamOp::create(b, loc, w.getType(), w.getSymName())
-                     .getResult()
-               : Value();
-    };
+  /// A read of the declared weight `w` (null for none).
+  static Value param(OpBuilder &b, Location loc, WeightOp w) {
+    return w ? ParamOp::create(b, loc, w.getType(), w.getSymName()).getResult()
+             : Value();
+  }
+
+  QuantLinearOp quantLinear(OpBuilder &b, Location loc, Type type, Value x,
+                            const QuantDecls &d, Value bias,
+                            Value base = Value()) {
     return QuantLinearOp::create(
-        b, loc, type, x, param(d.packed), param(d.scales), param(d.zeros), bias,
-        base, b.getI64IntegerAttr(params.bits),
+        b, loc, type, x, param(b, loc, d.packed), param(b, loc, d.scales),
+        param(b, loc, d.zeros), bias, base, b.getI64IntegerAttr(params.bits),
         b.getI64IntegerAttr(params.groupSize),
         QuantSchemeAttr::get(b.getContext(),
                              params.scheme == ::zamba2::QuantScheme::Symmetric
@@ -246,6 +248,16 @@ struct QuantizePass : mlir::zamba2::impl::QuantizeBase<QuantizePass> {
     return t.clone(shape);
   }
 
+  /// The adapter's rank-r intermediate x A^T (`like`: the type of the
+  /// adapter's result), quantized when A can be.
+  Value adapterInput(OpBuilder &b, Location loc, Value x, Value a, Type like) {
+    int64_t rank = cast<RankedTensorType>(a.getType()).getShape()[0];
+    Type midType = withLastDim(like, rank);
+    if (std::optional<QuantDecls> qa = linearDecls(a, /*isAdapter=*/true))
+      return quantLinear(b, loc, midType, x, *qa, Value());
+    return LinearOp::create(b, loc, midType, x, a, Value(), Value());
+  }
+
   /// base + (x A^T) B^T with whichever factors can be quantized as
   /// quant_linear (the others as float linears), the second product added
   /// to base in its op (`into`); null when neither can (the caller keeps its
@@ -256,11 +268,9 @@ struct QuantizePass : mlir::zamba2::impl::QuantizeBase<QuantizePass> {
     std::optional<QuantDecls> qb = linearDecls(bMat, /*isAdapter=*/true);
     if (!qa && !qb)
       return Value();
-    int64_t rank = cast<RankedTensorType>(a.getType()).getShape()[0];
-    Type midType = withLastDim(base.getType(), rank);
-    Value mid = qa ? quantLinear(b, loc, midType, x, *qa, Value())
-                   : LinearOp::create(b, loc, midType, x, a, Value(), Value());
+    Value mid = adapterInput(b, loc, x, a, base.getType());
     return qb ? quantLinear(b, loc, base.getType(), mid, *qb, Value(), base)
+                    .getResult()
               : LinearOp::create(b, loc, base.getType(), mid, bMat, Value(),
                                  base);
   }
@@ -306,6 +316,24 @@ struct QuantizePass : mlir::zamba2::impl::QuantizeBase<QuantizePass> {
         return;
       }
       op.replaceAllUsesWith(y);
+      op.erase();
+      return;
+    }
+    std::optional<QuantDecls> qb = linearDecls(op.getB(), /*isAdapter=*/true);
+    if (qb) {
+      // W and B quantized: one quant_linear with both products (the fused
+      // form stays fused), after the rank-r intermediate x A^T.
+      Value mid = adapterInput(b, loc, x, op.getA(), op.getType());
+      Value packed = param(b, loc, qb->packed);
+      Value scales = param(b, loc, qb->scales);
+      Value zeros = param(b, loc, qb->zeros);
+      QuantLinearOp y = quantLinear(b, loc, op.getType(), x, *d, op.getBias());
+      y.getAdapterInputMutable().assign(mid);
+      y.getAdapterPackedMutable().assign(packed);
+      y.getAdapterScalesMutable().assign(scales);
+      if (zeros)
+        y.getAdapterZerosMutable().assign(zeros);
+      op.replaceAllUsesWith(y.getResult());
       op.erase();
       return;
     }

@@ -123,6 +123,33 @@ func.func @int4_into(%x: tensor<?x1x64xf32>, %q: tensor<16x32xi8>,
   return %y : tensor<?x1x16xf32>
 }
 
+// An adapter product (the quantized lora_linear): the same kernel sums
+// mid B^T into the accumulators of x W^T before the warp sums (one row: B's
+// 16-byte steps with mid read from global memory; eight rows: B one channel
+// at a time), then stores once; no other kernel.
+// CHECK-LABEL: func.func @int4_adapter
+// CHECK: gpu.launch {{.*}} module(@linear_r1) function(@linear_r1)
+// CHECK: vector.load %arg1[{{.*}} : memref<16x512xi8>, vector<16xi8>
+// CHECK: memref.load %arg5[{{.*}} : memref<16x1xf16>
+// CHECK: vector.load %arg4[{{.*}} {alignment = 16 : i64} : memref<16x32xi8>, vector<16xi8>
+// CHECK: vector.load %arg3[{{.*}} : memref<?x1x64xf32>, vector<32xf32>
+// CHECK: gpu.shuffle  xor
+// CHECK: memref.store
+// CHECK: gpu.terminator
+// CHECK: gpu.launch {{.*}} module(@linear_r8) function(@linear_r8)
+// CHECK: vector.load %arg1[{{.*}} : memref<16x512xi8>, vector<4xi8>
+// CHECK: vector.load %arg4[{{.*}} : memref<16x32xi8>, vector<4xi8>
+// CHECK: memref.load %arg3[{{.*}} : memref<?x1x64xf32>
+// CHECK: gpu.shuffle  xor
+// CHECK: gpu.terminator
+// CHECK-NOT: gpu.launch
+// CHECK: return
+func.func @int4_adapter(%x: tensor<?x1x1024xf32>, %q: tensor<16x512xi8>, %s: tensor<16x16xf16>,
+                        %m: tensor<?x1x64xf32>, %bq: tensor<16x32xi8>, %bs: tensor<16x1xf16>) -> tensor<?x1x16xf32> {
+  %y = zamba2.quant_linear %x, %q scales %s adapter(%m, %bq scales %bs) symmetric {bits = 4 : i64, group_size = 64 : i64} : (tensor<?x1x1024xf32>, tensor<16x512xi8>, tensor<16x16xf16>, tensor<?x1x64xf32>, tensor<16x32xi8>, tensor<16x1xf16>) -> tensor<?x1x16xf32>
+  return %y : tensor<?x1x16xf32>
+}
+
 // One row: x staged through shared memory, 16-byte loads of weights; 8
 // rows: 32-bit words; field j a bit-field extract.
 // PTX: .visible .entry linear_r1(

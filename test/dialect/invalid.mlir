@@ -494,6 +494,51 @@ func.func @f(%x: tensor<?x?x64xf32>, %q: tensor<96x32xi8>, %s: tensor<96x2xf16>,
 
 // -----
 
+// quant adapter rows
+func.func @f(%x: tensor<?x?x64xf32>, %q: tensor<96x32xi8>, %s: tensor<96x2xf16>, %m: tensor<?x?x64xf32>, %bq: tensor<64x32xi8>, %bs: tensor<64x2xf16>) {
+  // expected-error @+1 {{adapter packed weight has 64 rows, the packed weight 96}}
+  %y = zamba2.quant_linear %x, %q scales %s adapter(%m, %bq scales %bs) symmetric {bits = 4 : i64, group_size = 32 : i64} : (tensor<?x?x64xf32>, tensor<96x32xi8>, tensor<96x2xf16>, tensor<?x?x64xf32>, tensor<64x32xi8>, tensor<64x2xf16>) -> tensor<?x?x96xf32>
+  return
+}
+
+// -----
+
+// quant adapter input width
+func.func @f(%x: tensor<?x?x64xf32>, %q: tensor<96x32xi8>, %s: tensor<96x2xf16>, %m: tensor<?x?x32xf32>, %bq: tensor<96x32xi8>, %bs: tensor<96x2xf16>) {
+  // expected-error @+1 {{adapter input's last dim must be 64 (packed 32 x 8 / 4 bits), found [?, ?, 32]}}
+  %y = zamba2.quant_linear %x, %q scales %s adapter(%m, %bq scales %bs) symmetric {bits = 4 : i64, group_size = 32 : i64} : (tensor<?x?x64xf32>, tensor<96x32xi8>, tensor<96x2xf16>, tensor<?x?x32xf32>, tensor<96x32xi8>, tensor<96x2xf16>) -> tensor<?x?x96xf32>
+  return
+}
+
+// -----
+
+// quant adapter scales
+func.func @f(%x: tensor<?x?x64xf32>, %q: tensor<96x32xi8>, %s: tensor<96x2xf16>, %m: tensor<?x?x64xf32>, %bq: tensor<96x32xi8>, %bs: tensor<96x1xf16>) {
+  // expected-error @+1 {{adapter scales must have shape [96, 2], found [96, 1]}}
+  %y = zamba2.quant_linear %x, %q scales %s adapter(%m, %bq scales %bs) symmetric {bits = 4 : i64, group_size = 32 : i64} : (tensor<?x?x64xf32>, tensor<96x32xi8>, tensor<96x2xf16>, tensor<?x?x64xf32>, tensor<96x32xi8>, tensor<96x1xf16>) -> tensor<?x?x96xf32>
+  return
+}
+
+// -----
+
+// quant adapter without zeros under the asymmetric scheme
+func.func @f(%x: tensor<?x?x64xf32>, %q: tensor<96x32xi8>, %s: tensor<96x2xf16>, %z: tensor<96x2xi8>, %m: tensor<?x?x64xf32>) {
+  // expected-error @+1 {{the asymmetric scheme needs adapter zeros}}
+  %y = zamba2.quant_linear %x, %q scales %s zeros %z adapter(%m, %q scales %s) asymmetric {bits = 4 : i64, group_size = 32 : i64} : (tensor<?x?x64xf32>, tensor<96x32xi8>, tensor<96x2xf16>, tensor<96x2xi8>, tensor<?x?x64xf32>, tensor<96x32xi8>, tensor<96x2xf16>) -> tensor<?x?x96xf32>
+  return
+}
+
+// -----
+
+// quant adapter input rows
+func.func @f(%x: tensor<2x3x64xf32>, %q: tensor<96x32xi8>, %s: tensor<96x2xf16>, %m: tensor<2x4x64xf32>) {
+  // expected-error @+1 {{adapter input must have shape [2, 3, 64], found [2, 4, 64]}}
+  %y = zamba2.quant_linear %x, %q scales %s adapter(%m, %q scales %s) symmetric {bits = 4 : i64, group_size = 32 : i64} : (tensor<2x3x64xf32>, tensor<96x32xi8>, tensor<96x2xf16>, tensor<2x4x64xf32>, tensor<96x32xi8>, tensor<96x2xf16>) -> tensor<2x3x96xf32>
+  return
+}
+
+// -----
+
 // `plus` without `normed`
 func.func @f(%x: tensor<?x64xf32>, %w: tensor<96x64xf32>) {
   // expected-error @+1 {{`plus`, `gated`, norm_eps and norm_groups need `normed`}}

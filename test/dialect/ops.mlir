@@ -99,6 +99,18 @@ func.func @fused(%x: tensor<?x?x64xf32>, %w: tensor<96x64xf32>, %a: tensor<8x64x
   return %f, %fb, %q4, %qi : tensor<?x?x96xf32>, tensor<?x?x96xf32>, tensor<?x?x96xf32>, tensor<?x?x96xf32>
 }
 
+// The quantized lora_linear: quant_linear with an adapter product mid B^T,
+// B [96, 64] quantized as W is (asymmetric: zeros for both).
+// CHECK-LABEL: func.func @quant_adapter
+func.func @quant_adapter(%x: tensor<?x?x64xf32>, %mid: tensor<?x?x64xf32>, %qw: tensor<96x32xi8>, %s: tensor<96x2xf16>,
+                         %zp: tensor<96x2xi8>, %r: tensor<?x?x96xf32>) -> (tensor<?x?x96xf32>, tensor<?x?x96xf32>) {
+  // CHECK: zamba2.quant_linear %{{.*}}, %{{.*}} scales %{{.*}} adapter(%{{.*}}, %{{.*}} scales %{{.*}}) symmetric {bits = 4 : i64, group_size = 32 : i64} : (tensor<?x?x64xf32>, tensor<96x32xi8>, tensor<96x2xf16>, tensor<?x?x64xf32>, tensor<96x32xi8>, tensor<96x2xf16>) -> tensor<?x?x96xf32>
+  %q = zamba2.quant_linear %x, %qw scales %s adapter(%mid, %qw scales %s) symmetric {bits = 4 : i64, group_size = 32 : i64} : (tensor<?x?x64xf32>, tensor<96x32xi8>, tensor<96x2xf16>, tensor<?x?x64xf32>, tensor<96x32xi8>, tensor<96x2xf16>) -> tensor<?x?x96xf32>
+  // CHECK: zamba2.quant_linear %{{.*}}, %{{.*}} scales %{{.*}} zeros %{{.*}} adapter(%{{.*}}, %{{.*}} scales %{{.*}} zeros %{{.*}}) into %{{.*}} asymmetric
+  %qa = zamba2.quant_linear %x, %qw scales %s zeros %zp adapter(%mid, %qw scales %s zeros %zp) into %r asymmetric {bits = 4 : i64, group_size = 32 : i64} : (tensor<?x?x64xf32>, tensor<96x32xi8>, tensor<96x2xf16>, tensor<96x2xi8>, tensor<?x?x96xf32>, tensor<?x?x64xf32>, tensor<96x32xi8>, tensor<96x2xf16>, tensor<96x2xi8>) -> tensor<?x?x96xf32>
+  return %q, %qa : tensor<?x?x96xf32>, tensor<?x?x96xf32>
+}
+
 // The norm prologue of the linear ops (zamba2-fuse-norm): `normed`, with
 // `plus` or `gated`.
 // CHECK-LABEL: func.func @norm_prologue

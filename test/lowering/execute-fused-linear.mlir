@@ -137,6 +137,50 @@ func.func @main() {
   call @print_tok(%y4p, %c1, %c0) : (tensor<?x?x?xf32>, index, index) -> ()
 
   //===--------------------------------------------------------------------===//
+  // int4 symmetric with an adapter (the quantized lora_linear), a bias and a
+  // base: (x W^T + bias) + mid B^T, then + base. mid rows [1, -1], [2, 0];
+  // B q = [[3, -1], [0, 2]]: bytes 0xF3 (low 3, high -1), 0x20; one group
+  // per row, scales [[0.5], [2]]: B = [[1.5, -0.5], [0, 4]].
+  //   mid B^T: row 0 [2, -4], row 1 [3, 0]
+  //   x W^T + bias (W as above, bias [1, -1]): row 0 [6.5, 5.25],
+  //   row 1 [-3, 9]; base = x W^T: row 0 [5.5, 6.25], row 1 [-4, 10]
+  //   row 0: [6.5 + 2 + 5.5, 5.25 - 4 + 6.25] = [14, 7.5]
+  //   row 1: [-3 + 3 - 4, 9 + 0 + 10] = [-4, 19]
+  //===--------------------------------------------------------------------===//
+  vector.print str "int4 adapter\n"
+  %mid = arith.constant dense<[[[1.0, -1.0]], [[2.0, 0.0]]]> : tensor<2x1x2xf32>
+  %midd = tensor.cast %mid : tensor<2x1x2xf32> to tensor<?x?x2xf32>
+  %pb4 = arith.constant dense<[[0xF3], [0x20]]> : tensor<2x1xi8>
+  %sb4 = arith.constant dense<[[0.5], [2.0]]> : tensor<2x1xf16>
+  %yl4 = zamba2.quant_linear %qxd, %p4 scales %s4 bias %qb adapter(%midd, %pb4 scales %sb4) into %y4 symmetric {bits = 4 : i64, group_size = 2 : i64} : (tensor<?x?x4xf32>, tensor<2x2xi8>, tensor<2x2xf16>, tensor<2xf32>, tensor<2x1x2xf32>, tensor<?x?x2xf32>, tensor<2x1xi8>, tensor<2x1xf16>) -> tensor<2x1x2xf32>
+  %yl4p = tensor.cast %yl4 : tensor<2x1x2xf32> to tensor<?x?x?xf32>
+  // CHECK-LABEL: int4 adapter
+  // CHECK-NEXT: ( 14, 7.5 )
+  // CHECK-NEXT: ( -4, 19 )
+  call @print_tok(%yl4p, %c0, %c0) : (tensor<?x?x?xf32>, index, index) -> ()
+  call @print_tok(%yl4p, %c1, %c0) : (tensor<?x?x?xf32>, index, index) -> ()
+
+  //===--------------------------------------------------------------------===//
+  // int8 asymmetric with an adapter: W, zeros and scales as in "int8
+  // asymmetric" (x W^T: row 0 [45.25, 2], row 1 [0, 0]); B q = [[130, 126],
+  // [128, 0]], zeros [[128], [2]] (read unsigned), scales [[1], [0.5]]:
+  // B = [[2, -2], [63, -1]]; mid as above: mid B^T row 0 [4, 64],
+  // row 1 [4, 126].
+  //   row 0: [49.25, 66];  row 1: [4, 126]
+  //===--------------------------------------------------------------------===//
+  vector.print str "int8 asymmetric adapter\n"
+  %pb8 = arith.constant dense<[[130, 126], [128, 0]]> : tensor<2x2xi8>
+  %zb8 = arith.constant dense<[[128], [2]]> : tensor<2x1xi8>
+  %sb8 = arith.constant dense<[[1.0], [0.5]]> : tensor<2x1xf16>
+  %yl8 = zamba2.quant_linear %qxd, %pa8 scales %sa8 zeros %za8 adapter(%midd, %pb8 scales %sb8 zeros %zb8) asymmetric {bits = 8 : i64, group_size = 2 : i64} : (tensor<?x?x4xf32>, tensor<2x4xi8>, tensor<2x2xf16>, tensor<2x2xi8>, tensor<?x?x2xf32>, tensor<2x2xi8>, tensor<2x1xf16>, tensor<2x1xi8>) -> tensor<2x1x2xf32>
+  %yl8p = tensor.cast %yl8 : tensor<2x1x2xf32> to tensor<?x?x?xf32>
+  // CHECK-LABEL: int8 asymmetric adapter
+  // CHECK-NEXT: ( 49.25, 66 )
+  // CHECK-NEXT: ( 4, 126 )
+  call @print_tok(%yl8p, %c0, %c0) : (tensor<?x?x?xf32>, index, index) -> ()
+  call @print_tok(%yl8p, %c1, %c0) : (tensor<?x?x?xf32>, index, index) -> ()
+
+  //===--------------------------------------------------------------------===//
   // int4 asymmetric: unsigned nibbles, same order.
   //   row 0 q = [15, 0, 8, 3]:  bytes 0x0F, 0x38
   //   row 1 q = [4, 12, 1, 9]:  bytes 0xC4, 0x91

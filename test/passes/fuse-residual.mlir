@@ -51,6 +51,18 @@ func.func @quant(%x: tensor<?x64xf32>, %p: tensor<96x32xi8>, %s: tensor<96x2xf16
 
 // -----
 
+// A quantized linear with an adapter product: the adapter carried over.
+// CHECK-LABEL: func.func @quant_adapter
+// CHECK-NEXT: %[[Q:.*]] = zamba2.quant_linear %arg0, %arg1 scales %arg2 adapter(%arg3, %arg4 scales %arg5) into %arg6 symmetric {bits = 4 : i64, group_size = 32 : i64}
+// CHECK-NEXT: return %[[Q]]
+func.func @quant_adapter(%x: tensor<?x64xf32>, %p: tensor<96x32xi8>, %s: tensor<96x2xf16>, %m: tensor<?x32xf32>, %bp: tensor<96x16xi8>, %bs: tensor<96x1xf16>, %r: tensor<?x96xf32>) -> tensor<?x96xf32> {
+  %y = zamba2.quant_linear %x, %p scales %s adapter(%m, %bp scales %bs) symmetric {bits = 4 : i64, group_size = 32 : i64} : (tensor<?x64xf32>, tensor<96x32xi8>, tensor<96x2xf16>, tensor<?x32xf32>, tensor<96x16xi8>, tensor<96x1xf16>) -> tensor<?x96xf32>
+  %sum = arith.addf %r, %y : tensor<?x96xf32>
+  return %sum : tensor<?x96xf32>
+}
+
+// -----
+
 // No fold: the linear's result has another use, the linear adds to a base
 // already, the addends are not a linear's, the sum is a scalar.
 // CHECK-LABEL: func.func @no_match

@@ -144,3 +144,30 @@ func.func @fused(%x: tensor<?x?x64xf32>, %bias: tensor<64xf32>) -> tensor<?x?x64
   %y = zamba2.lora_linear %x, %w adapter(%a, %b) bias %bias : (tensor<?x?x64xf32>, tensor<64x64xf32>, tensor<8x64xf32>, tensor<64x8xf32>, tensor<64xf32>) -> tensor<?x?x64xf32>
   return %y : tensor<?x?x64xf32>
 }
+
+// -----
+
+// A lora_linear whose B can be quantized too (rank 64 = the group size):
+// it stays fused, as a quant_linear with an adapter after x A^T. 8 bits,
+// asymmetric: B has zeros too. With quantize-adapters=false the lora stays.
+// CHECK-LABEL: func.func @fused_rank64
+// CHECK: %[[M:.*]] = zamba2.quant_linear %arg0, {{.*}} -> tensor<?x?x64xf32>
+// CHECK: %[[BP:.*]] = zamba2.param @gb.packed
+// CHECK-NEXT: %[[BS:.*]] = zamba2.param @gb.scales
+// CHECK: %[[R:.*]] = zamba2.quant_linear %arg0, %{{.*}} scales %{{.*}} adapter(%[[M]], %[[BP]] scales %[[BS]]) symmetric {bits = 4 : i64, group_size = 64 : i64} : (tensor<?x?x64xf32>, tensor<64x32xi8>, tensor<64x1xf16>, tensor<?x?x64xf32>, tensor<64x32xi8>, tensor<64x1xf16>) -> tensor<?x?x64xf32>
+// CHECK-NEXT: return %[[R]]
+// ASYM-LABEL: func.func @fused_rank64
+// ASYM: zamba2.quant_linear %arg0, %{{.*}} scales %{{.*}} zeros %{{.*}} adapter(%{{.*}}, %{{.*}} scales %{{.*}} zeros %{{.*}}) asymmetric
+// HEAD-LABEL: func.func @fused_rank64
+// HEAD-NOT: adapter(
+// HEAD: zamba2.lora %arg0
+zamba2.weight @gw : tensor<64x64xf32>
+zamba2.weight @ga : tensor<64x64xf32>
+zamba2.weight @gb : tensor<64x64xf32>
+func.func @fused_rank64(%x: tensor<?x?x64xf32>) -> tensor<?x?x64xf32> {
+  %w = zamba2.param @gw : tensor<64x64xf32>
+  %a = zamba2.param @ga : tensor<64x64xf32>
+  %b = zamba2.param @gb : tensor<64x64xf32>
+  %y = zamba2.lora_linear %x, %w adapter(%a, %b) : (tensor<?x?x64xf32>, tensor<64x64xf32>, tensor<64x64xf32>, tensor<64x64xf32>) -> tensor<?x?x64xf32>
+  return %y : tensor<?x?x64xf32>
+}
