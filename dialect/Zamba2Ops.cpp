@@ -519,6 +519,11 @@ LogicalResult ConcatOp::verify() {
                 ? kAny
                 : total + s.back();
   }
+  Type element = cast<RankedTensorType>(getType()).getElementType();
+  for (Value v : getInputs())
+    if (cast<RankedTensorType>(v.getType()).getElementType() != element)
+      return emitOpError() << "inputs must have the result's element type "
+                           << element << ", found " << v.getType();
   return expectShape(*this, "result", getResult(),
                      withLastDim(getInputs().front(), total));
 }

@@ -175,6 +175,65 @@ LogicalResult lowerConcat(ConcatOp op, PatternRewriter &rewriter) {
   return success();
 }
 
+/// The CUDA form of concat: one elementwise loop over the result, each
+/// element read from the input that holds its column (tensor.concat would
+/// bufferize into a copy per input, a kernel each). The inputs share the
+/// result's leading dims.
+LogicalResult lowerConcatOneLoop(ConcatOp op, PatternRewriter &rewriter) {
+  Location loc = op.getLoc();
+  MLIRContext *ctx = rewriter.getContext();
+  RankedTensorType type = tensorType(op.getResult());
+  unsigned rank = type.getRank();
+  SmallVector<int64_t> ends; // each input's first column past it
+  for (Value input : op.getInputs()) {
+    int64_t width = tensorType(input).getShape().back();
+    if (ShapedType::isDynamic(width))
+      return rewriter.notifyMatchFailure(op, "an input of dynamic width");
+    ends.push_back((ends.empty() ? 0 : ends.back()) + width);
+  }
+  auto generic = linalg::GenericOp::create(
+      rewriter, loc, TypeRange{type}, ValueRange{},
+      ValueRange{emptyLike(rewriter, loc, type, op.getInputs().front())},
+      SmallVector<AffineMap>{identityMap(ctx, rank)},
+      SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
+      [&](OpBuilder &nb, Location nloc, ValueRange) {
+        SmallVector<Value> at;
+        for (unsigned d = 0; d < rank; ++d)
+          at.push_back(linalg::IndexOp::create(nb, nloc, d));
+        Value column = at.back();
+        // Input i for the columns [ends[i - 1], ends[i]): a chain of ifs,
+        // so that only the input holding the column is read.
+        std::function<Value(OpBuilder &, size_t)> read =
+            [&](OpBuilder &rb, size_t i) -> Value {
+          int64_t start = i == 0 ? 0 : ends[i - 1];
+          auto extract = [&](OpBuilder &eb) -> Value {
+            SmallVector<Value> idx(at);
+            idx.back() = arith::SubIOp::create(
+                eb, nloc, column,
+                arith::ConstantIndexOp::create(eb, nloc, start));
+            return tensor::ExtractOp::create(eb, nloc, op.getInputs()[i], idx);
+          };
+          if (i + 1 == ends.size())
+            return extract(rb);
+          Value inside = arith::CmpIOp::create(
+              rb, nloc, arith::CmpIPredicate::ult, column,
+              arith::ConstantIndexOp::create(rb, nloc, ends[i]));
+          auto ifOp = scf::IfOp::create(
+              rb, nloc, inside,
+              [&](OpBuilder &tb, Location tl) {
+                scf::YieldOp::create(tb, tl, extract(tb));
+              },
+              [&](OpBuilder &eb, Location el) {
+                scf::YieldOp::create(eb, el, read(eb, i + 1));
+              });
+          return ifOp.getResult(0);
+        };
+        linalg::YieldOp::create(nb, nloc, read(nb, 0));
+      });
+  rewriter.replaceOp(op, generic.getResult(0));
+  return success();
+}
+
 LogicalResult lowerSplit(SplitOp op, PatternRewriter &rewriter) {
   SmallVector<Value> pieces;
   int64_t offset = 0;
@@ -243,7 +302,10 @@ struct LowerToLinalgPass
     patterns.add(lowerRMSNorm);
     patterns.add(lowerGatedRMSNorm);
     patterns.add(lowerMLPGate);
-    patterns.add(lowerConcat);
+    if (cuda)
+      patterns.add(lowerConcatOneLoop);
+    else
+      patterns.add(lowerConcat);
     patterns.add(lowerSplit);
     populateSequenceOpLowerings(patterns);
     populateAttentionLowerings(patterns);

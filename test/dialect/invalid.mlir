@@ -404,6 +404,15 @@ func.func @f(%a: tensor<?x?x64xf32>, %b: tensor<?x64xf32>) {
 
 // -----
 
+// concat element type
+func.func @f(%a: tensor<?x?x64xf32>, %b: tensor<?x?x64xbf16>) {
+  // expected-error @+1 {{inputs must have the result's element type 'f32', found 'tensor<?x?x64xbf16>'}}
+  %y = zamba2.concat %a, %b : tensor<?x?x64xf32>, tensor<?x?x64xbf16> -> tensor<?x?x128xf32>
+  return
+}
+
+// -----
+
 // split sum
 func.func @f(%a: tensor<?x?x64xf32>) {
   // expected-error @+1 {{sizes add up to 60 but the input's last dim is 64}}
