@@ -1199,6 +1199,19 @@ bool prefetchesWeights(OpBuilder &b) {
   return module && module->hasAttr(kPrefetchWeightsAttr);
 }
 
+/// Marks `op` to run before the kernel's dependent-launch wait
+/// (kBeforeWaitAttr): what it reads no kernel of the step writes right
+/// before this one (weights, or state only this kernel updates). The
+/// dependent-launch pass puts the wait after the last marked op of the
+/// kernel's entry block.
+Operation *markBeforeWait(Operation *op) {
+  op->setAttr(kBeforeWaitAttr, UnitAttr::get(op->getContext()));
+  return op;
+}
+
+/// markBeforeWait for a load: its value.
+Value beforeWait(Operation *load) { return markBeforeWait(load)->getResult(0); }
+
 /// Asks L2 for rows [first, first + count) of the row-major `w` with one
 /// bulk prefetch (cp.async.bulk.prefetch, sm_90) from thread 0 of the
 /// blocks whose x index is 0, tagged kBeforeWaitAttr: the weights do not
@@ -1218,7 +1231,7 @@ void prefetchRows(Emitter &e, Value w, Value first, Value count, Value tid,
   Value leader = arith::AndIOp::create(e.b, e.loc, e.eq(tid, e.idx(0)),
                                        e.eq(blockX, e.idx(0)));
   auto ifOp = scf::IfOp::create(e.b, e.loc, leader, /*withElseRegion=*/false);
-  ifOp->setAttr(kBeforeWaitAttr, e.b.getUnitAttr());
+  markBeforeWait(ifOp);
   OpBuilder::InsertionGuard guard(e.b);
   e.b.setInsertionPointToStart(ifOp.thenBlock());
   Value base = memref::ExtractAlignedPointerAsIndexOp::create(e.b, e.loc, w);
@@ -1258,7 +1271,7 @@ SmallVector<Value> preloadWeights(Emitter &e, const LinearKernel &k,
     loaded = loadFloatChunks(e, k.main, ns, lane, unroll);
   }
   for (Value v : loaded)
-    v.getDefiningOp()->setAttr(kBeforeWaitAttr, e.b.getUnitAttr());
+    beforeWait(v.getDefiningOp());
   return loaded;
 }
 
@@ -1468,11 +1481,9 @@ void emitRowNorm(Emitter &e, const NormBuffers &n, Value x, Value out) {
            if (width % kNormThreads == 0 &&
                width / kNormThreads <= kMaxPreloadedNormWeights)
              for (int64_t j = 0; j < width / kNormThreads; ++j) {
-               auto weight = memref::LoadOp::create(
+               preloaded.push_back(beforeWait(memref::LoadOp::create(
                    d.b, d.loc, n.weight,
-                   d.add(base, d.add(tid, d.idx(j * kNormThreads))));
-               weight->setAttr(kBeforeWaitAttr, d.b.getUnitAttr());
-               preloaded.push_back(weight);
+                   d.add(base, d.add(tid, d.idx(j * kNormThreads))))));
              }
            auto sumSq = scf::ForOp::create(
                d.b, d.loc, tid, d.idx(width), d.idx(kNormThreads),
@@ -1726,14 +1737,6 @@ struct ConvKernel {
   int64_t channels, width;
   bool silu;
 };
-
-/// Marks `op` to run before the kernel's dependent-launch wait
-/// (kBeforeWaitAttr): a load of what no kernel of the step writes right
-/// before this one (weights, or state only this kernel updates).
-Value beforeWait(Operation *op) {
-  op->setAttr(kBeforeWaitAttr, UnitAttr::get(op->getContext()));
-  return op->getResult(0);
-}
 
 /// One thread per (batch row, channel) walks the tokens with the last K-1
 /// entries of the padded sequence xpad = (state, x) in registers: out[t] =
