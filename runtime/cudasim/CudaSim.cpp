@@ -82,6 +82,7 @@ struct Recorded {
   size_t bytes = 0;          // Copy: bytes; Set: elements
   unsigned value = 0;        // Set
   unsigned elementBytes = 1; // Set
+  bool dependent = false;    // Launch: a programmatic dependent launch
 };
 
 struct SimStream {
@@ -156,12 +157,22 @@ bool isDevice(const void *p, size_t bytes) {
          memory.contains(reinterpret_cast<uint64_t>(p), bytes, start, end);
 }
 
+/// The last operation run, when it was a kernel launch: its name and the
+/// global bytes it wrote (for the check of a dependent launch after it).
+struct LastLaunch {
+  bool valid = false;
+  std::string name;
+  ByteRanges written;
+} last;
+
 CUresult run(const Recorded &r) {
   switch (r.kind) {
   case Recorded::Copy:
+    last.valid = false;
     std::memmove(r.dst, r.src, r.bytes);
     return kSuccess;
   case Recorded::Set:
+    last.valid = false;
     for (size_t i = 0; i < r.bytes; ++i)
       std::memcpy(static_cast<uint8_t *>(r.dst) + i * r.elementBytes, &r.value,
                   r.elementBytes);
@@ -173,8 +184,20 @@ CUresult run(const Recorded &r) {
     std::string error;
     std::lock_guard<std::mutex> lock(mutex);
     uint64_t executed = 0;
-    bool ok = launch(*r.function->module->ptx, *r.function->kernel, r.dims,
-                     params.data(), memory, error, &executed);
+    // A dependent launch may overlap the kernel launched just before it
+    // only (a copy or memset between them orders them fully).
+    DependentLaunch dependent;
+    if (r.dependent && last.valid) {
+      dependent.before = &last.written;
+      dependent.beforeName = last.name;
+    }
+    ByteRanges written;
+    bool ok =
+        launch(*r.function->module->ptx, *r.function->kernel, r.dims,
+               params.data(), memory, error, &executed, &dependent, &written);
+    last.valid = true;
+    last.name = r.function->kernel->name;
+    last.written = std::move(written);
     if (stats) {
       KernelStats &k = (*stats)[r.function->kernel->name];
       ++k.launches;
@@ -480,10 +503,10 @@ EXPORT CUresult cuModuleGetFunction(void **f, void *m, const char *name) {
 EXPORT CUresult cuFuncSetAttribute(void *f, int, int) {
   return f ? kSuccess : kInvalidHandle;
 }
-EXPORT CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz,
-                               unsigned bx, unsigned by, unsigned bz,
-                               unsigned smem, void *stream, void **params,
-                               void **extra) {
+CUresult launchKernel(void *f, unsigned gx, unsigned gy, unsigned gz,
+                      unsigned bx, unsigned by, unsigned bz, unsigned smem,
+                      void *stream, void **params, void **extra,
+                      bool dependent) {
   auto *fn = static_cast<SimFunction *>(f);
   if (!fn)
     return kInvalidHandle;
@@ -500,6 +523,7 @@ EXPORT CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz,
   r.dims.block[1] = by;
   r.dims.block[2] = bz;
   r.dims.dynamicShared = smem;
+  r.dependent = dependent;
   const Function &k = *fn->kernel;
   for (size_t i = 0; i < k.params.size(); ++i) {
     if (!params || !params[i])
@@ -510,13 +534,25 @@ EXPORT CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz,
   }
   return issue(stream, std::move(r));
 }
-/// Launch attributes (clusters, programmatic dependent launch) change
-/// scheduling only; blocks run in turn here.
+EXPORT CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz,
+                               unsigned bx, unsigned by, unsigned bz,
+                               unsigned smem, void *stream, void **params,
+                               void **extra) {
+  return launchKernel(f, gx, gy, gz, bx, by, bz, smem, stream, params, extra,
+                      /*dependent=*/false);
+}
+/// Launch attributes change scheduling only (blocks run in turn here); a
+/// programmatic dependent launch is checked for what its threads do before
+/// griddepcontrol.wait (DependentLaunch in Ptx.h).
 EXPORT CUresult cuLaunchKernelEx(const CUlaunchConfig *c, void *f,
                                  void **params, void **extra) {
-  return cuLaunchKernel(f, c->gridDimX, c->gridDimY, c->gridDimZ, c->blockDimX,
-                        c->blockDimY, c->blockDimZ, c->sharedMemBytes,
-                        c->hStream, params, extra);
+  bool dependent = false;
+  for (unsigned i = 0; i < c->numAttrs; ++i)
+    if (c->attrs[i].id == CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION)
+      dependent = c->attrs[i].value.programmaticStreamSerializationAllowed != 0;
+  return launchKernel(f, c->gridDimX, c->gridDimY, c->gridDimZ, c->blockDimX,
+                      c->blockDimY, c->blockDimZ, c->sharedMemBytes, c->hStream,
+                      params, extra, dependent);
 }
 EXPORT CUresult cuStreamCreate(void **s, unsigned) {
   *s = new SimStream;

@@ -68,7 +68,9 @@ inline bool isSigned(Ty t) { return t >= Ty::S8 && t <= Ty::S64; }
 inline bool isFloat(Ty t) { return t >= Ty::F16; }
 
 enum class Op : uint8_t {
-  Nop, // griddepcontrol, fences, hints: nothing to do when blocks run in turn
+  Nop, // griddepcontrol.launch_dependents, fences, hints: nothing to do when
+       // blocks run in turn
+  GridDepWait, // griddepcontrol.wait: ends the thread's pre-wait section
   Mov,
   Ld,
   St,
@@ -279,6 +281,32 @@ private:
   std::map<uint64_t, uint64_t> ranges_; // start -> end
 };
 
+/// A set of byte ranges [start, end) of host addresses, kept disjoint.
+class ByteRanges {
+public:
+  void add(uint64_t start, uint64_t bytes);
+  /// Whether any byte of [start, start + bytes) is in the set.
+  bool overlaps(uint64_t start, uint64_t bytes) const;
+  void clear() { ranges_.clear(); }
+
+private:
+  std::map<uint64_t, uint64_t> ranges_; // start -> end
+};
+
+/// Programmatic dependent launch (cuLaunchKernelEx with
+/// CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION): on a GPU the
+/// launch's blocks may start while the kernel before it still runs, and only
+/// griddepcontrol.wait waits for that kernel and its writes. A thread that,
+/// before its wait, reads bytes the kernel before wrote, or writes global
+/// memory at all, fails the launch: here the kernel before has ended when
+/// the blocks run, so the read would see the right values and go unnoticed.
+struct DependentLaunch {
+  /// The global bytes the kernel before wrote; null: this launch does not
+  /// depend on that kernel programmatically (nothing to check).
+  const ByteRanges *before = nullptr;
+  std::string beforeName; // that kernel, for the error
+};
+
 struct LaunchDims {
   unsigned grid[3] = {1, 1, 1};
   unsigned block[3] = {1, 1, 1};
@@ -291,9 +319,13 @@ struct LaunchDims {
 /// memory map or the shared window, a barrier or shuffle that not all
 /// threads reach, an unsupported instruction form.
 /// `executed`, when given, is increased by the instructions the launch ran.
+/// `dependent` checks a programmatic dependent launch (DependentLaunch);
+/// `written`, when given, gets the global bytes the launch stores to.
 bool launch(const Module &module, const Function &kernel,
             const LaunchDims &dims, void **params, const MemoryMap &memory,
-            std::string &error, uint64_t *executed = nullptr);
+            std::string &error, uint64_t *executed = nullptr,
+            const DependentLaunch *dependent = nullptr,
+            ByteRanges *written = nullptr);
 
 } // namespace ptxsim
 } // namespace zamba2

@@ -186,6 +186,7 @@ struct Thread {
   unsigned linear = 0;
   State state = Running;
   bool carry = false;
+  bool waited = false; // past griddepcontrol.wait
   std::vector<Frame> frames;
   uint32_t shuffleValue = 0; // operand a of the shuffle it waits at
 };
@@ -194,9 +195,10 @@ class BlockRunner {
 public:
   BlockRunner(const Module &m, const Function &k, const LaunchDims &dims,
               const std::vector<uint8_t> &params, const MemoryMap &memory,
-              std::string &error)
+              std::string &error, const DependentLaunch *dependent,
+              ByteRanges *written)
       : module_(m), kernel_(k), dims_(dims), params_(params), memory_(memory),
-        error_(error) {
+        error_(error), dependent_(dependent), written_(written) {
     threadsPerBlock_ = dims.block[0] * dims.block[1] * dims.block[2];
     sharedBytes_ = m.dynamicSharedOffset + dims.dynamicShared;
   }
@@ -222,6 +224,7 @@ public:
       t.tid[2] = i / (dims_.block[0] * dims_.block[1]);
       t.state = Thread::Running;
       t.carry = false;
+      t.waited = false;
       t.frames.resize(1);
       Frame &f = t.frames[0];
       f.fn = &kernel_;
@@ -523,6 +526,32 @@ private:
            bytes <= size - (address - start);
   }
 
+  /// An access to device memory: a store is recorded in written_; before
+  /// griddepcontrol.wait in a dependent launch, a store, or a load of what
+  /// the kernel before wrote, is an error (DependentLaunch).
+  uint8_t *deviceMemory(Thread &t, uint64_t address, uint64_t bytes,
+                        Access access, const char *what) {
+    if (access == Store && written_)
+      written_->add(address, bytes);
+    if (dependent_ && dependent_->before && !t.waited && access != Prefetch) {
+      std::string where = " of " + std::to_string(bytes) + " bytes at 0x" +
+                          hex(address) + " before griddepcontrol.wait";
+      if (access == Store) {
+        fault(t, std::string("global ") + what + where +
+                     " in a dependent launch (the kernel before may still "
+                     "read it)");
+        return nullptr;
+      }
+      if (dependent_->before->overlaps(address, bytes)) {
+        fault(t, std::string("global ") + what + where + " reads what " +
+                     dependent_->beforeName +
+                     ", the kernel before this dependent launch, wrote");
+        return nullptr;
+      }
+    }
+    return reinterpret_cast<uint8_t *>(address);
+  }
+
   uint8_t *memory(Thread &t, Frame &f, Space space, uint64_t address,
                   uint64_t bytes, Access access) {
     const char *what = access == Store  ? "store"
@@ -544,10 +573,9 @@ private:
       break;
     default: {
       // The range of the last access first: kernels stream through a few.
-      if (within(address, bytes, lastStart_, lastEnd_ - lastStart_))
-        return reinterpret_cast<uint8_t *>(address);
-      if (memory_.contains(address, bytes, lastStart_, lastEnd_))
-        return reinterpret_cast<uint8_t *>(address);
+      if (within(address, bytes, lastStart_, lastEnd_ - lastStart_) ||
+          memory_.contains(address, bytes, lastStart_, lastEnd_))
+        return deviceMemory(t, address, bytes, access, what);
       for (const auto &[p, n] : module_.globalRanges)
         if (within(address, bytes, reinterpret_cast<uint64_t>(p), n))
           return reinterpret_cast<uint8_t *>(address);
@@ -1186,6 +1214,9 @@ private:
       switch (in.op) {
       case Op::Nop:
         break;
+      case Op::GridDepWait:
+        t.waited = true;
+        break;
       case Op::Mov:
         mov(t, f, in);
         break;
@@ -1292,6 +1323,8 @@ private:
   const std::vector<uint8_t> &params_;
   const MemoryMap &memory_;
   std::string &error_;
+  const DependentLaunch *dependent_;
+  ByteRanges *written_;
   unsigned threadsPerBlock_ = 0;
   size_t sharedBytes_ = 0;
   unsigned ctaid_[3] = {0, 0, 0};
@@ -1310,7 +1343,8 @@ public:
 
 bool launch(const Module &module, const Function &kernel,
             const LaunchDims &dims, void **params, const MemoryMap &memory,
-            std::string &error, uint64_t *executed) {
+            std::string &error, uint64_t *executed,
+            const DependentLaunch *dependent, ByteRanges *written) {
   unsigned threads = dims.block[0] * dims.block[1] * dims.block[2];
   if (threads == 0 || threads > 1024 ||
       dims.grid[0] * dims.grid[1] * dims.grid[2] == 0) {
@@ -1333,7 +1367,8 @@ bool launch(const Module &module, const Function &kernel,
     std::memcpy(bytes.data() + kernel.params[i].offset, params[i],
                 kernel.params[i].size);
   }
-  BlockRunner runner(module, kernel, dims, bytes, memory, error);
+  BlockRunner runner(module, kernel, dims, bytes, memory, error, dependent,
+                     written);
   for (unsigned z = 0; z < dims.grid[2]; ++z)
     for (unsigned y = 0; y < dims.grid[1]; ++y)
       for (unsigned x = 0; x < dims.grid[0]; ++x)

@@ -30,6 +30,27 @@ void MemoryMap::add(const void *p, size_t bytes) {
   ranges_[start] = start + bytes;
 }
 
+void ByteRanges::add(uint64_t start, uint64_t bytes) {
+  uint64_t end = start + bytes;
+  // Merge with every range that overlaps or touches [start, end).
+  auto it = ranges_.upper_bound(start);
+  if (it != ranges_.begin() && std::prev(it)->second >= start)
+    --it;
+  while (it != ranges_.end() && it->first <= end) {
+    start = std::min(start, it->first);
+    end = std::max(end, it->second);
+    it = ranges_.erase(it);
+  }
+  ranges_[start] = end;
+}
+
+bool ByteRanges::overlaps(uint64_t start, uint64_t bytes) const {
+  auto it = ranges_.upper_bound(start);
+  if (it != ranges_.begin() && std::prev(it)->second > start)
+    return true;
+  return it != ranges_.end() && it->first < start + bytes;
+}
+
 bool MemoryMap::remove(const void *p) {
   return ranges_.erase(reinterpret_cast<uint64_t>(p)) == 1;
 }
@@ -1092,7 +1113,10 @@ bool Parser::decodeOpcode(const std::string &word, Inst &in) {
   if (in.op == Op::Bar && parts.size() > 1 && parts[1] == "warp")
     return fail("unsupported instruction '" + word +
                 "' (warp-level barriers are not simulated)");
-  if (in.op == Op::Nop)
+  if (in.op == Op::Nop && base == "griddepcontrol" && parts.size() > 1 &&
+      parts[1] == "wait")
+    in.op = Op::GridDepWait;
+  if (in.op == Op::Nop || in.op == Op::GridDepWait)
     return true; // its modifiers do not matter here
   std::vector<Ty> types;
   bool toSpace = false;

@@ -464,6 +464,146 @@ TEST(PtxSim, PrefetchAddressesAreChecked) {
             std::string::npos);
 }
 
+TEST(PtxSim, ByteRangesMergeAndOverlap) {
+  ByteRanges r;
+  r.add(100, 4);
+  r.add(108, 4);
+  EXPECT_FALSE(r.overlaps(104, 4)); // the gap
+  EXPECT_TRUE(r.overlaps(103, 2));
+  EXPECT_TRUE(r.overlaps(96, 5));
+  EXPECT_FALSE(r.overlaps(96, 4));
+  EXPECT_FALSE(r.overlaps(112, 8));
+  r.add(104, 4); // fills the gap: one range [100, 112)
+  EXPECT_TRUE(r.overlaps(104, 1));
+  EXPECT_TRUE(r.overlaps(111, 1));
+  EXPECT_FALSE(r.overlaps(112, 1));
+  r.clear();
+  EXPECT_FALSE(r.overlaps(100, 12));
+}
+
+TEST(PtxSim, DependentLaunchWaitsBeforeReadingTheKernelBefore) {
+  // `producer` writes out[tid]; `consumer` (a dependent launch after it)
+  // reads the weight w[tid] and the activation out[tid] and writes y[tid],
+  // with its griddepcontrol.wait at the place given: before the wait only
+  // the weight may be read, and nothing written.
+  auto m = parse(R"(
+.visible .entry producer(.param .u64 out)
+{
+  .reg .b32 %r<2>;
+  .reg .b64 %rd<4>;
+  ld.param.u64 %rd1, [out];
+  mov.u32 %r1, %tid.x;
+  mul.wide.u32 %rd2, %r1, 4;
+  add.s64 %rd3, %rd1, %rd2;
+  st.global.u32 [%rd3], %r1;
+  ret;
+}
+.visible .entry good(.param .u64 w, .param .u64 out, .param .u64 y)
+{
+  .reg .b32 %r<5>;
+  .reg .b64 %rd<10>;
+  ld.param.u64 %rd1, [w];
+  ld.param.u64 %rd2, [out];
+  ld.param.u64 %rd3, [y];
+  mov.u32 %r1, %tid.x;
+  mul.wide.u32 %rd4, %r1, 4;
+  add.s64 %rd5, %rd1, %rd4;
+  ld.global.u32 %r2, [%rd5];
+  griddepcontrol.wait;
+  griddepcontrol.launch_dependents;
+  add.s64 %rd6, %rd2, %rd4;
+  ld.global.u32 %r3, [%rd6];
+  add.s32 %r4, %r2, %r3;
+  add.s64 %rd7, %rd3, %rd4;
+  st.global.u32 [%rd7], %r4;
+  ret;
+}
+.visible .entry early_read(.param .u64 w, .param .u64 out, .param .u64 y)
+{
+  .reg .b32 %r<5>;
+  .reg .b64 %rd<10>;
+  ld.param.u64 %rd1, [w];
+  ld.param.u64 %rd2, [out];
+  ld.param.u64 %rd3, [y];
+  mov.u32 %r1, %tid.x;
+  mul.wide.u32 %rd4, %r1, 4;
+  add.s64 %rd5, %rd1, %rd4;
+  ld.global.u32 %r2, [%rd5];
+  add.s64 %rd6, %rd2, %rd4;
+  ld.global.u32 %r3, [%rd6];
+  griddepcontrol.wait;
+  add.s32 %r4, %r2, %r3;
+  add.s64 %rd7, %rd3, %rd4;
+  st.global.u32 [%rd7], %r4;
+  ret;
+}
+.visible .entry early_write(.param .u64 w, .param .u64 out, .param .u64 y)
+{
+  .reg .b32 %r<5>;
+  .reg .b64 %rd<10>;
+  ld.param.u64 %rd3, [y];
+  mov.u32 %r1, %tid.x;
+  mul.wide.u32 %rd4, %r1, 4;
+  add.s64 %rd7, %rd3, %rd4;
+  st.global.u32 [%rd7], %r1;
+  griddepcontrol.wait;
+  ret;
+}
+)");
+  std::vector<uint32_t> w(4, 10), out(4, 0), y(4, 0);
+  MemoryMap memory;
+  for (auto *b : {&w, &out, &y})
+    memory.add(b->data(), b->size() * 4);
+  uint32_t *pw = w.data(), *pout = out.data(), *py = y.data();
+  void *params[] = {&pw, &pout, &py};
+  LaunchDims dims;
+  dims.block[0] = 4;
+  std::string error;
+  ByteRanges written;
+  void *producerParams[] = {&pout};
+  ASSERT_TRUE(launch(*m, *m->kernel("producer"), dims, producerParams, memory,
+                     error, nullptr, nullptr, &written))
+      << error;
+  DependentLaunch dependent{&written, "producer"};
+  EXPECT_TRUE(launch(*m, *m->kernel("good"), dims, params, memory, error,
+                     nullptr, &dependent))
+      << error;
+  EXPECT_EQ(y, (std::vector<uint32_t>{10, 11, 12, 13}));
+  EXPECT_FALSE(launch(*m, *m->kernel("early_read"), dims, params, memory, error,
+                      nullptr, &dependent));
+  EXPECT_NE(error.find("kernel early_read block (0,0,0) thread (0,0,0)"),
+            std::string::npos)
+      << error;
+  EXPECT_NE(error.find("global load of 4 bytes at 0x" +
+                       [&] {
+                         char buf[24];
+                         std::snprintf(buf, sizeof(buf), "%llx",
+                                       static_cast<unsigned long long>(
+                                           reinterpret_cast<uintptr_t>(pout)));
+                         return std::string(buf);
+                       }() +
+                       " before griddepcontrol.wait reads what producer, the "
+                       "kernel before this dependent launch, wrote"),
+            std::string::npos)
+      << error;
+  error.clear();
+  EXPECT_FALSE(launch(*m, *m->kernel("early_write"), dims, params, memory,
+                      error, nullptr, &dependent));
+  EXPECT_NE(error.find("global store of 4 bytes at"), std::string::npos)
+      << error;
+  EXPECT_NE(error.find("before griddepcontrol.wait in a dependent launch"),
+            std::string::npos)
+      << error;
+  // Not a dependent launch (no kernel before it to overlap): the same
+  // kernels run.
+  error.clear();
+  EXPECT_TRUE(launch(*m, *m->kernel("early_read"), dims, params, memory, error))
+      << error;
+  EXPECT_TRUE(
+      launch(*m, *m->kernel("early_write"), dims, params, memory, error))
+      << error;
+}
+
 TEST(PtxSim, ShuffleAgainstBarrierIsADeadlock) {
   // Lanes 0-15 wait at a shuffle that needs lanes 16-31, which wait at a
   // barrier that needs lanes 0-15.
