@@ -600,9 +600,9 @@ LogicalResult LoRALinearOp::verify() {
 /// `zeros` exactly when asymmetric) [Out, In / group]. `what` names the
 /// product in errors ("" for the main one, "adapter " for the adapter's).
 /// Returns Out.
-FailureOr<int64_t> verifyQuantProduct(QuantLinearOp op, StringRef what,
-                                      Value input, Value packed, Value scales,
-                                      Value zeros) {
+static FailureOr<int64_t> verifyQuantProduct(QuantLinearOp op, StringRef what,
+                                             Value input, Value packed,
+                                             Value scales, Value zeros) {
   int64_t bits = op.getBits(), group = op.getGroupSize();
   std::string packedName = (what + "packed weight").str();
   if (failed(expectRank(op, packedName, packed, 2)) ||
@@ -646,6 +646,13 @@ LogicalResult QuantLinearOp::verify() {
                          withLastDim(getInput(), *out))) ||
       failed(verifyNormPrologue(*this)))
     return failure();
+  if (static_cast<bool>(getAdapterInput()) !=
+          static_cast<bool>(getAdapterPacked()) ||
+      static_cast<bool>(getAdapterInput()) !=
+          static_cast<bool>(getAdapterScales()) ||
+      (getAdapterZeros() && !getAdapterInput()))
+    return emitOpError("an adapter needs its input, packed weight and scales "
+                       "(and zeros only with them)");
   if (Value mid = getAdapterInput()) {
     FailureOr<int64_t> adapterOut =
         verifyQuantProduct(*this, "adapter ", mid, getAdapterPacked(),

@@ -567,7 +567,9 @@ LogicalResult lowerQuantLinear(QuantLinearOp op, PatternRewriter &rewriter) {
       rewriter, loc, mainMatrix(op), x,
       accumulator(rewriter, loc, x, op.getPacked(), op.getBias()));
   // The adapter's product summed on its own, then added: the sums and the
-  // addition of the unfused form (its quant_linear into the main one).
+  // addition of the unfused form (its quant_linear into the main one), so
+  // the same bits when the result is f32 (the unfused form rounds each
+  // product to the result type first).
   if (Value mid = op.getAdapterInput()) {
     Value adapter = quantContract(
         rewriter, loc, adapterMatrix(op), mid,

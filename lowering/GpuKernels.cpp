@@ -1176,7 +1176,9 @@ struct LinearKernel {
   /// A norm prologue: main.x is v's first term, normalised before the
   /// product (null: main.x is the product's input).
   const NormedInput *normed = nullptr;
-  std::optional<QuantWeights> loraQuant; // lora->w holds integers
+  /// lora->w holds integers (quant_linear's adapter product); last, so that
+  /// the kernels without one are written as before.
+  std::optional<QuantWeights> loraQuant = std::nullopt;
 };
 
 constexpr int64_t kLinearWarps = 4;
@@ -1302,8 +1304,11 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
           }
           if (k.lora)
             prefetchRows(d, k.lora->w, first, count, tid, bx);
-          if (k.loraQuant)
+          if (k.loraQuant) {
             prefetchRows(d, k.loraQuant->scales, first, count, tid, bx);
+            if (k.loraQuant->zeros)
+              prefetchRows(d, k.loraQuant->zeros, first, count, tid, bx);
+          }
         }
         Value lane = d.rem(tid, d.idx(kWarp));
         Value firstChannel =

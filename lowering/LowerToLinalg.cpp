@@ -178,7 +178,9 @@ LogicalResult lowerConcat(ConcatOp op, PatternRewriter &rewriter) {
 /// The CUDA form of concat: one elementwise loop over the result, each
 /// element read from the input that holds its column (tensor.concat would
 /// bufferize into a copy per input, a kernel each). The inputs share the
-/// result's leading dims.
+/// result's leading dims; with an input of dynamic width, tensor.concat.
+LogicalResult lowerConcat(ConcatOp op, PatternRewriter &rewriter);
+
 LogicalResult lowerConcatOneLoop(ConcatOp op, PatternRewriter &rewriter) {
   Location loc = op.getLoc();
   MLIRContext *ctx = rewriter.getContext();
@@ -188,7 +190,7 @@ LogicalResult lowerConcatOneLoop(ConcatOp op, PatternRewriter &rewriter) {
   for (Value input : op.getInputs()) {
     int64_t width = tensorType(input).getShape().back();
     if (ShapedType::isDynamic(width))
-      return rewriter.notifyMatchFailure(op, "an input of dynamic width");
+      return lowerConcat(op, rewriter); // a copy per input, as on the CPU
     ends.push_back((ends.empty() ? 0 : ends.back()) + width);
   }
   auto generic = linalg::GenericOp::create(

@@ -39,36 +39,46 @@ LogicalResult fuseLoRA(LoRAOp lora, PatternRewriter &rewriter) {
   return success();
 }
 
+/// Whether two linear ops read the same input: the same value, normalised
+/// by the same norm prologue (or neither).
+bool sameInput(Operation *a, Operation *b) {
+  if (a->getOperand(0) != b->getOperand(0))
+    return false;
+  std::optional<NormPrologue> na = getNormPrologue(a);
+  std::optional<NormPrologue> nb = getNormPrologue(b);
+  if (!na || !nb)
+    return !na && !nb;
+  return na->weight == nb->weight && na->residual == nb->residual &&
+         na->gate == nb->gate && na->eps == nb->eps && na->groups == nb->groups;
+}
+
 /// The quantized form (zamba2-quantize ran first, W and B quantized alike):
 ///   quant_linear(mid, B into quant_linear(x, W [, bias]))
 ///     -> quant_linear(x, W [, bias] adapter(mid, B))
-/// where mid = x A^T is a linear or quant_linear of the same x.
+/// where mid = x A^T is a linear or quant_linear of the same x (with the
+/// same norm prologue, if any).
 LogicalResult fuseQuantLoRA(QuantLinearOp up, PatternRewriter &rewriter) {
   if (!up.getBase() || up.getBias() || up.getAdapterInput() ||
       up.getNormWeight())
     return rewriter.notifyMatchFailure(up, "not a plain product into a base");
-  auto main = up.getBase().getDefiningOp<QuantLinearOp>();
-  if (!main)
+  auto linear = up.getBase().getDefiningOp<QuantLinearOp>();
+  if (!linear)
     return rewriter.notifyMatchFailure(up, "base is not a quant_linear");
-  if (!main->hasOneUse())
+  if (!linear->hasOneUse())
     return rewriter.notifyMatchFailure(up, "the linear has other uses");
-  if (main.getBase() || main.getAdapterInput() || main.getNormWeight())
+  if (linear.getBase() || linear.getAdapterInput())
     return rewriter.notifyMatchFailure(up, "the linear is already fused");
-  if (main.getBits() != up.getBits() ||
-      main.getGroupSize() != up.getGroupSize() ||
-      main.getScheme() != up.getScheme())
+  if (linear.getBits() != up.getBits() ||
+      linear.getGroupSize() != up.getGroupSize() ||
+      linear.getScheme() != up.getScheme())
     return rewriter.notifyMatchFailure(up, "quantized differently");
   Value mid = up.getInput();
   Operation *down = mid.getDefiningOp();
-  Value downInput;
-  if (auto linear = dyn_cast_or_null<LinearOp>(down))
-    downInput = linear.getInput();
-  else if (auto quant = dyn_cast_or_null<QuantLinearOp>(down))
-    downInput = quant.getInput();
-  if (!downInput || downInput != main.getInput())
+  if (!isa_and_nonnull<LinearOp, QuantLinearOp>(down) ||
+      !sameInput(down, linear))
     return rewriter.notifyMatchFailure(
         up, "the adapter's input is not a product of the linear's input");
-  auto fused = cast<QuantLinearOp>(rewriter.clone(*main));
+  auto fused = cast<QuantLinearOp>(rewriter.clone(*linear));
   rewriter.modifyOpInPlace(fused, [&] {
     fused.getAdapterInputMutable().assign(mid);
     fused.getAdapterPackedMutable().assign(up.getPacked());
@@ -77,7 +87,7 @@ LogicalResult fuseQuantLoRA(QuantLinearOp up, PatternRewriter &rewriter) {
       fused.getAdapterZerosMutable().assign(zeros);
   });
   rewriter.replaceOp(up, fused.getResult());
-  rewriter.eraseOp(main);
+  rewriter.eraseOp(linear);
   return success();
 }
 

@@ -397,17 +397,19 @@ def Quantize : Pass<"zamba2-quantize", "ModuleOp"> {
     A weight read by several linears (the shared block) is quantized once.
     Which weights: every linear's (Mamba mixers, shared block, hybrid
     layers); the LoRA adapters' A and B with `quantize-adapters` (default),
-    the adapter then becoming base + quant_linear(quant_linear(x, A), B) (an
-    `arith.addf`; a factor that cannot be quantized stays a float linear);
+    the adapter then becoming quant_linear(quant_linear(x, A), B into base)
+    (a factor that cannot be quantized stays a float linear);
     the lm_head (`lm_head.weight`, or with tied embeddings the table the
     logits linear reads, whose quantized copy stands for tensor
     `lm_head.weight` while the lookup keeps the float table) only with
     `quantize-lm-head`. `quantize-embeddings` is refused: `zamba2.embed`
     reads a float table. A weight whose input width is not a multiple of
-    `group-size` stays as it is, with a warning naming it. `lora_linear`
-    (zamba2-fuse-lora ran first) is split into its linear and its adapter;
-    run this pass before zamba2-fuse-lora, which leaves a quantized linear
-    and its adapter unfused, and before zamba2-prepare-entry-points.
+    `group-size` stays as it is, with a warning naming it. A `lora_linear`
+    (zamba2-fuse-lora ran first) whose W and B are quantized becomes one
+    quant_linear with an adapter product after x A^T; otherwise it is split
+    into its linear and its adapter. zamba2-compile runs this pass first:
+    zamba2-fuse-lora then fuses the quantized linear and its adapter. Run it
+    before zamba2-prepare-entry-points.
   }];
   let options = [
     Option<"bits", "bits", "int64_t", /*default=*/"4",

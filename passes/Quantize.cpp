@@ -298,8 +298,9 @@ struct QuantizePass : mlir::zamba2::impl::QuantizeBase<QuantizePass> {
     op.erase();
   }
 
-  /// lora_linear (zamba2-fuse-lora ran first): the linear and the adapter
-  /// rewritten separately.
+  /// lora_linear (zamba2-fuse-lora ran first): one quant_linear with an
+  /// adapter product when W and B can both be quantized, else the linear
+  /// and the adapter rewritten separately.
   void rewriteLoRALinear(LoRALinearOp op) {
     std::optional<QuantDecls> d = linearDecls(op.getWeight(), false);
     OpBuilder b(op);

@@ -150,6 +150,33 @@ func.func @int4_adapter(%x: tensor<?x1x1024xf32>, %q: tensor<16x512xi8>, %s: ten
   return %y : tensor<?x1x16xf32>
 }
 
+// An asymmetric adapter (its zeros loaded with its scales) on a linear that
+// normalises its input: one row, the block normalises x as it stages it
+// (the barrier, the rsqrt), then both products; several rows, the norm
+// kernel writes the rows first, then the 8-row kernel with both products.
+// CHECK-LABEL: func.func @int8_asym_adapter_normed
+// CHECK: gpu.launch {{.*}} module(@linear_r1) function(@linear_r1)
+// CHECK: math.rsqrt
+// CHECK: gpu.barrier
+// CHECK: memref.load %arg7[{{.*}} : memref<16x2xf32>
+// CHECK: vector.load %arg6[{{.*}} : memref<16x64xi8>, vector<16xi8>
+// CHECK: memref.load %arg8[{{.*}} : memref<16x2xi8>
+// CHECK: vector.load %arg5[{{.*}} : memref<?x1x64xf32>, vector<16xf32>
+// CHECK: gpu.terminator
+// CHECK: gpu.launch {{.*}} module(@rms_norm) function(@rms_norm)
+// CHECK: gpu.launch {{.*}} module(@linear_r8) function(@linear_r8)
+// CHECK: memref.load %arg7[{{.*}} : memref<16x2xf32>
+// CHECK: memref.load %arg8[{{.*}} : memref<16x2xi8>
+// CHECK: vector.load %arg6[{{.*}} : memref<16x64xi8>, vector<8xi8>
+// CHECK: gpu.terminator
+// CHECK-NOT: gpu.launch
+// CHECK: return
+func.func @int8_asym_adapter_normed(%x: tensor<?x1x512xf32>, %nw: tensor<512xf32>, %q: tensor<16x512xi8>, %s: tensor<16x16xf32>, %z: tensor<16x16xi8>,
+                                    %m: tensor<?x1x64xf32>, %bq: tensor<16x64xi8>, %bs: tensor<16x2xf32>, %bz: tensor<16x2xi8>) -> tensor<?x1x16xf32> {
+  %y = zamba2.quant_linear %x normed %nw, %q scales %s zeros %z adapter(%m, %bq scales %bs zeros %bz) asymmetric {bits = 8 : i64, group_size = 32 : i64, norm_eps = 1.0e-5 : f64} : (tensor<?x1x512xf32>, tensor<16x512xi8>, tensor<16x16xf32>, tensor<16x16xi8>, tensor<?x1x64xf32>, tensor<16x64xi8>, tensor<16x2xf32>, tensor<16x2xi8>, tensor<512xf32>) -> tensor<?x1x16xf32>
+  return %y : tensor<?x1x16xf32>
+}
+
 // One row: x staged through shared memory, 16-byte loads of weights; 8
 // rows: 32-bit words; field j a bit-field extract.
 // PTX: .visible .entry linear_r1(

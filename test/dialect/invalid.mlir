@@ -539,6 +539,24 @@ func.func @f(%x: tensor<?x?x64xf32>, %q: tensor<96x32xi8>, %s: tensor<96x2xf16>,
 
 // -----
 
+// quant adapter without its input (generic form: the custom one cannot say it)
+func.func @f(%x: tensor<?x?x64xf32>, %q: tensor<96x32xi8>, %s: tensor<96x2xf16>) {
+  // expected-error @+1 {{an adapter needs its input, packed weight and scales (and zeros only with them)}}
+  %y = "zamba2.quant_linear"(%x, %q, %s, %q, %s) <{bits = 4 : i64, group_size = 32 : i64, scheme = 0 : i32, operandSegmentSizes = array<i32: 1, 1, 1, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0>}> : (tensor<?x?x64xf32>, tensor<96x32xi8>, tensor<96x2xf16>, tensor<96x32xi8>, tensor<96x2xf16>) -> tensor<?x?x96xf32>
+  return
+}
+
+// -----
+
+// quant adapter without its packed weight
+func.func @f(%x: tensor<?x?x64xf32>, %q: tensor<96x32xi8>, %s: tensor<96x2xf16>) {
+  // expected-error @+1 {{an adapter needs its input, packed weight and scales (and zeros only with them)}}
+  %y = "zamba2.quant_linear"(%x, %q, %s, %x, %s) <{bits = 4 : i64, group_size = 32 : i64, scheme = 0 : i32, operandSegmentSizes = array<i32: 1, 1, 1, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0>}> : (tensor<?x?x64xf32>, tensor<96x32xi8>, tensor<96x2xf16>, tensor<?x?x64xf32>, tensor<96x2xf16>) -> tensor<?x?x96xf32>
+  return
+}
+
+// -----
+
 // quant adapter input rows
 func.func @f(%x: tensor<2x3x64xf32>, %q: tensor<96x32xi8>, %s: tensor<96x2xf16>, %m: tensor<2x4x64xf32>) {
   // expected-error @+1 {{adapter input must have shape [2, 3, 64], found [2, 4, 64]}}

@@ -73,13 +73,16 @@ func.func @quant_match(%x: tensor<?x?x64xf32>, %w: tensor<96x32xi8>, %ws: tensor
 
 // Quantized, no fusion: the adapter's input is a product of another input;
 // the linear's result is used elsewhere; W and B quantized differently (8
-// and 4 bits); the base is no product (a residual sum).
+// and 4 bits); the base is no product (a residual sum); the up product has
+// a bias; it normalises its input; the linear adds to a base already; the
+// schemes differ.
 // CHECK-LABEL: func.func @quant_no_match
 // CHECK-NOT: adapter(
 // CHECK: return
 func.func @quant_no_match(%x: tensor<?x?x64xf32>, %x2: tensor<?x?x64xf32>, %w: tensor<96x32xi8>, %ws: tensor<96x2xf16>, %w8: tensor<96x64xi8>,
-                          %a: tensor<32x32xi8>, %as: tensor<32x2xf16>, %b: tensor<96x16xi8>, %bs: tensor<96x1xf16>, %r: tensor<?x?x96xf32>)
-    -> (tensor<?x?x96xf32>, tensor<?x?x96xf32>, tensor<?x?x96xf32>, tensor<?x?x96xf32>, tensor<?x?x96xf32>) {
+                          %a: tensor<32x32xi8>, %as: tensor<32x2xf16>, %b: tensor<96x16xi8>, %bs: tensor<96x1xf16>, %r: tensor<?x?x96xf32>,
+                          %bias: tensor<96xf32>, %nw: tensor<32xf32>, %wz: tensor<96x2xi8>)
+    -> (tensor<?x?x96xf32>, tensor<?x?x96xf32>, tensor<?x?x96xf32>, tensor<?x?x96xf32>, tensor<?x?x96xf32>, tensor<?x?x96xf32>, tensor<?x?x96xf32>, tensor<?x?x96xf32>, tensor<?x?x96xf32>) {
   %m = zamba2.quant_linear %x, %a scales %as symmetric {bits = 4 : i64, group_size = 32 : i64} : (tensor<?x?x64xf32>, tensor<32x32xi8>, tensor<32x2xf16>) -> tensor<?x?x32xf32>
   %y1 = zamba2.quant_linear %x2, %w scales %ws symmetric {bits = 4 : i64, group_size = 32 : i64} : (tensor<?x?x64xf32>, tensor<96x32xi8>, tensor<96x2xf16>) -> tensor<?x?x96xf32>
   %z1 = zamba2.quant_linear %m, %b scales %bs into %y1 symmetric {bits = 4 : i64, group_size = 32 : i64} : (tensor<?x?x32xf32>, tensor<96x16xi8>, tensor<96x1xf16>, tensor<?x?x96xf32>) -> tensor<?x?x96xf32>
@@ -88,5 +91,42 @@ func.func @quant_no_match(%x: tensor<?x?x64xf32>, %x2: tensor<?x?x64xf32>, %w: t
   %y3 = zamba2.quant_linear %x, %w8 scales %ws symmetric {bits = 8 : i64, group_size = 32 : i64} : (tensor<?x?x64xf32>, tensor<96x64xi8>, tensor<96x2xf16>) -> tensor<?x?x96xf32>
   %z3 = zamba2.quant_linear %m, %b scales %bs into %y3 symmetric {bits = 4 : i64, group_size = 32 : i64} : (tensor<?x?x32xf32>, tensor<96x16xi8>, tensor<96x1xf16>, tensor<?x?x96xf32>) -> tensor<?x?x96xf32>
   %z4 = zamba2.quant_linear %m, %b scales %bs into %r symmetric {bits = 4 : i64, group_size = 32 : i64} : (tensor<?x?x32xf32>, tensor<96x16xi8>, tensor<96x1xf16>, tensor<?x?x96xf32>) -> tensor<?x?x96xf32>
-  return %z1, %z2, %y2, %z3, %z4 : tensor<?x?x96xf32>, tensor<?x?x96xf32>, tensor<?x?x96xf32>, tensor<?x?x96xf32>, tensor<?x?x96xf32>
+  %y5 = zamba2.quant_linear %x, %w scales %ws symmetric {bits = 4 : i64, group_size = 32 : i64} : (tensor<?x?x64xf32>, tensor<96x32xi8>, tensor<96x2xf16>) -> tensor<?x?x96xf32>
+  %z5 = zamba2.quant_linear %m, %b scales %bs bias %bias into %y5 symmetric {bits = 4 : i64, group_size = 32 : i64} : (tensor<?x?x32xf32>, tensor<96x16xi8>, tensor<96x1xf16>, tensor<96xf32>, tensor<?x?x96xf32>) -> tensor<?x?x96xf32>
+  %y6 = zamba2.quant_linear %x, %w scales %ws symmetric {bits = 4 : i64, group_size = 32 : i64} : (tensor<?x?x64xf32>, tensor<96x32xi8>, tensor<96x2xf16>) -> tensor<?x?x96xf32>
+  %z6 = zamba2.quant_linear %m normed %nw, %b scales %bs into %y6 symmetric {bits = 4 : i64, group_size = 32 : i64, norm_eps = 1.0e-5 : f64} : (tensor<?x?x32xf32>, tensor<96x16xi8>, tensor<96x1xf16>, tensor<?x?x96xf32>, tensor<32xf32>) -> tensor<?x?x96xf32>
+  %y7 = zamba2.quant_linear %x, %w scales %ws into %r symmetric {bits = 4 : i64, group_size = 32 : i64} : (tensor<?x?x64xf32>, tensor<96x32xi8>, tensor<96x2xf16>, tensor<?x?x96xf32>) -> tensor<?x?x96xf32>
+  %z7 = zamba2.quant_linear %m, %b scales %bs into %y7 symmetric {bits = 4 : i64, group_size = 32 : i64} : (tensor<?x?x32xf32>, tensor<96x16xi8>, tensor<96x1xf16>, tensor<?x?x96xf32>) -> tensor<?x?x96xf32>
+  %y8 = zamba2.quant_linear %x, %w scales %ws zeros %wz asymmetric {bits = 4 : i64, group_size = 32 : i64} : (tensor<?x?x64xf32>, tensor<96x32xi8>, tensor<96x2xf16>, tensor<96x2xi8>) -> tensor<?x?x96xf32>
+  %z8 = zamba2.quant_linear %m, %b scales %bs into %y8 symmetric {bits = 4 : i64, group_size = 32 : i64} : (tensor<?x?x32xf32>, tensor<96x16xi8>, tensor<96x1xf16>, tensor<?x?x96xf32>) -> tensor<?x?x96xf32>
+  return %z1, %z2, %y2, %z3, %z4, %z5, %z6, %z7, %z8 : tensor<?x?x96xf32>, tensor<?x?x96xf32>, tensor<?x?x96xf32>, tensor<?x?x96xf32>, tensor<?x?x96xf32>, tensor<?x?x96xf32>, tensor<?x?x96xf32>, tensor<?x?x96xf32>, tensor<?x?x96xf32>
+}
+
+// -----
+
+// Quantized and fused: asymmetric (B's zeros carried over); the linear and
+// x A^T normalising x with the same prologue (zamba2-fuse-norm ran first).
+// A mid computed with another norm (or none) is not the linear's input.
+// CHECK-LABEL: func.func @quant_fused_more
+// CHECK: %[[A:.*]] = zamba2.quant_linear %arg0, %arg3 scales %arg4 zeros %arg10 asymmetric
+// CHECK-NEXT: %[[F:.*]] = zamba2.quant_linear %arg0, %arg1 scales %arg2 zeros %arg5 adapter(%[[A]], %arg6 scales %arg7 zeros %arg8) asymmetric
+// CHECK: %[[NA:.*]] = zamba2.quant_linear %arg0 normed %arg9, %arg3 scales %arg4 zeros %arg10 asymmetric
+// CHECK-NEXT: %[[NF:.*]] = zamba2.quant_linear %arg0 normed %arg9, %arg1 scales %arg2 zeros %arg5 adapter(%[[NA]], %arg6 scales %arg7 zeros %arg8) asymmetric
+// CHECK: %[[OA:.*]] = zamba2.quant_linear %arg0, %arg3 scales %arg4 zeros %arg10 asymmetric
+// CHECK-NEXT: %[[OL:.*]] = zamba2.quant_linear %arg0 normed %arg9, %arg1 scales %arg2 zeros %arg5 asymmetric
+// CHECK-NEXT: %[[OU:.*]] = zamba2.quant_linear %[[OA]], %arg6 scales %arg7 zeros %arg8 into %[[OL]] asymmetric
+// CHECK-NEXT: return %[[F]], %[[NF]], %[[OU]]
+func.func @quant_fused_more(%x: tensor<?x?x64xf32>, %w: tensor<96x32xi8>, %ws: tensor<96x2xf16>, %a: tensor<32x32xi8>, %as: tensor<32x2xf16>,
+                            %z: tensor<96x2xi8>, %b: tensor<96x16xi8>, %bs: tensor<96x1xf16>, %bz: tensor<96x1xi8>, %nw: tensor<64xf32>, %az: tensor<32x2xi8>)
+    -> (tensor<?x?x96xf32>, tensor<?x?x96xf32>, tensor<?x?x96xf32>) {
+  %m = zamba2.quant_linear %x, %a scales %as zeros %az asymmetric {bits = 4 : i64, group_size = 32 : i64} : (tensor<?x?x64xf32>, tensor<32x32xi8>, tensor<32x2xf16>, tensor<32x2xi8>) -> tensor<?x?x32xf32>
+  %y = zamba2.quant_linear %x, %w scales %ws zeros %z asymmetric {bits = 4 : i64, group_size = 32 : i64} : (tensor<?x?x64xf32>, tensor<96x32xi8>, tensor<96x2xf16>, tensor<96x2xi8>) -> tensor<?x?x96xf32>
+  %r = zamba2.quant_linear %m, %b scales %bs zeros %bz into %y asymmetric {bits = 4 : i64, group_size = 32 : i64} : (tensor<?x?x32xf32>, tensor<96x16xi8>, tensor<96x1xf16>, tensor<96x1xi8>, tensor<?x?x96xf32>) -> tensor<?x?x96xf32>
+  %nm = zamba2.quant_linear %x normed %nw, %a scales %as zeros %az asymmetric {bits = 4 : i64, group_size = 32 : i64, norm_eps = 1.0e-5 : f64} : (tensor<?x?x64xf32>, tensor<32x32xi8>, tensor<32x2xf16>, tensor<32x2xi8>, tensor<64xf32>) -> tensor<?x?x32xf32>
+  %ny = zamba2.quant_linear %x normed %nw, %w scales %ws zeros %z asymmetric {bits = 4 : i64, group_size = 32 : i64, norm_eps = 1.0e-5 : f64} : (tensor<?x?x64xf32>, tensor<96x32xi8>, tensor<96x2xf16>, tensor<96x2xi8>, tensor<64xf32>) -> tensor<?x?x96xf32>
+  %nr = zamba2.quant_linear %nm, %b scales %bs zeros %bz into %ny asymmetric {bits = 4 : i64, group_size = 32 : i64} : (tensor<?x?x32xf32>, tensor<96x16xi8>, tensor<96x1xf16>, tensor<96x1xi8>, tensor<?x?x96xf32>) -> tensor<?x?x96xf32>
+  %om = zamba2.quant_linear %x, %a scales %as zeros %az asymmetric {bits = 4 : i64, group_size = 32 : i64} : (tensor<?x?x64xf32>, tensor<32x32xi8>, tensor<32x2xf16>, tensor<32x2xi8>) -> tensor<?x?x32xf32>
+  %oy = zamba2.quant_linear %x normed %nw, %w scales %ws zeros %z asymmetric {bits = 4 : i64, group_size = 32 : i64, norm_eps = 1.0e-5 : f64} : (tensor<?x?x64xf32>, tensor<96x32xi8>, tensor<96x2xf16>, tensor<96x2xi8>, tensor<64xf32>) -> tensor<?x?x96xf32>
+  %or = zamba2.quant_linear %om, %b scales %bs zeros %bz into %oy asymmetric {bits = 4 : i64, group_size = 32 : i64} : (tensor<?x?x32xf32>, tensor<96x16xi8>, tensor<96x1xf16>, tensor<96x1xi8>, tensor<?x?x96xf32>) -> tensor<?x?x96xf32>
+  return %r, %nr, %or : tensor<?x?x96xf32>, tensor<?x?x96xf32>, tensor<?x?x96xf32>
 }

@@ -149,7 +149,7 @@ func.func @fused(%x: tensor<?x?x64xf32>, %bias: tensor<64xf32>) -> tensor<?x?x64
 
 // A lora_linear whose B can be quantized too (rank 64 = the group size):
 // it stays fused, as a quant_linear with an adapter after x A^T. 8 bits,
-// asymmetric: B has zeros too. With quantize-adapters=false the lora stays.
+// group 32, asymmetric: B has zeros too. With quantize-adapters=false the lora stays.
 // CHECK-LABEL: func.func @fused_rank64
 // CHECK: %[[M:.*]] = zamba2.quant_linear %arg0, {{.*}} -> tensor<?x?x64xf32>
 // CHECK: %[[BP:.*]] = zamba2.param @gb.packed
@@ -157,7 +157,7 @@ func.func @fused(%x: tensor<?x?x64xf32>, %bias: tensor<64xf32>) -> tensor<?x?x64
 // CHECK: %[[R:.*]] = zamba2.quant_linear %arg0, %{{.*}} scales %{{.*}} adapter(%[[M]], %[[BP]] scales %[[BS]]) symmetric {bits = 4 : i64, group_size = 64 : i64} : (tensor<?x?x64xf32>, tensor<64x32xi8>, tensor<64x1xf16>, tensor<?x?x64xf32>, tensor<64x32xi8>, tensor<64x1xf16>) -> tensor<?x?x64xf32>
 // CHECK-NEXT: return %[[R]]
 // ASYM-LABEL: func.func @fused_rank64
-// ASYM: zamba2.quant_linear %arg0, %{{.*}} scales %{{.*}} zeros %{{.*}} adapter(%{{.*}}, %{{.*}} scales %{{.*}} zeros %{{.*}}) asymmetric
+// ASYM: zamba2.quant_linear %arg0, %{{.*}} scales %{{.*}} zeros %{{.*}} adapter(%{{.*}}, %{{.*}} scales %{{.*}} zeros %{{.*}}) asymmetric {bits = 8 : i64, group_size = 32 : i64}
 // HEAD-LABEL: func.func @fused_rank64
 // HEAD-NOT: adapter(
 // HEAD: zamba2.lora %arg0

@@ -486,6 +486,39 @@ TEST(PtxSim, DependentLaunchWaitsBeforeReadingTheKernelBefore) {
   // reads the weight w[tid] and the activation out[tid] and writes y[tid],
   // with its griddepcontrol.wait at the place given: before the wait only
   // the weight may be read, and nothing written.
+  // The consumer kernel `name`: `wait` goes after the instruction of that
+  // index (0: after the weight's load; 1: after the activation's; -1: a
+  // store of y before anything else).
+  auto consumer = [](const std::string &name, int wait) {
+    std::string early = wait < 0 ? "  st.global.u32 [%rd7], %r1;\n"
+                                   "  griddepcontrol.wait;\n"
+                                 : "";
+    const char *w0 = wait == 0 ? "  griddepcontrol.wait;\n"
+                                 "  griddepcontrol.launch_dependents;\n"
+                               : "";
+    const char *w1 = wait == 1 ? "  griddepcontrol.wait;\n" : "";
+    return ".visible .entry " + name +
+           R"((.param .u64 w, .param .u64 out, .param .u64 y)
+{
+  .reg .b32 %r<5>;
+  .reg .b64 %rd<10>;
+  ld.param.u64 %rd1, [w];
+  ld.param.u64 %rd2, [out];
+  ld.param.u64 %rd3, [y];
+  mov.u32 %r1, %tid.x;
+  mul.wide.u32 %rd4, %r1, 4;
+  add.s64 %rd7, %rd3, %rd4;
+)" + early +
+           R"(  add.s64 %rd5, %rd1, %rd4;
+  ld.global.u32 %r2, [%rd5];
+)" + w0 + R"(  add.s64 %rd6, %rd2, %rd4;
+  ld.global.u32 %r3, [%rd6];
+)" + w1 + R"(  add.s32 %r4, %r2, %r3;
+  st.global.u32 [%rd7], %r4;
+  ret;
+}
+)";
+  };
   auto m = parse(R"(
 .visible .entry producer(.param .u64 out)
 {
@@ -498,58 +531,8 @@ TEST(PtxSim, DependentLaunchWaitsBeforeReadingTheKernelBefore) {
   st.global.u32 [%rd3], %r1;
   ret;
 }
-.visible .entry good(.param .u64 w, .param .u64 out, .param .u64 y)
-{
-  .reg .b32 %r<5>;
-  .reg .b64 %rd<10>;
-  ld.param.u64 %rd1, [w];
-  ld.param.u64 %rd2, [out];
-  ld.param.u64 %rd3, [y];
-  mov.u32 %r1, %tid.x;
-  mul.wide.u32 %rd4, %r1, 4;
-  add.s64 %rd5, %rd1, %rd4;
-  ld.global.u32 %r2, [%rd5];
-  griddepcontrol.wait;
-  griddepcontrol.launch_dependents;
-  add.s64 %rd6, %rd2, %rd4;
-  ld.global.u32 %r3, [%rd6];
-  add.s32 %r4, %r2, %r3;
-  add.s64 %rd7, %rd3, %rd4;
-  st.global.u32 [%rd7], %r4;
-  ret;
-}
-.visible .entry early_read(.param .u64 w, .param .u64 out, .param .u64 y)
-{
-  .reg .b32 %r<5>;
-  .reg .b64 %rd<10>;
-  ld.param.u64 %rd1, [w];
-  ld.param.u64 %rd2, [out];
-  ld.param.u64 %rd3, [y];
-  mov.u32 %r1, %tid.x;
-  mul.wide.u32 %rd4, %r1, 4;
-  add.s64 %rd5, %rd1, %rd4;
-  ld.global.u32 %r2, [%rd5];
-  add.s64 %rd6, %rd2, %rd4;
-  ld.global.u32 %r3, [%rd6];
-  griddepcontrol.wait;
-  add.s32 %r4, %r2, %r3;
-  add.s64 %rd7, %rd3, %rd4;
-  st.global.u32 [%rd7], %r4;
-  ret;
-}
-.visible .entry early_write(.param .u64 w, .param .u64 out, .param .u64 y)
-{
-  .reg .b32 %r<5>;
-  .reg .b64 %rd<10>;
-  ld.param.u64 %rd3, [y];
-  mov.u32 %r1, %tid.x;
-  mul.wide.u32 %rd4, %r1, 4;
-  add.s64 %rd7, %rd3, %rd4;
-  st.global.u32 [%rd7], %r1;
-  griddepcontrol.wait;
-  ret;
-}
-)");
+)" + consumer("good", 0) +
+                 consumer("early_read", 1) + consumer("early_write", -1));
   std::vector<uint32_t> w(4, 10), out(4, 0), y(4, 0);
   MemoryMap memory;
   for (auto *b : {&w, &out, &y})
