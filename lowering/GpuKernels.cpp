@@ -1813,21 +1813,20 @@ struct ScanKernel {
 
 /// One warp per row p of a head's state [P, N] (4 rows per block, grid
 /// (heads * P/4, batch)) walks the T tokens in order (rows are
-/// independent); lane l owns the columns n = l, l + 32, ... (coalesced). Per
-/// token: S <- decay S + dt' x b, y = S c (a warp sum) + D x. The state is
-/// updated in place. When the columns split evenly over the lanes and the
-/// state is f32, a lane keeps its columns in registers over the tokens (one
-/// load and one store of the state per kernel, not per token), and loads
-/// them and the head's A_log, D and dt bias before the dependent-launch wait
-/// (only this kernel writes the state); warps past the last row work on it
-/// and store nothing.
+/// independent); lane l owns the columns n = l, l + 32, ... (coalesced) and
+/// keeps them in registers over the tokens. Per token:
+/// S <- decay S + dt' x b, y = S c (a warp sum) + D x. The state is loaded
+/// once and stored once, in place; it and the head's A_log, D and dt bias
+/// are loaded before the dependent-launch wait (only this kernel writes the
+/// state). A state stored in a narrower type than f32 is rounded to it after
+/// every token, as if stored and loaded again (y uses the unrounded value).
+/// Columns past N (N not a multiple of 32) read the last one and count for
+/// nothing; warps past the last row work on it and store nothing.
 void emitScan(Emitter &e, const ScanKernel &k) {
   Value batch = e.dim(k.x, 0), seq = e.dim(k.x, 1);
   int64_t headsPerGroup = k.heads / k.groups;
   int64_t rowBlocks = (k.headDim + kScanWarps - 1) / kScanWarps;
-  bool inRegisters =
-      k.stateSize % kWarp == 0 &&
-      cast<MemRefType>(k.state.getType()).getElementType().isF32();
+  Type stateType = cast<MemRefType>(k.state.getType()).getElementType();
   launch(
       e, "ssd_scan", e.idx(k.heads * rowBlocks), batch, e.idx(1),
       kScanWarps * kWarp, [&](Emitter &d, gpu::LaunchOp op) {
@@ -1840,115 +1839,83 @@ void emitScan(Emitter &e, const ScanKernel &k) {
                           warp);
         Value g = d.div(h, d.idx(headsPerGroup));
         auto loadHead = [&](Value m) {
-          auto load = memref::LoadOp::create(d.b, d.loc, m, ValueRange{h});
-          return inRegisters ? beforeWait(load) : load.getResult();
+          return toF32(
+              d.b, d.loc,
+              beforeWait(memref::LoadOp::create(d.b, d.loc, m, ValueRange{h})));
         };
-        Value aLog = loadHead(k.aLog), dLoaded = loadHead(k.d),
-              biasLoaded = loadHead(k.dtBias);
-        // The row's state columns of this lane (register form).
-        int64_t perLane = k.stateSize / kWarp;
+        Value aLog = loadHead(k.aLog), dd = loadHead(k.d),
+              bias = loadHead(k.dtBias);
+        // The row's state columns of this lane; in a last, partial round
+        // of 32 a lane past N reads column N-1 and is masked (valid).
+        int64_t perLane = (k.stateSize + kWarp - 1) / kWarp;
         Value p = d.min(row, d.idx(k.headDim - 1));
-        SmallVector<Value> columns, state;
-        if (inRegisters)
-          for (int64_t i = 0; i < perLane; ++i) {
-            columns.push_back(d.add(lane, d.idx(i * kWarp)));
-            state.push_back(beforeWait(memref::LoadOp::create(
-                d.b, d.loc, k.state, ValueRange{b, h, p, columns.back()})));
-          }
-        Value a =
-            arith::NegFOp::create(d.b, d.loc, d.exp(toF32(d.b, d.loc, aLog)));
-        Value dd = toF32(d.b, d.loc, dLoaded),
-              bias = toF32(d.b, d.loc, biasLoaded);
-        // dt' and the decay of token t.
-        auto stepOf = [&](Emitter &te, Value t) -> std::pair<Value, Value> {
-          Value step =
-              softplus(te.b, te.loc, te.fadd(te.load(k.dt, {b, t, h}), bias));
-          if (k.dtMin)
-            step =
-                arith::MaximumFOp::create(te.b, te.loc, step, te.f32(*k.dtMin));
-          if (k.dtMax)
-            step =
-                arith::MinimumFOp::create(te.b, te.loc, step, te.f32(*k.dtMax));
-          return {step, te.exp(te.fmul(step, a))};
-        };
-        // y of row p at token t from the warp's partial sums.
-        auto storeY = [&](Emitter &pe, Value t, Value p, Value xv,
-                          Value partial) {
-          Value y = pe.warpSum(partial);
-          pe.when(pe.eq(pe.idx(0), lane), [&] {
-            pe.store(pe.fadd(pe.fmul(dd, xv), y), k.y,
-                     {b, t, pe.add(pe.mul(h, pe.idx(k.headDim)), p)});
-          });
-        };
-        if (inRegisters) {
-          Value live = d.lt(row, d.idx(k.headDim));
-          auto tokens = scf::ForOp::create(
-              d.b, d.loc, d.idx(0), seq, d.idx(1), state,
-              [&](OpBuilder &tb, Location tl, Value t, ValueRange s) {
-                Emitter te{tb, tl};
-                auto [step, decay] = stepOf(te, t);
-                Value xv = te.load(
-                    k.x, {b, t, te.add(te.mul(h, te.idx(k.headDim)), p)});
-                Value scaled = te.fmul(step, xv);
-                Value partial = te.f32(0.0);
-                SmallVector<Value> next;
-                for (int64_t i = 0; i < perLane; ++i) {
-                  Value col =
-                      te.add(te.mul(g, te.idx(k.stateSize)), columns[i]);
-                  next.push_back(
-                      te.fadd(te.fmul(s[i], decay),
-                              te.fmul(scaled, te.load(k.b, {b, t, col}))));
-                  partial = te.fadd(
-                      partial, te.fmul(next.back(), te.load(k.c, {b, t, col})));
-                }
-                te.when(live, [&] { storeY(te, t, p, xv, partial); });
-                scf::YieldOp::create(tb, tl, next);
-              });
-          d.when(live, [&] {
-            for (int64_t i = 0; i < perLane; ++i)
-              d.store(tokens.getResult(i), k.state, {b, h, p, columns[i]});
-          });
-          return;
+        SmallVector<Value> columns, valid, state;
+        for (int64_t i = 0; i < perLane; ++i) {
+          Value n = d.add(lane, d.idx(i * kWarp));
+          bool partial = (i + 1) * kWarp > k.stateSize;
+          valid.push_back(partial ? d.lt(n, d.idx(k.stateSize)) : Value());
+          columns.push_back(partial ? d.min(n, d.idx(k.stateSize - 1)) : n);
+          state.push_back(toF32(
+              d.b, d.loc,
+              beforeWait(memref::LoadOp::create(
+                  d.b, d.loc, k.state, ValueRange{b, h, p, columns.back()}))));
         }
-        scf::ForOp::create(
-            d.b, d.loc, d.idx(0), seq, d.idx(1), ValueRange{},
-            [&](OpBuilder &tb, Location tl, Value t, ValueRange) {
+        Value a = arith::NegFOp::create(d.b, d.loc, d.exp(aLog));
+        Value live = d.lt(row, d.idx(k.headDim));
+        auto tokens = scf::ForOp::create(
+            d.b, d.loc, d.idx(0), seq, d.idx(1), state,
+            [&](OpBuilder &tb, Location tl, Value t, ValueRange s) {
               Emitter te{tb, tl};
-              Value step, decay;
-              std::tie(step, decay) = stepOf(te, t);
-              // The row of this warp (if it is one: P may not divide by 4).
-              scf::ForOp::create(
-                  tb, tl, row,
-                  te.min(te.add(row, te.idx(1)), te.idx(k.headDim)), te.idx(1),
-                  ValueRange{},
-                  [&](OpBuilder &pb, Location pl, Value p, ValueRange) {
-                    Emitter pe{pb, pl};
-                    Value xv = pe.load(
-                        k.x, {b, t, pe.add(pe.mul(h, pe.idx(k.headDim)), p)});
-                    Value scaled = pe.fmul(step, xv);
-                    auto cols = scf::ForOp::create(
-                        pb, pl, lane, pe.idx(k.stateSize), pe.idx(kWarp),
-                        ValueRange{pe.f32(0.0)},
-                        [&](OpBuilder &nb, Location nl, Value n,
-                            ValueRange acc) {
-                          Emitter ne{nb, nl};
-                          Value col = ne.add(ne.mul(g, ne.idx(k.stateSize)), n);
-                          SmallVector<Value> at = {b, h, p, n};
-                          Value sNew = ne.fadd(
-                              ne.fmul(ne.load(k.state, at), decay),
-                              ne.fmul(scaled, ne.load(k.b, {b, t, col})));
-                          ne.store(sNew, k.state, at);
-                          scf::YieldOp::create(
-                              nb, nl,
-                              ne.fadd(
-                                  acc[0],
-                                  ne.fmul(sNew, ne.load(k.c, {b, t, col}))));
-                        });
-                    storeY(pe, t, p, xv, cols.getResult(0));
-                    scf::YieldOp::create(pb, pl);
-                  });
-              scf::YieldOp::create(tb, tl);
+              // dt' and the decay of token t.
+              Value step = softplus(te.b, te.loc,
+                                    te.fadd(te.load(k.dt, {b, t, h}), bias));
+              if (k.dtMin)
+                step = arith::MaximumFOp::create(te.b, te.loc, step,
+                                                 te.f32(*k.dtMin));
+              if (k.dtMax)
+                step = arith::MinimumFOp::create(te.b, te.loc, step,
+                                                 te.f32(*k.dtMax));
+              Value decay = te.exp(te.fmul(step, a));
+              Value xv =
+                  te.load(k.x, {b, t, te.add(te.mul(h, te.idx(k.headDim)), p)});
+              Value scaled = te.fmul(step, xv);
+              Value partial = te.f32(0.0);
+              SmallVector<Value> next;
+              for (int64_t i = 0; i < perLane; ++i) {
+                Value col = te.add(te.mul(g, te.idx(k.stateSize)), columns[i]);
+                Value sNew =
+                    te.fadd(te.fmul(s[i], decay),
+                            te.fmul(scaled, te.load(k.b, {b, t, col})));
+                Value sum =
+                    te.fadd(partial, te.fmul(sNew, te.load(k.c, {b, t, col})));
+                partial = valid[i] ? arith::SelectOp::create(tb, tl, valid[i],
+                                                             sum, partial)
+                                         .getResult()
+                                   : sum;
+                if (!stateType.isF32())
+                  sNew = toF32(tb, tl, convertFloat(tb, tl, sNew, stateType));
+                next.push_back(sNew);
+              }
+              te.when(live, [&] {
+                Value y = te.warpSum(partial);
+                te.when(te.eq(te.idx(0), lane), [&] {
+                  te.store(te.fadd(te.fmul(dd, xv), y), k.y,
+                           {b, t, te.add(te.mul(h, te.idx(k.headDim)), p)});
+                });
+              });
+              scf::YieldOp::create(tb, tl, next);
             });
+        d.when(live, [&] {
+          for (int64_t i = 0; i < perLane; ++i) {
+            auto store = [&] {
+              d.store(tokens.getResult(i), k.state, {b, h, p, columns[i]});
+            };
+            if (valid[i])
+              d.when(valid[i], store);
+            else
+              store();
+          }
+        });
       });
 }
 

@@ -134,13 +134,46 @@ func.func @conv_scan(%x: tensor<?x1x64xf32>, %cw: tensor<64x1x4xf32>, %cb: tenso
 
 // -----
 
-// State size 16 (not a multiple of the warp): the scan loads and stores the
-// state per token, nothing before the wait.
+// State size 48 (not a multiple of the warp): two columns per lane, the
+// second in a partial round (lanes 16-31 read column 47, count for nothing,
+// store nothing); still in registers and loaded before the wait.
 // CHECK-LABEL: func.func @scan_narrow
+// CHECK-SAME: %[[SSM:[a-z0-9]+]]: memref<?x2x32x48xf32>
 // CHECK: module(@ssd_scan)
+// CHECK-COUNT-3: {zamba2.before_wait} : memref<2xf32>
+// CHECK: memref.load %[[SSM]]{{.*}} {zamba2.before_wait}
+// CHECK: %[[VALID:.*]] = arith.cmpi ult, %{{.*}}, %c48
+// CHECK: %[[LAST:.*]] = arith.minui %{{.*}}, %c47
+// CHECK: memref.load %[[SSM]][{{.*}}, %[[LAST]]] {zamba2.before_wait}
 // CHECK-NOT: zamba2.before_wait
+// CHECK: scf.for {{.*}} -> (f32, f32)
+// CHECK-NOT: memref.load %[[SSM]]
+// CHECK: arith.select %[[VALID]]
+// CHECK: memref.store %{{.*}}, %[[SSM]]
+// CHECK-NEXT: scf.if %[[VALID]] {
+// CHECK-NEXT: memref.store %{{.*}}, %[[SSM]][{{.*}}, %[[LAST]]]
 // CHECK: return
-func.func @scan_narrow(%x: tensor<?x1x64xf32>, %dt: tensor<?x1x2xf32>, %bc: tensor<?x1x16xf32>, %ssm: tensor<?x2x32x16xf32>, %alog: tensor<2xf32>, %d: tensor<2xf32>, %dtb: tensor<2xf32>) -> tensor<?x1x64xf32> {
-  %y:2 = zamba2.ssd_step %x, %dt, %bc, %bc, %ssm params(%alog, %d, %dtb) {groups = 1 : i64} : (tensor<?x1x64xf32>, tensor<?x1x2xf32>, tensor<?x1x16xf32>, tensor<?x1x16xf32>, tensor<?x2x32x16xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>) -> (tensor<?x1x64xf32>, tensor<?x2x32x16xf32>)
-  return %y#0 : tensor<?x1x64xf32>
+func.func @scan_narrow(%x: tensor<?x1x64xf32>, %dt: tensor<?x1x2xf32>, %bc: tensor<?x1x48xf32>, %ssm: tensor<?x2x32x48xf32>, %alog: tensor<2xf32>, %d: tensor<2xf32>, %dtb: tensor<2xf32>) -> (tensor<?x1x64xf32>, tensor<?x2x32x48xf32>) {
+  %y:2 = zamba2.ssd_step %x, %dt, %bc, %bc, %ssm params(%alog, %d, %dtb) {groups = 1 : i64} : (tensor<?x1x64xf32>, tensor<?x1x2xf32>, tensor<?x1x48xf32>, tensor<?x1x48xf32>, tensor<?x2x32x48xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>) -> (tensor<?x1x64xf32>, tensor<?x2x32x48xf32>)
+  return %y#0, %y#1 : tensor<?x1x64xf32>, tensor<?x2x32x48xf32>
+}
+
+// -----
+
+// A bf16 state: rounded to bf16 after every token inside the loop (as if
+// stored and loaded again), stored once.
+// CHECK-LABEL: func.func @scan_bf16
+// CHECK-SAME: %[[SSM:[a-z0-9]+]]: memref<?x2x32x32xbf16>
+// CHECK: module(@ssd_scan)
+// CHECK: memref.load %[[SSM]]{{.*}} {zamba2.before_wait}
+// CHECK: scf.for {{.*}} -> (f32)
+// CHECK: %[[R:.*]] = arith.truncf %{{.*}} : f32 to bf16
+// CHECK-NEXT: arith.extf %[[R]] : bf16 to f32
+// CHECK-NOT: memref.store %{{.*}}, %[[SSM]]
+// CHECK: scf.yield
+// CHECK: arith.truncf %{{.*}} : f32 to bf16
+// CHECK-NEXT: memref.store %{{.*}}, %[[SSM]]
+func.func @scan_bf16(%x: tensor<?x?x64xf32>, %dt: tensor<?x?x2xf32>, %bc: tensor<?x?x32xf32>, %ssm: tensor<?x2x32x32xbf16>, %alog: tensor<2xf32>, %d: tensor<2xf32>, %dtb: tensor<2xf32>) -> (tensor<?x?x64xf32>, tensor<?x2x32x32xbf16>) {
+  %y:2 = zamba2.ssd_scan %x, %dt, %bc, %bc, %ssm params(%alog, %d, %dtb) {groups = 1 : i64} : (tensor<?x?x64xf32>, tensor<?x?x2xf32>, tensor<?x?x32xf32>, tensor<?x?x32xf32>, tensor<?x2x32x32xbf16>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>) -> (tensor<?x?x64xf32>, tensor<?x2x32x32xbf16>)
+  return %y#0, %y#1 : tensor<?x?x64xf32>, tensor<?x2x32x32xbf16>
 }
