@@ -1610,14 +1610,21 @@ void emitCacheAppend(Emitter &e, const AttentionKernel &a) {
 }
 
 /// softmax(scale q K^T) V over the cache entries [0, pos_b + t], one block
-/// per (query head, b*T + t).
-void emitAttend(Emitter &e, const AttentionKernel &a) {
+/// per (query head, b*T + t). `appendsToken` (one token per row, as many kv
+/// heads as query heads): each block first writes its own head's k and v
+/// of the token into the caches (as emitCacheAppend does), and a barrier
+/// makes them visible to the block's warps, so that no append kernel of its
+/// own is needed; with several tokens per row, or kv heads shared by query
+/// heads, a block would read entries other blocks write.
+void emitAttend(Emitter &e, const AttentionKernel &a, bool appendsToken) {
   Value batch = e.dim(a.q, 0), seq = e.dim(a.q, 1);
   int64_t perLane = (a.hd + kWarp - 1) / kWarp;
   int64_t group = a.heads / a.kvHeads;
+  assert((!appendsToken || group == 1) && "a block appends its own head only");
   launch(
-      e, "attention", e.idx(a.heads), e.mul(batch, seq), e.idx(1),
-      kAttentionWarps * kWarp, [&](Emitter &d, gpu::LaunchOp op) {
+      e, appendsToken ? "attention_step" : "attention", e.idx(a.heads),
+      e.mul(batch, seq), e.idx(1), kAttentionWarps * kWarp,
+      [&](Emitter &d, gpu::LaunchOp op) {
         Value head = op.getBlockIds().x;
         Value token = op.getBlockIds().y;
         Value t = d.rem(token, seq), b = d.div(token, seq);
@@ -1625,6 +1632,21 @@ void emitAttend(Emitter &e, const AttentionKernel &a) {
         Value lane = d.rem(tid, d.idx(kWarp)), warp = d.div(tid, d.idx(kWarp));
         Value kvHead = d.div(head, d.idx(group));
         Value pos = d.add(positionOf(d, a.positions, b), t);
+        if (appendsToken) {
+          scf::ForOp::create(
+              d.b, d.loc, tid, d.idx(a.hd), d.idx(kAttentionWarps * kWarp),
+              ValueRange{},
+              [&](OpBuilder &ab, Location al, Value dd, ValueRange) {
+                Emitter ae{ab, al};
+                ae.store(rotated(ae, a, a.k, b, t, head, dd, pos), a.kCache,
+                         {b, head, pos, dd});
+                ae.store(ae.load(a.v, {b, t,
+                                       ae.add(ae.mul(head, ae.idx(a.hd)), dd)}),
+                         a.vCache, {b, head, pos, dd});
+                scf::YieldOp::create(ab, al);
+              });
+          gpu::BarrierOp::create(d.b, d.loc);
+        }
         Value entries = d.add(pos, d.idx(1));
         Value hd = d.idx(a.hd);
         // This lane's elements d = lane + 32 i of the (rotated) query, scaled.
@@ -2210,8 +2232,20 @@ struct AttentionModel : KernelModel<AttentionModel, AttentionOp> {
         std::nullopt};
     if (std::optional<APFloat> theta = att.getRopeTheta())
       a.ropeTheta = theta->convertToDouble();
+    if (a.heads != a.kvHeads) {
+      emitCacheAppend(e, a);
+      emitAttend(e, a, /*appendsToken=*/false);
+      return success();
+    }
+    // One token per row (decode): one kernel appends and attends.
+    auto ifOp = scf::IfOp::create(e.b, e.loc, e.lt(e.dim(a.q, 1), e.idx(2)),
+                                  /*withElseRegion=*/true);
+    OpBuilder::InsertionGuard guard(e.b);
+    e.b.setInsertionPointToStart(ifOp.thenBlock());
+    emitAttend(e, a, /*appendsToken=*/true);
+    e.b.setInsertionPointToStart(ifOp.elseBlock());
     emitCacheAppend(e, a);
-    emitAttend(e, a);
+    emitAttend(e, a, /*appendsToken=*/false);
     return success();
   }
 };
