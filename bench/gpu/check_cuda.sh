@@ -4,7 +4,8 @@
 #   bench/gpu/check_cuda.sh prepare BIN_DIR OUT   (here: compiles)
 #     CPU logits (zamba2-run --score, prefill of 20 tokens then decode
 #     steps) and CUDA packages without weights for the two fixtures and two
-#     synthesized hidden-256 models (one and two Mamba groups), each as f32
+#     synthesized hidden-256 models (one and two Mamba groups, the second
+#     with adapters of rank 64, so that int4 quantizes their B), each as f32
 #     and int4, with the default passes, with --fuse-norm and with
 #     --fuse-norm --prefetch-weights; each scored on the fixture's batch of
 #     2 and on its row 0 alone (batch 1: the one-row decode kernels); the
@@ -48,6 +49,7 @@ synthesize() { # BIN OUT: the hidden-256 checkpoints (deterministic)
 import json, sys
 c = json.load(open(sys.argv[1]))
 c["mamba_ngroups"] = 2
+c["adapter_rank"] = 64  # one int4 group: B quantized, the fused adapter kernel
 json.dump(c, open(sys.argv[2], "w"))
 PY
     "$1/zamba2-synth" --config "$2/g2config.json" -o "$2/ckpt-s256g2" > /dev/null
