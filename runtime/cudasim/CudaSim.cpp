@@ -29,6 +29,7 @@
 #include "runtime/cuda/CudaDriver.h"
 #include "runtime/cudasim/Ptx.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -85,9 +86,20 @@ struct Recorded {
   bool dependent = false;    // Launch: a programmatic dependent launch
 };
 
+/// The last operation run on a stream, when it was a kernel launch: its name
+/// and the global bytes it wrote (for the check of a dependent launch after
+/// it, which may overlap that kernel only: the package's kernels signal
+/// their dependents after their own wait).
+struct LastLaunch {
+  bool valid = false;
+  std::string name;
+  ByteRanges written;
+};
+
 struct SimStream {
   bool capturing = false;
   std::vector<Recorded> captured;
+  LastLaunch last;
 };
 
 struct SimGraph {
@@ -157,26 +169,35 @@ bool isDevice(const void *p, size_t bytes) {
          memory.contains(reinterpret_cast<uint64_t>(p), bytes, start, end);
 }
 
-/// The last operation run, when it was a kernel launch: its name and the
-/// global bytes it wrote (for the check of a dependent launch after it).
-struct LastLaunch {
-  bool valid = false;
-  std::string name;
-  ByteRanges written;
-} last;
+/// The null stream's LastLaunch.
+LastLaunch nullStreamLast;
 
-CUresult run(const Recorded &r) {
+/// Forgets every stream's last launch (a synchronisation or a free orders
+/// what comes after it fully), under `mutex`.
+std::vector<SimStream *> streams;
+void forgetLastLaunches() {
+  nullStreamLast.valid = false;
+  for (SimStream *s : streams)
+    s->last.valid = false;
+}
+
+/// Runs `r`; `last` is its stream's last launch (updated).
+CUresult run(const Recorded &r, LastLaunch &last) {
   switch (r.kind) {
-  case Recorded::Copy:
+  case Recorded::Copy: {
+    std::lock_guard<std::mutex> lock(mutex);
     last.valid = false;
     std::memmove(r.dst, r.src, r.bytes);
     return kSuccess;
-  case Recorded::Set:
+  }
+  case Recorded::Set: {
+    std::lock_guard<std::mutex> lock(mutex);
     last.valid = false;
     for (size_t i = 0; i < r.bytes; ++i)
       std::memcpy(static_cast<uint8_t *>(r.dst) + i * r.elementBytes, &r.value,
                   r.elementBytes);
     return kSuccess;
+  }
   case Recorded::Launch: {
     std::vector<void *> params;
     for (const auto &p : r.params)
@@ -220,7 +241,7 @@ CUresult issue(void *stream, Recorded r) {
     s->captured.push_back(std::move(r));
     return kSuccess;
   }
-  return run(r);
+  return run(r, s ? s->last : nullStreamLast);
 }
 
 /// A copy of `bytes`; `dstDevice` / `srcDevice` say which sides must be
@@ -385,7 +406,11 @@ EXPORT CUresult cuDevicePrimaryCtxRelease_v2(int) { return kSuccess; }
 EXPORT CUresult cuCtxSetCurrent(void *ctx) {
   return ctx == &contextToken ? kSuccess : kInvalidValue;
 }
-EXPORT CUresult cuCtxSynchronize() { return kSuccess; }
+EXPORT CUresult cuCtxSynchronize() {
+  std::lock_guard<std::mutex> lock(mutex);
+  forgetLastLaunches();
+  return kSuccess;
+}
 EXPORT CUresult cuMemGetInfo_v2(size_t *free, size_t *total) {
   *free = *total = size_t(16) << 30;
   return kSuccess;
@@ -405,6 +430,7 @@ EXPORT CUresult cuMemFree_v2(CUdeviceptr p) {
     if (!memory.remove(q))
       return failWith(kInvalidValue,
                       "cuMemFree of a pointer cuMemAlloc did not return");
+    forgetLastLaunches(); // synchronous: all work before it has ended
   }
   std::free(q);
   return kSuccess;
@@ -555,11 +581,20 @@ EXPORT CUresult cuLaunchKernelEx(const CUlaunchConfig *c, void *f,
                       params, extra, dependent);
 }
 EXPORT CUresult cuStreamCreate(void **s, unsigned) {
-  *s = new SimStream;
+  auto *stream = new SimStream;
+  std::lock_guard<std::mutex> lock(mutex);
+  streams.push_back(stream);
+  *s = stream;
   return kSuccess;
 }
-EXPORT CUresult cuStreamSynchronize(void *) { return kSuccess; }
+EXPORT CUresult cuStreamSynchronize(void *) {
+  std::lock_guard<std::mutex> lock(mutex);
+  forgetLastLaunches();
+  return kSuccess;
+}
 EXPORT CUresult cuStreamDestroy_v2(void *s) {
+  std::lock_guard<std::mutex> lock(mutex);
+  streams.erase(std::remove(streams.begin(), streams.end(), s), streams.end());
   delete static_cast<SimStream *>(s);
   return kSuccess;
 }
@@ -606,10 +641,20 @@ EXPORT CUresult cuGraphInstantiateWithFlags(void **exec, void *graph,
   *exec = new SimGraph(*static_cast<SimGraph *>(graph));
   return kSuccess;
 }
+/// A graph's nodes in order; nothing of the stream before the graph
+/// overlaps its first node, nor its last node what comes after it.
 EXPORT CUresult cuGraphLaunch(void *exec, void *stream) {
+  LastLaunch inGraph;
   for (const Recorded &r : static_cast<SimGraph *>(exec)->ops)
-    if (CUresult e = issue(stream, r))
+    if (CUresult e = run(r, inGraph))
       return e;
+  if (auto *s = static_cast<SimStream *>(stream)) {
+    std::lock_guard<std::mutex> lock(mutex);
+    s->last.valid = false;
+  } else {
+    std::lock_guard<std::mutex> lock(mutex);
+    nullStreamLast.valid = false;
+  }
   return kSuccess;
 }
 EXPORT CUresult cuGraphExecDestroy(void *exec) {

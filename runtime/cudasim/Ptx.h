@@ -300,6 +300,11 @@ private:
 /// before its wait, reads bytes the kernel before wrote, or writes global
 /// memory at all, fails the launch: here the kernel before has ended when
 /// the blocks run, so the read would see the right values and go unnoticed.
+/// Only the kernel just before is checked against: zamba2c's kernels signal
+/// their dependents (griddepcontrol.launch_dependents) after their own wait,
+/// so the one before that has ended. Not checked: module .global variables
+/// (the kernels only read their constant tables), and reads between blocks
+/// of one launch (blocks run one after another here).
 struct DependentLaunch {
   /// The global bytes the kernel before wrote; null: this launch does not
   /// depend on that kernel programmatically (nothing to check).
