@@ -1587,6 +1587,16 @@ Value positionOf(Emitter &e, Value positions, Value b) {
 }
 
 /// The new keys (rotated) and values into the caches at pos_b + t.
+/// Element dd of kv head `head` of token (b, t) into the caches at `slot`:
+/// k rotated for that position, v as it is.
+void appendEntry(Emitter &e, const AttentionKernel &a, Value b, Value t,
+                 Value head, Value dd, Value slot) {
+  e.store(rotated(e, a, a.k, b, t, head, dd, slot), a.kCache,
+          {b, head, slot, dd});
+  e.store(e.load(a.v, {b, t, e.add(e.mul(head, e.idx(a.hd)), dd)}), a.vCache,
+          {b, head, slot, dd});
+}
+
 void emitCacheAppend(Emitter &e, const AttentionKernel &a) {
   Value batch = e.dim(a.k, 0), seq = e.dim(a.k, 1);
   int64_t perToken = a.kvHeads * a.hd;
@@ -1599,12 +1609,9 @@ void emitCacheAppend(Emitter &e, const AttentionKernel &a) {
              Value col = d.rem(id, d.idx(perToken));
              Value token = d.div(id, d.idx(perToken));
              Value t = d.rem(token, seq), b = d.div(token, seq);
-             Value head = d.div(col, d.idx(a.hd));
-             Value dd = d.rem(col, d.idx(a.hd));
              Value slot = d.add(positionOf(d, a.positions, b), t);
-             d.store(rotated(d, a, a.k, b, t, head, dd, slot), a.kCache,
-                     {b, head, slot, dd});
-             d.store(d.load(a.v, {b, t, col}), a.vCache, {b, head, slot, dd});
+             appendEntry(d, a, b, t, d.div(col, d.idx(a.hd)),
+                         d.rem(col, d.idx(a.hd)), slot);
            });
          });
 }
@@ -1638,11 +1645,7 @@ void emitAttend(Emitter &e, const AttentionKernel &a, bool appendsToken) {
               ValueRange{},
               [&](OpBuilder &ab, Location al, Value dd, ValueRange) {
                 Emitter ae{ab, al};
-                ae.store(rotated(ae, a, a.k, b, t, head, dd, pos), a.kCache,
-                         {b, head, pos, dd});
-                ae.store(ae.load(a.v, {b, t,
-                                       ae.add(ae.mul(head, ae.idx(a.hd)), dd)}),
-                         a.vCache, {b, head, pos, dd});
+                appendEntry(ae, a, b, t, head, dd, pos);
                 scf::YieldOp::create(ab, al);
               });
           gpu::BarrierOp::create(d.b, d.loc);
@@ -1884,6 +1887,7 @@ void emitScan(Emitter &e, const ScanKernel &k) {
         }
         Value a = arith::NegFOp::create(d.b, d.loc, d.exp(aLog));
         Value live = d.lt(row, d.idx(k.headDim));
+        Value xCol = d.add(d.mul(h, d.idx(k.headDim)), p); // of x and y
         auto tokens = scf::ForOp::create(
             d.b, d.loc, d.idx(0), seq, d.idx(1), state,
             [&](OpBuilder &tb, Location tl, Value t, ValueRange s) {
@@ -1898,8 +1902,7 @@ void emitScan(Emitter &e, const ScanKernel &k) {
                 step = arith::MinimumFOp::create(te.b, te.loc, step,
                                                  te.f32(*k.dtMax));
               Value decay = te.exp(te.fmul(step, a));
-              Value xv =
-                  te.load(k.x, {b, t, te.add(te.mul(h, te.idx(k.headDim)), p)});
+              Value xv = te.load(k.x, {b, t, xCol});
               Value scaled = te.fmul(step, xv);
               Value partial = te.f32(0.0);
               SmallVector<Value> next;
@@ -1921,8 +1924,7 @@ void emitScan(Emitter &e, const ScanKernel &k) {
               te.when(live, [&] {
                 Value y = te.warpSum(partial);
                 te.when(te.eq(te.idx(0), lane), [&] {
-                  te.store(te.fadd(te.fmul(dd, xv), y), k.y,
-                           {b, t, te.add(te.mul(h, te.idx(k.headDim)), p)});
+                  te.store(te.fadd(te.fmul(dd, xv), y), k.y, {b, t, xCol});
                 });
               });
               scf::YieldOp::create(tb, tl, next);
