@@ -298,10 +298,128 @@ void mlir::zamba2::setNormPrologue(Operation *op, const NormPrologue &norm) {
       [&](auto linear) { setPrologue(linear, norm); });
 }
 
+//===----------------------------------------------------------------------===//
+// The convolution epilogue of the linear ops
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+template <typename OpTy> std::optional<ConvEpilogue> epilogueOf(OpTy op) {
+  if (!op.getConvWeight())
+    return std::nullopt;
+  ConvEpilogue conv{op.getConvWeight(), op.getConvBias(), op.getConvState()};
+  if (auto offset = op.getConvOffsetAttr())
+    conv.offset = offset.getInt();
+  conv.silu = op.getConvSilu();
+  return conv;
+}
+
+/// `op` with `conv` as its epilogue: a clone whose operands and attributes
+/// are set through the accessors (which keep the operand segments right),
+/// re-created with the result types that go with them.
+template <typename OpTy>
+Operation *cloneWithEpilogue(RewriterBase &rewriter, OpTy op,
+                             const ConvEpilogue &conv) {
+  auto copy = cast<OpTy>(rewriter.clone(*op));
+  auto set = [](MutableOperandRange operand, Value v) {
+    if (v)
+      operand.assign(v);
+    else
+      operand.clear();
+  };
+  set(copy.getConvWeightMutable(), conv.weight);
+  set(copy.getConvBiasMutable(), conv.weight ? conv.bias : Value());
+  set(copy.getConvStateMutable(), conv.weight ? conv.state : Value());
+  if (conv.weight) {
+    copy.setConvOffsetAttr(rewriter.getI64IntegerAttr(conv.offset));
+    copy.setConvSilu(conv.silu);
+  } else {
+    copy.removeConvOffsetAttr();
+    copy.setConvSilu(false);
+  }
+  SmallVector<Type> types = {op.getResult().getType()};
+  if (conv.weight)
+    types.push_back(conv.state.getType());
+  SmallVector<NamedAttribute> discardable(copy->getDiscardableAttrs());
+  auto fresh = OpTy::create(rewriter, op.getLoc(), types, copy->getOperands(),
+                            copy.getProperties(), discardable);
+  rewriter.eraseOp(copy);
+  return fresh;
+}
+
+/// The epilogue's operands and attributes agree with each other, with
+/// `input` (one token per row) and with the result's width.
+template <typename OpTy> LogicalResult verifyConvEpilogue(OpTy op) {
+  if (!op.getConvWeight()) {
+    if (op.getConvBias() || op.getConvState() || op.getConvOffsetAttr() ||
+        op.getConvSilu() || op.getNewConvState())
+      return op.emitOpError("conv bias, state, offset, silu and "
+                            "new_conv_state need `conv`");
+    return success();
+  }
+  if (!op.getConvState() || !op.getConvOffsetAttr() || !op.getNewConvState())
+    return op.emitOpError("`conv` needs a state, conv_offset and the "
+                          "new_conv_state result");
+  ArrayRef<int64_t> in = shapeOf(op.getInput());
+  if (in.size() != 3 || in[1] != 1)
+    return op.emitOpError()
+           << "a convolution epilogue needs one token per row (input [B, 1, "
+              "In]), found input "
+           << shapeString(in);
+  if (failed(expectRank(op, "conv weight", op.getConvWeight(), 3)) ||
+      failed(expectStaticDim(op, "conv weight", op.getConvWeight(), 0)) ||
+      failed(expectStaticDim(op, "conv weight", op.getConvWeight(), 2)))
+    return failure();
+  int64_t channels = shapeOf(op.getConvWeight())[0];
+  int64_t width = shapeOf(op.getConvWeight())[2];
+  if (width < 2)
+    return op.emitOpError() << "conv width must be at least 2, found " << width;
+  if (channels < 1)
+    return op.emitOpError("a convolution epilogue needs at least one channel");
+  if (failed(expectShape(op, "conv weight", op.getConvWeight(),
+                         {channels, 1, width})) ||
+      (op.getConvBias() &&
+       failed(expectShape(op, "conv bias", op.getConvBias(), {channels}))) ||
+      failed(expectShape(op, "conv state", op.getConvState(),
+                         {in[0], channels, width - 1})))
+    return failure();
+  if (op.getNewConvState().getType() != op.getConvState().getType())
+    return op.emitOpError() << "new_conv_state must have the conv state's "
+                            << "type " << op.getConvState().getType()
+                            << ", found " << op.getNewConvState().getType();
+  int64_t offset = op.getConvOffsetAttr().getInt();
+  int64_t out = shapeOf(op.getResult()).back();
+  if (ShapedType::isDynamic(out) || offset < 0 || offset + channels > out)
+    return op.emitOpError()
+           << "conv channels [" << offset << ", " << offset + channels
+           << ") must lie in the result's " << dimString(out) << " channels";
+  return success();
+}
+
+} // namespace
+
+bool mlir::zamba2::takesConvEpilogue(Operation *op) {
+  return isa<LinearOp, QuantLinearOp>(op);
+}
+
+std::optional<ConvEpilogue> mlir::zamba2::getConvEpilogue(Operation *op) {
+  return TypeSwitch<Operation *, std::optional<ConvEpilogue>>(op)
+      .Case<LinearOp, QuantLinearOp>(
+          [](auto linear) { return epilogueOf(linear); })
+      .Default([](Operation *) { return std::nullopt; });
+}
+
+Operation *mlir::zamba2::cloneWithConvEpilogue(RewriterBase &rewriter,
+                                               Operation *op,
+                                               const ConvEpilogue &conv) {
+  return TypeSwitch<Operation *, Operation *>(op).Case<LinearOp, QuantLinearOp>(
+      [&](auto linear) { return cloneWithEpilogue(rewriter, linear, conv); });
+}
+
 LogicalResult LinearOp::verify() {
   if (failed(verifyLinearShapes(*this, getInput(), getWeight(), getBias(),
                                 getResult())) ||
-      failed(verifyNormPrologue(*this)))
+      failed(verifyNormPrologue(*this)) || failed(verifyConvEpilogue(*this)))
     return failure();
   return verifyBase(*this, getBase(), getResult());
 }
@@ -666,5 +784,7 @@ LogicalResult QuantLinearOp::verify() {
                            withLastDim(getInput(), shapeOf(mid).back()))))
       return failure();
   }
+  if (failed(verifyConvEpilogue(*this)))
+    return failure();
   return verifyBase(*this, getBase(), getResult());
 }

@@ -6,6 +6,7 @@
 #include "mlir/Bytecode/BytecodeOpInterface.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/OpDefinition.h"
+#include "mlir/IR/PatternMatch.h"
 #include "mlir/IR/SymbolTable.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
@@ -39,6 +40,31 @@ std::optional<NormPrologue> getNormPrologue(Operation *op);
 /// Gives such an op `norm` as its prologue (`input` is then v's first term);
 /// a NormPrologue without weight removes the op's prologue.
 void setNormPrologue(Operation *op, const NormPrologue &norm);
+
+/// The convolution epilogue of a linear op (`conv(...)`: zamba2-fuse-conv):
+/// output channels [offset, offset + C) of its one-token rows are passed
+/// through a causal depthwise convolution whose new state is the op's
+/// second result.
+struct ConvEpilogue {
+  Value weight; ///< [C, 1, K]
+  Value bias;   ///< null, or [C]
+  Value state;  ///< [B, C, K-1]
+  int64_t offset = 0;
+  bool silu = false;
+};
+
+/// Whether `op` is one of the linear ops that take a convolution epilogue
+/// (linear, quant_linear).
+bool takesConvEpilogue(Operation *op);
+
+/// The epilogue of such an op; nullopt when it has none (or is another op).
+std::optional<ConvEpilogue> getConvEpilogue(Operation *op);
+
+/// A copy of such an op (at the rewriter's insertion point) with `conv` as
+/// its epilogue, or with none when `conv` has no weight; its result types
+/// follow (the new state's type is the state's). The original stays.
+Operation *cloneWithConvEpilogue(RewriterBase &rewriter, Operation *op,
+                                 const ConvEpilogue &conv);
 
 } // namespace mlir::zamba2
 

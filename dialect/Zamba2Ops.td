@@ -132,6 +132,28 @@ defvar Zamba2_NormPrologue = (ins Optional<Zamba2_FloatTensor>:$norm_weight,
 defvar Zamba2_NormPrologueFormat =
     "(`normed` $norm_weight^)? (`plus` $norm_residual^)? (`gated` $norm_gate^)?";
 
+//===----------------------------------------------------------------------===//
+// The convolution epilogue of the linear ops (zamba2-fuse-conv)
+//===----------------------------------------------------------------------===//
+
+// With `conv(%w [bias %b] state %s)` and `conv_offset = o`, a linear op over
+// one token per row (input [B, 1, In]) passes its output channels
+// [o, o + C) through the causal depthwise convolution `zamba2.causal_conv1d`
+// would apply to them (weight [C, 1, K], bias [C], state [B, C, K-1]; SiLU
+// after it with `conv_silu`), and returns the convolution's new state as
+// its second result `new_conv_state`: the Mamba2 in_proj and its conv1d
+// of a decode step as one op. The channels outside [o, o + C) are the
+// product's own. One token per row is what makes it local: channel c of
+// row b needs only this token's product and b's state for c.
+defvar Zamba2_ConvEpilogue = (ins Optional<Zamba2_FloatTensor>:$conv_weight,
+                                  Optional<Zamba2_FloatTensor>:$conv_bias,
+                                  Optional<Zamba2_FloatTensor>:$conv_state,
+                                  OptionalAttr<I64Attr>:$conv_offset,
+                                  UnitAttr:$conv_silu);
+// Its syntax, before the attribute dictionary.
+defvar Zamba2_ConvEpilogueFormat =
+    "(`conv` `(` $conv_weight^ (`bias` $conv_bias^)? `state` $conv_state `)`)?";
+
 def Zamba2_LinearOp : Zamba2_Op<"linear", [Pure, AttrSizedOperandSegments]> {
   let summary = "(base +) x W^T (+ bias) over the last dim";
   let description = [{
@@ -139,22 +161,28 @@ def Zamba2_LinearOp : Zamba2_Op<"linear", [Pure, AttrSizedOperandSegments]> {
     the result [..., Out]. With `into base` (same type as the result, e.g.
     the residual stream: zamba2-fuse-residual), the result is
     base + (x W^T (+ bias)), the sum added last, so that it equals the
-    separate addition to the last bit.
+    separate addition to the last bit. With a convolution epilogue
+    (`conv(...)`, zamba2-fuse-conv) the channels it names are then
+    convolved, and the convolution's new state is a second result.
   }];
   let arguments = !con((ins Zamba2_FloatTensor:$input,
                             Zamba2_FloatTensor:$weight,
                             Optional<Zamba2_FloatTensor>:$bias,
                             Optional<Zamba2_FloatTensor>:$base),
-                       Zamba2_NormPrologue);
-  let results = (outs Zamba2_FloatTensor:$result);
+                       Zamba2_NormPrologue, Zamba2_ConvEpilogue);
+  let results = (outs Zamba2_FloatTensor:$result,
+                      Optional<Zamba2_FloatTensor>:$new_conv_state);
   let assemblyFormat = !strconcat("$input ", Zamba2_NormPrologueFormat, [{
-    `,` $weight (`bias` $bias^)? (`into` $base^)? attr-dict `:` functional-type(operands, results)
+    `,` $weight (`bias` $bias^)? (`into` $base^)? }], Zamba2_ConvEpilogueFormat,
+    [{ attr-dict `:` functional-type(operands, results)
   }]);
   let builders = [
     OpBuilder<(ins "Type":$result, "Value":$input, "Value":$weight,
                    "Value":$bias, "Value":$base), [{
-      build($_builder, $_state, result, input, weight, bias, base, Value(),
-            Value(), Value(), FloatAttr(), IntegerAttr());
+      build($_builder, $_state, result, /*new_conv_state=*/Type(), input,
+            weight, bias, base, Value(), Value(), Value(), FloatAttr(),
+            IntegerAttr(), Value(), Value(), Value(), IntegerAttr(),
+            UnitAttr());
     }]>
   ];
   let hasVerifier = 1;
@@ -368,7 +396,8 @@ def Zamba2_QuantLinearOp : Zamba2_Op<"quant_linear",
     scheme): the quantized form of `zamba2.lora_linear`, mid being x A^T
     (zamba2-quantize makes it from a lora_linear whose W and B it
     quantizes). The result is (x W^T (+ bias) + mid B^T) (+ base); one GPU
-    kernel computes both products.
+    kernel computes both products. A convolution epilogue (`conv(...)`,
+    zamba2-fuse-conv) works as on `zamba2.linear`.
   }];
   let arguments = !con((ins Zamba2_FloatTensor:$input,
                             Zamba2_IntTensor:$packed,
@@ -383,12 +412,13 @@ def Zamba2_QuantLinearOp : Zamba2_Op<"quant_linear",
                             ConfinedAttr<I64Attr, [IntPositive]>:$bits,
                             ConfinedAttr<I64Attr, [IntPositive]>:$group_size,
                             Zamba2_QuantScheme:$scheme),
-                       Zamba2_NormPrologue);
-  let results = (outs Zamba2_FloatTensor:$result);
+                       Zamba2_NormPrologue, Zamba2_ConvEpilogue);
+  let results = (outs Zamba2_FloatTensor:$result,
+                      Optional<Zamba2_FloatTensor>:$new_conv_state);
   let assemblyFormat = !strconcat("$input ", Zamba2_NormPrologueFormat, [{
     `,` $packed `scales` $scales (`zeros` $zeros^)? (`bias` $bias^)?
     (`adapter` `(` $adapter_input^ `,` $adapter_packed `scales` $adapter_scales (`zeros` $adapter_zeros^)? `)`)?
-    (`into` $base^)? $scheme attr-dict
+    (`into` $base^)? $scheme }], Zamba2_ConvEpilogueFormat, [{ attr-dict
     `:` functional-type(operands, results)
   }]);
   let builders = [
@@ -396,9 +426,11 @@ def Zamba2_QuantLinearOp : Zamba2_Op<"quant_linear",
                    "Value":$scales, "Value":$zeros, "Value":$bias,
                    "Value":$base, "IntegerAttr":$bits,
                    "IntegerAttr":$group_size, "QuantSchemeAttr":$scheme), [{
-      build($_builder, $_state, result, input, packed, scales, zeros, bias,
-            base, Value(), Value(), Value(), Value(), bits, group_size,
-            scheme, Value(), Value(), Value(), FloatAttr(), IntegerAttr());
+      build($_builder, $_state, result, /*new_conv_state=*/Type(), input,
+            packed, scales, zeros, bias, base, Value(), Value(), Value(),
+            Value(), bits, group_size, scheme, Value(), Value(), Value(),
+            FloatAttr(), IntegerAttr(), Value(), Value(), Value(),
+            IntegerAttr(), UnitAttr());
     }]>
   ];
   let hasVerifier = 1;

@@ -120,7 +120,8 @@ private:
     SmallVector<int64_t> shape(xType.getShape().drop_back());
     shape.push_back(out);
     return LinearOp::create(b, loc, f32(shape), x, param(name + ".weight"),
-                            bias, /*base=*/Value());
+                            bias, /*base=*/Value())
+        .getResult();
   }
 
   /// base + (x A^T) B^T when the adapter `list.site` exists.
@@ -313,7 +314,8 @@ private:
     Value final = rmsNorm(h, Value(), "model.final_layernorm.weight");
     std::string head = cfg.tieWordEmbeddings ? "model.embed_tokens" : "lm_head";
     Value logits = LinearOp::create(b, loc, act(cfg.vocabSize), final,
-                                    param(head + ".weight"), Value(), Value());
+                                    param(head + ".weight"), Value(), Value())
+                       .getResult();
     SmallVector<Value> results = {logits};
     results.append(state);
     func::ReturnOp::create(b, loc, results);

@@ -44,6 +44,7 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "llvm/ADT/TypeSwitch.h"
 
 #include <limits>
 #include <numeric>
@@ -1166,6 +1167,15 @@ void accumulateQuant(Emitter &e, const Product &p, const QuantWeights &qw,
   }
 }
 
+/// A linear op's convolution epilogue (zamba2-fuse-conv) at the kernel
+/// level: output channels [offset, offset + channels) of each one-token row
+/// are convolved with the row's `state`, which is updated in place.
+struct ConvEpilogueBuffers {
+  Value weight, bias, state; // [C, 1, K], [C] or null, [B, C, K-1]
+  int64_t offset, channels, width;
+  bool silu;
+};
+
 /// out[m, n] = sum_k x[m, k] w[n, k] (+ the LoRA product) (+ bias[n])
 /// (+ base[m, n]) for the rows m of out's leading dims.
 struct LinearKernel {
@@ -1179,6 +1189,8 @@ struct LinearKernel {
   /// lora->w holds integers (quant_linear's adapter product); last, so that
   /// the kernels without one are written as before.
   std::optional<QuantWeights> loraQuant = std::nullopt;
+  /// A convolution epilogue (out's rows are one token each).
+  const ConvEpilogueBuffers *conv = nullptr;
 };
 
 constexpr int64_t kLinearWarps = 4;
@@ -1277,6 +1289,66 @@ SmallVector<Value> preloadWeights(Emitter &e, const LinearKernel &k,
   return loaded;
 }
 
+/// What a causal depthwise convolution reads for one (batch row, channel),
+/// as f32: the channel's K weights and bias (0 without one), and the K-1
+/// entries of the state's row before the first token, oldest first.
+struct ConvTaps {
+  SmallVector<Value> w, history;
+  Value bias;
+};
+
+/// The taps of channel `c` of batch row `row` (weight [C, 1, K], bias [C] or
+/// null, state [B, C, K-1]); with `early`, loaded before the kernel's
+/// dependent-launch wait (only the convolution's kernel writes its state).
+ConvTaps loadConvTaps(Emitter &e, Value weight, Value bias, Value state,
+                      int64_t width, Value row, Value c, bool early) {
+  auto load = [&](Value m, ValueRange at) {
+    Operation *op = memref::LoadOp::create(e.b, e.loc, m, at);
+    if (early)
+      markBeforeWait(op);
+    return toF32(e.b, e.loc, op->getResult(0));
+  };
+  ConvTaps taps;
+  for (int64_t i = 0; i < width; ++i)
+    taps.w.push_back(load(weight, {c, e.idx(0), e.idx(i)}));
+  taps.bias = bias ? load(bias, {c}) : e.f32(0.0);
+  for (int64_t j = 0; j + 1 < width; ++j)
+    taps.history.push_back(load(state, {row, c, e.idx(j)}));
+  return taps;
+}
+
+/// One token of the convolution: bias + sum_i w[i] xpad[i] over the window
+/// xpad = (history, x), then SiLU when `applySilu`. The convolution kernel
+/// and the linear kernels' convolution epilogue both compute it so.
+Value convolveToken(Emitter &e, const ConvTaps &taps, ValueRange history,
+                    Value x, bool applySilu) {
+  Value acc = taps.bias;
+  for (auto [i, w] : llvm::enumerate(taps.w))
+    acc = e.fadd(acc, e.fmul(w, i < history.size() ? history[i] : x));
+  return applySilu ? silu(e.b, e.loc, acc) : acc;
+}
+
+/// The convolution epilogue of output channel `n` of batch row `row`,
+/// whose product is `v`: where n is convolved (as the epilogue's channel
+/// `c`), the state's row c moves on by v and the result is the
+/// convolution's; elsewhere v.
+Value convolveOutput(Emitter &e, const ConvEpilogueBuffers &conv,
+                     const ConvTaps &taps, Value row, Value c, Value n,
+                     Value v) {
+  Value first = e.idx(conv.offset);
+  Value convolved = arith::AndIOp::create(
+      e.b, e.loc, e.lt(n, e.idx(conv.offset + conv.channels)),
+      arith::CmpIOp::create(e.b, e.loc, arith::CmpIPredicate::uge, n, first));
+  e.when(convolved, [&] {
+    size_t history = taps.history.size();
+    for (size_t j = 0; j < history; ++j)
+      e.store(j + 1 < history ? taps.history[j + 1] : v, conv.state,
+              {row, c, e.idx(j)});
+  });
+  Value y = convolveToken(e, taps, taps.history, v, conv.silu);
+  return arith::SelectOp::create(e.b, e.loc, convolved, y, v);
+}
+
 /// `channels` outputs per warp (x read once for all of them). `staged`:
 /// the block first copies its row of x to workgroup memory (StagedRow; one
 /// row: the quantized contiguous form, or a float product whose norm
@@ -1326,6 +1398,28 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
           ns.push_back(d.min(channel, lastChannel));
         }
         SmallVector<Value> preloaded = preloadWeights(d, k, rowBlock, ns, lane);
+        // The convolution taps of the warp's channels (a channel outside
+        // the convolved range reads those of its first or last channel and
+        // keeps its product: convolveOutput): for one row loaded here,
+        // before the wait, else where they are used.
+        auto convChannel = [&](Emitter &c, Value channel) {
+          Value first = c.idx(k.conv->offset);
+          Value from = arith::MaxUIOp::create(c.b, c.loc, channel, first);
+          return c.min(c.sub(from, first), c.idx(k.conv->channels - 1));
+        };
+        auto convTaps = [&](Emitter &c, Value batchRow, Value channel,
+                            bool early) {
+          return loadConvTaps(c, k.conv->weight, k.conv->bias, k.conv->state,
+                              k.conv->width, batchRow, convChannel(c, channel),
+                              early);
+        };
+        SmallVector<ConvTaps> earlyTaps;
+        if (k.conv && rowBlock == 1) {
+          Value batchRow =
+              rowIndices(d, sizes, d.min(op.getBlockIds().x, lastRow))[0];
+          for (Value channel : ns)
+            earlyTaps.push_back(convTaps(d, batchRow, channel, true));
+        }
         // Every thread of the block stages (the barrier), so before the
         // channel bound.
         std::optional<StagedRow> stagedRow;
@@ -1382,6 +1476,13 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
                          SmallVector<Value> at = with(rowIdx[r], ns[c]);
                          if (k.base)
                            v = d.fadd(v, d.load(k.base, at));
+                         if (k.conv)
+                           v = convolveOutput(
+                               d, *k.conv,
+                               rowBlock == 1
+                                   ? earlyTaps[c]
+                                   : convTaps(d, rowIdx[r][0], ns[c], false),
+                               rowIdx[r][0], convChannel(d, ns[c]), ns[c], v);
                          d.store(v, k.out, at);
                        });
           });
@@ -1785,32 +1886,16 @@ void emitConv(Emitter &e, const ConvKernel &k) {
            Value safe = d.min(id, d.sub(total, d.idx(1)));
            Value c = d.rem(safe, d.idx(k.channels));
            Value b = d.div(safe, d.idx(k.channels));
-           SmallVector<Value> w, window;
-           for (int64_t i = 0; i < k.width; ++i)
-             w.push_back(beforeWait(memref::LoadOp::create(
-                 d.b, d.loc, k.weight, ValueRange{c, d.idx(0), d.idx(i)})));
-           Value bias = k.bias ? beforeWait(memref::LoadOp::create(
-                                     d.b, d.loc, k.bias, ValueRange{c}))
-                               : Value();
-           for (int64_t j = 0; j < history; ++j)
-             window.push_back(beforeWait(memref::LoadOp::create(
-                 d.b, d.loc, k.state, ValueRange{b, c, d.idx(j)})));
-           for (Value &v : llvm::concat<Value>(w, window))
-             v = toF32(d.b, d.loc, v);
-           bias = bias ? toF32(d.b, d.loc, bias) : d.f32(0.0);
+           ConvTaps taps = loadConvTaps(d, k.weight, k.bias, k.state, k.width,
+                                        b, c, /*early=*/true);
            d.when(d.lt(id, total), [&] {
              auto tokens = scf::ForOp::create(
-                 d.b, d.loc, d.idx(0), seq, d.idx(1), window,
+                 d.b, d.loc, d.idx(0), seq, d.idx(1), taps.history,
                  [&](OpBuilder &tb, Location tl, Value t, ValueRange last) {
                    Emitter te{tb, tl};
                    Value xt = te.load(k.x, {b, t, c});
-                   Value acc = bias;
-                   for (int64_t i = 0; i < k.width; ++i)
-                     acc = te.fadd(acc,
-                                   te.fmul(w[i], i < history ? last[i] : xt));
-                   if (k.silu)
-                     acc = silu(tb, tl, acc);
-                   te.store(acc, k.out, {b, t, c});
+                   te.store(convolveToken(te, taps, last, xt, k.silu), k.out,
+                            {b, t, c});
                    SmallVector<Value> next;
                    if (history > 0) {
                      next.append(last.begin() + 1, last.end());
@@ -2011,12 +2096,12 @@ struct KernelModel : BufferizableOpInterface::ExternalModel<Concrete, OpTy> {
     if (failed(Concrete::emit(e, concrete, buf, *out, options)))
       return failure();
     SmallVector<Value> results = {*out};
-    for (unsigned i : Concrete::inPlaceOperands())
+    for (unsigned i : Concrete::inPlaceOperands(concrete))
       results.push_back(buf[i]);
     replaceOpWithBufferizedValues(rewriter, op, results);
     return success();
   }
-  static ArrayRef<unsigned> inPlaceOperands() { return {}; }
+  static SmallVector<unsigned> inPlaceOperands(OpTy) { return {}; }
 };
 
 /// A buffer for result-like values: x's leading dims and `last`, f32
@@ -2071,10 +2156,38 @@ void emitLinearOp(Emitter &e, LinearKernel k, std::optional<NormedInput> &in) {
   emitLinear(e, k);
 }
 
-/// linear, lora, lora_linear: operands (x, w, a, b, bias, base, and the
-/// norm prologue's weight, residual, gate).
+/// The convolution epilogue of `op` (linear, quant_linear), its state
+/// updated in place as result 1: whether `operand` is that state.
+int convStateResult(Operation *op, OpOperand &operand) {
+  return TypeSwitch<Operation *, int>(op)
+      .Case<LinearOp, QuantLinearOp>([&](auto linear) {
+        MutableOperandRange state = linear.getConvStateMutable();
+        return state.size() == 1 && &state[0] == &operand ? 1 : -1;
+      })
+      .Default([](Operation *) { return -1; });
+}
+
+/// The kernel-level convolution epilogue of `op`, its weight, bias and
+/// state at buf[first], buf[first + 1], buf[first + 2]; nullopt without
+/// one.
+std::optional<ConvEpilogueBuffers>
+convEpilogueOf(Operation *op, ArrayRef<Value> buf, unsigned first) {
+  std::optional<ConvEpilogue> conv = getConvEpilogue(op);
+  if (!conv)
+    return std::nullopt;
+  ArrayRef<int64_t> w =
+      cast<RankedTensorType>(conv->weight.getType()).getShape();
+  return ConvEpilogueBuffers{buf[first],   buf[first + 1], buf[first + 2],
+                             conv->offset, w[0],           w[2],
+                             conv->silu};
+}
+
+/// linear, lora, lora_linear: operands (x, w, a, b, bias, base, the norm
+/// prologue's weight, residual, gate, and a linear's convolution epilogue's
+/// weight, bias, state).
 template <typename OpTy>
 struct LinearModel : KernelModel<LinearModel<OpTy>, OpTy> {
+  static constexpr unsigned kConvOperands = 9;
   static SmallVector<Value> operands(LinearOp op) {
     return {op.getInput(),
             op.getWeight(),
@@ -2084,7 +2197,18 @@ struct LinearModel : KernelModel<LinearModel<OpTy>, OpTy> {
             op.getBase(),
             op.getNormWeight(),
             op.getNormResidual(),
-            op.getNormGate()};
+            op.getNormGate(),
+            op.getConvWeight(),
+            op.getConvBias(),
+            op.getConvState()};
+  }
+  static int inPlaceResult(OpTy op, OpOperand &operand) {
+    return convStateResult(op, operand);
+  }
+  static SmallVector<unsigned> inPlaceOperands(OpTy op) {
+    if (getConvEpilogue(op))
+      return {kConvOperands + 2};
+    return {};
   }
   static SmallVector<Value> operands(LoRAOp op) {
     return {op.getInput(), {}, op.getA(), op.getB(), {}, op.getBase()};
@@ -2104,9 +2228,13 @@ struct LinearModel : KernelModel<LinearModel<OpTy>, OpTy> {
       return failure();
     std::optional<NormedInput> &in = *normed;
     if (!buf[2]) {
-      emitLinearOp(
-          e, {{x, buf[1]}, std::nullopt, std::nullopt, buf[4], buf[5], out},
-          in);
+      LinearKernel k{{x, buf[1]}, std::nullopt, std::nullopt,
+                     buf[4],      buf[5],       out};
+      std::optional<ConvEpilogueBuffers> conv =
+          convEpilogueOf(op, buf, kConvOperands);
+      if (conv)
+        k.conv = &*conv;
+      emitLinearOp(e, k, in);
       return success();
     }
     // The rank-r intermediate x A^T first (it writes the normalised rows
@@ -2139,15 +2267,26 @@ struct LinearModel : KernelModel<LinearModel<OpTy>, OpTy> {
 
 /// quant_linear: the linear kernel dequantizing inside its loop (operands
 /// x, packed, scales, zeros, bias, base, the norm prologue's weight,
-/// residual, gate, and the adapter's input, packed, scales, zeros). The
-/// adapter's product mid B^T is summed in the same kernel, as lora_linear's.
+/// residual, gate, the adapter's input, packed, scales, zeros, and the
+/// convolution epilogue's weight, bias, state). The adapter's product
+/// mid B^T is summed in the same kernel, as lora_linear's.
 struct QuantLinearModel : KernelModel<QuantLinearModel, QuantLinearOp> {
+  static constexpr unsigned kConvOperands = 13;
   static SmallVector<Value> operands(QuantLinearOp q) {
     return {q.getInput(),        q.getPacked(),        q.getScales(),
             q.getZeros(),        q.getBias(),          q.getBase(),
             q.getNormWeight(),   q.getNormResidual(),  q.getNormGate(),
             q.getAdapterInput(), q.getAdapterPacked(), q.getAdapterScales(),
-            q.getAdapterZeros()};
+            q.getAdapterZeros(), q.getConvWeight(),    q.getConvBias(),
+            q.getConvState()};
+  }
+  static int inPlaceResult(QuantLinearOp op, OpOperand &operand) {
+    return convStateResult(op, operand);
+  }
+  static SmallVector<unsigned> inPlaceOperands(QuantLinearOp op) {
+    if (getConvEpilogue(op))
+      return {kConvOperands + 2};
+    return {};
   }
   static LogicalResult emit(Emitter &e, QuantLinearOp q, ArrayRef<Value> buf,
                             Value out, const BufferizationOptions &options) {
@@ -2164,6 +2303,10 @@ struct QuantLinearModel : KernelModel<QuantLinearModel, QuantLinearOp> {
       k.loraQuant =
           QuantWeights{buf[11], buf[12], qw.bits, qw.groupSize, qw.isSigned};
     }
+    std::optional<ConvEpilogueBuffers> conv =
+        convEpilogueOf(q, buf, kConvOperands);
+    if (conv)
+      k.conv = &*conv;
     emitLinearOp(e, k, *normed);
     return success();
   }
@@ -2212,10 +2355,7 @@ struct AttentionModel : KernelModel<AttentionModel, AttentionOp> {
     return {a.getQ(),      a.getK(),      a.getV(),
             a.getKCache(), a.getVCache(), a.getPositions()};
   }
-  static ArrayRef<unsigned> inPlaceOperands() {
-    static const unsigned caches[] = {3, 4};
-    return caches;
-  }
+  static SmallVector<unsigned> inPlaceOperands(AttentionOp) { return {3, 4}; }
   static LogicalResult emit(Emitter &e, AttentionOp att, ArrayRef<Value> buf,
                             Value out, const BufferizationOptions &) {
     int64_t heads = att.getNumHeads();
@@ -2262,10 +2402,7 @@ struct ConvModel : KernelModel<ConvModel, CausalConv1dOp> {
   static SmallVector<Value> operands(CausalConv1dOp c) {
     return {c.getInput(), c.getWeight(), c.getBias(), c.getState()};
   }
-  static ArrayRef<unsigned> inPlaceOperands() {
-    static const unsigned state[] = {3};
-    return state;
-  }
+  static SmallVector<unsigned> inPlaceOperands(CausalConv1dOp) { return {3}; }
   static LogicalResult emit(Emitter &e, CausalConv1dOp conv,
                             ArrayRef<Value> buf, Value out,
                             const BufferizationOptions &) {
@@ -2290,10 +2427,7 @@ template <typename OpTy> struct ScanModel : KernelModel<ScanModel<OpTy>, OpTy> {
     return {s.getX(),     s.getDt(),   s.getB(), s.getC(),
             s.getState(), s.getALog(), s.getD(), s.getDtBias()};
   }
-  static ArrayRef<unsigned> inPlaceOperands() {
-    static const unsigned state[] = {4};
-    return state;
-  }
+  static SmallVector<unsigned> inPlaceOperands(OpTy) { return {4}; }
   static LogicalResult emit(Emitter &e, OpTy scan, ArrayRef<Value> buf, Value y,
                             const BufferizationOptions &) {
     auto xType = cast<RankedTensorType>(scan.getX().getType());

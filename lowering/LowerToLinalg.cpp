@@ -274,6 +274,49 @@ void unfoldNormPrologue(Operation *op, RewriterBase &rewriter) {
   });
 }
 
+/// A linear op with a convolution epilogue (zamba2-fuse-conv) -> the op
+/// without it, its result split around the convolved channels,
+/// causal_conv1d on them, and the pieces concatenated again: the ops it
+/// stands for, for the targets whose kernel does not convolve itself.
+void unfoldConvEpilogue(Operation *op, RewriterBase &rewriter) {
+  std::optional<ConvEpilogue> conv = getConvEpilogue(op);
+  if (!conv)
+    return;
+  rewriter.setInsertionPoint(op);
+  Location loc = op->getLoc();
+  Value product =
+      cloneWithConvEpilogue(rewriter, op, ConvEpilogue{})->getResult(0);
+  auto type = cast<RankedTensorType>(product.getType());
+  int64_t width = type.getShape().back();
+  int64_t channels =
+      cast<RankedTensorType>(conv->weight.getType()).getShape()[0];
+  auto piece = [&](int64_t n) {
+    SmallVector<int64_t> shape(type.getShape());
+    shape.back() = n;
+    return type.clone(shape);
+  };
+  // The pieces before and after the convolved channels, where not empty.
+  int64_t after = width - conv->offset - channels;
+  SmallVector<int64_t> sizes;
+  SmallVector<Type> types;
+  for (int64_t n : {conv->offset, channels, after})
+    if (n > 0) {
+      sizes.push_back(n);
+      types.push_back(piece(n));
+    }
+  auto split = SplitOp::create(rewriter, loc, types, product,
+                               rewriter.getDenseI64ArrayAttr(sizes));
+  unsigned convolved = conv->offset > 0 ? 1 : 0;
+  auto convOp = CausalConv1dOp::create(
+      rewriter, loc, piece(channels), conv->state.getType(),
+      split.getResult(convolved), conv->weight, conv->bias, conv->state,
+      conv->silu ? rewriter.getUnitAttr() : UnitAttr());
+  SmallVector<Value> parts(split.getResults());
+  parts[convolved] = convOp.getResult();
+  Value joined = ConcatOp::create(rewriter, loc, type, parts);
+  rewriter.replaceOp(op, ValueRange{joined, convOp.getNewState()});
+}
+
 struct LowerToLinalgPass
     : mlir::zamba2::impl::LowerToLinalgBase<LowerToLinalgPass> {
   using Base::Base;
@@ -292,10 +335,13 @@ struct LowerToLinalgPass
     }
     // Norm prologues are lowered as the norms they stand for, except where
     // a CUDA kernel computes them itself.
+    // Convolution epilogues likewise as their convolutions.
     IRRewriter rewriter(&getContext());
     getOperation().walk([&](Operation *op) {
-      if (!cuda || !hasGpuKernel(op))
+      if (!cuda || !hasGpuKernel(op)) {
         unfoldNormPrologue(op, rewriter);
+        unfoldConvEpilogue(op, rewriter);
+      }
     });
     RewritePatternSet patterns(&getContext());
     patterns.add(lowerEmbed);

@@ -73,6 +73,8 @@ void addModelLevelPasses(OpPassManager &pm, int64_t weightAlignment,
     pm.addPass(createFuseResidual());
   if (fusion.fuseNorm)
     pm.addPass(createFuseNorm());
+  if (fusion.fuseConv)
+    pm.addPass(createFuseConv());
   LowerToLinalgOptions lower;
   lower.target = target;
   pm.addPass(createLowerToLinalg(lower));
@@ -181,6 +183,11 @@ struct CpuPipelineCLOptions : public PassPipelineOptions<CpuPipelineCLOptions> {
       llvm::cl::desc("Run zamba2-fuse-norm (default off: the CPU lowering "
                      "computes the norm first anyway)"),
       llvm::cl::init(false)};
+  Option<bool> fuseConv{
+      *this, "fuse-conv",
+      llvm::cl::desc("Run zamba2-fuse-conv (default off: the CPU lowering "
+                     "computes the convolution apart anyway)"),
+      llvm::cl::init(false)};
 };
 
 struct CudaPipelineCLOptions
@@ -222,6 +229,9 @@ struct CudaPipelineCLOptions
       llvm::cl::desc("Run zamba2-fuse-norm (default off: measured slower "
                      "on an H200)"),
       llvm::cl::init(false)};
+  Option<bool> fuseConv{*this, "fuse-conv",
+                        llvm::cl::desc("Run zamba2-fuse-conv (default on)"),
+                        llvm::cl::init(true)};
   Option<bool> dependentLaunch{
       *this, "dependent-launch",
       llvm::cl::desc("Run zamba2-gpu-dependent-launch (default on; sm_90 "
@@ -240,8 +250,9 @@ void mlir::zamba2::registerZamba2Pipelines() {
       "zamba2-cpu-pipeline",
       "Imported zamba2 module -> LLVM dialect with the package's C entry "
       "points (zamba2-prepare-entry-points, zamba2-fuse-lora, "
-      "zamba2-fuse-rotary, zamba2-fuse-residual, zamba2-fuse-norm if asked, "
-      "zamba2-lower-to-linalg, bufferization, parallel loops, "
+      "zamba2-fuse-rotary, zamba2-fuse-residual, zamba2-fuse-norm and "
+      "zamba2-fuse-conv if asked, zamba2-lower-to-linalg, bufferization, "
+      "parallel loops, "
       "zamba2-outline-parallel, LLVM, "
       "zamba2-parallel-dispatch, zamba2-emit-entry-wrappers)",
       [](OpPassManager &pm, const CpuPipelineCLOptions &cl) {
@@ -251,12 +262,14 @@ void mlir::zamba2::registerZamba2Pipelines() {
         options.fusion.fuseRotary = cl.fuseRotary;
         options.fusion.fuseResidual = cl.fuseResidual;
         options.fusion.fuseNorm = cl.fuseNorm;
+        options.fusion.fuseConv = cl.fuseConv;
         buildCpuPipeline(pm, options);
       });
   PassPipelineRegistration<CudaPipelineCLOptions>(
       "zamba2-cuda-pipeline",
       "Imported zamba2 module -> LLVM dialect host code launching CUDA "
       "kernels (the CPU pipeline's fusions, zamba2-fuse-norm if asked, "
+      "zamba2-fuse-conv, "
       "zamba2-lower-to-linalg{target=cuda}, zamba2-prefetch-weights if "
       "asked, the CPU pipeline's "
       "bufferization with the kernels of lowering/GpuKernels, "
@@ -276,6 +289,7 @@ void mlir::zamba2::registerZamba2Pipelines() {
         options.fusion.fuseRotary = cl.fuseRotary;
         options.fusion.fuseResidual = cl.fuseResidual;
         options.fusion.fuseNorm = cl.fuseNorm;
+        options.fusion.fuseConv = cl.fuseConv;
         options.dependentLaunch = cl.dependentLaunch;
         options.prefetchWeights = cl.prefetchWeights;
         buildCudaPipeline(pm, options);

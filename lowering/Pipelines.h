@@ -24,6 +24,10 @@ struct FusionOptions {
   /// zamba2-fuse-norm (last; off by default: its CUDA kernels have not been
   /// run on a GPU yet, and the CPU lowering computes the norm first anyway).
   bool fuseNorm = false;
+  /// zamba2-fuse-conv (after the others): one kernel per Mamba layer and
+  /// decode step fewer on the GPU; the CPU lowering unfolds it again, so
+  /// the CPU pipeline's option defaults to off.
+  bool fuseConv = true;
 };
 
 struct CpuPipelineOptions {

@@ -1,4 +1,4 @@
-//===- Fusion.cpp - zamba2-fuse-lora, -rotary, -residual and -norm --------===//
+//===- Fusion.cpp - zamba2-fuse-lora, -rotary, -residual, -norm, -conv ----===//
 #include "dialect/Zamba2Ops.h"
 #include "passes/Passes.h"
 
@@ -11,6 +11,7 @@ namespace mlir::zamba2 {
 #define GEN_PASS_DEF_FUSEROTARY
 #define GEN_PASS_DEF_FUSERESIDUAL
 #define GEN_PASS_DEF_FUSENORM
+#define GEN_PASS_DEF_FUSECONV
 #include "passes/Passes.h.inc"
 } // namespace mlir::zamba2
 
@@ -118,10 +119,10 @@ LogicalResult fuseRotary(AttentionOp attention, PatternRewriter &rewriter) {
 }
 
 /// The linear or quant_linear that `v` is the only use of, with no base
-/// yet; null otherwise.
+/// yet and no convolution epilogue; null otherwise.
 Operation *foldableProduct(Value v) {
   Operation *def = v.getDefiningOp();
-  if (!def || !def->hasOneUse())
+  if (!def || !def->hasOneUse() || getConvEpilogue(def))
     return nullptr;
   if (auto linear = dyn_cast<LinearOp>(def))
     return linear.getBase() ? nullptr : def;
@@ -210,6 +211,61 @@ template <typename NormOp> struct FuseNormPattern : OpRewritePattern<NormOp> {
   unsigned maxUsers;
 };
 
+/// causal_conv1d(split(linear(x))#i) with one token per row
+///   -> split(linear(x) conv(...))#i, the convolution's new state the
+///      linear's second result.
+/// The new ops go where the convolution was: its weights may be defined
+/// after the linear, so the split's other pieces must be used after it.
+LogicalResult fuseConv(CausalConv1dOp conv, PatternRewriter &rewriter) {
+  auto piece = dyn_cast<OpResult>(conv.getInput());
+  auto split = piece ? dyn_cast<SplitOp>(piece.getOwner()) : SplitOp();
+  if (!split)
+    return rewriter.notifyMatchFailure(conv, "input is not a split's piece");
+  if (!piece.hasOneUse())
+    return rewriter.notifyMatchFailure(conv, "the piece has other uses");
+  Operation *product = split.getInput().getDefiningOp();
+  if (!product || !takesConvEpilogue(product) || getConvEpilogue(product))
+    return rewriter.notifyMatchFailure(
+        conv, "the split's input is not a linear without an epilogue");
+  if (!product->hasOneUse())
+    return rewriter.notifyMatchFailure(conv, "the linear has other uses");
+  ArrayRef<int64_t> in =
+      cast<RankedTensorType>(product->getOperand(0).getType()).getShape();
+  if (in.size() != 3 || in[1] != 1)
+    return rewriter.notifyMatchFailure(conv, "not one token per row");
+  auto weight = cast<RankedTensorType>(conv.getWeight().getType());
+  if (!weight.hasStaticShape())
+    return rewriter.notifyMatchFailure(conv, "dynamic conv weight");
+  for (OpResult other : split->getResults()) {
+    if (other == piece)
+      continue;
+    for (Operation *user : other.getUsers()) {
+      Operation *at = conv->getBlock()->findAncestorOpInBlock(*user);
+      if (!at || at->isBeforeInBlock(conv))
+        return rewriter.notifyMatchFailure(
+            conv, "another piece is used before the convolution");
+    }
+  }
+  ArrayRef<int64_t> sizes = split.getSizes();
+  int64_t offset = 0;
+  for (unsigned i = 0; i < piece.getResultNumber(); ++i)
+    offset += sizes[i];
+  rewriter.setInsertionPoint(conv);
+  Operation *fused = cloneWithConvEpilogue(
+      rewriter, product,
+      ConvEpilogue{conv.getWeight(), conv.getBias(), conv.getState(), offset,
+                   conv.getSilu()});
+  Operation *pieces = rewriter.clone(*split);
+  rewriter.modifyOpInPlace(pieces,
+                           [&] { pieces->setOperand(0, fused->getResult(0)); });
+  rewriter.replaceOp(conv,
+                     ValueRange{pieces->getResult(piece.getResultNumber()),
+                                fused->getResult(1)});
+  rewriter.replaceOp(split, pieces->getResults());
+  rewriter.eraseOp(product);
+  return success();
+}
+
 struct FuseLoRAPass : mlir::zamba2::impl::FuseLoRABase<FuseLoRAPass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
@@ -249,6 +305,15 @@ struct FuseNormPass : mlir::zamba2::impl::FuseNormBase<FuseNormPass> {
     RewritePatternSet patterns(&getContext());
     patterns.add<FuseNormPattern<RMSNormOp>, FuseNormPattern<GatedRMSNormOp>>(
         &getContext(), unsigned(maxUsers));
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+      signalPassFailure();
+  }
+};
+
+struct FuseConvPass : mlir::zamba2::impl::FuseConvBase<FuseConvPass> {
+  void runOnOperation() override {
+    RewritePatternSet patterns(&getContext());
+    patterns.add(fuseConv);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }

@@ -192,6 +192,30 @@ def FuseResidual : Pass<"zamba2-fuse-residual", "ModuleOp"> {
   let dependentDialects = ["::mlir::arith::ArithDialect"];
 }
 
+def FuseConv : Pass<"zamba2-fuse-conv", "ModuleOp"> {
+  let summary = "Fold a one-token causal_conv1d into the linear that produces its input";
+  let description = [{
+    Rewrites `zamba2.causal_conv1d` whose input is a piece of a
+    `zamba2.split` of a `linear` or `quant_linear` over one token per row
+    (input [B, 1, In]: the decode entry point) into that linear with a
+    convolution epilogue, `conv(%w [bias %b] state %s)` with `conv_offset`
+    at the piece's first channel, whose second result is the new
+    convolution state: Mamba2's in_proj and conv1d in one op. With one
+    token per row, channel c of row b needs only this token's product and
+    b's state for c, so on the GPU the thread that finishes output channel
+    c convolves it: one kernel per Mamba layer and decode step fewer (the
+    convolution's weights and state are loaded before the dependent-launch
+    wait). Matches only when the piece and the linear's result have no
+    other use, the linear has no epilogue yet, and the split's other pieces
+    are used after the convolution. Prefill (several tokens per row) keeps
+    its convolution kernel. The CPU lowering computes the product, then the
+    convolution (no gain there). Numerics: the same operations in the same
+    order, so the result equals the unfused form exactly.
+    `zamba2-compile` runs it for `--target cuda` (`--fuse-conv=false` for
+    A/B runs).
+  }];
+}
+
 def FuseNorm : Pass<"zamba2-fuse-norm", "ModuleOp"> {
   let summary = "Fold each rms_norm / gated_rms_norm into the linears that read it";
   let description = [{

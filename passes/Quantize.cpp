@@ -80,6 +80,12 @@ struct QuantizePass : mlir::zamba2::impl::QuantizeBase<QuantizePass> {
                       "(zamba2-fuse-norm); quantize before fusing norms");
         return signalPassFailure();
       }
+      if (getConvEpilogue(op)) {
+        op->emitError("zamba2-quantize: this linear convolves its output "
+                      "(zamba2-fuse-conv); quantize before fusing "
+                      "convolutions");
+        return signalPassFailure();
+      }
       if (auto linear = dyn_cast<LinearOp>(op))
         rewriteLinear(linear);
       else if (auto lora = dyn_cast<LoRAOp>(op))
@@ -254,8 +260,9 @@ struct QuantizePass : mlir::zamba2::impl::QuantizeBase<QuantizePass> {
     int64_t rank = cast<RankedTensorType>(a.getType()).getShape()[0];
     Type midType = withLastDim(like, rank);
     if (std::optional<QuantDecls> qa = linearDecls(a, /*isAdapter=*/true))
-      return quantLinear(b, loc, midType, x, *qa, Value());
-    return LinearOp::create(b, loc, midType, x, a, Value(), Value());
+      return quantLinear(b, loc, midType, x, *qa, Value()).getResult();
+    return LinearOp::create(b, loc, midType, x, a, Value(), Value())
+        .getResult();
   }
 
   /// base + (x A^T) B^T with whichever factors can be quantized as
@@ -272,7 +279,8 @@ struct QuantizePass : mlir::zamba2::impl::QuantizeBase<QuantizePass> {
     return qb ? quantLinear(b, loc, base.getType(), mid, *qb, Value(), base)
                     .getResult()
               : LinearOp::create(b, loc, base.getType(), mid, bMat, Value(),
-                                 base);
+                                 base)
+                    .getResult();
   }
 
   void rewriteLinear(LinearOp op) {
@@ -280,9 +288,10 @@ struct QuantizePass : mlir::zamba2::impl::QuantizeBase<QuantizePass> {
     if (!d)
       return;
     OpBuilder b(op);
-    Value y = quantLinear(b, op.getLoc(), op.getType(), op.getInput(), *d,
-                          op.getBias(), op.getBase());
-    op.replaceAllUsesWith(y);
+    Value y = quantLinear(b, op.getLoc(), op.getResult().getType(),
+                          op.getInput(), *d, op.getBias(), op.getBase())
+                  .getResult();
+    op.getResult().replaceAllUsesWith(y);
     op.erase();
   }
 
@@ -310,7 +319,8 @@ struct QuantizePass : mlir::zamba2::impl::QuantizeBase<QuantizePass> {
       if (!quantizeAdapters)
         return;
       Value base = LinearOp::create(b, loc, op.getType(), x, op.getWeight(),
-                                    op.getBias(), Value());
+                                    op.getBias(), Value())
+                       .getResult();
       Value y = adapterTerm(b, loc, x, op.getA(), op.getB(), base);
       if (!y) {
         base.getDefiningOp()->erase();
@@ -338,7 +348,8 @@ struct QuantizePass : mlir::zamba2::impl::QuantizeBase<QuantizePass> {
       op.erase();
       return;
     }
-    Value base = quantLinear(b, loc, op.getType(), x, *d, op.getBias());
+    Value base =
+        quantLinear(b, loc, op.getType(), x, *d, op.getBias()).getResult();
     Value y = quantizeAdapters
                   ? adapterTerm(b, loc, x, op.getA(), op.getB(), base)
                   : Value();

@@ -1,7 +1,7 @@
 #!/bin/bash
-# A/B of the CUDA options that are off until measured (--fuse-norm,
-# --prefetch-weights), on the 1.2B shape, bf16 and int4, in one call on the
-# GPU machine. Two steps:
+# A/B of CUDA options (--fuse-norm and --prefetch-weights, off until
+# measured; --fuse-conv, on but not yet measured) on the 1.2B shape, bf16
+# and int4, in one call on the GPU machine. Two steps:
 #   bench/gpu/ab.sh prepare BIN_DIR OUT   (here, where LLVM/MLIR is)
 #     synthesizes the checkpoint, compiles a CUDA package per (weights,
 #     options) without its weights.bin (the compile takes about 2 min each
@@ -14,8 +14,9 @@
 #     the ratio to the default package of the same weights, and int4's
 #     speed-up over bf16 for each set of options; then the CUDA-graph
 #     PyTorch peer (torch_graph_peer.py) for reference.
-# ZAMBA2_AB_VARIANTS (prepare) names the option sets to compile (default all
-# four); ZAMBA2_AB_BASE_BIN=DIR (prepare) adds the variant "base": the
+# ZAMBA2_AB_VARIANTS (prepare) names the option sets to compile (default the
+# four above; also no-fuse-conv: --fuse-conv=false, the convolution kernel
+# zamba2-fuse-conv removes); ZAMBA2_AB_BASE_BIN=DIR (prepare) adds the variant "base": the
 # default options compiled by DIR's zamba2-compile (an A/B of a compiler
 # change, the "vs default" column then being old / new).
 # ZAMBA2_AB_PRESET=tiny (both steps) makes a quick run of the plumbing, e.g.
@@ -36,6 +37,7 @@ flags_of() { # VARIANT WEIGHTS: zamba2-compile flags
     fuse-norm) f+=(--fuse-norm) ;;
     prefetch) f+=(--prefetch-weights) ;;
     fuse-norm+prefetch) f+=(--fuse-norm --prefetch-weights) ;;
+    no-fuse-conv) f+=(--fuse-conv=false) ;;
   esac
   echo "${f[@]}"
 }

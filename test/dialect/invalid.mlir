@@ -542,7 +542,7 @@ func.func @f(%x: tensor<?x?x64xf32>, %q: tensor<96x32xi8>, %s: tensor<96x2xf16>,
 // quant adapter without its input (generic form: the custom one cannot say it)
 func.func @f(%x: tensor<?x?x64xf32>, %q: tensor<96x32xi8>, %s: tensor<96x2xf16>) {
   // expected-error @+1 {{an adapter needs its input, packed weight and scales (and zeros only with them)}}
-  %y = "zamba2.quant_linear"(%x, %q, %s, %q, %s) <{bits = 4 : i64, group_size = 32 : i64, scheme = 0 : i32, operandSegmentSizes = array<i32: 1, 1, 1, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0>}> : (tensor<?x?x64xf32>, tensor<96x32xi8>, tensor<96x2xf16>, tensor<96x32xi8>, tensor<96x2xf16>) -> tensor<?x?x96xf32>
+  %y = "zamba2.quant_linear"(%x, %q, %s, %q, %s) <{bits = 4 : i64, group_size = 32 : i64, scheme = 0 : i32, operandSegmentSizes = array<i32: 1, 1, 1, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0>}> : (tensor<?x?x64xf32>, tensor<96x32xi8>, tensor<96x2xf16>, tensor<96x32xi8>, tensor<96x2xf16>) -> tensor<?x?x96xf32>
   return
 }
 
@@ -551,7 +551,7 @@ func.func @f(%x: tensor<?x?x64xf32>, %q: tensor<96x32xi8>, %s: tensor<96x2xf16>)
 // quant adapter without its packed weight
 func.func @f(%x: tensor<?x?x64xf32>, %q: tensor<96x32xi8>, %s: tensor<96x2xf16>) {
   // expected-error @+1 {{an adapter needs its input, packed weight and scales (and zeros only with them)}}
-  %y = "zamba2.quant_linear"(%x, %q, %s, %x, %s) <{bits = 4 : i64, group_size = 32 : i64, scheme = 0 : i32, operandSegmentSizes = array<i32: 1, 1, 1, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0>}> : (tensor<?x?x64xf32>, tensor<96x32xi8>, tensor<96x2xf16>, tensor<?x?x64xf32>, tensor<96x2xf16>) -> tensor<?x?x96xf32>
+  %y = "zamba2.quant_linear"(%x, %q, %s, %x, %s) <{bits = 4 : i64, group_size = 32 : i64, scheme = 0 : i32, operandSegmentSizes = array<i32: 1, 1, 1, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0>}> : (tensor<?x?x64xf32>, tensor<96x32xi8>, tensor<96x2xf16>, tensor<?x?x64xf32>, tensor<96x2xf16>) -> tensor<?x?x96xf32>
   return
 }
 
@@ -632,5 +632,68 @@ func.func @f(%x: tensor<?x64xf32>, %nw: tensor<64xf32>, %w: tensor<96x64xf32>) {
 func.func @f(%x: tensor<?x?xf32>, %nw: tensor<?xf32>, %w: tensor<96x64xf32>) {
   // expected-error @+1 {{a norm prologue needs a static input width}}
   %y = zamba2.linear %x normed %nw, %w {norm_eps = 1.0e-5 : f64} : (tensor<?x?xf32>, tensor<96x64xf32>, tensor<?xf32>) -> tensor<?x96xf32>
+  return
+}
+
+// -----
+
+// A convolution epilogue over several tokens per row
+func.func @f(%x: tensor<?x?x64xf32>, %w: tensor<96x64xf32>, %cw: tensor<40x1x4xf32>, %cs: tensor<?x40x3xf32>) {
+  // expected-error @+1 {{a convolution epilogue needs one token per row (input [B, 1, In]), found input [?, ?, 64]}}
+  %y, %s = zamba2.linear %x, %w conv(%cw state %cs) {conv_offset = 0 : i64} : (tensor<?x?x64xf32>, tensor<96x64xf32>, tensor<40x1x4xf32>, tensor<?x40x3xf32>) -> (tensor<?x?x96xf32>, tensor<?x40x3xf32>)
+  return
+}
+
+// -----
+
+// convolved channels past the result's
+func.func @f(%x: tensor<?x1x64xf32>, %w: tensor<96x64xf32>, %cw: tensor<40x1x4xf32>, %cs: tensor<?x40x3xf32>) {
+  // expected-error @+1 {{conv channels [60, 100) must lie in the result's 96 channels}}
+  %y, %s = zamba2.linear %x, %w conv(%cw state %cs) {conv_offset = 60 : i64} : (tensor<?x1x64xf32>, tensor<96x64xf32>, tensor<40x1x4xf32>, tensor<?x40x3xf32>) -> (tensor<?x1x96xf32>, tensor<?x40x3xf32>)
+  return
+}
+
+// -----
+
+// no offset
+func.func @f(%x: tensor<?x1x64xf32>, %w: tensor<96x64xf32>, %cw: tensor<40x1x4xf32>, %cs: tensor<?x40x3xf32>) {
+  // expected-error @+1 {{`conv` needs a state, conv_offset and the new_conv_state result}}
+  %y, %s = zamba2.linear %x, %w conv(%cw state %cs) : (tensor<?x1x64xf32>, tensor<96x64xf32>, tensor<40x1x4xf32>, tensor<?x40x3xf32>) -> (tensor<?x1x96xf32>, tensor<?x40x3xf32>)
+  return
+}
+
+// -----
+
+// conv_silu without `conv`
+func.func @f(%x: tensor<?x1x64xf32>, %w: tensor<96x64xf32>) {
+  // expected-error @+1 {{conv bias, state, offset, silu and new_conv_state need `conv`}}
+  %y = zamba2.linear %x, %w {conv_silu} : (tensor<?x1x64xf32>, tensor<96x64xf32>) -> tensor<?x1x96xf32>
+  return
+}
+
+// -----
+
+// a state of another width
+func.func @f(%x: tensor<?x1x64xf32>, %w: tensor<96x64xf32>, %cw: tensor<40x1x4xf32>, %cs: tensor<?x40x2xf32>) {
+  // expected-error @+1 {{conv state must have shape [?, 40, 3], found [?, 40, 2]}}
+  %y, %s = zamba2.linear %x, %w conv(%cw state %cs) {conv_offset = 0 : i64} : (tensor<?x1x64xf32>, tensor<96x64xf32>, tensor<40x1x4xf32>, tensor<?x40x2xf32>) -> (tensor<?x1x96xf32>, tensor<?x40x2xf32>)
+  return
+}
+
+// -----
+
+// a new state of another type than the state
+func.func @f(%x: tensor<?x1x64xf32>, %w: tensor<96x64xf32>, %cw: tensor<40x1x4xf32>, %cs: tensor<?x40x3xf32>) {
+  // expected-error @+1 {{new_conv_state must have the conv state's type 'tensor<?x40x3xf32>', found 'tensor<2x40x3xf32>'}}
+  %y, %s = zamba2.linear %x, %w conv(%cw state %cs) {conv_offset = 0 : i64} : (tensor<?x1x64xf32>, tensor<96x64xf32>, tensor<40x1x4xf32>, tensor<?x40x3xf32>) -> (tensor<?x1x96xf32>, tensor<2x40x3xf32>)
+  return
+}
+
+// -----
+
+// a quant_linear's convolution weight of width 1
+func.func @f(%x: tensor<?x1x64xf32>, %qw: tensor<96x32xi8>, %sc: tensor<96x2xf16>, %cw: tensor<40x1x1xf32>, %cs: tensor<?x40x0xf32>) {
+  // expected-error @+1 {{conv width must be at least 2, found 1}}
+  %y, %s = zamba2.quant_linear %x, %qw scales %sc symmetric conv(%cw state %cs) {bits = 4 : i64, group_size = 32 : i64, conv_offset = 0 : i64} : (tensor<?x1x64xf32>, tensor<96x32xi8>, tensor<96x2xf16>, tensor<40x1x1xf32>, tensor<?x40x0xf32>) -> (tensor<?x1x96xf32>, tensor<?x40x0xf32>)
   return
 }

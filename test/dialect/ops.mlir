@@ -126,3 +126,17 @@ func.func @norm_prologue(%x: tensor<?x?x64xf32>, %t: tensor<?x?x64xf32>, %nw: te
   %q = zamba2.quant_linear %x normed %nw gated %t, %qw scales %s symmetric {bits = 4 : i64, group_size = 32 : i64, norm_eps = 1.0e-5 : f64, norm_groups = 2 : i64} : (tensor<?x?x64xf32>, tensor<96x32xi8>, tensor<96x2xf16>, tensor<64xf32>, tensor<?x?x64xf32>) -> tensor<?x?x96xf32>
   return %l, %f, %q : tensor<?x?x96xf32>, tensor<?x?x96xf32>, tensor<?x?x96xf32>
 }
+
+// The convolution epilogue of the linear ops (zamba2-fuse-conv): `conv`,
+// with its bias and state; the new state is the second result.
+// CHECK-LABEL: func.func @conv_epilogue
+func.func @conv_epilogue(%x: tensor<?x1x64xf32>, %w: tensor<96x64xf32>, %cw: tensor<40x1x4xf32>,
+                         %cb: tensor<40xf32>, %cs: tensor<?x40x3xf32>, %nw: tensor<64xf32>,
+                         %qw: tensor<96x32xi8>, %s: tensor<96x2xf16>)
+    -> (tensor<?x1x96xf32>, tensor<?x40x3xf32>, tensor<?x1x96xf32>, tensor<?x40x3xf32>) {
+  // CHECK: %{{.*}}, %{{.*}} = zamba2.linear %{{.*}}, %{{.*}} conv(%{{.*}} bias %{{.*}} state %{{.*}}) {conv_offset = 16 : i64, conv_silu} : (tensor<?x1x64xf32>, tensor<96x64xf32>, tensor<40x1x4xf32>, tensor<40xf32>, tensor<?x40x3xf32>) -> (tensor<?x1x96xf32>, tensor<?x40x3xf32>)
+  %l, %ls = zamba2.linear %x, %w conv(%cw bias %cb state %cs) {conv_offset = 16 : i64, conv_silu} : (tensor<?x1x64xf32>, tensor<96x64xf32>, tensor<40x1x4xf32>, tensor<40xf32>, tensor<?x40x3xf32>) -> (tensor<?x1x96xf32>, tensor<?x40x3xf32>)
+  // CHECK: %{{.*}}, %{{.*}} = zamba2.quant_linear %{{.*}} normed %{{.*}}, %{{.*}} scales %{{.*}} symmetric conv(%{{.*}} state %{{.*}}) {bits = 4 : i64, conv_offset = 56 : i64, group_size = 32 : i64, norm_eps = 1.000000e-05 : f64}
+  %q, %qs = zamba2.quant_linear %x normed %nw, %qw scales %s symmetric conv(%cw state %cs) {bits = 4 : i64, group_size = 32 : i64, norm_eps = 1.0e-5 : f64, conv_offset = 56 : i64} : (tensor<?x1x64xf32>, tensor<96x32xi8>, tensor<96x2xf16>, tensor<64xf32>, tensor<40x1x4xf32>, tensor<?x40x3xf32>) -> (tensor<?x1x96xf32>, tensor<?x40x3xf32>)
+  return %l, %ls, %q, %qs : tensor<?x1x96xf32>, tensor<?x40x3xf32>, tensor<?x1x96xf32>, tensor<?x40x3xf32>
+}

@@ -149,6 +149,15 @@ cl::opt<bool> fuseNorm(
              "norm costs more than the norm kernel it saves; on the CPU the "
              "lowering computes the norm first, the same numbers)"),
     cl::init(false), cl::cat(category));
+cl::opt<cl::boolOrDefault> fuseConv(
+    "fuse-conv",
+    cl::desc("Fold each Mamba layer's convolution of a decode step into its "
+             "in_proj linear, whose CUDA kernel then convolves the channels "
+             "it computes: one kernel per Mamba layer and step fewer "
+             "(zamba2-fuse-conv; default on for --target cuda, off for the "
+             "CPU, whose lowering computes the convolution apart anyway; the "
+             "numbers are the same)"),
+    cl::cat(category));
 cl::opt<bool> prefetchWeights(
     "prefetch-weights",
     cl::desc("--target cuda, sm_90 or newer: each linear kernel asks L2 for "
@@ -523,6 +532,7 @@ int main(int argc, char **argv) {
   fusion.fuseRotary = fuseRotary;
   fusion.fuseResidual = fuseResidual;
   fusion.fuseNorm = fuseNorm;
+  fusion.fuseConv = fuseConv == cl::BOU_UNSET ? cuda : fuseConv == cl::BOU_TRUE;
   bool dependentLaunch = false;
   if (cuda) {
     mlir::zamba2::CudaPipelineOptions gpu;

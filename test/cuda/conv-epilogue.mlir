@@ -1,0 +1,46 @@
+// A linear with a convolution epilogue (zamba2-fuse-conv) as CUDA kernels:
+// no convolution kernel; the lane that finishes output channel n of a
+// one-token row convolves it when n is one of channels [32, 72): the
+// channel's 4 weights and bias (bf16, widened) and the row's 3 state
+// entries, then the new state (the two newer entries and this token's
+// product) stored in place, the SiLU of the sum stored as the output.
+// The one-row kernel loads the taps before its dependent-launch wait (only
+// this op writes the state); the 8-row kernel after its products.
+// RUN: zamba2-opt %s --zamba2-lower-to-linalg=target=cuda --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" | FileCheck %s
+
+// CHECK-LABEL: func.func @in_proj
+// CHECK-SAME: %[[CW:[a-z0-9]+]]: memref<40x1x4xbf16>, %[[CB:[a-z0-9]+]]: memref<40xbf16>, %[[CS:[a-z0-9]+]]: memref<?x40x3xf32>
+// CHECK-NOT: causal_conv1d
+// CHECK: module(@linear_r1)
+// CHECK: %[[W0:.*]] = memref.load %[[CW]][%[[C:.*]], %{{.*}}, %{{.*}}] {zamba2.before_wait}
+// CHECK: %[[W1:.*]] = memref.load %[[CW]][%[[C]], {{.*}} {zamba2.before_wait}
+// CHECK: %[[W2:.*]] = memref.load %[[CW]][%[[C]], {{.*}} {zamba2.before_wait}
+// CHECK: %[[W3:.*]] = memref.load %[[CW]][%[[C]], {{.*}} {zamba2.before_wait}
+// CHECK: memref.load %[[CB]][%[[C]]] {zamba2.before_wait}
+// CHECK: %[[S0:.*]] = memref.load %[[CS]][%[[B:.*]], %[[C]], %{{.*}}] {zamba2.before_wait}
+// CHECK: %[[S1:.*]] = memref.load %[[CS]][%[[B]], %[[C]], %{{.*}}] {zamba2.before_wait}
+// CHECK: %[[S2:.*]] = memref.load %[[CS]][%[[B]], %[[C]], %{{.*}}] {zamba2.before_wait}
+// CHECK-NOT: zamba2.before_wait
+// The channel's place in the convolved range: n < 72 and n >= 32.
+// CHECK: %[[HI:.*]] = arith.cmpi ult, %[[N:.*]], %c72
+// CHECK: %[[LO:.*]] = arith.cmpi uge, %[[N]], %c32
+// CHECK: %[[IN:.*]] = arith.andi %[[HI]], %[[LO]]
+// CHECK: scf.if %[[IN]] {
+// CHECK: memref.store %[[S1]], %[[CS]]
+// CHECK: memref.store %[[S2]], %[[CS]]
+// CHECK: memref.store %[[V:.*]], %[[CS]]
+// CHECK: }
+// CHECK: math.exp
+// CHECK: %[[Y:.*]] = arith.select %[[IN]], %{{.*}}, %[[V]] : f32
+// CHECK: memref.store %[[Y]], %{{.*}}[%{{.*}}, %{{.*}}, %[[N]]] : memref<?x1x76xf32>
+// CHECK: module(@linear_r8)
+// CHECK-NOT: memref.load %[[CW]]{{.*}}before_wait
+// CHECK: memref.load %[[CS]]
+// CHECK-NOT: zamba2.before_wait
+// CHECK: memref.store %{{.*}}, %[[CS]]
+// The state is updated in place.
+// CHECK: return %{{.*}}, %[[CS]] : memref<?x1x76xf32>, memref<?x40x3xf32>
+func.func @in_proj(%x: tensor<?x1x256xf32>, %w: tensor<76x256xbf16>, %cw: tensor<40x1x4xbf16>, %cb: tensor<40xbf16>, %cs: tensor<?x40x3xf32>) -> (tensor<?x1x76xf32>, tensor<?x40x3xf32>) {
+  %y, %s = zamba2.linear %x, %w conv(%cw bias %cb state %cs) {conv_offset = 32 : i64, conv_silu} : (tensor<?x1x256xf32>, tensor<76x256xbf16>, tensor<40x1x4xbf16>, tensor<40xbf16>, tensor<?x40x3xf32>) -> (tensor<?x1x76xf32>, tensor<?x40x3xf32>)
+  return %y, %s : tensor<?x1x76xf32>, tensor<?x40x3xf32>
+}
