@@ -219,16 +219,18 @@ template <typename OpTy> std::optional<NormPrologue> prologueOf(OpTy op) {
   return norm;
 }
 
+/// Sets an optional operand to `v`, or clears it when `v` is null.
+void setOptional(MutableOperandRange operand, Value v) {
+  if (v)
+    operand.assign(v);
+  else
+    operand.clear();
+}
+
 template <typename OpTy> void setPrologue(OpTy op, const NormPrologue &norm) {
-  auto set = [](MutableOperandRange operand, Value v) {
-    if (v)
-      operand.assign(v);
-    else
-      operand.clear();
-  };
-  set(op.getNormWeightMutable(), norm.weight);
-  set(op.getNormResidualMutable(), norm.residual);
-  set(op.getNormGateMutable(), norm.gate);
+  setOptional(op.getNormWeightMutable(), norm.weight);
+  setOptional(op.getNormResidualMutable(), norm.residual);
+  setOptional(op.getNormGateMutable(), norm.gate);
   Builder b(op.getContext());
   if (norm.weight)
     op.setNormEpsAttr(b.getF64FloatAttr(norm.eps));
@@ -321,15 +323,9 @@ template <typename OpTy>
 Operation *cloneWithEpilogue(RewriterBase &rewriter, OpTy op,
                              const ConvEpilogue &conv) {
   auto copy = cast<OpTy>(rewriter.clone(*op));
-  auto set = [](MutableOperandRange operand, Value v) {
-    if (v)
-      operand.assign(v);
-    else
-      operand.clear();
-  };
-  set(copy.getConvWeightMutable(), conv.weight);
-  set(copy.getConvBiasMutable(), conv.weight ? conv.bias : Value());
-  set(copy.getConvStateMutable(), conv.weight ? conv.state : Value());
+  setOptional(copy.getConvWeightMutable(), conv.weight);
+  setOptional(copy.getConvBiasMutable(), conv.weight ? conv.bias : Value());
+  setOptional(copy.getConvStateMutable(), conv.weight ? conv.state : Value());
   if (conv.weight) {
     copy.setConvOffsetAttr(rewriter.getI64IntegerAttr(conv.offset));
     copy.setConvSilu(conv.silu);
@@ -387,9 +383,15 @@ template <typename OpTy> LogicalResult verifyConvEpilogue(OpTy op) {
     return op.emitOpError() << "new_conv_state must have the conv state's "
                             << "type " << op.getConvState().getType()
                             << ", found " << op.getNewConvState().getType();
+  // The convolution reads the product as f32, as causal_conv1d reads its
+  // (f32) input.
+  if (!cast<RankedTensorType>(op.getResult().getType())
+           .getElementType()
+           .isF32())
+    return op.emitOpError("a convolution epilogue needs an f32 result");
   int64_t offset = op.getConvOffsetAttr().getInt();
   int64_t out = shapeOf(op.getResult()).back();
-  if (ShapedType::isDynamic(out) || offset < 0 || offset + channels > out)
+  if (ShapedType::isDynamic(out) || offset < 0 || offset > out - channels)
     return op.emitOpError()
            << "conv channels [" << offset << ", " << offset + channels
            << ") must lie in the result's " << dimString(out) << " channels";

@@ -1299,7 +1299,8 @@ struct ConvTaps {
 
 /// The taps of channel `c` of batch row `row` (weight [C, 1, K], bias [C] or
 /// null, state [B, C, K-1]); with `early`, loaded before the kernel's
-/// dependent-launch wait (only the convolution's kernel writes its state).
+/// dependent-launch wait (only the kernel that convolves, the convolution's
+/// or the in_proj linear's with the epilogue, writes the state).
 ConvTaps loadConvTaps(Emitter &e, Value weight, Value bias, Value state,
                       int64_t width, Value row, Value c, bool early) {
   auto load = [&](Value m, ValueRange at) {
@@ -1402,15 +1403,15 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
         // the convolved range reads those of its first or last channel and
         // keeps its product: convolveOutput): for one row loaded here,
         // before the wait, else where they are used.
-        auto convChannel = [&](Emitter &c, Value channel) {
-          Value first = c.idx(k.conv->offset);
-          Value from = arith::MaxUIOp::create(c.b, c.loc, channel, first);
-          return c.min(c.sub(from, first), c.idx(k.conv->channels - 1));
+        auto convChannel = [&](Emitter &ce, Value channel) {
+          Value first = ce.idx(k.conv->offset);
+          Value from = arith::MaxUIOp::create(ce.b, ce.loc, channel, first);
+          return ce.min(ce.sub(from, first), ce.idx(k.conv->channels - 1));
         };
-        auto convTaps = [&](Emitter &c, Value batchRow, Value channel,
+        auto convTaps = [&](Emitter &ce, Value batchRow, Value channel,
                             bool early) {
-          return loadConvTaps(c, k.conv->weight, k.conv->bias, k.conv->state,
-                              k.conv->width, batchRow, convChannel(c, channel),
+          return loadConvTaps(ce, k.conv->weight, k.conv->bias, k.conv->state,
+                              k.conv->width, batchRow, convChannel(ce, channel),
                               early);
         };
         SmallVector<ConvTaps> earlyTaps;
@@ -2156,8 +2157,8 @@ void emitLinearOp(Emitter &e, LinearKernel k, std::optional<NormedInput> &in) {
   emitLinear(e, k);
 }
 
-/// The convolution epilogue of `op` (linear, quant_linear), its state
-/// updated in place as result 1: whether `operand` is that state.
+/// The result that `operand` of `op` (linear, quant_linear) is updated in
+/// place as: 1 for its convolution epilogue's state, else -1.
 int convStateResult(Operation *op, OpOperand &operand) {
   return TypeSwitch<Operation *, int>(op)
       .Case<LinearOp, QuantLinearOp>([&](auto linear) {
@@ -2187,7 +2188,7 @@ convEpilogueOf(Operation *op, ArrayRef<Value> buf, unsigned first) {
 /// weight, bias, state).
 template <typename OpTy>
 struct LinearModel : KernelModel<LinearModel<OpTy>, OpTy> {
-  static constexpr unsigned kConvOperands = 9;
+  static constexpr unsigned kFirstConvOperand = 9;
   static SmallVector<Value> operands(LinearOp op) {
     return {op.getInput(),
             op.getWeight(),
@@ -2207,7 +2208,7 @@ struct LinearModel : KernelModel<LinearModel<OpTy>, OpTy> {
   }
   static SmallVector<unsigned> inPlaceOperands(OpTy op) {
     if (getConvEpilogue(op))
-      return {kConvOperands + 2};
+      return {kFirstConvOperand + 2};
     return {};
   }
   static SmallVector<Value> operands(LoRAOp op) {
@@ -2231,7 +2232,7 @@ struct LinearModel : KernelModel<LinearModel<OpTy>, OpTy> {
       LinearKernel k{{x, buf[1]}, std::nullopt, std::nullopt,
                      buf[4],      buf[5],       out};
       std::optional<ConvEpilogueBuffers> conv =
-          convEpilogueOf(op, buf, kConvOperands);
+          convEpilogueOf(op, buf, kFirstConvOperand);
       if (conv)
         k.conv = &*conv;
       emitLinearOp(e, k, in);
@@ -2271,7 +2272,7 @@ struct LinearModel : KernelModel<LinearModel<OpTy>, OpTy> {
 /// convolution epilogue's weight, bias, state). The adapter's product
 /// mid B^T is summed in the same kernel, as lora_linear's.
 struct QuantLinearModel : KernelModel<QuantLinearModel, QuantLinearOp> {
-  static constexpr unsigned kConvOperands = 13;
+  static constexpr unsigned kFirstConvOperand = 13;
   static SmallVector<Value> operands(QuantLinearOp q) {
     return {q.getInput(),        q.getPacked(),        q.getScales(),
             q.getZeros(),        q.getBias(),          q.getBase(),
@@ -2285,7 +2286,7 @@ struct QuantLinearModel : KernelModel<QuantLinearModel, QuantLinearOp> {
   }
   static SmallVector<unsigned> inPlaceOperands(QuantLinearOp op) {
     if (getConvEpilogue(op))
-      return {kConvOperands + 2};
+      return {kFirstConvOperand + 2};
     return {};
   }
   static LogicalResult emit(Emitter &e, QuantLinearOp q, ArrayRef<Value> buf,
@@ -2304,7 +2305,7 @@ struct QuantLinearModel : KernelModel<QuantLinearModel, QuantLinearOp> {
           QuantWeights{buf[11], buf[12], qw.bits, qw.groupSize, qw.isSigned};
     }
     std::optional<ConvEpilogueBuffers> conv =
-        convEpilogueOf(q, buf, kConvOperands);
+        convEpilogueOf(q, buf, kFirstConvOperand);
     if (conv)
       k.conv = &*conv;
     emitLinearOp(e, k, *normed);

@@ -25,8 +25,9 @@ struct FusionOptions {
   /// run on a GPU yet, and the CPU lowering computes the norm first anyway).
   bool fuseNorm = false;
   /// zamba2-fuse-conv (after the others): one kernel per Mamba layer and
-  /// decode step fewer on the GPU; the CPU lowering unfolds it again, so
-  /// the CPU pipeline's option defaults to off.
+  /// decode step fewer on the GPU. The CPU lowering unfolds it again, so
+  /// zamba2-compile and the zamba2-cpu-pipeline option run it for the CUDA
+  /// target only unless asked.
   bool fuseConv = true;
 };
 

@@ -33,6 +33,8 @@ LogicalResult fuseLoRA(LoRAOp lora, PatternRewriter &rewriter) {
     return rewriter.notifyMatchFailure(lora, "the linear adds to a base");
   if (linear.getNormWeight())
     return rewriter.notifyMatchFailure(lora, "the linear normalises its input");
+  if (getConvEpilogue(linear))
+    return rewriter.notifyMatchFailure(lora, "the linear convolves its output");
   rewriter.replaceOpWithNewOp<LoRALinearOp>(
       lora, lora.getType(), lora.getInput(), linear.getWeight(), lora.getA(),
       lora.getB(), linear.getBias());
@@ -60,14 +62,14 @@ bool sameInput(Operation *a, Operation *b) {
 /// same norm prologue, if any).
 LogicalResult fuseQuantLoRA(QuantLinearOp up, PatternRewriter &rewriter) {
   if (!up.getBase() || up.getBias() || up.getAdapterInput() ||
-      up.getNormWeight())
+      up.getNormWeight() || getConvEpilogue(up))
     return rewriter.notifyMatchFailure(up, "not a plain product into a base");
   auto linear = up.getBase().getDefiningOp<QuantLinearOp>();
   if (!linear)
     return rewriter.notifyMatchFailure(up, "base is not a quant_linear");
   if (!linear->hasOneUse())
     return rewriter.notifyMatchFailure(up, "the linear has other uses");
-  if (linear.getBase() || linear.getAdapterInput())
+  if (linear.getBase() || linear.getAdapterInput() || getConvEpilogue(linear))
     return rewriter.notifyMatchFailure(up, "the linear is already fused");
   if (linear.getBits() != up.getBits() ||
       linear.getGroupSize() != up.getGroupSize() ||
@@ -215,7 +217,8 @@ template <typename NormOp> struct FuseNormPattern : OpRewritePattern<NormOp> {
 ///   -> split(linear(x) conv(...))#i, the convolution's new state the
 ///      linear's second result.
 /// The new ops go where the convolution was: its weights may be defined
-/// after the linear, so the split's other pieces must be used after it.
+/// after the linear, so the split's other pieces must be used after it
+/// (not by the convolution itself).
 LogicalResult fuseConv(CausalConv1dOp conv, PatternRewriter &rewriter) {
   auto piece = dyn_cast<OpResult>(conv.getInput());
   auto split = piece ? dyn_cast<SplitOp>(piece.getOwner()) : SplitOp();
@@ -241,7 +244,7 @@ LogicalResult fuseConv(CausalConv1dOp conv, PatternRewriter &rewriter) {
       continue;
     for (Operation *user : other.getUsers()) {
       Operation *at = conv->getBlock()->findAncestorOpInBlock(*user);
-      if (!at || at->isBeforeInBlock(conv))
+      if (!at || !conv->isBeforeInBlock(at))
         return rewriter.notifyMatchFailure(
             conv, "another piece is used before the convolution");
     }

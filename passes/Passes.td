@@ -204,8 +204,8 @@ def FuseConv : Pass<"zamba2-fuse-conv", "ModuleOp"> {
     token per row, channel c of row b needs only this token's product and
     b's state for c, so on the GPU the thread that finishes output channel
     c convolves it: one kernel per Mamba layer and decode step fewer (the
-    convolution's weights and state are loaded before the dependent-launch
-    wait). Matches only when the piece and the linear's result have no
+    one-row kernel loads the convolution's weights and state before its
+    dependent-launch wait). The product must be f32 (the verifier's rule). Matches only when the piece and the linear's result have no
     other use, the linear has no epilogue yet, and the split's other pieces
     are used after the convolution. Prefill (several tokens per row) keeps
     its convolution kernel. The CPU lowering computes the product, then the

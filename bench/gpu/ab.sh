@@ -14,9 +14,10 @@
 #     the ratio to the default package of the same weights, and int4's
 #     speed-up over bf16 for each set of options; then the CUDA-graph
 #     PyTorch peer (torch_graph_peer.py) for reference.
-# ZAMBA2_AB_VARIANTS (prepare) names the option sets to compile (default the
-# four above; also no-fuse-conv: --fuse-conv=false, the convolution kernel
-# zamba2-fuse-conv removes); ZAMBA2_AB_BASE_BIN=DIR (prepare) adds the variant "base": the
+# ZAMBA2_AB_VARIANTS (prepare) names the option sets to compile (default
+# all five: default, no-fuse-conv (--fuse-conv=false: the convolution kernel
+# zamba2-fuse-conv removes), fuse-norm, prefetch, fuse-norm+prefetch);
+# ZAMBA2_AB_BASE_BIN=DIR (prepare) adds the variant "base": the
 # default options compiled by DIR's zamba2-compile (an A/B of a compiler
 # change, the "vs default" column then being old / new).
 # ZAMBA2_AB_PRESET=tiny (both steps) makes a quick run of the plumbing, e.g.
@@ -27,7 +28,7 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 mode=${1:?usage: ab.sh prepare BIN_DIR OUT | run OUT}
 preset=${ZAMBA2_AB_PRESET:-1.2b}
-variants=${ZAMBA2_AB_VARIANTS:-default fuse-norm prefetch fuse-norm+prefetch}
+variants=${ZAMBA2_AB_VARIANTS:-default no-fuse-conv fuse-norm prefetch fuse-norm+prefetch}
 weights="bf16 int4"
 
 flags_of() { # VARIANT WEIGHTS: zamba2-compile flags

@@ -26,9 +26,9 @@
 // CHECK: %[[LO:.*]] = arith.cmpi uge, %[[N]], %c32
 // CHECK: %[[IN:.*]] = arith.andi %[[HI]], %[[LO]]
 // CHECK: scf.if %[[IN]] {
-// CHECK: memref.store %[[S1]], %[[CS]]
-// CHECK: memref.store %[[S2]], %[[CS]]
-// CHECK: memref.store %[[V:.*]], %[[CS]]
+// CHECK: memref.store %[[S1]], %[[CS]][%{{.*}}, %{{.*}}, %c0{{(_[0-9]+)?}}]
+// CHECK: memref.store %[[S2]], %[[CS]][%{{.*}}, %{{.*}}, %c1{{(_[0-9]+)?}}]
+// CHECK: memref.store %[[V:.*]], %[[CS]][%{{.*}}, %{{.*}}, %c2{{(_[0-9]+)?}}]
 // CHECK: }
 // CHECK: math.exp
 // CHECK: %[[Y:.*]] = arith.select %[[IN]], %{{.*}}, %[[V]] : f32

@@ -697,3 +697,21 @@ func.func @f(%x: tensor<?x1x64xf32>, %qw: tensor<96x32xi8>, %sc: tensor<96x2xf16
   %y, %s = zamba2.quant_linear %x, %qw scales %sc symmetric conv(%cw state %cs) {bits = 4 : i64, group_size = 32 : i64, conv_offset = 0 : i64} : (tensor<?x1x64xf32>, tensor<96x32xi8>, tensor<96x2xf16>, tensor<40x1x1xf32>, tensor<?x40x0xf32>) -> (tensor<?x1x96xf32>, tensor<?x40x0xf32>)
   return
 }
+
+// -----
+
+// an offset whose sum with the channels overflows
+func.func @f(%x: tensor<?x1x64xf32>, %w: tensor<96x64xf32>, %cw: tensor<40x1x4xf32>, %cs: tensor<?x40x3xf32>) {
+  // expected-error @+1 {{conv channels [9223372036854775807,}}
+  %y, %s = zamba2.linear %x, %w conv(%cw state %cs) {conv_offset = 9223372036854775807 : i64} : (tensor<?x1x64xf32>, tensor<96x64xf32>, tensor<40x1x4xf32>, tensor<?x40x3xf32>) -> (tensor<?x1x96xf32>, tensor<?x40x3xf32>)
+  return
+}
+
+// -----
+
+// a product of bf16 (the convolution reads f32)
+func.func @f(%x: tensor<?x1x64xf32>, %w: tensor<96x64xf32>, %cw: tensor<40x1x4xf32>, %cs: tensor<?x40x3xf32>) {
+  // expected-error @+1 {{a convolution epilogue needs an f32 result}}
+  %y, %s = zamba2.linear %x, %w conv(%cw state %cs) {conv_offset = 0 : i64} : (tensor<?x1x64xf32>, tensor<96x64xf32>, tensor<40x1x4xf32>, tensor<?x40x3xf32>) -> (tensor<?x1x96xbf16>, tensor<?x40x3xf32>)
+  return
+}

@@ -99,3 +99,17 @@ func.func @not_taken(%x: tensor<?x1x64xf32>, %w: tensor<40x64xf32>, %a: tensor<8
   %c2, %s2 = zamba2.causal_conv1d %l, %cw2 state %cs2 : (tensor<?x1x40xf32>, tensor<40x1x4xf32>, tensor<?x40x3xf32>) -> (tensor<?x1x40xf32>, tensor<?x40x3xf32>)
   return %c, %c2, %s, %s2 : tensor<?x1x20xf32>, tensor<?x1x40xf32>, tensor<?x20x3xf32>, tensor<?x40x3xf32>
 }
+
+// -----
+
+// The convolution reads another piece of the same split (as its weight
+// here): the fused linear would read the split of its own result: no match.
+// CHECK-LABEL: func.func @conv_reads_piece
+// CHECK: zamba2.linear %arg0, %arg1 :
+// CHECK: zamba2.causal_conv1d
+func.func @conv_reads_piece(%x: tensor<1x1x64xf32>, %w: tensor<5x64xf32>, %cs: tensor<1x1x3xf32>) -> (tensor<1x1x1xf32>, tensor<1x1x3xf32>) {
+  %y = zamba2.linear %x, %w : (tensor<1x1x64xf32>, tensor<5x64xf32>) -> tensor<1x1x5xf32>
+  %p, %q = zamba2.split %y [1, 4] : tensor<1x1x5xf32> -> tensor<1x1x1xf32>, tensor<1x1x4xf32>
+  %c, %s = zamba2.causal_conv1d %p, %q state %cs : (tensor<1x1x1xf32>, tensor<1x1x4xf32>, tensor<1x1x3xf32>) -> (tensor<1x1x1xf32>, tensor<1x1x3xf32>)
+  return %c, %s : tensor<1x1x1xf32>, tensor<1x1x3xf32>
+}

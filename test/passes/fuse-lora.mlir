@@ -130,3 +130,34 @@ func.func @quant_fused_more(%x: tensor<?x?x64xf32>, %w: tensor<96x32xi8>, %ws: t
   %or = zamba2.quant_linear %om, %b scales %bs zeros %bz into %oy asymmetric {bits = 4 : i64, group_size = 32 : i64} : (tensor<?x?x32xf32>, tensor<96x16xi8>, tensor<96x1xf16>, tensor<96x1xi8>, tensor<?x?x96xf32>) -> tensor<?x?x96xf32>
   return %r, %nr, %or : tensor<?x?x96xf32>, tensor<?x?x96xf32>, tensor<?x?x96xf32>
 }
+
+// -----
+
+// A linear that convolves its output (zamba2-fuse-conv ran first) keeps its
+// adapter apart: the adapter's term is added after the convolution.
+// CHECK-LABEL: func.func @convolving_linear
+// CHECK: zamba2.linear {{.*}} conv(
+// CHECK: zamba2.lora
+func.func @convolving_linear(%x: tensor<?x1x64xf32>, %w: tensor<96x64xf32>, %a: tensor<8x64xf32>, %b: tensor<96x8xf32>, %cw: tensor<40x1x4xf32>, %cs: tensor<?x40x3xf32>) -> (tensor<?x1x96xf32>, tensor<?x40x3xf32>) {
+  %y, %s = zamba2.linear %x, %w conv(%cw state %cs) {conv_offset = 0 : i64} : (tensor<?x1x64xf32>, tensor<96x64xf32>, tensor<40x1x4xf32>, tensor<?x40x3xf32>) -> (tensor<?x1x96xf32>, tensor<?x40x3xf32>)
+  %z = zamba2.lora %x, %a, %b into %y : tensor<?x1x64xf32>, tensor<8x64xf32>, tensor<96x8xf32> -> tensor<?x1x96xf32>
+  return %z, %s : tensor<?x1x96xf32>, tensor<?x40x3xf32>
+}
+
+// -----
+
+// Quantized: a linear that convolves its output keeps the adapter's second
+// product apart (it adds after the convolution), and so does an adapter's
+// second product that convolves its own output.
+// CHECK-LABEL: func.func @quant_convolving
+// CHECK-NOT: adapter(
+// CHECK: return
+func.func @quant_convolving(%x: tensor<?x1x64xf32>, %w: tensor<96x32xi8>, %ws: tensor<96x2xf16>, %a: tensor<32x32xi8>, %as: tensor<32x2xf16>,
+                            %b: tensor<96x16xi8>, %bs: tensor<96x1xf16>, %cw: tensor<40x1x4xf32>, %cs: tensor<?x40x3xf32>) -> (tensor<?x1x96xf32>, tensor<?x40x3xf32>, tensor<?x1x96xf32>, tensor<?x40x3xf32>) {
+  %y, %s = zamba2.quant_linear %x, %w scales %ws symmetric conv(%cw state %cs) {bits = 4 : i64, group_size = 32 : i64, conv_offset = 0 : i64} : (tensor<?x1x64xf32>, tensor<96x32xi8>, tensor<96x2xf16>, tensor<40x1x4xf32>, tensor<?x40x3xf32>) -> (tensor<?x1x96xf32>, tensor<?x40x3xf32>)
+  %m = zamba2.quant_linear %x, %a scales %as symmetric {bits = 4 : i64, group_size = 32 : i64} : (tensor<?x1x64xf32>, tensor<32x32xi8>, tensor<32x2xf16>) -> tensor<?x1x32xf32>
+  %z = zamba2.quant_linear %m, %b scales %bs into %y symmetric {bits = 4 : i64, group_size = 32 : i64} : (tensor<?x1x32xf32>, tensor<96x16xi8>, tensor<96x1xf16>, tensor<?x1x96xf32>) -> tensor<?x1x96xf32>
+  %y2 = zamba2.quant_linear %x, %w scales %ws symmetric {bits = 4 : i64, group_size = 32 : i64} : (tensor<?x1x64xf32>, tensor<96x32xi8>, tensor<96x2xf16>) -> tensor<?x1x96xf32>
+  %z2, %s2 = zamba2.quant_linear %m, %b scales %bs into %y2 symmetric conv(%cw state %cs) {bits = 4 : i64, group_size = 32 : i64, conv_offset = 0 : i64} : (tensor<?x1x32xf32>, tensor<96x16xi8>, tensor<96x1xf16>, tensor<?x1x96xf32>, tensor<40x1x4xf32>, tensor<?x40x3xf32>) -> (tensor<?x1x96xf32>, tensor<?x40x3xf32>)
+  return %z, %s, %z2, %s2 : tensor<?x1x96xf32>, tensor<?x40x3xf32>, tensor<?x1x96xf32>, tensor<?x40x3xf32>
+}
