@@ -1300,21 +1300,47 @@ struct ConvTaps {
 /// The taps of channel `c` of batch row `row` (weight [C, 1, K], bias [C] or
 /// null, state [B, C, K-1]); with `early`, loaded before the kernel's
 /// dependent-launch wait (only the kernel that convolves, the convolution's
-/// or the in_proj linear's with the epilogue, writes the state).
+/// or the in_proj linear's with the epilogue, writes the state). With
+/// `when`, loaded only where it holds (zeros elsewhere): a lane must not
+/// read a state row another block of the launch updates.
 ConvTaps loadConvTaps(Emitter &e, Value weight, Value bias, Value state,
-                      int64_t width, Value row, Value c, bool early) {
-  auto load = [&](Value m, ValueRange at) {
-    Operation *op = memref::LoadOp::create(e.b, e.loc, m, at);
-    if (early)
-      markBeforeWait(op);
-    return toF32(e.b, e.loc, op->getResult(0));
+                      int64_t width, Value row, Value c, bool early,
+                      Value when = Value()) {
+  auto loads = [&](Emitter &le) {
+    auto load = [&](Value m, ValueRange at) {
+      Operation *op = memref::LoadOp::create(le.b, le.loc, m, at);
+      if (early && !when)
+        markBeforeWait(op);
+      return toF32(le.b, le.loc, op->getResult(0));
+    };
+    SmallVector<Value> values;
+    for (int64_t i = 0; i < width; ++i)
+      values.push_back(load(weight, {c, le.idx(0), le.idx(i)}));
+    values.push_back(bias ? load(bias, {c}) : le.f32(0.0));
+    for (int64_t j = 0; j + 1 < width; ++j)
+      values.push_back(load(state, {row, c, le.idx(j)}));
+    return values;
   };
+  SmallVector<Value> values;
+  if (!when) {
+    values = loads(e);
+  } else {
+    SmallVector<Type> types(2 * width, e.b.getF32Type());
+    auto ifOp = scf::IfOp::create(e.b, e.loc, types, when,
+                                  /*withElseRegion=*/true);
+    if (early)
+      markBeforeWait(ifOp);
+    OpBuilder::InsertionGuard guard(e.b);
+    e.b.setInsertionPointToStart(ifOp.thenBlock());
+    scf::YieldOp::create(e.b, e.loc, loads(e));
+    e.b.setInsertionPointToStart(ifOp.elseBlock());
+    scf::YieldOp::create(e.b, e.loc, SmallVector<Value>(2 * width, e.f32(0.0)));
+    values = ifOp.getResults();
+  }
   ConvTaps taps;
-  for (int64_t i = 0; i < width; ++i)
-    taps.w.push_back(load(weight, {c, e.idx(0), e.idx(i)}));
-  taps.bias = bias ? load(bias, {c}) : e.f32(0.0);
-  for (int64_t j = 0; j + 1 < width; ++j)
-    taps.history.push_back(load(state, {row, c, e.idx(j)}));
+  taps.w.assign(values.begin(), values.begin() + width);
+  taps.bias = values[width];
+  taps.history.assign(values.begin() + width + 1, values.end());
   return taps;
 }
 
@@ -1329,17 +1355,21 @@ Value convolveToken(Emitter &e, const ConvTaps &taps, ValueRange history,
   return applySilu ? silu(e.b, e.loc, acc) : acc;
 }
 
-/// The convolution epilogue of output channel `n` of batch row `row`,
-/// whose product is `v`: where n is convolved (as the epilogue's channel
-/// `c`), the state's row c moves on by v and the result is the
-/// convolution's; elsewhere v.
-Value convolveOutput(Emitter &e, const ConvEpilogueBuffers &conv,
-                     const ConvTaps &taps, Value row, Value c, Value n,
-                     Value v) {
-  Value first = e.idx(conv.offset);
-  Value convolved = arith::AndIOp::create(
+/// Whether output channel `n` is one the epilogue `conv` convolves.
+Value convolvesChannel(Emitter &e, const ConvEpilogueBuffers &conv, Value n) {
+  return arith::AndIOp::create(
       e.b, e.loc, e.lt(n, e.idx(conv.offset + conv.channels)),
-      arith::CmpIOp::create(e.b, e.loc, arith::CmpIPredicate::uge, n, first));
+      arith::CmpIOp::create(e.b, e.loc, arith::CmpIPredicate::uge, n,
+                            e.idx(conv.offset)));
+}
+
+/// The convolution epilogue of output channel `n` of batch row `row`,
+/// whose product is `v`: where n is convolved (`convolved`; as the
+/// epilogue's channel `c`), the state's row c moves on by v and the result
+/// is the convolution's; elsewhere v.
+Value convolveOutput(Emitter &e, const ConvEpilogueBuffers &conv,
+                     const ConvTaps &taps, Value row, Value c, Value convolved,
+                     Value v) {
   e.when(convolved, [&] {
     size_t history = taps.history.size();
     for (size_t j = 0; j < history; ++j)
@@ -1399,20 +1429,18 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
           ns.push_back(d.min(channel, lastChannel));
         }
         SmallVector<Value> preloaded = preloadWeights(d, k, rowBlock, ns, lane);
-        // The convolution taps of the warp's channels (a channel outside
-        // the convolved range reads those of its first or last channel and
-        // keeps its product: convolveOutput): for one row loaded here,
-        // before the wait, else where they are used.
+        // The convolution taps of the warp's channels, loaded only for the
+        // convolved ones (another block updates the state rows of the
+        // others' channels in the range): for one row here, before the
+        // wait, else where they are used.
         auto convChannel = [&](Emitter &ce, Value channel) {
-          Value first = ce.idx(k.conv->offset);
-          Value from = arith::MaxUIOp::create(ce.b, ce.loc, channel, first);
-          return ce.min(ce.sub(from, first), ce.idx(k.conv->channels - 1));
+          return ce.sub(channel, ce.idx(k.conv->offset));
         };
         auto convTaps = [&](Emitter &ce, Value batchRow, Value channel,
                             bool early) {
           return loadConvTaps(ce, k.conv->weight, k.conv->bias, k.conv->state,
                               k.conv->width, batchRow, convChannel(ce, channel),
-                              early);
+                              early, convolvesChannel(ce, *k.conv, channel));
         };
         SmallVector<ConvTaps> earlyTaps;
         if (k.conv && rowBlock == 1) {
@@ -1483,7 +1511,8 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
                                rowBlock == 1
                                    ? earlyTaps[c]
                                    : convTaps(d, rowIdx[r][0], ns[c], false),
-                               rowIdx[r][0], convChannel(d, ns[c]), ns[c], v);
+                               rowIdx[r][0], convChannel(d, ns[c]),
+                               convolvesChannel(d, *k.conv, ns[c]), v);
                          d.store(v, k.out, at);
                        });
           });

@@ -16,14 +16,17 @@
 // (cuMemHostRegister) and fails the launch on any other, with the kernel,
 // block, thread and PTX line in the error text (cuGetErrorString of the
 // failure), as it does for a shared-memory race (two threads of a block
-// touching a word between two barriers, one of them writing) and a
-// deadlock. Fresh device memory and shared memory hold NaN bits (0xff), so
-// that reading what nobody wrote shows.
+// touching a word between two barriers, one of them writing), a race
+// between the blocks of a launch (two blocks touching a byte of global
+// memory, one of them storing: GlobalRaces) and a deadlock. Fresh device memory
+// and shared memory hold NaN bits (0xff), so that reading what nobody wrote
+// shows.
 //
 // Not a performance model: it says whether kernels compute the right
 // numbers, not how fast. One device, compute capability 9.0.
 // $ZAMBA2_CUDASIM_STATS=1 prints, at exit, each kernel's launches and the
-// PTX instructions its threads ran.
+// PTX instructions its threads ran; $ZAMBA2_CUDASIM_RACES=0 turns the race
+// check between blocks off (faster).
 //
 //===----------------------------------------------------------------------===//
 #include "runtime/cuda/CudaDriver.h"
@@ -114,6 +117,10 @@ std::mutex mutex;
 bool initialized = false;
 int contextToken;
 MemoryMap memory;
+/// The race check between the blocks of each launch (off with
+/// $ZAMBA2_CUDASIM_RACES=0).
+GlobalRaces races;
+bool checkRaces = true;
 /// Per kernel: launches and instructions run ($ZAMBA2_CUDASIM_STATS).
 struct KernelStats {
   uint64_t launches = 0, instructions = 0;
@@ -213,9 +220,9 @@ CUresult run(const Recorded &r, LastLaunch &last) {
       dependent.beforeName = last.name;
     }
     ByteRanges written;
-    bool ok =
-        launch(*r.function->module->ptx, *r.function->kernel, r.dims,
-               params.data(), memory, error, &executed, &dependent, &written);
+    bool ok = launch(*r.function->module->ptx, *r.function->kernel, r.dims,
+                     params.data(), memory, error, &executed, &dependent,
+                     &written, checkRaces ? &races : nullptr);
     last.valid = true;
     last.name = r.function->kernel->name;
     last.written = std::move(written);
@@ -338,6 +345,8 @@ EXPORT CUresult cuInit(unsigned) {
     stats = new std::map<std::string, KernelStats>;
     std::atexit(printStats);
   }
+  const char *wantRaces = std::getenv("ZAMBA2_CUDASIM_RACES");
+  checkRaces = !wantRaces || std::string(wantRaces) != "0";
   initialized = true;
   return kSuccess;
 }
@@ -430,6 +439,7 @@ EXPORT CUresult cuMemFree_v2(CUdeviceptr p) {
     if (!memory.remove(q))
       return failWith(kInvalidValue,
                       "cuMemFree of a pointer cuMemAlloc did not return");
+    races.forget(p);
     forgetLastLaunches(); // synchronous: all work before it has ended
   }
   std::free(q);
@@ -481,6 +491,7 @@ EXPORT CUresult cuMemHostRegister_v2(void *p, size_t n, unsigned) {
 EXPORT CUresult cuMemHostUnregister(void *p) {
   std::lock_guard<std::mutex> lock(mutex);
   memory.remove(p);
+  races.forget(reinterpret_cast<uint64_t>(p));
   return kSuccess;
 }
 EXPORT CUresult cuModuleLoadData(void **m, const void *image) {

@@ -303,13 +303,44 @@ private:
 /// Only the kernel just before is checked against: zamba2c's kernels signal
 /// their dependents (griddepcontrol.launch_dependents) after their own wait,
 /// so the one before that has ended. Not checked: module .global variables
-/// (the kernels only read their constant tables), and reads between blocks
-/// of one launch (blocks run one after another here).
+/// (the kernels only read their constant tables). Accesses between the
+/// blocks of one launch are GlobalRaces' check.
 struct DependentLaunch {
   /// The global bytes the kernel before wrote; null: this launch does not
   /// depend on that kernel programmatically (nothing to check).
   const ByteRanges *before = nullptr;
   std::string beforeName; // that kernel, for the error
+};
+
+/// The race check of global memory between the blocks of one launch: a
+/// byte one block stores to may be touched by no other block of the same
+/// launch (here the blocks run one after another, on a GPU in any order and
+/// at once, and a kernel has no barrier between its blocks). Per byte of an
+/// allocation, the launch and block that last stored to it and that loaded
+/// it. An allocation is tracked from the first store a kernel makes to it:
+/// memory no kernel writes (the weights) costs nothing, and the loads a
+/// launch makes before its first store to an allocation go unchecked.
+class GlobalRaces {
+public:
+  /// A new launch: what earlier launches did no longer conflicts.
+  void beginLaunch() { ++launch_; }
+  /// The block whose accesses follow (its linear index in the grid).
+  void beginBlock(uint32_t block) { block_ = block; }
+  /// Records an access of [address, address + bytes) within the allocation
+  /// [start, end). False, with `error` set, when another block of this
+  /// launch stored to one of its bytes, or, for a store, loaded one.
+  bool access(uint64_t start, uint64_t end, uint64_t address, uint64_t bytes,
+              bool store, std::string &error);
+  /// Forgets the allocation at `start` (freed).
+  void forget(uint64_t start) { shadow_.erase(start); }
+
+private:
+  struct Byte {
+    uint32_t writeLaunch = 0, writer = 0, readLaunch = 0, reader = 0;
+  };
+  static constexpr uint32_t kManyReaders = ~0u;
+  std::map<uint64_t, std::vector<Byte>> shadow_; // allocation start -> bytes
+  uint32_t launch_ = 0, block_ = 0;
 };
 
 struct LaunchDims {
@@ -325,12 +356,14 @@ struct LaunchDims {
 /// threads reach, an unsupported instruction form.
 /// `executed`, when given, is increased by the instructions the launch ran.
 /// `dependent` checks a programmatic dependent launch (DependentLaunch);
-/// `written`, when given, gets the global bytes the launch stores to.
+/// `written`, when given, gets the global bytes the launch stores to;
+/// `races`, when given, checks the blocks' global accesses against each
+/// other (GlobalRaces).
 bool launch(const Module &module, const Function &kernel,
             const LaunchDims &dims, void **params, const MemoryMap &memory,
             std::string &error, uint64_t *executed = nullptr,
             const DependentLaunch *dependent = nullptr,
-            ByteRanges *written = nullptr);
+            ByteRanges *written = nullptr, GlobalRaces *races = nullptr);
 
 } // namespace ptxsim
 } // namespace zamba2

@@ -196,9 +196,9 @@ public:
   BlockRunner(const Module &m, const Function &k, const LaunchDims &dims,
               const std::vector<uint8_t> &params, const MemoryMap &memory,
               std::string &error, const DependentLaunch *dependent,
-              ByteRanges *written)
+              ByteRanges *written, GlobalRaces *races)
       : module_(m), kernel_(k), dims_(dims), params_(params), memory_(memory),
-        error_(error), dependent_(dependent), written_(written) {
+        error_(error), dependent_(dependent), written_(written), races_(races) {
     threadsPerBlock_ = dims.block[0] * dims.block[1] * dims.block[2];
     sharedBytes_ = m.dynamicSharedOffset + dims.dynamicShared;
   }
@@ -212,6 +212,8 @@ public:
     shared_.assign(std::max<size_t>(sharedBytes_, 1), 0xff);
     ++blockSerial_;
     barriers_ = 0;
+    if (races_)
+      races_->beginBlock(bx + dims_.grid[0] * (by + dims_.grid[1] * bz));
     blockStart_ = executed;
     if (words_.size() < shared_.size())
       words_.resize(shared_.size());
@@ -533,6 +535,13 @@ private:
                         Access access, const char *what) {
     if (access == Store && written_)
       written_->add(address, bytes);
+    std::string race;
+    if (races_ && access != Prefetch &&
+        !races_->access(lastStart_, lastEnd_, address, bytes, access == Store,
+                        race)) {
+      fault(t, race);
+      return nullptr;
+    }
     if (dependent_ && dependent_->before && !t.waited && access != Prefetch) {
       std::string where = " of " + std::to_string(bytes) + " bytes at 0x" +
                           hex(address) + " before griddepcontrol.wait";
@@ -1325,6 +1334,7 @@ private:
   std::string &error_;
   const DependentLaunch *dependent_;
   ByteRanges *written_;
+  GlobalRaces *races_;
   unsigned threadsPerBlock_ = 0;
   size_t sharedBytes_ = 0;
   unsigned ctaid_[3] = {0, 0, 0};
@@ -1344,7 +1354,8 @@ public:
 bool launch(const Module &module, const Function &kernel,
             const LaunchDims &dims, void **params, const MemoryMap &memory,
             std::string &error, uint64_t *executed,
-            const DependentLaunch *dependent, ByteRanges *written) {
+            const DependentLaunch *dependent, ByteRanges *written,
+            GlobalRaces *races) {
   unsigned threads = dims.block[0] * dims.block[1] * dims.block[2];
   if (threads == 0 || threads > 1024 ||
       dims.grid[0] * dims.grid[1] * dims.grid[2] == 0) {
@@ -1367,8 +1378,10 @@ bool launch(const Module &module, const Function &kernel,
     std::memcpy(bytes.data() + kernel.params[i].offset, params[i],
                 kernel.params[i].size);
   }
+  if (races)
+    races->beginLaunch();
   BlockRunner runner(module, kernel, dims, bytes, memory, error, dependent,
-                     written);
+                     written, races);
   for (unsigned z = 0; z < dims.grid[2]; ++z)
     for (unsigned y = 0; y < dims.grid[1]; ++y)
       for (unsigned x = 0; x < dims.grid[0]; ++x)

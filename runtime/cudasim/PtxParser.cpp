@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <set>
@@ -49,6 +50,46 @@ bool ByteRanges::overlaps(uint64_t start, uint64_t bytes) const {
   if (it != ranges_.begin() && std::prev(it)->second > start)
     return true;
   return it != ranges_.end() && it->first < start + bytes;
+}
+
+bool GlobalRaces::access(uint64_t start, uint64_t end, uint64_t address,
+                         uint64_t bytes, bool store, std::string &error) {
+  auto it = shadow_.find(start);
+  if (it == shadow_.end()) {
+    if (!store)
+      return true; // no kernel has stored to it yet
+    it = shadow_.emplace(start, std::vector<Byte>(end - start)).first;
+  } else if (it->second.size() != end - start) {
+    it->second.assign(end - start, Byte{}); // another allocation there now
+  }
+  Byte *shadow = it->second.data() + (address - start);
+  for (uint64_t i = 0; i < bytes; ++i) {
+    Byte &b = shadow[i];
+    bool written = b.writeLaunch == launch_ && b.writer != block_;
+    bool read = b.readLaunch == launch_ && b.reader != block_;
+    if (written || (store && read)) {
+      uint32_t other = written ? b.writer : b.reader;
+      char where[32];
+      std::snprintf(where, sizeof(where), "0x%llx",
+                    static_cast<unsigned long long>(address + i));
+      error = std::string("global race: ") + (store ? "store to" : "load of") +
+              " byte " + where + ", which " +
+              (other == kManyReaders ? std::string("other blocks")
+                                     : "block " + std::to_string(other)) +
+              " of this launch " + (written ? "stored to" : "loaded");
+      return false;
+    }
+    if (store) {
+      b.writeLaunch = launch_;
+      b.writer = block_;
+    } else if (b.readLaunch != launch_) {
+      b.readLaunch = launch_;
+      b.reader = block_;
+    } else if (b.reader != block_) {
+      b.reader = kManyReaders;
+    }
+  }
+  return true;
 }
 
 bool MemoryMap::remove(const void *p) {

@@ -5,36 +5,44 @@
 // entries, then the new state (the two newer entries and this token's
 // product) stored in place, the SiLU of the sum stored as the output.
 // The one-row kernel loads the taps before its dependent-launch wait (only
-// this op writes the state); the 8-row kernel after its products.
+// this op writes the state); the 8-row kernel after its products. Lanes of
+// other channels load none.
 // RUN: zamba2-opt %s --zamba2-lower-to-linalg=target=cuda --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" | FileCheck %s
 
 // CHECK-LABEL: func.func @in_proj
 // CHECK-SAME: %[[CW:[a-z0-9]+]]: memref<40x1x4xbf16>, %[[CB:[a-z0-9]+]]: memref<40xbf16>, %[[CS:[a-z0-9]+]]: memref<?x40x3xf32>
 // CHECK-NOT: causal_conv1d
 // CHECK: module(@linear_r1)
-// CHECK: %[[W0:.*]] = memref.load %[[CW]][%[[C:.*]], %{{.*}}, %{{.*}}] {zamba2.before_wait}
-// CHECK: %[[W1:.*]] = memref.load %[[CW]][%[[C]], {{.*}} {zamba2.before_wait}
-// CHECK: %[[W2:.*]] = memref.load %[[CW]][%[[C]], {{.*}} {zamba2.before_wait}
-// CHECK: %[[W3:.*]] = memref.load %[[CW]][%[[C]], {{.*}} {zamba2.before_wait}
-// CHECK: memref.load %[[CB]][%[[C]]] {zamba2.before_wait}
-// CHECK: %[[S0:.*]] = memref.load %[[CS]][%[[B:.*]], %[[C]], %{{.*}}] {zamba2.before_wait}
-// CHECK: %[[S1:.*]] = memref.load %[[CS]][%[[B]], %[[C]], %{{.*}}] {zamba2.before_wait}
-// CHECK: %[[S2:.*]] = memref.load %[[CS]][%[[B]], %[[C]], %{{.*}}] {zamba2.before_wait}
-// CHECK-NOT: zamba2.before_wait
-// The channel's place in the convolved range: n < 72 and n >= 32.
-// CHECK: %[[HI:.*]] = arith.cmpi ult, %[[N:.*]], %c72
+// The taps of a convolved channel only (n - 32 its channel of the
+// convolution): the state rows of the others belong to other blocks.
+// CHECK: %[[C:.*]] = arith.subi %[[N:.*]], %c32
+// CHECK: %[[HI:.*]] = arith.cmpi ult, %[[N]], %c72
 // CHECK: %[[LO:.*]] = arith.cmpi uge, %[[N]], %c32
 // CHECK: %[[IN:.*]] = arith.andi %[[HI]], %[[LO]]
-// CHECK: scf.if %[[IN]] {
-// CHECK: memref.store %[[S1]], %[[CS]][%{{.*}}, %{{.*}}, %c0{{(_[0-9]+)?}}]
-// CHECK: memref.store %[[S2]], %[[CS]][%{{.*}}, %{{.*}}, %c1{{(_[0-9]+)?}}]
-// CHECK: memref.store %[[V:.*]], %[[CS]][%{{.*}}, %{{.*}}, %c2{{(_[0-9]+)?}}]
-// CHECK: }
+// CHECK: %[[T:.*]]:8 = scf.if %[[IN]] -> (f32, f32, f32, f32, f32, f32, f32, f32) {
+// CHECK: memref.load %[[CW]][%[[C]], %{{.*}}, %c0{{(_[0-9]+)?}}]
+// CHECK: memref.load %[[CW]][%[[C]], %{{.*}}, %c1{{(_[0-9]+)?}}]
+// CHECK: memref.load %[[CW]][%[[C]], %{{.*}}, %c2{{(_[0-9]+)?}}]
+// CHECK: memref.load %[[CW]][%[[C]], %{{.*}}, %c3{{(_[0-9]+)?}}]
+// CHECK: memref.load %[[CB]][%[[C]]]
+// CHECK: memref.load %[[CS]][%[[B:.*]], %[[C]], %c0{{(_[0-9]+)?}}]
+// CHECK: memref.load %[[CS]][%[[B]], %[[C]], %c1{{(_[0-9]+)?}}]
+// CHECK: memref.load %[[CS]][%[[B]], %[[C]], %c2{{(_[0-9]+)?}}]
+// CHECK: } else {
+// CHECK: } {zamba2.before_wait}
+// CHECK-NOT: zamba2.before_wait
+// The new state: the two newer entries and this token's product v.
+// CHECK: memref.store %[[T]]#6, %[[CS]][%{{.*}}, %{{.*}}, %c0{{(_[0-9]+)?}}]
+// CHECK-NEXT: arith.constant 1
+// CHECK-NEXT: memref.store %[[T]]#7, %[[CS]][%{{.*}}, %{{.*}}, %c1{{(_[0-9]+)?}}]
+// CHECK-NEXT: arith.constant 2
+// CHECK-NEXT: memref.store %[[V:.*]], %[[CS]][%{{.*}}, %{{.*}}, %c2{{(_[0-9]+)?}}]
 // CHECK: math.exp
-// CHECK: %[[Y:.*]] = arith.select %[[IN]], %{{.*}}, %[[V]] : f32
-// CHECK: memref.store %[[Y]], %{{.*}}[%{{.*}}, %{{.*}}, %[[N]]] : memref<?x1x76xf32>
+// CHECK: %[[Y:.*]] = arith.select %{{.*}}, %{{.*}}, %[[V]] : f32
+// CHECK: memref.store %[[Y]], %{{.*}}[%{{.*}}, %{{.*}}, %{{.*}}] : memref<?x1x76xf32>
 // CHECK: module(@linear_r8)
-// CHECK-NOT: memref.load %[[CW]]{{.*}}before_wait
+// CHECK-NOT: zamba2.before_wait} : memref<40x1x4xbf16>
+// CHECK: scf.if %{{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32) {
 // CHECK: memref.load %[[CS]]
 // CHECK-NOT: zamba2.before_wait
 // CHECK: memref.store %{{.*}}, %[[CS]]

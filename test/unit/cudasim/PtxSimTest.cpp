@@ -587,6 +587,85 @@ TEST(PtxSim, DependentLaunchWaitsBeforeReadingTheKernelBefore) {
       << error;
 }
 
+TEST(PtxSim, BlocksOfALaunchTouchingAStoredByteRace) {
+  // One thread per block. `own` stores a[ctaid] and loads b[ctaid + 1] (all
+  // blocks read b, none writes it); `neighbour` stores a[ctaid] and loads
+  // a[ctaid + 1], which the next block stores; `shared_write` stores to
+  // a[0] from every block; `read_then_written` loads a[1] in block 0 before
+  // block 1 stores it.
+  auto kernel = [](const std::string &name, const std::string &body) {
+    return ".visible .entry " + name +
+           R"((.param .u64 a, .param .u64 b)
+{
+  .reg .b32 %r<4>;
+  .reg .b64 %rd<8>;
+  .reg .pred %p<2>;
+  ld.param.u64 %rd1, [a];
+  ld.param.u64 %rd2, [b];
+  mov.u32 %r1, %ctaid.x;
+  mul.wide.u32 %rd3, %r1, 4;
+  add.s64 %rd4, %rd1, %rd3;
+  add.s64 %rd5, %rd2, %rd3;
+)" + body + R"(  ret;
+}
+)";
+  };
+  auto m = parse(kernel("own", "  st.global.u32 [%rd4], %r1;\n"
+                               "  ld.global.u32 %r2, [%rd5+4];\n") +
+                 kernel("neighbour", "  st.global.u32 [%rd4], %r1;\n"
+                                     "  ld.global.u32 %r2, [%rd4+4];\n") +
+                 kernel("shared_write", "  st.global.u32 [%rd1], %r1;\n") +
+                 kernel("read_then_written",
+                        "  setp.eq.u32 %p1, %r1, 0;\n"
+                        "  @%p1 ld.global.u32 %r2, [%rd1+4];\n"
+                        "  @!%p1 st.global.u32 [%rd4], %r1;\n"));
+  ASSERT_TRUE(m);
+  std::vector<uint32_t> a(8, 0), b(8, 0);
+  MemoryMap memory;
+  memory.add(a.data(), a.size() * 4);
+  memory.add(b.data(), b.size() * 4);
+  uint32_t *pa = a.data(), *pb = b.data();
+  void *params[] = {&pa, &pb};
+  LaunchDims dims;
+  dims.grid[0] = 4;
+  GlobalRaces races;
+  std::string error;
+  auto run = [&](const char *name) {
+    error.clear();
+    return launch(*m, *m->kernel(name), dims, params, memory, error, nullptr,
+                  nullptr, nullptr, &races);
+  };
+  EXPECT_TRUE(run("own")) << error;
+  EXPECT_EQ(a, (std::vector<uint32_t>{0, 1, 2, 3, 0, 0, 0, 0}));
+  // Again: what the launch before stored no longer conflicts.
+  EXPECT_TRUE(run("own")) << error;
+  EXPECT_FALSE(run("neighbour"));
+  EXPECT_NE(error.find("kernel neighbour block (1,0,0) thread (0,0,0)"),
+            std::string::npos)
+      << error;
+  EXPECT_NE(error.find("global race: store to byte 0x"), std::string::npos)
+      << error;
+  EXPECT_NE(error.find("which block 0 of this launch loaded"),
+            std::string::npos)
+      << error;
+  EXPECT_FALSE(run("shared_write"));
+  EXPECT_NE(error.find("block (1,0,0)"), std::string::npos) << error;
+  EXPECT_NE(error.find("which block 0 of this launch stored to"),
+            std::string::npos)
+      << error;
+  EXPECT_FALSE(run("read_then_written"));
+  EXPECT_NE(error.find("global race: store to byte"), std::string::npos)
+      << error;
+  // One block: nothing to race with.
+  dims.grid[0] = 1;
+  EXPECT_TRUE(run("shared_write")) << error;
+  // Without the check the racing kernels run.
+  dims.grid[0] = 4;
+  error.clear();
+  EXPECT_TRUE(launch(*m, *m->kernel("neighbour"), dims, params, memory, error))
+      << error;
+}
+
 TEST(PtxSim, ShuffleAgainstBarrierIsADeadlock) {
   // Lanes 0-15 wait at a shuffle that needs lanes 16-31, which wait at a
   // barrier that needs lanes 0-15.
