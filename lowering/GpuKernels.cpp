@@ -1363,10 +1363,10 @@ Value convolvesChannel(Emitter &e, const ConvEpilogueBuffers &conv, Value n) {
                             e.idx(conv.offset)));
 }
 
-/// The convolution epilogue of output channel `n` of batch row `row`,
-/// whose product is `v`: where n is convolved (`convolved`; as the
-/// epilogue's channel `c`), the state's row c moves on by v and the result
-/// is the convolution's; elsewhere v.
+/// The convolution epilogue of an output channel of batch row `row` whose
+/// product is `v`: where the channel is convolved (`convolved`, as the
+/// convolution's channel `c`), the state's row c moves on by v and the
+/// result is the convolution's; elsewhere v.
 Value convolveOutput(Emitter &e, const ConvEpilogueBuffers &conv,
                      const ConvTaps &taps, Value row, Value c, Value convolved,
                      Value v) {
@@ -1429,25 +1429,29 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
           ns.push_back(d.min(channel, lastChannel));
         }
         SmallVector<Value> preloaded = preloadWeights(d, k, rowBlock, ns, lane);
-        // The convolution taps of the warp's channels, loaded only for the
-        // convolved ones (another block updates the state rows of the
-        // others' channels in the range): for one row here, before the
-        // wait, else where they are used.
+        // The convolution epilogue's channels: whether each of the warp's
+        // channels is convolved, and the taps of those that are (a lane must
+        // not touch the state rows of another block's channels), loaded for
+        // one row here, before the wait, else where they are used.
         auto convChannel = [&](Emitter &ce, Value channel) {
           return ce.sub(channel, ce.idx(k.conv->offset));
         };
-        auto convTaps = [&](Emitter &ce, Value batchRow, Value channel,
+        SmallVector<Value> convolved;
+        if (k.conv)
+          for (Value channel : ns)
+            convolved.push_back(convolvesChannel(d, *k.conv, channel));
+        auto convTaps = [&](Emitter &ce, Value batchRow, int64_t c,
                             bool early) {
           return loadConvTaps(ce, k.conv->weight, k.conv->bias, k.conv->state,
-                              k.conv->width, batchRow, convChannel(ce, channel),
-                              early, convolvesChannel(ce, *k.conv, channel));
+                              k.conv->width, batchRow, convChannel(ce, ns[c]),
+                              early, convolved[c]);
         };
         SmallVector<ConvTaps> earlyTaps;
         if (k.conv && rowBlock == 1) {
           Value batchRow =
               rowIndices(d, sizes, d.min(op.getBlockIds().x, lastRow))[0];
-          for (Value channel : ns)
-            earlyTaps.push_back(convTaps(d, batchRow, channel, true));
+          for (int64_t c = 0; c < channels; ++c)
+            earlyTaps.push_back(convTaps(d, batchRow, c, true));
         }
         // Every thread of the block stages (the barrier), so before the
         // channel bound.
@@ -1510,9 +1514,9 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
                                d, *k.conv,
                                rowBlock == 1
                                    ? earlyTaps[c]
-                                   : convTaps(d, rowIdx[r][0], ns[c], false),
+                                   : convTaps(d, rowIdx[r][0], c, false),
                                rowIdx[r][0], convChannel(d, ns[c]),
-                               convolvesChannel(d, *k.conv, ns[c]), v);
+                               convolved[c], v);
                          d.store(v, k.out, at);
                        });
           });

@@ -195,11 +195,27 @@ CUresult run(const Recorded &r, LastLaunch &last) {
     std::lock_guard<std::mutex> lock(mutex);
     last.valid = false;
     std::memmove(r.dst, r.src, r.bytes);
+    // Device to device: the destination is data kernels work on (copies
+    // from the host, the weights among them, stay untracked until a kernel
+    // stores to them).
+    uint64_t start, end;
+    if (r.bytes &&
+        memory.contains(reinterpret_cast<uint64_t>(r.src), r.bytes, start,
+                        end) &&
+        memory.contains(reinterpret_cast<uint64_t>(r.dst), r.bytes, start, end))
+      races.track(start, end);
     return kSuccess;
   }
   case Recorded::Set: {
     std::lock_guard<std::mutex> lock(mutex);
     last.valid = false;
+    // A memset readies memory for kernels (the runtime zeroes its states
+    // so): tracked from here, so that a launch's first stores to it are
+    // checked against its earlier loads too.
+    uint64_t start, end;
+    if (r.bytes && memory.contains(reinterpret_cast<uint64_t>(r.dst),
+                                   r.bytes * r.elementBytes, start, end))
+      races.track(start, end);
     for (size_t i = 0; i < r.bytes; ++i)
       std::memcpy(static_cast<uint8_t *>(r.dst) + i * r.elementBytes, &r.value,
                   r.elementBytes);

@@ -317,15 +317,26 @@ struct DependentLaunch {
 /// launch (here the blocks run one after another, on a GPU in any order and
 /// at once, and a kernel has no barrier between its blocks). Per byte of an
 /// allocation, the launch and block that last stored to it and that loaded
-/// it. An allocation is tracked from the first store a kernel makes to it:
-/// memory no kernel writes (the weights) costs nothing, and the loads a
-/// launch makes before its first store to an allocation go unchecked.
+/// it. An allocation is tracked from a memset or device-to-device copy into
+/// it (track) or the first store a kernel makes to it: memory only copied
+/// from the host and read (the weights) costs nothing, and in the one
+/// launch that first stores to an untracked allocation, the loads of it
+/// before that store go unchecked. (The interpreter has no atomics, which
+/// would be exempt.)
 class GlobalRaces {
 public:
-  /// A new launch: what earlier launches did no longer conflicts.
-  void beginLaunch() { ++launch_; }
+  /// A new launch over `grid` blocks: what earlier launches did no longer
+  /// conflicts.
+  void beginLaunch(const unsigned grid[3]) {
+    if (++launch_ == 0) // 0 marks bytes no launch touched
+      launch_ = 1;
+    for (int i = 0; i < 3; ++i)
+      grid_[i] = grid[i];
+  }
   /// The block whose accesses follow (its linear index in the grid).
   void beginBlock(uint32_t block) { block_ = block; }
+  /// Tracks the allocation [start, end) from now on.
+  void track(uint64_t start, uint64_t end);
   /// Records an access of [address, address + bytes) within the allocation
   /// [start, end). False, with `error` set, when another block of this
   /// launch stored to one of its bytes, or, for a store, loaded one.
@@ -339,8 +350,13 @@ private:
     uint32_t writeLaunch = 0, writer = 0, readLaunch = 0, reader = 0;
   };
   static constexpr uint32_t kManyReaders = ~0u;
+  /// The shadow of the allocation [start, end), made or resized.
+  std::vector<Byte> &shadowOf(uint64_t start, uint64_t end);
+  /// Block `linear` as "(x,y,z)".
+  std::string blockName(uint32_t linear) const;
   std::map<uint64_t, std::vector<Byte>> shadow_; // allocation start -> bytes
   uint32_t launch_ = 0, block_ = 0;
+  unsigned grid_[3] = {1, 1, 1};
 };
 
 struct LaunchDims {

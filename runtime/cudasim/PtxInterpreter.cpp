@@ -530,7 +530,9 @@ private:
 
   /// An access to device memory: a store is recorded in written_; before
   /// griddepcontrol.wait in a dependent launch, a store, or a load of what
-  /// the kernel before wrote, is an error (DependentLaunch).
+  /// the kernel before wrote, is an error (DependentLaunch); so is a touch
+  /// of a byte another block of the launch stored to, or a store to one
+  /// another block loaded (GlobalRaces).
   uint8_t *deviceMemory(Thread &t, uint64_t address, uint64_t bytes,
                         Access access, const char *what) {
     if (access == Store && written_)
@@ -1379,7 +1381,7 @@ bool launch(const Module &module, const Function &kernel,
                 kernel.params[i].size);
   }
   if (races)
-    races->beginLaunch();
+    races->beginLaunch(dims.grid);
   BlockRunner runner(module, kernel, dims, bytes, memory, error, dependent,
                      written, races);
   for (unsigned z = 0; z < dims.grid[2]; ++z)

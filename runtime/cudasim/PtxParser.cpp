@@ -52,17 +52,28 @@ bool ByteRanges::overlaps(uint64_t start, uint64_t bytes) const {
   return it != ranges_.end() && it->first < start + bytes;
 }
 
+std::vector<GlobalRaces::Byte> &GlobalRaces::shadowOf(uint64_t start,
+                                                      uint64_t end) {
+  std::vector<Byte> &shadow = shadow_[start];
+  if (shadow.size() != end - start) // new, or another allocation there now
+    shadow.assign(end - start, Byte{});
+  return shadow;
+}
+
+void GlobalRaces::track(uint64_t start, uint64_t end) { shadowOf(start, end); }
+
+std::string GlobalRaces::blockName(uint32_t linear) const {
+  return "(" + std::to_string(linear % grid_[0]) + "," +
+         std::to_string(linear / grid_[0] % grid_[1]) + "," +
+         std::to_string(linear / (grid_[0] * grid_[1])) + ")";
+}
+
 bool GlobalRaces::access(uint64_t start, uint64_t end, uint64_t address,
                          uint64_t bytes, bool store, std::string &error) {
   auto it = shadow_.find(start);
-  if (it == shadow_.end()) {
-    if (!store)
-      return true; // no kernel has stored to it yet
-    it = shadow_.emplace(start, std::vector<Byte>(end - start)).first;
-  } else if (it->second.size() != end - start) {
-    it->second.assign(end - start, Byte{}); // another allocation there now
-  }
-  Byte *shadow = it->second.data() + (address - start);
+  if (it == shadow_.end() && !store)
+    return true; // untracked: nothing has readied it for kernels yet
+  Byte *shadow = shadowOf(start, end).data() + (address - start);
   for (uint64_t i = 0; i < bytes; ++i) {
     Byte &b = shadow[i];
     bool written = b.writeLaunch == launch_ && b.writer != block_;
@@ -75,7 +86,7 @@ bool GlobalRaces::access(uint64_t start, uint64_t end, uint64_t address,
       error = std::string("global race: ") + (store ? "store to" : "load of") +
               " byte " + where + ", which " +
               (other == kManyReaders ? std::string("other blocks")
-                                     : "block " + std::to_string(other)) +
+                                     : "block " + blockName(other)) +
               " of this launch " + (written ? "stored to" : "loaded");
       return false;
     }

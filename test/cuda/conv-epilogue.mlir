@@ -13,12 +13,13 @@
 // CHECK-SAME: %[[CW:[a-z0-9]+]]: memref<40x1x4xbf16>, %[[CB:[a-z0-9]+]]: memref<40xbf16>, %[[CS:[a-z0-9]+]]: memref<?x40x3xf32>
 // CHECK-NOT: causal_conv1d
 // CHECK: module(@linear_r1)
-// The taps of a convolved channel only (n - 32 its channel of the
-// convolution): the state rows of the others belong to other blocks.
-// CHECK: %[[C:.*]] = arith.subi %[[N:.*]], %c32
-// CHECK: %[[HI:.*]] = arith.cmpi ult, %[[N]], %c72
+// Whether the warp's channel n is convolved (32 <= n < 72), and the taps of
+// a convolved channel only (n - 32 its channel of the convolution; zeros
+// for the others): the state rows belong to the block of their channel.
+// CHECK: %[[HI:.*]] = arith.cmpi ult, %[[N:.*]], %c72
 // CHECK: %[[LO:.*]] = arith.cmpi uge, %[[N]], %c32
 // CHECK: %[[IN:.*]] = arith.andi %[[HI]], %[[LO]]
+// CHECK: %[[C:.*]] = arith.subi %[[N]], %c32
 // CHECK: %[[T:.*]]:8 = scf.if %[[IN]] -> (f32, f32, f32, f32, f32, f32, f32, f32) {
 // CHECK: memref.load %[[CW]][%[[C]], %{{.*}}, %c0{{(_[0-9]+)?}}]
 // CHECK: memref.load %[[CW]][%[[C]], %{{.*}}, %c1{{(_[0-9]+)?}}]
@@ -29,19 +30,22 @@
 // CHECK: memref.load %[[CS]][%[[B]], %[[C]], %c1{{(_[0-9]+)?}}]
 // CHECK: memref.load %[[CS]][%[[B]], %[[C]], %c2{{(_[0-9]+)?}}]
 // CHECK: } else {
-// CHECK: } {zamba2.before_wait}
+// CHECK: %[[ZERO:.*]] = arith.constant 0.000000e+00 : f32
+// CHECK-NEXT: scf.yield %[[ZERO]], %[[ZERO]], %[[ZERO]], %[[ZERO]], %[[ZERO]], %[[ZERO]], %[[ZERO]], %[[ZERO]] :
+// CHECK-NEXT: } {zamba2.before_wait}
 // CHECK-NOT: zamba2.before_wait
-// The new state: the two newer entries and this token's product v.
+// The new state where n is convolved: the two newer entries and this
+// token's product v.
+// CHECK: scf.if %[[IN]] {
 // CHECK: memref.store %[[T]]#6, %[[CS]][%{{.*}}, %{{.*}}, %c0{{(_[0-9]+)?}}]
 // CHECK-NEXT: arith.constant 1
 // CHECK-NEXT: memref.store %[[T]]#7, %[[CS]][%{{.*}}, %{{.*}}, %c1{{(_[0-9]+)?}}]
 // CHECK-NEXT: arith.constant 2
 // CHECK-NEXT: memref.store %[[V:.*]], %[[CS]][%{{.*}}, %{{.*}}, %c2{{(_[0-9]+)?}}]
 // CHECK: math.exp
-// CHECK: %[[Y:.*]] = arith.select %{{.*}}, %{{.*}}, %[[V]] : f32
-// CHECK: memref.store %[[Y]], %{{.*}}[%{{.*}}, %{{.*}}, %{{.*}}] : memref<?x1x76xf32>
+// CHECK: %[[Y:.*]] = arith.select %[[IN]], %{{.*}}, %[[V]] : f32
+// CHECK: memref.store %[[Y]], %{{.*}}[%{{.*}}, %{{.*}}, %[[N]]] : memref<?x1x76xf32>
 // CHECK: module(@linear_r8)
-// CHECK-NOT: zamba2.before_wait} : memref<40x1x4xbf16>
 // CHECK: scf.if %{{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32) {
 // CHECK: memref.load %[[CS]]
 // CHECK-NOT: zamba2.before_wait

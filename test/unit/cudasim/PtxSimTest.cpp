@@ -588,44 +588,49 @@ TEST(PtxSim, DependentLaunchWaitsBeforeReadingTheKernelBefore) {
 }
 
 TEST(PtxSim, BlocksOfALaunchTouchingAStoredByteRace) {
-  // One thread per block. `own` stores a[ctaid] and loads b[ctaid + 1] (all
-  // blocks read b, none writes it); `neighbour` stores a[ctaid] and loads
-  // a[ctaid + 1], which the next block stores; `shared_write` stores to
-  // a[0] from every block; `read_then_written` loads a[1] in block 0 before
-  // block 1 stores it.
+  // One thread per block, i = ctaid.x + ctaid.y. `own` stores a[i];
+  // `next` loads a[i + 1]; `neighbour` stores a[i] and loads a[i + 1],
+  // which the next block stores; `shared_write` stores a[0] from every
+  // block; `all_read` loads a[0] in every block; `many_read` loads a[3] in
+  // blocks 0-2, which block 3 stores; `read_then_written` loads a[1] in
+  // block 0, which block 1 stores.
   auto kernel = [](const std::string &name, const std::string &body) {
     return ".visible .entry " + name +
-           R"((.param .u64 a, .param .u64 b)
+           R"((.param .u64 a)
 {
   .reg .b32 %r<4>;
   .reg .b64 %rd<8>;
   .reg .pred %p<2>;
   ld.param.u64 %rd1, [a];
-  ld.param.u64 %rd2, [b];
   mov.u32 %r1, %ctaid.x;
+  mov.u32 %r3, %ctaid.y;
+  add.u32 %r1, %r1, %r3;
   mul.wide.u32 %rd3, %r1, 4;
   add.s64 %rd4, %rd1, %rd3;
-  add.s64 %rd5, %rd2, %rd3;
 )" + body + R"(  ret;
 }
 )";
   };
-  auto m = parse(kernel("own", "  st.global.u32 [%rd4], %r1;\n"
-                               "  ld.global.u32 %r2, [%rd5+4];\n") +
-                 kernel("neighbour", "  st.global.u32 [%rd4], %r1;\n"
-                                     "  ld.global.u32 %r2, [%rd4+4];\n") +
-                 kernel("shared_write", "  st.global.u32 [%rd1], %r1;\n") +
-                 kernel("read_then_written",
-                        "  setp.eq.u32 %p1, %r1, 0;\n"
-                        "  @%p1 ld.global.u32 %r2, [%rd1+4];\n"
-                        "  @!%p1 st.global.u32 [%rd4], %r1;\n"));
+  auto m = parse(
+      kernel("own", "  st.global.u32 [%rd4], %r1;\n") +
+      kernel("next", "  ld.global.u32 %r2, [%rd4+4];\n") +
+      kernel("neighbour", "  st.global.u32 [%rd4], %r1;\n"
+                          "  ld.global.u32 %r2, [%rd4+4];\n") +
+      kernel("shared_write", "  st.global.u32 [%rd1], %r1;\n") +
+      kernel("all_read", "  ld.global.u32 %r2, [%rd1];\n") +
+      kernel("many_read", "  setp.eq.u32 %p1, %r1, 3;\n"
+                          "  @%p1 st.global.u32 [%rd1+12], %r1;\n"
+                          "  @!%p1 ld.global.u32 %r2, [%rd1+12];\n") +
+      kernel("read_then_written", "  setp.eq.u32 %p1, %r1, 0;\n"
+                                  "  @%p1 ld.global.u32 %r2, [%rd1+4];\n"
+                                  "  @!%p1 st.global.u32 [%rd4], %r1;\n"));
   ASSERT_TRUE(m);
-  std::vector<uint32_t> a(8, 0), b(8, 0);
+  std::vector<uint32_t> a(8, 0), fresh(8, 0);
   MemoryMap memory;
   memory.add(a.data(), a.size() * 4);
-  memory.add(b.data(), b.size() * 4);
-  uint32_t *pa = a.data(), *pb = b.data();
-  void *params[] = {&pa, &pb};
+  memory.add(fresh.data(), fresh.size() * 4);
+  uint32_t *pa = a.data();
+  void *params[] = {&pa};
   LaunchDims dims;
   dims.grid[0] = 4;
   GlobalRaces races;
@@ -635,32 +640,49 @@ TEST(PtxSim, BlocksOfALaunchTouchingAStoredByteRace) {
     return launch(*m, *m->kernel(name), dims, params, memory, error, nullptr,
                   nullptr, nullptr, &races);
   };
+  auto says = [&](const std::string &what) {
+    return error.find(what) != std::string::npos;
+  };
   EXPECT_TRUE(run("own")) << error;
   EXPECT_EQ(a, (std::vector<uint32_t>{0, 1, 2, 3, 0, 0, 0, 0}));
-  // Again: what the launch before stored no longer conflicts.
-  EXPECT_TRUE(run("own")) << error;
+  // What the launch before stored (block i + 1's a[i + 1]) no longer
+  // conflicts, and loads of one byte by several blocks do not either.
+  EXPECT_TRUE(run("next")) << error;
+  EXPECT_TRUE(run("all_read")) << error;
   EXPECT_FALSE(run("neighbour"));
-  EXPECT_NE(error.find("kernel neighbour block (1,0,0) thread (0,0,0)"),
-            std::string::npos)
-      << error;
-  EXPECT_NE(error.find("global race: store to byte 0x"), std::string::npos)
-      << error;
-  EXPECT_NE(error.find("which block 0 of this launch loaded"),
-            std::string::npos)
-      << error;
+  EXPECT_TRUE(says("kernel neighbour block (1,0,0) thread (0,0,0)")) << error;
+  EXPECT_TRUE(says("global race: store to byte 0x")) << error;
+  EXPECT_TRUE(says("which block (0,0,0) of this launch loaded")) << error;
   EXPECT_FALSE(run("shared_write"));
-  EXPECT_NE(error.find("block (1,0,0)"), std::string::npos) << error;
-  EXPECT_NE(error.find("which block 0 of this launch stored to"),
-            std::string::npos)
-      << error;
+  EXPECT_TRUE(says("block (1,0,0)")) << error;
+  EXPECT_TRUE(says("which block (0,0,0) of this launch stored to")) << error;
+  EXPECT_FALSE(run("many_read"));
+  EXPECT_TRUE(says("block (3,0,0)")) << error;
+  EXPECT_TRUE(says("which other blocks of this launch loaded")) << error;
   EXPECT_FALSE(run("read_then_written"));
-  EXPECT_NE(error.find("global race: store to byte"), std::string::npos)
-      << error;
-  // One block: nothing to race with.
+  EXPECT_TRUE(says("global race: store to byte")) << error;
+  // A 2D grid: block (0,1,0) is linear block 1.
   dims.grid[0] = 1;
+  dims.grid[1] = 2;
+  EXPECT_FALSE(run("shared_write"));
+  EXPECT_TRUE(says("block (0,1,0)")) << error;
+  EXPECT_TRUE(says("which block (0,0,0) of this launch stored to")) << error;
+  // One block: nothing to race with.
+  dims.grid[1] = 1;
   EXPECT_TRUE(run("shared_write")) << error;
-  // Without the check the racing kernels run.
+  // An allocation no kernel stored to and nothing readied: block 0's load
+  // before block 1's first store goes unseen; once tracked (a memset does
+  // it in the driver) it is caught.
   dims.grid[0] = 4;
+  pa = fresh.data();
+  EXPECT_TRUE(run("read_then_written")) << error;
+  std::vector<uint32_t> other(8, 0);
+  memory.add(other.data(), other.size() * 4);
+  pa = other.data();
+  races.track(reinterpret_cast<uint64_t>(other.data()),
+              reinterpret_cast<uint64_t>(other.data() + other.size()));
+  EXPECT_FALSE(run("read_then_written"));
+  // Without the check the racing kernels run.
   error.clear();
   EXPECT_TRUE(launch(*m, *m->kernel("neighbour"), dims, params, memory, error))
       << error;
