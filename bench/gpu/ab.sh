@@ -12,8 +12,9 @@
 #     (so that drift of the machine shows as a difference between rounds),
 #     and prints per package decode ms at batch 1 and 8 (the faster round),
 #     the ratio to the default package of the same weights, and int4's
-#     speed-up over bf16 for each set of options; then the CUDA-graph
-#     PyTorch peer (torch_graph_peer.py) for reference.
+#     speed-up over bf16 for each set of options; then a kernel-by-kernel
+#     profile of one batch-1 step of the first two option sets; then the
+#     CUDA-graph PyTorch peer (torch_graph_peer.py) for reference.
 # ZAMBA2_AB_VARIANTS (prepare) names the option sets to compile (default
 # all five: default, no-fuse-conv (--fuse-conv=false: the convolution kernel
 # zamba2-fuse-conv removes), fuse-norm, prefetch, fuse-norm+prefetch);
@@ -129,6 +130,16 @@ for v in variants:
     if b and i:
         print(f"int4 speed-up over bf16, batch 1, {v}: {b[0] / i[0]:.2f}x")
 PY
+# Where the time goes: one decode step of each weight type's first two
+# option sets, batch 1, each launch timed alone (ZAMBA2_CUDA_PROFILE=1; no
+# graph, so every kernel pays its launch).
+for w in $weights; do
+  for v in $(echo "$variants" | cut -d' ' -f1-2); do
+    echo "== profile $w-$v"
+    ZAMBA2_CUDA_PROFILE=1 "$bin/zamba2-bench" "$out/$w-$v" --prefill 16 \
+      --batch 1 --decode 4 --repeat 1 2>&1 | sed -n '/^profile/,$p' | head -40
+  done
+done
 if [[ $preset == 1.2b ]]; then
   python3 "$here/bench/gpu/torch_graph_peer.py" 2>&1 | grep RESULT
 fi

@@ -203,7 +203,7 @@ CUresult run(const Recorded &r, LastLaunch &last) {
         memory.contains(reinterpret_cast<uint64_t>(r.src), r.bytes, start,
                         end) &&
         memory.contains(reinterpret_cast<uint64_t>(r.dst), r.bytes, start, end))
-      races.track(start, end);
+      races.track(start);
     return kSuccess;
   }
   case Recorded::Set: {
@@ -215,7 +215,7 @@ CUresult run(const Recorded &r, LastLaunch &last) {
     uint64_t start, end;
     if (r.bytes && memory.contains(reinterpret_cast<uint64_t>(r.dst),
                                    r.bytes * r.elementBytes, start, end))
-      races.track(start, end);
+      races.track(start);
     for (size_t i = 0; i < r.bytes; ++i)
       std::memcpy(static_cast<uint8_t *>(r.dst) + i * r.elementBytes, &r.value,
                   r.elementBytes);

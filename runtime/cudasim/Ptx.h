@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -318,11 +319,13 @@ struct DependentLaunch {
 /// at once, and a kernel has no barrier between its blocks). Per byte of an
 /// allocation, the launch and block that last stored to it and that loaded
 /// it. An allocation is tracked from a memset or device-to-device copy into
-/// it (track) or the first store a kernel makes to it: memory only copied
-/// from the host and read (the weights) costs nothing, and in the one
-/// launch that first stores to an untracked allocation, the loads of it
-/// before that store go unchecked. (The interpreter has no atomics, which
-/// would be exempt.)
+/// it (track) or the first store a kernel makes to it, and its shadow (16
+/// bytes per byte) is made when a kernel first touches a tracked
+/// allocation: memory only copied from the host and read (the weights), and
+/// memory no kernel touches (a bandwidth test's buffers), cost nothing. In
+/// the one launch that first stores to an untracked allocation, the loads
+/// of it before that store go unchecked. (The interpreter has no atomics,
+/// which would be exempt.)
 class GlobalRaces {
 public:
   /// A new launch over `grid` blocks: what earlier launches did no longer
@@ -335,15 +338,18 @@ public:
   }
   /// The block whose accesses follow (its linear index in the grid).
   void beginBlock(uint32_t block) { block_ = block; }
-  /// Tracks the allocation [start, end) from now on.
-  void track(uint64_t start, uint64_t end);
+  /// Tracks the allocation at `start` from now on.
+  void track(uint64_t start) { tracked_.insert(start); }
   /// Records an access of [address, address + bytes) within the allocation
   /// [start, end). False, with `error` set, when another block of this
   /// launch stored to one of its bytes, or, for a store, loaded one.
   bool access(uint64_t start, uint64_t end, uint64_t address, uint64_t bytes,
               bool store, std::string &error);
   /// Forgets the allocation at `start` (freed).
-  void forget(uint64_t start) { shadow_.erase(start); }
+  void forget(uint64_t start) {
+    shadow_.erase(start);
+    tracked_.erase(start);
+  }
 
 private:
   struct Byte {
@@ -355,6 +361,7 @@ private:
   /// Block `linear` as "(x,y,z)".
   std::string blockName(uint32_t linear) const;
   std::map<uint64_t, std::vector<Byte>> shadow_; // allocation start -> bytes
+  std::set<uint64_t> tracked_; // allocation starts tracked without a shadow
   uint32_t launch_ = 0, block_ = 0;
   unsigned grid_[3] = {1, 1, 1};
 };

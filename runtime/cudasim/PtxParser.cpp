@@ -60,8 +60,6 @@ std::vector<GlobalRaces::Byte> &GlobalRaces::shadowOf(uint64_t start,
   return shadow;
 }
 
-void GlobalRaces::track(uint64_t start, uint64_t end) { shadowOf(start, end); }
-
 std::string GlobalRaces::blockName(uint32_t linear) const {
   return "(" + std::to_string(linear % grid_[0]) + "," +
          std::to_string(linear / grid_[0] % grid_[1]) + "," +
@@ -70,8 +68,7 @@ std::string GlobalRaces::blockName(uint32_t linear) const {
 
 bool GlobalRaces::access(uint64_t start, uint64_t end, uint64_t address,
                          uint64_t bytes, bool store, std::string &error) {
-  auto it = shadow_.find(start);
-  if (it == shadow_.end() && !store)
+  if (!store && !shadow_.count(start) && !tracked_.count(start))
     return true; // untracked: nothing has readied it for kernels yet
   Byte *shadow = shadowOf(start, end).data() + (address - start);
   for (uint64_t i = 0; i < bytes; ++i) {

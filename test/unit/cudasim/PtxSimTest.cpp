@@ -679,8 +679,7 @@ TEST(PtxSim, BlocksOfALaunchTouchingAStoredByteRace) {
   std::vector<uint32_t> other(8, 0);
   memory.add(other.data(), other.size() * 4);
   pa = other.data();
-  races.track(reinterpret_cast<uint64_t>(other.data()),
-              reinterpret_cast<uint64_t>(other.data() + other.size()));
+  races.track(reinterpret_cast<uint64_t>(other.data()));
   EXPECT_FALSE(run("read_then_written"));
   // Without the check the racing kernels run.
   error.clear();
