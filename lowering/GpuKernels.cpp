@@ -1433,18 +1433,17 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
         // channels is convolved, and the taps of those that are (a lane must
         // not touch the state rows of another block's channels), loaded for
         // one row here, before the wait, else where they are used.
-        auto convChannel = [&](Emitter &ce, Value channel) {
-          return ce.sub(channel, ce.idx(k.conv->offset));
-        };
-        SmallVector<Value> convolved;
+        SmallVector<Value> convolved, convIndex; // per channel of the warp
         if (k.conv)
-          for (Value channel : ns)
+          for (Value channel : ns) {
             convolved.push_back(convolvesChannel(d, *k.conv, channel));
+            convIndex.push_back(d.sub(channel, d.idx(k.conv->offset)));
+          }
         auto convTaps = [&](Emitter &ce, Value batchRow, int64_t c,
                             bool early) {
           return loadConvTaps(ce, k.conv->weight, k.conv->bias, k.conv->state,
-                              k.conv->width, batchRow, convChannel(ce, ns[c]),
-                              early, convolved[c]);
+                              k.conv->width, batchRow, convIndex[c], early,
+                              convolved[c]);
         };
         SmallVector<ConvTaps> earlyTaps;
         if (k.conv && rowBlock == 1) {
@@ -1515,8 +1514,7 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
                                rowBlock == 1
                                    ? earlyTaps[c]
                                    : convTaps(d, rowIdx[r][0], c, false),
-                               rowIdx[r][0], convChannel(d, ns[c]),
-                               convolved[c], v);
+                               rowIdx[r][0], convIndex[c], convolved[c], v);
                          d.store(v, k.out, at);
                        });
           });
@@ -2201,6 +2199,15 @@ int convStateResult(Operation *op, OpOperand &operand) {
       .Default([](Operation *) { return -1; });
 }
 
+/// The operand (an index into a model's `operands` list, the epilogue's
+/// operands from `first` on) that a linear op updates in place: its
+/// convolution epilogue's state, if it has one.
+SmallVector<unsigned> convStateOperand(Operation *op, unsigned first) {
+  if (getConvEpilogue(op))
+    return {first + 2};
+  return {};
+}
+
 /// The kernel-level convolution epilogue of `op`, its weight, bias and
 /// state at buf[first], buf[first + 1], buf[first + 2]; nullopt without
 /// one.
@@ -2240,9 +2247,7 @@ struct LinearModel : KernelModel<LinearModel<OpTy>, OpTy> {
     return convStateResult(op, operand);
   }
   static SmallVector<unsigned> inPlaceOperands(OpTy op) {
-    if (getConvEpilogue(op))
-      return {kFirstConvOperand + 2};
-    return {};
+    return convStateOperand(op, kFirstConvOperand);
   }
   static SmallVector<Value> operands(LoRAOp op) {
     return {op.getInput(), {}, op.getA(), op.getB(), {}, op.getBase()};
@@ -2318,9 +2323,7 @@ struct QuantLinearModel : KernelModel<QuantLinearModel, QuantLinearOp> {
     return convStateResult(op, operand);
   }
   static SmallVector<unsigned> inPlaceOperands(QuantLinearOp op) {
-    if (getConvEpilogue(op))
-      return {kFirstConvOperand + 2};
-    return {};
+    return convStateOperand(op, kFirstConvOperand);
   }
   static LogicalResult emit(Emitter &e, QuantLinearOp q, ArrayRef<Value> buf,
                             Value out, const BufferizationOptions &options) {

@@ -356,8 +356,6 @@ private:
     uint32_t writeLaunch = 0, writer = 0, readLaunch = 0, reader = 0;
   };
   static constexpr uint32_t kManyReaders = ~0u;
-  /// The shadow of the allocation [start, end), made or resized.
-  std::vector<Byte> &shadowOf(uint64_t start, uint64_t end);
   /// Block `linear` as "(x,y,z)".
   std::string blockName(uint32_t linear) const;
   std::map<uint64_t, std::vector<Byte>> shadow_; // allocation start -> bytes

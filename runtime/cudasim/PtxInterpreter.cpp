@@ -537,12 +537,13 @@ private:
                         Access access, const char *what) {
     if (access == Store && written_)
       written_->add(address, bytes);
-    std::string race;
-    if (races_ && access != Prefetch &&
-        !races_->access(lastStart_, lastEnd_, address, bytes, access == Store,
-                        race)) {
-      fault(t, race);
-      return nullptr;
+    if (races_ && access != Prefetch) {
+      std::string race;
+      if (!races_->access(lastStart_, lastEnd_, address, bytes, access == Store,
+                          race)) {
+        fault(t, race);
+        return nullptr;
+      }
     }
     if (dependent_ && dependent_->before && !t.waited && access != Prefetch) {
       std::string where = " of " + std::to_string(bytes) + " bytes at 0x" +

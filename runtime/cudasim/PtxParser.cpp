@@ -52,14 +52,6 @@ bool ByteRanges::overlaps(uint64_t start, uint64_t bytes) const {
   return it != ranges_.end() && it->first < start + bytes;
 }
 
-std::vector<GlobalRaces::Byte> &GlobalRaces::shadowOf(uint64_t start,
-                                                      uint64_t end) {
-  std::vector<Byte> &shadow = shadow_[start];
-  if (shadow.size() != end - start) // new, or another allocation there now
-    shadow.assign(end - start, Byte{});
-  return shadow;
-}
-
 std::string GlobalRaces::blockName(uint32_t linear) const {
   return "(" + std::to_string(linear % grid_[0]) + "," +
          std::to_string(linear / grid_[0] % grid_[1]) + "," +
@@ -68,9 +60,15 @@ std::string GlobalRaces::blockName(uint32_t linear) const {
 
 bool GlobalRaces::access(uint64_t start, uint64_t end, uint64_t address,
                          uint64_t bytes, bool store, std::string &error) {
-  if (!store && !shadow_.count(start) && !tracked_.count(start))
-    return true; // untracked: nothing has readied it for kernels yet
-  Byte *shadow = shadowOf(start, end).data() + (address - start);
+  auto it = shadow_.find(start);
+  if (it == shadow_.end()) {
+    if (!store && !tracked_.count(start))
+      return true; // untracked: nothing has readied it for kernels yet
+    it = shadow_.emplace(start, std::vector<Byte>()).first;
+  }
+  if (it->second.size() != end - start) // new, or another allocation there
+    it->second.assign(end - start, Byte{});
+  Byte *shadow = it->second.data() + (address - start);
   for (uint64_t i = 0; i < bytes; ++i) {
     Byte &b = shadow[i];
     bool written = b.writeLaunch == launch_ && b.writer != block_;
