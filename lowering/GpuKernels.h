@@ -24,6 +24,12 @@ constexpr llvm::StringLiteral kPrefetchWeightsAttr = "zamba2.prefetch_weights";
 /// while the predecessor still does.
 constexpr llvm::StringLiteral kBeforeWaitAttr = "zamba2.before_wait";
 
+/// A unit attribute on the scf.if at the top of a kernel that
+/// zamba2-gpu-merge-launches made of two: each block runs one branch, the
+/// body of one of the launches merged, and each branch waits for the
+/// kernel before (zamba2-gpu-dependent-launch) itself.
+constexpr llvm::StringLiteral kLaunchCasesAttr = "zamba2.launch_cases";
+
 /// Whether `op` is bufferized into a CUDA kernel by the models below.
 bool hasGpuKernel(Operation *op);
 

@@ -20,7 +20,8 @@
 // zamba2-gpu-dependent-launch (after outlining, sm_90+)
 //   - every kernel waits for the grids before it itself (griddepcontrol),
 //     so that the runtime may launch it before they end; the wait goes
-//     after the kernel's leading ops marked zamba2.before_wait.
+//     after the kernel's leading ops marked zamba2.before_wait (in each
+//     case of a kernel zamba2-gpu-merge-launches made of several).
 //
 // zamba2-prefetch-weights (before bufferization)
 //   - marks the module so that the linear kernels prefetch their weight
@@ -357,29 +358,42 @@ bool isGridDependencyWait(Operation &op) {
   return asmOp && asmOp.getAsmString() == kGridDependencyWait;
 }
 
+/// Puts the wait (and the trigger of the dependent launch) into `block`,
+/// the start of a kernel's code that every thread runs once: after its ops
+/// that may run before the wait (kBeforeWaitAttr), or into each case of a
+/// merged kernel (kLaunchCasesAttr), whose blocks each run one.
+void insertWait(Block &block, Location loc) {
+  for (Operation &op : block)
+    if (op.hasAttr(kLaunchCasesAttr)) {
+      for (Region &region : op.getRegions())
+        insertWait(region.front(), loc);
+      return;
+    }
+  auto b = OpBuilder::atBlockBegin(&block);
+  for (Operation &op : block)
+    if (op.hasAttr(kBeforeWaitAttr))
+      b.setInsertionPointAfter(&op);
+  LLVM::InlineAsmOp::create(b, loc, /*resultTypes=*/TypeRange(),
+                            /*operands=*/ValueRange(), kGridDependencyWait,
+                            "~{memory}", /*has_side_effects=*/true,
+                            /*is_align_stack=*/false,
+                            LLVM::tailcallkind::TailCallKind::None,
+                            /*asm_dialect=*/LLVM::AsmDialectAttr(),
+                            /*operand_attrs=*/ArrayAttr());
+  NVVM::GriddepcontrolOp::create(b, loc,
+                                 NVVM::GridDepActionKind::launch_dependents);
+}
+
 struct GpuDependentLaunchPass
     : mlir::zamba2::impl::GpuDependentLaunchBase<GpuDependentLaunchPass> {
   void runOnOperation() override {
     getOperation().walk([](gpu::GPUFuncOp fn) {
       if (!fn.isKernel() || fn.getBody().empty())
         return;
-      Block &entry = fn.getBody().front();
-      if (llvm::any_of(entry, isGridDependencyWait))
-        return; // done already
-      // After the ops that may run before the wait (kBeforeWaitAttr).
-      auto b = OpBuilder::atBlockBegin(&entry);
-      for (Operation &op : entry)
-        if (op.hasAttr(kBeforeWaitAttr))
-          b.setInsertionPointAfter(&op);
-      LLVM::InlineAsmOp::create(b, fn.getLoc(), /*resultTypes=*/TypeRange(),
-                                /*operands=*/ValueRange(), kGridDependencyWait,
-                                "~{memory}", /*has_side_effects=*/true,
-                                /*is_align_stack=*/false,
-                                LLVM::tailcallkind::TailCallKind::None,
-                                /*asm_dialect=*/LLVM::AsmDialectAttr(),
-                                /*operand_attrs=*/ArrayAttr());
-      NVVM::GriddepcontrolOp::create(
-          b, fn.getLoc(), NVVM::GridDepActionKind::launch_dependents);
+      bool done = false;
+      fn.walk([&](LLVM::InlineAsmOp op) { done |= isGridDependencyWait(*op); });
+      if (!done)
+        insertWait(fn.getBody().front(), fn.getLoc());
     });
   }
 };

@@ -98,12 +98,12 @@ void mlir::zamba2::buildCpuPipeline(OpPassManager &pm,
 
 namespace {
 
-/// The CUDA pipeline up to the outlined kernels: the front half of the CPU
-/// pipeline (bufferization, where the ops with kernels of their own become
-/// gpu.launch ops; state in place; deallocation), then device buffers, every
-/// other parallel loop a kernel, all of a call's GPU work on one stream.
-const std::string kCudaToKernels = std::string(kBufferizeToParallelLoops) +
-                                   "zamba2-plan-workspace,"
+/// The CUDA pipeline up to the outlined kernels, after the front half of the
+/// CPU pipeline (bufferization, where the ops with kernels of their own
+/// become gpu.launch ops; state in place; deallocation) and
+/// zamba2-gpu-merge-launches: device buffers, every other parallel loop a
+/// kernel, all of a call's GPU work on one stream.
+const char *const kCudaToKernels = "zamba2-plan-workspace,"
                                    "zamba2-allocs-to-gpu,"
                                    "zamba2-parallel-to-gpu,"
                                    "gpu-launch-sink-index-computations,"
@@ -145,6 +145,9 @@ void mlir::zamba2::buildCudaPipeline(OpPassManager &pm,
   addModelLevelPasses(pm, options.weightAlignment, options.fusion, "cuda");
   if (options.prefetchWeights && usesDependentLaunch(options))
     pm.addPass(createPrefetchWeights());
+  addStages(pm, StringRef(kBufferizeToParallelLoops).rtrim(',').str());
+  if (options.mergeLaunches)
+    pm.addPass(createGpuMergeLaunches());
   addStages(pm, kCudaToKernels);
   if (usesDependentLaunch(options))
     pm.addPass(createGpuDependentLaunch());
@@ -242,6 +245,10 @@ struct CudaPipelineCLOptions
       llvm::cl::desc("Run zamba2-prefetch-weights (default off: measured "
                      "no faster on an H200; with dependent-launch only)"),
       llvm::cl::init(false)};
+  Option<bool> mergeLaunches{
+      *this, "merge-launches",
+      llvm::cl::desc("Run zamba2-gpu-merge-launches (default on)"),
+      llvm::cl::init(true)};
 };
 } // namespace
 
@@ -273,7 +280,8 @@ void mlir::zamba2::registerZamba2Pipelines() {
       "zamba2-lower-to-linalg{target=cuda}, zamba2-prefetch-weights if "
       "asked, the CPU pipeline's "
       "bufferization with the kernels of lowering/GpuKernels, "
-      "zamba2-allocs-to-gpu, zamba2-parallel-to-gpu, zamba2-merge-gpu-modules, "
+      "zamba2-gpu-merge-launches, zamba2-allocs-to-gpu, "
+      "zamba2-parallel-to-gpu, zamba2-merge-gpu-modules, "
       "zamba2-gpu-stream, zamba2-gpu-dependent-launch, NVVM, gpu-to-llvm, "
       "gpu-module-to-binary, "
       "zamba2-emit-entry-wrappers)",
@@ -292,6 +300,7 @@ void mlir::zamba2::registerZamba2Pipelines() {
         options.fusion.fuseConv = cl.fuseConv;
         options.dependentLaunch = cl.dependentLaunch;
         options.prefetchWeights = cl.prefetchWeights;
+        options.mergeLaunches = cl.mergeLaunches;
         buildCudaPipeline(pm, options);
       });
 }

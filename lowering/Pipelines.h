@@ -69,6 +69,10 @@ struct CudaPipelineOptions {
   /// for their predecessor (zamba2-prefetch-weights); with dependent launch
   /// only (else nothing to overlap).
   bool prefetchWeights = false;
+  /// Independent kernels of the same block size become one launch
+  /// (zamba2-gpu-merge-launches): the q, k and v projections of a decode
+  /// step, and their adapters' x A^T.
+  bool mergeLaunches = true;
 };
 
 /// Whether the CUDA pipeline runs zamba2-gpu-dependent-launch with these

@@ -351,6 +351,34 @@ def GpuStream : Pass<"zamba2-gpu-stream", "ModuleOp"> {
                            "::mlir::memref::MemRefDialect"];
 }
 
+def GpuMergeLaunches : Pass<"zamba2-gpu-merge-launches", "ModuleOp"> {
+  let summary = "Kernels that do not depend on each other, of the same block "
+                "size, become one launch";
+  let description = [{
+    Horizontal fusion, on the `gpu.launch` ops of the CUDA kernels (after
+    bufferization, before `zamba2-plan-workspace`). A launch joins an
+    earlier launch of the same static block size when neither it nor
+    anything between the two (the earlier launch included) writes memory
+    the other touches; the ops it needs that are defined in between (its
+    output's `memref.alloc`, sizes) move above the earlier launch. The
+    merged launch's grid is the two grids' blocks, flattened and laid end
+    to end (x only); each block runs the body of the launch its index falls
+    in, in an `scf.if` marked `zamba2.launch_cases`, with the block indices
+    that launch would have given it (so `zamba2-gpu-dependent-launch` puts
+    the wait into each case). Two `scf.if` ops without results on the same
+    condition (each CUDA linear's "one row" test) merge first under the
+    same rule, and the launches in their branches then merge. Buffers are
+    told apart by their root (an allocation, a function argument: an entry
+    point's buffers are distinct, or a global); a memref of any other
+    origin, or an effect on no buffer, depends on everything. In the 1.2B
+    model's decode step, the q, k and v projections of each attention block
+    become one kernel, and their LoRA adapters' x A^T another.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
 def MergeGpuModules : Pass<"zamba2-merge-gpu-modules", "ModuleOp"> {
   let summary = "Put every outlined kernel into one gpu.module";
   let description = [{

@@ -16,8 +16,10 @@
 #     profile of one batch-1 step of the first two option sets; then the
 #     CUDA-graph PyTorch peer (torch_graph_peer.py) for reference.
 # ZAMBA2_AB_VARIANTS (prepare) names the option sets to compile (default
-# all five: default, no-fuse-conv (--fuse-conv=false: the convolution kernel
-# zamba2-fuse-conv removes), fuse-norm, prefetch, fuse-norm+prefetch);
+# these five: default, no-merge-launches (--merge-launches=false: the
+# kernels zamba2-gpu-merge-launches puts together apart), no-fuse-conv
+# (--fuse-conv=false: the convolution kernel zamba2-fuse-conv removes),
+# fuse-norm, prefetch; fuse-norm+prefetch too if named);
 # ZAMBA2_AB_BASE_BIN=DIR (prepare) adds the variant "base": the
 # default options compiled by DIR's zamba2-compile (an A/B of a compiler
 # change, the "vs default" column then being old / new).
@@ -29,7 +31,7 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 mode=${1:?usage: ab.sh prepare BIN_DIR OUT | run OUT}
 preset=${ZAMBA2_AB_PRESET:-1.2b}
-variants=${ZAMBA2_AB_VARIANTS:-default no-fuse-conv fuse-norm prefetch fuse-norm+prefetch}
+variants=${ZAMBA2_AB_VARIANTS:-default no-merge-launches no-fuse-conv fuse-norm prefetch}
 weights="bf16 int4"
 
 flags_of() { # VARIANT WEIGHTS: zamba2-compile flags
@@ -40,6 +42,7 @@ flags_of() { # VARIANT WEIGHTS: zamba2-compile flags
     prefetch) f+=(--prefetch-weights) ;;
     fuse-norm+prefetch) f+=(--fuse-norm --prefetch-weights) ;;
     no-fuse-conv) f+=(--fuse-conv=false) ;;
+    no-merge-launches) f+=(--merge-launches=false) ;;
   esac
   echo "${f[@]}"
 }

@@ -7,15 +7,17 @@
 #     synthesized hidden-256 models (one and two Mamba groups, the second
 #     with adapters of rank 64, so that int4 quantizes their B), each as f32
 #     and int4, with the default passes, with --fuse-norm, with
-#     --fuse-norm --prefetch-weights and with --fuse-conv=false; each scored on the fixture's batch of
+#     --fuse-norm --prefetch-weights, with --fuse-conv=false and with
+#     --merge-launches=false; each scored on the fixture's batch of
 #     2 and on its row 0 alone (batch 1: the one-row decode kernels); the
 #     runtime tools and the token files go to OUT.
 #   bench/gpu/check_cuda.sh check OUT             (on the GPU machine)
 #     packs the weights, scores the same tokens on the GPU and compares:
 #     f32 against the CPU f32 logits (1e-5 relative L2) and against the
 #     fixture's float64 reference (1e-4), --fuse-norm (and with prefetch)
-#     against the default CUDA package (1e-6), --fuse-conv=false against
-#     it bit for bit (0), int4 against the CPU int4
+#     against the default CUDA package (1e-6), --fuse-conv=false and
+#     --merge-launches=false against it bit for bit (0), int4 against the
+#     CPU int4
 #     logits (1e-5).
 #     Ends with "N passed, N failed"; exit status 1 when any failed.
 set -uo pipefail
@@ -31,7 +33,7 @@ reference() { # the fixture file (tokens and float64 logits) of model $1
   esac
 }
 batches="b2 b1"
-variants="default fuse-norm prefetch no-fuse-conv"
+variants="default fuse-norm prefetch no-fuse-conv no-merge-launches"
 
 tokens_of() { # OUT MODEL BATCH: the token file (b1: row 0 of the fixture's)
   if [[ $3 == b2 ]]; then reference "$2"; else echo "$1/tokens-$2-b1.safetensors"; fi
@@ -42,15 +44,16 @@ flags_of() { # VARIANT: zamba2-compile flags beside --target cuda
     fuse-norm) echo --fuse-norm ;;
     prefetch) echo --fuse-norm --prefetch-weights ;;
     no-fuse-conv) echo --fuse-conv=false ;;
+    no-merge-launches) echo --merge-launches=false ;;
   esac
 }
 
 same_as_default() { # VARIANT: its tolerance against the default package
   # --fuse-conv=false: the same f32 operations (mul.rn/add.rn, no
-  # contraction) in another kernel, so bit-identical; the others reorder
-  # sums.
+  # contraction) in another kernel, so bit-identical; --merge-launches=false:
+  # the same kernels, launched apart; the others reorder sums.
   case $1 in
-    no-fuse-conv) echo 0 ;;
+    no-fuse-conv | no-merge-launches) echo 0 ;;
     *) echo 1e-6 ;;
   esac
 }
@@ -136,7 +139,7 @@ for m in $models; do
           { failed=$((failed + 1)); echo "FAIL $m $q $v $b: did not run"; }
       done
       compare "$m $q $b vs CPU" "$(cuda default)" "$out/cpu-$m-$q-$b.safetensors" 1e-5
-      for v in fuse-norm prefetch no-fuse-conv; do
+      for v in ${variants#default }; do
         compare "$m $q $b $v vs CPU" "$(cuda "$v")" "$out/cpu-$m-$q-$b.safetensors" 1e-5
         compare "$m $q $b $v vs default" "$(cuda "$v")" "$(cuda default)" "$(same_as_default "$v")"
       done

@@ -29,6 +29,26 @@
 // CHECK-NEXT: llvm.inline_asm has_side_effects "griddepcontrol.wait;", "~{memory}"
 // CHECK-NEXT: nvvm.griddepcontrol launch_dependents
 // CHECK-NEXT: memref.load
+// A kernel zamba2-gpu-merge-launches made of two: each block runs one case
+// of the scf.if marked zamba2.launch_cases, so the wait goes into each, after
+// that case's own leading zamba2.before_wait ops; the block index test before
+// it touches no memory.
+// CHECK-LABEL: gpu.func @merged(
+// CHECK-NEXT: arith.constant
+// CHECK-NEXT: gpu.block_id
+// CHECK-NEXT: arith.cmpi
+// CHECK-NEXT: scf.if
+// CHECK-NEXT: memref.load %arg0{{.*}} {zamba2.before_wait}
+// CHECK-NEXT: llvm.inline_asm has_side_effects "griddepcontrol.wait;", "~{memory}"
+// CHECK-NEXT: nvvm.griddepcontrol launch_dependents
+// CHECK-NEXT: memref.load %arg1
+// CHECK: } else {
+// CHECK-NEXT: llvm.inline_asm has_side_effects "griddepcontrol.wait;", "~{memory}"
+// CHECK-NEXT: nvvm.griddepcontrol launch_dependents
+// CHECK-NEXT: arith.constant
+// CHECK-NEXT: memref.store
+// CHECK-NEXT: } {zamba2.launch_cases}
+// CHECK-NOT: griddepcontrol
 // CHECK-LABEL: func.func @host(
 // CHECK-NOT: griddepcontrol
 module attributes {gpu.container_module} {
@@ -51,6 +71,19 @@ module attributes {gpu.container_module} {
         %p = memref.extract_aligned_pointer_as_index %a : memref<4x4xf32> -> index
       } {zamba2.before_wait}
       %v = memref.load %a[%c0, %c0] : memref<4x4xf32>
+      gpu.return
+    }
+    gpu.func @merged(%w: memref<4xf32>, %x: memref<4xf32>, %y: memref<4xf32>) kernel {
+      %c0 = arith.constant 0 : index
+      %block = gpu.block_id x
+      %first = arith.cmpi ult, %block, %c0 : index
+      scf.if %first {
+        %wv = memref.load %w[%c0] {zamba2.before_wait} : memref<4xf32>
+        %xv = memref.load %x[%c0] : memref<4xf32>
+      } else {
+        %f = arith.constant 1.0 : f32
+        memref.store %f, %y[%c0] : memref<4xf32>
+      } {zamba2.launch_cases}
       gpu.return
     }
   }

@@ -167,6 +167,15 @@ cl::opt<bool> prefetchWeights(
              "H200, where the kernels load their first weights before that "
              "wait anyway; the numbers are the same)"),
     cl::init(false), cl::cat(category));
+cl::opt<bool> mergeLaunches(
+    "merge-launches",
+    cl::desc("--target cuda: kernels that do not depend on each other and "
+             "have the same block size run as one launch, each block the "
+             "body of one of them (zamba2-gpu-merge-launches: the q, k and "
+             "v projections of the shared attention block, and their LoRA "
+             "adapters' x A^T; default on, --merge-launches=false for A/B "
+             "runs; the numbers are the same)"),
+    cl::init(true), cl::cat(category));
 enum class Quantize { None, Int4, Int8 };
 enum class QuantScheme { Sym, Asym };
 enum class ScaleType { F16, F32 };
@@ -443,6 +452,8 @@ int main(int argc, char **argv) {
     return fail("--gpu-binary needs --target cuda");
   } else if (prefetchWeights) {
     return fail("--prefetch-weights needs --target cuda");
+  } else if (mergeLaunches.getNumOccurrences()) {
+    return fail("--merge-launches needs --target cuda");
   }
   if (emit == Emit::Package && outputPath.empty())
     return fail("-o PKG is required to write a package (or pick --emit)");
@@ -543,6 +554,7 @@ int main(int argc, char **argv) {
     gpu.format =
         emit == Emit::PTX || gpuBinary == GpuBinary::Ptx ? "isa" : "fatbin";
     gpu.prefetchWeights = prefetchWeights;
+    gpu.mergeLaunches = mergeLaunches;
     dependentLaunch = mlir::zamba2::usesDependentLaunch(gpu);
     mlir::zamba2::buildCudaPipeline(pm, gpu);
   } else {
