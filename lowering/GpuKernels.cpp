@@ -1380,6 +1380,43 @@ Value convolveOutput(Emitter &e, const ConvEpilogueBuffers &conv,
   return arith::SelectOp::create(e.b, e.loc, convolved, y, v);
 }
 
+/// The warp's sums of `values` (a power of two of them, at most kWarp: one
+/// per (row, channel) pair of the warp), spread over the lanes: lane l ends
+/// with the sum of value l / (kWarp / values.size()). Each xor step halves
+/// the values a lane keeps (the upper half where the step's lane bit is
+/// set): it sends its partner the half it drops and adds the partner's copy
+/// of the half it keeps, so n values take n - 1 shuffles and the steps left
+/// one each, instead of log2(kWarp) per value. Each lane adds its own
+/// partial sum and its partner's, as Emitter::warpSum does, in the same
+/// tree: the sums are bit-identical to warpSum's.
+Value warpSumsSpread(Emitter &e, ArrayRef<Value> values, Value lane) {
+  assert(llvm::isPowerOf2_64(values.size()) &&
+         static_cast<int64_t>(values.size()) <= kWarp);
+  SmallVector<Value> kept(values);
+  int32_t offset = kWarp / 2;
+  for (; kept.size() > 1; offset /= 2) {
+    size_t half = kept.size() / 2;
+    Value upper = e.eq(e.rem(e.div(lane, e.idx(offset)), e.idx(2)), e.idx(1));
+    SmallVector<Value> next;
+    for (size_t i = 0; i < half; ++i) {
+      Value lower = kept[i], higher = kept[i + half];
+      Value send = arith::SelectOp::create(e.b, e.loc, upper, lower, higher);
+      Value keep = arith::SelectOp::create(e.b, e.loc, upper, higher, lower);
+      Value partner = gpu::ShuffleOp::create(e.b, e.loc, send, offset, kWarp,
+                                             gpu::ShuffleMode::XOR)
+                          .getShuffleResult();
+      next.push_back(e.fadd(keep, partner));
+    }
+    kept = std::move(next);
+  }
+  Value v = kept.front();
+  for (; offset >= 1; offset /= 2)
+    v = e.fadd(v, gpu::ShuffleOp::create(e.b, e.loc, v, offset, kWarp,
+                                         gpu::ShuffleMode::XOR)
+                      .getShuffleResult());
+  return v;
+}
+
 /// `channels` outputs per warp (x read once for all of them). `staged`:
 /// the block first copies its row of x to workgroup memory (StagedRow; one
 /// row: the quantized contiguous form, or a float product whose norm
@@ -1422,35 +1459,41 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
         // The warp's channels; those past the end read the last one and
         // store nothing.
         Value lastChannel = d.sub(n, d.idx(1));
-        SmallVector<Value> channelIds, ns;
-        for (int64_t c = 0; c < channels; ++c) {
-          Value channel = d.add(firstChannel, d.idx(c));
-          channelIds.push_back(channel);
-          ns.push_back(d.min(channel, lastChannel));
-        }
+        SmallVector<Value> ns;
+        for (int64_t c = 0; c < channels; ++c)
+          ns.push_back(d.min(d.add(firstChannel, d.idx(c)), lastChannel));
         SmallVector<Value> preloaded = preloadWeights(d, k, rowBlock, ns, lane);
-        // The convolution epilogue's channels: whether each of the warp's
-        // channels is convolved, and the taps of those that are (a lane must
-        // not touch the state rows of another block's channels), loaded for
-        // one row here, before the wait, else where they are used.
-        SmallVector<Value> convolved, convIndex; // per channel of the warp
-        if (k.conv)
-          for (Value channel : ns) {
-            convolved.push_back(convolvesChannel(d, *k.conv, channel));
-            convIndex.push_back(d.sub(channel, d.idx(k.conv->offset)));
+        // The warp's (row, channel) pairs p = r * channels + c are finished
+        // by the lanes together (warpSumsSpread leaves lanes
+        // [p * group, (p + 1) * group) with pair p's sum; the first of them
+        // stores it): the epilogue's loads (bias, residual, convolution
+        // taps) are issued at once, not one after another by one lane.
+        int64_t pairs = rowBlock * channels;
+        int64_t group = kWarp / pairs;
+        Value pair = d.div(lane, d.idx(group));
+        Value leader = d.eq(d.rem(lane, d.idx(group)), d.idx(0));
+        Value pairRow = d.div(pair, d.idx(channels));
+        Value pairChannel = d.add(firstChannel, d.rem(pair, d.idx(channels)));
+        Value pairN = d.min(pairChannel, lastChannel);
+        // Whether the lane's channel is one the convolution epilogue
+        // convolves (and below the end), and which of its channels; a lane
+        // loads the taps of that channel only (it must not touch the state
+        // rows of another block's channels), for one row here, before the
+        // wait.
+        Value convolved, convIndex;
+        std::optional<ConvTaps> earlyTaps;
+        if (k.conv) {
+          Value inConv = convolvesChannel(d, *k.conv, pairN);
+          convolved =
+              arith::AndIOp::create(d.b, d.loc, d.lt(pairChannel, n), inConv);
+          convIndex = d.sub(pairN, d.idx(k.conv->offset));
+          if (rowBlock == 1) {
+            Value batchRow =
+                rowIndices(d, sizes, d.min(op.getBlockIds().x, lastRow))[0];
+            earlyTaps = loadConvTaps(d, k.conv->weight, k.conv->bias,
+                                     k.conv->state, k.conv->width, batchRow,
+                                     convIndex, /*early=*/true, convolved);
           }
-        auto convTaps = [&](Emitter &ce, Value batchRow, int64_t c,
-                            bool early) {
-          return loadConvTaps(ce, k.conv->weight, k.conv->bias, k.conv->state,
-                              k.conv->width, batchRow, convIndex[c], early,
-                              convolved[c]);
-        };
-        SmallVector<ConvTaps> earlyTaps;
-        if (k.conv && rowBlock == 1) {
-          Value batchRow =
-              rowIndices(d, sizes, d.min(op.getBlockIds().x, lastRow))[0];
-          for (int64_t c = 0; c < channels; ++c)
-            earlyTaps.push_back(convTaps(d, batchRow, c, true));
         }
         // Every thread of the block stages (the barrier), so before the
         // channel bound.
@@ -1474,14 +1517,11 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
         }
         d.when(d.lt(firstChannel, n), [&] {
           Value first = d.mul(op.getBlockIds().x, d.idx(rowBlock));
-          SmallVector<Value> rowIds;
           SmallVector<SmallVector<Value>> rowIdx;
           // Rows past the end read the last one, store nothing.
-          for (int64_t r = 0; r < rowBlock; ++r) {
-            Value row = d.add(first, d.idx(r));
-            rowIds.push_back(row);
-            rowIdx.push_back(rowIndices(d, sizes, d.min(row, lastRow)));
-          }
+          for (int64_t r = 0; r < rowBlock; ++r)
+            rowIdx.push_back(
+                rowIndices(d, sizes, d.min(d.add(first, d.idx(r)), lastRow)));
           SmallVector<Value> acc(rowBlock * channels, d.f32(0.0));
           if (k.quant)
             accumulateQuant(d, k.main, *k.quant, rowIdx, ns, lane,
@@ -1494,29 +1534,30 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
                             /*staged=*/nullptr, acc);
           else if (k.lora)
             accumulate(d, *k.lora, rowIdx, ns, lane, acc);
-          for (Value &a : acc)
-            a = d.warpSum(a);
-          d.when(d.eq(lane, d.idx(0)), [&] {
-            for (int64_t r = 0; r < rowBlock; ++r)
-              for (int64_t c = 0; c < channels; ++c)
-                d.when(arith::AndIOp::create(d.b, d.loc, d.lt(rowIds[r], rows),
-                                             d.lt(channelIds[c], n)),
-                       [&] {
-                         Value v = acc[r * channels + c];
-                         if (k.bias)
-                           v = d.fadd(v, d.load(k.bias, ns[c]));
-                         SmallVector<Value> at = with(rowIdx[r], ns[c]);
-                         if (k.base)
-                           v = d.fadd(v, d.load(k.base, at));
-                         if (k.conv)
-                           v = convolveOutput(
-                               d, *k.conv,
-                               rowBlock == 1
-                                   ? earlyTaps[c]
-                                   : convTaps(d, rowIdx[r][0], c, false),
-                               rowIdx[r][0], convIndex[c], convolved[c], v);
-                         d.store(v, k.out, at);
-                       });
+          Value v = warpSumsSpread(d, acc, lane);
+          Value row = d.add(first, pairRow);
+          Value stores = arith::AndIOp::create(
+              d.b, d.loc, leader,
+              arith::AndIOp::create(d.b, d.loc, d.lt(row, rows),
+                                    d.lt(pairChannel, n)));
+          d.when(stores, [&] {
+            SmallVector<Value> at = with(rowIndices(d, sizes, row), pairN);
+            Value y = v;
+            if (k.bias)
+              y = d.fadd(y, d.load(k.bias, pairN));
+            if (k.base)
+              y = d.fadd(y, d.load(k.base, at));
+            if (k.conv) {
+              ConvTaps taps =
+                  earlyTaps
+                      ? *earlyTaps
+                      : loadConvTaps(d, k.conv->weight, k.conv->bias,
+                                     k.conv->state, k.conv->width, at[0],
+                                     convIndex, /*early=*/false, convolved);
+              y = convolveOutput(d, *k.conv, taps, at[0], convIndex, convolved,
+                                 y);
+            }
+            d.store(y, k.out, at);
           });
         });
       });

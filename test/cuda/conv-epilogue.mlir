@@ -1,6 +1,7 @@
 // A linear with a convolution epilogue (zamba2-fuse-conv) as CUDA kernels:
 // no convolution kernel; the lane that finishes output channel n of a
-// one-token row convolves it when n is one of channels [32, 72): the
+// one-token row (lane p of a warp the warp's p-th (row, channel) pair)
+// convolves it when n is one of channels [32, 72): the
 // channel's 4 weights and bias (bf16, widened) and the row's 3 state
 // entries, then the new state (the two newer entries and this token's
 // product) stored in place, the SiLU of the sum stored as the output.
@@ -13,12 +14,14 @@
 // CHECK-SAME: %[[CW:[a-z0-9]+]]: memref<40x1x4xbf16>, %[[CB:[a-z0-9]+]]: memref<40xbf16>, %[[CS:[a-z0-9]+]]: memref<?x40x3xf32>
 // CHECK-NOT: causal_conv1d
 // CHECK: module(@linear_r1)
-// Whether the warp's channel n is convolved (32 <= n < 72), and the taps of
-// a convolved channel only (n - 32 its channel of the convolution; zeros
-// for the others): the state rows belong to the block of their channel.
+// Whether the lane's channel n is convolved (32 <= n < 72, and the lane has
+// a channel of the warp below the end), and the taps of a convolved channel
+// only (n - 32 its channel of the convolution; zeros for the others): the
+// state rows belong to the block of their channel.
 // CHECK: %[[HI:.*]] = arith.cmpi ult, %[[N:.*]], %c72
 // CHECK: %[[LO:.*]] = arith.cmpi uge, %[[N]], %c32
-// CHECK: %[[IN:.*]] = arith.andi %[[HI]], %[[LO]]
+// CHECK: %[[CONV:.*]] = arith.andi %[[HI]], %[[LO]]
+// CHECK: %[[IN:.*]] = arith.andi %{{.*}}, %[[CONV]]
 // CHECK: %[[C:.*]] = arith.subi %[[N]], %c32
 // CHECK: %[[T:.*]]:8 = scf.if %[[IN]] -> (f32, f32, f32, f32, f32, f32, f32, f32) {
 // CHECK: memref.load %[[CW]][%[[C]], %{{.*}}, %c0{{(_[0-9]+)?}}]
