@@ -1390,8 +1390,10 @@ Value convolveOutput(Emitter &e, const ConvEpilogueBuffers &conv,
 /// partial sum and its partner's, as Emitter::warpSum does, in the same
 /// tree: the sums are bit-identical to warpSum's.
 Value warpSumsSpread(Emitter &e, ArrayRef<Value> values, Value lane) {
-  assert(llvm::isPowerOf2_64(values.size()) &&
-         static_cast<int64_t>(values.size()) <= kWarp);
+  if (!llvm::isPowerOf2_64(values.size()) ||
+      static_cast<int64_t>(values.size()) > kWarp)
+    llvm::report_fatal_error("warpSumsSpread: the warp's (row, channel) pairs "
+                             "must be a power of two, at most a warp");
   SmallVector<Value> kept(values);
   int32_t offset = kWarp / 2;
   for (; kept.size() > 1; offset /= 2) {
@@ -1467,7 +1469,9 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
         // by the lanes together (warpSumsSpread leaves lanes
         // [p * group, (p + 1) * group) with pair p's sum; the first of them
         // stores it): the epilogue's loads (bias, residual, convolution
-        // taps) are issued at once, not one after another by one lane.
+        // taps) are issued at once, not one after another by one lane. The
+        // convolution's state rows the lanes update at once are distinct:
+        // one per (batch row, channel), one token per row.
         int64_t pairs = rowBlock * channels;
         int64_t group = kWarp / pairs;
         Value pair = d.div(lane, d.idx(group));

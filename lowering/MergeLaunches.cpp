@@ -66,20 +66,29 @@ struct Root {
   bool local = false;           // made inside `scope`: its own
 };
 
+/// Whether `type` lives in a block's or a thread's own memory.
+bool blockOrThreadMemory(MemRefType type) {
+  auto space = dyn_cast_or_null<gpu::AddressSpaceAttr>(type.getMemorySpace());
+  return space && space.getValue() != gpu::AddressSpace::Global;
+}
+
 /// Follows views and casts to an allocation, a function's argument or a
 /// global (by its name); std::nullopt for anything else (a memref an op
-/// computes, a loop's argument), which may be any buffer.
+/// computes, a loop's argument), which may be any buffer. Allocations made
+/// inside `scope`, and its shared memory, are its own (local).
 std::optional<Root> rootOf(Value v, Operation *scope) {
   while (auto view = v.getDefiningOp<ViewLikeOpInterface>())
     v = view.getViewSource();
-  if (scope->isAncestor(v.getParentRegion()->getParentOp()))
-    return Root{nullptr, true};
-  if (auto global = v.getDefiningOp<memref::GetGlobalOp>())
+  bool inside = scope->isAncestor(v.getParentRegion()->getParentOp());
+  if (auto global = v.getDefiningOp<memref::GetGlobalOp>()) {
+    if (inside && blockOrThreadMemory(global.getType()))
+      return Root{nullptr, true};
     return Root{global.getNameAttr().getAsOpaquePointer()};
+  }
   if (v.getDefiningOp<memref::AllocOp>() || v.getDefiningOp<memref::AllocaOp>())
-    return Root{v.getAsOpaquePointer()};
+    return Root{inside ? nullptr : v.getAsOpaquePointer(), inside};
   auto arg = dyn_cast<BlockArgument>(v);
-  if (arg && arg.getOwner()->isEntryBlock() &&
+  if (arg && !inside && arg.getOwner()->isEntryBlock() &&
       isa<FunctionOpInterface>(arg.getOwner()->getParentOp()))
     return Root{v.getAsOpaquePointer()};
   return std::nullopt;
@@ -100,9 +109,9 @@ Footprint footprintOf(Operation *op) {
     SmallVector<MemoryEffects::EffectInstance> effects;
     iface.getEffects(effects);
     for (const MemoryEffects::EffectInstance &effect : effects) {
-      // Allocation and release: an op never uses a buffer released before
-      // it, and the allocations the moved op needs move with it.
-      if (isa<MemoryEffects::Allocate, MemoryEffects::Free>(effect.getEffect()))
+      // An allocation touches no buffer in use (and the ones the moved op
+      // needs move with it); a release counts as a write of its buffer.
+      if (isa<MemoryEffects::Allocate>(effect.getEffect()))
         continue;
       Value v = effect.getValue();
       if (!v) {
@@ -116,7 +125,7 @@ Footprint footprintOf(Operation *op) {
       }
       if (root->local)
         continue;
-      if (isa<MemoryEffects::Write>(effect.getEffect()))
+      if (isa<MemoryEffects::Write, MemoryEffects::Free>(effect.getEffect()))
         fp.writes.insert(root->buffer);
       else
         fp.reads.insert(root->buffer);
@@ -126,17 +135,61 @@ Footprint footprintOf(Operation *op) {
 }
 
 /// A launch this pass can merge: static block size, one body block,
-/// nothing but the grid and block sizes configured.
+/// nothing but the grid and block sizes configured, and a body that takes
+/// its block indices and grid size from the launch's arguments only (the
+/// merge maps those; gpu.block_id and the like would read the merged grid's).
 bool isMergeableLaunch(gpu::LaunchOp launch) {
   gpu::KernelDim3 threads = launch.getBlockSizeOperandValues();
-  return launch.getAsyncDependencies().empty() && !launch.getAsyncToken() &&
-         !launch.getDynamicSharedMemorySize() && !launch.hasClusterSize() &&
-         launch.getBody().hasOneBlock() &&
+  bool gridOps =
+      launch.getBody()
+          .walk([](Operation *op) {
+            return isa<gpu::BlockIdOp, gpu::GridDimOp, gpu::GlobalIdOp,
+                       gpu::ClusterIdOp, gpu::ClusterDimOp,
+                       gpu::ClusterBlockIdOp, gpu::ClusterDimBlocksOp>(op)
+                       ? WalkResult::interrupt()
+                       : WalkResult::advance();
+          })
+          .wasInterrupted();
+  return !gridOps && launch.getAsyncDependencies().empty() &&
+         !launch.getAsyncToken() && !launch.getDynamicSharedMemorySize() &&
+         !launch.hasClusterSize() && launch.getBody().hasOneBlock() &&
          launch.getNumWorkgroupAttributions() == 0 &&
          launch.getNumPrivateAttributions() == 0 &&
          matchPattern(threads.x, m_Constant()) &&
          matchPattern(threads.y, m_Constant()) &&
          matchPattern(threads.z, m_Constant());
+}
+
+/// The static shared memory a CUDA block may have (sm_90 without opting
+/// in to more).
+constexpr int64_t kSharedMemoryBytes = 48 * 1024;
+
+/// Bytes of the distinct workgroup globals `ops` name: the shared memory of
+/// a kernel made of them (each global is one array of the kernel).
+int64_t sharedMemoryBytes(ArrayRef<Operation *> ops) {
+  llvm::SmallDenseMap<StringAttr, int64_t> arrays;
+  for (Operation *op : ops)
+    op->walk([&](memref::GetGlobalOp global) {
+      MemRefType type = global.getType();
+      if (!blockOrThreadMemory(type) || !type.hasStaticShape())
+        return;
+      // Elements are scalars or vectors of them (a staged row's f32x4).
+      Type element = type.getElementType();
+      int64_t bits = 0;
+      if (auto vector = dyn_cast<VectorType>(element))
+        bits = vector.getNumElements() *
+               vector.getElementType().getIntOrFloatBitWidth();
+      else if (element.isIntOrIndexOrFloat())
+        bits = element.isIndex() ? 64 : element.getIntOrFloatBitWidth();
+      else
+        bits = kSharedMemoryBytes * 8; // unknown: too large to merge
+      arrays[global.getNameAttr().getAttr()] =
+          type.getNumElements() * llvm::divideCeil(bits, 8);
+    });
+  int64_t bytes = 0;
+  for (auto &entry : arrays)
+    bytes += entry.second;
+  return bytes;
 }
 
 /// Whether `l` may join `q`: launches of the same block size, or scf.ifs
@@ -150,11 +203,14 @@ bool compatible(Operation *q, Operation *l) {
     gpu::KernelDim3 a = lq.getBlockSizeOperandValues(),
                     b = ll.getBlockSizeOperandValues();
     return size(a.x) == size(b.x) && size(a.y) == size(b.y) &&
-           size(a.z) == size(b.z);
+           size(a.z) == size(b.z) &&
+           sharedMemoryBytes({q, l}) <= kSharedMemoryBytes;
   }
   auto iq = dyn_cast<scf::IfOp>(q), il = dyn_cast<scf::IfOp>(l);
   return iq && il && iq.getNumResults() == 0 && il.getNumResults() == 0 &&
-         iq.getCondition() == il.getCondition();
+         iq.getCondition() == il.getCondition() &&
+         iq->getDiscardableAttrDictionary() ==
+             il->getDiscardableAttrDictionary();
 }
 
 bool isUnit(Operation *op) {
@@ -338,6 +394,9 @@ struct GpuMergeLaunchesPass
     : mlir::zamba2::impl::GpuMergeLaunchesBase<GpuMergeLaunchesPass> {
   void runOnOperation() override {
     getOperation().walk([](FunctionOpInterface fn) {
+      // Host code only: inside a kernel, ops are not whole grids.
+      if (fn->getParentOfType<gpu::GPUModuleOp>())
+        return;
       for (Block &block : fn.getFunctionBody())
         if (!block.empty())
           mergeIn(block);

@@ -370,7 +370,11 @@ def GpuMergeLaunches : Pass<"zamba2-gpu-merge-launches", "ModuleOp"> {
     same rule, and the launches in their branches then merge. Buffers are
     told apart by their root (an allocation, a function argument: an entry
     point's buffers are distinct, or a global); a memref of any other
-    origin, or an effect on no buffer, depends on everything. In the 1.2B
+    origin, or an effect on no buffer, depends on everything; a release
+    counts as a write. Launches whose body reads its block index or grid
+    size through ops (gpu.block_id, gpu.grid_dim, ...) rather than the
+    launch's arguments, or whose shared memory together would pass 48 KB,
+    stay apart. Host functions only (not those of a gpu.module). In the 1.2B
     model's decode step, the q, k and v projections of each attention block
     become one kernel, and their LoRA adapters' x A^T another.
   }];

@@ -1,7 +1,8 @@
 #!/bin/bash
-# A/B of CUDA options (--fuse-norm and --prefetch-weights, off until
-# measured; --fuse-conv, on but not yet measured) on the 1.2B shape, bf16
-# and int4, in one call on the GPU machine. Two steps:
+# A/B of CUDA options (the passes on by default turned off one at a time:
+# --merge-launches, --fuse-conv; those off by default turned on:
+# --fuse-norm, --prefetch-weights) on the 1.2B shape, bf16 and int4, in one
+# call on the GPU machine. Two steps:
 #   bench/gpu/ab.sh prepare BIN_DIR OUT   (here, where LLVM/MLIR is)
 #     synthesizes the checkpoint, compiles a CUDA package per (weights,
 #     options) without its weights.bin (the compile takes about 2 min each

@@ -1,6 +1,6 @@
 // A linear with a convolution epilogue (zamba2-fuse-conv) as CUDA kernels:
 // no convolution kernel; the lane that finishes output channel n of a
-// one-token row (lane p of a warp the warp's p-th (row, channel) pair)
+// one-token row (a lane of the group holding that (row, channel) pair's sum)
 // convolves it when n is one of channels [32, 72): the
 // channel's 4 weights and bias (bf16, widened) and the row's 3 state
 // entries, then the new state (the two newer entries and this token's

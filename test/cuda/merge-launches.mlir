@@ -9,6 +9,8 @@
 
 module {
   memref.global "private" @shared : memref<4xf32, #gpu.address_space<workgroup>>
+  memref.global "private" @rowA : memref<2048xvector<4xf32>, #gpu.address_space<workgroup>>
+  memref.global "private" @rowB : memref<1536xvector<4xf32>, #gpu.address_space<workgroup>>
 
   // Both read %x (an argument) and write their own allocation; both use the
   // same shared-memory array (each block's own).
@@ -247,6 +249,131 @@ module {
     memref.copy %b, %out_b : memref<8xf32> to memref<8xf32>
     memref.copy %c, %out_c : memref<8xf32> to memref<8xf32>
     memref.copy %d, %out_d : memref<8xf32> to memref<8xf32>
+    return
+  }
+
+  // What a kernel computes into a memref (a select of two buffers) may be
+  // any buffer, as on the host; a body that reads its block index through
+  // gpu.block_id (not the launch's arguments) would read the merged grid's.
+  // Neither merges.
+  // CHECK-LABEL: func.func @opaque(
+  // CHECK: function(@writer)
+  // CHECK: function(@reader)
+  // CHECK: function(@by_op)
+  func.func @opaque(%x: memref<8xf32>, %y: memref<8xf32>, %out: memref<8xf32>, %out2: memref<8xf32>, %pick: i1) {
+    %c1 = arith.constant 1 : index
+    %c128 = arith.constant 128 : index
+    gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1)
+        threads(%tx, %ty, %tz) in (%sx = %c128, %sy = %c1, %sz = %c1)
+        module(@writer) function(@writer) {
+      %f = arith.constant 0.0 : f32
+      memref.store %f, %x[%tx] : memref<8xf32>
+      gpu.terminator
+    }
+    gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1)
+        threads(%tx, %ty, %tz) in (%sx = %c128, %sy = %c1, %sz = %c1)
+        module(@reader) function(@reader) {
+      %any = arith.select %pick, %x, %y : memref<8xf32>
+      %v = memref.load %any[%tx] : memref<8xf32>
+      memref.store %v, %out[%tx] : memref<8xf32>
+      gpu.terminator
+    }
+    gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1)
+        threads(%tx, %ty, %tz) in (%sx = %c128, %sy = %c1, %sz = %c1)
+        module(@by_op) function(@by_op) {
+      %b = gpu.block_id x
+      %v = memref.load %y[%b] : memref<8xf32>
+      memref.store %v, %out2[%b] : memref<8xf32>
+      gpu.terminator
+    }
+    return
+  }
+
+  // Three-dimensional grids: block (x, y, z) of a launch of grid (gx, gy,
+  // gz) is its flattened block x + gx (y + gy z).
+  // CHECK-LABEL: func.func @grid3d(
+  // CHECK-SAME: %[[GX:[a-z0-9]+]]: index, %[[GY:[a-z0-9]+]]: index, %[[GZ:[a-z0-9]+]]: index
+  // CHECK: gpu.launch blocks(%[[B:[a-z0-9]+]],
+  // CHECK: %[[X:.*]] = arith.remui %[[B]], %[[GX]] : index
+  // CHECK-NEXT: %[[R:.*]] = arith.divui %[[B]], %[[GX]] : index
+  // CHECK-NEXT: %[[Y:.*]] = arith.remui %[[R]], %[[GY]] : index
+  // CHECK-NEXT: %[[Z:.*]] = arith.divui %[[R]], %[[GY]] : index
+  // CHECK-NEXT: memref.store %{{.*}}, %{{.*}}[%[[X]], %[[Y]], %[[Z]]]
+  // CHECK: } else {
+  func.func @grid3d(%gx: index, %gy: index, %gz: index, %a: memref<?x?x?xf32>, %b: memref<8xf32>) {
+    %c1 = arith.constant 1 : index
+    %c128 = arith.constant 128 : index
+    gpu.launch blocks(%bx, %by, %bz) in (%sgx = %gx, %sgy = %gy, %sgz = %gz)
+        threads(%tx, %ty, %tz) in (%sx = %c128, %sy = %c1, %sz = %c1)
+        module(@cube) function(@cube) {
+      %f = arith.constant 1.0 : f32
+      memref.store %f, %a[%bx, %by, %bz] : memref<?x?x?xf32>
+      gpu.terminator
+    }
+    gpu.launch blocks(%bx, %by, %bz) in (%sgx = %c1, %sgy = %c1, %sgz = %c1)
+        threads(%tx, %ty, %tz) in (%sx = %c128, %sy = %c1, %sz = %c1)
+        module(@line) function(@line) {
+      %f = arith.constant 2.0 : f32
+      memref.store %f, %b[%tx] : memref<8xf32>
+      gpu.terminator
+    }
+    return
+  }
+
+  // A release is a write of its buffer: the if that frees %t does not join
+  // the if before the launch that reads %t.
+  // CHECK-LABEL: func.func @release(
+  // CHECK: scf.if
+  // CHECK: function(@uses_t)
+  // CHECK: scf.if
+  // CHECK: memref.dealloc
+  func.func @release(%x: memref<8xf32>, %out: memref<8xf32>, %c: i1) {
+    %c0 = arith.constant 0 : index
+    %c1 = arith.constant 1 : index
+    %c128 = arith.constant 128 : index
+    %t = memref.alloc() : memref<8xf32>
+    scf.if %c {
+      %f = arith.constant 0.0 : f32
+      memref.store %f, %x[%c0] : memref<8xf32>
+    }
+    gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1)
+        threads(%tx, %ty, %tz) in (%sx = %c128, %sy = %c1, %sz = %c1)
+        module(@uses_t) function(@uses_t) {
+      %v = memref.load %t[%tx] : memref<8xf32>
+      memref.store %v, %out[%tx] : memref<8xf32>
+      gpu.terminator
+    }
+    scf.if %c {
+      memref.dealloc %t : memref<8xf32>
+    }
+    return
+  }
+
+  // Shared memory: 32 KB and 24 KB arrays together pass the 48 KB a block
+  // may have statically: not merged.
+  // CHECK-LABEL: func.func @too_much_shared(
+  // CHECK: function(@big)
+  // CHECK: function(@small)
+  func.func @too_much_shared(%x: memref<8xvector<4xf32>>, %y: memref<8xvector<4xf32>>) {
+    %c0 = arith.constant 0 : index
+    %c1 = arith.constant 1 : index
+    %c128 = arith.constant 128 : index
+    gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1)
+        threads(%tx, %ty, %tz) in (%sx = %c128, %sy = %c1, %sz = %c1)
+        module(@big) function(@big) {
+      %s = memref.get_global @rowA : memref<2048xvector<4xf32>, #gpu.address_space<workgroup>>
+      %v = memref.load %s[%tx] : memref<2048xvector<4xf32>, #gpu.address_space<workgroup>>
+      memref.store %v, %x[%c0] : memref<8xvector<4xf32>>
+      gpu.terminator
+    }
+    gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1)
+        threads(%tx, %ty, %tz) in (%sx = %c128, %sy = %c1, %sz = %c1)
+        module(@small) function(@small) {
+      %s = memref.get_global @rowB : memref<1536xvector<4xf32>, #gpu.address_space<workgroup>>
+      %v = memref.load %s[%tx] : memref<1536xvector<4xf32>, #gpu.address_space<workgroup>>
+      memref.store %v, %y[%c0] : memref<8xvector<4xf32>>
+      gpu.terminator
+    }
     return
   }
 
