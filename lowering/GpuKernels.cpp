@@ -1189,7 +1189,8 @@ struct LinearKernel {
   /// lora->w holds integers (quant_linear's adapter product); last, so that
   /// the kernels without one are written as before.
   std::optional<QuantWeights> loraQuant = std::nullopt;
-  /// A convolution epilogue (out's rows are one token each).
+  /// A convolution epilogue (out's rows are one token each); the one-row
+  /// kernel only (emitLinear gives several rows the convolution's kernel).
   const ConvEpilogueBuffers *conv = nullptr;
 };
 
@@ -1482,22 +1483,22 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
         // Whether the lane's channel is one the convolution epilogue
         // convolves (and below the end), and which of its channels; a lane
         // loads the taps of that channel only (it must not touch the state
-        // rows of another block's channels), for one row here, before the
-        // wait.
+        // rows of another block's channels), before the wait.
         Value convolved, convIndex;
-        std::optional<ConvTaps> earlyTaps;
+        std::optional<ConvTaps> taps;
         if (k.conv) {
+          if (rowBlock != 1)
+            llvm::report_fatal_error("a convolution epilogue in the one-row "
+                                     "linear kernel only");
           Value inConv = convolvesChannel(d, *k.conv, pairN);
           convolved =
               arith::AndIOp::create(d.b, d.loc, d.lt(pairChannel, n), inConv);
           convIndex = d.sub(pairN, d.idx(k.conv->offset));
-          if (rowBlock == 1) {
-            Value batchRow =
-                rowIndices(d, sizes, d.min(op.getBlockIds().x, lastRow))[0];
-            earlyTaps = loadConvTaps(d, k.conv->weight, k.conv->bias,
-                                     k.conv->state, k.conv->width, batchRow,
-                                     convIndex, /*early=*/true, convolved);
-          }
+          Value batchRow =
+              rowIndices(d, sizes, d.min(op.getBlockIds().x, lastRow))[0];
+          taps = loadConvTaps(d, k.conv->weight, k.conv->bias, k.conv->state,
+                              k.conv->width, batchRow, convIndex,
+                              /*early=*/true, convolved);
         }
         // Every thread of the block stages (the barrier), so before the
         // channel bound.
@@ -1551,16 +1552,9 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
               y = d.fadd(y, d.load(k.bias, pairN));
             if (k.base)
               y = d.fadd(y, d.load(k.base, at));
-            if (k.conv) {
-              ConvTaps taps =
-                  earlyTaps
-                      ? *earlyTaps
-                      : loadConvTaps(d, k.conv->weight, k.conv->bias,
-                                     k.conv->state, k.conv->width, at[0],
-                                     convIndex, /*early=*/false, convolved);
-              y = convolveOutput(d, *k.conv, taps, at[0], convIndex, convolved,
+            if (k.conv)
+              y = convolveOutput(d, *k.conv, *taps, at[0], convIndex, convolved,
                                  y);
-            }
             d.store(y, k.out, at);
           });
         });

@@ -247,7 +247,7 @@ bool opsToHoist(Operation *q, Operation *l,
   return true;
 }
 
-/// The block count of a launch's grid, in host code before `at`.
+/// The block count of a launch's grid, in host code at `b`.
 Value blockCount(OpBuilder &b, Location loc, gpu::LaunchOp launch) {
   gpu::KernelDim3 grid = launch.getGridSizeOperandValues();
   return arith::MulIOp::create(
@@ -339,7 +339,7 @@ void appendRegion(Region &into, Region &from) {
                              src.getTerminator()->getIterator());
 }
 
-/// Merges `l` into `q` (compatible units); returns the merged op.
+/// Merges `l` into `q` (compatible units), at `q`.
 void mergeUnits(Operation *q, Operation *l) {
   if (auto lq = dyn_cast<gpu::LaunchOp>(q))
     return mergeLaunches(lq, cast<gpu::LaunchOp>(l));
