@@ -37,6 +37,9 @@ config.substitutions.append(("%cudasim", os.path.join(
     config.zamba2_obj_root, "lib", "libzamba2_cudasim.so")))
 if config.zamba2_has_cuda_toolkit:
     config.available_features.add("cuda-toolkit")
+# The runtime as a shared library (runtime/engine: the C API).
+config.substitutions.append(("%runtime_lib", os.path.join(
+    config.zamba2_obj_root, "lib", "libzamba2_runtime.so")))
 # test/run: the fake model library built by test/unit/engine (FakeModel.c),
 # from which test/run/Inputs/fake_package.py makes package directories.
 config.substitutions.append(("%fake_model_lib", os.path.join(
