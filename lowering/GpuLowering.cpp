@@ -358,18 +358,22 @@ bool isGridDependencyWait(Operation &op) {
   return asmOp && asmOp.getAsmString() == kGridDependencyWait;
 }
 
-/// Puts the wait (and the trigger of the dependent launch) into `block`,
-/// the start of a kernel's code that every thread runs once: after its ops
-/// that may run before the wait (kBeforeWaitAttr), or into each case of a
-/// merged kernel (kLaunchCasesAttr), whose blocks each run one.
-void insertWait(Block &block, Location loc) {
+/// Puts the wait and the trigger of the dependent launch into `block`, the
+/// start of a kernel's code that every thread runs once: the wait after its
+/// ops that may run before the wait (kBeforeWaitAttr), or into each case of
+/// a merged kernel (kLaunchCasesAttr), whose blocks each run one; the
+/// trigger right after the wait, or first with `earlyTrigger`.
+void insertWait(Block &block, Location loc, bool earlyTrigger) {
   for (Operation &op : block)
     if (op.hasAttr(kLaunchCasesAttr)) {
       for (Region &region : op.getRegions())
-        insertWait(region.front(), loc);
+        insertWait(region.front(), loc, earlyTrigger);
       return;
     }
   auto b = OpBuilder::atBlockBegin(&block);
+  if (earlyTrigger)
+    NVVM::GriddepcontrolOp::create(b, loc,
+                                   NVVM::GridDepActionKind::launch_dependents);
   for (Operation &op : block)
     if (op.hasAttr(kBeforeWaitAttr))
       b.setInsertionPointAfter(&op);
@@ -380,20 +384,22 @@ void insertWait(Block &block, Location loc) {
                             LLVM::tailcallkind::TailCallKind::None,
                             /*asm_dialect=*/LLVM::AsmDialectAttr(),
                             /*operand_attrs=*/ArrayAttr());
-  NVVM::GriddepcontrolOp::create(b, loc,
-                                 NVVM::GridDepActionKind::launch_dependents);
+  if (!earlyTrigger)
+    NVVM::GriddepcontrolOp::create(b, loc,
+                                   NVVM::GridDepActionKind::launch_dependents);
 }
 
 struct GpuDependentLaunchPass
     : mlir::zamba2::impl::GpuDependentLaunchBase<GpuDependentLaunchPass> {
+  using GpuDependentLaunchBase::GpuDependentLaunchBase;
   void runOnOperation() override {
-    getOperation().walk([](gpu::GPUFuncOp fn) {
+    getOperation().walk([&](gpu::GPUFuncOp fn) {
       if (!fn.isKernel() || fn.getBody().empty())
         return;
       bool done = false;
       fn.walk([&](LLVM::InlineAsmOp op) { done |= isGridDependencyWait(*op); });
       if (!done)
-        insertWait(fn.getBody().front(), fn.getLoc());
+        insertWait(fn.getBody().front(), fn.getLoc(), earlyTrigger);
     });
   }
 };

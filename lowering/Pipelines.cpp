@@ -150,7 +150,7 @@ void mlir::zamba2::buildCudaPipeline(OpPassManager &pm,
     pm.addPass(createGpuMergeLaunches());
   addStages(pm, kCudaToKernels);
   if (usesDependentLaunch(options))
-    pm.addPass(createGpuDependentLaunch());
+    pm.addPass(createGpuDependentLaunch({options.earlyTrigger}));
   GpuNVVMAttachTargetOptions target;
   target.chip = options.chip;
   target.features = options.features;
@@ -240,6 +240,11 @@ struct CudaPipelineCLOptions
       llvm::cl::desc("Run zamba2-gpu-dependent-launch (default on; sm_90 "
                      "and newer only)"),
       llvm::cl::init(true)};
+  Option<bool> earlyTrigger{
+      *this, "early-trigger",
+      llvm::cl::desc("zamba2-gpu-dependent-launch's early-trigger (default "
+                     "off)"),
+      llvm::cl::init(false)};
   Option<bool> prefetchWeights{
       *this, "prefetch-weights",
       llvm::cl::desc("Run zamba2-prefetch-weights (default off: measured "
@@ -299,6 +304,7 @@ void mlir::zamba2::registerZamba2Pipelines() {
         options.fusion.fuseNorm = cl.fuseNorm;
         options.fusion.fuseConv = cl.fuseConv;
         options.dependentLaunch = cl.dependentLaunch;
+        options.earlyTrigger = cl.earlyTrigger;
         options.prefetchWeights = cl.prefetchWeights;
         options.mergeLaunches = cl.mergeLaunches;
         buildCudaPipeline(pm, options);

@@ -65,6 +65,11 @@ struct CudaPipelineOptions {
   /// (zamba2-gpu-dependent-launch), so that the runtime can launch each
   /// before the previous one ends; only for sm_90 and newer.
   bool dependentLaunch = true;
+  /// With dependent launch: each kernel signals the next one at its start,
+  /// so that several kernels down the stream are resident and loading their
+  /// weights while the first of them runs (zamba2-gpu-dependent-launch's
+  /// early-trigger).
+  bool earlyTrigger = false;
   /// The linear kernels prefetch their weight rows into L2 before they wait
   /// for their predecessor (zamba2-prefetch-weights); with dependent launch
   /// only (else nothing to overlap).

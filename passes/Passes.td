@@ -415,7 +415,23 @@ def GpuDependentLaunch : Pass<"zamba2-gpu-dependent-launch", "ModuleOp"> {
     manifest says so and the stream's previous work was a kernel, so that
     its blocks are resident and waiting when the previous kernel ends
     instead of being launched then. Needs sm_90 or newer.
+
+    With `early-trigger`, `launch_dependents` comes first instead, before
+    the loads that may precede the wait: the next kernel may then be
+    scheduled as soon as every block of this one has started, and the one
+    after it as soon as every block of that one has, so that several
+    kernels down the stream are resident, each with its weights loaded,
+    while the first of them runs. Still correct: each waits for the one
+    before it to finish, and that one for its own predecessor. What a
+    kernel reads before its wait must then be written by no kernel of the
+    stream since the last full synchronisation (weights; state that only
+    this kernel writes), not only by the kernel just before it.
   }];
+  let options = [
+    Option<"earlyTrigger", "early-trigger", "bool", /*default=*/"false",
+           "Signal the dependent launch at the kernel's start, before its "
+           "early loads and its wait">,
+  ];
   let dependentDialects = ["::mlir::gpu::GPUDialect",
                            "::mlir::NVVM::NVVMDialect"];
 }

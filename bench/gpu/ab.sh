@@ -20,7 +20,8 @@
 # these five: default, no-merge-launches (--merge-launches=false: the
 # kernels zamba2-gpu-merge-launches puts together apart), no-fuse-conv
 # (--fuse-conv=false: the convolution kernel zamba2-fuse-conv removes),
-# fuse-norm, prefetch; fuse-norm+prefetch too if named);
+# fuse-norm, prefetch; also early-trigger (--early-trigger), and any of
+# these joined by '+', as early-trigger+fuse-norm);
 # ZAMBA2_AB_BASE_BIN=DIR (prepare) adds the variant "base": the
 # default options compiled by DIR's zamba2-compile (an A/B of a compiler
 # change, the "vs default" column then being old / new).
@@ -35,16 +36,21 @@ preset=${ZAMBA2_AB_PRESET:-1.2b}
 variants=${ZAMBA2_AB_VARIANTS:-default no-merge-launches no-fuse-conv fuse-norm prefetch}
 weights="bf16 int4"
 
-flags_of() { # VARIANT WEIGHTS: zamba2-compile flags
-  local f=(--target cuda)
+flags_of() { # VARIANT WEIGHTS: zamba2-compile flags (a variant's options
+  # joined by '+', as fuse-norm+prefetch)
+  local f=(--target cuda) o
   [[ $2 == int4 ]] && f+=(--quantize int4)
-  case $1 in
-    fuse-norm) f+=(--fuse-norm) ;;
-    prefetch) f+=(--prefetch-weights) ;;
-    fuse-norm+prefetch) f+=(--fuse-norm --prefetch-weights) ;;
-    no-fuse-conv) f+=(--fuse-conv=false) ;;
-    no-merge-launches) f+=(--merge-launches=false) ;;
-  esac
+  for o in ${1//+/ }; do
+    case $o in
+      fuse-norm) f+=(--fuse-norm) ;;
+      prefetch) f+=(--prefetch-weights) ;;
+      no-fuse-conv) f+=(--fuse-conv=false) ;;
+      no-merge-launches) f+=(--merge-launches=false) ;;
+      early-trigger) f+=(--early-trigger) ;;
+      default | base) ;;
+      *) echo "ab: unknown option set $1" >&2; exit 1 ;;
+    esac
+  done
   echo "${f[@]}"
 }
 
@@ -63,9 +69,10 @@ if [[ $mode == prepare ]]; then
     for v in $variants; do
       pkg=$out/$w-$v compiler=$bin
       [[ $v == base ]] && compiler=$ZAMBA2_AB_BASE_BIN
+      flags=$(flags_of "$v" "$w") || exit 1
       echo "ab: compiling $w $v" >&2
-      # shellcheck disable=SC2046
-      "$compiler/zamba2-compile" "$out/ckpt" -o "$pkg" $(flags_of "$v" "$w") \
+      # shellcheck disable=SC2086
+      "$compiler/zamba2-compile" "$out/ckpt" -o "$pkg" $flags \
         ${ZAMBA2_AB_COMPILE_FLAGS:-} \
         --quiet || exit 1
       rm -f "$pkg/weights.bin"

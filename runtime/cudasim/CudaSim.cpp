@@ -89,14 +89,12 @@ struct Recorded {
   bool dependent = false;    // Launch: a programmatic dependent launch
 };
 
-/// The last operation run on a stream, when it was a kernel launch: its name
-/// and the global bytes it wrote (for the check of a dependent launch after
-/// it, which may overlap that kernel only: the package's kernels signal
-/// their dependents after their own wait).
+/// The last operation run on a stream, when it was a kernel launch: the
+/// launches a dependent launch after it may overlap (DependentLaunch), that
+/// one first, with the global bytes each wrote.
 struct LastLaunch {
   bool valid = false;
-  std::string name;
-  ByteRanges written;
+  std::vector<KernelWrites> running;
 };
 
 struct SimStream {
@@ -228,20 +226,19 @@ CUresult run(const Recorded &r, LastLaunch &last) {
     std::string error;
     std::lock_guard<std::mutex> lock(mutex);
     uint64_t executed = 0;
-    // A dependent launch may overlap the kernel launched just before it
-    // only (a copy or memset between them orders them fully).
+    // A dependent launch may overlap the kernel launched just before it,
+    // and the ones that kernel may overlap when it signalled its dependents
+    // before its own wait (a copy or memset between them orders them
+    // fully).
     DependentLaunch dependent;
-    if (r.dependent && last.valid) {
-      dependent.before = &last.written;
-      dependent.beforeName = last.name;
-    }
-    ByteRanges written;
+    if (r.dependent && last.valid)
+      dependent.running = &last.running;
+    KernelWrites done{r.function->kernel->name, {}};
     bool ok = launch(*r.function->module->ptx, *r.function->kernel, r.dims,
                      params.data(), memory, error, &executed, &dependent,
-                     &written, checkRaces ? &races : nullptr);
+                     &done.written, checkRaces ? &races : nullptr);
+    last.running = runningAfter(std::move(done), &dependent);
     last.valid = true;
-    last.name = r.function->kernel->name;
-    last.written = std::move(written);
     if (stats) {
       KernelStats &k = (*stats)[r.function->kernel->name];
       ++k.launches;

@@ -69,9 +69,9 @@ inline bool isSigned(Ty t) { return t >= Ty::S8 && t <= Ty::S64; }
 inline bool isFloat(Ty t) { return t >= Ty::F16; }
 
 enum class Op : uint8_t {
-  Nop, // griddepcontrol.launch_dependents, fences, hints: nothing to do when
-       // blocks run in turn
-  GridDepWait, // griddepcontrol.wait: ends the thread's pre-wait section
+  Nop,            // fences, hints: nothing to do when blocks run in turn
+  GridDepWait,    // griddepcontrol.wait: ends the thread's pre-wait section
+  GridDepTrigger, // griddepcontrol.launch_dependents: noted when early
   Mov,
   Ld,
   St,
@@ -294,23 +294,33 @@ private:
   std::map<uint64_t, uint64_t> ranges_; // start -> end
 };
 
+/// A launch that ran: its kernel's name and the global bytes it wrote.
+struct KernelWrites {
+  std::string name;
+  ByteRanges written;
+};
+
 /// Programmatic dependent launch (cuLaunchKernelEx with
 /// CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION): on a GPU the
-/// launch's blocks may start while the kernel before it still runs, and only
-/// griddepcontrol.wait waits for that kernel and its writes. A thread that,
-/// before its wait, reads bytes the kernel before wrote, or writes global
-/// memory at all, fails the launch: here the kernel before has ended when
-/// the blocks run, so the read would see the right values and go unnoticed.
-/// Only the kernel just before is checked against: zamba2c's kernels signal
-/// their dependents (griddepcontrol.launch_dependents) after their own wait,
-/// so the one before that has ended. Not checked: module .global variables
-/// (the kernels only read their constant tables). Accesses between the
-/// blocks of one launch are GlobalRaces' check.
+/// launch's blocks may start once every block of the kernel before it has
+/// signalled its dependents (griddepcontrol.launch_dependents) or ended, and
+/// only griddepcontrol.wait waits for that kernel and its writes. A thread
+/// that, before its wait, reads bytes a kernel that may still run wrote, or
+/// writes global memory at all, fails the launch: here those kernels have
+/// ended when the blocks run, so the read would see the right values and go
+/// unnoticed. The kernels that may still run: the one just before, and when
+/// that one signalled before its own wait, the ones it may overlap itself,
+/// and so on. Not checked: module .global variables (the kernels only read
+/// their constant tables). Accesses between the blocks of one launch are
+/// GlobalRaces' check.
 struct DependentLaunch {
-  /// The global bytes the kernel before wrote; null: this launch does not
-  /// depend on that kernel programmatically (nothing to check).
-  const ByteRanges *before = nullptr;
-  std::string beforeName; // that kernel, for the error
+  /// The launches that may still run, the one just before this first; null
+  /// or empty: this launch does not depend on one programmatically (nothing
+  /// to check).
+  const std::vector<KernelWrites> *running = nullptr;
+  /// Set by the launch when a thread of it signals its dependents before
+  /// its own wait (the launch after it may then overlap `running` too).
+  bool triggeredEarly = false;
 };
 
 /// The race check of global memory between the blocks of one launch: a
@@ -383,8 +393,15 @@ struct LaunchDims {
 bool launch(const Module &module, const Function &kernel,
             const LaunchDims &dims, void **params, const MemoryMap &memory,
             std::string &error, uint64_t *executed = nullptr,
-            const DependentLaunch *dependent = nullptr,
-            ByteRanges *written = nullptr, GlobalRaces *races = nullptr);
+            DependentLaunch *dependent = nullptr, ByteRanges *written = nullptr,
+            GlobalRaces *races = nullptr);
+
+/// What a dependent launch after `done` may overlap (DependentLaunch::running):
+/// `done` itself, then, when `done` ran as a dependent launch (`dependent`)
+/// and signalled its dependents before its wait, what it may have
+/// overlapped (`dependent->running`).
+std::vector<KernelWrites> runningAfter(KernelWrites done,
+                                       DependentLaunch *dependent);
 
 } // namespace ptxsim
 } // namespace zamba2

@@ -195,7 +195,7 @@ class BlockRunner {
 public:
   BlockRunner(const Module &m, const Function &k, const LaunchDims &dims,
               const std::vector<uint8_t> &params, const MemoryMap &memory,
-              std::string &error, const DependentLaunch *dependent,
+              std::string &error, DependentLaunch *dependent,
               ByteRanges *written, GlobalRaces *races)
       : module_(m), kernel_(k), dims_(dims), params_(params), memory_(memory),
         error_(error), dependent_(dependent), written_(written), races_(races) {
@@ -530,7 +530,8 @@ private:
 
   /// An access to device memory: a store is recorded in written_; before
   /// griddepcontrol.wait in a dependent launch, a store, or a load of what
-  /// the kernel before wrote, is an error (DependentLaunch); so is a touch
+  /// a kernel that may still run wrote, is an error (DependentLaunch); so is
+  /// a touch
   /// of a byte another block of the launch stored to, or a store to one
   /// another block loaded (GlobalRaces).
   uint8_t *deviceMemory(Thread &t, uint64_t address, uint64_t bytes,
@@ -545,7 +546,8 @@ private:
         return nullptr;
       }
     }
-    if (dependent_ && dependent_->before && !t.waited && access != Prefetch) {
+    if (dependent_ && dependent_->running && !dependent_->running->empty() &&
+        !t.waited && access != Prefetch) {
       std::string where = " of " + std::to_string(bytes) + " bytes at 0x" +
                           hex(address) + " before griddepcontrol.wait";
       if (access == Store) {
@@ -554,10 +556,18 @@ private:
                      "read it)");
         return nullptr;
       }
-      if (dependent_->before->overlaps(address, bytes)) {
+      const std::vector<KernelWrites> &running = *dependent_->running;
+      for (size_t i = 0; i < running.size(); ++i) {
+        if (!running[i].written.overlaps(address, bytes))
+          continue;
+        std::string which =
+            i == 0 ? "the kernel before this dependent launch"
+                   : "a kernel " + std::to_string(i + 1) +
+                         " launches before this dependent one (those "
+                         "between signalled their dependents before their "
+                         "wait)";
         fault(t, std::string("global ") + what + where + " reads what " +
-                     dependent_->beforeName +
-                     ", the kernel before this dependent launch, wrote");
+                     running[i].name + ", " + which + ", wrote");
         return nullptr;
       }
     }
@@ -1229,6 +1239,10 @@ private:
       case Op::GridDepWait:
         t.waited = true;
         break;
+      case Op::GridDepTrigger:
+        if (dependent_ && !t.waited)
+          dependent_->triggeredEarly = true;
+        break;
       case Op::Mov:
         mov(t, f, in);
         break;
@@ -1335,7 +1349,7 @@ private:
   const std::vector<uint8_t> &params_;
   const MemoryMap &memory_;
   std::string &error_;
-  const DependentLaunch *dependent_;
+  DependentLaunch *dependent_;
   ByteRanges *written_;
   GlobalRaces *races_;
   unsigned threadsPerBlock_ = 0;
@@ -1356,9 +1370,8 @@ public:
 
 bool launch(const Module &module, const Function &kernel,
             const LaunchDims &dims, void **params, const MemoryMap &memory,
-            std::string &error, uint64_t *executed,
-            const DependentLaunch *dependent, ByteRanges *written,
-            GlobalRaces *races) {
+            std::string &error, uint64_t *executed, DependentLaunch *dependent,
+            ByteRanges *written, GlobalRaces *races) {
   unsigned threads = dims.block[0] * dims.block[1] * dims.block[2];
   if (threads == 0 || threads > 1024 ||
       dims.grid[0] * dims.grid[1] * dims.grid[2] == 0) {
@@ -1393,6 +1406,16 @@ bool launch(const Module &module, const Function &kernel,
   if (executed)
     *executed += runner.executed;
   return true;
+}
+
+std::vector<KernelWrites> runningAfter(KernelWrites done,
+                                       DependentLaunch *dependent) {
+  std::vector<KernelWrites> running;
+  running.push_back(std::move(done));
+  if (dependent && dependent->running && dependent->triggeredEarly)
+    for (const KernelWrites &k : *dependent->running)
+      running.push_back(k);
+  return running;
 }
 
 } // namespace ptxsim

@@ -1160,10 +1160,10 @@ bool Parser::decodeOpcode(const std::string &word, Inst &in) {
   if (in.op == Op::Bar && parts.size() > 1 && parts[1] == "warp")
     return fail("unsupported instruction '" + word +
                 "' (warp-level barriers are not simulated)");
-  if (in.op == Op::Nop && base == "griddepcontrol" && parts.size() > 1 &&
-      parts[1] == "wait")
-    in.op = Op::GridDepWait;
-  if (in.op == Op::Nop || in.op == Op::GridDepWait)
+  if (in.op == Op::Nop && base == "griddepcontrol" && parts.size() > 1)
+    in.op = parts[1] == "wait" ? Op::GridDepWait : Op::GridDepTrigger;
+  if (in.op == Op::Nop || in.op == Op::GridDepWait ||
+      in.op == Op::GridDepTrigger)
     return true; // its modifiers do not matter here
   std::vector<Ty> types;
   bool toSpace = false;

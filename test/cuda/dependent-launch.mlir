@@ -51,6 +51,38 @@
 // CHECK-NOT: griddepcontrol
 // CHECK-LABEL: func.func @host(
 // CHECK-NOT: griddepcontrol
+
+// early-trigger: launch_dependents first, before the zamba2.before_wait ops
+// and the wait, in each case of a merged kernel too.
+// RUN: zamba2-opt %s --zamba2-gpu-dependent-launch=early-trigger | FileCheck %s --check-prefix=EARLY
+// EARLY-LABEL: gpu.func @copy(
+// EARLY-NEXT: nvvm.griddepcontrol launch_dependents
+// EARLY-NEXT: llvm.inline_asm has_side_effects "griddepcontrol.wait;", "~{memory}"
+// EARLY-NEXT: arith.constant 0 : index
+// EARLY-LABEL: gpu.func @helper(
+// EARLY-NOT: griddepcontrol
+// EARLY-LABEL: gpu.func @twice(
+// EARLY-NEXT: nvvm.griddepcontrol launch_dependents
+// EARLY-NEXT: llvm.inline_asm has_side_effects "griddepcontrol.wait;", "~{memory}"
+// EARLY-NEXT: gpu.return
+// EARLY-LABEL: gpu.func @prefetching(
+// EARLY-NEXT: nvvm.griddepcontrol launch_dependents
+// EARLY-NEXT: arith.constant
+// EARLY-NEXT: scf.if
+// EARLY: } {zamba2.before_wait}
+// EARLY-NEXT: llvm.inline_asm has_side_effects "griddepcontrol.wait;", "~{memory}"
+// EARLY-NEXT: memref.load
+// EARLY-LABEL: gpu.func @merged(
+// EARLY: scf.if
+// EARLY-NEXT: nvvm.griddepcontrol launch_dependents
+// EARLY-NEXT: memref.load %arg0{{.*}} {zamba2.before_wait}
+// EARLY-NEXT: llvm.inline_asm has_side_effects "griddepcontrol.wait;", "~{memory}"
+// EARLY-NEXT: memref.load %arg1
+// EARLY: } else {
+// EARLY-NEXT: nvvm.griddepcontrol launch_dependents
+// EARLY-NEXT: llvm.inline_asm has_side_effects "griddepcontrol.wait;", "~{memory}"
+// EARLY-NEXT: arith.constant
+// EARLY: } {zamba2.launch_cases}
 module attributes {gpu.container_module} {
   gpu.module @zamba2_kernels {
     gpu.func @copy(%a: memref<?xf32>, %b: memref<?xf32>) kernel {

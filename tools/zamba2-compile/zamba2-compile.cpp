@@ -167,6 +167,15 @@ cl::opt<bool> prefetchWeights(
              "H200, where the kernels load their first weights before that "
              "wait anyway; the numbers are the same)"),
     cl::init(false), cl::cat(category));
+cl::opt<bool> earlyTrigger(
+    "early-trigger",
+    cl::desc("--target cuda, sm_90 or newer: each kernel lets the next one "
+             "be scheduled as soon as it starts rather than after its wait "
+             "for the kernel before it, so that several kernels down the "
+             "stream load their weights while the first of them runs "
+             "(zamba2-gpu-dependent-launch's early-trigger; default off; the "
+             "numbers are the same)"),
+    cl::init(false), cl::cat(category));
 cl::opt<bool> mergeLaunches(
     "merge-launches",
     cl::desc("--target cuda: kernels that do not depend on each other and "
@@ -452,6 +461,8 @@ int main(int argc, char **argv) {
     return fail("--gpu-binary needs --target cuda");
   } else if (prefetchWeights) {
     return fail("--prefetch-weights needs --target cuda");
+  } else if (earlyTrigger) {
+    return fail("--early-trigger needs --target cuda");
   } else if (mergeLaunches.getNumOccurrences()) {
     return fail("--merge-launches needs --target cuda");
   }
@@ -555,6 +566,7 @@ int main(int argc, char **argv) {
         emit == Emit::PTX || gpuBinary == GpuBinary::Ptx ? "isa" : "fatbin";
     gpu.prefetchWeights = prefetchWeights;
     gpu.mergeLaunches = mergeLaunches;
+    gpu.earlyTrigger = earlyTrigger;
     dependentLaunch = mlir::zamba2::usesDependentLaunch(gpu);
     mlir::zamba2::buildCudaPipeline(pm, gpu);
   } else {

@@ -542,12 +542,13 @@ TEST(PtxSim, DependentLaunchWaitsBeforeReadingTheKernelBefore) {
   LaunchDims dims;
   dims.block[0] = 4;
   std::string error;
-  ByteRanges written;
+  std::vector<KernelWrites> running(1);
+  running[0].name = "producer";
   void *producerParams[] = {&pout};
   ASSERT_TRUE(launch(*m, *m->kernel("producer"), dims, producerParams, memory,
-                     error, nullptr, nullptr, &written))
+                     error, nullptr, nullptr, &running[0].written))
       << error;
-  DependentLaunch dependent{&written, "producer"};
+  DependentLaunch dependent{&running};
   EXPECT_TRUE(launch(*m, *m->kernel("good"), dims, params, memory, error,
                      nullptr, &dependent))
       << error;
@@ -585,6 +586,79 @@ TEST(PtxSim, DependentLaunchWaitsBeforeReadingTheKernelBefore) {
   EXPECT_TRUE(
       launch(*m, *m->kernel("early_write"), dims, params, memory, error))
       << error;
+}
+
+TEST(PtxSim, EarlyTriggerLetsTheNextLaunchOverlapTheKernelsBefore) {
+  // producer writes out[tid]; relay (a dependent launch after it) signals
+  // its dependents before or after its wait; reader (a dependent launch
+  // after relay) loads out before its wait. Only when relay signalled
+  // early may reader run while producer still does.
+  auto relay = [](const std::string &name, bool early) {
+    std::string wait = "  griddepcontrol.wait;\n";
+    std::string trigger = "  griddepcontrol.launch_dependents;\n";
+    return ".visible .entry " + name + "()\n{\n" +
+           (early ? trigger + wait : wait + trigger) + "  ret;\n}\n";
+  };
+  auto m = parse(R"(
+.visible .entry producer(.param .u64 out)
+{
+  .reg .b32 %r<2>;
+  .reg .b64 %rd<4>;
+  ld.param.u64 %rd1, [out];
+  mov.u32 %r1, %tid.x;
+  mul.wide.u32 %rd2, %r1, 4;
+  add.s64 %rd3, %rd1, %rd2;
+  st.global.u32 [%rd3], %r1;
+  ret;
+}
+.visible .entry reader(.param .u64 out)
+{
+  .reg .b32 %r<3>;
+  .reg .b64 %rd<4>;
+  ld.param.u64 %rd1, [out];
+  mov.u32 %r1, %tid.x;
+  mul.wide.u32 %rd2, %r1, 4;
+  add.s64 %rd3, %rd1, %rd2;
+  ld.global.u32 %r2, [%rd3];
+  griddepcontrol.wait;
+  ret;
+}
+)" + relay("relay_early", true) +
+                 relay("relay_late", false));
+  std::vector<uint32_t> out(4, 0);
+  MemoryMap memory;
+  memory.add(out.data(), out.size() * 4);
+  uint32_t *pout = out.data();
+  void *params[] = {&pout};
+  LaunchDims dims;
+  dims.block[0] = 4;
+  for (bool early : {true, false}) {
+    std::string error;
+    KernelWrites produced{"producer", {}};
+    ASSERT_TRUE(launch(*m, *m->kernel("producer"), dims, params, memory, error,
+                       nullptr, nullptr, &produced.written))
+        << error;
+    std::vector<KernelWrites> running = runningAfter(produced, nullptr);
+    DependentLaunch relayed{&running};
+    std::string relayName = early ? "relay_early" : "relay_late";
+    KernelWrites relayDone{relayName, {}};
+    ASSERT_TRUE(launch(*m, *m->kernel(relayName), dims, nullptr, memory, error,
+                       nullptr, &relayed, &relayDone.written))
+        << error;
+    EXPECT_EQ(relayed.triggeredEarly, early);
+    std::vector<KernelWrites> next = runningAfter(relayDone, &relayed);
+    ASSERT_EQ(next.size(), early ? 2u : 1u);
+    DependentLaunch read{&next};
+    bool ok = launch(*m, *m->kernel("reader"), dims, params, memory, error,
+                     nullptr, &read);
+    EXPECT_EQ(ok, !early) << error;
+    if (early)
+      EXPECT_NE(error.find("reads what producer, a kernel 2 launches before "
+                           "this dependent one (those between signalled "
+                           "their dependents before their wait), wrote"),
+                std::string::npos)
+          << error;
+  }
 }
 
 TEST(PtxSim, BlocksOfALaunchTouchingAStoredByteRace) {
