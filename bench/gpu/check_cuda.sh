@@ -7,16 +7,17 @@
 #     synthesized hidden-256 models (one and two Mamba groups, the second
 #     with adapters of rank 64, so that int4 quantizes their B), each as f32
 #     and int4, with the default passes, with --fuse-norm, with
-#     --fuse-norm --prefetch-weights, with --fuse-conv=false and with
-#     --merge-launches=false; each scored on the fixture's batch of
+#     --fuse-norm --prefetch-weights, with --fuse-conv=false, with
+#     --merge-launches=false and with --early-trigger; each scored on the fixture's batch of
 #     2 and on its row 0 alone (batch 1: the one-row decode kernels); the
 #     runtime tools and the token files go to OUT.
 #   bench/gpu/check_cuda.sh check OUT             (on the GPU machine)
 #     packs the weights, scores the same tokens on the GPU and compares:
 #     f32 against the CPU f32 logits (1e-5 relative L2) and against the
 #     fixture's float64 reference (1e-4), --fuse-norm (and with prefetch)
-#     against the default CUDA package (1e-6), --fuse-conv=false and
-#     --merge-launches=false against it bit for bit (0), int4 against the
+#     against the default CUDA package (1e-6), --fuse-conv=false,
+#     --merge-launches=false and --early-trigger against it bit for bit
+#     (0), int4 against the
 #     CPU int4
 #     logits (1e-5).
 #     Ends with "N passed, N failed"; exit status 1 when any failed.
@@ -33,7 +34,9 @@ reference() { # the fixture file (tokens and float64 logits) of model $1
   esac
 }
 batches="b2 b1"
-variants="default fuse-norm prefetch no-fuse-conv no-merge-launches"
+# ZAMBA2_CHECK_VARIANTS (prepare) picks the option sets ("default" first);
+# prepare records them in OUT for check.
+variants=${ZAMBA2_CHECK_VARIANTS:-default fuse-norm prefetch no-fuse-conv no-merge-launches early-trigger}
 
 tokens_of() { # OUT MODEL BATCH: the token file (b1: row 0 of the fixture's)
   if [[ $3 == b2 ]]; then reference "$2"; else echo "$1/tokens-$2-b1.safetensors"; fi
@@ -45,15 +48,17 @@ flags_of() { # VARIANT: zamba2-compile flags beside --target cuda
     prefetch) echo --fuse-norm --prefetch-weights ;;
     no-fuse-conv) echo --fuse-conv=false ;;
     no-merge-launches) echo --merge-launches=false ;;
+    early-trigger) echo --early-trigger ;;
   esac
 }
 
 same_as_default() { # VARIANT: its tolerance against the default package
   # --fuse-conv=false: the same f32 operations (mul.rn/add.rn, no
   # contraction) in another kernel, so bit-identical; --merge-launches=false:
-  # the same kernels, launched apart; the others reorder sums.
+  # the same kernels, launched apart; --early-trigger: the same kernels,
+  # overlapping more of the ones before them; the others reorder sums.
   case $1 in
-    no-fuse-conv | no-merge-launches) echo 0 ;;
+    no-fuse-conv | no-merge-launches | early-trigger) echo 0 ;;
     *) echo 1e-6 ;;
   esac
 }
@@ -106,12 +111,14 @@ if [[ $mode == prepare ]]; then
     done
   done
   rm -rf "$out/ckpt-s256" "$out/ckpt-s256g2"
+  echo "$variants" > "$out/variants"
   echo "prepared $out"
   exit 0
 fi
 
 out=${2:?OUT}
 bin=$out/bin
+[[ -f $out/variants ]] && variants=$(cat "$out/variants")
 synthesize "$bin" "$out" || exit 1
 passed=0 failed=0
 compare() { # WHAT A B TOLERANCE
