@@ -264,6 +264,57 @@ Value rmsScale(Emitter &e, Value sumSq, int64_t width, double eps) {
   return math::RsqrtOp::create(e.b, e.loc, e.fadd(mean, e.f32(eps)));
 }
 
+/// Elements of a row a thread loads at once (kStridedBatch of its strided
+/// elements, see forStrided).
+constexpr int64_t kStridedBatch = 8;
+
+/// Visits the elements tid, tid + threads, ... below `count` of a row that
+/// a block's `threads` threads share (element j of the thread: tid + j
+/// threads), as straight-line code in batches of kStridedBatch: `load`
+/// issues an element's loads, and only once the whole batch's are issued,
+/// `use` consumes them, element by element in order. A rolled loop keeps
+/// one load in flight per thread, so that a row read from L2 cost a load
+/// latency per element of the thread; batched, the latency of a batch. When `threads` does not divide `count`, the elements past the
+/// end load the last one and `use` gets `valid` (whether the element is
+/// real; null when all are).
+void forStrided(
+    Emitter &e, Value tid, int64_t count, int64_t threads,
+    function_ref<SmallVector<Value>(Emitter &, Value element, int64_t j)> load,
+    function_ref<void(Emitter &, Value element, Value valid,
+                      ArrayRef<Value> loaded, int64_t j)>
+        use) {
+  int64_t perThread = (count + threads - 1) / threads;
+  bool exact = count % threads == 0;
+  for (int64_t first = 0; first < perThread; first += kStridedBatch) {
+    struct Loaded {
+      Value element, valid;
+      SmallVector<Value> values;
+      int64_t j;
+    };
+    SmallVector<Loaded> batch;
+    for (int64_t j = first; j < std::min(perThread, first + kStridedBatch);
+         ++j) {
+      Value element = e.add(tid, e.idx(j * threads));
+      Value valid;
+      if (!exact) {
+        valid = e.lt(element, e.idx(count));
+        element = e.min(element, e.idx(count - 1));
+      }
+      batch.push_back({element, valid, load(e, element, j), j});
+    }
+    for (Loaded &l : batch)
+      use(e, l.element, l.valid, l.values, l.j);
+  }
+}
+
+/// `body` where `valid` holds (always when it is null).
+void whenValid(Emitter &e, Value valid, function_ref<void()> body) {
+  if (valid)
+    e.when(valid, body);
+  else
+    body();
+}
+
 /// The alignment of a load of 4 consecutive elements of a row of `m` from
 /// an element whose index is a multiple of 4: 4 elements' bytes (at most
 /// 16) when the rows start 16-byte aligned, else one element's.
@@ -282,37 +333,51 @@ struct NormBuffers {
   double eps;
   int64_t groups;
 
-  /// v at (row, c) as f32.
-  Value value(Emitter &e, Value x, ArrayRef<Value> row, Value c) const {
-    Value v = e.load(x, with(row, c));
-    if (residual)
-      v = e.fadd(v, e.load(residual, with(row, c)));
-    if (gate)
-      v = e.fmul(v, silu(e.b, e.loc, e.load(gate, with(row, c))));
-    return v;
+  /// What v at (row, c) reads, as f32: x, then residual and gate when
+  /// present (`combine` makes v of them).
+  SmallVector<Value> load(Emitter &e, Value x, ArrayRef<Value> row,
+                          Value c) const {
+    SmallVector<Value> loaded{e.load(x, with(row, c))};
+    for (Value m : {residual, gate})
+      if (m)
+        loaded.push_back(e.load(m, with(row, c)));
+    return loaded;
   }
 
-  /// v at (row, first .. first + 3) as a vector<4xf32> (the same operations
-  /// element by element).
-  Value value4(Emitter &e, Value x, ArrayRef<Value> row, Value first) const {
+  /// The same for (row, first .. first + 3), as vector<4xf32>.
+  SmallVector<Value> load4(Emitter &e, Value x, ArrayRef<Value> row,
+                           Value first) const {
     auto f32x4 = VectorType::get({4}, e.b.getF32Type());
-    auto load4 = [&](Value m) -> Value {
+    SmallVector<Value> loaded;
+    for (Value m : {x, residual, gate}) {
+      if (!m)
+        continue;
       Type elem = cast<MemRefType>(m.getType()).getElementType();
       Value v = vector::LoadOp::create(e.b, e.loc, VectorType::get({4}, elem),
                                        m, with(row, first),
                                        /*nontemporal=*/false, pieceAlign(m));
-      return elem.isF32() ? v : arith::ExtFOp::create(e.b, e.loc, f32x4, v);
-    };
-    Value v = load4(x);
+      loaded.push_back(
+          elem.isF32() ? v : arith::ExtFOp::create(e.b, e.loc, f32x4, v));
+    }
+    return loaded;
+  }
+
+  /// v of what `load` or `load4` read (f32 or vector<4xf32>; the same
+  /// operations element by element): x, x + residual or x * silu(gate).
+  Value combine(Emitter &e, ArrayRef<Value> loaded) const {
+    Value v = loaded[0];
     if (residual)
-      v = e.fadd(v, load4(residual));
+      v = e.fadd(v, loaded[1]);
     if (gate) {
-      Value g = load4(gate);
+      Value g = loaded.back();
+      auto vecType = dyn_cast<VectorType>(g.getType());
+      if (!vecType)
+        return e.fmul(v, silu(e.b, e.loc, g));
       SmallVector<Value> gated;
-      for (int64_t j = 0; j < 4; ++j)
+      for (int64_t j = 0; j < vecType.getNumElements(); ++j)
         gated.push_back(
             silu(e.b, e.loc, vector::ExtractOp::create(e.b, e.loc, g, j)));
-      v = e.fmul(v, vector::FromElementsOp::create(e.b, e.loc, f32x4, gated));
+      v = e.fmul(v, vector::FromElementsOp::create(e.b, e.loc, vecType, gated));
     }
     return v;
   }
@@ -375,18 +440,22 @@ void stageRow(Emitter &e, Value x, ArrayRef<Value> row, const StagedRow &staged,
   auto f32Vec = VectorType::get({4}, b.getF32Type());
   llvm::MaybeAlign align(rowsAligned16(x) ? 16
                                           : elem.getIntOrFloatBitWidth() / 8);
-  scf::ForOp::create(
-      b, e.loc, tid, e.idx(k / 4), e.idx(threads), ValueRange{},
-      [&](OpBuilder &lb, Location l, Value piece, ValueRange) {
-        Emitter le{lb, l};
-        Value v = vector::LoadOp::create(lb, l, VectorType::get({4}, elem), x,
-                                         with(row, le.mul(piece, le.idx(4))),
-                                         /*nontemporal=*/false, align);
+  forStrided(
+      e, tid, k / 4, threads,
+      [&](Emitter &le, Value piece, int64_t) -> SmallVector<Value> {
+        return {vector::LoadOp::create(b, le.loc, VectorType::get({4}, elem), x,
+                                       with(row, le.mul(piece, le.idx(4))),
+                                       /*nontemporal=*/false, align)};
+      },
+      [&](Emitter &le, Value piece, Value valid, ArrayRef<Value> loaded,
+          int64_t) {
+        Value v = loaded[0];
         if (!elem.isF32())
-          v = arith::ExtFOp::create(lb, l, f32Vec, v);
-        memref::StoreOp::create(lb, l, v, staged.memory,
-                                stagedSlot(le, piece, staged.pieces));
-        scf::YieldOp::create(lb, l);
+          v = arith::ExtFOp::create(b, le.loc, f32Vec, v);
+        whenValid(le, valid, [&] {
+          memref::StoreOp::create(b, le.loc, v, staged.memory,
+                                  stagedSlot(le, piece, staged.pieces));
+        });
       });
   gpu::BarrierOp::create(b, e.loc);
 }
@@ -434,10 +503,11 @@ bool stagesNormalizedRow(Value x, const NormedInput &in) {
 }
 
 /// stageRow for a normalised row: each thread computes v for its pieces
-/// (NormBuffers::value4) and stores them, keeping per-group sums of their
-/// squares; after the block's sums, each thread scales its own pieces by
-/// their group's 1 / sqrt(mean v^2 + eps) and the norm's weights (in the
-/// rms_norm kernel's order: (v * inv) * w), then the block waits.
+/// (NormBuffers::load4 and combine, batched by forStrided) and stores them,
+/// keeping per-group sums of their squares; after the block's sums, each thread
+/// scales its own pieces by their group's 1 / sqrt(mean v^2 + eps) and the
+/// norm's weights (in the rms_norm kernel's order: (v * inv) * w), then the
+/// block waits.
 void stageNormalizedRow(Emitter &e, const NormBuffers &n, Value x,
                         ArrayRef<Value> row, const StagedRow &staged, Value tid,
                         int64_t threads) {
@@ -449,57 +519,68 @@ void stageNormalizedRow(Emitter &e, const NormBuffers &n, Value x,
   auto groupOf = [&](Emitter &ge, Value first) {
     return ge.div(first, ge.idx(width));
   };
-  SmallVector<Value> zeros(n.groups, e.f32(0.0));
-  auto sums = scf::ForOp::create(
-      b, e.loc, tid, e.idx(k / 4), e.idx(threads), zeros,
-      [&](OpBuilder &lb, Location l, Value piece, ValueRange accs) {
-        Emitter le{lb, l};
-        Value first = le.mul(piece, le.idx(4));
-        Value v = n.value4(le, x, row, first);
-        memref::StoreOp::create(lb, l, v, staged.memory,
-                                stagedSlot(le, piece, staged.pieces));
+  SmallVector<Value> partial(n.groups, e.f32(0.0));
+  forStrided(
+      e, tid, k / 4, threads,
+      [&](Emitter &le, Value piece, int64_t) {
+        return n.load4(le, x, row, le.mul(piece, le.idx(4)));
+      },
+      [&](Emitter &le, Value piece, Value valid, ArrayRef<Value> loaded,
+          int64_t) {
+        Value v = n.combine(le, loaded);
+        whenValid(le, valid, [&] {
+          memref::StoreOp::create(b, le.loc, v, staged.memory,
+                                  stagedSlot(le, piece, staged.pieces));
+        });
         Value sq = vector::ReductionOp::create(
-            lb, l, vector::CombiningKind::ADD, le.fmul(v, v));
-        SmallVector<Value> next(accs);
-        Value group = n.groups > 1 ? groupOf(le, first) : Value();
+            b, le.loc, vector::CombiningKind::ADD, le.fmul(v, v));
+        if (valid)
+          sq = arith::SelectOp::create(b, le.loc, valid, sq, le.f32(0.0));
+        Value group =
+            n.groups > 1 ? groupOf(le, le.mul(piece, le.idx(4))) : Value();
         for (int64_t g = 0; g < n.groups; ++g) {
-          Value add = n.groups > 1
-                          ? arith::SelectOp::create(
-                                lb, l, le.eq(group, le.idx(g)), sq, le.f32(0.0))
-                                .getResult()
-                          : sq;
-          next[g] = le.fadd(next[g], add);
+          Value add =
+              n.groups > 1
+                  ? arith::SelectOp::create(b, le.loc, le.eq(group, le.idx(g)),
+                                            sq, le.f32(0.0))
+                        .getResult()
+                  : sq;
+          partial[g] = le.fadd(partial[g], add);
         }
-        scf::YieldOp::create(lb, l, next);
       });
   SmallVector<Value> invs;
-  SmallVector<Value> partial(sums.getResults());
   for (Value total : blockSums(e, partial, tid, threads))
     invs.push_back(rmsScale(e, total, width, n.eps));
   Type wElem = cast<MemRefType>(n.weight.getType()).getElementType();
-  scf::ForOp::create(
-      b, e.loc, tid, e.idx(k / 4), e.idx(threads), ValueRange{},
-      [&](OpBuilder &lb, Location l, Value piece, ValueRange) {
-        Emitter le{lb, l};
-        Value first = le.mul(piece, le.idx(4));
-        Value slot = stagedSlot(le, piece, staged.pieces);
-        Value inv = invs[0];
-        if (n.groups > 1) {
-          Value group = groupOf(le, first);
-          for (int64_t g = 1; g < n.groups; ++g)
-            inv = arith::SelectOp::create(lb, l, le.eq(group, le.idx(g)),
-                                          invs[g], inv);
-        }
+  forStrided(
+      e, tid, k / 4, threads,
+      [&](Emitter &le, Value piece, int64_t) -> SmallVector<Value> {
         Value w = vector::LoadOp::create(
-            lb, l, VectorType::get({4}, wElem), n.weight, ValueRange{first},
+            b, le.loc, VectorType::get({4}, wElem), n.weight,
+            ValueRange{le.mul(piece, le.idx(4))},
             /*nontemporal=*/false, pieceAlign(n.weight));
-        if (!wElem.isF32())
-          w = arith::ExtFOp::create(lb, l, f32x4, w);
-        Value v = memref::LoadOp::create(lb, l, staged.memory, slot);
-        Value scaled = le.fmul(
-            le.fmul(v, vector::BroadcastOp::create(lb, l, f32x4, inv)), w);
-        memref::StoreOp::create(lb, l, scaled, staged.memory, slot);
-        scf::YieldOp::create(lb, l);
+        return {w};
+      },
+      [&](Emitter &le, Value piece, Value valid, ArrayRef<Value> loaded,
+          int64_t) {
+        whenValid(le, valid, [&] {
+          Value slot = stagedSlot(le, piece, staged.pieces);
+          Value inv = invs[0];
+          if (n.groups > 1) {
+            Value group = groupOf(le, le.mul(piece, le.idx(4)));
+            for (int64_t g = 1; g < n.groups; ++g)
+              inv = arith::SelectOp::create(b, le.loc, le.eq(group, le.idx(g)),
+                                            invs[g], inv);
+          }
+          Value w = loaded[0];
+          if (!wElem.isF32())
+            w = arith::ExtFOp::create(b, le.loc, f32x4, w);
+          Value v = memref::LoadOp::create(b, le.loc, staged.memory, slot);
+          Value scaled = le.fmul(
+              le.fmul(v, vector::BroadcastOp::create(b, le.loc, f32x4, inv)),
+              w);
+          memref::StoreOp::create(b, le.loc, scaled, staged.memory, slot);
+        });
       });
   gpu::BarrierOp::create(b, e.loc);
 }
@@ -1660,6 +1741,9 @@ void emitLinear(Emitter &e, const LinearKernel &k) {
 constexpr int64_t kNormThreads = 1024;
 /// The most weights per thread the norm kernel loads before its wait.
 constexpr int64_t kMaxPreloadedNormWeights = 4;
+/// The most values v per thread the norm kernel keeps in registers between
+/// its sum and its scaling (more are loaded and computed again).
+constexpr int64_t kMaxKeptNormValues = 8;
 
 /// out[m, g*W + c] = v(m, g*W + c) / sqrt(mean_c v^2 + eps) * weight[g*W + c]
 /// over each group of W = width / groups channels of the norm `n` of x, one
@@ -1670,57 +1754,72 @@ void emitRowNorm(Emitter &e, const NormBuffers &n, Value x, Value out) {
   int64_t width = outType.getShape().back() / groups;
   Value rows = leadingCount(e, out);
   SmallVector<Value> sizes = leadingSizes(e, out);
-  launch(e, "rms_norm", e.mul(rows, e.idx(groups)), e.idx(1), e.idx(1),
-         kNormThreads, [&](Emitter &d, gpu::LaunchOp op) {
-           Value tid = op.getThreadIds().x;
-           Value block = op.getBlockIds().x;
-           SmallVector<Value> row =
-               rowIndices(d, sizes, d.div(block, d.idx(groups)));
-           Value base = d.mul(d.rem(block, d.idx(groups)), d.idx(width));
-           // The norm's weights of this thread's channels, loaded before
-           // the dependent-launch wait (kBeforeWaitAttr: they do not depend
-           // on the kernels before), when each thread has the same few.
-           SmallVector<Value> preloaded;
-           if (width % kNormThreads == 0 &&
-               width / kNormThreads <= kMaxPreloadedNormWeights)
-             for (int64_t j = 0; j < width / kNormThreads; ++j) {
-               preloaded.push_back(beforeWait(memref::LoadOp::create(
-                   d.b, d.loc, n.weight,
-                   d.add(base, d.add(tid, d.idx(j * kNormThreads))))));
-             }
-           auto sumSq = scf::ForOp::create(
-               d.b, d.loc, tid, d.idx(width), d.idx(kNormThreads),
-               ValueRange{d.f32(0.0)},
-               [&](OpBuilder &lb, Location l, Value c, ValueRange acc) {
-                 Emitter le{lb, l};
-                 Value v = n.value(le, x, row, le.add(base, c));
-                 scf::YieldOp::create(lb, l, le.fadd(acc[0], le.fmul(v, v)));
-               });
-           Value inv =
-               rmsScale(d, blockSum(d, sumSq.getResult(0), tid, kNormThreads),
-                        width, n.eps);
-           auto scaleAndStore = [&](Emitter &le, Value c, Value weight) {
-             Value channel = le.add(base, c);
-             Value v = le.fmul(n.value(le, x, row, channel), inv);
-             le.store(le.fmul(v, toF32(le.b, le.loc, weight)), out,
-                      with(row, channel));
-           };
-           if (!preloaded.empty()) {
-             for (size_t j = 0; j < preloaded.size(); ++j)
-               scaleAndStore(d, d.add(tid, d.idx(j * kNormThreads)),
-                             preloaded[j]);
-             return;
-           }
-           scf::ForOp::create(
-               d.b, d.loc, tid, d.idx(width), d.idx(kNormThreads), ValueRange{},
-               [&](OpBuilder &lb, Location l, Value c, ValueRange) {
-                 Emitter le{lb, l};
-                 scaleAndStore(
-                     le, c,
-                     memref::LoadOp::create(lb, l, n.weight, le.add(base, c)));
-                 scf::YieldOp::create(lb, l);
-               });
-         });
+  launch(
+      e, "rms_norm", e.mul(rows, e.idx(groups)), e.idx(1), e.idx(1),
+      kNormThreads, [&](Emitter &d, gpu::LaunchOp op) {
+        Value tid = op.getThreadIds().x;
+        Value block = op.getBlockIds().x;
+        SmallVector<Value> row =
+            rowIndices(d, sizes, d.div(block, d.idx(groups)));
+        Value base = d.mul(d.rem(block, d.idx(groups)), d.idx(width));
+        // The norm's weights of this thread's channels, loaded before
+        // the dependent-launch wait (kBeforeWaitAttr: they do not depend
+        // on the kernels before), when each thread has the same few.
+        SmallVector<Value> preloaded;
+        if (width % kNormThreads == 0 &&
+            width / kNormThreads <= kMaxPreloadedNormWeights)
+          for (int64_t j = 0; j < width / kNormThreads; ++j) {
+            preloaded.push_back(beforeWait(memref::LoadOp::create(
+                d.b, d.loc, n.weight,
+                d.add(base, d.add(tid, d.idx(j * kNormThreads))))));
+          }
+        // v of the thread's channels tid, tid + kNormThreads, ...: kept
+        // for the scaling when there are few, else computed again.
+        bool keep = width <= kMaxKeptNormValues * kNormThreads;
+        SmallVector<Value> kept;
+        Value sumSq = d.f32(0.0);
+        forStrided(
+            d, tid, width, kNormThreads,
+            [&](Emitter &le, Value c, int64_t) {
+              return n.load(le, x, row, le.add(base, c));
+            },
+            [&](Emitter &le, Value, Value valid, ArrayRef<Value> loaded,
+                int64_t) {
+              Value v = n.combine(le, loaded);
+              Value sq = le.fmul(v, v);
+              if (valid)
+                sq = arith::SelectOp::create(le.b, le.loc, valid, sq,
+                                             le.f32(0.0));
+              sumSq = le.fadd(sumSq, sq);
+              if (keep)
+                kept.push_back(v);
+            });
+        Value inv =
+            rmsScale(d, blockSum(d, sumSq, tid, kNormThreads), width, n.eps);
+        // The weight (preloaded, or loaded here), then v's loads when
+        // not kept.
+        forStrided(
+            d, tid, width, kNormThreads,
+            [&](Emitter &le, Value c, int64_t j) {
+              Value channel = le.add(base, c);
+              SmallVector<Value> loaded{
+                  j < static_cast<int64_t>(preloaded.size())
+                      ? preloaded[j]
+                      : memref::LoadOp::create(le.b, le.loc, n.weight, channel)
+                            .getResult()};
+              if (!keep)
+                llvm::append_range(loaded, n.load(le, x, row, channel));
+              return loaded;
+            },
+            [&](Emitter &le, Value c, Value valid, ArrayRef<Value> loaded,
+                int64_t j) {
+              Value v = keep ? kept[j] : n.combine(le, loaded.drop_front());
+              v = le.fmul(v, inv);
+              Value y = le.fmul(v, toF32(le.b, le.loc, loaded[0]));
+              whenValid(le, valid,
+                        [&] { le.store(y, out, with(row, le.add(base, c))); });
+            });
+      });
 }
 
 //===----------------------------------------------------------------------===//

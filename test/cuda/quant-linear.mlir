@@ -1,7 +1,8 @@
 // quant_linear on the CUDA target is bufferized into the linear kernel.
 // One token row (2 outputs per warp): the block first copies x's row to
-// workgroup memory (an array of vector<4xf32>), each 16-byte piece at a
-// swizzled slot (piece xor a function of the step), and waits at a barrier. A lane loads 16 contiguous
+// workgroup memory (an array of vector<4xf32>; each thread loads all its
+// pieces, then stores them), each 16-byte piece at a swizzled slot (piece
+// xor a function of the step), and waits at a barrier. A lane loads 16 contiguous
 // bytes of a packed weight row per step (32 int4 or 16 int8 weights of one
 // group) as 4 32-bit words, and the step's x back from workgroup memory as
 // 8 (int4) or 4 (int8) 16-byte pieces. Field j of every word (the words are little-endian: weight
@@ -26,10 +27,13 @@
 // CHECK-LABEL: func.func @int4_sym
 // CHECK: gpu.launch {{.*}} module(@linear_r1) function(@linear_r1)
 // CHECK: %[[XS:.*]] = memref.get_global @zamba2_workgroup_4f32x256 : memref<256xvector<4xf32>, #gpu.address_space<workgroup>>
-// CHECK: scf.for %[[PIECE:.*]] = %{{.*}} to %{{.*}} step %{{.*}} {
-// CHECK: %[[XV:.*]] = vector.load %{{.*}} {alignment = 16 : i64} : memref<?x1x1024xf32>, vector<4xf32>
-// CHECK: arith.xori %[[PIECE]], %{{.*}} : index
-// CHECK: memref.store %[[XV]], %[[XS]][%{{.*}}] : memref<256xvector<4xf32>, #gpu.address_space<workgroup>>
+// CHECK-NOT: scf.for
+// CHECK: %[[XV0:.*]] = vector.load %{{.*}} {alignment = 16 : i64} : memref<?x1x1024xf32>, vector<4xf32>
+// CHECK: %[[XV1:.*]] = vector.load %{{.*}} {alignment = 16 : i64} : memref<?x1x1024xf32>, vector<4xf32>
+// CHECK: arith.xori
+// CHECK: memref.store %[[XV0]], %[[XS]][%{{.*}}] : memref<256xvector<4xf32>, #gpu.address_space<workgroup>>
+// CHECK: arith.xori
+// CHECK: memref.store %[[XV1]], %[[XS]][%{{.*}}] : memref<256xvector<4xf32>, #gpu.address_space<workgroup>>
 // CHECK: gpu.barrier
 // CHECK: scf.for {{.*}} -> (vector<4xf32>, vector<4xf32>)
 // CHECK: memref.load %{{.*}} : memref<16x16xf16>
