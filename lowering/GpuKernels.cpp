@@ -274,9 +274,9 @@ constexpr int64_t kStridedBatch = 8;
 /// issues an element's loads, and only once the whole batch's are issued,
 /// `use` consumes them, element by element in order. A rolled loop keeps
 /// one load in flight per thread, so that a row read from L2 cost a load
-/// latency per element of the thread; batched, the latency of a batch. When `threads` does not divide `count`, the elements past the
-/// end load the last one and `use` gets `valid` (whether the element is
-/// real; null when all are).
+/// latency per element of the thread; batched, the latency of a batch. When
+/// `threads` does not divide `count`, the elements past the end load the last
+/// one and `use` gets `valid` (whether the element is real; null when all are).
 void forStrided(
     Emitter &e, Value tid, int64_t count, int64_t threads,
     function_ref<SmallVector<Value>(Emitter &, Value element, int64_t j)> load,
@@ -313,6 +313,18 @@ void whenValid(Emitter &e, Value valid, function_ref<void()> body) {
     e.when(valid, body);
   else
     body();
+}
+
+/// `m` at `at` as f32 where `cond` holds, else 0 (nothing loaded).
+Value loadWhere(Emitter &e, Value cond, Value m, ValueRange at) {
+  auto ifOp = scf::IfOp::create(e.b, e.loc, TypeRange{e.b.getF32Type()}, cond,
+                                /*withElseRegion=*/true);
+  OpBuilder::InsertionGuard guard(e.b);
+  e.b.setInsertionPointToStart(ifOp.thenBlock());
+  scf::YieldOp::create(e.b, e.loc, e.load(m, at));
+  e.b.setInsertionPointToStart(ifOp.elseBlock());
+  scf::YieldOp::create(e.b, e.loc, e.f32(0.0));
+  return ifOp.getResult(0);
 }
 
 /// The alignment of a load of 4 consecutive elements of a row of `m` from
@@ -1581,6 +1593,23 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
                               k.conv->width, batchRow, convIndex,
                               /*early=*/true, convolved);
         }
+        // The epilogue's bias (a weight: before the wait) and residual (the
+        // first load after the wait, so that its latency passes with the
+        // staging and the product's), of the lane's pair; a pair past the
+        // rows or channels loads no residual (those bytes are another
+        // block's).
+        Value row = d.add(d.mul(op.getBlockIds().x, d.idx(rowBlock)), pairRow);
+        Value inRange = arith::AndIOp::create(d.b, d.loc, d.lt(row, rows),
+                                              d.lt(pairChannel, n));
+        SmallVector<Value> at =
+            with(rowIndices(d, sizes, d.min(row, lastRow)), pairN);
+        Value bias, base;
+        if (k.bias)
+          bias = toF32(d.b, d.loc,
+                       beforeWait(memref::LoadOp::create(d.b, d.loc, k.bias,
+                                                         ValueRange{pairN})));
+        if (k.base)
+          base = loadWhere(d, inRange, k.base, at);
         // Every thread of the block stages (the barrier), so before the
         // channel bound.
         std::optional<StagedRow> stagedRow;
@@ -1621,18 +1650,13 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
           else if (k.lora)
             accumulate(d, *k.lora, rowIdx, ns, lane, acc);
           Value v = warpSumsSpread(d, acc, lane);
-          Value row = d.add(first, pairRow);
-          Value stores = arith::AndIOp::create(
-              d.b, d.loc, leader,
-              arith::AndIOp::create(d.b, d.loc, d.lt(row, rows),
-                                    d.lt(pairChannel, n)));
+          Value stores = arith::AndIOp::create(d.b, d.loc, leader, inRange);
           d.when(stores, [&] {
-            SmallVector<Value> at = with(rowIndices(d, sizes, row), pairN);
             Value y = v;
-            if (k.bias)
-              y = d.fadd(y, d.load(k.bias, pairN));
-            if (k.base)
-              y = d.fadd(y, d.load(k.base, at));
+            if (bias)
+              y = d.fadd(y, bias);
+            if (base)
+              y = d.fadd(y, base);
             if (k.conv)
               y = convolveOutput(d, *k.conv, *taps, at[0], convIndex, convolved,
                                  y);
