@@ -1593,23 +1593,37 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
                               k.conv->width, batchRow, convIndex,
                               /*early=*/true, convolved);
         }
-        // The epilogue's bias (a weight: before the wait) and residual (the
-        // first load after the wait, so that its latency passes with the
-        // staging and the product's), of the lane's pair; a pair past the
-        // rows or channels loads no residual (those bytes are another
-        // block's).
-        Value row = d.add(d.mul(op.getBlockIds().x, d.idx(rowBlock)), pairRow);
-        Value inRange = arith::AndIOp::create(d.b, d.loc, d.lt(row, rows),
-                                              d.lt(pairChannel, n));
-        SmallVector<Value> at =
-            with(rowIndices(d, sizes, d.min(row, lastRow)), pairN);
+        // One row: the epilogue's bias (a weight: before the wait) and
+        // residual (the first load after the wait, so that its latency
+        // passes with the staging and the product's), of the lane's pair; a
+        // pair past the rows or channels loads no residual (those bytes are
+        // another block's). Several rows load them in the epilogue (early,
+        // they cost the 8-row kernels 4% at batch 8 on an H100: registers).
+        // The lane's pair: whether it is in range (its row and channel)
+        // and its place in out, emitted where first needed.
+        struct PairPlace {
+          Value inRange;
+          SmallVector<Value> at;
+        };
+        auto pairPlace = [&] {
+          Value row =
+              d.add(d.mul(op.getBlockIds().x, d.idx(rowBlock)), pairRow);
+          return PairPlace{
+              arith::AndIOp::create(d.b, d.loc, d.lt(row, rows),
+                                    d.lt(pairChannel, n)),
+              with(rowIndices(d, sizes, d.min(row, lastRow)), pairN)};
+        };
+        std::optional<PairPlace> place;
         Value bias, base;
-        if (k.bias)
-          bias = toF32(d.b, d.loc,
-                       beforeWait(memref::LoadOp::create(d.b, d.loc, k.bias,
-                                                         ValueRange{pairN})));
-        if (k.base)
-          base = loadWhere(d, inRange, k.base, at);
+        if (rowBlock == 1 && (k.bias || k.base)) {
+          place = pairPlace();
+          if (k.bias)
+            bias = toF32(d.b, d.loc,
+                         beforeWait(memref::LoadOp::create(d.b, d.loc, k.bias,
+                                                           ValueRange{pairN})));
+          if (k.base)
+            base = loadWhere(d, place->inRange, k.base, place->at);
+        }
         // Every thread of the block stages (the barrier), so before the
         // channel bound.
         std::optional<StagedRow> stagedRow;
@@ -1650,13 +1664,17 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
           else if (k.lora)
             accumulate(d, *k.lora, rowIdx, ns, lane, acc);
           Value v = warpSumsSpread(d, acc, lane);
-          Value stores = arith::AndIOp::create(d.b, d.loc, leader, inRange);
+          if (!place)
+            place = pairPlace();
+          SmallVector<Value> at = place->at;
+          Value stores =
+              arith::AndIOp::create(d.b, d.loc, leader, place->inRange);
           d.when(stores, [&] {
             Value y = v;
-            if (bias)
-              y = d.fadd(y, bias);
-            if (base)
-              y = d.fadd(y, base);
+            if (k.bias)
+              y = d.fadd(y, bias ? bias : d.load(k.bias, pairN));
+            if (k.base)
+              y = d.fadd(y, base ? base : d.load(k.base, at));
             if (k.conv)
               y = convolveOutput(d, *k.conv, *taps, at[0], convIndex, convolved,
                                  y);

@@ -16,6 +16,7 @@ long before the previous kernel's end it started; then the step's costliest
 launches in order.
 
 usage: trace.py PKG --lib libzamba2_runtime.so [--batch B] [--steps N]
+       [--list FIRST:END]
 """
 import argparse
 import ctypes
@@ -64,7 +65,7 @@ def family(name):
     return re.sub(r"_\d+$", "", name)
 
 
-def report(kernels, steps, top):
+def report(kernels, steps, top, listed):
     if not kernels or len(kernels) % steps:
         sys.exit(f"trace: {len(kernels)} kernels recorded over {steps} steps "
                  "(no CUPTI records, or steps of different lengths)")
@@ -104,6 +105,12 @@ def report(kernels, steps, top):
     print(f"costliest {top} launches (position in the step: kernel, cost us):")
     for i in sorted(range(n), key=lambda i: -med[i])[:top]:
         print(f"  {i:4d}: {names[i]} {med[i]:.2f}")
+    if listed:
+        print(f"launches {listed.start} to {listed.stop - 1} in order "
+              "(position: kernel, cost us, dur us, started early us):")
+        for i in range(max(listed.start, 0), min(listed.stop, n)):
+            print(f"  {i:4d}: {names[i]} {med[i]:.2f} {dur[i]:.2f} "
+                  f"{ahead[i]:.2f}")
 
 
 def main():
@@ -119,7 +126,17 @@ def main():
                     "captures the CUDA graph)")
     ap.add_argument("--steps", type=int, default=16, help="traced steps")
     ap.add_argument("--top", type=int, default=12)
+    ap.add_argument("--list", metavar="FIRST:END", default="",
+                    help="also print the launches at positions [FIRST, END) "
+                    "of the step, in order")
     args = ap.parse_args()
+    listed = None
+    if args.list:
+        try:
+            first, end = (int(v) for v in args.list.split(":"))
+        except ValueError:
+            sys.exit(f"trace: --list {args.list}: expected FIRST:END")
+        listed = range(first, end)
     if args.batch < 1 or args.prefill < 1 or args.steps < 1:
         sys.exit("trace: --batch, --prefill and --steps must be positive")
 
@@ -164,7 +181,7 @@ def main():
     lib.zamba2_session_destroy(sess)
     lib.zamba2_package_close(pkg)
     print(f"trace {args.package}, batch {b}")
-    report(kernels, args.steps, args.top)
+    report(kernels, args.steps, args.top, listed)
 
 
 if __name__ == "__main__":
