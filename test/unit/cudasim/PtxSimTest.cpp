@@ -481,6 +481,22 @@ TEST(PtxSim, ByteRangesMergeAndOverlap) {
   EXPECT_FALSE(r.overlaps(100, 12));
 }
 
+/// A kernel that writes out[tid] = tid (what a dependent launch after it
+/// must not read before its wait).
+const std::string kProducer = R"(
+.visible .entry producer(.param .u64 out)
+{
+  .reg .b32 %r<2>;
+  .reg .b64 %rd<4>;
+  ld.param.u64 %rd1, [out];
+  mov.u32 %r1, %tid.x;
+  mul.wide.u32 %rd2, %r1, 4;
+  add.s64 %rd3, %rd1, %rd2;
+  st.global.u32 [%rd3], %r1;
+  ret;
+}
+)";
+
 TEST(PtxSim, DependentLaunchWaitsBeforeReadingTheKernelBefore) {
   // `producer` writes out[tid]; `consumer` (a dependent launch after it)
   // reads the weight w[tid] and the activation out[tid] and writes y[tid],
@@ -519,20 +535,8 @@ TEST(PtxSim, DependentLaunchWaitsBeforeReadingTheKernelBefore) {
 }
 )";
   };
-  auto m = parse(R"(
-.visible .entry producer(.param .u64 out)
-{
-  .reg .b32 %r<2>;
-  .reg .b64 %rd<4>;
-  ld.param.u64 %rd1, [out];
-  mov.u32 %r1, %tid.x;
-  mul.wide.u32 %rd2, %r1, 4;
-  add.s64 %rd3, %rd1, %rd2;
-  st.global.u32 [%rd3], %r1;
-  ret;
-}
-)" + consumer("good", 0) +
-                 consumer("early_read", 1) + consumer("early_write", -1));
+  auto m = parse(kProducer + consumer("good", 0) + consumer("early_read", 1) +
+                 consumer("early_write", -1));
   std::vector<uint32_t> w(4, 10), out(4, 0), y(4, 0);
   MemoryMap memory;
   for (auto *b : {&w, &out, &y})
@@ -599,18 +603,7 @@ TEST(PtxSim, EarlyTriggerLetsTheNextLaunchOverlapTheKernelsBefore) {
     return ".visible .entry " + name + "()\n{\n" +
            (early ? trigger + wait : wait + trigger) + "  ret;\n}\n";
   };
-  auto m = parse(R"(
-.visible .entry producer(.param .u64 out)
-{
-  .reg .b32 %r<2>;
-  .reg .b64 %rd<4>;
-  ld.param.u64 %rd1, [out];
-  mov.u32 %r1, %tid.x;
-  mul.wide.u32 %rd2, %r1, 4;
-  add.s64 %rd3, %rd1, %rd2;
-  st.global.u32 [%rd3], %r1;
-  ret;
-}
+  auto m = parse(kProducer + R"(
 .visible .entry reader(.param .u64 out)
 {
   .reg .b32 %r<3>;
