@@ -315,16 +315,19 @@ void whenValid(Emitter &e, Value valid, function_ref<void()> body) {
     body();
 }
 
-/// `m` at `at` as f32 where `cond` holds, else 0 (nothing loaded).
-Value loadWhere(Emitter &e, Value cond, Value m, ValueRange at) {
-  auto ifOp = scf::IfOp::create(e.b, e.loc, TypeRange{e.b.getF32Type()}, cond,
+/// The `count` f32 values `loads` gives where `cond` holds, zeros elsewhere
+/// (nothing loaded there): an scf.if whose results they are.
+scf::IfOp loadsWhere(Emitter &e, Value cond, int64_t count,
+                     function_ref<SmallVector<Value>()> loads) {
+  SmallVector<Type> types(count, e.b.getF32Type());
+  auto ifOp = scf::IfOp::create(e.b, e.loc, types, cond,
                                 /*withElseRegion=*/true);
   OpBuilder::InsertionGuard guard(e.b);
   e.b.setInsertionPointToStart(ifOp.thenBlock());
-  scf::YieldOp::create(e.b, e.loc, e.load(m, at));
+  scf::YieldOp::create(e.b, e.loc, loads());
   e.b.setInsertionPointToStart(ifOp.elseBlock());
-  scf::YieldOp::create(e.b, e.loc, e.f32(0.0));
-  return ifOp.getResult(0);
+  scf::YieldOp::create(e.b, e.loc, SmallVector<Value>(count, e.f32(0.0)));
+  return ifOp;
 }
 
 /// The alignment of a load of 4 consecutive elements of a row of `m` from
@@ -1419,16 +1422,9 @@ ConvTaps loadConvTaps(Emitter &e, Value weight, Value bias, Value state,
   if (!when) {
     values = loads(e);
   } else {
-    SmallVector<Type> types(2 * width, e.b.getF32Type());
-    auto ifOp = scf::IfOp::create(e.b, e.loc, types, when,
-                                  /*withElseRegion=*/true);
+    scf::IfOp ifOp = loadsWhere(e, when, 2 * width, [&] { return loads(e); });
     if (early)
       markBeforeWait(ifOp);
-    OpBuilder::InsertionGuard guard(e.b);
-    e.b.setInsertionPointToStart(ifOp.thenBlock());
-    scf::YieldOp::create(e.b, e.loc, loads(e));
-    e.b.setInsertionPointToStart(ifOp.elseBlock());
-    scf::YieldOp::create(e.b, e.loc, SmallVector<Value>(2 * width, e.f32(0.0)));
     values = ifOp.getResults();
   }
   ConvTaps taps;
@@ -1622,7 +1618,9 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
                          beforeWait(memref::LoadOp::create(d.b, d.loc, k.bias,
                                                            ValueRange{pairN})));
           if (k.base)
-            base = loadWhere(d, place->inRange, k.base, place->at);
+            base = loadsWhere(d, place->inRange, 1, [&] {
+                     return SmallVector<Value>{d.load(k.base, place->at)};
+                   }).getResult(0);
         }
         // Every thread of the block stages (the barrier), so before the
         // channel bound.

@@ -237,7 +237,8 @@ CUresult run(const Recorded &r, LastLaunch &last) {
     bool ok = launch(*r.function->module->ptx, *r.function->kernel, r.dims,
                      params.data(), memory, error, &executed, &dependent,
                      &done.written, checkRaces ? &races : nullptr);
-    last.running = runningAfter(std::move(done), &dependent);
+    advanceRunning(last.running, std::move(done),
+                   dependent.running && dependent.triggeredEarly);
     last.valid = true;
     if (stats) {
       KernelStats &k = (*stats)[r.function->kernel->name];

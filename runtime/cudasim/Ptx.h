@@ -396,12 +396,12 @@ bool launch(const Module &module, const Function &kernel,
             DependentLaunch *dependent = nullptr, ByteRanges *written = nullptr,
             GlobalRaces *races = nullptr);
 
-/// What a dependent launch after `done` may overlap (DependentLaunch::running):
-/// `done` itself, then, when `done` ran as a dependent launch (`dependent`)
-/// and signalled its dependents before its wait, what it may have
-/// overlapped (`dependent->running`).
-std::vector<KernelWrites> runningAfter(KernelWrites done,
-                                       DependentLaunch *dependent);
+/// Makes `running` what a dependent launch after `done` may overlap
+/// (DependentLaunch::running): `done` first, then, when `done` ran as a
+/// dependent launch after `running` and signalled its dependents before its
+/// wait (`overlapsBefore`), what `running` held; else nothing more.
+void advanceRunning(std::vector<KernelWrites> &running, KernelWrites done,
+                    bool overlapsBefore);
 
 } // namespace ptxsim
 } // namespace zamba2

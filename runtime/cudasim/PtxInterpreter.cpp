@@ -1408,14 +1408,11 @@ bool launch(const Module &module, const Function &kernel,
   return true;
 }
 
-std::vector<KernelWrites> runningAfter(KernelWrites done,
-                                       DependentLaunch *dependent) {
-  std::vector<KernelWrites> running;
-  running.push_back(std::move(done));
-  if (dependent && dependent->running && dependent->triggeredEarly)
-    for (const KernelWrites &k : *dependent->running)
-      running.push_back(k);
-  return running;
+void advanceRunning(std::vector<KernelWrites> &running, KernelWrites done,
+                    bool overlapsBefore) {
+  if (!overlapsBefore)
+    running.clear();
+  running.insert(running.begin(), std::move(done));
 }
 
 } // namespace ptxsim

@@ -631,7 +631,8 @@ TEST(PtxSim, EarlyTriggerLetsTheNextLaunchOverlapTheKernelsBefore) {
     ASSERT_TRUE(launch(*m, *m->kernel("producer"), dims, params, memory, error,
                        nullptr, nullptr, &produced.written))
         << error;
-    std::vector<KernelWrites> running = runningAfter(produced, nullptr);
+    std::vector<KernelWrites> running;
+    advanceRunning(running, produced, /*overlapsBefore=*/false);
     DependentLaunch relayed{&running};
     std::string relayName = early ? "relay_early" : "relay_late";
     KernelWrites relayDone{relayName, {}};
@@ -639,9 +640,9 @@ TEST(PtxSim, EarlyTriggerLetsTheNextLaunchOverlapTheKernelsBefore) {
                        nullptr, &relayed, &relayDone.written))
         << error;
     EXPECT_EQ(relayed.triggeredEarly, early);
-    std::vector<KernelWrites> next = runningAfter(relayDone, &relayed);
-    ASSERT_EQ(next.size(), early ? 2u : 1u);
-    DependentLaunch read{&next};
+    advanceRunning(running, relayDone, relayed.triggeredEarly);
+    ASSERT_EQ(running.size(), early ? 2u : 1u);
+    DependentLaunch read{&running};
     bool ok = launch(*m, *m->kernel("reader"), dims, params, memory, error,
                      nullptr, &read);
     EXPECT_EQ(ok, !early) << error;
