@@ -25,6 +25,8 @@
 # ZAMBA2_AB_BASE_BIN=DIR (prepare) adds the variant "base": the
 # default options compiled by DIR's zamba2-compile (an A/B of a compiler
 # change, the "vs default" column then being old / new).
+# ZAMBA2_AB_WEIGHTS (prepare) picks the weight types (default "bf16 int4";
+# int4's speed-up over bf16 is printed when both are there).
 # ZAMBA2_AB_PRESET=tiny (both steps) makes a quick run of the plumbing, e.g.
 # on the CUDA simulator with ZAMBA2_AB_COMPILE_FLAGS=--gpu-binary=ptx (prepare)
 # and ZAMBA2_LIBCUDA=.../libzamba2_cudasim.so ZAMBA2_AB_DECODE=2 (run; the
@@ -34,7 +36,7 @@ here=$(cd "$(dirname "$0")/../.." && pwd)
 mode=${1:?usage: ab.sh prepare BIN_DIR OUT | run OUT}
 preset=${ZAMBA2_AB_PRESET:-1.2b}
 variants=${ZAMBA2_AB_VARIANTS:-default no-merge-launches no-fuse-conv fuse-norm prefetch}
-weights="bf16 int4"
+weights=${ZAMBA2_AB_WEIGHTS:-bf16 int4}
 
 flags_of() { # VARIANT WEIGHTS: zamba2-compile flags (a variant's options
   # joined by '+', as fuse-norm+prefetch)
@@ -65,6 +67,7 @@ if [[ $mode == prepare ]]; then
   synthesize "$bin" "$out/ckpt" || exit 1
   [[ -n ${ZAMBA2_AB_BASE_BIN:-} ]] && variants="base $variants"
   echo "$variants" > "$out/variants"
+  echo "$weights" > "$out/weights"
   for w in $weights; do
     for v in $variants; do
       pkg=$out/$w-$v compiler=$bin
@@ -86,6 +89,7 @@ fi
 out=${2:?OUT}
 bin=$out/bin
 variants=$(cat "$out/variants") || exit 1
+[[ -f $out/weights ]] && weights=$(cat "$out/weights")
 synthesize "$bin" "$out/ckpt" || exit 1
 for w in $weights; do
   for v in $variants; do
@@ -136,7 +140,7 @@ for w in weights:
                       f"{base[0] / m[0]:.3f}x" if base else ""]
         print(f"{w + ' ' + v:28} {cells[0]:>18} {cells[1]:>10} "
               f"{cells[2]:>18} {cells[3]:>10}")
-for v in variants:
+for v in variants if {"bf16", "int4"} <= set(weights) else []:
     b, i = ms["bf16", v, 1], ms["int4", v, 1]
     if b and i:
         print(f"int4 speed-up over bf16, batch 1, {v}: {b[0] / i[0]:.2f}x")
