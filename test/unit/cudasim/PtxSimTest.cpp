@@ -407,9 +407,10 @@ TEST(PtxSim, CallPassesParametersAndResults) {
   EXPECT_EQ(out[0], 42u);
 }
 
-TEST(PtxSim, OutOfBoundsLoadIsAnError) {
-  auto m = parse(R"(
-.visible .entry oob(.param .u64 out)
+/// A kernel `name` of one parameter, out, whose threads run `body` with
+/// %r1 = tid.x and %rd3 = &out[tid] (u32 elements); %r2 is free.
+std::string outTidKernel(const std::string &name, const std::string &body) {
+  return "\n.visible .entry " + name + R"((.param .u64 out)
 {
   .reg .b32 %r<4>;
   .reg .b64 %rd<4>;
@@ -417,11 +418,14 @@ TEST(PtxSim, OutOfBoundsLoadIsAnError) {
   mov.u32 %r1, %tid.x;
   mul.wide.u32 %rd2, %r1, 4;
   add.s64 %rd3, %rd1, %rd2;
-  ld.global.u32 %r2, [%rd3];
-  st.global.u32 [%rd3], %r2;
-  ret;
+)" + body +
+         "  ret;\n}\n";
 }
-)");
+
+TEST(PtxSim, OutOfBoundsLoadIsAnError) {
+  auto m = parse(outTidKernel("oob", R"(  ld.global.u32 %r2, [%rd3];
+  st.global.u32 [%rd3], %r2;
+)"));
   std::vector<uint32_t> out(16, 0); // 32 threads read 32 elements
   std::string error = run<uint32_t>(*m, "oob", 32, {&out});
   EXPECT_NE(error.find("kernel oob block (0,0,0) thread (16,0,0), PTX line 13"),
@@ -483,19 +487,8 @@ TEST(PtxSim, ByteRangesMergeAndOverlap) {
 
 /// A kernel that writes out[tid] = tid (what a dependent launch after it
 /// must not read before its wait).
-const std::string kProducer = R"(
-.visible .entry producer(.param .u64 out)
-{
-  .reg .b32 %r<2>;
-  .reg .b64 %rd<4>;
-  ld.param.u64 %rd1, [out];
-  mov.u32 %r1, %tid.x;
-  mul.wide.u32 %rd2, %r1, 4;
-  add.s64 %rd3, %rd1, %rd2;
-  st.global.u32 [%rd3], %r1;
-  ret;
-}
-)";
+const std::string kProducer =
+    outTidKernel("producer", "  st.global.u32 [%rd3], %r1;\n");
 
 TEST(PtxSim, DependentLaunchWaitsBeforeReadingTheKernelBefore) {
   // `producer` writes out[tid]; `consumer` (a dependent launch after it)
@@ -603,21 +596,10 @@ TEST(PtxSim, EarlyTriggerLetsTheNextLaunchOverlapTheKernelsBefore) {
     return ".visible .entry " + name + "()\n{\n" +
            (early ? trigger + wait : wait + trigger) + "  ret;\n}\n";
   };
-  auto m = parse(kProducer + R"(
-.visible .entry reader(.param .u64 out)
-{
-  .reg .b32 %r<3>;
-  .reg .b64 %rd<4>;
-  ld.param.u64 %rd1, [out];
-  mov.u32 %r1, %tid.x;
-  mul.wide.u32 %rd2, %r1, 4;
-  add.s64 %rd3, %rd1, %rd2;
-  ld.global.u32 %r2, [%rd3];
-  griddepcontrol.wait;
-  ret;
-}
-)" + relay("relay_early", true) +
-                 relay("relay_late", false));
+  auto m = parse(kProducer +
+                 outTidKernel("reader", "  ld.global.u32 %r2, [%rd3];\n"
+                                        "  griddepcontrol.wait;\n") +
+                 relay("relay_early", true) + relay("relay_late", false));
   std::vector<uint32_t> out(4, 0);
   MemoryMap memory;
   memory.add(out.data(), out.size() * 4);
