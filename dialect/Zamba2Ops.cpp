@@ -496,7 +496,7 @@ LogicalResult CausalConv1dOp::verify() {
 /// Shared verifier of ssd_scan and ssd_step.
 static LogicalResult verifySSD(Operation *op, Value x, Value dt, Value b,
                                Value state, Value aLog, Value d, Value dtBias,
-                               Value y, int64_t groups,
+                               Value gate, Value y, int64_t groups,
                                std::optional<double> dtMin,
                                std::optional<double> dtMax) {
   if (failed(expectRank(op, "x", x, 3)) ||
@@ -528,7 +528,8 @@ static LogicalResult verifySSD(Operation *op, Value x, Value dt, Value b,
       failed(expectShape(op, "A_log", aLog, {heads})) ||
       failed(expectShape(op, "D", d, {heads})) ||
       failed(expectShape(op, "dt_bias", dtBias, {heads})) ||
-      failed(expectShape(op, "y", y, xs)))
+      failed(expectShape(op, "y", y, xs)) ||
+      (gate && failed(expectShape(op, "gate", gate, xs))))
     return failure();
   if (dtMin && dtMax && *dtMin > *dtMax)
     return op->emitOpError()
@@ -542,14 +543,14 @@ LogicalResult SSDScanOp::verify() {
                          << *getChunkSize();
   return verifySSD(
       *this, getX(), getDt(), getB(), getState(), getALog(), getD(),
-      getDtBias(), getY(), getGroups(),
+      getDtBias(), getGate(), getY(), getGroups(),
       getDtMin() ? std::optional(getDtMin()->convertToDouble()) : std::nullopt,
       getDtMax() ? std::optional(getDtMax()->convertToDouble()) : std::nullopt);
 }
 
 LogicalResult SSDStepOp::verify() {
   if (failed(verifySSD(*this, getX(), getDt(), getB(), getState(), getALog(),
-                       getD(), getDtBias(), getY(), getGroups(),
+                       getD(), getDtBias(), getGate(), getY(), getGroups(),
                        getDtMin() ? std::optional(getDtMin()->convertToDouble())
                                   : std::nullopt,
                        getDtMax() ? std::optional(getDtMax()->convertToDouble())

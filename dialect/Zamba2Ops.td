@@ -235,13 +235,14 @@ class Zamba2_SSDOpBase<string mnemonic, string what, dag extraArgs = (ins)>
                        Zamba2_FloatTensor:$state,
                        Zamba2_FloatTensor:$a_log, Zamba2_FloatTensor:$d,
                        Zamba2_FloatTensor:$dt_bias,
+                       Optional<Zamba2_FloatTensor>:$gate,
                        ConfinedAttr<I64Attr, [IntPositive]>:$groups,
                        OptionalAttr<F64Attr>:$dt_min,
                        OptionalAttr<F64Attr>:$dt_max), extraArgs);
   let results = (outs Zamba2_FloatTensor:$y, Zamba2_FloatTensor:$new_state);
   let assemblyFormat = [{
     $x `,` $dt `,` $b `,` $c `,` $state `params` `(` $a_log `,` $d `,` $dt_bias `)`
-    attr-dict `:` functional-type(operands, results)
+    (`gated` $gate^)? attr-dict `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;
 }
@@ -255,6 +256,10 @@ def Zamba2_SSDScanOp : Zamba2_SSDOpBase<"ssd_scan", "scan over a sequence",
       dt' = clamp(softplus(dt + dt_bias), dt_min, dt_max)
       S <- exp(dt' * -exp(a_log)) * S + dt' * outer(x_h, b_g)
       y_h = S c_g + d_h * x_h
+    With `gated %z` (z like x), y is multiplied by silu(z) element by element:
+    the gating of Mamba2's gated norm, which zamba2-fuse-norm moves here
+    when it folds that norm into the out_proj (computed once per element,
+    not by every block of the out_proj's kernel).
     `chunk_size`, when given, only chooses the algorithm (chunked SSD form);
     the result must not depend on it.
   }];

@@ -174,15 +174,16 @@ private:
     IntegerAttr groups = b.getI64IntegerAttr(cfg.numGroups);
     Value y;
     if (decoding) {
-      auto step =
-          SSDStepOp::create(b, loc, act(inner), ssm.getType(), xs, dt, bm, cm,
-                            ssm, aLog, d, dtBias, groups, dtMin, dtMax);
+      auto step = SSDStepOp::create(b, loc, act(inner), ssm.getType(), xs, dt,
+                                    bm, cm, ssm, aLog, d, dtBias,
+                                    /*gate=*/Value(), groups, dtMin, dtMax);
       y = step.getY();
       ssm = step.getNewState();
     } else {
       auto scan = SSDScanOp::create(b, loc, act(inner), ssm.getType(), xs, dt,
-                                    bm, cm, ssm, aLog, d, dtBias, groups, dtMin,
-                                    dtMax, b.getI64IntegerAttr(cfg.chunkSize));
+                                    bm, cm, ssm, aLog, d, dtBias,
+                                    /*gate=*/Value(), groups, dtMin, dtMax,
+                                    b.getI64IntegerAttr(cfg.chunkSize));
       y = scan.getY();
       ssm = scan.getNewState();
     }

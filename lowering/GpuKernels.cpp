@@ -115,6 +115,19 @@ struct Emitter {
   }
 };
 
+/// Marks `op` to run before the kernel's dependent-launch wait
+/// (kBeforeWaitAttr): what it reads no kernel of the step writes right
+/// before this one (weights, or state only this kernel updates). The
+/// dependent-launch pass puts the wait after the last marked op of the
+/// kernel's entry block.
+Operation *markBeforeWait(Operation *op) {
+  op->setAttr(kBeforeWaitAttr, UnitAttr::get(op->getContext()));
+  return op;
+}
+
+/// markBeforeWait for a load: its value.
+Value beforeWait(Operation *load) { return markBeforeWait(load)->getResult(0); }
+
 /// The product of the sizes of dims [0, rank - 1) of `memref` (host side).
 Value leadingCount(Emitter &e, Value memref) {
   auto type = cast<MemRefType>(memref.getType());
@@ -265,6 +278,18 @@ Value rmsScale(Emitter &e, Value sumSq, int64_t width, double eps) {
   return math::RsqrtOp::create(e.b, e.loc, e.fadd(mean, e.f32(eps)));
 }
 
+/// Element j of a thread's elements tid + j threads of a row of `count`
+/// shared by a block's `threads` threads, as forStrided visits them: past
+/// the end (when `threads` does not divide `count`) the last element, with
+/// `valid` false (null when every thread's j-th element is real).
+std::pair<Value, Value> stridedElement(Emitter &e, Value tid, int64_t j,
+                                       int64_t count, int64_t threads) {
+  Value element = e.add(tid, e.idx(j * threads));
+  if (count % threads == 0)
+    return {element, Value()};
+  return {e.min(element, e.idx(count - 1)), e.lt(element, e.idx(count))};
+}
+
 /// Elements of a row a thread loads at once (kStridedBatch of its strided
 /// elements, see forStrided).
 constexpr int64_t kStridedBatch = 8;
@@ -285,7 +310,6 @@ void forStrided(
                       ArrayRef<Value> loaded, int64_t j)>
         use) {
   int64_t perThread = (count + threads - 1) / threads;
-  bool exact = count % threads == 0;
   for (int64_t first = 0; first < perThread; first += kStridedBatch) {
     struct Loaded {
       Value element, valid;
@@ -295,12 +319,7 @@ void forStrided(
     SmallVector<Loaded> batch;
     for (int64_t j = first; j < std::min(perThread, first + kStridedBatch);
          ++j) {
-      Value element = e.add(tid, e.idx(j * threads));
-      Value valid;
-      if (!exact) {
-        valid = e.lt(element, e.idx(count));
-        element = e.min(element, e.idx(count - 1));
-      }
+      auto [element, valid] = stridedElement(e, tid, j, count, threads);
       batch.push_back({element, valid, load(e, element, j), j});
     }
     for (Loaded &l : batch)
@@ -518,18 +537,51 @@ bool stagesNormalizedRow(Value x, const NormedInput &in) {
   return true;
 }
 
+/// The norm's weights of the pieces a thread stages of a row of `k`
+/// (its forStrided elements over k / 4 pieces, in order), as vector<4xf32>,
+/// loaded at the kernel's start before its dependent-launch wait: weights
+/// no kernel writes, so their latency passes while the kernel before ends.
+SmallVector<Value> preloadNormWeights(Emitter &e, const NormBuffers &n,
+                                      int64_t k, Value tid, int64_t threads) {
+  OpBuilder &b = e.b;
+  Type wElem = cast<MemRefType>(n.weight.getType()).getElementType();
+  int64_t pieces = k / 4;
+  SmallVector<Value> weights;
+  for (int64_t j = 0; j < (pieces + threads - 1) / threads; ++j) {
+    Value piece = stridedElement(e, tid, j, pieces, threads).first;
+    Operation *load =
+        vector::LoadOp::create(b, e.loc, VectorType::get({4}, wElem), n.weight,
+                               ValueRange{e.mul(piece, e.idx(4))},
+                               /*nontemporal=*/false, pieceAlign(n.weight));
+    Value w = beforeWait(load);
+    if (!wElem.isF32())
+      w = arith::ExtFOp::create(b, e.loc, VectorType::get({4}, b.getF32Type()),
+                                w);
+    weights.push_back(w);
+  }
+  return weights;
+}
+
 /// stageRow for a normalised row: each thread computes v for its pieces
-/// (NormBuffers::load4 and combine, batched by forStrided) and stores them,
-/// keeping per-group sums of their squares; after the block's sums, each thread
-/// scales its own pieces by their group's 1 / sqrt(mean v^2 + eps) and the
-/// norm's weights (in the rms_norm kernel's order: (v * inv) * w), then the
-/// block waits.
-void stageNormalizedRow(Emitter &e, const NormBuffers &n, Value x,
-                        ArrayRef<Value> row, const StagedRow &staged, Value tid,
-                        int64_t threads) {
+/// (NormBuffers::load4 and combine, batched by forStrided) and sums their
+/// squares per group; `weights` are the norm's weights of its pieces
+/// (preloadNormWeights).
+/// - One group: the thread stores v * w, and the block's sum of squares
+///   passes through workgroup memory with the staging's barrier. The
+///   result is inv = 1 / sqrt(mean v^2 + eps), which the product's sums
+///   still need: sum_k W[n, k] (v_k inv) w_k = inv sum_k W[n, k] (v_k w_k),
+///   the same product up to f32 rounding, without a second pass over the
+///   row or a second barrier before the product.
+/// - Several groups: the thread stores v; after the block's sums it scales
+///   its own pieces by their group's inv and the weights (in the rms_norm
+///   kernel's order: (v * inv) * w), then the block waits. Null result.
+Value stageNormalizedRow(Emitter &e, const NormBuffers &n, Value x,
+                         ArrayRef<Value> row, const StagedRow &staged,
+                         Value tid, int64_t threads, ArrayRef<Value> weights) {
   OpBuilder &b = e.b;
   int64_t k = cast<MemRefType>(x.getType()).getShape().back();
   int64_t width = k / n.groups;
+  bool deferred = n.groups == 1;
   auto f32x4 = VectorType::get({4}, b.getF32Type());
   // The group of the piece starting at element `first`.
   auto groupOf = [&](Emitter &ge, Value first) {
@@ -542,11 +594,12 @@ void stageNormalizedRow(Emitter &e, const NormBuffers &n, Value x,
         return n.load4(le, x, row, le.mul(piece, le.idx(4)));
       },
       [&](Emitter &le, Value piece, Value valid, ArrayRef<Value> loaded,
-          int64_t) {
+          int64_t j) {
         Value v = n.combine(le, loaded);
         whenValid(le, valid, [&] {
-          memref::StoreOp::create(b, le.loc, v, staged.memory,
-                                  stagedSlot(le, piece, staged.pieces));
+          memref::StoreOp::create(
+              b, le.loc, deferred ? le.fmul(v, weights[j]) : v, staged.memory,
+              stagedSlot(le, piece, staged.pieces));
         });
         Value sq = vector::ReductionOp::create(
             b, le.loc, vector::CombiningKind::ADD, le.fmul(v, v));
@@ -567,38 +620,27 @@ void stageNormalizedRow(Emitter &e, const NormBuffers &n, Value x,
   SmallVector<Value> invs;
   for (Value total : blockSums(e, partial, tid, threads))
     invs.push_back(rmsScale(e, total, width, n.eps));
-  Type wElem = cast<MemRefType>(n.weight.getType()).getElementType();
-  forStrided(
-      e, tid, k / 4, threads,
-      [&](Emitter &le, Value piece, int64_t) -> SmallVector<Value> {
-        Value w = vector::LoadOp::create(
-            b, le.loc, VectorType::get({4}, wElem), n.weight,
-            ValueRange{le.mul(piece, le.idx(4))},
-            /*nontemporal=*/false, pieceAlign(n.weight));
-        return {w};
-      },
-      [&](Emitter &le, Value piece, Value valid, ArrayRef<Value> loaded,
-          int64_t) {
-        whenValid(le, valid, [&] {
-          Value slot = stagedSlot(le, piece, staged.pieces);
-          Value inv = invs[0];
-          if (n.groups > 1) {
-            Value group = groupOf(le, le.mul(piece, le.idx(4)));
-            for (int64_t g = 1; g < n.groups; ++g)
-              inv = arith::SelectOp::create(b, le.loc, le.eq(group, le.idx(g)),
-                                            invs[g], inv);
-          }
-          Value w = loaded[0];
-          if (!wElem.isF32())
-            w = arith::ExtFOp::create(b, le.loc, f32x4, w);
-          Value v = memref::LoadOp::create(b, le.loc, staged.memory, slot);
-          Value scaled = le.fmul(
-              le.fmul(v, vector::BroadcastOp::create(b, le.loc, f32x4, inv)),
-              w);
-          memref::StoreOp::create(b, le.loc, scaled, staged.memory, slot);
-        });
-      });
+  if (deferred)
+    return invs.front();
+  int64_t pieces = k / 4;
+  for (auto [j, w] : llvm::enumerate(weights)) {
+    auto [piece, valid] =
+        stridedElement(e, tid, static_cast<int64_t>(j), pieces, threads);
+    whenValid(e, valid, [&] {
+      Value slot = stagedSlot(e, piece, staged.pieces);
+      Value group = groupOf(e, e.mul(piece, e.idx(4)));
+      Value inv = invs[0];
+      for (int64_t g = 1; g < n.groups; ++g)
+        inv = arith::SelectOp::create(b, e.loc, e.eq(group, e.idx(g)), invs[g],
+                                      inv);
+      Value v = memref::LoadOp::create(b, e.loc, staged.memory, slot);
+      Value scaled = e.fmul(
+          e.fmul(v, vector::BroadcastOp::create(b, e.loc, f32x4, inv)), w);
+      memref::StoreOp::create(b, e.loc, scaled, staged.memory, slot);
+    });
+  }
   gpu::BarrierOp::create(b, e.loc);
+  return Value();
 }
 
 /// One product sum_k x[row, k] w[n, k] of a warp's accumulation.
@@ -1374,19 +1416,6 @@ bool prefetchesWeights(OpBuilder &b) {
   return module && module->hasAttr(kPrefetchWeightsAttr);
 }
 
-/// Marks `op` to run before the kernel's dependent-launch wait
-/// (kBeforeWaitAttr): what it reads no kernel of the step writes right
-/// before this one (weights, or state only this kernel updates). The
-/// dependent-launch pass puts the wait after the last marked op of the
-/// kernel's entry block.
-Operation *markBeforeWait(Operation *op) {
-  op->setAttr(kBeforeWaitAttr, UnitAttr::get(op->getContext()));
-  return op;
-}
-
-/// markBeforeWait for a load: its value.
-Value beforeWait(Operation *load) { return markBeforeWait(load)->getResult(0); }
-
 /// Asks L2 for rows [first, first + count) of the row-major `w` with one
 /// bulk prefetch (cp.async.bulk.prefetch, sm_90) from thread 0 of the
 /// blocks whose x index is 0, tagged kBeforeWaitAttr: the weights do not
@@ -1619,6 +1648,13 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
         for (int64_t c = 0; c < channels; ++c)
           ns.push_back(d.min(d.add(firstChannel, d.idx(c)), lastChannel));
         SmallVector<Value> preloaded = preloadWeights(d, k, rowBlock, ns, lane);
+        // The norm prologue's weights of this thread's pieces of x.
+        SmallVector<Value> normWeights;
+        if (staged && k.normed)
+          normWeights = preloadNormWeights(
+              d, k.normed->norm,
+              cast<MemRefType>(k.main.x.getType()).getShape().back(), tid,
+              warps * kWarp);
         // The warp's (row, channel) pairs p = r * channels + c are finished
         // by the lanes together (warpSumsSpread leaves lanes
         // [p * group, (p + 1) * group) with pair p's sum; the first of them
@@ -1689,6 +1725,9 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
         // Every thread of the block stages (the barrier), so before the
         // channel bound.
         std::optional<StagedRow> stagedRow;
+        // The norm's scale the main product's sums still need (one group:
+        // stageNormalizedRow defers it to them); null when none.
+        Value normScale;
         if (staged) {
           int64_t width =
               cast<MemRefType>(k.main.x.getType()).getShape().back();
@@ -1701,8 +1740,9 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
           SmallVector<Value> row =
               rowIndices(d, sizes, d.min(op.getBlockIds().x, lastRow));
           if (k.normed)
-            stageNormalizedRow(d, k.normed->norm, k.main.x, row, *stagedRow,
-                               tid, warps * kWarp);
+            normScale =
+                stageNormalizedRow(d, k.normed->norm, k.main.x, row, *stagedRow,
+                                   tid, warps * kWarp, normWeights);
           else
             stageRow(d, k.main.x, row, *stagedRow, tid, warps * kWarp);
         }
@@ -1720,6 +1760,9 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
           else
             accumulate(d, k.main, rowIdx, ns, lane, acc,
                        stagedRow ? &*stagedRow : nullptr, preloaded);
+          if (normScale)
+            for (Value &a : acc)
+              a = d.fmul(a, normScale);
           if (k.lora && k.loraQuant)
             accumulateQuant(d, *k.lora, *k.loraQuant, rowIdx, ns, lane,
                             /*staged=*/nullptr, acc);
@@ -2211,6 +2254,7 @@ constexpr int64_t kScanWarps = 4;
 
 struct ScanKernel {
   Value x, dt, b, c, state, aLog, d, dtBias, y;
+  Value gate; // y *= silu(gate) (null: none)
   int64_t heads, headDim, groups, stateSize;
   std::optional<double> dtMin, dtMax;
 };
@@ -2225,7 +2269,8 @@ struct ScanKernel {
 /// state). A state stored in a narrower type than f32 is rounded to it after
 /// every token, as if stored and loaded again (y uses the unrounded value).
 /// Columns past N (N not a multiple of 32) read the last one and count for
-/// nothing; warps past the last row work on it and store nothing.
+/// nothing; warps past the last row work on it and store nothing. With a
+/// gate, the stored y is y * silu(gate) (loaded with x, after the wait).
 void emitScan(Emitter &e, const ScanKernel &k) {
   Value batch = e.dim(k.x, 0), seq = e.dim(k.x, 1);
   int64_t headsPerGroup = k.heads / k.groups;
@@ -2282,6 +2327,7 @@ void emitScan(Emitter &e, const ScanKernel &k) {
                                                  te.f32(*k.dtMax));
               Value decay = te.exp(te.fmul(step, a));
               Value xv = te.load(k.x, {b, t, xCol});
+              Value gv = k.gate ? te.load(k.gate, {b, t, xCol}) : Value();
               Value scaled = te.fmul(step, xv);
               Value partial = te.f32(0.0);
               SmallVector<Value> next;
@@ -2303,7 +2349,10 @@ void emitScan(Emitter &e, const ScanKernel &k) {
               te.when(live, [&] {
                 Value y = te.warpSum(partial);
                 te.when(te.eq(te.idx(0), lane), [&] {
-                  te.store(te.fadd(te.fmul(dd, xv), y), k.y, {b, t, xCol});
+                  Value out = te.fadd(te.fmul(dd, xv), y);
+                  if (gv)
+                    out = te.fmul(out, silu(te.b, te.loc, gv));
+                  te.store(out, k.y, {b, t, xCol});
                 });
               });
               scf::YieldOp::create(tb, tl, next);
@@ -2723,8 +2772,8 @@ template <typename OpTy> struct ScanModel : KernelModel<ScanModel<OpTy>, OpTy> {
                : -1;
   }
   static SmallVector<Value> operands(OpTy s) {
-    return {s.getX(),     s.getDt(),   s.getB(), s.getC(),
-            s.getState(), s.getALog(), s.getD(), s.getDtBias()};
+    return {s.getX(),    s.getDt(), s.getB(),      s.getC(),   s.getState(),
+            s.getALog(), s.getD(),  s.getDtBias(), s.getGate()};
   }
   static SmallVector<unsigned> inPlaceOperands(OpTy) { return {4}; }
   static LogicalResult emit(Emitter &e, OpTy scan, ArrayRef<Value> buf, Value y,
@@ -2742,6 +2791,7 @@ template <typename OpTy> struct ScanModel : KernelModel<ScanModel<OpTy>, OpTy> {
                  buf[6],
                  buf[7],
                  y,
+                 buf[8],
                  heads,
                  xType.getShape()[2] / heads,
                  groups,

@@ -362,6 +362,15 @@ LogicalResult lowerSSD(SSDOp op, PatternRewriter &rewriter) {
   Value result = tensor::CollapseShapeOp::create(
       rewriter, loc, RankedTensorType::get(xType.getShape(), f32), y,
       SmallVector<ReassociationIndices>{{0}, {1}, {2, 3}});
+  // The gate: y * silu(gate), as gated_rms_norm computes it from y.
+  if (Value gate = op.getGate())
+    result = elementwise(
+        rewriter, loc, tensorType(result), result, {result, gate},
+        {identityMap(ctx, 3), identityMap(ctx, 3)},
+        [&](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
+          return arith::MulFOp::create(
+              nb, nloc, args[0], silu(nb, nloc, toF32(nb, nloc, args[1])));
+        });
   if (resultType.getElementType() != f32) {
     Type elementType = resultType.getElementType();
     result = elementwise(rewriter, loc, resultType, result, {result},

@@ -5,6 +5,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+#include "llvm/ADT/TypeSwitch.h"
 
 namespace mlir::zamba2 {
 #define GEN_PASS_DEF_FUSELORA
@@ -173,8 +174,45 @@ NormPrologue prologueOfNorm(GatedRMSNormOp norm) {
           static_cast<int64_t>(norm.getGroups())};
 }
 
+/// For a gated_rms_norm folded into its linears: when its input y is the
+/// output of an ssd_scan / ssd_step without a gate, read by the norm only,
+/// the gate z moves into that op (y * silu(z) is then its output) and the
+/// prologue has none: silu(z) is computed once per element there, not by
+/// every block of each linear's kernel. Only a norm of one group moves (its
+/// prologue is then an rms_norm's; the dialect has no grouped norm without
+/// a gate), and only where z is defined before the scan.
+void moveGateIntoScan(GatedRMSNormOp norm, NormPrologue &prologue,
+                      PatternRewriter &rewriter) {
+  if (norm.getGroups() != 1)
+    return;
+  auto y = dyn_cast<OpResult>(norm.getInput());
+  if (!y || y.getResultNumber() != 0 || !y.hasOneUse())
+    return;
+  Operation *scan = y.getOwner();
+  if (!isa<SSDScanOp, SSDStepOp>(scan))
+    return;
+  Value z = norm.getGate();
+  if (Operation *def = z.getDefiningOp())
+    if (def->getBlock() != scan->getBlock() || !def->isBeforeInBlock(scan))
+      return;
+  if (auto arg = dyn_cast<BlockArgument>(z))
+    if (arg.getOwner() != scan->getBlock())
+      return;
+  bool moved = TypeSwitch<Operation *, bool>(scan).Case<SSDScanOp, SSDStepOp>(
+      [&](auto op) {
+        if (op.getGate())
+          return false;
+        rewriter.modifyOpInPlace(op, [&] { op.getGateMutable().assign(z); });
+        return true;
+      });
+  if (moved)
+    prologue.gate = Value();
+}
+void moveGateIntoScan(RMSNormOp, NormPrologue &, PatternRewriter &) {}
+
 /// linear(rms_norm(x [plus r], w)) -> linear(x normed w [plus r]), and
-/// gated_rms_norm(y, z, w) alike (`gated z`), when the norm has at most
+/// gated_rms_norm(y, z, w) alike (`gated z`, or z moved into the scan that
+/// computes y: moveGateIntoScan), when the norm has at most
 /// `maxUsers` users and every one is a linear op reading it as its input
 /// only, with no prologue yet; the norm is then gone.
 template <typename NormOp> struct FuseNormPattern : OpRewritePattern<NormOp> {
@@ -201,6 +239,7 @@ template <typename NormOp> struct FuseNormPattern : OpRewritePattern<NormOp> {
         return rewriter.notifyMatchFailure(norm, "a user reads it twice");
     }
     NormPrologue prologue = prologueOfNorm(norm);
+    moveGateIntoScan(norm, prologue, rewriter);
     for (Operation *user : llvm::to_vector(normed.getUsers()))
       rewriter.modifyOpInPlace(user, [&] {
         user->setOperand(0, norm.getInput());

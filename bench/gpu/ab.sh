@@ -1,7 +1,7 @@
 #!/bin/bash
 # A/B of CUDA options (the passes on by default turned off one at a time:
-# --merge-launches, --fuse-conv; those off by default turned on:
-# --fuse-norm, --prefetch-weights) on the 1.2B shape, bf16 and int4, in one
+# --merge-launches, --fuse-conv, --fuse-norm; those off by default turned
+# on: --prefetch-weights, --early-trigger) on the 1.2B shape, bf16 and int4, in one
 # call on the GPU machine. Two steps:
 #   bench/gpu/ab.sh prepare BIN_DIR OUT   (here, where LLVM/MLIR is)
 #     synthesizes the checkpoint, compiles a CUDA package per (weights,
@@ -20,8 +20,9 @@
 # these five: default, no-merge-launches (--merge-launches=false: the
 # kernels zamba2-gpu-merge-launches puts together apart), no-fuse-conv
 # (--fuse-conv=false: the convolution kernel zamba2-fuse-conv removes),
-# fuse-norm, prefetch; also early-trigger (--early-trigger), and any of
-# these joined by '+', as early-trigger+fuse-norm);
+# no-fuse-norm (--fuse-norm=false: the norm kernels zamba2-fuse-norm
+# removes), prefetch; also early-trigger (--early-trigger), and any of
+# these joined by '+', as early-trigger+prefetch);
 # ZAMBA2_AB_BASE_BIN=DIR (prepare) adds the variant "base": the
 # default options compiled by DIR's zamba2-compile (an A/B of a compiler
 # change, the "vs default" column then being old / new).
@@ -35,16 +36,16 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 mode=${1:?usage: ab.sh prepare BIN_DIR OUT | run OUT}
 preset=${ZAMBA2_AB_PRESET:-1.2b}
-variants=${ZAMBA2_AB_VARIANTS:-default no-merge-launches no-fuse-conv fuse-norm prefetch}
+variants=${ZAMBA2_AB_VARIANTS:-default no-merge-launches no-fuse-conv no-fuse-norm prefetch}
 weights=${ZAMBA2_AB_WEIGHTS:-bf16 int4}
 
 flags_of() { # VARIANT WEIGHTS: zamba2-compile flags (a variant's options
-  # joined by '+', as fuse-norm+prefetch)
+  # joined by '+', as no-fuse-norm+prefetch)
   local f=(--target cuda) o
   [[ $2 == int4 ]] && f+=(--quantize int4)
   for o in ${1//+/ }; do
     case $o in
-      fuse-norm) f+=(--fuse-norm) ;;
+      no-fuse-norm) f+=(--fuse-norm=false) ;;
       prefetch) f+=(--prefetch-weights) ;;
       no-fuse-conv) f+=(--fuse-conv=false) ;;
       no-merge-launches) f+=(--merge-launches=false) ;;

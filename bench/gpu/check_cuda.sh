@@ -6,16 +6,16 @@
 #     steps) and CUDA packages without weights for the two fixtures and two
 #     synthesized hidden-256 models (one and two Mamba groups, the second
 #     with adapters of rank 64, so that int4 quantizes their B), each as f32
-#     and int4, with the default passes, with --fuse-norm, with
-#     --fuse-norm --prefetch-weights, with --fuse-conv=false, with
+#     and int4, with the default passes, with --fuse-norm=false, with
+#     --prefetch-weights, with --fuse-conv=false, with
 #     --merge-launches=false and with --early-trigger; each scored on the fixture's batch of
 #     2 and on its row 0 alone (batch 1: the one-row decode kernels); the
 #     runtime tools and the token files go to OUT.
 #   bench/gpu/check_cuda.sh check OUT             (on the GPU machine)
 #     packs the weights, scores the same tokens on the GPU and compares:
 #     f32 against the CPU f32 logits (1e-5 relative L2) and against the
-#     fixture's float64 reference (1e-4), --fuse-norm (and with prefetch)
-#     against the default CUDA package (1e-6), --fuse-conv=false,
+#     fixture's float64 reference (1e-4), --fuse-norm=false and
+#     --prefetch-weights against the default CUDA package (1e-6), --fuse-conv=false,
 #     --merge-launches=false and --early-trigger against it bit for bit
 #     (0), int4 against the
 #     CPU int4
@@ -36,7 +36,7 @@ reference() { # the fixture file (tokens and float64 logits) of model $1
 batches="b2 b1"
 # ZAMBA2_CHECK_VARIANTS (prepare) picks the option sets ("default" first);
 # prepare records them in OUT for check.
-variants=${ZAMBA2_CHECK_VARIANTS:-default fuse-norm prefetch no-fuse-conv no-merge-launches early-trigger}
+variants=${ZAMBA2_CHECK_VARIANTS:-default no-fuse-norm prefetch no-fuse-conv no-merge-launches early-trigger}
 
 tokens_of() { # OUT MODEL BATCH: the token file (b1: row 0 of the fixture's)
   if [[ $3 == b2 ]]; then reference "$2"; else echo "$1/tokens-$2-b1.safetensors"; fi
@@ -44,8 +44,8 @@ tokens_of() { # OUT MODEL BATCH: the token file (b1: row 0 of the fixture's)
 
 flags_of() { # VARIANT: zamba2-compile flags beside --target cuda
   case $1 in
-    fuse-norm) echo --fuse-norm ;;
-    prefetch) echo --fuse-norm --prefetch-weights ;;
+    no-fuse-norm) echo --fuse-norm=false ;;
+    prefetch) echo --prefetch-weights ;;
     no-fuse-conv) echo --fuse-conv=false ;;
     no-merge-launches) echo --merge-launches=false ;;
     early-trigger) echo --early-trigger ;;

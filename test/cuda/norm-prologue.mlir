@@ -1,9 +1,13 @@
 // The norm prologue of the linear ops (zamba2-fuse-norm) on the CUDA target.
 // One token row: the linear kernel normalises x's row as it stages it in
-// workgroup memory (v and the sum of its squares per piece, a block sum,
-// then each thread scales its own pieces by rsqrt(mean + eps) and the
-// norm's weights, then a barrier), and the product reads x from there. The
-// pieces of a thread are straight-line code (their loads in flight
+// workgroup memory. With one group, each thread loads the norm's weights of
+// its pieces before the dependent-launch wait, stores v * w and sums v^2;
+// the block's sum rides on the staging's one barrier, and its
+// rsqrt(mean + eps) scales the product's sums instead of the row (no
+// second pass, no second barrier). With several groups, each thread stores
+// v, and after the block's sums scales its own pieces by their group's
+// rsqrt and the weights, then a barrier. The product reads x from there.
+// The pieces of a thread are straight-line code (their loads in flight
 // together), not a loop.
 // Several rows: the norm kernel writes the normalised rows once per op, and
 // the 8-row kernels read them.
@@ -14,32 +18,29 @@
 // CHECK: %[[NORMED:.*]] = memref.alloc({{.*}}) {{.*}} : memref<?x1x512xf32>
 // CHECK: scf.if
 // CHECK: gpu.launch {{.*}} module(@linear_r1) function(@linear_r1)
+// CHECK: %[[W:.*]] = vector.load %[[NW]][{{.*}}zamba2.before_wait} : memref<512xf32>, vector<4xf32>
 // CHECK: %[[XS:.*]] = memref.get_global @zamba2_workgroup_4f32x128
 // CHECK-NOT: scf.for
 // CHECK: %[[V:.*]] = vector.load %[[X]][{{.*}}] {alignment = 16 : i64} : memref<?x1x512xf32>, vector<4xf32>
+// CHECK: %[[VW:.*]] = arith.mulf %[[V]], %[[W]] : vector<4xf32>
 // CHECK: arith.xori
-// CHECK: memref.store %[[V]], %[[XS]]
+// CHECK: memref.store %[[VW]], %[[XS]]
 // CHECK: arith.mulf %[[V]], %[[V]] : vector<4xf32>
 // CHECK: vector.reduction <add>
 // CHECK: memref.get_global @zamba2_workgroup_f32x4 :
 // CHECK: gpu.barrier
 // CHECK: arith.divf %{{.*}}, %cst{{.*}} : f32
 // CHECK: %[[INV:.*]] = math.rsqrt
-// CHECK-NOT: scf.for
-// CHECK: %[[W:.*]] = vector.load %[[NW]][{{.*}}] {{.*}}: memref<512xf32>, vector<4xf32>
-// CHECK: %[[S:.*]] = memref.load %[[XS]]
-// CHECK: %[[B:.*]] = vector.broadcast %[[INV]]
-// CHECK: %[[SV:.*]] = arith.mulf %[[S]], %[[B]]
-// CHECK: %[[SW:.*]] = arith.mulf %[[SV]], %[[W]]
-// CHECK: memref.store %[[SW]], %[[XS]]
-// CHECK: gpu.barrier
-// The product reads the staged pieces (2 per step of 8 bf16 weights), not x.
+// CHECK-NOT: gpu.barrier
+// The product reads the staged pieces (2 per step of 8 bf16 weights), not
+// x, and its sum is scaled by the rsqrt.
 // CHECK-NOT: vector.load %[[X]]
 // CHECK: vector.load {{.*}} : memref<256x512xbf16>, vector<8xbf16>
 // CHECK-NOT: vector.load %[[X]]
 // CHECK: memref.load %[[XS]]
 // CHECK: memref.load %[[XS]]
 // CHECK-NOT: vector.load %[[X]]
+// CHECK: arith.mulf %{{.*}}, %[[INV]] : f32
 // CHECK: gpu.terminator
 // CHECK: } else {
 // CHECK: gpu.launch {{.*}} module(@rms_norm) function(@rms_norm)
@@ -53,11 +54,13 @@ func.func @float_weights(%x: tensor<?x1x512xf32>, %nw: tensor<512xf32>, %w: tens
 
 // -----
 
-// A gated norm of 2 groups into a quant_linear: v = y * silu(z) (exp), one
-// sum of squares per group (the piece's group selects), 2 groups x 4 warps
-// of block sums, each piece scaled by its group's inverse RMS.
+// A gated norm of 2 groups into a quant_linear: the norm's weights loaded
+// before the wait, v = y * silu(z) (exp), one sum of squares per group (the
+// piece's group selects), 2 groups x 4 warps of block sums, each piece
+// scaled by its group's inverse RMS, then the second barrier.
 // CHECK-LABEL: func.func @gated_groups_quant
 // CHECK: gpu.launch {{.*}} module(@linear_r1) function(@linear_r1)
+// CHECK: vector.load %arg2[{{.*}}zamba2.before_wait} : memref<1024xf32>, vector<4xf32>
 // CHECK-NOT: scf.for
 // CHECK: math.exp
 // CHECK: arith.select

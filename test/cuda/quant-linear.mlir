@@ -191,13 +191,22 @@ func.func @int4_adapter(%x: tensor<?x1x1024xf32>, %q: tensor<16x512xi8>, %s: ten
 }
 
 // An asymmetric adapter (its zeros loaded with its scales) on a linear that
-// normalises its input: one row, the block normalises x as it stages it
-// (the barrier, the rsqrt), then both products; several rows, the norm
-// kernel writes the rows first, then the 8-row kernel with both products.
+// normalises its input: one row, the block stages x times the norm's
+// weights (loaded before the wait) and sums the squares of x (the barrier,
+// the rsqrt); the main product's sums are scaled by that rsqrt, then the
+// adapter's product (not scaled) joins them; several rows, the norm kernel
+// writes the rows first, then the 8-row kernel with both products.
 // CHECK-LABEL: func.func @int8_asym_adapter_normed
 // CHECK: gpu.launch {{.*}} module(@linear_r1) function(@linear_r1)
-// CHECK: math.rsqrt
+// CHECK: %[[NW:.*]] = vector.load %arg1[{{.*}}zamba2.before_wait} : memref<512xf32>, vector<4xf32>
+// CHECK: %[[V:.*]] = vector.load %arg0[
+// CHECK: arith.mulf %[[V]], %[[NW]] : vector<4xf32>
+// CHECK: arith.mulf %[[V]], %[[V]] : vector<4xf32>
 // CHECK: gpu.barrier
+// CHECK: %[[INV:.*]] = math.rsqrt
+// CHECK-NOT: gpu.barrier
+// CHECK: arith.mulf %{{.*}}, %[[INV]] : f32
+// CHECK-NOT: gpu.barrier
 // CHECK: memref.load %arg7[{{.*}} : memref<16x2xf32>
 // CHECK: vector.load %arg6[{{.*}} : memref<16x64xi8>, vector<16xi8>
 // CHECK: memref.load %arg8[{{.*}} : memref<16x2xi8>

@@ -715,3 +715,12 @@ func.func @f(%x: tensor<?x1x64xf32>, %w: tensor<96x64xf32>, %cw: tensor<40x1x4xf
   %y, %s = zamba2.linear %x, %w conv(%cw state %cs) {conv_offset = 0 : i64} : (tensor<?x1x64xf32>, tensor<96x64xf32>, tensor<40x1x4xf32>, tensor<?x40x3xf32>) -> (tensor<?x1x96xbf16>, tensor<?x40x3xf32>)
   return
 }
+
+// -----
+
+// a gate of another shape than x
+func.func @f(%x: tensor<?x1x128xf32>, %dt: tensor<?x1x4xf32>, %b: tensor<?x1x16xf32>, %s: tensor<?x4x32x16xf32>, %p: tensor<4xf32>, %z: tensor<?x1x64xf32>) {
+  // expected-error @+1 {{gate must have shape [?, 1, 128], found [?, 1, 64]}}
+  %y, %s2 = zamba2.ssd_step %x, %dt, %b, %b, %s params(%p, %p, %p) gated %z {groups = 1 : i64} : (tensor<?x1x128xf32>, tensor<?x1x4xf32>, tensor<?x1x16xf32>, tensor<?x1x16xf32>, tensor<?x4x32x16xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<?x1x64xf32>) -> (tensor<?x1x128xf32>, tensor<?x4x32x16xf32>)
+  return
+}

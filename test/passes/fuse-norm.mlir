@@ -41,6 +41,43 @@ func.func @gated_into_quant(%y: tensor<?x1x128xf32>, %z: tensor<?x1x128xf32>, %n
 
 // -----
 
+// A gated norm of one group on an ssd_step's output: its gate moves into
+// the step (`gated`: y * silu(z) computed there, once per element) and the
+// linear's prologue is a plain norm; with two groups (no grouped norm
+// without a gate) or another user of y, the gate stays in the prologue.
+// CHECK-LABEL: func.func @gate_into_step
+// CHECK-NEXT: %[[Y:.*]], %[[S:.*]] = zamba2.ssd_step %arg0, %arg1, %arg2, %arg3, %arg4 params(%arg5, %arg6, %arg7) gated %arg8 {groups = 1 : i64}
+// CHECK-NEXT: %[[O:.*]] = zamba2.linear %[[Y]] normed %arg9, %arg10 {norm_eps = 1.000000e-05 : f64}
+// CHECK-NEXT: return %[[O]], %[[S]]
+func.func @gate_into_step(%x: tensor<?x1x128xf32>, %dt: tensor<?x1x4xf32>, %b: tensor<?x1x16xf32>, %c: tensor<?x1x16xf32>, %s: tensor<?x4x32x16xf32>, %al: tensor<4xf32>, %d: tensor<4xf32>, %db: tensor<4xf32>, %z: tensor<?x1x128xf32>, %nw: tensor<128xf32>, %w: tensor<64x128xf32>) -> (tensor<?x1x64xf32>, tensor<?x4x32x16xf32>) {
+  %y, %ns = zamba2.ssd_step %x, %dt, %b, %c, %s params(%al, %d, %db) {groups = 1 : i64} : (tensor<?x1x128xf32>, tensor<?x1x4xf32>, tensor<?x1x16xf32>, tensor<?x1x16xf32>, tensor<?x4x32x16xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>) -> (tensor<?x1x128xf32>, tensor<?x4x32x16xf32>)
+  %n = zamba2.gated_rms_norm %y, %z, %nw {eps = 1.0e-5 : f64, groups = 1 : i64} : tensor<?x1x128xf32>, tensor<128xf32>
+  %o = zamba2.linear %n, %w : (tensor<?x1x128xf32>, tensor<64x128xf32>) -> tensor<?x1x64xf32>
+  return %o, %ns : tensor<?x1x64xf32>, tensor<?x4x32x16xf32>
+}
+
+// CHECK-LABEL: func.func @gate_stays_two_groups
+// CHECK-NEXT: zamba2.ssd_scan %arg0, %arg1, %arg2, %arg3, %arg4 params(%arg5, %arg6, %arg7) {groups = 1 : i64}
+// CHECK-NEXT: zamba2.linear %{{.*}} normed %arg9 gated %arg8, %arg10 {norm_eps = 1.000000e-05 : f64, norm_groups = 2 : i64}
+func.func @gate_stays_two_groups(%x: tensor<?x?x128xf32>, %dt: tensor<?x?x4xf32>, %b: tensor<?x?x16xf32>, %c: tensor<?x?x16xf32>, %s: tensor<?x4x32x16xf32>, %al: tensor<4xf32>, %d: tensor<4xf32>, %db: tensor<4xf32>, %z: tensor<?x?x128xf32>, %nw: tensor<128xf32>, %w: tensor<64x128xf32>) -> tensor<?x?x64xf32> {
+  %y, %ns = zamba2.ssd_scan %x, %dt, %b, %c, %s params(%al, %d, %db) {groups = 1 : i64} : (tensor<?x?x128xf32>, tensor<?x?x4xf32>, tensor<?x?x16xf32>, tensor<?x?x16xf32>, tensor<?x4x32x16xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>) -> (tensor<?x?x128xf32>, tensor<?x4x32x16xf32>)
+  %n = zamba2.gated_rms_norm %y, %z, %nw {eps = 1.0e-5 : f64, groups = 2 : i64} : tensor<?x?x128xf32>, tensor<128xf32>
+  %o = zamba2.linear %n, %w : (tensor<?x?x128xf32>, tensor<64x128xf32>) -> tensor<?x?x64xf32>
+  return %o : tensor<?x?x64xf32>
+}
+
+// CHECK-LABEL: func.func @gate_stays_y_reused
+// CHECK-NEXT: %[[Y:.*]], %{{.*}} = zamba2.ssd_scan %arg0, %arg1, %arg2, %arg3, %arg4 params(%arg5, %arg6, %arg7) {groups = 1 : i64}
+// CHECK-NEXT: zamba2.linear %[[Y]] normed %arg9 gated %arg8, %arg10 {norm_eps = 1.000000e-05 : f64}
+func.func @gate_stays_y_reused(%x: tensor<?x?x128xf32>, %dt: tensor<?x?x4xf32>, %b: tensor<?x?x16xf32>, %c: tensor<?x?x16xf32>, %s: tensor<?x4x32x16xf32>, %al: tensor<4xf32>, %d: tensor<4xf32>, %db: tensor<4xf32>, %z: tensor<?x?x128xf32>, %nw: tensor<128xf32>, %w: tensor<64x128xf32>) -> (tensor<?x?x64xf32>, tensor<?x?x128xf32>) {
+  %y, %ns = zamba2.ssd_scan %x, %dt, %b, %c, %s params(%al, %d, %db) {groups = 1 : i64} : (tensor<?x?x128xf32>, tensor<?x?x4xf32>, tensor<?x?x16xf32>, tensor<?x?x16xf32>, tensor<?x4x32x16xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>) -> (tensor<?x?x128xf32>, tensor<?x4x32x16xf32>)
+  %n = zamba2.gated_rms_norm %y, %z, %nw {eps = 1.0e-5 : f64, groups = 1 : i64} : tensor<?x?x128xf32>, tensor<128xf32>
+  %o = zamba2.linear %n, %w : (tensor<?x?x128xf32>, tensor<64x128xf32>) -> tensor<?x?x64xf32>
+  return %o, %y : tensor<?x?x64xf32>, tensor<?x?x128xf32>
+}
+
+// -----
+
 // A lora_linear takes it too (its adapter's product reads the normalised
 // input as well).
 // CHECK-LABEL: func.func @into_lora_linear
