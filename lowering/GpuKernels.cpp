@@ -98,8 +98,12 @@ struct Emitter {
     memref::StoreOp::create(b, loc, convertFloat(b, loc, v, elem), memref,
                             indices);
   }
-  /// Runs `body` only where `cond` holds.
+  /// Runs `body` only where `cond` holds (always when `cond` is null).
   void when(Value cond, function_ref<void()> body) {
+    if (!cond) {
+      body();
+      return;
+    }
     auto ifOp = scf::IfOp::create(b, loc, cond, /*withElseRegion=*/false);
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(ifOp.thenBlock());
@@ -327,14 +331,6 @@ void forStrided(
   }
 }
 
-/// `body` where `valid` holds (always when it is null).
-void whenValid(Emitter &e, Value valid, function_ref<void()> body) {
-  if (valid)
-    e.when(valid, body);
-  else
-    body();
-}
-
 /// The `count` f32 values `loads` gives where `cond` holds, zeros elsewhere
 /// (nothing loaded there): an scf.if whose results they are.
 scf::IfOp loadsWhere(Emitter &e, Value cond, int64_t count,
@@ -487,7 +483,7 @@ void stageRow(Emitter &e, Value x, ArrayRef<Value> row, const StagedRow &staged,
         Value v = loaded[0];
         if (!elem.isF32())
           v = arith::ExtFOp::create(b, le.loc, f32Vec, v);
-        whenValid(le, valid, [&] {
+        le.when(valid, [&] {
           memref::StoreOp::create(b, le.loc, v, staged.memory,
                                   stagedSlot(le, piece, staged.pieces));
         });
@@ -596,7 +592,7 @@ Value stageNormalizedRow(Emitter &e, const NormBuffers &n, Value x,
       [&](Emitter &le, Value piece, Value valid, ArrayRef<Value> loaded,
           int64_t j) {
         Value v = n.combine(le, loaded);
-        whenValid(le, valid, [&] {
+        le.when(valid, [&] {
           memref::StoreOp::create(
               b, le.loc, deferred ? le.fmul(v, weights[j]) : v, staged.memory,
               stagedSlot(le, piece, staged.pieces));
@@ -626,7 +622,7 @@ Value stageNormalizedRow(Emitter &e, const NormBuffers &n, Value x,
   for (auto [j, w] : llvm::enumerate(weights)) {
     auto [piece, valid] =
         stridedElement(e, tid, static_cast<int64_t>(j), pieces, threads);
-    whenValid(e, valid, [&] {
+    e.when(valid, [&] {
       Value slot = stagedSlot(e, piece, staged.pieces);
       Value group = groupOf(e, e.mul(piece, e.idx(4)));
       Value inv = invs[0];
@@ -1963,8 +1959,8 @@ void emitRowNorm(Emitter &e, const NormBuffers &n, Value x, Value out) {
               Value v = keep ? kept[j] : n.combine(le, loaded.drop_front());
               v = le.fmul(v, inv);
               Value y = le.fmul(v, toF32(le.b, le.loc, loaded[0]));
-              whenValid(le, valid,
-                        [&] { le.store(y, out, with(row, le.add(base, c))); });
+              le.when(valid,
+                      [&] { le.store(y, out, with(row, le.add(base, c))); });
             });
       });
 }
@@ -2362,10 +2358,7 @@ void emitScan(Emitter &e, const ScanKernel &k) {
             auto store = [&] {
               d.store(tokens.getResult(i), k.state, {b, h, p, columns[i]});
             };
-            if (valid[i])
-              d.when(valid[i], store);
-            else
-              store();
+            d.when(valid[i], store);
           }
         });
       });

@@ -58,6 +58,9 @@ func.func @mamba_pieces(%zx: tensor<?x?x292xf32>, %cw: tensor<160x1x4xf32>, %cb:
   %y, %ss2 = zamba2.ssd_scan %xs, %dt, %bm, %cm, %ss params(%p, %p, %p) {groups = 1 : i64, chunk_size = 8 : i64, dt_min = 0.0 : f64, dt_max = 10.0 : f64} : (tensor<?x?x128xf32>, tensor<?x?x4xf32>, tensor<?x?x16xf32>, tensor<?x?x16xf32>, tensor<?x4x32x16xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>) -> (tensor<?x?x128xf32>, tensor<?x4x32x16xf32>)
   // CHECK: zamba2.ssd_step %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} params(%{{.*}}, %{{.*}}, %{{.*}}) {groups = 1 : i64}
   %y1, %ss3 = zamba2.ssd_step %x1, %dt1, %b1, %b1, %ss params(%p, %p, %p) {groups = 1 : i64} : (tensor<?x1x128xf32>, tensor<?x1x4xf32>, tensor<?x1x16xf32>, tensor<?x1x16xf32>, tensor<?x4x32x16xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>) -> (tensor<?x1x128xf32>, tensor<?x4x32x16xf32>)
+  // With a gate (y * silu(gate)), as zamba2-fuse-norm leaves it.
+  // CHECK: zamba2.ssd_step %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} params(%{{.*}}, %{{.*}}, %{{.*}}) gated %{{.*}} {groups = 1 : i64} : ({{.*}}, tensor<?x1x128xf32>) -> (tensor<?x1x128xf32>, tensor<?x4x32x16xf32>)
+  %y2, %ss4 = zamba2.ssd_step %x1, %dt1, %b1, %b1, %ss params(%p, %p, %p) gated %x1 {groups = 1 : i64} : (tensor<?x1x128xf32>, tensor<?x1x4xf32>, tensor<?x1x16xf32>, tensor<?x1x16xf32>, tensor<?x4x32x16xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<?x1x128xf32>) -> (tensor<?x1x128xf32>, tensor<?x4x32x16xf32>)
   return %y, %cs2, %ss2, %y1 : tensor<?x?x128xf32>, tensor<?x160x3xf32>, tensor<?x4x32x16xf32>, tensor<?x1x128xf32>
 }
 
