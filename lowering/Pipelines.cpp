@@ -280,7 +280,7 @@ void mlir::zamba2::registerZamba2Pipelines() {
   PassPipelineRegistration<CudaPipelineCLOptions>(
       "zamba2-cuda-pipeline",
       "Imported zamba2 module -> LLVM dialect host code launching CUDA "
-      "kernels (the CPU pipeline's fusions, zamba2-fuse-norm if asked, "
+      "kernels (the CPU pipeline's fusions, zamba2-fuse-norm, "
       "zamba2-fuse-conv, "
       "zamba2-lower-to-linalg{target=cuda}, zamba2-prefetch-weights if "
       "asked, the CPU pipeline's "
