@@ -16,10 +16,12 @@
 //     a block reduction (shuffles, then one word per warp in shared memory),
 //     then the scaled row.
 //   the norm prologue of the linear ops (zamba2-fuse-norm) -- the one-row
-//     kernel normalises the row of x it stages in shared memory (sums of
-//     squares per group, a block reduction, each thread scaling its own
-//     pieces); with several rows the op's first kernel is the norm kernel
-//     above, writing the normalised rows its products read.
+//     kernel normalises the row of x it stages in shared memory: with one
+//     group it stages v * w and scales the product's sums by the 1/RMS (the
+//     block's sum of squares rides on the staging's barrier); with several,
+//     a block reduction per group, then each thread scales its own pieces.
+//     With several rows the op's first kernel is the norm kernel above,
+//     writing the normalised rows its products read.
 //   attention -- a cache-append kernel (rotary folded in, angle in f64 as on
 //     the CPU) then one block per (query head, token): the 4 warps take every
 //     4th cache entry with an online softmax (running max, f32), merged
@@ -28,7 +30,8 @@
 //     them (a captured CUDA graph stays valid).
 //
 // Accumulation, softmax and normalisation are f32, as in the CPU lowering;
-// results differ from it only by the order of f32 additions.
+// results differ from it only by the order of f32 additions and, for a norm
+// prologue of one group, by where the 1/RMS multiplies (f32 rounding).
 //
 //===----------------------------------------------------------------------===//
 #include "lowering/GpuKernels.h"
@@ -534,9 +537,11 @@ bool stagesNormalizedRow(Value x, const NormedInput &in) {
 }
 
 /// The norm's weights of the pieces a thread stages of a row of `k`
-/// (its forStrided elements over k / 4 pieces, in order), as vector<4xf32>,
-/// loaded at the kernel's start before its dependent-launch wait: weights
-/// no kernel writes, so their latency passes while the kernel before ends.
+/// (its forStrided elements over k / 4 pieces, in order), as vectors of 4
+/// of their own type (extended to f32 where used: bf16 weights take half
+/// the registers meanwhile), loaded at the kernel's start before its
+/// dependent-launch wait: weights no kernel writes, so their latency passes
+/// while the kernel before ends.
 SmallVector<Value> preloadNormWeights(Emitter &e, const NormBuffers &n,
                                       int64_t k, Value tid, int64_t threads) {
   OpBuilder &b = e.b;
@@ -549,11 +554,7 @@ SmallVector<Value> preloadNormWeights(Emitter &e, const NormBuffers &n,
         vector::LoadOp::create(b, e.loc, VectorType::get({4}, wElem), n.weight,
                                ValueRange{e.mul(piece, e.idx(4))},
                                /*nontemporal=*/false, pieceAlign(n.weight));
-    Value w = beforeWait(load);
-    if (!wElem.isF32())
-      w = arith::ExtFOp::create(b, e.loc, VectorType::get({4}, b.getF32Type()),
-                                w);
-    weights.push_back(w);
+    weights.push_back(beforeWait(load));
   }
   return weights;
 }
@@ -579,6 +580,13 @@ Value stageNormalizedRow(Emitter &e, const NormBuffers &n, Value x,
   int64_t width = k / n.groups;
   bool deferred = n.groups == 1;
   auto f32x4 = VectorType::get({4}, b.getF32Type());
+  // Weight j of the thread, as f32.
+  auto weight = [&](Emitter &we, int64_t j) -> Value {
+    Value w = weights[j];
+    if (cast<VectorType>(w.getType()).getElementType().isF32())
+      return w;
+    return arith::ExtFOp::create(b, we.loc, f32x4, w);
+  };
   // The group of the piece starting at element `first`.
   auto groupOf = [&](Emitter &ge, Value first) {
     return ge.div(first, ge.idx(width));
@@ -594,8 +602,8 @@ Value stageNormalizedRow(Emitter &e, const NormBuffers &n, Value x,
         Value v = n.combine(le, loaded);
         le.when(valid, [&] {
           memref::StoreOp::create(
-              b, le.loc, deferred ? le.fmul(v, weights[j]) : v, staged.memory,
-              stagedSlot(le, piece, staged.pieces));
+              b, le.loc, deferred ? le.fmul(v, weight(le, j)) : v,
+              staged.memory, stagedSlot(le, piece, staged.pieces));
         });
         Value sq = vector::ReductionOp::create(
             b, le.loc, vector::CombiningKind::ADD, le.fmul(v, v));
@@ -619,9 +627,9 @@ Value stageNormalizedRow(Emitter &e, const NormBuffers &n, Value x,
   if (deferred)
     return invs.front();
   int64_t pieces = k / 4;
-  for (auto [j, w] : llvm::enumerate(weights)) {
-    auto [piece, valid] =
-        stridedElement(e, tid, static_cast<int64_t>(j), pieces, threads);
+  for (int64_t j = 0; j < static_cast<int64_t>(weights.size()); ++j) {
+    Value piece, valid;
+    std::tie(piece, valid) = stridedElement(e, tid, j, pieces, threads);
     e.when(valid, [&] {
       Value slot = stagedSlot(e, piece, staged.pieces);
       Value group = groupOf(e, e.mul(piece, e.idx(4)));
@@ -630,8 +638,9 @@ Value stageNormalizedRow(Emitter &e, const NormBuffers &n, Value x,
         inv = arith::SelectOp::create(b, e.loc, e.eq(group, e.idx(g)), invs[g],
                                       inv);
       Value v = memref::LoadOp::create(b, e.loc, staged.memory, slot);
-      Value scaled = e.fmul(
-          e.fmul(v, vector::BroadcastOp::create(b, e.loc, f32x4, inv)), w);
+      Value scaled =
+          e.fmul(e.fmul(v, vector::BroadcastOp::create(b, e.loc, f32x4, inv)),
+                 weight(e, j));
       memref::StoreOp::create(b, e.loc, scaled, staged.memory, slot);
     });
   }

@@ -21,8 +21,9 @@ struct FusionOptions {
   bool fuseLoRA = true;     ///< zamba2-fuse-lora
   bool fuseRotary = true;   ///< zamba2-fuse-rotary
   bool fuseResidual = true; ///< zamba2-fuse-residual
-  /// zamba2-fuse-norm (last; off by default: its CUDA kernels have not been
-  /// run on a GPU yet, and the CPU lowering computes the norm first anyway).
+  /// zamba2-fuse-norm (last). Off here, as for the CPU pipeline, whose
+  /// lowering computes the norm first anyway; zamba2-compile and the
+  /// zamba2-cuda-pipeline option run it for the CUDA target by default.
   bool fuseNorm = false;
   /// zamba2-fuse-conv (after the others): one kernel per Mamba layer and
   /// decode step fewer on the GPU. The CPU lowering unfolds it again, so

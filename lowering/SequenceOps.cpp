@@ -362,7 +362,9 @@ LogicalResult lowerSSD(SSDOp op, PatternRewriter &rewriter) {
   Value result = tensor::CollapseShapeOp::create(
       rewriter, loc, RankedTensorType::get(xType.getShape(), f32), y,
       SmallVector<ReassociationIndices>{{0}, {1}, {2, 3}});
-  // The gate: y * silu(gate), as gated_rms_norm computes it from y.
+  // The gate: y * silu(gate), as gated_rms_norm computes it from y (the
+  // same f32 operations for an f32 y, the activations' type; a narrower y
+  // would be gated before its rounding).
   if (Value gate = op.getGate())
     result = elementwise(
         rewriter, loc, tensorType(result), result, {result, gate},

@@ -226,7 +226,7 @@ def FuseNorm : Pass<"zamba2-fuse-norm", "ModuleOp"> {
     (and has no prologue yet), and there are at most `max-users` of them:
     the norm op is then gone. A gated norm of one group whose input is the
     output of an `ssd_scan` / `ssd_step` (read by the norm only) moves its
-    gate into that op (`gated %z`: y * silu(z) computed there, once per
+    gate, when defined before that op in its block, into that op (`gated %z`: y * silu(z) computed there, once per
     element), so that the linears' prologue is a plain norm. On the GPU, the
     kernel of a one-row product (decode at batch 1) normalises the row it
     stages in workgroup memory itself, so the norm's own kernel, and the

@@ -14,8 +14,8 @@
 #   bench/gpu/check_cuda.sh check OUT             (on the GPU machine)
 #     packs the weights, scores the same tokens on the GPU and compares:
 #     f32 against the CPU f32 logits (1e-5 relative L2) and against the
-#     fixture's float64 reference (1e-4), --fuse-norm=false and
-#     --prefetch-weights against the default CUDA package (1e-6), --fuse-conv=false,
+#     fixture's float64 reference (1e-4), --fuse-norm=false against the
+#     default CUDA package (1e-6), --prefetch-weights, --fuse-conv=false,
 #     --merge-launches=false and --early-trigger against it bit for bit
 #     (0), int4 against the
 #     CPU int4
@@ -49,6 +49,8 @@ flags_of() { # VARIANT: zamba2-compile flags beside --target cuda
     no-fuse-conv) echo --fuse-conv=false ;;
     no-merge-launches) echo --merge-launches=false ;;
     early-trigger) echo --early-trigger ;;
+    default) ;;
+    *) echo "check_cuda: unknown option set $1" >&2; return 1 ;;
   esac
 }
 
@@ -56,9 +58,10 @@ same_as_default() { # VARIANT: its tolerance against the default package
   # --fuse-conv=false: the same f32 operations (mul.rn/add.rn, no
   # contraction) in another kernel, so bit-identical; --merge-launches=false:
   # the same kernels, launched apart; --early-trigger: the same kernels,
-  # overlapping more of the ones before them; the others reorder sums.
+  # overlapping more of the ones before them; --prefetch-weights: the same
+  # kernels with an L2 prefetch; --fuse-norm=false reorders sums.
   case $1 in
-    no-fuse-conv | no-merge-launches | early-trigger) echo 0 ;;
+    no-fuse-conv | no-merge-launches | early-trigger | prefetch) echo 0 ;;
     *) echo 1e-6 ;;
   esac
 }
@@ -85,6 +88,7 @@ checkpoint() { # OUT MODEL
 if [[ $mode == prepare ]]; then
   bin=${2:?BIN_DIR}
   out=${3:?OUT}
+  for v in $variants; do flags_of "$v" > /dev/null || exit 1; done
   mkdir -p "$out/bin"
   cp "$bin"/zamba2-{synth,pack,run,compare} "$out/bin/"
   synthesize "$bin" "$out" || exit 1

@@ -86,12 +86,17 @@ func.func @gated_groups_quant(%y: tensor<?x1x1024xf32>, %z: tensor<?x1x1024xf32>
 // -----
 
 // lora_linear: both of its kernels (x A^T, then x W^T + mid B^T) normalise
-// the row they stage; with several rows one norm kernel writes the rows
-// both read.
+// the row they stage, each scaling its own product's sums by the 1/RMS; the
+// second kernel's adapter term (mid B^T, mid already normalised by the
+// first) is added after the scaling and not scaled. With several rows one
+// norm kernel writes the rows both read.
 // CHECK-LABEL: func.func @lora_linear
+// CHECK: %[[MID:.*]] = memref.alloc({{.*}}) {{.*}} : memref<?x1x16xf32>
 // CHECK: scf.if
 // CHECK: module(@linear_r1)
-// CHECK: math.rsqrt
+// CHECK: %[[INV1:.*]] = math.rsqrt
+// CHECK: arith.mulf %{{.*}}, %[[INV1]] : f32
+// CHECK: memref.store {{.*}}, %[[MID]]
 // CHECK: gpu.terminator
 // CHECK: } else {
 // CHECK: module(@rms_norm)
@@ -99,7 +104,11 @@ func.func @gated_groups_quant(%y: tensor<?x1x1024xf32>, %z: tensor<?x1x1024xf32>
 // CHECK: }
 // CHECK: scf.if
 // CHECK: module(@linear_r1)
-// CHECK: math.rsqrt
+// CHECK: %[[INV2:.*]] = math.rsqrt
+// CHECK: arith.mulf %{{.*}}, %[[INV2]] : f32
+// CHECK-NOT: %[[INV2]]
+// CHECK: vector.load %[[MID]]
+// CHECK-NOT: %[[INV2]]
 // CHECK: gpu.terminator
 // CHECK: } else {
 // CHECK-NOT: module(@rms_norm)

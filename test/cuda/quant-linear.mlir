@@ -193,8 +193,8 @@ func.func @int4_adapter(%x: tensor<?x1x1024xf32>, %q: tensor<16x512xi8>, %s: ten
 // An asymmetric adapter (its zeros loaded with its scales) on a linear that
 // normalises its input: one row, the block stages x times the norm's
 // weights (loaded before the wait) and sums the squares of x (the barrier,
-// the rsqrt); the main product's sums are scaled by that rsqrt, then the
-// adapter's product (not scaled) joins them; several rows, the norm kernel
+// the rsqrt); the main product's sums (2 channels per warp) are scaled by
+// that rsqrt, then the adapter's product (not scaled) joins them; several rows, the norm kernel
 // writes the rows first, then the 8-row kernel with both products.
 // CHECK-LABEL: func.func @int8_asym_adapter_normed
 // CHECK: gpu.launch {{.*}} module(@linear_r1) function(@linear_r1)
@@ -205,12 +205,14 @@ func.func @int4_adapter(%x: tensor<?x1x1024xf32>, %q: tensor<16x512xi8>, %s: ten
 // CHECK: gpu.barrier
 // CHECK: %[[INV:.*]] = math.rsqrt
 // CHECK-NOT: gpu.barrier
-// CHECK: arith.mulf %{{.*}}, %[[INV]] : f32
+// CHECK-COUNT-2: arith.mulf %{{.*}}, %[[INV]] : f32
 // CHECK-NOT: gpu.barrier
+// CHECK-NOT: %[[INV]]
 // CHECK: memref.load %arg7[{{.*}} : memref<16x2xf32>
 // CHECK: vector.load %arg6[{{.*}} : memref<16x64xi8>, vector<16xi8>
 // CHECK: memref.load %arg8[{{.*}} : memref<16x2xi8>
 // CHECK: vector.load %arg5[{{.*}} : memref<?x1x64xf32>, vector<16xf32>
+// CHECK-NOT: %[[INV]]
 // CHECK: gpu.terminator
 // CHECK: gpu.launch {{.*}} module(@rms_norm) function(@rms_norm)
 // CHECK: gpu.launch {{.*}} module(@linear_r8) function(@linear_r8)

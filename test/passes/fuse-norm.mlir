@@ -90,6 +90,19 @@ func.func @gate_stays_defined_later(%x: tensor<?x?x128xf32>, %dt: tensor<?x?x4xf
   return %o : tensor<?x?x64xf32>
 }
 
+// A gated norm that is not folded (it is also returned): the norm and its
+// gate stay as they were.
+// CHECK-LABEL: func.func @gate_stays_unfolded
+// CHECK-NEXT: %[[Y:.*]], %{{.*}} = zamba2.ssd_scan %arg0, %arg1, %arg2, %arg3, %arg4 params(%arg5, %arg6, %arg7) {groups = 1 : i64}
+// CHECK-NEXT: %[[N:.*]] = zamba2.gated_rms_norm %[[Y]], %arg8, %arg9
+// CHECK-NEXT: zamba2.linear %[[N]], %arg10 :
+func.func @gate_stays_unfolded(%x: tensor<?x?x128xf32>, %dt: tensor<?x?x4xf32>, %b: tensor<?x?x16xf32>, %c: tensor<?x?x16xf32>, %s: tensor<?x4x32x16xf32>, %al: tensor<4xf32>, %d: tensor<4xf32>, %db: tensor<4xf32>, %z: tensor<?x?x128xf32>, %nw: tensor<128xf32>, %w: tensor<64x128xf32>) -> (tensor<?x?x64xf32>, tensor<?x?x128xf32>) {
+  %y, %ns = zamba2.ssd_scan %x, %dt, %b, %c, %s params(%al, %d, %db) {groups = 1 : i64} : (tensor<?x?x128xf32>, tensor<?x?x4xf32>, tensor<?x?x16xf32>, tensor<?x?x16xf32>, tensor<?x4x32x16xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>) -> (tensor<?x?x128xf32>, tensor<?x4x32x16xf32>)
+  %n = zamba2.gated_rms_norm %y, %z, %nw {eps = 1.0e-5 : f64, groups = 1 : i64} : tensor<?x?x128xf32>, tensor<128xf32>
+  %o = zamba2.linear %n, %w : (tensor<?x?x128xf32>, tensor<64x128xf32>) -> tensor<?x?x64xf32>
+  return %o, %n : tensor<?x?x64xf32>, tensor<?x?x128xf32>
+}
+
 // -----
 
 // A lora_linear takes it too (its adapter's product reads the normalised
