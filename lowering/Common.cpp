@@ -39,9 +39,15 @@ Value zerosLike(OpBuilder &b, Location loc, RankedTensorType type, Value like) {
 
 /// Extends a scalar to f32 (weights may be stored as bf16 or f16).
 Value toF32(OpBuilder &b, Location loc, Value v) {
+  Type f32 = b.getF32Type();
+  if (auto vec = dyn_cast<VectorType>(v.getType())) {
+    if (vec.getElementType().isF32())
+      return v;
+    return arith::ExtFOp::create(b, loc, vec.clone(f32), v);
+  }
   if (v.getType().isF32())
     return v;
-  return arith::ExtFOp::create(b, loc, b.getF32Type(), v);
+  return arith::ExtFOp::create(b, loc, f32, v);
 }
 
 Value f32Const(OpBuilder &b, Location loc, double v) {

@@ -24,7 +24,8 @@ RankedTensorType tensorType(Value v);
 Value emptyLike(OpBuilder &b, Location loc, RankedTensorType type, Value like);
 /// A zero-filled tensor of `type` (dynamic dims from `like`).
 Value zerosLike(OpBuilder &b, Location loc, RankedTensorType type, Value like);
-/// Extends a scalar to f32 (weights may be stored as bf16 or f16).
+/// Extends a scalar or a vector to f32 elements (weights may be stored as bf16
+/// or f16); f32 values are returned as they are.
 Value toF32(OpBuilder &b, Location loc, Value v);
 Value f32Const(OpBuilder &b, Location loc, double v);
 /// A vector constant with every element `value` (an attribute of the

@@ -381,7 +381,6 @@ struct NormBuffers {
   /// The same for (row, first .. first + 3), as vector<4xf32>.
   SmallVector<Value> load4(Emitter &e, Value x, ArrayRef<Value> row,
                            Value first) const {
-    auto f32x4 = VectorType::get({4}, e.b.getF32Type());
     SmallVector<Value> loaded;
     for (Value m : {x, residual, gate}) {
       if (!m)
@@ -390,8 +389,7 @@ struct NormBuffers {
       Value v = vector::LoadOp::create(e.b, e.loc, VectorType::get({4}, elem),
                                        m, with(row, first),
                                        /*nontemporal=*/false, pieceAlign(m));
-      loaded.push_back(
-          elem.isF32() ? v : arith::ExtFOp::create(e.b, e.loc, f32x4, v));
+      loaded.push_back(toF32(e.b, e.loc, v));
     }
     return loaded;
   }
@@ -471,7 +469,6 @@ void stageRow(Emitter &e, Value x, ArrayRef<Value> row, const StagedRow &staged,
   auto xType = cast<MemRefType>(x.getType());
   int64_t k = xType.getShape().back();
   Type elem = xType.getElementType();
-  auto f32Vec = VectorType::get({4}, b.getF32Type());
   llvm::MaybeAlign align(rowsAligned16(x) ? 16
                                           : elem.getIntOrFloatBitWidth() / 8);
   forStrided(
@@ -483,9 +480,7 @@ void stageRow(Emitter &e, Value x, ArrayRef<Value> row, const StagedRow &staged,
       },
       [&](Emitter &le, Value piece, Value valid, ArrayRef<Value> loaded,
           int64_t) {
-        Value v = loaded[0];
-        if (!elem.isF32())
-          v = arith::ExtFOp::create(b, le.loc, f32Vec, v);
+        Value v = toF32(b, le.loc, loaded[0]);
         le.when(valid, [&] {
           memref::StoreOp::create(b, le.loc, v, staged.memory,
                                   stagedSlot(le, piece, staged.pieces));
@@ -580,13 +575,6 @@ Value stageNormalizedRow(Emitter &e, const NormBuffers &n, Value x,
   int64_t width = k / n.groups;
   bool deferred = n.groups == 1;
   auto f32x4 = VectorType::get({4}, b.getF32Type());
-  // Weight j of the thread, as f32.
-  auto weight = [&](Emitter &we, int64_t j) -> Value {
-    Value w = weights[j];
-    if (cast<VectorType>(w.getType()).getElementType().isF32())
-      return w;
-    return arith::ExtFOp::create(b, we.loc, f32x4, w);
-  };
   // The group of the piece starting at element `first`.
   auto groupOf = [&](Emitter &ge, Value first) {
     return ge.div(first, ge.idx(width));
@@ -602,7 +590,8 @@ Value stageNormalizedRow(Emitter &e, const NormBuffers &n, Value x,
         Value v = n.combine(le, loaded);
         le.when(valid, [&] {
           memref::StoreOp::create(
-              b, le.loc, deferred ? le.fmul(v, weight(le, j)) : v,
+              b, le.loc,
+              deferred ? le.fmul(v, toF32(b, le.loc, weights[j])) : v,
               staged.memory, stagedSlot(le, piece, staged.pieces));
         });
         Value sq = vector::ReductionOp::create(
@@ -640,7 +629,7 @@ Value stageNormalizedRow(Emitter &e, const NormBuffers &n, Value x,
       Value v = memref::LoadOp::create(b, e.loc, staged.memory, slot);
       Value scaled =
           e.fmul(e.fmul(v, vector::BroadcastOp::create(b, e.loc, f32x4, inv)),
-                 weight(e, j));
+                 toF32(b, e.loc, weights[j]));
       memref::StoreOp::create(b, e.loc, scaled, staged.memory, slot);
     });
   }
@@ -794,16 +783,9 @@ void accumulate(Emitter &e, const Product &p, ArrayRef<SmallVector<Value>> rows,
                 ArrayRef<Value> ns, Value lane, SmallVectorImpl<Value> &acc,
                 const StagedRow *staged = nullptr,
                 ArrayRef<Value> preloaded = {}) {
-  OpBuilder &b = e.b;
   int64_t v = chunkElements(p);
   auto xElem = cast<MemRefType>(p.x.getType()).getElementType();
-  auto vecF32 = VectorType::get({v}, b.getF32Type());
   llvm::MaybeAlign xAlign = chunkAlign(p.x, xElem, v);
-  auto widen = [&](Emitter &we, Value vec) -> Value {
-    if (cast<VectorType>(vec.getType()).getElementType().isF32())
-      return vec;
-    return arith::ExtFOp::create(we.b, we.loc, vecF32, vec);
-  };
 
   size_t channels = ns.size();
   bool scalarAcc;
@@ -823,13 +805,14 @@ void accumulate(Emitter &e, const Product &p, ArrayRef<SmallVector<Value>> rows,
       Value offset = le.mul(le.add(chunk, le.idx(u * kWarp)), le.idx(v));
       for (size_t r = 0; r < rows.size(); ++r) {
         Value x = staged ? loadStaged(le, *staged, offset)
-                         : widen(le, vector::LoadOp::create(
-                                         lb, l, VectorType::get({v}, xElem),
-                                         p.x, with(rows[r], offset),
-                                         /*nontemporal=*/false, xAlign));
+                         : toF32(le.b, le.loc,
+                                 vector::LoadOp::create(
+                                     lb, l, VectorType::get({v}, xElem), p.x,
+                                     with(rows[r], offset),
+                                     /*nontemporal=*/false, xAlign));
         for (size_t c = 0; c < channels; ++c) {
           Value &sum = next[r * channels + c];
-          Value w = widen(le, loaded[u * channels + c]);
+          Value w = toF32(le.b, le.loc, loaded[u * channels + c]);
           if (!scalarAcc) {
             sum = vector::FMAOp::create(lb, l, x, w, sum);
             continue;
@@ -1110,8 +1093,7 @@ void accumulateQuantContiguous(Emitter &e, const Product &p,
                              : vector::LoadOp::create(
                                    lb, l, xType, p.x, with(rows[r], first),
                                    /*nontemporal=*/false, xAlign);
-            if (!cast<VectorType>(x.getType()).getElementType().isF32())
-              x = arith::ExtFOp::create(lb, l, VectorType::get({v}, f32), x);
+            x = toF32(lb, l, x);
             SmallVector<Value> columns;
             for (int64_t j = 0; j < fields; ++j) {
               SmallVector<int64_t> lanes;
@@ -1223,10 +1205,7 @@ void accumulateQuantInterleaved(Emitter &e, const Product &p,
                 Value x = vector::LoadOp::create(lb, l, xType, p.x,
                                                  with(rows[r], element),
                                                  /*nontemporal=*/false, xAlign);
-                if (!xElem.isF32())
-                  x = arith::ExtFOp::create(lb, l,
-                                            VectorType::get({fields}, f32), x);
-                xs.push_back(x);
+                xs.push_back(toF32(lb, l, x));
               }
               SmallVector<Value> columns;
               for (int64_t j = 0; j < fields; ++j) {
@@ -1614,17 +1593,17 @@ Value warpSumsSpread(Emitter &e, ArrayRef<Value> values, Value lane) {
 void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
                       ArrayRef<Value> sizes, Value n, int64_t rowBlock,
                       int64_t channels, bool staged = false) {
-  int64_t warps = kLinearWarps;
   Value gx = e.ceilDiv(rows, rowBlock);
-  Value gy = e.ceilDiv(n, warps * channels);
+  Value gy = e.ceilDiv(n, kLinearWarps * channels);
   std::string name = "linear_r" + std::to_string(rowBlock);
   launch(
-      e, name, gx, gy, e.idx(1), warps * kWarp,
+      e, name, gx, gy, e.idx(1), kLinearWarps * kWarp,
       [&](Emitter &d, gpu::LaunchOp op) {
         Value tid = op.getThreadIds().x;
         if (prefetchesWeights(d.b)) {
-          Value first = d.mul(op.getBlockIds().y, d.idx(warps * channels));
-          Value count = d.min(d.idx(warps * channels), d.sub(n, first));
+          Value first =
+              d.mul(op.getBlockIds().y, d.idx(kLinearWarps * channels));
+          Value count = d.min(d.idx(kLinearWarps * channels), d.sub(n, first));
           Value bx = op.getBlockIds().x;
           prefetchRows(d, k.main.w, first, count, tid, bx);
           if (k.quant) {
@@ -1642,7 +1621,7 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
         }
         Value lane = d.rem(tid, d.idx(kWarp));
         Value firstChannel =
-            d.mul(d.add(d.mul(op.getBlockIds().y, d.idx(warps)),
+            d.mul(d.add(d.mul(op.getBlockIds().y, d.idx(kLinearWarps)),
                         d.div(tid, d.idx(kWarp))),
                   d.idx(channels));
         Value lastRow = d.sub(rows, d.idx(1));
@@ -1659,7 +1638,7 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
           normWeights = preloadNormWeights(
               d, k.normed->norm,
               cast<MemRefType>(k.main.x.getType()).getShape().back(), tid,
-              warps * kWarp);
+              kLinearWarps * kWarp);
         // The warp's (row, channel) pairs p = r * channels + c are finished
         // by the lanes together (warpSumsSpread leaves lanes
         // [p * group, (p + 1) * group) with pair p's sum; the first of them
@@ -1747,9 +1726,9 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
           if (k.normed)
             normScale =
                 stageNormalizedRow(d, k.normed->norm, k.main.x, row, *stagedRow,
-                                   tid, warps * kWarp, normWeights);
+                                   tid, kLinearWarps * kWarp, normWeights);
           else
-            stageRow(d, k.main.x, row, *stagedRow, tid, warps * kWarp);
+            stageRow(d, k.main.x, row, *stagedRow, tid, kLinearWarps * kWarp);
         }
         d.when(d.lt(firstChannel, n), [&] {
           Value first = d.mul(op.getBlockIds().x, d.idx(rowBlock));
