@@ -61,7 +61,8 @@ namespace {
 /// Both pipelines start alike: the package ABI, the model-level fusions, the
 /// lowering to linalg for the target.
 void addModelLevelPasses(OpPassManager &pm, int64_t weightAlignment,
-                         const FusionOptions &fusion, const char *target) {
+                         const FusionOptions &fusion, const char *target,
+                         int64_t oneRowWave = 0) {
   PrepareEntryPointsOptions prepare;
   prepare.alignment = weightAlignment;
   pm.addPass(createPrepareEntryPoints(prepare));
@@ -77,6 +78,7 @@ void addModelLevelPasses(OpPassManager &pm, int64_t weightAlignment,
     pm.addPass(createFuseConv());
   LowerToLinalgOptions lower;
   lower.target = target;
+  lower.oneRowWave = oneRowWave;
   pm.addPass(createLowerToLinalg(lower));
 }
 
@@ -142,7 +144,8 @@ bool mlir::zamba2::usesDependentLaunch(const CudaPipelineOptions &options) {
 
 void mlir::zamba2::buildCudaPipeline(OpPassManager &pm,
                                      const CudaPipelineOptions &options) {
-  addModelLevelPasses(pm, options.weightAlignment, options.fusion, "cuda");
+  addModelLevelPasses(pm, options.weightAlignment, options.fusion, "cuda",
+                      options.oneRowWave);
   if (options.prefetchWeights && usesDependentLaunch(options))
     pm.addPass(createPrefetchWeights());
   addStages(pm, StringRef(kBufferizeToParallelLoops).rtrim(',').str());
@@ -254,6 +257,12 @@ struct CudaPipelineCLOptions
       *this, "merge-launches",
       llvm::cl::desc("Run zamba2-gpu-merge-launches (default on)"),
       llvm::cl::init(true)};
+  Option<int64_t> oneRowWave{
+      *this, "one-row-wave",
+      llvm::cl::desc("Blocks the one-row linear kernels size their grids "
+                     "for (zamba2-lower-to-linalg's one-row-wave; 528: one "
+                     "wave of 132 SMs x 4; default 0: no sizing)"),
+      llvm::cl::init(0)};
 };
 } // namespace
 
@@ -307,6 +316,7 @@ void mlir::zamba2::registerZamba2Pipelines() {
         options.earlyTrigger = cl.earlyTrigger;
         options.prefetchWeights = cl.prefetchWeights;
         options.mergeLaunches = cl.mergeLaunches;
+        options.oneRowWave = cl.oneRowWave;
         buildCudaPipeline(pm, options);
       });
 }

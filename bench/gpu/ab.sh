@@ -21,8 +21,9 @@
 # kernels zamba2-gpu-merge-launches puts together apart), no-fuse-conv
 # (--fuse-conv=false: the convolution kernel zamba2-fuse-conv removes),
 # no-fuse-norm (--fuse-norm=false: the norm kernels zamba2-fuse-norm
-# removes), prefetch; also early-trigger (--early-trigger), and any of
-# these joined by '+', as early-trigger+prefetch);
+# removes), prefetch; also early-trigger (--early-trigger), waveN
+# (--one-row-wave=N, as wave528), and any of these joined by '+', as
+# early-trigger+prefetch);
 # ZAMBA2_AB_BASE_BIN=DIR (prepare) adds the variant "base": the
 # default options compiled by DIR's zamba2-compile (an A/B of a compiler
 # change, the "vs default" column then being old / new).
@@ -50,6 +51,7 @@ flags_of() { # VARIANT WEIGHTS: zamba2-compile flags (a variant's options
       no-fuse-conv) f+=(--fuse-conv=false) ;;
       no-merge-launches) f+=(--merge-launches=false) ;;
       early-trigger) f+=(--early-trigger) ;;
+      wave[0-9]*) f+=("--one-row-wave=${o#wave}") ;;
       default | base) ;;
       *) echo "ab: unknown option set $1" >&2; exit 1 ;;
     esac
