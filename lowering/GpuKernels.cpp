@@ -1392,8 +1392,9 @@ constexpr int64_t kMaxTasks = 4;
 /// takes at most k.oneRowBlocks blocks. A grid of several waves runs its
 /// blocks' latency chains (weights from DRAM, the row of x, the warp sums,
 /// the stores) one wave after another; with several tasks a warp's later
-/// weights are in flight while it computes, and the block stages its row
-/// of x once for all of them. 1 without a budget or a static width.
+/// weights are in flight while it computes, and a block that stages its
+/// row of x (StagedRow) does so once for all of them. 1 without a budget or
+/// a static width.
 int64_t oneRowTasks(const LinearKernel &k, int64_t channels) {
   int64_t n = cast<MemRefType>(k.out.getType()).getShape().back();
   if (ShapedType::isDynamic(n) || k.oneRowBlocks <= 0)
@@ -1617,8 +1618,9 @@ Value warpSumsSpread(Emitter &e, ArrayRef<Value> values, Value lane) {
 /// prologue the staging computes), normalised there when `k.normed`.
 /// `tasks` (one row only): each warp computes `tasks` groups of `channels`
 /// outputs one after another (a loop), so that the grid has `tasks` times
-/// fewer blocks (oneRowTasks) and the block's staged row serves them all.
-/// The first task's weights are loaded before the dependent-launch wait;
+/// fewer blocks (oneRowTasks) and the block's staged row, if it stages one,
+/// serves them all. The first task's weights (where the product's form
+/// preloads them) are loaded before the dependent-launch wait;
 /// each later task's (and its epilogue's bias, residual and convolution
 /// taps) as the task before it starts, carried by the loop, so that they
 /// are in flight during that task's product.
@@ -1719,14 +1721,16 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
           return p;
         };
         // What a task loads ahead of its product: its weights' first
-        // iteration (preloadWeights), the convolution taps of the lane's
-        // channel (only that one: the state rows of other channels are
-        // other warps'), the bias (one row: a weight), and the residual
-        // (one row, the lane's pair; none past the rows or channels:
-        // those bytes are another block's). With `early`, all but the
-        // residual before the wait (weights, or state only this kernel
-        // writes); the first task's residual is then the first load after
-        // the wait, its latency passing with the staging and the product's.
+        // iteration (preloadWeights, where the product's form has one),
+        // the convolution taps of the lane's channel (only that one: the
+        // state rows of other channels are other warps') and the bias (one
+        // row: a weight), all by loadAhead, before the wait with `early`
+        // (weights, or state only this kernel writes); then, by loadBase,
+        // the residual (one row, the lane's pair; none past the rows or
+        // channels: those bytes are another block's), never before the
+        // wait: the first task's is the first load after it, its latency
+        // passing with the staging and the product's. The task loop carries
+        // all four (flatten), so both run before a task's loads are carried.
         // Several rows load bias and residual in the epilogue (early, they
         // cost the 8-row kernels 4% at batch 8 on an H100: registers).
         struct TaskLoads {
@@ -1787,6 +1791,7 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
             l.bias = v[i++];
           if (like.base)
             l.base = v[i++];
+          assert(i == v.size() && "carried loads of another shape");
           return l;
         };
 
@@ -1938,19 +1943,18 @@ void emitLinear(Emitter &e, const LinearKernel &k) {
     // x (integers); for bf16/f32 weights one output per warp measured
     // faster (more warps in flight).
     int64_t channels = k.quant ? kStagedQuantChannels : 1;
-    auto tasksFor = [&](int64_t ch) { return oneRowTasks(k, ch); };
     if (k.normed && k.normed->stageOneRow) {
       emitLinearLaunch(e, k, rows, sizes, n, 1, channels, /*staged=*/true,
-                       tasksFor(channels));
+                       oneRowTasks(k, channels));
     } else {
       LinearKernel plain = onNormalizedRows();
       if (plain.quant && stagesRow(plain.main, *plain.quant))
         emitLinearLaunch(e, plain, rows, sizes, n, 1, channels,
-                         /*staged=*/true, tasksFor(channels));
+                         /*staged=*/true, oneRowTasks(plain, channels));
       else
-        emitLinearLaunch(e, plain, rows, sizes, n, 1,
-                         plain.quant ? kChannelsPerWarp : 1, false,
-                         tasksFor(plain.quant ? kChannelsPerWarp : 1));
+        emitLinearLaunch(
+            e, plain, rows, sizes, n, 1, plain.quant ? kChannelsPerWarp : 1,
+            false, oneRowTasks(plain, plain.quant ? kChannelsPerWarp : 1));
     }
     e.b.setInsertionPointToStart(ifOp.elseBlock());
     // 8 rows x 4 channels per warp for float weights: each chunk of x is

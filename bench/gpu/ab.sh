@@ -51,7 +51,8 @@ flags_of() { # VARIANT WEIGHTS: zamba2-compile flags (a variant's options
       no-fuse-conv) f+=(--fuse-conv=false) ;;
       no-merge-launches) f+=(--merge-launches=false) ;;
       early-trigger) f+=(--early-trigger) ;;
-      wave[0-9]*) f+=("--one-row-wave=${o#wave}") ;;
+      wave*[0-9]) [[ ${o#wave} =~ ^[0-9]+$ ]] || { echo "ab: bad $o" >&2; exit 1; }
+        f+=("--one-row-wave=${o#wave}") ;;
       default | base) ;;
       *) echo "ab: unknown option set $1" >&2; exit 1 ;;
     esac
