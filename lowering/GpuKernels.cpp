@@ -1378,32 +1378,37 @@ struct LinearKernel {
   /// A convolution epilogue (out's rows are one token each); the one-row
   /// kernel only (emitLinear gives several rows the convolution's kernel).
   const ConvEpilogueBuffers *conv = nullptr;
-  /// The most blocks the one-row kernel should take (kOneRowBlocksAttr);
-  /// 0: no limit.
-  int64_t oneRowBlocks = 0;
 };
 
 constexpr int64_t kLinearWarps = 4;
 /// The most tasks per warp of the one-row kernel.
 constexpr int64_t kMaxTasks = 4;
 
+/// The blocks the module's one-row linear kernels may take
+/// (kOneRowWaveAttr); 0 when it sets none.
+int64_t oneRowWave(OpBuilder &b) {
+  auto module =
+      b.getInsertionBlock()->getParentOp()->getParentOfType<ModuleOp>();
+  auto attr =
+      module ? module->getAttrOfType<IntegerAttr>(kOneRowWaveAttr) : nullptr;
+  return attr ? attr.getInt() : 0;
+}
+
 /// Tasks per warp for the one-row kernel of `k` with `channels` outputs
 /// per warp and task: the fewest (at most kMaxTasks) with which its grid
-/// takes at most k.oneRowBlocks blocks. A grid of several waves runs its
-/// blocks' latency chains (weights from DRAM, the row of x, the warp sums,
-/// the stores) one wave after another; with several tasks a warp's later
-/// weights are in flight while it computes, and a block that stages its
-/// row of x (StagedRow) does so once for all of them. 1 without a budget or
-/// a static width.
-int64_t oneRowTasks(const LinearKernel &k, int64_t channels) {
+/// takes at most `budget` blocks (oneRowWave). A grid of several waves runs
+/// its blocks' latency chains (weights from DRAM, the row of x, the warp
+/// sums, the stores) one wave after another; with several tasks a warp's
+/// later weights are in flight while it computes, and a block that stages
+/// its row of x (StagedRow) does so once for all of them. 1 without a
+/// budget or a static width.
+int64_t oneRowTasks(const LinearKernel &k, int64_t channels, int64_t budget) {
   int64_t n = cast<MemRefType>(k.out.getType()).getShape().back();
-  if (ShapedType::isDynamic(n) || k.oneRowBlocks <= 0)
+  if (ShapedType::isDynamic(n) || budget <= 0)
     return 1;
   int64_t blocks = llvm::divideCeil(n, kLinearWarps * channels);
-  for (int64_t tasks = 1; tasks < kMaxTasks; ++tasks)
-    if (static_cast<int64_t>(llvm::divideCeil(blocks, tasks)) <= k.oneRowBlocks)
-      return tasks;
-  return kMaxTasks;
+  // ceil(blocks / tasks) <= budget exactly when tasks >= ceil(blocks / budget).
+  return std::clamp<int64_t>(llvm::divideCeil(blocks, budget), 1, kMaxTasks);
 }
 /// Output channels per warp for integer weights and one token row, and for
 /// float weights and 8 rows: each chunk of x is loaded once for 4 weight
@@ -1616,9 +1621,9 @@ Value warpSumsSpread(Emitter &e, ArrayRef<Value> values, Value lane) {
 /// the block first copies its row of x to workgroup memory (StagedRow; one
 /// row: the quantized contiguous form, or a float product whose norm
 /// prologue the staging computes), normalised there when `k.normed`.
-/// `tasks` (one row only): each warp computes `tasks` groups of `channels`
-/// outputs one after another (a loop), so that the grid has `tasks` times
-/// fewer blocks (oneRowTasks) and the block's staged row, if it stages one,
+/// One row: each warp computes `tasks` groups of `channels` outputs one
+/// after another (a loop; oneRowTasks), so that the grid has `tasks` times
+/// fewer blocks and the block's staged row, if it stages one,
 /// serves them all. The first task's weights (where the product's form
 /// preloads them) are loaded before the dependent-launch wait;
 /// each later task's (and its epilogue's bias, residual and convolution
@@ -1626,11 +1631,8 @@ Value warpSumsSpread(Emitter &e, ArrayRef<Value> values, Value lane) {
 /// are in flight during that task's product.
 void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
                       ArrayRef<Value> sizes, Value n, int64_t rowBlock,
-                      int64_t channels, bool staged = false,
-                      int64_t tasks = 1) {
-  if (tasks > 1 && rowBlock != 1)
-    llvm::report_fatal_error("several tasks per warp in the one-row linear "
-                             "kernel only");
+                      int64_t channels, bool staged = false) {
+  int64_t tasks = rowBlock == 1 ? oneRowTasks(k, channels, oneRowWave(e.b)) : 1;
   if (k.conv && rowBlock != 1)
     llvm::report_fatal_error("a convolution epilogue in the one-row linear "
                              "kernel only");
@@ -1944,17 +1946,15 @@ void emitLinear(Emitter &e, const LinearKernel &k) {
     // faster (more warps in flight).
     int64_t channels = k.quant ? kStagedQuantChannels : 1;
     if (k.normed && k.normed->stageOneRow) {
-      emitLinearLaunch(e, k, rows, sizes, n, 1, channels, /*staged=*/true,
-                       oneRowTasks(k, channels));
+      emitLinearLaunch(e, k, rows, sizes, n, 1, channels, /*staged=*/true);
     } else {
       LinearKernel plain = onNormalizedRows();
       if (plain.quant && stagesRow(plain.main, *plain.quant))
         emitLinearLaunch(e, plain, rows, sizes, n, 1, channels,
-                         /*staged=*/true, oneRowTasks(plain, channels));
+                         /*staged=*/true);
       else
-        emitLinearLaunch(
-            e, plain, rows, sizes, n, 1, plain.quant ? kChannelsPerWarp : 1,
-            false, oneRowTasks(plain, plain.quant ? kChannelsPerWarp : 1));
+        emitLinearLaunch(e, plain, rows, sizes, n, 1,
+                         plain.quant ? kChannelsPerWarp : 1);
     }
     e.b.setInsertionPointToStart(ifOp.elseBlock());
     // 8 rows x 4 channels per warp for float weights: each chunk of x is
@@ -2636,12 +2636,6 @@ convEpilogueOf(Operation *op, ArrayRef<Value> buf, unsigned first) {
                              conv->silu};
 }
 
-/// The block budget of `op`'s one-row kernel (kOneRowBlocksAttr); 0 without.
-int64_t oneRowBlocksOf(Operation *op) {
-  auto attr = op->getAttrOfType<IntegerAttr>(kOneRowBlocksAttr);
-  return attr ? attr.getInt() : 0;
-}
-
 /// linear, lora, lora_linear: operands (x, w, a, b, bias, base, the norm
 /// prologue's weight, residual, gate, and a linear's convolution epilogue's
 /// weight, bias, state).
@@ -2688,7 +2682,6 @@ struct LinearModel : KernelModel<LinearModel<OpTy>, OpTy> {
     if (!buf[2]) {
       LinearKernel k{{x, buf[1]}, std::nullopt, std::nullopt,
                      buf[4],      buf[5],       out};
-      k.oneRowBlocks = oneRowBlocksOf(op);
       std::optional<ConvEpilogueBuffers> conv =
           convEpilogueOf(op, buf, kFirstConvOperand);
       if (conv)
@@ -2709,7 +2702,6 @@ struct LinearModel : KernelModel<LinearModel<OpTy>, OpTy> {
                                             buf[4],      buf[5],       out}
                              : LinearKernel{lora,   std::nullopt, std::nullopt,
                                             buf[4], buf[5],       out};
-    down.oneRowBlocks = up.oneRowBlocks = oneRowBlocksOf(op);
     // (Only lora_linear, which has W, takes a prologue.)
     std::optional<NormedInput> written;
     if (in) {
@@ -2756,7 +2748,6 @@ struct QuantLinearModel : KernelModel<QuantLinearModel, QuantLinearOp> {
                     static_cast<int64_t>(q.getGroupSize()),
                     q.getScheme() == QuantScheme::symmetric};
     LinearKernel k{{buf[0], buf[1]}, qw, std::nullopt, buf[4], buf[5], out};
-    k.oneRowBlocks = oneRowBlocksOf(q);
     if (buf[9]) {
       k.lora = Product{buf[9], buf[10]};
       k.loraQuant =

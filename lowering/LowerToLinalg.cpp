@@ -317,18 +317,6 @@ void unfoldConvEpilogue(Operation *op, RewriterBase &rewriter) {
   rewriter.replaceOp(op, ValueRange{joined, convOp.getNewState()});
 }
 
-/// Marks each op that the CUDA target bufferizes into the linear kernel
-/// (linear, quant_linear, lora, lora_linear) with the block budget of its
-/// one-row kernel (kOneRowBlocksAttr).
-void markOneRowBlocks(ModuleOp module, int64_t wave) {
-  auto budget =
-      IntegerAttr::get(IntegerType::get(module.getContext(), 64), wave);
-  module.walk([&](Operation *op) {
-    if (isa<LinearOp, QuantLinearOp, LoRALinearOp, LoRAOp>(op))
-      op->setAttr(kOneRowBlocksAttr, budget);
-  });
-}
-
 struct LowerToLinalgPass
     : mlir::zamba2::impl::LowerToLinalgBase<LowerToLinalgPass> {
   using Base::Base;
@@ -376,7 +364,9 @@ struct LowerToLinalgPass
       return;
     }
     if (oneRowWave > 0)
-      markOneRowBlocks(getOperation(), oneRowWave);
+      getOperation()->setAttr(
+          kOneRowWaveAttr,
+          IntegerAttr::get(IntegerType::get(&getContext(), 64), oneRowWave));
     // On the CUDA target the ops with a kernel of their own are left for
     // bufferization (lowering/GpuKernels.cpp).
     SmallVector<Operation *> ops;

@@ -38,8 +38,8 @@ def LowerToLinalg : Pass<"zamba2-lower-to-linalg", "ModuleOp"> {
            "(lowering/GpuKernels.cpp)">,
     Option<"oneRowWave", "one-row-wave", "int64_t", /*default=*/"0",
            "cuda: the blocks a one-row (decode at batch 1) linear kernel "
-           "may take (each linear op is marked with it: "
-           "zamba2.one_row_blocks); a kernel whose grid of one group of "
+           "may take (the module's zamba2.one_row_wave); a kernel whose "
+           "grid of one group of "
            "channels per warp would be larger gives each warp up to 4 "
            "groups, one after another. 0: one group per warp">,
   ];

@@ -1,6 +1,6 @@
-// zamba2-lower-to-linalg's one-row-wave: each linear-kernel op is marked
-// with the blocks its one-row kernel may take (zamba2.one_row_blocks).
-// The one-row kernel of an op whose grid of one group of channels per
+// zamba2-lower-to-linalg's one-row-wave: the module is marked with the
+// blocks a one-row linear kernel may take (zamba2.one_row_wave).
+// A one-row kernel whose grid of one group of channels per
 // warp would take more blocks gives each warp that many more groups (up to
 // 4): the grid shrinks by as much (ceil(n / (4 warps x channels x tasks)))
 // and a loop over the tasks carries the next task's weights, loaded as the
@@ -12,12 +12,8 @@
 // RUN: zamba2-opt %s --zamba2-lower-to-linalg="target=cuda one-row-wave=4" --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" | FileCheck %s
 // RUN: zamba2-opt %s --zamba2-lower-to-linalg="target=cuda one-row-wave=0" --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" | FileCheck %s --check-prefix=ONE
 
-// MARK-LABEL: func.func @two_widths
-// MARK: zamba2.quant_linear {{.*}} {bits = 4 : i64, group_size = 64 : i64, zamba2.one_row_blocks = 4 : i64}
-// MARK: zamba2.quant_linear {{.*}} {bits = 4 : i64, group_size = 64 : i64, zamba2.one_row_blocks = 4 : i64}
-// MARK: zamba2.quant_linear {{.*}} {bits = 4 : i64, group_size = 64 : i64, zamba2.one_row_blocks = 4 : i64}
-// MARK: zamba2.quant_linear {{.*}} {bits = 4 : i64, group_size = 64 : i64, zamba2.one_row_blocks = 4 : i64}
-// NOMARK-NOT: zamba2.one_row_blocks
+// MARK: module attributes {zamba2.one_row_wave = 4 : i64}
+// NOMARK-NOT: zamba2.one_row_wave
 
 // A 64-output op needs 64 / (4 warps x 2 channels) = 8 blocks with one
 // task, 4 with 2 tasks. The 256-output op, 32 blocks with one task, 8
