@@ -2356,6 +2356,14 @@ void emitConv(Emitter &e, const ConvKernel &k) {
 //===----------------------------------------------------------------------===//
 
 constexpr int64_t kScanWarps = 4;
+/// Rows of a head's state per warp: 2 halves the blocks of a decode step's
+/// scan (the 1.2B shape's 1024 to 512), and each token's b and c columns
+/// are loaded once for both rows. On an H100 the int4 1.2B decode step at
+/// batch 1 took 1.158-1.165 ms against 1.186-1.190 with one row, and
+/// 1.152-1.155 against 1.164-1.172 in a second run (bench/gpu/ab.sh); in
+/// the chain the scan cost 3.14 us against 3.38 (bench/gpu/trace.py). 4
+/// rows gained less (1.016x; 3.54 us in the trace).
+constexpr int64_t kScanRowsPerWarp = 2;
 
 struct ScanKernel {
   Value x, dt, b, c, state, aLog, d, dtBias, y;
@@ -2364,22 +2372,25 @@ struct ScanKernel {
   std::optional<double> dtMin, dtMax;
 };
 
-/// One warp per row p of a head's state [P, N] (4 rows per block, grid
-/// (heads * P/4, batch)) walks the T tokens in order (rows are
-/// independent); lane l owns the columns n = l, l + 32, ... (coalesced) and
-/// keeps them in registers over the tokens. Per token:
-/// S <- decay S + dt' x b, y = S c (a warp sum) + D x. The state is loaded
+/// One warp per kScanRowsPerWarp rows p of a head's state [P, N] (4 warps
+/// per block, grid (heads * ceil(P / (4 kScanRowsPerWarp)), batch)) walks
+/// the T tokens in order (rows are independent); lane l owns the columns
+/// n = l, l + 32, ... (coalesced) of its rows and keeps them in registers
+/// over the tokens. Per token: the columns' b and c once for the warp's
+/// rows, then for each row S <- decay S + dt' x b, y = S c (a warp sum) +
+/// D x. The state is loaded
 /// once and stored once, in place; it and the head's A_log, D and dt bias
 /// are loaded before the dependent-launch wait (only this kernel writes the
 /// state). A state stored in a narrower type than f32 is rounded to it after
 /// every token, as if stored and loaded again (y uses the unrounded value).
 /// Columns past N (N not a multiple of 32) read the last one and count for
-/// nothing; warps past the last row work on it and store nothing. With a
+/// nothing; rows past the last one work on it and store nothing. With a
 /// gate, the stored y is y * silu(gate) (loaded with x, after the wait).
 void emitScan(Emitter &e, const ScanKernel &k) {
   Value batch = e.dim(k.x, 0), seq = e.dim(k.x, 1);
   int64_t headsPerGroup = k.heads / k.groups;
-  int64_t rowBlocks = (k.headDim + kScanWarps - 1) / kScanWarps;
+  int64_t blockRows = kScanWarps * kScanRowsPerWarp;
+  int64_t rowBlocks = (k.headDim + blockRows - 1) / blockRows;
   Type stateType = cast<MemRefType>(k.state.getType()).getElementType();
   launch(
       e, "ssd_scan", e.idx(k.heads * rowBlocks), batch, e.idx(1),
@@ -2388,9 +2399,11 @@ void emitScan(Emitter &e, const ScanKernel &k) {
         Value b = op.getBlockIds().y;
         Value tid = op.getThreadIds().x;
         Value lane = d.rem(tid, d.idx(kWarp)), warp = d.div(tid, d.idx(kWarp));
-        Value row = d.add(d.mul(d.rem(op.getBlockIds().x, d.idx(rowBlocks)),
-                                d.idx(kScanWarps)),
-                          warp);
+        Value firstRow =
+            d.mul(d.add(d.mul(d.rem(op.getBlockIds().x, d.idx(rowBlocks)),
+                              d.idx(kScanWarps)),
+                        warp),
+                  d.idx(kScanRowsPerWarp));
         Value g = d.div(h, d.idx(headsPerGroup));
         auto loadHead = [&](Value m) {
           return toF32(
@@ -2399,24 +2412,32 @@ void emitScan(Emitter &e, const ScanKernel &k) {
         };
         Value aLog = loadHead(k.aLog), dd = loadHead(k.d),
               bias = loadHead(k.dtBias);
-        // The row's state columns of this lane; in a last, partial round
-        // of 32 a lane past N reads column N-1 and is masked (valid).
+        // The state columns of this lane; in a last, partial round of 32
+        // a lane past N reads column N-1 and is masked (valid). Per row r
+        // of the warp: its index p (the last one past P: `live` false),
+        // its place in x and y, and its columns' state at
+        // state[r * perLane + i].
         int64_t perLane = (k.stateSize + kWarp - 1) / kWarp;
-        Value p = d.min(row, d.idx(k.headDim - 1));
-        SmallVector<Value> columns, valid, state;
+        SmallVector<Value> columns, valid, state, ps, lives, xCols;
         for (int64_t i = 0; i < perLane; ++i) {
           Value n = d.add(lane, d.idx(i * kWarp));
           bool partial = (i + 1) * kWarp > k.stateSize;
           valid.push_back(partial ? d.lt(n, d.idx(k.stateSize)) : Value());
           columns.push_back(partial ? d.min(n, d.idx(k.stateSize - 1)) : n);
-          state.push_back(toF32(
-              d.b, d.loc,
-              beforeWait(memref::LoadOp::create(
-                  d.b, d.loc, k.state, ValueRange{b, h, p, columns.back()}))));
+        }
+        for (int64_t r = 0; r < kScanRowsPerWarp; ++r) {
+          Value row = d.add(firstRow, d.idx(r));
+          Value p = d.min(row, d.idx(k.headDim - 1));
+          ps.push_back(p);
+          lives.push_back(d.lt(row, d.idx(k.headDim)));
+          xCols.push_back(d.add(d.mul(h, d.idx(k.headDim)), p));
+          for (int64_t i = 0; i < perLane; ++i)
+            state.push_back(toF32(
+                d.b, d.loc,
+                beforeWait(memref::LoadOp::create(
+                    d.b, d.loc, k.state, ValueRange{b, h, p, columns[i]}))));
         }
         Value a = arith::NegFOp::create(d.b, d.loc, d.exp(aLog));
-        Value live = d.lt(row, d.idx(k.headDim));
-        Value xCol = d.add(d.mul(h, d.idx(k.headDim)), p); // of x and y
         auto tokens = scf::ForOp::create(
             d.b, d.loc, d.idx(0), seq, d.idx(1), state,
             [&](OpBuilder &tb, Location tl, Value t, ValueRange s) {
@@ -2431,45 +2452,52 @@ void emitScan(Emitter &e, const ScanKernel &k) {
                 step = arith::MinimumFOp::create(te.b, te.loc, step,
                                                  te.f32(*k.dtMax));
               Value decay = te.exp(te.fmul(step, a));
-              Value xv = te.load(k.x, {b, t, xCol});
-              Value gv = k.gate ? te.load(k.gate, {b, t, xCol}) : Value();
-              Value scaled = te.fmul(step, xv);
-              Value partial = te.f32(0.0);
-              SmallVector<Value> next;
+              SmallVector<Value> bs, cs;
               for (int64_t i = 0; i < perLane; ++i) {
                 Value col = te.add(te.mul(g, te.idx(k.stateSize)), columns[i]);
-                Value sNew =
-                    te.fadd(te.fmul(s[i], decay),
-                            te.fmul(scaled, te.load(k.b, {b, t, col})));
-                Value sum =
-                    te.fadd(partial, te.fmul(sNew, te.load(k.c, {b, t, col})));
-                partial = valid[i] ? arith::SelectOp::create(tb, tl, valid[i],
-                                                             sum, partial)
-                                         .getResult()
-                                   : sum;
-                if (!stateType.isF32())
-                  sNew = toF32(tb, tl, convertFloat(tb, tl, sNew, stateType));
-                next.push_back(sNew);
+                bs.push_back(te.load(k.b, {b, t, col}));
+                cs.push_back(te.load(k.c, {b, t, col}));
               }
-              te.when(live, [&] {
-                Value y = te.warpSum(partial);
-                te.when(te.eq(te.idx(0), lane), [&] {
-                  Value out = te.fadd(te.fmul(dd, xv), y);
-                  if (gv)
-                    out = te.fmul(out, silu(te.b, te.loc, gv));
-                  te.store(out, k.y, {b, t, xCol});
+              SmallVector<Value> next;
+              for (int64_t r = 0; r < kScanRowsPerWarp; ++r) {
+                Value xv = te.load(k.x, {b, t, xCols[r]});
+                Value gv = k.gate ? te.load(k.gate, {b, t, xCols[r]}) : Value();
+                Value scaled = te.fmul(step, xv);
+                Value partial = te.f32(0.0);
+                for (int64_t i = 0; i < perLane; ++i) {
+                  Value sNew = te.fadd(te.fmul(s[r * perLane + i], decay),
+                                       te.fmul(scaled, bs[i]));
+                  Value sum = te.fadd(partial, te.fmul(sNew, cs[i]));
+                  partial = valid[i] ? arith::SelectOp::create(tb, tl, valid[i],
+                                                               sum, partial)
+                                           .getResult()
+                                     : sum;
+                  if (!stateType.isF32())
+                    sNew = toF32(tb, tl, convertFloat(tb, tl, sNew, stateType));
+                  next.push_back(sNew);
+                }
+                te.when(lives[r], [&] {
+                  Value y = te.warpSum(partial);
+                  te.when(te.eq(te.idx(0), lane), [&] {
+                    Value out = te.fadd(te.fmul(dd, xv), y);
+                    if (gv)
+                      out = te.fmul(out, silu(te.b, te.loc, gv));
+                    te.store(out, k.y, {b, t, xCols[r]});
+                  });
                 });
-              });
+              }
               scf::YieldOp::create(tb, tl, next);
             });
-        d.when(live, [&] {
-          for (int64_t i = 0; i < perLane; ++i) {
-            auto store = [&] {
-              d.store(tokens.getResult(i), k.state, {b, h, p, columns[i]});
-            };
-            d.when(valid[i], store);
-          }
-        });
+        for (int64_t r = 0; r < kScanRowsPerWarp; ++r)
+          d.when(lives[r], [&] {
+            for (int64_t i = 0; i < perLane; ++i) {
+              auto store = [&] {
+                d.store(tokens.getResult(r * perLane + i), k.state,
+                        {b, h, ps[r], columns[i]});
+              };
+              d.when(valid[i], store);
+            }
+          });
       });
 }
 

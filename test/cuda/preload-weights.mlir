@@ -102,8 +102,9 @@ func.func @norm_narrow(%x: tensor<?x1x64xf32>, %w: tensor<64xf32>) -> tensor<?x1
 
 // The convolution loads its 4 weights, bias and 3-entry state row before the
 // wait and walks the tokens with the window in registers; the scan (state
-// size 32, one column per lane) loads A_log, D, dt bias and its state column,
-// keeps it in registers over the tokens and stores it once.
+// size 32, one column per lane, two rows per warp) loads A_log, D, dt bias
+// and its rows' state column, keeps them in registers over the tokens and
+// stores them once.
 // CHECK-LABEL: func.func @conv_scan
 // CHECK-SAME: %[[CW:[a-z0-9]+]]: memref<64x1x4xf32>, %[[CB:[a-z0-9]+]]: memref<64xf32>, %[[CS:[a-z0-9]+]]: memref<?x64x3xf32>
 // CHECK-SAME: %[[SSM:[a-z0-9]+]]: memref<?x2x32x32xf32>, %[[AL:[a-z0-9]+]]: memref<2xf32>, %[[D:[a-z0-9]+]]: memref<2xf32>, %[[DTB:[a-z0-9]+]]: memref<2xf32>
@@ -119,11 +120,11 @@ func.func @norm_narrow(%x: tensor<?x1x64xf32>, %w: tensor<64xf32>) -> tensor<?x1
 // CHECK: memref.load %[[AL]]{{.*}} {zamba2.before_wait}
 // CHECK-NEXT: memref.load %[[D]]{{.*}} {zamba2.before_wait}
 // CHECK-NEXT: memref.load %[[DTB]]{{.*}} {zamba2.before_wait}
-// CHECK: memref.load %[[SSM]]{{.*}} {zamba2.before_wait}
+// CHECK-COUNT-2: memref.load %[[SSM]]{{.*}} {zamba2.before_wait}
 // CHECK-NOT: zamba2.before_wait
-// CHECK: scf.for {{.*}} iter_args({{.*}}) -> (f32)
+// CHECK: scf.for {{.*}} iter_args({{.*}}) -> (f32, f32)
 // CHECK-NOT: memref.load %[[SSM]]
-// CHECK: memref.store %{{.*}}, %[[SSM]]
+// CHECK-COUNT-2: memref.store %{{.*}}, %[[SSM]]
 // CHECK-NOT: memref.store %{{.*}}, %[[SSM]]
 // CHECK: return
 func.func @conv_scan(%x: tensor<?x1x64xf32>, %cw: tensor<64x1x4xf32>, %cb: tensor<64xf32>, %conv: tensor<?x64x3xf32>, %dt: tensor<?x1x2xf32>, %bc: tensor<?x1x32xf32>, %ssm: tensor<?x2x32x32xf32>, %alog: tensor<2xf32>, %d: tensor<2xf32>, %dtb: tensor<2xf32>) -> (tensor<?x1x64xf32>, tensor<?x64x3xf32>, tensor<?x2x32x32xf32>) {
@@ -136,17 +137,20 @@ func.func @conv_scan(%x: tensor<?x1x64xf32>, %cw: tensor<64x1x4xf32>, %cb: tenso
 
 // State size 48 (not a multiple of the warp): two columns per lane, the
 // second in a partial round (lanes 16-31 read column 47, count for nothing,
-// store nothing); still in registers and loaded before the wait.
+// store nothing), for each of the warp's two rows; still in registers and
+// loaded before the wait.
 // CHECK-LABEL: func.func @scan_narrow
 // CHECK-SAME: %[[SSM:[a-z0-9]+]]: memref<?x2x32x48xf32>
 // CHECK: module(@ssd_scan)
 // CHECK-COUNT-3: {zamba2.before_wait} : memref<2xf32>
-// CHECK: memref.load %[[SSM]]{{.*}} {zamba2.before_wait}
 // CHECK: %[[VALID:.*]] = arith.cmpi ult, %{{.*}}, %c48
 // CHECK: %[[LAST:.*]] = arith.minui %{{.*}}, %c47
-// CHECK: memref.load %[[SSM]][{{.*}}, %[[LAST]]] {zamba2.before_wait}
+// CHECK: memref.load %[[SSM]]{{.*}} {zamba2.before_wait}
+// CHECK-NEXT: memref.load %[[SSM]][{{.*}}, %[[LAST]]] {zamba2.before_wait}
+// CHECK: memref.load %[[SSM]]{{.*}} {zamba2.before_wait}
+// CHECK-NEXT: memref.load %[[SSM]][{{.*}}, %[[LAST]]] {zamba2.before_wait}
 // CHECK-NOT: zamba2.before_wait
-// CHECK: scf.for {{.*}} -> (f32, f32)
+// CHECK: scf.for {{.*}} -> (f32, f32, f32, f32)
 // CHECK-NOT: memref.load %[[SSM]]
 // CHECK: arith.select %[[VALID]]
 // CHECK: memref.store %{{.*}}, %[[SSM]]
@@ -166,7 +170,7 @@ func.func @scan_narrow(%x: tensor<?x1x64xf32>, %dt: tensor<?x1x2xf32>, %bc: tens
 // CHECK-SAME: %[[SSM:[a-z0-9]+]]: memref<?x2x32x32xbf16>
 // CHECK: module(@ssd_scan)
 // CHECK: memref.load %[[SSM]]{{.*}} {zamba2.before_wait}
-// CHECK: scf.for {{.*}} -> (f32)
+// CHECK: scf.for {{.*}} -> (f32, f32)
 // CHECK: %[[R:.*]] = arith.truncf %{{.*}} : f32 to bf16
 // CHECK-NEXT: arith.extf %[[R]] : bf16 to f32
 // CHECK-NOT: memref.store %{{.*}}, %[[SSM]]

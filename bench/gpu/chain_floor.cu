@@ -1,0 +1,213 @@
+// What one kernel of a chain of dependent kernels costs at least on this
+// GPU, by the shape of its grid: the floor under a decode step that runs as
+// ~190 kernels, each waiting for the one before (programmatic dependent
+// launch, replayed from a CUDA graph), as zamba2c's CUDA packages do.
+//
+// Each configuration is a chain of kChain launches of one kernel, captured
+// in a graph and replayed; the cost of a kernel is the replay's time over
+// kChain (median of the replays). A kernel:
+//   - loads `words` 16-byte words of weights per thread before its
+//     dependent-launch wait (from a buffer far larger than L2, a new part
+//     of it each launch, so they come from DRAM), as the linear kernels
+//     preload theirs;
+//   - waits (griddepcontrol.wait);
+//   - with `row`, reads a row of 2048 floats that the kernel before wrote
+//     (every block the whole row, from L2, as a GEMV stages x; at least 128
+//     threads a block, each thread's loads all issued before its adds) and
+//     sums it over the block;
+//   - stores one float per thread (its weights' sum plus the row's).
+// Columns: the cost per kernel with the dependent launch and without it
+// (each kernel then starts after the one before ends), and the weights'
+// DRAM floor per kernel at the bandwidth given by --gbps.
+//
+// Build where nvcc is (bench/gpu/chain_floor.sh OUT does it), run on the
+// GPU machine (a driver is enough: the CUDA runtime is linked statically):
+//   nvcc -O3 -arch=sm_90 -o chain_floor bench/gpu/chain_floor.cu
+//   ./chain_floor [--gbps 3350]
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+namespace {
+
+constexpr int kChain = 200;
+constexpr int kReplays = 15;
+constexpr int kRow = 2048;
+constexpr size_t kWeightBytes = size_t(2) << 30; // 2 GiB: not L2-resident
+
+#define CHECK(call)                                                            \
+  do {                                                                         \
+    cudaError_t err = (call);                                                  \
+    if (err != cudaSuccess) {                                                  \
+      std::fprintf(stderr, "chain_floor: %s: %s\n", #call,                     \
+                   cudaGetErrorString(err));                                   \
+      std::exit(1);                                                            \
+    }                                                                          \
+  } while (0)
+
+__global__ void chainKernel(const float *__restrict__ in,
+                            float *__restrict__ out,
+                            const uint4 *__restrict__ weights, int words,
+                            int row) {
+  int gid = blockIdx.x * blockDim.x + threadIdx.x;
+  // Weights first (at most 16 words per thread: the registers of a GEMV
+  // lane's preloaded chunks), each thread's words contiguous.
+  uint4 w[16];
+  const uint4 *mine = weights + size_t(gid) * words;
+#pragma unroll
+  for (int i = 0; i < 16; ++i)
+    if (i < words)
+      w[i] = mine[i];
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+  unsigned bits = 0;
+#pragma unroll
+  for (int i = 0; i < 16; ++i)
+    if (i < words)
+      bits ^= w[i].x ^ w[i].y ^ w[i].z ^ w[i].w;
+  float sum = float(bits & 0xff);
+  if (row) {
+    __shared__ float warpSums[32];
+    // Every load of the thread's elements in flight before the first add
+    // (as the linear kernels stage their row of x).
+    float v[kRow / 128];
+#pragma unroll
+    for (int i = 0; i < kRow / 128; ++i) {
+      int k = threadIdx.x + i * blockDim.x;
+      v[i] = k < kRow ? in[k] : 0.f;
+    }
+    float part = 0.f;
+#pragma unroll
+    for (int i = 0; i < kRow / 128; ++i)
+      part += v[i];
+    for (int o = 16; o > 0; o /= 2)
+      part += __shfl_xor_sync(0xffffffffu, part, o);
+    if (threadIdx.x % 32 == 0)
+      warpSums[threadIdx.x / 32] = part;
+    __syncthreads();
+    for (int i = 0; i < int(blockDim.x / 32); ++i)
+      sum += warpSums[i];
+  }
+  out[gid] = sum * 1e-30f;
+}
+
+struct Config {
+  const char *what;
+  int blocks, threads, words, row;
+};
+
+// One chain of kChain launches captured as a graph; returns the median ms
+// per kernel over kReplays replays.
+double timeChain(const Config &c, bool dependent, float *buf[2],
+                 const uint4 *weights) {
+  cudaStream_t stream;
+  CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+  size_t perLaunch = size_t(c.blocks) * c.threads * c.words; // uint4s
+  size_t slots = perLaunch ? (kWeightBytes / 16) / perLaunch : 1;
+  cudaGraph_t graph;
+  CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeGlobal));
+  for (int i = 0; i < kChain; ++i) {
+    cudaLaunchConfig_t config = {};
+    config.gridDim = dim3(c.blocks);
+    config.blockDim = dim3(c.threads);
+    config.stream = stream;
+    cudaLaunchAttribute attr;
+    attr.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attr.val.programmaticStreamSerializationAllowed = 1;
+    config.attrs = &attr;
+    config.numAttrs = dependent ? 1 : 0;
+    const uint4 *w = weights + (i % slots) * perLaunch;
+    CHECK(cudaLaunchKernelEx(&config, chainKernel,
+                             static_cast<const float *>(buf[i % 2]),
+                             buf[(i + 1) % 2], w, c.words, c.row));
+  }
+  CHECK(cudaStreamEndCapture(stream, &graph));
+  cudaGraphExec_t exec;
+  CHECK(cudaGraphInstantiate(&exec, graph, 0));
+  cudaEvent_t start, stop;
+  CHECK(cudaEventCreate(&start));
+  CHECK(cudaEventCreate(&stop));
+  CHECK(cudaGraphLaunch(exec, stream)); // warm-up
+  CHECK(cudaGraphLaunch(exec, stream));
+  std::vector<float> ms;
+  for (int r = 0; r < kReplays; ++r) {
+    CHECK(cudaEventRecord(start, stream));
+    CHECK(cudaGraphLaunch(exec, stream));
+    CHECK(cudaEventRecord(stop, stream));
+    CHECK(cudaEventSynchronize(stop));
+    float t;
+    CHECK(cudaEventElapsedTime(&t, start, stop));
+    ms.push_back(t / kChain);
+  }
+  std::sort(ms.begin(), ms.end());
+  CHECK(cudaGraphExecDestroy(exec));
+  CHECK(cudaGraphDestroy(graph));
+  CHECK(cudaEventDestroy(start));
+  CHECK(cudaEventDestroy(stop));
+  CHECK(cudaStreamDestroy(stream));
+  return ms[ms.size() / 2];
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  double gbps = 3350; // H100 SXM HBM3
+  for (int i = 1; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--gbps") && i + 1 < argc) {
+      gbps = std::atof(argv[++i]);
+    } else {
+      std::fprintf(stderr, "usage: chain_floor [--gbps GB_PER_S]\n");
+      return 2;
+    }
+  }
+  cudaDeviceProp prop;
+  CHECK(cudaGetDeviceProperties(&prop, 0));
+  std::printf("chain_floor: %s, %d SMs; chains of %d kernels, median of %d "
+              "replays\n",
+              prop.name, prop.multiProcessorCount, kChain, kReplays);
+  float *buf[2];
+  int most = 4096 * 128;
+  for (float *&b : buf) {
+    CHECK(cudaMalloc(&b, most * sizeof(float)));
+    CHECK(cudaMemset(b, 0, most * sizeof(float)));
+  }
+  uint4 *weights;
+  CHECK(cudaMalloc(&weights, kWeightBytes));
+  CHECK(cudaMemset(weights, 1, kWeightBytes));
+  int sms = prop.multiProcessorCount;
+  // Grids of the 1.2B int4 decode step's kernels: the norms (1 block), the
+  // out_proj (256 blocks of 16 KB), the in_proj and scan (about 1000), the
+  // merged q/k/v (1536 blocks), and the same 8 MB of weights in fewer,
+  // fatter blocks (one per SM, 512 threads).
+  std::vector<Config> configs = {
+      {"wait only", 1, 128, 0, 0},
+      {"wait only", sms, 128, 0, 0},
+      {"wait only", 1024, 128, 0, 0},
+      {"wait only", 4096, 128, 0, 0},
+      {"row", 1, 128, 0, 1},
+      {"row", 256, 128, 0, 1},
+      {"row", 1024, 128, 0, 1},
+      {"row", 1536, 128, 0, 1},
+      {"row + 4 MB", 256, 128, 8, 1},
+      {"row + 8 MB", 1024, 128, 4, 1},
+      {"row + 8 MB", 256, 128, 16, 1},
+      {"row + 8 MB", sms, 512, 8, 1},
+      {"row + 24 MB", 1536, 128, 8, 1},
+  };
+  std::printf("%-12s %7s %8s %8s %14s %14s %12s\n", "kernel", "blocks",
+              "threads", "MB", "us (depend.)", "us (serial)", "DRAM us");
+  for (const Config &c : configs) {
+    double mb = double(c.blocks) * c.threads * c.words * 16 / 1e6;
+    double dependent = timeChain(c, true, buf, weights) * 1e3;
+    double serial = timeChain(c, false, buf, weights) * 1e3;
+    std::printf("%-12s %7d %8d %8.2f %14.2f %14.2f %12.2f\n", c.what, c.blocks,
+                c.threads, mb, dependent, serial, mb / gbps * 1e3);
+  }
+  CHECK(cudaFree(weights));
+  for (float *b : buf)
+    CHECK(cudaFree(b));
+  return 0;
+}
