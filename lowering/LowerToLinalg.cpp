@@ -333,6 +333,12 @@ struct LowerToLinalgPass
           << target << "' (expected cpu or cuda)";
       return signalPassFailure();
     }
+    if (oneRowWave < 0 || (!cuda && oneRowWave != 0)) {
+      getOperation().emitError("zamba2-lower-to-linalg: one-row-wave=")
+          << static_cast<int64_t>(oneRowWave)
+          << " (a number of blocks, 0 or more, for target=cuda)";
+      return signalPassFailure();
+    }
     // Norm prologues are lowered as the norms they stand for, except where
     // a CUDA kernel computes them itself.
     // Convolution epilogues likewise as their convolutions.

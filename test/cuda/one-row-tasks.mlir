@@ -12,6 +12,12 @@
 // RUN: zamba2-opt %s --zamba2-lower-to-linalg="target=cuda one-row-wave=4" --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" | FileCheck %s
 // RUN: zamba2-opt %s --zamba2-lower-to-linalg="target=cuda one-row-wave=0" --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" | FileCheck %s --check-prefix=ONE
 
+// The budget is for the CUDA kernels, and a number of blocks:
+// RUN: not zamba2-opt %s --zamba2-lower-to-linalg="target=cpu one-row-wave=4" 2>&1 | FileCheck %s --check-prefix=BAD
+// RUN: not zamba2-opt %s --zamba2-lower-to-linalg="target=cuda one-row-wave=-1" 2>&1 | FileCheck %s --check-prefix=NEG
+
+// BAD: zamba2-lower-to-linalg: one-row-wave=4 (a number of blocks, 0 or more, for target=cuda)
+// NEG: zamba2-lower-to-linalg: one-row-wave=-1 (a number of blocks, 0 or more, for target=cuda)
 // MARK: module attributes {zamba2.one_row_wave = 4 : i64}
 // NOMARK-NOT: zamba2.one_row_wave
 
