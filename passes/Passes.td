@@ -211,7 +211,8 @@ def FuseConv : Pass<"zamba2-fuse-conv", "ModuleOp"> {
     b's state for c, so on the GPU the thread that finishes output channel
     c convolves it: one kernel per Mamba layer and decode step fewer (the
     one-row kernel loads the convolution's weights and state before its
-    dependent-launch wait). The product must be f32 (the verifier's rule). Matches only when the piece and the linear's result have no
+    dependent-launch wait). The product must be f32 (the verifier's rule).
+    Matches only when the piece and the linear's result have no
     other use, the linear has no epilogue yet, and the split's other pieces
     are used after the convolution. Prefill (several tokens per row) keeps
     its convolution kernel. The CPU lowering computes the product, then the
@@ -232,8 +233,9 @@ def FuseNorm : Pass<"zamba2-fuse-norm", "ModuleOp"> {
     (and has no prologue yet), and there are at most `max-users` of them:
     the norm op is then gone. A gated norm of one group whose input is the
     output of an `ssd_scan` / `ssd_step` (read by the norm only) moves its
-    gate, when defined before that op in its block, into that op (`gated %z`: y * silu(z) computed there, once per
-    element), so that the linears' prologue is a plain norm. On the GPU, the
+    gate, when defined before that op in its block, into that op
+    (`gated %z`: y * silu(z) computed there, once per element), so that the
+    linears' prologue is a plain norm. On the GPU, the
     kernel of a one-row product (decode at batch 1) normalises the row it
     stages in workgroup memory itself, so the norm's own kernel, and the
     normalised copy it wrote, disappear; each user recomputes the row's sum
