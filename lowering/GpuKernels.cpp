@@ -2362,7 +2362,8 @@ constexpr int64_t kScanWarps = 4;
 /// batch 1 took 1.158-1.165 ms against 1.186-1.190 with one row, and
 /// 1.152-1.155 against 1.164-1.172 in a second run (bench/gpu/ab.sh); in
 /// the chain the scan cost 3.14 us against 3.38 (bench/gpu/trace.py). 4
-/// rows gained less (1.016x; 3.54 us in the trace).
+/// rows gained less (1.016x in the first run, where 2 gained 1.024x; the
+/// scan 3.54 us in its trace).
 constexpr int64_t kScanRowsPerWarp = 2;
 
 struct ScanKernel {
@@ -2378,14 +2379,14 @@ struct ScanKernel {
 /// n = l, l + 32, ... (coalesced) of its rows and keeps them in registers
 /// over the tokens. Per token: the columns' b and c once for the warp's
 /// rows, then for each row S <- decay S + dt' x b, y = S c (a warp sum) +
-/// D x. The state is loaded
-/// once and stored once, in place; it and the head's A_log, D and dt bias
-/// are loaded before the dependent-launch wait (only this kernel writes the
-/// state). A state stored in a narrower type than f32 is rounded to it after
-/// every token, as if stored and loaded again (y uses the unrounded value).
-/// Columns past N (N not a multiple of 32) read the last one and count for
-/// nothing; rows past the last one work on it and store nothing. With a
-/// gate, the stored y is y * silu(gate) (loaded with x, after the wait).
+/// D x. The state is loaded once and stored once, in place; it and the
+/// head's A_log, D and dt bias are loaded before the dependent-launch wait
+/// (only this kernel writes the state). A state stored in a narrower type than
+/// f32 is rounded to it after every token, as if stored and loaded again (y
+/// uses the unrounded value). Columns past N (N not a multiple of 32) read the
+/// last one and count for nothing; rows past the last one work on it and store
+/// nothing. With a gate, the stored y is y * silu(gate) (loaded with x, after
+/// the wait).
 void emitScan(Emitter &e, const ScanKernel &k) {
   Value batch = e.dim(k.x, 0), seq = e.dim(k.x, 1);
   int64_t headsPerGroup = k.heads / k.groups;
@@ -2414,7 +2415,7 @@ void emitScan(Emitter &e, const ScanKernel &k) {
               bias = loadHead(k.dtBias);
         // The state columns of this lane; in a last, partial round of 32
         // a lane past N reads column N-1 and is masked (valid). Per row r
-        // of the warp: its index p (the last one past P: `live` false),
+        // of the warp: its index p (the last one past P: `lives` false),
         // its place in x and y, and its columns' state at
         // state[r * perLane + i].
         int64_t perLane = (k.stateSize + kWarp - 1) / kWarp;

@@ -58,7 +58,7 @@
 // CHECK: gpu.launch {{.*}} module(@causal_conv1d) function(@causal_conv1d)
 // CHECK: memref.store %{{.*}}, %[[CONV]]
 
-// ssd_step: one warp per state row, the state updated in place.
+// ssd_step: one warp per two state rows, the state updated in place.
 // CHECK: gpu.launch {{.*}} module(@ssd_scan) function(@ssd_scan)
 // CHECK: math.log1p
 // CHECK: memref.store %{{.*}}, %[[SSM]]

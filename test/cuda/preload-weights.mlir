@@ -116,11 +116,22 @@ func.func @norm_narrow(%x: tensor<?x1x64xf32>, %w: tensor<64xf32>) -> tensor<?x1
 // CHECK: scf.for {{.*}} iter_args({{.*}}) -> (f32, f32, f32)
 // CHECK-NOT: memref.load %[[CS]]
 // CHECK-COUNT-3: memref.store %{{.*}}, %[[CS]]
-// CHECK: module(@ssd_scan)
+// 2 heads of 32 rows, 8 rows a block (4 warps of 2 rows): 8 blocks; the
+// warp's first row is 2 (4 b + w) in block b of the head, its second one
+// more.
+// CHECK: gpu.launch blocks({{.*}}) in (%{{.*}} = %c8, {{.*}} module(@ssd_scan)
+// CHECK: %[[W:.*]] = arith.divui %{{.*}}, %c32{{(_[0-9]+)?}} : index
+// CHECK: %[[BW:.*]] = arith.addi %{{.*}}, %[[W]] : index
+// CHECK: %[[FIRST:.*]] = arith.muli %[[BW]], %c2{{(_[0-9]+)?}} : index
 // CHECK: memref.load %[[AL]]{{.*}} {zamba2.before_wait}
 // CHECK-NEXT: memref.load %[[D]]{{.*}} {zamba2.before_wait}
 // CHECK-NEXT: memref.load %[[DTB]]{{.*}} {zamba2.before_wait}
-// CHECK-COUNT-2: memref.load %[[SSM]]{{.*}} {zamba2.before_wait}
+// CHECK: %[[R0:.*]] = arith.addi %[[FIRST]], %c0{{(_[0-9]+)?}} : index
+// CHECK: %[[ROW0:.*]] = arith.minui %[[R0]], %c31{{(_[0-9]+)?}} : index
+// CHECK: memref.load %[[SSM]][{{.*}}, %[[ROW0]], {{.*}}] {zamba2.before_wait}
+// CHECK: %[[R1:.*]] = arith.addi %[[FIRST]], %c1{{(_[0-9]+)?}} : index
+// CHECK: %[[ROW1:.*]] = arith.minui %[[R1]], %c31{{(_[0-9]+)?}} : index
+// CHECK: memref.load %[[SSM]][{{.*}}, %[[ROW1]], {{.*}}] {zamba2.before_wait}
 // CHECK-NOT: zamba2.before_wait
 // CHECK: scf.for {{.*}} iter_args({{.*}}) -> (f32, f32)
 // CHECK-NOT: memref.load %[[SSM]]
