@@ -1381,35 +1381,6 @@ struct LinearKernel {
 };
 
 constexpr int64_t kLinearWarps = 4;
-/// The most tasks per warp of the one-row kernel.
-constexpr int64_t kMaxTasks = 4;
-
-/// The blocks the module's one-row linear kernels may take
-/// (kOneRowWaveAttr); 0 when it sets none.
-int64_t oneRowWave(OpBuilder &b) {
-  auto module =
-      b.getInsertionBlock()->getParentOp()->getParentOfType<ModuleOp>();
-  auto attr =
-      module ? module->getAttrOfType<IntegerAttr>(kOneRowWaveAttr) : nullptr;
-  return attr ? attr.getInt() : 0;
-}
-
-/// Tasks per warp for the one-row kernel of `k` with `channels` outputs
-/// per warp and task: the fewest (at most kMaxTasks) with which its grid
-/// takes at most `budget` blocks (oneRowWave). A grid of several waves runs
-/// its blocks' latency chains (weights from DRAM, the row of x, the warp
-/// sums, the stores) one wave after another; with several tasks a warp's
-/// later weights are in flight while it computes, and a block that stages
-/// its row of x (StagedRow) does so once for all of them. 1 without a
-/// budget or a static width.
-int64_t oneRowTasks(const LinearKernel &k, int64_t channels, int64_t budget) {
-  int64_t n = cast<MemRefType>(k.out.getType()).getShape().back();
-  if (ShapedType::isDynamic(n) || budget <= 0)
-    return 1;
-  int64_t blocks = llvm::divideCeil(n, kLinearWarps * channels);
-  // ceil(blocks / tasks) <= budget exactly when tasks >= ceil(blocks / budget).
-  return std::clamp<int64_t>(llvm::divideCeil(blocks, budget), 1, kMaxTasks);
-}
 /// Output channels per warp for integer weights and one token row, and for
 /// float weights and 8 rows: each chunk of x is loaded once for 4 weight
 /// rows (x is f32, so without this a warp moves 8 times more bytes of x than
@@ -1471,11 +1442,10 @@ void prefetchRows(Emitter &e, Value w, Value first, Value count, Value tid,
 /// those kernels end (the wait goes after these loads); without one it
 /// overlaps the staging of x. Empty where the product's form takes none:
 /// integer weights other than in the contiguous form, or a loop that leaves
-/// some lane without a whole iteration. Without `early`, the same loads,
-/// unmarked (a later task's, issued while an earlier one computes).
+/// some lane without a whole iteration.
 SmallVector<Value> preloadWeights(Emitter &e, const LinearKernel &k,
                                   int64_t rowBlock, ArrayRef<Value> ns,
-                                  Value lane, bool early = true) {
+                                  Value lane) {
   SmallVector<Value> loaded;
   if (k.quant) {
     auto [steps, unroll] = quantSteps(k.main);
@@ -1488,9 +1458,8 @@ SmallVector<Value> preloadWeights(Emitter &e, const LinearKernel &k,
       return {};
     loaded = loadFloatChunks(e, k.main, ns, lane, unroll);
   }
-  if (early)
-    for (Value v : loaded)
-      beforeWait(v.getDefiningOp());
+  for (Value v : loaded)
+    beforeWait(v.getDefiningOp());
   return loaded;
 }
 
@@ -1621,35 +1590,20 @@ Value warpSumsSpread(Emitter &e, ArrayRef<Value> values, Value lane) {
 /// the block first copies its row of x to workgroup memory (StagedRow; one
 /// row: the quantized contiguous form, or a float product whose norm
 /// prologue the staging computes), normalised there when `k.normed`.
-/// One row: each warp computes `tasks` groups of `channels` outputs one
-/// after another (a loop; oneRowTasks), so that the grid has `tasks` times
-/// fewer blocks and the block's staged row, if it stages one,
-/// serves them all. The first task's weights (where the product's form
-/// preloads them) are loaded before the dependent-launch wait;
-/// each later task's (and its epilogue's bias, residual and convolution
-/// taps) as the task before it starts, carried by the loop, so that they
-/// are in flight during that task's product.
 void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
                       ArrayRef<Value> sizes, Value n, int64_t rowBlock,
                       int64_t channels, bool staged = false) {
-  int64_t tasks = rowBlock == 1 ? oneRowTasks(k, channels, oneRowWave(e.b)) : 1;
-  if (k.conv && rowBlock != 1)
-    llvm::report_fatal_error("a convolution epilogue in the one-row linear "
-                             "kernel only");
-  int64_t blockChannels = kLinearWarps * channels * tasks;
   Value gx = e.ceilDiv(rows, rowBlock);
-  Value gy = e.ceilDiv(n, blockChannels);
+  Value gy = e.ceilDiv(n, kLinearWarps * channels);
   std::string name = "linear_r" + std::to_string(rowBlock);
-  if (tasks > 1)
-    name += "t" + std::to_string(tasks);
   launch(
       e, name, gx, gy, e.idx(1), kLinearWarps * kWarp,
       [&](Emitter &d, gpu::LaunchOp op) {
         Value tid = op.getThreadIds().x;
-        Value by = op.getBlockIds().y;
         if (prefetchesWeights(d.b)) {
-          Value first = d.mul(by, d.idx(blockChannels));
-          Value count = d.min(d.idx(blockChannels), d.sub(n, first));
+          Value first =
+              d.mul(op.getBlockIds().y, d.idx(kLinearWarps * channels));
+          Value count = d.min(d.idx(kLinearWarps * channels), d.sub(n, first));
           Value bx = op.getBlockIds().x;
           prefetchRows(d, k.main.w, first, count, tid, bx);
           if (k.quant) {
@@ -1666,14 +1620,27 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
           }
         }
         Value lane = d.rem(tid, d.idx(kWarp));
-        Value warp = d.div(tid, d.idx(kWarp));
+        Value firstChannel =
+            d.mul(d.add(d.mul(op.getBlockIds().y, d.idx(kLinearWarps)),
+                        d.div(tid, d.idx(kWarp))),
+                  d.idx(channels));
         Value lastRow = d.sub(rows, d.idx(1));
+        // The warp's channels; those past the end read the last one and
+        // store nothing.
         Value lastChannel = d.sub(n, d.idx(1));
-        Value batchRow =
-            k.conv ? rowIndices(d, sizes, d.min(op.getBlockIds().x, lastRow))[0]
-                   : Value();
-        // The warp's (row, channel) pairs p = r * channels + c of a task
-        // are finished by the lanes together (warpSumsSpread leaves lanes
+        SmallVector<Value> ns;
+        for (int64_t c = 0; c < channels; ++c)
+          ns.push_back(d.min(d.add(firstChannel, d.idx(c)), lastChannel));
+        SmallVector<Value> preloaded = preloadWeights(d, k, rowBlock, ns, lane);
+        // The norm prologue's weights of this thread's pieces of x.
+        SmallVector<Value> normWeights;
+        if (staged && k.normed)
+          normWeights = preloadNormWeights(
+              d, k.normed->norm,
+              cast<MemRefType>(k.main.x.getType()).getShape().back(), tid,
+              kLinearWarps * kWarp);
+        // The warp's (row, channel) pairs p = r * channels + c are finished
+        // by the lanes together (warpSumsSpread leaves lanes
         // [p * group, (p + 1) * group) with pair p's sum; the first of them
         // stores it): the epilogue's loads (bias, residual, convolution
         // taps) are issued at once, not one after another by one lane. The
@@ -1684,129 +1651,61 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
         Value pair = d.div(lane, d.idx(group));
         Value leader = d.eq(d.rem(lane, d.idx(group)), d.idx(0));
         Value pairRow = d.div(pair, d.idx(channels));
-        // Which outputs task t of the warp computes: its channels (those
-        // past the end read the last one and store nothing), the lane's
-        // pair, whether that is in range, and its place in out.
-        struct TaskPlace {
-          Value firstChannel;
-          SmallVector<Value> ns;
-          Value pairChannel, pairN, inRange;
+        Value pairChannel = d.add(firstChannel, d.rem(pair, d.idx(channels)));
+        Value pairN = d.min(pairChannel, lastChannel);
+        // Whether the lane's channel is one the convolution epilogue
+        // convolves (and below the end), and which of its channels; a lane
+        // loads the taps of that channel only (it must not touch the state
+        // rows of another block's channels), before the wait.
+        Value convolved, convIndex;
+        std::optional<ConvTaps> taps;
+        if (k.conv) {
+          if (rowBlock != 1)
+            llvm::report_fatal_error("a convolution epilogue in the one-row "
+                                     "linear kernel only");
+          Value inConv = convolvesChannel(d, *k.conv, pairN);
+          convolved =
+              arith::AndIOp::create(d.b, d.loc, d.lt(pairChannel, n), inConv);
+          convIndex = d.sub(pairN, d.idx(k.conv->offset));
+          Value batchRow =
+              rowIndices(d, sizes, d.min(op.getBlockIds().x, lastRow))[0];
+          taps = loadConvTaps(d, k.conv->weight, k.conv->bias, k.conv->state,
+                              k.conv->width, batchRow, convIndex,
+                              /*early=*/true, convolved);
+        }
+        // One row: the epilogue's bias (a weight: before the wait) and
+        // residual (the first load after the wait, so that its latency
+        // passes with the staging and the product's), of the lane's pair; a
+        // pair past the rows or channels loads no residual (those bytes are
+        // another block's). Several rows load them in the epilogue (early,
+        // they cost the 8-row kernels 4% at batch 8 on an H100: registers).
+        // The lane's pair: whether it is in range (its row and channel)
+        // and its place in out, emitted where first needed.
+        struct PairPlace {
+          Value inRange;
           SmallVector<Value> at;
-          // Whether the lane's channel is one the convolution epilogue
-          // convolves (and below the end), and which of its channels.
-          Value convolved, convIndex;
         };
-        auto placeOf = [&](Emitter &le, Value t) {
-          TaskPlace p;
-          p.firstChannel =
-              le.mul(le.add(le.mul(le.add(le.mul(by, le.idx(tasks)), t),
-                                   le.idx(kLinearWarps)),
-                            warp),
-                     le.idx(channels));
-          for (int64_t c = 0; c < channels; ++c)
-            p.ns.push_back(
-                le.min(le.add(p.firstChannel, le.idx(c)), lastChannel));
-          p.pairChannel =
-              le.add(p.firstChannel, le.rem(pair, le.idx(channels)));
-          p.pairN = le.min(p.pairChannel, lastChannel);
+        auto pairPlace = [&] {
           Value row =
-              le.add(le.mul(op.getBlockIds().x, le.idx(rowBlock)), pairRow);
-          p.inRange = arith::AndIOp::create(le.b, le.loc, le.lt(row, rows),
-                                            le.lt(p.pairChannel, n));
-          p.at = with(rowIndices(le, sizes, le.min(row, lastRow)), p.pairN);
-          if (k.conv) {
-            p.convolved =
-                arith::AndIOp::create(le.b, le.loc, le.lt(p.pairChannel, n),
-                                      convolvesChannel(le, *k.conv, p.pairN));
-            p.convIndex = le.sub(p.pairN, le.idx(k.conv->offset));
-          }
-          return p;
+              d.add(d.mul(op.getBlockIds().x, d.idx(rowBlock)), pairRow);
+          return PairPlace{
+              arith::AndIOp::create(d.b, d.loc, d.lt(row, rows),
+                                    d.lt(pairChannel, n)),
+              with(rowIndices(d, sizes, d.min(row, lastRow)), pairN)};
         };
-        // What a task loads ahead of its product: its weights' first
-        // iteration (preloadWeights, where the product's form has one),
-        // the convolution taps of the lane's channel (only that one: the
-        // state rows of other channels are other warps') and the bias (one
-        // row: a weight), all by loadAhead, before the wait with `early`
-        // (weights, or state only this kernel writes); then, by loadBase,
-        // the residual (one row, the lane's pair; none past the rows or
-        // channels: those bytes are another block's), never before the
-        // wait: the first task's is the first load after it, its latency
-        // passing with the staging and the product's. The task loop carries
-        // all four (flatten), so both run before a task's loads are carried.
-        // Several rows load bias and residual in the epilogue (early, they
-        // cost the 8-row kernels 4% at batch 8 on an H100: registers).
-        struct TaskLoads {
-          SmallVector<Value> weights;
-          std::optional<ConvTaps> taps;
-          Value bias, base;
-        };
-        auto loadAhead = [&](Emitter &le, const TaskPlace &p, bool early) {
-          TaskLoads l;
-          l.weights = preloadWeights(le, k, rowBlock, p.ns, lane, early);
-          if (k.conv)
-            l.taps = loadConvTaps(le, k.conv->weight, k.conv->bias,
-                                  k.conv->state, k.conv->width, batchRow,
-                                  p.convIndex, early, p.convolved);
-          if (rowBlock == 1 && k.bias) {
-            Operation *load = memref::LoadOp::create(le.b, le.loc, k.bias,
-                                                     ValueRange{p.pairN});
-            if (early)
-              markBeforeWait(load);
-            l.bias = toF32(le.b, le.loc, load->getResult(0));
-          }
-          return l;
-        };
-        auto loadBase = [&](Emitter &le, const TaskPlace &p, TaskLoads &l) {
-          if (rowBlock == 1 && k.base)
-            l.base = loadsWhere(le, p.inRange, 1, [&] {
-                       return SmallVector<Value>{le.load(k.base, p.at)};
-                     }).getResult(0);
-        };
-        // TaskLoads as the task loop carries them, and back.
-        auto flatten = [](const TaskLoads &l) {
-          SmallVector<Value> v(l.weights);
-          if (l.taps) {
-            llvm::append_range(v, l.taps->w);
-            v.push_back(l.taps->bias);
-            llvm::append_range(v, l.taps->history);
-          }
-          for (Value x : {l.bias, l.base})
-            if (x)
-              v.push_back(x);
-          return v;
-        };
-        auto unflatten = [](const TaskLoads &like, ValueRange v) {
-          TaskLoads l;
-          size_t i = like.weights.size();
-          l.weights.assign(v.begin(), v.begin() + i);
-          if (like.taps) {
-            size_t width = like.taps->w.size();
-            ConvTaps taps;
-            taps.w.assign(v.begin() + i, v.begin() + i + width);
-            taps.bias = v[i + width];
-            taps.history.assign(v.begin() + i + width + 1,
-                                v.begin() + i + 2 * width);
-            l.taps = taps;
-            i += 2 * width;
-          }
-          if (like.bias)
-            l.bias = v[i++];
-          if (like.base)
-            l.base = v[i++];
-          assert(i == v.size() && "carried loads of another shape");
-          return l;
-        };
-
-        TaskPlace first = placeOf(d, d.idx(0));
-        TaskLoads firstLoads = loadAhead(d, first, /*early=*/true);
-        // The norm prologue's weights of this thread's pieces of x.
-        SmallVector<Value> normWeights;
-        if (staged && k.normed)
-          normWeights = preloadNormWeights(
-              d, k.normed->norm,
-              cast<MemRefType>(k.main.x.getType()).getShape().back(), tid,
-              kLinearWarps * kWarp);
-        loadBase(d, first, firstLoads);
+        std::optional<PairPlace> place;
+        Value bias, base;
+        if (rowBlock == 1 && (k.bias || k.base)) {
+          place = pairPlace();
+          if (k.bias)
+            bias = toF32(d.b, d.loc,
+                         beforeWait(memref::LoadOp::create(d.b, d.loc, k.bias,
+                                                           ValueRange{pairN})));
+          if (k.base)
+            base = loadsWhere(d, place->inRange, 1, [&] {
+                     return SmallVector<Value>{d.load(k.base, place->at)};
+                   }).getResult(0);
+        }
         // Every thread of the block stages (the barrier), so before the
         // channel bound.
         std::optional<StagedRow> stagedRow;
@@ -1831,66 +1730,46 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
           else
             stageRow(d, k.main.x, row, *stagedRow, tid, kLinearWarps * kWarp);
         }
-        // Rows past the end read the last one, store nothing.
-        SmallVector<SmallVector<Value>> rowIdx;
-        Value firstRow = d.mul(op.getBlockIds().x, d.idx(rowBlock));
-        for (int64_t r = 0; r < rowBlock; ++r)
-          rowIdx.push_back(
-              rowIndices(d, sizes, d.min(d.add(firstRow, d.idx(r)), lastRow)));
-        // The task's product, sums and epilogue.
-        auto compute = [&](Emitter &le, const TaskPlace &p,
-                           const TaskLoads &l) {
-          le.when(le.lt(p.firstChannel, n), [&] {
-            SmallVector<Value> acc(rowBlock * channels, le.f32(0.0));
-            if (k.quant)
-              accumulateQuant(le, k.main, *k.quant, rowIdx, p.ns, lane,
-                              stagedRow ? &*stagedRow : nullptr, acc,
-                              l.weights);
-            else
-              accumulate(le, k.main, rowIdx, p.ns, lane, acc,
-                         stagedRow ? &*stagedRow : nullptr, l.weights);
-            if (normScale)
-              for (Value &a : acc)
-                a = le.fmul(a, normScale);
-            if (k.lora && k.loraQuant)
-              accumulateQuant(le, *k.lora, *k.loraQuant, rowIdx, p.ns, lane,
-                              /*staged=*/nullptr, acc);
-            else if (k.lora)
-              accumulate(le, *k.lora, rowIdx, p.ns, lane, acc);
-            Value v = warpSumsSpread(le, acc, lane);
-            Value stores =
-                arith::AndIOp::create(le.b, le.loc, leader, p.inRange);
-            le.when(stores, [&] {
-              Value y = v;
-              if (k.bias)
-                y = le.fadd(y, l.bias ? l.bias : le.load(k.bias, p.pairN));
-              if (k.base)
-                y = le.fadd(y, l.base ? l.base : le.load(k.base, p.at));
-              if (k.conv)
-                y = convolveOutput(le, *k.conv, *l.taps, p.at[0], p.convIndex,
-                                   p.convolved, y);
-              le.store(y, k.out, p.at);
-            });
+        d.when(d.lt(firstChannel, n), [&] {
+          Value first = d.mul(op.getBlockIds().x, d.idx(rowBlock));
+          SmallVector<SmallVector<Value>> rowIdx;
+          // Rows past the end read the last one, store nothing.
+          for (int64_t r = 0; r < rowBlock; ++r)
+            rowIdx.push_back(
+                rowIndices(d, sizes, d.min(d.add(first, d.idx(r)), lastRow)));
+          SmallVector<Value> acc(rowBlock * channels, d.f32(0.0));
+          if (k.quant)
+            accumulateQuant(d, k.main, *k.quant, rowIdx, ns, lane,
+                            stagedRow ? &*stagedRow : nullptr, acc, preloaded);
+          else
+            accumulate(d, k.main, rowIdx, ns, lane, acc,
+                       stagedRow ? &*stagedRow : nullptr, preloaded);
+          if (normScale)
+            for (Value &a : acc)
+              a = d.fmul(a, normScale);
+          if (k.lora && k.loraQuant)
+            accumulateQuant(d, *k.lora, *k.loraQuant, rowIdx, ns, lane,
+                            /*staged=*/nullptr, acc);
+          else if (k.lora)
+            accumulate(d, *k.lora, rowIdx, ns, lane, acc);
+          Value v = warpSumsSpread(d, acc, lane);
+          if (!place)
+            place = pairPlace();
+          SmallVector<Value> at = place->at;
+          Value stores =
+              arith::AndIOp::create(d.b, d.loc, leader, place->inRange);
+          d.when(stores, [&] {
+            Value y = v;
+            if (k.bias)
+              y = d.fadd(y, bias ? bias : d.load(k.bias, pairN));
+            if (k.base)
+              y = d.fadd(y, base ? base : d.load(k.base, at));
+            if (k.conv)
+              y = convolveOutput(d, *k.conv, *taps, at[0], convIndex, convolved,
+                                 y);
+            d.store(y, k.out, at);
           });
-        };
-        if (tasks == 1) {
-          compute(d, first, firstLoads);
-          return;
-        }
-        // Tasks 0 .. tasks - 2, each loading the next one's, then the last.
-        auto loop = scf::ForOp::create(
-            d.b, d.loc, d.idx(0), d.idx(tasks - 1), d.idx(1),
-            flatten(firstLoads),
-            [&](OpBuilder &lb, Location l, Value t, ValueRange carried) {
-              Emitter le{lb, l};
-              TaskPlace next = placeOf(le, le.add(t, le.idx(1)));
-              TaskLoads nextLoads = loadAhead(le, next, /*early=*/false);
-              loadBase(le, next, nextLoads);
-              compute(le, placeOf(le, t), unflatten(firstLoads, carried));
-              scf::YieldOp::create(lb, l, flatten(nextLoads));
-            });
-        compute(d, placeOf(d, d.idx(tasks - 1)),
-                unflatten(firstLoads, loop.getResults()));
+        });
       });
 }
 

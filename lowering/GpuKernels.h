@@ -18,11 +18,6 @@ namespace mlir::zamba2 {
 /// linear kernels ask L2 for their block's weight rows before they wait for
 /// the kernel before them (prefetchRows in GpuKernels.cpp).
 constexpr llvm::StringLiteral kPrefetchWeightsAttr = "zamba2.prefetch_weights";
-/// An integer attribute on the module (set by zamba2-lower-to-linalg's
-/// one-row-wave): the most blocks a one-row linear kernel should take; its
-/// warps take several groups of channels each (oneRowTasks in
-/// GpuKernels.cpp) when one group per warp would need more blocks.
-constexpr llvm::StringLiteral kOneRowWaveAttr = "zamba2.one_row_wave";
 /// A unit attribute on an op at the top of a kernel that reads no memory
 /// an earlier kernel writes: zamba2-gpu-dependent-launch puts the kernel's
 /// wait for its predecessor after the last such op, so that the op runs

@@ -333,12 +333,6 @@ struct LowerToLinalgPass
           << target << "' (expected cpu or cuda)";
       return signalPassFailure();
     }
-    if (oneRowWave < 0 || (!cuda && oneRowWave != 0)) {
-      getOperation().emitError("zamba2-lower-to-linalg: one-row-wave=")
-          << static_cast<int64_t>(oneRowWave)
-          << " (a number of blocks, 0 or more, for target=cuda)";
-      return signalPassFailure();
-    }
     // Norm prologues are lowered as the norms they stand for, except where
     // a CUDA kernel computes them itself.
     // Convolution epilogues likewise as their convolutions.
@@ -369,10 +363,6 @@ struct LowerToLinalgPass
         signalPassFailure();
       return;
     }
-    if (oneRowWave > 0)
-      getOperation()->setAttr(
-          kOneRowWaveAttr,
-          IntegerAttr::get(IntegerType::get(&getContext(), 64), oneRowWave));
     // On the CUDA target the ops with a kernel of their own are left for
     // bufferization (lowering/GpuKernels.cpp).
     SmallVector<Operation *> ops;

@@ -61,8 +61,7 @@ namespace {
 /// Both pipelines start alike: the package ABI, the model-level fusions, the
 /// lowering to linalg for the target.
 void addModelLevelPasses(OpPassManager &pm, int64_t weightAlignment,
-                         const FusionOptions &fusion, const char *target,
-                         int64_t oneRowWave = 0) {
+                         const FusionOptions &fusion, const char *target) {
   PrepareEntryPointsOptions prepare;
   prepare.alignment = weightAlignment;
   pm.addPass(createPrepareEntryPoints(prepare));
@@ -78,7 +77,6 @@ void addModelLevelPasses(OpPassManager &pm, int64_t weightAlignment,
     pm.addPass(createFuseConv());
   LowerToLinalgOptions lower;
   lower.target = target;
-  lower.oneRowWave = oneRowWave;
   pm.addPass(createLowerToLinalg(lower));
 }
 
@@ -144,8 +142,7 @@ bool mlir::zamba2::usesDependentLaunch(const CudaPipelineOptions &options) {
 
 void mlir::zamba2::buildCudaPipeline(OpPassManager &pm,
                                      const CudaPipelineOptions &options) {
-  addModelLevelPasses(pm, options.weightAlignment, options.fusion, "cuda",
-                      options.oneRowWave);
+  addModelLevelPasses(pm, options.weightAlignment, options.fusion, "cuda");
   if (options.prefetchWeights && usesDependentLaunch(options))
     pm.addPass(createPrefetchWeights());
   addStages(pm, StringRef(kBufferizeToParallelLoops).rtrim(',').str());
@@ -257,12 +254,6 @@ struct CudaPipelineCLOptions
       *this, "merge-launches",
       llvm::cl::desc("Run zamba2-gpu-merge-launches (default on)"),
       llvm::cl::init(true)};
-  Option<int64_t> oneRowWave{
-      *this, "one-row-wave",
-      llvm::cl::desc("Blocks the one-row linear kernels size their grids "
-                     "for (zamba2-lower-to-linalg's one-row-wave; 528: one "
-                     "wave of 132 SMs x 4; default 0: no sizing)"),
-      llvm::cl::init(0)};
 };
 } // namespace
 
@@ -316,7 +307,6 @@ void mlir::zamba2::registerZamba2Pipelines() {
         options.earlyTrigger = cl.earlyTrigger;
         options.prefetchWeights = cl.prefetchWeights;
         options.mergeLaunches = cl.mergeLaunches;
-        options.oneRowWave = cl.oneRowWave;
         buildCudaPipeline(pm, options);
       });
 }

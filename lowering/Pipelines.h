@@ -79,13 +79,6 @@ struct CudaPipelineOptions {
   /// (zamba2-gpu-merge-launches): the q, k and v projections of a decode
   /// step, and their adapters' x A^T.
   bool mergeLaunches = true;
-  /// The blocks of 128 threads the one-row (decode at batch 1) linear
-  /// kernels size their grids for (zamba2-lower-to-linalg's one-row-wave),
-  /// meant as one wave of them on the GPU: 528 on an H100 SXM or H200 (132
-  /// SMs, 4 such blocks each at up to 128 registers per thread). A grid of
-  /// more waves runs its blocks' latency chains one wave after another. 0
-  /// (the default until measured): one group of channels per warp.
-  int64_t oneRowWave = 0;
 };
 
 /// Whether the CUDA pipeline runs zamba2-gpu-dependent-launch with these

@@ -36,12 +36,6 @@ def LowerToLinalg : Pass<"zamba2-lower-to-linalg", "ModuleOp"> {
            "(linear, lora, lora_linear, rms_norm, gated_rms_norm, attention) "
            "to One-Shot Bufferize, whose models emit their kernels "
            "(lowering/GpuKernels.cpp)">,
-    Option<"oneRowWave", "one-row-wave", "int64_t", /*default=*/"0",
-           "cuda: the blocks a one-row (decode at batch 1) linear kernel "
-           "may take (the module's zamba2.one_row_wave); a kernel whose "
-           "grid of one group of "
-           "channels per warp would be larger gives each warp up to 4 "
-           "groups, one after another. 0: one group per warp">,
   ];
   let dependentDialects = ["::mlir::linalg::LinalgDialect",
                            "::mlir::tensor::TensorDialect",

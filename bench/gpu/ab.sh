@@ -21,10 +21,9 @@
 # kernels zamba2-gpu-merge-launches puts together apart), no-fuse-conv
 # (--fuse-conv=false: the convolution kernel zamba2-fuse-conv removes),
 # no-fuse-norm (--fuse-norm=false: the norm kernels zamba2-fuse-norm
-# removes), prefetch; also early-trigger (--early-trigger), waveN
-# (--one-row-wave=N, as wave528), lm-head (--quantize-lm-head; int4 only,
-# so with ZAMBA2_AB_WEIGHTS=int4), and any of these joined by '+', as
-# early-trigger+prefetch);
+# removes), prefetch; also early-trigger (--early-trigger), lm-head
+# (--quantize-lm-head; int4 only, so with ZAMBA2_AB_WEIGHTS=int4), and any
+# of these joined by '+', as early-trigger+prefetch);
 # ZAMBA2_AB_BASE_BIN=DIR (prepare) adds the variant "base": the
 # default options compiled by DIR's zamba2-compile (an A/B of a compiler
 # change, the "vs default" column then being old / new).
@@ -54,8 +53,6 @@ flags_of() { # VARIANT WEIGHTS: zamba2-compile flags (a variant's options
       early-trigger) f+=(--early-trigger) ;;
       lm-head) [[ $2 == int4 ]] || { echo "ab: lm-head is for int4" >&2; exit 1; }
         f+=(--quantize-lm-head) ;;
-      wave*[0-9]) [[ ${o#wave} =~ ^[0-9]+$ ]] || { echo "ab: bad $o" >&2; exit 1; }
-        f+=("--one-row-wave=${o#wave}") ;;
       default | base) ;;
       *) echo "ab: unknown option set $1" >&2; exit 1 ;;
     esac

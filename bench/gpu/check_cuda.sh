@@ -8,8 +8,7 @@
 #     with adapters of rank 64, so that int4 quantizes their B), each as f32
 #     and int4, with the default passes, with --fuse-norm=false, with
 #     --prefetch-weights, with --fuse-conv=false, with
-#     --merge-launches=false and with --early-trigger (and, named in
-#     ZAMBA2_CHECK_VARIANTS, waveN: --one-row-wave=N); each scored on the fixture's batch of
+#     --merge-launches=false and with --early-trigger; each scored on the fixture's batch of
 #     2 and on its row 0 alone (batch 1: the one-row decode kernels); the
 #     runtime tools and the token files go to OUT.
 #   bench/gpu/check_cuda.sh check OUT             (on the GPU machine)
@@ -17,7 +16,7 @@
 #     f32 against the CPU f32 logits (1e-5 relative L2) and against the
 #     fixture's float64 reference (1e-4), --fuse-norm=false against the
 #     default CUDA package (1e-6), --prefetch-weights, --fuse-conv=false,
-#     --merge-launches=false, --early-trigger and waveN against it bit for bit
+#     --merge-launches=false and --early-trigger against it bit for bit
 #     (0), int4 against the
 #     CPU int4
 #     logits (1e-5).
@@ -50,7 +49,6 @@ flags_of() { # VARIANT: zamba2-compile flags beside --target cuda
     no-fuse-conv) echo --fuse-conv=false ;;
     no-merge-launches) echo --merge-launches=false ;;
     early-trigger) echo --early-trigger ;;
-    wave[0-9]*) echo "--one-row-wave=${1#wave}" ;;
     default) ;;
     *) echo "check_cuda: unknown option set $1" >&2; return 1 ;;
   esac
@@ -61,10 +59,9 @@ same_as_default() { # VARIANT: its tolerance against the default package
   # contraction) in another kernel, so bit-identical; --merge-launches=false:
   # the same kernels, launched apart; --early-trigger: the same kernels,
   # overlapping more of the ones before them; --prefetch-weights: the same
-  # kernels with an L2 prefetch; --one-row-wave=N: the same sums, a warp's
-  # channel groups one after another; --fuse-norm=false reorders sums.
+  # kernels with an L2 prefetch; --fuse-norm=false reorders sums.
   case $1 in
-    no-fuse-conv | no-merge-launches | early-trigger | prefetch | wave[0-9]*) echo 0 ;;
+    no-fuse-conv | no-merge-launches | early-trigger | prefetch) echo 0 ;;
     *) echo 1e-6 ;;
   esac
 }

@@ -186,15 +186,6 @@ cl::opt<bool> mergeLaunches(
              "adapters' x A^T; default on, --merge-launches=false for A/B "
              "runs; the numbers are the same)"),
     cl::init(true), cl::cat(category));
-cl::opt<int64_t> oneRowWave(
-    "one-row-wave",
-    cl::desc("--target cuda: the blocks the linear kernels of one token row "
-             "(decode at batch 1) size their grids for; a kernel whose grid "
-             "would be larger gives each warp up to 4 groups of channels, "
-             "one after another (528: one wave on an H100 or H200, 132 SMs "
-             "x 4 blocks; default 0: one group per warp, as its speed is "
-             "not measured yet; the numbers are the same)"),
-    cl::init(0), cl::cat(category));
 enum class Quantize { None, Int4, Int8 };
 enum class QuantScheme { Sym, Asym };
 enum class ScaleType { F16, F32 };
@@ -475,12 +466,7 @@ int main(int argc, char **argv) {
     return fail("--early-trigger needs --target cuda");
   } else if (mergeLaunches.getNumOccurrences()) {
     return fail("--merge-launches needs --target cuda");
-  } else if (oneRowWave.getNumOccurrences()) {
-    return fail("--one-row-wave needs --target cuda");
   }
-  if (oneRowWave < 0)
-    return fail("--one-row-wave must be 0 or more (got " +
-                std::to_string(oneRowWave) + ")");
   if (emit == Emit::Package && outputPath.empty())
     return fail("-o PKG is required to write a package (or pick --emit)");
   mlir::zamba2::QuantizeOptions quantization;
@@ -581,7 +567,6 @@ int main(int argc, char **argv) {
         emit == Emit::PTX || gpuBinary == GpuBinary::Ptx ? "isa" : "fatbin";
     gpu.prefetchWeights = prefetchWeights;
     gpu.mergeLaunches = mergeLaunches;
-    gpu.oneRowWave = oneRowWave;
     gpu.earlyTrigger = earlyTrigger;
     dependentLaunch = mlir::zamba2::usesDependentLaunch(gpu);
     mlir::zamba2::buildCudaPipeline(pm, gpu);
