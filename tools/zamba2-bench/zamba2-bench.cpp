@@ -20,6 +20,7 @@
 #include "runtime/engine/Manifest.h"
 #include "runtime/engine/Package.h"
 #include "runtime/engine/Session.h"
+#include "runtime/format/ModelConfig.h"
 
 #include <sys/resource.h>
 
@@ -28,6 +29,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -133,18 +136,65 @@ void check(const Status &s) {
     fail(s.message());
 }
 
-/// Bytes one decode step of `batch` sequences must move: every weight once,
-/// the conv and SSM state read and written, the KV cache read up to
-/// `position`.
+/// Bytes one decode step of `batch` sequences must move: every weight as
+/// often as the step reads it, the conv and SSM state read and written, the
+/// KV cache read up to `position`.
 struct StepBytes {
   double weights = 0, state = 0, kv = 0;
   double total() const { return weights + state + kv; }
 };
 
-StepBytes decodeBytes(const PackageManifest &m, int64_t batch,
-                      int64_t position) {
+bool startsWith(const std::string &s, const std::string &prefix) {
+  return s.compare(0, prefix.size(), prefix) == 0;
+}
+
+/// Bytes of weights one decode step of `batch` sequences reads: a shared
+/// block's weights once for each hybrid site that uses the block (its
+/// adapters are per site), the embedding table's `batch` rows (the whole
+/// table when it is also the lm_head, i.e. the package has no lm_head of
+/// its own), every other weight once. `cfg` is the package's model config.
+double stepWeightBytes(const PackageManifest &m, const ModelConfig &cfg,
+                       int64_t batch) {
+  std::set<std::string> names;
+  for (const WeightSpec &w : m.weights)
+    names.insert(w.name);
+  HasTensorFn has = [&](const std::string &n) { return names.count(n) > 0; };
+  // Readers of each shared-block prefix: the sites that use it.
+  std::map<std::string, int64_t> sites;
+  for (int64_t s = 0; s < cfg.numSites(); ++s)
+    ++sites[sharedBlockPrefix(cfg, s, has)];
+  bool ownLmHead = false;
+  for (const std::string &n : names)
+    ownLmHead = ownLmHead || startsWith(n, "lm_head.weight");
+  double bytes = 0;
+  for (const WeightSpec &w : m.weights) {
+    double b = static_cast<double>(w.bytes);
+    if (startsWith(w.name, "model.embed_tokens.weight")) {
+      if (ownLmHead && m.vocabSize > 0)
+        b *= std::min(1.0, static_cast<double>(batch) / m.vocabSize);
+    } else if (w.name.find("_adapter_list.") == std::string::npos) {
+      for (const auto &[prefix, count] : sites)
+        if (startsWith(w.name, prefix))
+          b *= static_cast<double>(count);
+    }
+    bytes += b;
+  }
+  return bytes;
+}
+
+/// What a decode step reads of the weights, against the package's weights.
+void printWeightReads(const PackageManifest &m, const ModelConfig &cfg) {
+  std::printf("weights     %.0f bytes read per decode step at batch 1 "
+              "(weights.bin %llu: shared blocks read at each of their "
+              "sites, the embedding table's row unless it is the lm_head)\n",
+              stepWeightBytes(m, cfg, 1),
+              static_cast<unsigned long long>(m.weightsBytes));
+}
+
+StepBytes decodeBytes(const PackageManifest &m, const ModelConfig &cfg,
+                      int64_t batch, int64_t position) {
   StepBytes b;
-  b.weights = static_cast<double>(m.weightsBytes);
+  b.weights = stepWeightBytes(m, cfg, batch);
   for (const StateSpec &s : m.state) {
     double row = static_cast<double>(s.elementSize);
     bool isCache = false;
@@ -159,6 +209,15 @@ StepBytes decodeBytes(const PackageManifest &m, int64_t batch,
     (isCache ? b.kv : b.state) += (isCache ? 1.0 : 2.0) * row * batch;
   }
   return b;
+}
+
+/// The package's model config (its manifest's copy of config.json).
+ModelConfig modelConfig(const PackageManifest &m) {
+  ModelConfig cfg;
+  std::string error;
+  if (!parseModelConfig(m.config, m.path + ": config", cfg, error))
+    fail(error);
+  return cfg;
 }
 
 /// 2 * (elements of every matrix weight) per token: the matmul FLOPs of a
@@ -229,6 +288,7 @@ int benchCpu(const Options &o) {
   std::shared_ptr<Package> pkg;
   check(Package::open(o.pkgDir, pkg));
   const PackageManifest &m = pkg->manifest();
+  ModelConfig cfg = modelConfig(m);
   int64_t maxLen = o.context + o.decodeSteps;
   for (int64_t len : o.prefillLens)
     maxLen = std::max(maxLen, len);
@@ -238,6 +298,7 @@ int benchCpu(const Options &o) {
   std::printf("package     %s (%s, %s)\n", o.pkgDir.c_str(), m.cpu.c_str(),
               m.producer.c_str());
   std::printf("threads     %d\n", parallelThreadCount());
+  printWeightReads(m, cfg);
   std::vector<int64_t> ids = promptIds(m, maxLen);
   // Warm-up: touch the weights and the code once.
   check(session->prefill(1, 4, ids.data(), nullptr));
@@ -258,7 +319,7 @@ int benchCpu(const Options &o) {
   measureBandwidth(readGBs, copyGBs);
   std::printf("bandwidth   read %.1f GB/s, copy %.1f GB/s (read+write)\n",
               readGBs, copyGBs);
-  StepBytes bytes = decodeBytes(m, 1, o.context + o.decodeSteps / 2);
+  StepBytes bytes = decodeBytes(m, cfg, 1, o.context + o.decodeSteps / 2);
   double floorSec = bytes.total() / (readGBs * 1e9);
   std::printf("decode      %.1f ms/token, %.2f tokens/s (median of %lld "
               "steps after %lld tokens)\n",
@@ -284,6 +345,8 @@ int benchCuda(const Options &o) {
   std::shared_ptr<Package> pkg;
   check(Package::open(o.pkgDir, pkg));
   const PackageManifest &m = pkg->manifest();
+  ModelConfig cfg = modelConfig(m);
+  printWeightReads(m, cfg);
   int64_t maxBatch = *std::max_element(o.batches.begin(), o.batches.end());
   int64_t maxLen = o.context + o.decodeSteps;
   for (int64_t len : o.prefillLens)
@@ -330,7 +393,7 @@ int benchCuda(const Options &o) {
     double step =
         timeDecode(*session, ids, batch, o.context, o.decodeSteps, &launches);
     sampleMemory();
-    StepBytes bytes = decodeBytes(m, batch, o.context + o.decodeSteps / 2);
+    StepBytes bytes = decodeBytes(m, cfg, batch, o.context + o.decodeSteps / 2);
     double floorSec = bytes.total() / (copyGBs * 1e9);
     std::printf("decode      batch %lld: %.3f ms/step, %.1f tokens/s; floor "
                 "%.3f GB (weights %.3f, state r+w %.3f, KV %.3f) / %.0f "
