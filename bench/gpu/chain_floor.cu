@@ -16,6 +16,11 @@
 //     threads a block, each thread's loads all issued before its adds) and
 //     sums it over the block;
 //   - stores one float per thread (its weights' sum plus the row's).
+// Variants of the weights' path: "+ L2 ..." kernels first ask L2 for the
+// weights of the launch one (or two) after them (Prefetch: bulk, bulk
+// with an evict_last policy, line by line, or loads), so that it finds
+// them in L2 instead of DRAM; "L2-resident" launches all read the same
+// weights, which stay in L2 (the floor such a prefetch could reach).
 // Columns: the cost per kernel with the dependent launch and without it
 // (each kernel then starts after the one before ends), and the weights'
 // DRAM floor per kernel at the bandwidth given by --gbps.
@@ -49,11 +54,53 @@ constexpr size_t kWeightBytes = size_t(2) << 30; // 2 GiB: not L2-resident
     }                                                                          \
   } while (0)
 
+/// How a kernel asks L2 for a later launch's weights (`ahead`), so that
+/// the launch finds them there: each block its share, before its own
+/// weights.
+enum Prefetch : int {
+  kBulk = 1,     // cp.async.bulk.prefetch.L2 from the first warp
+  kBulkKeep = 2, // the same with an evict_last L2 policy
+  kLines = 3,    // prefetch.global.L2, each thread its 128-byte lines
+  kLoads = 4,    // a word of each 256-byte piece loaded (.L2::256B), kept
+};
+
 __global__ void chainKernel(const float *__restrict__ in,
                             float *__restrict__ out,
                             const uint4 *__restrict__ weights, int words,
-                            int row) {
+                            int row, const uint4 *ahead, int how) {
   int gid = blockIdx.x * blockDim.x + threadIdx.x;
+  size_t threads = size_t(gridDim.x) * blockDim.x;
+  size_t aheadBytes = threads * words * 16;
+  const char *aheadBase = reinterpret_cast<const char *>(ahead);
+  unsigned touched = 0;
+  if (ahead && (how == kBulk || how == kBulkKeep) && threadIdx.x < 32) {
+    unsigned chunk = blockDim.x * words * 16 / 32;
+    const char *p = aheadBase + (size_t(blockIdx.x) * 32 + threadIdx.x) * chunk;
+    if (how == kBulkKeep) {
+      unsigned long long policy;
+      asm volatile("createpolicy.fractional.L2::evict_last.b64 %0, 1.0;"
+                   : "=l"(policy));
+      asm volatile("cp.async.bulk.prefetch.L2.global.L2::cache_hint [%0], "
+                   "%1, %2;" ::"l"(p),
+                   "r"(chunk), "l"(policy)
+                   : "memory");
+    } else {
+      asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(p),
+                   "r"(chunk)
+                   : "memory");
+    }
+  } else if (ahead && how == kLines) {
+    for (size_t l = gid; l < aheadBytes / 128; l += threads)
+      asm volatile("prefetch.global.L2 [%0];" ::"l"(aheadBase + l * 128));
+  } else if (ahead && how == kLoads) {
+    for (size_t l = gid; l < aheadBytes / 256; l += threads) {
+      unsigned v;
+      asm volatile("ld.global.nc.L1::no_allocate.L2::256B.u32 %0, [%1];"
+                   : "=r"(v)
+                   : "l"(aheadBase + l * 256));
+      touched ^= v; // kept, so the loads are not dropped
+    }
+  }
   // Weights first (at most 16 words per thread: the registers of a GEMV
   // lane's preloaded chunks), each thread's words contiguous.
   uint4 w[16];
@@ -68,7 +115,7 @@ __global__ void chainKernel(const float *__restrict__ in,
   for (int i = 0; i < 16; ++i)
     if (i < words)
       bits ^= w[i].x ^ w[i].y ^ w[i].z ^ w[i].w;
-  float sum = float(bits & 0xff);
+  float sum = float((bits ^ touched) & 0xff);
   if (row) {
     __shared__ float warpSums[32];
     // Every load of the thread's elements in flight before the first add
@@ -97,6 +144,9 @@ __global__ void chainKernel(const float *__restrict__ in,
 struct Config {
   const char *what;
   int blocks, threads, words, row;
+  int ahead = 0;         // prefetch the weights of the launch this many ahead
+  bool resident = false; // every launch reads the same weights (from L2)
+  int how = kBulk;       // with `ahead`: how (Prefetch)
 };
 
 // One chain of kChain launches captured as a graph; returns the median ms
@@ -106,7 +156,7 @@ double timeChain(const Config &c, bool dependent, float *buf[2],
   cudaStream_t stream;
   CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
   size_t perLaunch = size_t(c.blocks) * c.threads * c.words; // uint4s
-  size_t slots = perLaunch ? (kWeightBytes / 16) / perLaunch : 1;
+  size_t slots = perLaunch && !c.resident ? (kWeightBytes / 16) / perLaunch : 1;
   cudaGraph_t graph;
   CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeGlobal));
   for (int i = 0; i < kChain; ++i) {
@@ -120,9 +170,11 @@ double timeChain(const Config &c, bool dependent, float *buf[2],
     config.attrs = &attr;
     config.numAttrs = dependent ? 1 : 0;
     const uint4 *w = weights + (i % slots) * perLaunch;
-    CHECK(cudaLaunchKernelEx(&config, chainKernel,
-                             static_cast<const float *>(buf[i % 2]),
-                             buf[(i + 1) % 2], w, c.words, c.row));
+    const uint4 *ahead =
+        c.ahead ? weights + ((i + c.ahead) % slots) * perLaunch : nullptr;
+    CHECK(cudaLaunchKernelEx(
+        &config, chainKernel, static_cast<const float *>(buf[i % 2]),
+        buf[(i + 1) % 2], w, c.words, c.row, ahead, c.how));
   }
   CHECK(cudaStreamEndCapture(stream, &graph));
   cudaGraphExec_t exec;
@@ -196,6 +248,20 @@ int main(int argc, char **argv) {
       {"row + 8 MB", 256, 128, 16, 1},
       {"row + 8 MB", sms, 512, 8, 1},
       {"row + 25 MB", 1536, 128, 8, 1},
+      {"+ L2 next", 256, 128, 8, 1, 1},
+      {"+ L2 next", 1024, 128, 4, 1, 1},
+      {"+ L2 next", 256, 128, 16, 1, 1},
+      {"+ L2 2 ahead", 1024, 128, 4, 1, 2},
+      {"+ L2 next", 1536, 128, 8, 1, 1},
+      {"+ L2 keep", 1024, 128, 4, 1, 1, false, kBulkKeep},
+      {"+ L2 keep", 256, 128, 16, 1, 1, false, kBulkKeep},
+      {"+ L2 lines", 1024, 128, 4, 1, 1, false, kLines},
+      {"+ L2 lines", 256, 128, 16, 1, 1, false, kLines},
+      {"+ L2 loads", 1024, 128, 4, 1, 1, false, kLoads},
+      {"+ L2 loads", 256, 128, 16, 1, 1, false, kLoads},
+      {"L2-resident", 1024, 128, 4, 1, 0, true},
+      {"L2-resident", 256, 128, 16, 1, 0, true},
+      {"L2-resident", 256, 128, 8, 1, 0, true},
   };
   std::printf("%-12s %7s %8s %8s %14s %14s %12s\n", "kernel", "blocks",
               "threads", "MB", "us (depend.)", "us (serial)", "DRAM us");
