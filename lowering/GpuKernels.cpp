@@ -2046,11 +2046,12 @@ void emitCacheAppend(Emitter &e, const AttentionKernel &a) {
 
 /// softmax(scale q K^T) V over the cache entries [0, pos_b + t], one block
 /// per (query head, b*T + t). `appendsToken` (one token per row, as many kv
-/// heads as query heads): each block first writes its own head's k and v
-/// of the token into the caches (as emitCacheAppend does), and a barrier
-/// makes them visible to the block's warps, so that no append kernel of its
-/// own is needed; with several tokens per row, or kv heads shared by query
-/// heads, a block would read entries other blocks write.
+/// heads as query heads): each block, once it has rotated its query, writes
+/// its own head's k and v of the token into the caches (as emitCacheAppend
+/// does), and a barrier makes them visible to the block's warps, so that no
+/// append kernel of its own is needed; with several tokens per row, or kv
+/// heads shared by query heads, a block would read entries other blocks
+/// write.
 void emitAttend(Emitter &e, const AttentionKernel &a, bool appendsToken) {
   Value batch = e.dim(a.q, 0), seq = e.dim(a.q, 1);
   int64_t perLane = (a.hd + kWarp - 1) / kWarp;
@@ -2067,20 +2068,11 @@ void emitAttend(Emitter &e, const AttentionKernel &a, bool appendsToken) {
         Value lane = d.rem(tid, d.idx(kWarp)), warp = d.div(tid, d.idx(kWarp));
         Value kvHead = d.div(head, d.idx(group));
         Value pos = d.add(positionOf(d, a.positions, b), t);
-        if (appendsToken) {
-          scf::ForOp::create(
-              d.b, d.loc, tid, d.idx(a.hd), d.idx(kAttentionWarps * kWarp),
-              ValueRange{},
-              [&](OpBuilder &ab, Location al, Value dd, ValueRange) {
-                Emitter ae{ab, al};
-                appendEntry(ae, a, b, t, head, dd, pos);
-                scf::YieldOp::create(ab, al);
-              });
-          gpu::BarrierOp::create(d.b, d.loc);
-        }
         Value entries = d.add(pos, d.idx(1));
         Value hd = d.idx(a.hd);
-        // This lane's elements d = lane + 32 i of the (rotated) query, scaled.
+        // This lane's elements d = lane + 32 i of the (rotated) query, scaled
+        // (before the append's barrier: its rotation's latency then overlaps
+        // the appended key's).
         SmallVector<Value> dims, valid, q;
         for (int64_t i = 0; i < perLane; ++i) {
           Value dd = d.add(lane, d.idx(i * kWarp));
@@ -2091,6 +2083,17 @@ void emitAttend(Emitter &e, const AttentionKernel &a, bool appendsToken) {
           Value qv =
               d.fmul(rotated(d, a, a.q, b, t, head, safe, pos), d.f32(a.scale));
           q.push_back(arith::SelectOp::create(d.b, d.loc, in, qv, d.f32(0.0)));
+        }
+        if (appendsToken) {
+          scf::ForOp::create(
+              d.b, d.loc, tid, d.idx(a.hd), d.idx(kAttentionWarps * kWarp),
+              ValueRange{},
+              [&](OpBuilder &ab, Location al, Value dd, ValueRange) {
+                Emitter ae{ab, al};
+                appendEntry(ae, a, b, t, head, dd, pos);
+                scf::YieldOp::create(ab, al);
+              });
+          gpu::BarrierOp::create(d.b, d.loc);
         }
         // Online softmax over the entries, kAttentionEntries per warp and
         // iteration: j + u * kAttentionWarps for u < kAttentionEntries, from
@@ -2108,7 +2111,10 @@ void emitAttend(Emitter &e, const AttentionKernel &a, bool appendsToken) {
             d.idx(kAttentionWarps * kAttentionEntries), init,
             [&](OpBuilder &lb, Location l, Value j, ValueRange st) {
               Emitter le{lb, l};
-              SmallVector<Value> at, scores;
+              SmallVector<Value> at, scores, values;
+              // The entries' keys and values loaded together: one memory
+              // latency per iteration, not one before the scores and one
+              // after them.
               for (int64_t u = 0; u < kAttentionEntries; ++u) {
                 Value ju = le.add(j, le.idx(u * kAttentionWarps));
                 at.push_back(le.min(ju, lastEntry));
@@ -2118,6 +2124,9 @@ void emitAttend(Emitter &e, const AttentionKernel &a, bool appendsToken) {
                       s, le.fmul(q[i], le.load(a.kCache,
                                                {b, kvHead, at[u], dims[i]})));
                 scores.push_back(s);
+                for (int64_t i = 0; i < perLane; ++i)
+                  values.push_back(
+                      le.load(a.vCache, {b, kvHead, at[u], dims[i]}));
               }
               Value m = st[0];
               for (int64_t u = 0; u < kAttentionEntries; ++u) {
@@ -2139,9 +2148,7 @@ void emitAttend(Emitter &e, const AttentionKernel &a, bool appendsToken) {
                 next[1] = le.fadd(next[1], p);
                 for (int64_t i = 0; i < perLane; ++i)
                   next[2 + i] =
-                      le.fadd(next[2 + i],
-                              le.fmul(p, le.load(a.vCache,
-                                                 {b, kvHead, at[u], dims[i]})));
+                      le.fadd(next[2 + i], le.fmul(p, values[u * perLane + i]));
               }
               scf::YieldOp::create(lb, l, next);
             });

@@ -14,12 +14,29 @@
 // CHECK-NEXT: %c2 = arith.constant 2 : index
 // CHECK-NEXT: %[[ONE:.*]] = arith.cmpi ult, %[[SEQ]], %c2
 // CHECK-NEXT: scf.if %[[ONE]] {
+// The query rotated (its loads of q, %arg0, and cos) before the append and
+// its barrier; in the loop over the entries, each entry's key and value
+// loaded before the first warp sum.
 // CHECK: gpu.launch {{.*}} module(@attention_step) function(@attention_step)
+// CHECK: memref.load %arg0
+// CHECK: math.cos
+// CHECK: scf.for
 // CHECK: math.cos
 // CHECK: memref.store %{{.*}}, %[[KC]][%{{.*}}, %arg6, %[[POS:.*]], %{{.*}}]
 // CHECK: memref.store %{{.*}}, %[[VC]][%{{.*}}, %arg6, %[[POS]], %{{.*}}]
 // CHECK: gpu.barrier
+// CHECK-NOT: memref.load %arg0
+// CHECK: scf.for
 // CHECK: memref.load %[[KC]]
+// CHECK: memref.load %[[VC]]
+// CHECK: memref.load %[[KC]]
+// CHECK: memref.load %[[VC]]
+// CHECK: memref.load %[[KC]]
+// CHECK: memref.load %[[VC]]
+// CHECK: memref.load %[[KC]]
+// CHECK: memref.load %[[VC]]
+// CHECK-NOT: memref.load
+// CHECK: gpu.shuffle
 // CHECK: gpu.terminator
 // CHECK-NOT: gpu.launch
 // CHECK: } else {
