@@ -8,18 +8,16 @@
 #     with adapters of rank 64, so that int4 quantizes their B), each as f32
 #     and int4, with the default passes, with --fuse-norm=false, with
 #     --prefetch-weights, with --fuse-conv=false, with
-#     --merge-launches=false and with --early-trigger; each scored on the fixture's batch of
-#     2 and on its row 0 alone (batch 1: the one-row decode kernels); the
-#     runtime tools and the token files go to OUT.
+#     --merge-launches=false and with --early-trigger; each scored on the
+#     fixture's batch of 2 and on its row 0 alone (batch 1: the one-row
+#     decode kernels); the runtime tools and the token files go to OUT.
 #   bench/gpu/check_cuda.sh check OUT             (on the GPU machine)
 #     packs the weights, scores the same tokens on the GPU and compares:
 #     f32 against the CPU f32 logits (1e-5 relative L2) and against the
 #     fixture's float64 reference (1e-4), --fuse-norm=false against the
 #     default CUDA package (1e-6), --prefetch-weights, --fuse-conv=false,
 #     --merge-launches=false and --early-trigger against it bit for bit
-#     (0), int4 against the
-#     CPU int4
-#     logits (1e-5).
+#     (0), int4 against the CPU int4 logits (1e-5).
 #     Ends with "N passed, N failed"; exit status 1 when any failed.
 set -uo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
