@@ -191,6 +191,24 @@ gpu::LaunchOp launch(Emitter &e, StringRef name, Value gx, Value gy, Value gz,
   return op;
 }
 
+} // namespace
+
+void mlir::zamba2::markEarlyTrigger(Operation *launch) {
+  launch->setAttr(kEarlyTriggerAttr, UnitAttr::get(launch->getContext()));
+}
+
+void mlir::zamba2::markBodyEarlyTrigger(Block &body) {
+  for (Operation &op : body.without_terminator()) {
+    auto effects = dyn_cast<MemoryEffectOpInterface>(op);
+    if (op.getNumRegions() || (effects && !effects.hasNoEffect())) {
+      op.setAttr(kEarlyTriggerAttr, UnitAttr::get(op.getContext()));
+      return;
+    }
+  }
+}
+
+namespace {
+
 /// `n` f32 (or elements of `element`) of workgroup (shared) memory, inside
 /// a kernel. It is a workgroup-space memref.global rather than a launch
 /// attribution: the ownership-based buffer deallocation, which runs after
@@ -676,11 +694,13 @@ SmallVector<Value> zeroAccumulators(Emitter &e, size_t pairs, int64_t width,
 }
 
 /// Chunks of a weight row per lane per iteration of a lane's loop: 4, 2 or
-/// 1, the most that divide `chunks` evenly over the warp (more loads in
-/// flight per warp: a GEMV is bound by memory latency otherwise).
-int64_t chunkUnroll(int64_t chunks) {
+/// 1, the most that divide `chunks` evenly over the `span` lanes that share
+/// the row (a warp's, or those of the warps a one-row kernel splits it over:
+/// rowSplit) (more loads in flight per warp: a GEMV is bound by memory
+/// latency otherwise).
+int64_t chunkUnroll(int64_t chunks, int64_t span = kWarp) {
   int64_t unroll = 4;
-  while (unroll > 1 && chunks % (kWarp * unroll) != 0)
+  while (unroll > 1 && chunks % (span * unroll) != 0)
     unroll /= 2;
   return unroll;
 }
@@ -688,8 +708,8 @@ int64_t chunkUnroll(int64_t chunks) {
 /// Whether every lane's loop over `chunks` chunks has at least one whole
 /// iteration, so that its first iteration's loads can be issued before
 /// anything else (preloadWeights).
-bool preloadable(int64_t chunks) {
-  return chunks % (kWarp * chunkUnroll(chunks)) == 0;
+bool preloadable(int64_t chunks, int64_t span = kWarp) {
+  return chunks % (span * chunkUnroll(chunks, span)) == 0;
 }
 
 /// The weight loads of one iteration of a lane's loop, raw (as loaded; the
@@ -699,22 +719,22 @@ using ChunkMath = function_ref<SmallVector<Value>(
     Emitter &, Value chunk, ArrayRef<Value> loaded, ValueRange accs)>;
 
 /// A lane's loop over its chunks of the weight rows: chunk `lane`, then
-/// kWarp * unroll chunks apart, up to `chunks`; returns the accumulators.
+/// span * unroll chunks apart, up to `chunks`; returns the accumulators.
 /// With `preloaded` (the loads of the first iteration, issued earlier by
 /// preloadWeights), the first iteration's math comes first and the loop
 /// starts at the second.
 SmallVector<Value> chunkLoop(Emitter &e, Value lane, int64_t chunks,
                              int64_t unroll, ArrayRef<Value> init,
                              ChunkLoads loads, ChunkMath math,
-                             ArrayRef<Value> preloaded) {
+                             ArrayRef<Value> preloaded, int64_t span = kWarp) {
   SmallVector<Value> accs(init);
   Value start = lane;
   if (!preloaded.empty()) {
     accs = math(e, lane, preloaded, accs);
-    start = e.add(lane, e.idx(kWarp * unroll));
+    start = e.add(lane, e.idx(span * unroll));
   }
   auto loop = scf::ForOp::create(
-      e.b, e.loc, start, e.idx(chunks), e.idx(kWarp * unroll), accs,
+      e.b, e.loc, start, e.idx(chunks), e.idx(span * unroll), accs,
       [&](OpBuilder &lb, Location l, Value chunk, ValueRange loopAccs) {
         Emitter le{lb, l};
         SmallVector<Value> loaded = loads(le, chunk);
@@ -988,10 +1008,10 @@ constexpr int64_t kQuantStepBytes = 16, kQuantStepWords = kQuantStepBytes / 4;
 
 /// The steps of a packed row of `p` in the contiguous form, and its loop's
 /// unroll.
-std::pair<int64_t, int64_t> quantSteps(const Product &p) {
+std::pair<int64_t, int64_t> quantSteps(const Product &p, int64_t span = kWarp) {
   int64_t chunks =
       cast<MemRefType>(p.w.getType()).getShape().back() / kQuantStepBytes;
-  return {chunks, chunkUnroll(chunks)};
+  return {chunks, chunkUnroll(chunks, span)};
 }
 
 /// The loads of one iteration of accumulateQuantContiguous's loop at step
@@ -1002,12 +1022,13 @@ std::pair<int64_t, int64_t> quantSteps(const Product &p) {
 int64_t quantLoadsPerStep(const QuantWeights &qw) { return qw.zeros ? 3 : 2; }
 SmallVector<Value> loadQuantSteps(Emitter &e, const Product &p,
                                   const QuantWeights &qw, ArrayRef<Value> ns,
-                                  Value chunk, int64_t unroll) {
+                                  Value chunk, int64_t unroll,
+                                  int64_t span = kWarp) {
   auto byteVec = VectorType::get({kQuantStepBytes}, e.b.getI8Type());
   int64_t fields = 32 / qw.bits, v = kQuantStepWords * fields;
   SmallVector<Value> loaded;
   for (int64_t u = 0; u < unroll; ++u) {
-    Value first = e.mul(e.add(chunk, e.idx(u * kWarp)), e.idx(v));
+    Value first = e.mul(e.add(chunk, e.idx(u * span)), e.idx(v));
     Value group = e.div(first, e.idx(qw.groupSize));
     for (Value n : ns) {
       loaded.push_back(
@@ -1036,13 +1057,15 @@ SmallVector<Value> loadQuantSteps(Emitter &e, const Product &p,
 /// x; the group's scale multiplies the step's sum once. Work per weight: an
 /// and-or and an FMA (integerFields), instead of byte-wise unpacking.
 /// `preloaded`: the first iteration's loads (loadQuantSteps at step `lane`).
+/// `span`: the lanes that share the row (`lane` below it; kWarp, or more
+/// when the kernel splits the row over several warps).
 void accumulateQuantContiguous(Emitter &e, const Product &p,
                                const QuantWeights &qw,
                                ArrayRef<SmallVector<Value>> rows,
                                ArrayRef<Value> ns, Value lane,
                                const StagedRow *staged,
                                SmallVectorImpl<Value> &acc,
-                               ArrayRef<Value> preloaded) {
+                               ArrayRef<Value> preloaded, int64_t span) {
   OpBuilder &b = e.b;
   Type f32 = b.getF32Type(), i32 = b.getI32Type();
   int64_t fields = 32 / qw.bits, v = kQuantStepWords * fields;
@@ -1059,9 +1082,9 @@ void accumulateQuantContiguous(Emitter &e, const Product &p,
   // Each iteration's weight and scale loads are all issued before any of
   // its math (the GEMV of one row is bound by memory latency).
   int64_t chunks, unroll;
-  std::tie(chunks, unroll) = quantSteps(p);
+  std::tie(chunks, unroll) = quantSteps(p, span);
   auto loads = [&](Emitter &le, Value chunk) {
-    return loadQuantSteps(le, p, qw, ns, chunk, unroll);
+    return loadQuantSteps(le, p, qw, ns, chunk, unroll, span);
   };
   auto math = [&](Emitter &le, Value chunk, ArrayRef<Value> loaded,
                   ValueRange accs) {
@@ -1069,7 +1092,7 @@ void accumulateQuantContiguous(Emitter &e, const Product &p,
     Location l = le.loc;
     SmallVector<Value> next(accs);
     for (int64_t u = 0; u < unroll; ++u) {
-      Value first = le.mul(le.add(chunk, le.idx(u * kWarp)), le.idx(v));
+      Value first = le.mul(le.add(chunk, le.idx(u * span)), le.idx(v));
       SmallVector<Value> words, scales, zeros;
       for (size_t c = 0; c < channels; ++c) {
         ArrayRef<Value> step =
@@ -1107,9 +1130,9 @@ void accumulateQuantContiguous(Emitter &e, const Product &p,
     }
     return next;
   };
-  addLoopSums(e,
-              chunkLoop(e, lane, chunks, unroll, init, loads, math, preloaded),
-              scalarAcc, acc);
+  addLoopSums(
+      e, chunkLoop(e, lane, chunks, unroll, init, loads, math, preloaded, span),
+      scalarAcc, acc);
 }
 
 /// The fast form of accumulateQuant for several token rows. A lane reads
@@ -1333,13 +1356,14 @@ void accumulateQuant(Emitter &e, const Product &p, const QuantWeights &qw,
                      ArrayRef<SmallVector<Value>> rows, ArrayRef<Value> ns,
                      Value lane, const StagedRow *staged,
                      SmallVectorImpl<Value> &acc,
-                     ArrayRef<Value> preloaded = {}) {
+                     ArrayRef<Value> preloaded = {}, int64_t span = kWarp) {
   int64_t rowBytes = cast<MemRefType>(p.w.getType()).getShape().back();
   int64_t fields = 32 / qw.bits;
   if (contiguousQuantForm(p, qw, rows.size()))
     return accumulateQuantContiguous(e, p, qw, rows, ns, lane, staged, acc,
-                                     preloaded);
-  assert(preloaded.empty() && "only the contiguous form preloads");
+                                     preloaded, span);
+  assert(preloaded.empty() && span == kWarp &&
+         "only the contiguous form preloads or splits rows over warps");
   if (vectorizable(p) && rowBytes % (4 * kWarp) == 0 &&
       qw.groupSize % fields == 0)
     return accumulateQuantInterleaved(e, p, qw, rows, ns, lane, acc);
@@ -1445,13 +1469,14 @@ void prefetchRows(Emitter &e, Value w, Value first, Value count, Value tid,
 /// some lane without a whole iteration.
 SmallVector<Value> preloadWeights(Emitter &e, const LinearKernel &k,
                                   int64_t rowBlock, ArrayRef<Value> ns,
-                                  Value lane) {
+                                  Value lane, int64_t span = kWarp) {
   SmallVector<Value> loaded;
   if (k.quant) {
-    auto [steps, unroll] = quantSteps(k.main);
-    if (!contiguousQuantForm(k.main, *k.quant, rowBlock) || !preloadable(steps))
+    auto [steps, unroll] = quantSteps(k.main, span);
+    if (!contiguousQuantForm(k.main, *k.quant, rowBlock) ||
+        !preloadable(steps, span))
       return {};
-    loaded = loadQuantSteps(e, k.main, *k.quant, ns, lane, unroll);
+    loaded = loadQuantSteps(e, k.main, *k.quant, ns, lane, unroll, span);
   } else {
     auto [chunks, unroll] = floatChunks(k.main);
     if (!preloadable(chunks))
@@ -1590,20 +1615,29 @@ Value warpSumsSpread(Emitter &e, ArrayRef<Value> values, Value lane) {
 /// the block first copies its row of x to workgroup memory (StagedRow; one
 /// row: the quantized contiguous form, or a float product whose norm
 /// prologue the staging computes), normalised there when `k.normed`.
+/// `split` (rowSplit; staged quantized rows only): warps that share each
+/// channel, each on its part of the row.
 void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
                       ArrayRef<Value> sizes, Value n, int64_t rowBlock,
-                      int64_t channels, bool staged = false) {
+                      int64_t channels, bool staged = false,
+                      int64_t split = 1) {
+  assert((split == 1 || (k.quant && staged && rowBlock == 1 && !k.lora &&
+                         !k.conv && kLinearWarps % split == 0)) &&
+         "only the staged one-row quantized product splits its rows");
+  // The block's warps in groups of `split`, each group on `channels`
+  // channels, each warp of a group on 1/split of the row.
+  int64_t warpGroups = kLinearWarps / split;
+  int64_t blockChannels = warpGroups * channels;
   Value gx = e.ceilDiv(rows, rowBlock);
-  Value gy = e.ceilDiv(n, kLinearWarps * channels);
+  Value gy = e.ceilDiv(n, blockChannels);
   std::string name = "linear_r" + std::to_string(rowBlock);
   launch(
       e, name, gx, gy, e.idx(1), kLinearWarps * kWarp,
       [&](Emitter &d, gpu::LaunchOp op) {
         Value tid = op.getThreadIds().x;
         if (prefetchesWeights(d.b)) {
-          Value first =
-              d.mul(op.getBlockIds().y, d.idx(kLinearWarps * channels));
-          Value count = d.min(d.idx(kLinearWarps * channels), d.sub(n, first));
+          Value first = d.mul(op.getBlockIds().y, d.idx(blockChannels));
+          Value count = d.min(d.idx(blockChannels), d.sub(n, first));
           Value bx = op.getBlockIds().x;
           prefetchRows(d, k.main.w, first, count, tid, bx);
           if (k.quant) {
@@ -1620,9 +1654,14 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
           }
         }
         Value lane = d.rem(tid, d.idx(kWarp));
+        Value warp = d.div(tid, d.idx(kWarp));
+        // The warp's part of the row, and its lane among its group's lanes
+        // (`lane` when the row is not split).
+        Value part = d.rem(warp, d.idx(split));
+        Value rowLane = d.add(d.mul(part, d.idx(kWarp)), lane);
         Value firstChannel =
-            d.mul(d.add(d.mul(op.getBlockIds().y, d.idx(kLinearWarps)),
-                        d.div(tid, d.idx(kWarp))),
+            d.mul(d.add(d.mul(op.getBlockIds().y, d.idx(warpGroups)),
+                        d.div(warp, d.idx(split))),
                   d.idx(channels));
         Value lastRow = d.sub(rows, d.idx(1));
         // The warp's channels; those past the end read the last one and
@@ -1631,7 +1670,8 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
         SmallVector<Value> ns;
         for (int64_t c = 0; c < channels; ++c)
           ns.push_back(d.min(d.add(firstChannel, d.idx(c)), lastChannel));
-        SmallVector<Value> preloaded = preloadWeights(d, k, rowBlock, ns, lane);
+        SmallVector<Value> preloaded =
+            preloadWeights(d, k, rowBlock, ns, rowLane, kWarp * split);
         // The norm prologue's weights of this thread's pieces of x.
         SmallVector<Value> normWeights;
         if (staged && k.normed)
@@ -1730,7 +1770,9 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
           else
             stageRow(d, k.main.x, row, *stagedRow, tid, kLinearWarps * kWarp);
         }
-        d.when(d.lt(firstChannel, n), [&] {
+        Value inChannels = d.lt(firstChannel, n);
+        // The warp's sums (spread over its lanes by warpSumsSpread).
+        auto product = [&] {
           Value first = d.mul(op.getBlockIds().x, d.idx(rowBlock));
           SmallVector<SmallVector<Value>> rowIdx;
           // Rows past the end read the last one, store nothing.
@@ -1739,8 +1781,9 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
                 rowIndices(d, sizes, d.min(d.add(first, d.idx(r)), lastRow)));
           SmallVector<Value> acc(rowBlock * channels, d.f32(0.0));
           if (k.quant)
-            accumulateQuant(d, k.main, *k.quant, rowIdx, ns, lane,
-                            stagedRow ? &*stagedRow : nullptr, acc, preloaded);
+            accumulateQuant(d, k.main, *k.quant, rowIdx, ns, rowLane,
+                            stagedRow ? &*stagedRow : nullptr, acc, preloaded,
+                            kWarp * split);
           else
             accumulate(d, k.main, rowIdx, ns, lane, acc,
                        stagedRow ? &*stagedRow : nullptr, preloaded);
@@ -1752,12 +1795,14 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
                             /*staged=*/nullptr, acc);
           else if (k.lora)
             accumulate(d, *k.lora, rowIdx, ns, lane, acc);
-          Value v = warpSumsSpread(d, acc, lane);
+          return warpSumsSpread(d, acc, lane);
+        };
+        // The pair's output v, stored by the lanes `stores` says.
+        auto epilogue = [&](Value v, Value stores) {
           if (!place)
             place = pairPlace();
           SmallVector<Value> at = place->at;
-          Value stores =
-              arith::AndIOp::create(d.b, d.loc, leader, place->inRange);
+          stores = arith::AndIOp::create(d.b, d.loc, stores, place->inRange);
           d.when(stores, [&] {
             Value y = v;
             if (k.bias)
@@ -1769,6 +1814,33 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
                                  y);
             d.store(y, k.out, at);
           });
+        };
+        if (split == 1) {
+          d.when(inChannels, [&] { epilogue(product(), leader); });
+          return;
+        }
+        // A split row: each warp's sums go to workgroup memory; after a
+        // barrier (which every thread reaches: outside the channel bound)
+        // the group's first warp adds its parts' sums in order.
+        Value partial = workgroupArray(d, kLinearWarps * pairs);
+        d.when(inChannels, [&] {
+          Value v = product();
+          d.when(leader, [&] {
+            d.store(v, partial, {d.add(d.mul(warp, d.idx(pairs)), pair)});
+          });
+        });
+        gpu::BarrierOp::create(d.b, d.loc);
+        Value firstWarp = d.sub(warp, part);
+        Value leads =
+            arith::AndIOp::create(d.b, d.loc, inChannels, d.eq(part, d.idx(0)));
+        d.when(leads, [&] {
+          Value v;
+          for (int64_t j = 0; j < split; ++j) {
+            Value w = d.add(firstWarp, d.idx(j));
+            Value sum = d.load(partial, {d.add(d.mul(w, d.idx(pairs)), pair)});
+            v = v ? d.fadd(v, sum) : sum;
+          }
+          epilogue(v, leader);
         });
       });
 }
@@ -1780,6 +1852,29 @@ struct ConvKernel {
   bool silu;
 };
 void emitConv(Emitter &e, const ConvKernel &k);
+
+/// Up to this many output channels, the one-row quantized GEMV that
+/// stages x splits each channel's row over two warps (rowSplit).
+constexpr int64_t kSplitRowChannels = 1024;
+
+/// Warps that share each channel's row in the one-row kernel of `k` that
+/// stages x with integer weights: 2 (each on half the row, the block on
+/// half as many channels, twice the blocks) for a product of at most
+/// kSplitRowChannels channels whose row gives each lane of the two warps
+/// whole 16-byte steps (the adapters' x A^T: 16 blocks of 8 channels
+/// would leave most SMs idle, each warp on a long row); else 1. Measured
+/// on an H100 (1.2B int4, batch 1, trace.py): the merged x A^T of q, k and
+/// v costs 5.2-5.4 us in the step instead of 5.5-5.7; splitting every GEMV
+/// of K >= 4096 as well made the out_proj 0.4 us slower (twice the blocks
+/// staging x).
+int64_t rowSplit(const LinearKernel &k) {
+  int64_t channels = cast<MemRefType>(k.out.getType()).getShape().back();
+  if (!k.quant || k.lora || k.conv || ShapedType::isDynamic(channels) ||
+      channels > kSplitRowChannels)
+    return 1;
+  int64_t steps = quantSteps(k.main).first;
+  return preloadable(steps, 2 * kWarp) ? 2 : 1;
+}
 
 /// Whether the one-row kernel of `k` can normalise x as it stages it: the
 /// prologue allows it (stagesNormalizedRow) and the product reads x in whole
@@ -1825,12 +1920,13 @@ void emitLinear(Emitter &e, const LinearKernel &k) {
     // faster (more warps in flight).
     int64_t channels = k.quant ? kStagedQuantChannels : 1;
     if (k.normed && k.normed->stageOneRow) {
-      emitLinearLaunch(e, k, rows, sizes, n, 1, channels, /*staged=*/true);
+      emitLinearLaunch(e, k, rows, sizes, n, 1, channels, /*staged=*/true,
+                       rowSplit(k));
     } else {
       LinearKernel plain = onNormalizedRows();
       if (plain.quant && stagesRow(plain.main, *plain.quant))
         emitLinearLaunch(e, plain, rows, sizes, n, 1, channels,
-                         /*staged=*/true);
+                         /*staged=*/true, rowSplit(plain));
       else
         emitLinearLaunch(e, plain, rows, sizes, n, 1,
                          plain.quant ? kChannelsPerWarp : 1);
@@ -1885,7 +1981,7 @@ void emitRowNorm(Emitter &e, const NormBuffers &n, Value x, Value out) {
   int64_t width = outType.getShape().back() / groups;
   Value rows = leadingCount(e, out);
   SmallVector<Value> sizes = leadingSizes(e, out);
-  launch(
+  gpu::LaunchOp kernel = launch(
       e, "rms_norm", e.mul(rows, e.idx(groups)), e.idx(1), e.idx(1),
       kNormThreads, [&](Emitter &d, gpu::LaunchOp op) {
         Value tid = op.getThreadIds().x;
@@ -1951,6 +2047,8 @@ void emitRowNorm(Emitter &e, const NormBuffers &n, Value x, Value out) {
                       [&] { le.store(y, out, with(row, le.add(base, c))); });
             });
       });
+  // A norm kernel is short, and the GEMV after it reads its output.
+  markEarlyTrigger(kernel);
 }
 
 //===----------------------------------------------------------------------===//
@@ -2279,7 +2377,7 @@ void emitScan(Emitter &e, const ScanKernel &k) {
   int64_t blockRows = kScanWarps * kScanRowsPerWarp;
   int64_t rowBlocks = (k.headDim + blockRows - 1) / blockRows;
   Type stateType = cast<MemRefType>(k.state.getType()).getElementType();
-  launch(
+  gpu::LaunchOp kernel = launch(
       e, "ssd_scan", e.idx(k.heads * rowBlocks), batch, e.idx(1),
       kScanWarps * kWarp, [&](Emitter &d, gpu::LaunchOp op) {
         Value h = d.div(op.getBlockIds().x, d.idx(rowBlocks));
@@ -2386,6 +2484,8 @@ void emitScan(Emitter &e, const ScanKernel &k) {
             }
           });
       });
+  // The out_proj GEMV after the scan loads its weights during the scan.
+  markEarlyTrigger(kernel);
 }
 
 //===----------------------------------------------------------------------===//

@@ -24,6 +24,26 @@ constexpr llvm::StringLiteral kPrefetchWeightsAttr = "zamba2.prefetch_weights";
 /// while the predecessor still does.
 constexpr llvm::StringLiteral kBeforeWaitAttr = "zamba2.before_wait";
 
+/// A unit attribute marking a short kernel: zamba2-gpu-dependent-launch
+/// signals the next kernel's launch at its start rather than after its
+/// wait, so that the next kernel (a GEMV) loads its weights while this one
+/// waits and runs. Only for kernels whose successors' early loads read
+/// what no kernel of the step writes (as zamba2-gpu-dependent-launch's
+/// early-trigger asks). The kernel emitters put it on their gpu.launch
+/// (markEarlyTrigger), which outlining forgets; before outlining (and
+/// where zamba2-gpu-merge-launches makes a launch's body one case of
+/// another) it moves onto an op of the body (markBodyEarlyTrigger).
+constexpr llvm::StringLiteral kEarlyTriggerAttr = "zamba2.early_trigger";
+
+/// Marks `launch` (a gpu.launch) with kEarlyTriggerAttr.
+void markEarlyTrigger(Operation *launch);
+
+/// Marks the first op of `body` (a kernel's entry block, or a case of a
+/// merged kernel) that touches memory or holds regions with
+/// kEarlyTriggerAttr: an op no pass between here and
+/// zamba2-gpu-dependent-launch folds away (constants and views may be).
+void markBodyEarlyTrigger(Block &body);
+
 /// A unit attribute on the scf.if at the top of a kernel that
 /// zamba2-gpu-merge-launches made of two: each block runs one branch, the
 /// body of one of the launches merged, and each branch waits for the

@@ -155,7 +155,12 @@ struct ParallelToGpuPass
     for (scf::ParallelOp loop : loops)
       if (failed(convert(loop)))
         return signalPassFailure();
-    module.walk([](gpu::LaunchOp launch) { sinkGlobals(launch); });
+    module.walk([](gpu::LaunchOp launch) {
+      sinkGlobals(launch);
+      // A short kernel's mark goes into its body, which outlining keeps.
+      if (launch->removeAttr(kEarlyTriggerAttr))
+        markBodyEarlyTrigger(launch.getBody().front());
+    });
     if (failed(checkHostCode(module)))
       return signalPassFailure();
   }
@@ -204,6 +209,10 @@ struct ParallelToGpuPass
         arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, id, total);
     auto body = scf::IfOp::create(b, loc, inRange, /*withElseRegion=*/false);
     gpu::TerminatorOp::create(b, loc);
+    // An elementwise kernel is short: the GEMV that usually follows it
+    // (the concatenation before the shared block, the MLP's gate before
+    // its down projection) loads its weights while it runs.
+    markBodyEarlyTrigger(launch.getBody().front());
     b.setInsertionPointToStart(body.thenBlock());
     IRMapping map;
     Value rest = id;
@@ -370,6 +379,8 @@ void insertWait(Block &block, Location loc, bool earlyTrigger) {
         insertWait(region.front(), loc, earlyTrigger);
       return;
     }
+  earlyTrigger |= llvm::any_of(
+      block, [](Operation &op) { return op.hasAttr(kEarlyTriggerAttr); });
   auto b = OpBuilder::atBlockBegin(&block);
   if (earlyTrigger)
     NVVM::GriddepcontrolOp::create(b, loc,

@@ -434,6 +434,16 @@ def GpuDependentLaunch : Pass<"zamba2-gpu-dependent-launch", "ModuleOp"> {
     kernel reads before its wait must then be written by no kernel of the
     stream since the last full synchronisation (weights; state that only
     this kernel writes), not only by the kernel just before it.
+
+    Without it, the short kernels that the lowering marks (an op of their
+    entry block, or of a merged kernel's case, with `zamba2.early_trigger`:
+    the elementwise kernels of zamba2-parallel-to-gpu, the norm kernel, the
+    Mamba scan) signal first all the same, so that the GEMV after one
+    loads its weights while it waits and runs rather than only after its
+    wait. The same condition holds for what the kernels after them load
+    early. Measured on an H100 (1.2B shape, batch 1, three rounds): bf16
+    1.709-1.718 ms a step against 1.739-1.747 without the marks, int4
+    1.107-1.120 against 1.122-1.124.
   }];
   let options = [
     Option<"earlyTrigger", "early-trigger", "bool", /*default=*/"false",

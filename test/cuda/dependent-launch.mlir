@@ -48,6 +48,27 @@
 // CHECK-NEXT: arith.constant
 // CHECK-NEXT: memref.store
 // CHECK-NEXT: } {zamba2.launch_cases}
+// A short kernel with an op marked zamba2.early_trigger in its entry block
+// (an elementwise kernel, a norm, the scan: markBodyEarlyTrigger) signals
+// its dependent launch first, before its zamba2.before_wait ops and its
+// wait, as with early-trigger; in a merged kernel only the case so marked.
+// CHECK-LABEL: gpu.func @short(
+// CHECK-NEXT: nvvm.griddepcontrol launch_dependents
+// CHECK-NEXT: arith.constant
+// CHECK-NEXT: memref.load %arg0{{.*}} {zamba2.before_wait
+// CHECK-NEXT: llvm.inline_asm has_side_effects "griddepcontrol.wait;", "~{memory}"
+// CHECK-NEXT: memref.load %arg1
+// CHECK-NOT: griddepcontrol
+// CHECK-LABEL: gpu.func @merged_short(
+// CHECK: scf.if
+// CHECK-NEXT: nvvm.griddepcontrol launch_dependents
+// CHECK-NEXT: llvm.inline_asm has_side_effects "griddepcontrol.wait;", "~{memory}"
+// CHECK-NEXT: memref.load %arg0{{.*}} {zamba2.early_trigger}
+// CHECK: } else {
+// CHECK-NEXT: llvm.inline_asm has_side_effects "griddepcontrol.wait;", "~{memory}"
+// CHECK-NEXT: nvvm.griddepcontrol launch_dependents
+// CHECK-NEXT: arith.constant
+// CHECK: } {zamba2.launch_cases}
 // CHECK-NOT: griddepcontrol
 // CHECK-LABEL: func.func @host(
 // CHECK-NOT: griddepcontrol
@@ -112,6 +133,24 @@ module attributes {gpu.container_module} {
       scf.if %first {
         %wv = memref.load %w[%c0] {zamba2.before_wait} : memref<4xf32>
         %xv = memref.load %x[%c0] : memref<4xf32>
+      } else {
+        %f = arith.constant 1.0 : f32
+        memref.store %f, %y[%c0] : memref<4xf32>
+      } {zamba2.launch_cases}
+      gpu.return
+    }
+    gpu.func @short(%w: memref<4xf32>, %x: memref<4xf32>) kernel {
+      %c0 = arith.constant 0 : index
+      %wv = memref.load %w[%c0] {zamba2.before_wait, zamba2.early_trigger} : memref<4xf32>
+      %xv = memref.load %x[%c0] : memref<4xf32>
+      gpu.return
+    }
+    gpu.func @merged_short(%x: memref<4xf32>, %y: memref<4xf32>) kernel {
+      %c0 = arith.constant 0 : index
+      %block = gpu.block_id x
+      %first = arith.cmpi ult, %block, %c0 : index
+      scf.if %first {
+        %xv = memref.load %x[%c0] {zamba2.early_trigger} : memref<4xf32>
       } else {
         %f = arith.constant 1.0 : f32
         memref.store %f, %y[%c0] : memref<4xf32>

@@ -21,12 +21,14 @@
 // CHECK-SAME: %[[SSM:[a-z0-9]+]]: memref<?x2x16x8xf32>
 
 // rms_norm: one block of 1024 threads per row, a block-wide sum through
-// workgroup memory.
+// workgroup memory; a short kernel (its launch marked zamba2.early_trigger:
+// zamba2-gpu-dependent-launch lets the next kernel launch at its start).
 // CHECK: gpu.launch {{.*}} threads({{.*}}) in ({{.*}} = %c1024{{.*}}) module(@rms_norm) function(@rms_norm)
 // CHECK: memref.get_global @zamba2_workgroup_f32x32 : memref<32xf32, #gpu.address_space<workgroup>>
 // CHECK: gpu.shuffle  xor
 // CHECK: gpu.barrier
 // CHECK: math.rsqrt
+// CHECK: } {zamba2.early_trigger}
 
 // linear: one token row (batch 1 decode) or 8, 4 warps per block; with one
 // row a warp per output, with 8 rows a warp per 4 outputs (32 f32
@@ -40,6 +42,7 @@
 // CHECK: vector.fma
 // CHECK: vector.reduction <add>
 // CHECK-COUNT-5: gpu.shuffle  xor
+// CHECK-NOT: zamba2.early_trigger
 // CHECK: } else {
 // CHECK: gpu.launch {{.*}} module(@linear_r8) function(@linear_r8)
 // CHECK-COUNT-4: vector.load %[[WIN]]{{.*}} : memref<256x64xbf16>, vector<8xbf16>
@@ -58,10 +61,12 @@
 // CHECK: gpu.launch {{.*}} module(@causal_conv1d) function(@causal_conv1d)
 // CHECK: memref.store %{{.*}}, %[[CONV]]
 
-// ssd_step: one warp per two state rows, the state updated in place.
+// ssd_step: one warp per two state rows, the state updated in place; a
+// short kernel (zamba2.early_trigger).
 // CHECK: gpu.launch {{.*}} module(@ssd_scan) function(@ssd_scan)
 // CHECK: math.log1p
 // CHECK: memref.store %{{.*}}, %[[SSM]]
+// CHECK: } {zamba2.early_trigger}
 // CHECK-NOT: memref.copy
 // CHECK: return
 func.func @block(%x: tensor<?x1x64xf32>, %w: tensor<64xf32>,

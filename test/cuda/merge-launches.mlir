@@ -437,4 +437,42 @@ module {
     memref.copy %b, %out_b : memref<8xf32> to memref<8xf32>
     return
   }
+  // A short kernel's launch marked zamba2.early_trigger: the mark goes to
+  // the first op of its case that touches memory; the other case and the
+  // merged launch are not marked.
+  // CHECK-LABEL: func.func @marked(
+  // CHECK: gpu.launch
+  // CHECK: scf.if
+  // CHECK-NOT: zamba2.early_trigger
+  // CHECK: } else {
+  // CHECK: memref.load %{{.*}} {zamba2.early_trigger} : memref<8xf32>
+  // CHECK-NOT: zamba2.early_trigger
+  // CHECK: } {zamba2.launch_cases}
+  // CHECK-NEXT: gpu.terminator
+  // CHECK-NEXT: }
+  // CHECK-NEXT: memref.copy
+  func.func @marked(%x: memref<8xf32>, %out_a: memref<8xf32>, %out_b: memref<8xf32>) {
+    %c1 = arith.constant 1 : index
+    %c2 = arith.constant 2 : index
+    %c128 = arith.constant 128 : index
+    %a = memref.alloc() : memref<8xf32>
+    gpu.launch blocks(%bx, %by, %bz) in (%gx = %c2, %gy = %c1, %gz = %c1)
+        threads(%tx, %ty, %tz) in (%sx = %c128, %sy = %c1, %sz = %c1)
+        module(@gemv) function(@gemv) {
+      %v = memref.load %x[%bx] : memref<8xf32>
+      memref.store %v, %a[%bx] : memref<8xf32>
+      gpu.terminator
+    }
+    %b = memref.alloc() : memref<8xf32>
+    gpu.launch blocks(%bx, %by, %bz) in (%gx = %c2, %gy = %c1, %gz = %c1)
+        threads(%tx, %ty, %tz) in (%sx = %c128, %sy = %c1, %sz = %c1)
+        module(@short) function(@short) {
+      %v = memref.load %x[%tx] : memref<8xf32>
+      memref.store %v, %b[%bx] : memref<8xf32>
+      gpu.terminator
+    } {zamba2.early_trigger}
+    memref.copy %a, %out_a : memref<8xf32> to memref<8xf32>
+    memref.copy %b, %out_b : memref<8xf32> to memref<8xf32>
+    return
+  }
 }

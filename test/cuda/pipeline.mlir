@@ -49,12 +49,13 @@
 // PTX-NOT: griddepcontrol
 
 // On sm_90 every kernel first waits for the grids before it, then lets the
-// next one launch (zamba2-gpu-dependent-launch); not when asked not to.
+// next one launch (zamba2-gpu-dependent-launch); an elementwise kernel
+// (short) lets it launch first; not when asked not to.
 // PDL: .visible .entry loop(
 // PDL-NOT: .entry
-// PDL-SAME: griddepcontrol.wait;
-// PDL-NOT: .entry
 // PDL-SAME: griddepcontrol.launch_dependents;
+// PDL-NOT: .entry
+// PDL-SAME: griddepcontrol.wait;
 // PDL-SAME: .visible .entry linear_r1(
 // PDL-NOT: .entry
 // PDL-SAME: griddepcontrol.wait;

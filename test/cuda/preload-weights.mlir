@@ -11,12 +11,13 @@
 // RUN: zamba2-opt %s --zamba2-lower-to-linalg=target=cuda --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" -split-input-file | FileCheck %s
 
 // int4, K = 2048: 64 steps of 16 bytes, 2 per lane and iteration; 2 channels
-// per warp: a scale and 16 bytes per (step, channel), before x is staged.
+// per warp (2048 of them: a warp per row, not split; rowSplit): a scale and
+// 16 bytes per (step, channel), before x is staged.
 // CHECK-LABEL: func.func @quant
-// CHECK-SAME: %[[Q:[a-z0-9]+]]: memref<64x1024xi8>, %[[S:[a-z0-9]+]]: memref<64x32xf16>
+// CHECK-SAME: %[[Q:[a-z0-9]+]]: memref<2048x1024xi8>, %[[S:[a-z0-9]+]]: memref<2048x32xf16>
 // CHECK: module(@linear_r1)
 // CHECK: memref.load %[[S]]{{.*}} {zamba2.before_wait}
-// CHECK: vector.load %[[Q]]{{.*}} {alignment = 16 : i64, zamba2.before_wait} : memref<64x1024xi8>, vector<16xi8>
+// CHECK: vector.load %[[Q]]{{.*}} {alignment = 16 : i64, zamba2.before_wait} : memref<2048x1024xi8>, vector<16xi8>
 // CHECK: memref.load %[[S]]{{.*}} {zamba2.before_wait}
 // CHECK: vector.load %[[Q]]{{.*}} {alignment = 16 : i64, zamba2.before_wait}
 // CHECK: memref.load %[[S]]{{.*}} {zamba2.before_wait}
@@ -35,9 +36,9 @@
 // CHECK: module(@linear_r8)
 // CHECK-NOT: zamba2.before_wait
 // CHECK: return
-func.func @quant(%x: tensor<?x1x2048xf32>, %q: tensor<64x1024xi8>, %s: tensor<64x32xf16>) -> tensor<?x1x64xf32> {
-  %y = zamba2.quant_linear %x, %q scales %s symmetric {bits = 4 : i64, group_size = 64 : i64} : (tensor<?x1x2048xf32>, tensor<64x1024xi8>, tensor<64x32xf16>) -> tensor<?x1x64xf32>
-  return %y : tensor<?x1x64xf32>
+func.func @quant(%x: tensor<?x1x2048xf32>, %q: tensor<2048x1024xi8>, %s: tensor<2048x32xf16>) -> tensor<?x1x2048xf32> {
+  %y = zamba2.quant_linear %x, %q scales %s symmetric {bits = 4 : i64, group_size = 64 : i64} : (tensor<?x1x2048xf32>, tensor<2048x1024xi8>, tensor<2048x32xf16>) -> tensor<?x1x2048xf32>
+  return %y : tensor<?x1x2048xf32>
 }
 
 // -----
