@@ -16,10 +16,11 @@
 static void *module;
 
 __attribute__((constructor(123))) static void fakeModelLoad(void) {
-  const char *blob = getenv("FAKE_MODEL_BLOB");
+  static char fallback[] = "FAKE-CUBIN";
+  char *blob = getenv("FAKE_MODEL_BLOB");
   if (!blob)
-    blob = "FAKE-CUBIN";
-  module = mgpuModuleLoad((void *)blob, strlen(blob));
+    blob = fallback;
+  module = mgpuModuleLoad(blob, strlen(blob));
 }
 
 __attribute__((destructor(123))) static void fakeModelUnload(void) {
