@@ -123,8 +123,10 @@ struct Emitter {
 };
 
 /// Marks `op` to run before the kernel's dependent-launch wait
-/// (kBeforeWaitAttr): what it reads no kernel of the step writes right
-/// before this one (weights, or state only this kernel updates). The
+/// (kBeforeWaitAttr): what it reads no kernel of the step writes (weights,
+/// or state only this kernel updates); not only the kernel right before
+/// this one may still run then, but every one back to the last that is not
+/// marked short (kEarlyTriggerAttr). The
 /// dependent-launch pass puts the wait after the last marked op of the
 /// kernel's entry block.
 Operation *markBeforeWait(Operation *op) {
@@ -1411,9 +1413,10 @@ constexpr int64_t kLinearWarps = 4;
 /// of int4 weights).
 constexpr int64_t kChannelsPerWarp = 4;
 constexpr int64_t kQuantRowBlockChannels = 2;
-/// Output channels per warp of the one-row quantized GEMV that stages x:
-/// with x read from workgroup memory, 2 channels (more warps) measured
-/// faster than 4 over the 1.2B decode step's GEMVs.
+/// Output channels per warp (per pair of warps where rowSplit splits the
+/// rows) of the one-row quantized GEMV that stages x: with x read from
+/// workgroup memory, 2 channels (more warps) measured faster than 4 over
+/// the 1.2B decode step's GEMVs.
 constexpr int64_t kStagedQuantChannels = 2;
 
 /// Whether the module asks the linear kernels to prefetch their weights
@@ -1821,7 +1824,10 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
         }
         // A split row: each warp's sums go to workgroup memory; after a
         // barrier (which every thread reaches: outside the channel bound)
-        // the group's first warp adds its parts' sums in order.
+        // the group's first warp adds its parts' sums in order. The array
+        // is the one blockSums uses for a norm of several groups staged
+        // above (same size): stageNormalizedRow ends with a barrier then,
+        // after every thread has read its sums.
         Value partial = workgroupArray(d, kLinearWarps * pairs);
         d.when(inChannels, [&] {
           Value v = product();

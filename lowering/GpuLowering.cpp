@@ -21,7 +21,9 @@
 //   - every kernel waits for the grids before it itself (griddepcontrol),
 //     so that the runtime may launch it before they end; the wait goes
 //     after the kernel's leading ops marked zamba2.before_wait (in each
-//     case of a kernel zamba2-gpu-merge-launches made of several).
+//     case of a kernel zamba2-gpu-merge-launches made of several); a short
+//     kernel (an op marked zamba2.early_trigger) lets the next one launch
+//     before its wait, the others after it.
 //
 // zamba2-prefetch-weights (before bufferization)
 //   - marks the module so that the linear kernels prefetch their weight
@@ -371,7 +373,8 @@ bool isGridDependencyWait(Operation &op) {
 /// start of a kernel's code that every thread runs once: the wait after its
 /// ops that may run before the wait (kBeforeWaitAttr), or into each case of
 /// a merged kernel (kLaunchCasesAttr), whose blocks each run one; the
-/// trigger right after the wait, or first with `earlyTrigger`.
+/// trigger right after the wait, or first with `earlyTrigger` or when an op
+/// of `block` is marked kEarlyTriggerAttr (a short kernel).
 void insertWait(Block &block, Location loc, bool earlyTrigger) {
   for (Operation &op : block)
     if (op.hasAttr(kLaunchCasesAttr)) {

@@ -36,6 +36,7 @@ func.func @loop(%m: index, %out: memref<?x4xf32>) {
   // CHECK: memref.load %[[GIN]]
   // CHECK: memref.store %{{.*}}, %[[OUT]]
   // CHECK: } {zamba2.early_trigger}
+  // CHECK-NEXT: gpu.terminator
   // CHECK-NOT: scf.parallel
   scf.parallel (%i, %j) = (%c0, %c0) to (%m, %c4) step (%c1, %c1) {
     %v = memref.load %g[%j] : memref<4xf32>

@@ -59,6 +59,8 @@
 // PDL-SAME: .visible .entry linear_r1(
 // PDL-NOT: .entry
 // PDL-SAME: griddepcontrol.wait;
+// PDL-NOT: .entry
+// PDL-SAME: griddepcontrol.launch_dependents;
 // PDL-SAME: .visible .entry linear_r8(
 // PDL-NOT: .entry
 // PDL-SAME: griddepcontrol.wait;

@@ -97,27 +97,37 @@ func.func @int4_sym(%x: tensor<?x1x1024xf32>, %q: tensor<16x512xi8>,
 }
 
 // A one-row GEMV of at most 1024 channels whose row gives each lane of two
-// warps whole 16-byte steps (an adapter's x A^T; here 128 steps): each
-// channel's row split over two warps, each on half of it (the block on 4
-// channels: a grid of 128 / 4 blocks; a lane's loop 64 lanes x 2 steps
-// wide), each warp's sums stored to workgroup memory, a barrier, then the
-// first warp of the two adds them in order and stores the output.
+// warps whole 16-byte steps (an adapter's x A^T; here K = 8192, 256 steps):
+// each channel's row split over two warps, each on half of it (the block on
+// 4 channels: a grid of 128 / 4 blocks). A lane's place among the 64 lanes
+// of the two warps is 32 (warp % 2) + lane; its steps are 64 apart (the
+// second of the preloaded iteration at + 64), its loop 64 x 4 steps wide.
+// Each warp's sums go to workgroup memory, then after a barrier the first
+// warp of the two adds them in order and stores the output.
 // CHECK-LABEL: func.func @int4_split
 // CHECK: arith.divui %{{.*}}, %c4 : index
-// CHECK: gpu.launch {{.*}} module(@linear_r1) function(@linear_r1)
+// CHECK: gpu.launch blocks({{.*}}) threads(%[[TX:[a-z0-9]+]], {{.*}} module(@linear_r1) function(@linear_r1)
+// CHECK: %[[LANE:.*]] = arith.remui %[[TX]], %c32
+// CHECK: %[[WARP:.*]] = arith.divui %[[TX]], %c32
+// CHECK: %[[PART:.*]] = arith.remui %[[WARP]], %c2
+// CHECK: %[[PL:.*]] = arith.muli %[[PART]], %c32
+// CHECK: %[[RL:.*]] = arith.addi %[[PL]], %[[LANE]] : index
+// CHECK: vector.load {{.*}} {alignment = 16 : i64, zamba2.before_wait} : memref<128x4096xi8>, vector<16xi8>
+// CHECK: %[[C64:.*]] = arith.constant 64 : index
+// CHECK-NEXT: arith.addi %[[RL]], %[[C64]] : index
 // CHECK: gpu.barrier
-// CHECK: %[[PART:.*]] = memref.get_global @zamba2_workgroup_f32x8
-// CHECK: scf.for {{.*}} step %c128
-// CHECK: memref.store %{{.*}}, %[[PART]]
+// CHECK: %[[PART_SUMS:.*]] = memref.get_global @zamba2_workgroup_f32x8
+// CHECK: scf.for {{.*}} to %c256{{.*}} step %c256
+// CHECK: memref.store %{{.*}}, %[[PART_SUMS]]
 // CHECK: gpu.barrier
-// CHECK: %[[P0:.*]] = memref.load %[[PART]]
-// CHECK: %[[P1:.*]] = memref.load %[[PART]]
+// CHECK: %[[P0:.*]] = memref.load %[[PART_SUMS]]
+// CHECK: %[[P1:.*]] = memref.load %[[PART_SUMS]]
 // CHECK: %[[SUM:.*]] = arith.addf %[[P0]], %[[P1]] : f32
 // CHECK: memref.store %[[SUM]], %{{.*}} : memref<?x1x128xf32>
 // CHECK: gpu.launch {{.*}} module(@linear_r8) function(@linear_r8)
-func.func @int4_split(%x: tensor<?x1x4096xf32>, %q: tensor<128x2048xi8>,
-                      %s: tensor<128x64xf16>) -> tensor<?x1x128xf32> {
-  %y = zamba2.quant_linear %x, %q scales %s symmetric {bits = 4 : i64, group_size = 64 : i64} : (tensor<?x1x4096xf32>, tensor<128x2048xi8>, tensor<128x64xf16>) -> tensor<?x1x128xf32>
+func.func @int4_split(%x: tensor<?x1x8192xf32>, %q: tensor<128x4096xi8>,
+                      %s: tensor<128x128xf16>) -> tensor<?x1x128xf32> {
+  %y = zamba2.quant_linear %x, %q scales %s symmetric {bits = 4 : i64, group_size = 64 : i64} : (tensor<?x1x8192xf32>, tensor<128x4096xi8>, tensor<128x128xf16>) -> tensor<?x1x128xf32>
   return %y : tensor<?x1x128xf32>
 }
 
