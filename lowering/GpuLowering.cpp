@@ -213,8 +213,9 @@ struct ParallelToGpuPass
     gpu::TerminatorOp::create(b, loc);
     // An elementwise kernel is short: the GEMV that usually follows it
     // (the concatenation before the shared block, the MLP's gate before
-    // its down projection) loads its weights while it runs.
-    markBodyEarlyTrigger(launch.getBody().front());
+    // its down projection) loads its weights while it runs. (The walk in
+    // runOnOperation moves the mark into the body, as for the lowering's.)
+    markEarlyTrigger(launch);
     b.setInsertionPointToStart(body.thenBlock());
     IRMapping map;
     Value rest = id;
