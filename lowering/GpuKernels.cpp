@@ -126,9 +126,8 @@ struct Emitter {
 /// (kBeforeWaitAttr): what it reads no kernel of the step writes (weights,
 /// or state only this kernel updates); not only the kernel right before
 /// this one may still run then, but every one back to the last that is not
-/// marked short (kEarlyTriggerAttr). The
-/// dependent-launch pass puts the wait after the last marked op of the
-/// kernel's entry block.
+/// marked short (kEarlyTriggerAttr). The dependent-launch pass puts the
+/// wait after the last marked op of the kernel's entry block.
 Operation *markBeforeWait(Operation *op) {
   op->setAttr(kBeforeWaitAttr, UnitAttr::get(op->getContext()));
   return op;
