@@ -44,6 +44,18 @@ void markEarlyTrigger(Operation *launch);
 /// zamba2-gpu-dependent-launch folds away (constants and views may be).
 void markBodyEarlyTrigger(Block &body);
 
+/// Sets `name` to `value` on the first op of `body` that touches memory or
+/// holds regions (as markBodyEarlyTrigger), so that the mark stays with the
+/// kernel's code through outlining and zamba2-gpu-merge-launches.
+void markBody(Block &body, StringRef name, Attribute value);
+
+/// An i64 attribute on an op of a kernel's entry block (or of a merged
+/// kernel's case): the blocks that kernel launches, known when it is built
+/// (a one-row GEMV: its channels over the channels per block).
+/// zamba2-gpu-register-budget adds up a kernel's marks, sets its register
+/// budget from them and removes them.
+constexpr llvm::StringLiteral kGridBlocksAttr = "zamba2.grid_blocks";
+
 /// A unit attribute on the scf.if at the top of a kernel that
 /// zamba2-gpu-merge-launches made of two: each block runs one branch, the
 /// body of one of the launches merged, and each branch waits for the

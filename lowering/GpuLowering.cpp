@@ -52,6 +52,7 @@ namespace mlir::zamba2 {
 #define GEN_PASS_DEF_GPUSTREAM
 #define GEN_PASS_DEF_MERGEGPUMODULES
 #define GEN_PASS_DEF_GPUDEPENDENTLAUNCH
+#define GEN_PASS_DEF_GPUREGISTERBUDGET
 #define GEN_PASS_DEF_PREFETCHWEIGHTS
 #include "passes/Passes.h.inc"
 } // namespace mlir::zamba2
@@ -415,6 +416,64 @@ struct GpuDependentLaunchPass
       fn.walk([&](LLVM::InlineAsmOp op) { done |= isGridDependencyWait(*op); });
       if (!done)
         insertWait(fn.getBody().front(), fn.getLoc(), earlyTrigger);
+    });
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// zamba2-gpu-register-budget
+//===----------------------------------------------------------------------===//
+
+/// What an sm_90 SM holds at once: registers, threads, blocks.
+constexpr int64_t kSmRegisters = 65536, kSmThreads = 2048, kSmBlocks = 32;
+/// The fewest registers a thread is budgeted, and the most a budget sets.
+constexpr int64_t kMinBudget = 64, kMaxBudget = 80;
+
+/// The register budget of a kernel of `blocks` blocks of `threads` threads
+/// on `sms` SMs (zamba2-gpu-register-budget), or 0 for none.
+int64_t registerBudget(int64_t blocks, int64_t threads, int64_t sms) {
+  auto waves = [&](int64_t registers) -> int64_t {
+    int64_t perSm = std::min({kSmRegisters / (threads * registers),
+                              kSmThreads / threads, kSmBlocks});
+    return perSm ? llvm::divideCeilSigned(blocks, sms * perSm) : INT64_MAX;
+  };
+  int64_t fewest = waves(kMinBudget);
+  if (fewest == INT64_MAX)
+    return 0;
+  int64_t budget = kMinBudget;
+  // Registers are handed out 8 a thread at a time.
+  while (budget + 8 <= 255 && waves(budget + 8) == fewest)
+    budget += 8;
+  return budget <= kMaxBudget ? budget : 0;
+}
+
+struct GpuRegisterBudgetPass
+    : mlir::zamba2::impl::GpuRegisterBudgetBase<GpuRegisterBudgetPass> {
+  using Base::Base;
+  void runOnOperation() override {
+    if (smCount < 1) {
+      getOperation().emitError("zamba2-gpu-register-budget: sm-count must "
+                               "be positive");
+      return signalPassFailure();
+    }
+    getOperation().walk([&](gpu::GPUFuncOp fn) {
+      int64_t blocks = 0;
+      fn.walk([&](Operation *op) {
+        if (auto mark = op->getAttrOfType<IntegerAttr>(kGridBlocksAttr)) {
+          blocks += mark.getInt();
+          op->removeAttr(kGridBlocksAttr);
+        }
+      });
+      DenseI32ArrayAttr known = fn.getKnownBlockSizeAttr();
+      if (!blocks || !known)
+        return;
+      int64_t threads = 1;
+      for (int32_t size : known.asArrayRef())
+        threads *= size;
+      if (int64_t budget = registerBudget(blocks, threads, smCount))
+        fn->setAttr(
+            NVVM::NVVMDialect::getMaxnregAttrName(),
+            IntegerAttr::get(IntegerType::get(fn.getContext(), 32), budget));
     });
   }
 };

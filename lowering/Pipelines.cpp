@@ -149,6 +149,8 @@ void mlir::zamba2::buildCudaPipeline(OpPassManager &pm,
   if (options.mergeLaunches)
     pm.addPass(createGpuMergeLaunches());
   addStages(pm, kCudaToKernels);
+  if (options.smCount > 0)
+    pm.addPass(createGpuRegisterBudget({options.smCount}));
   if (usesDependentLaunch(options))
     pm.addPass(createGpuDependentLaunch({options.earlyTrigger}));
   GpuNVVMAttachTargetOptions target;
@@ -254,6 +256,11 @@ struct CudaPipelineCLOptions
       *this, "merge-launches",
       llvm::cl::desc("Run zamba2-gpu-merge-launches (default on)"),
       llvm::cl::init(true)};
+  Option<int64_t> smCount{
+      *this, "sm-count",
+      llvm::cl::desc("zamba2-gpu-register-budget's sm-count (default 132; "
+                     "0: no register budget)"),
+      llvm::cl::init(132)};
 };
 } // namespace
 
@@ -287,7 +294,8 @@ void mlir::zamba2::registerZamba2Pipelines() {
       "bufferization with the kernels of lowering/GpuKernels, "
       "zamba2-gpu-merge-launches, zamba2-allocs-to-gpu, "
       "zamba2-parallel-to-gpu, zamba2-merge-gpu-modules, "
-      "zamba2-gpu-stream, zamba2-gpu-dependent-launch, NVVM, gpu-to-llvm, "
+      "zamba2-gpu-stream, zamba2-gpu-register-budget, "
+      "zamba2-gpu-dependent-launch, NVVM, gpu-to-llvm, "
       "gpu-module-to-binary, "
       "zamba2-emit-entry-wrappers)",
       [](OpPassManager &pm, const CudaPipelineCLOptions &cl) {
@@ -307,6 +315,7 @@ void mlir::zamba2::registerZamba2Pipelines() {
         options.earlyTrigger = cl.earlyTrigger;
         options.prefetchWeights = cl.prefetchWeights;
         options.mergeLaunches = cl.mergeLaunches;
+        options.smCount = cl.smCount;
         buildCudaPipeline(pm, options);
       });
 }

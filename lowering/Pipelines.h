@@ -79,6 +79,9 @@ struct CudaPipelineOptions {
   /// (zamba2-gpu-merge-launches): the q, k and v projections of a decode
   /// step, and their adapters' x A^T.
   bool mergeLaunches = true;
+  /// SMs of the GPU that zamba2-gpu-register-budget counts a one-row GEMV's
+  /// waves of blocks on; 0: no register budget.
+  int64_t smCount = 132;
 };
 
 /// Whether the CUDA pipeline runs zamba2-gpu-dependent-launch with these

@@ -32,6 +32,7 @@
 
 // CHECK-LABEL: func.func @int4_sym
 // CHECK: gpu.launch {{.*}} module(@linear_r1) function(@linear_r1)
+// CHECK-NOT: zamba2.grid_blocks
 // CHECK: %[[XS:.*]] = memref.get_global @zamba2_workgroup_4f32x256 : memref<256xvector<4xf32>, #gpu.address_space<workgroup>>
 // CHECK-NOT: scf.for
 // CHECK: %[[XV0:.*]] = vector.load %{{.*}} {alignment = 16 : i64} : memref<?x1x1024xf32>, vector<4xf32>

@@ -186,6 +186,14 @@ cl::opt<bool> mergeLaunches(
              "adapters' x A^T; default on, --merge-launches=false for A/B "
              "runs; the numbers are the same)"),
     cl::init(true), cl::cat(category));
+cl::opt<int64_t> gpuSmCount(
+    "gpu-sm-count",
+    cl::desc("--target cuda: the SMs of the GPU the package is for (default "
+             "132: an H100 SXM or H200); a one-row GEMV whose grid would run "
+             "in more waves of blocks on them than its registers need gets "
+             "a register cap (zamba2-gpu-register-budget); 0: none. A package "
+             "runs on any GPU of its --gpu; the numbers are the same"),
+    cl::init(132), cl::cat(category));
 enum class Quantize { None, Int4, Int8 };
 enum class QuantScheme { Sym, Asym };
 enum class ScaleType { F16, F32 };
@@ -466,7 +474,13 @@ int main(int argc, char **argv) {
     return fail("--early-trigger needs --target cuda");
   } else if (mergeLaunches.getNumOccurrences()) {
     return fail("--merge-launches needs --target cuda");
+  } else if (gpuSmCount.getNumOccurrences()) {
+    return fail("--gpu-sm-count needs --target cuda");
   }
+  if (gpuSmCount < 0)
+    return fail("--gpu-sm-count: expected 0 (no register budget) or the "
+                "GPU's SM count, got " +
+                std::to_string(gpuSmCount));
   if (emit == Emit::Package && outputPath.empty())
     return fail("-o PKG is required to write a package (or pick --emit)");
   mlir::zamba2::QuantizeOptions quantization;
@@ -568,6 +582,7 @@ int main(int argc, char **argv) {
     gpu.prefetchWeights = prefetchWeights;
     gpu.mergeLaunches = mergeLaunches;
     gpu.earlyTrigger = earlyTrigger;
+    gpu.smCount = gpuSmCount;
     dependentLaunch = mlir::zamba2::usesDependentLaunch(gpu);
     mlir::zamba2::buildCudaPipeline(pm, gpu);
   } else {
