@@ -55,11 +55,14 @@ func.func @quant_narrow(%x: tensor<?x1x512xf32>, %q: tensor<64x256xi8>, %s: tens
 // -----
 
 // bf16, K = 512: 64 chunks of 8, 2 per lane and iteration. One row, one
-// channel per warp: 2 loads; 8 rows, 4 channels: 8.
+// channel per warp: 2 loads (the first, the kernel's first op that touches
+// memory, carries its grid of 64 / 4 blocks for
+// zamba2-gpu-register-budget); 8 rows, 4 channels: 8.
 // CHECK-LABEL: func.func @bf16
 // CHECK-SAME: %[[W:[a-z0-9]+]]: memref<64x512xbf16>
 // CHECK: module(@linear_r1)
-// CHECK-COUNT-2: vector.load %[[W]]{{.*}} {alignment = 16 : i64, zamba2.before_wait} : memref<64x512xbf16>, vector<8xbf16>
+// CHECK: vector.load %[[W]]{{.*}} {alignment = 16 : i64, zamba2.before_wait, zamba2.grid_blocks = 16 : i64} : memref<64x512xbf16>, vector<8xbf16>
+// CHECK: vector.load %[[W]]{{.*}} {alignment = 16 : i64, zamba2.before_wait} : memref<64x512xbf16>, vector<8xbf16>
 // CHECK-NOT: zamba2.before_wait
 // CHECK: scf.for
 // CHECK: module(@linear_r8)
