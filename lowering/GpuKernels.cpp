@@ -1623,23 +1623,23 @@ Value warpSumsSpread(Emitter &e, ArrayRef<Value> values, Value lane) {
 /// row: the quantized contiguous form, or a float product whose norm
 /// prologue the staging computes), normalised there when `k.normed`.
 /// `split` (rowSplit; staged quantized rows only): warps that share each
-/// channel, each on its part of the row.
+/// channel, each on its part of the row; `warps`: the block's warps.
 void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
                       ArrayRef<Value> sizes, Value n, int64_t rowBlock,
-                      int64_t channels, bool staged = false,
-                      int64_t split = 1) {
+                      int64_t channels, bool staged = false, int64_t split = 1,
+                      int64_t warps = kLinearWarps) {
   assert((split == 1 || (k.quant && staged && rowBlock == 1 && !k.lora &&
-                         !k.conv && kLinearWarps % split == 0)) &&
+                         !k.conv && warps % split == 0)) &&
          "only the staged one-row quantized product splits its rows");
   // The block's warps in groups of `split`, each group on `channels`
   // channels, each warp of a group on 1/split of the row.
-  int64_t warpGroups = kLinearWarps / split;
+  int64_t warpGroups = warps / split;
   int64_t blockChannels = warpGroups * channels;
   Value gx = e.ceilDiv(rows, rowBlock);
   Value gy = e.ceilDiv(n, blockChannels);
   std::string name = "linear_r" + std::to_string(rowBlock);
   gpu::LaunchOp kernel = launch(
-      e, name, gx, gy, e.idx(1), kLinearWarps * kWarp,
+      e, name, gx, gy, e.idx(1), warps * kWarp,
       [&](Emitter &d, gpu::LaunchOp op) {
         Value tid = op.getThreadIds().x;
         if (prefetchesWeights(d.b)) {
@@ -1685,7 +1685,7 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
           normWeights = preloadNormWeights(
               d, k.normed->norm,
               cast<MemRefType>(k.main.x.getType()).getShape().back(), tid,
-              kLinearWarps * kWarp);
+              warps * kWarp);
         // The warp's (row, channel) pairs p = r * channels + c are finished
         // by the lanes together (warpSumsSpread leaves lanes
         // [p * group, (p + 1) * group) with pair p's sum; the first of them
@@ -1773,9 +1773,9 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
           if (k.normed)
             normScale =
                 stageNormalizedRow(d, k.normed->norm, k.main.x, row, *stagedRow,
-                                   tid, kLinearWarps * kWarp, normWeights);
+                                   tid, warps * kWarp, normWeights);
           else
-            stageRow(d, k.main.x, row, *stagedRow, tid, kLinearWarps * kWarp);
+            stageRow(d, k.main.x, row, *stagedRow, tid, warps * kWarp);
         }
         Value inChannels = d.lt(firstChannel, n);
         // The warp's sums (spread over its lanes by warpSumsSpread).
@@ -1832,7 +1832,7 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
         // is the one blockSums uses for a norm of several groups staged
         // above (same size): stageNormalizedRow ends with a barrier then,
         // after every thread has read its sums.
-        Value partial = workgroupArray(d, kLinearWarps * pairs);
+        Value partial = workgroupArray(d, warps * pairs);
         d.when(inChannels, [&] {
           Value v = product();
           d.when(leader, [&] {
@@ -1877,24 +1877,52 @@ void emitConv(Emitter &e, const ConvKernel &k);
 /// Up to this many output channels, the one-row quantized GEMV that
 /// stages x splits each channel's row over two warps (rowSplit).
 constexpr int64_t kSplitRowChannels = 1024;
+/// From this row length, and up to this many channels (a grid of 256
+/// blocks of 8 channels: two an SM), the one-row quantized GEMV splits
+/// each channel's row over two warps of blocks of 8 warps (rowSplit).
+constexpr int64_t kWideRowLength = 4096, kWideRowChannels = 2048;
 
-/// Warps that share each channel's row in the one-row kernel of `k` that
-/// stages x with integer weights: 2 (each on half the row, the block on
-/// half as many channels, twice the blocks) for a product of at most
-/// kSplitRowChannels channels whose row gives each lane of the two warps
-/// whole 16-byte steps (the adapters' x A^T: 16 blocks of 8 channels
-/// would leave most SMs idle, each warp on a long row); else 1. Measured
-/// on an H100 (1.2B int4, batch 1, trace.py): the merged x A^T of q, k and
-/// v costs 5.2-5.4 us in the step instead of 5.5-5.7; splitting every GEMV
-/// of K >= 4096 as well made the out_proj 0.4 us slower (twice the blocks
-/// staging x).
-int64_t rowSplit(const LinearKernel &k) {
+/// How the one-row kernel that stages x splits its rows.
+struct RowSplit {
+  /// Warps that share each channel's row, each on its part.
+  int64_t split = 1;
+  /// Warps per block.
+  int64_t warps = kLinearWarps;
+};
+
+/// The row split of the one-row kernel of `k` that stages x with integer
+/// weights (no adapter or convolution epilogue, and a row that gives each
+/// lane of two warps whole 16-byte steps; else none):
+/// - rows of at least kWideRowLength weights and at most kWideRowChannels
+///   channels (the Mamba out_proj, the shared block's o_proj and down
+///   projection, the adapters' x A^T of the q/k/v input): two warps a
+///   channel in blocks of 8 warps, the same 8 channels a block as unsplit.
+///   Unsplit, such a grid has about two blocks an SM, 8 warps, and after
+///   its wait each warp works through 2 channels of a long row with one
+///   other warp on its scheduler; split, the SM's blocks are the same and
+///   stage x as often, but with 16 warps each does half the row. Measured
+///   on an H100 (1.2B int4, batch 1, four rounds): 1.047-1.048 ms a decode
+///   step against 1.089-1.090; in the trace the down projection costs 5.0
+///   us instead of 6.1, the out_proj 4.2-4.4 instead of 4.4-4.7. (Split in
+///   blocks of 4 warps instead, twice the blocks, each staging x: the
+///   out_proj was 0.4 us slower.)
+/// - at most kSplitRowChannels channels otherwise (the adapters' x A^T of
+///   the MLP input): two warps a channel in blocks of 4 (16 blocks of 8
+///   channels would leave most SMs idle, each warp on a long row). Measured
+///   on an H100 (trace.py): the merged x A^T of q, k and v, then split so,
+///   cost 5.2-5.4 us in the step instead of 5.5-5.7.
+RowSplit rowSplit(const LinearKernel &k) {
   int64_t channels = cast<MemRefType>(k.out.getType()).getShape().back();
+  int64_t length = cast<MemRefType>(k.main.x.getType()).getShape().back();
   if (!k.quant || k.lora || k.conv || ShapedType::isDynamic(channels) ||
-      channels > kSplitRowChannels)
-    return 1;
-  int64_t steps = quantSteps(k.main).first;
-  return preloadable(steps, 2 * kWarp) ? 2 : 1;
+      ShapedType::isDynamic(length) ||
+      !preloadable(quantSteps(k.main).first, 2 * kWarp))
+    return {};
+  if (length >= kWideRowLength && channels <= kWideRowChannels)
+    return {2, 2 * kLinearWarps};
+  if (channels <= kSplitRowChannels)
+    return {2, kLinearWarps};
+  return {};
 }
 
 /// Whether the one-row kernel of `k` can normalise x as it stages it: the
@@ -1941,16 +1969,19 @@ void emitLinear(Emitter &e, const LinearKernel &k) {
     // faster (more warps in flight).
     int64_t channels = k.quant ? kStagedQuantChannels : 1;
     if (k.normed && k.normed->stageOneRow) {
+      RowSplit split = rowSplit(k);
       emitLinearLaunch(e, k, rows, sizes, n, 1, channels, /*staged=*/true,
-                       rowSplit(k));
+                       split.split, split.warps);
     } else {
       LinearKernel plain = onNormalizedRows();
-      if (plain.quant && stagesRow(plain.main, *plain.quant))
+      if (plain.quant && stagesRow(plain.main, *plain.quant)) {
+        RowSplit split = rowSplit(plain);
         emitLinearLaunch(e, plain, rows, sizes, n, 1, channels,
-                         /*staged=*/true, rowSplit(plain));
-      else
+                         /*staged=*/true, split.split, split.warps);
+      } else {
         emitLinearLaunch(e, plain, rows, sizes, n, 1,
                          plain.quant ? kChannelsPerWarp : 1);
+      }
     }
     e.b.setInsertionPointToStart(ifOp.elseBlock());
     // 8 rows x 4 channels per warp for float weights: each chunk of x is

@@ -97,17 +97,19 @@ func.func @int4_sym(%x: tensor<?x1x1024xf32>, %q: tensor<16x512xi8>,
   return %y : tensor<?x1x16xf32>
 }
 
-// A one-row GEMV of at most 1024 channels whose row gives each lane of two
-// warps whole 16-byte steps (an adapter's x A^T; here K = 8192, 256 steps):
-// each channel's row split over two warps, each on half of it (the block on
-// 4 channels: a grid of 128 / 4 blocks). A lane's place among the 64 lanes
-// of the two warps is 32 (warp % 2) + lane; its steps are 64 apart (the
-// second of the preloaded iteration at + 64), its loop 64 x 4 steps wide.
-// Each warp's sums go to workgroup memory, then after a barrier the first
-// warp of the two adds them in order and stores the output.
+// A one-row GEMV whose row gives each lane of two warps whole 16-byte steps
+// (here K = 8192, 256 steps), of at least 4096 weights a row and at most
+// 2048 channels (an out_proj or down projection; here an adapter's x A^T):
+// each channel's row split over two warps, each on half of it, in blocks of
+// 8 warps (256 threads) on 8 channels: a grid of 128 / 8 blocks. A lane's
+// place among the 64 lanes of the two warps is 32 (warp % 2) + lane; its
+// steps are 64 apart (the second of the preloaded iteration at + 64), its
+// loop 64 x 4 steps wide. Each warp's sums go to workgroup memory (8 warps
+// x 2 channels), then after a barrier the first warp of the two adds them
+// in order and stores the output.
 // CHECK-LABEL: func.func @int4_split
-// CHECK: arith.divui %{{.*}}, %c4 : index
-// CHECK: gpu.launch blocks({{.*}}) threads(%[[TX:[a-z0-9]+]], {{.*}} module(@linear_r1) function(@linear_r1)
+// CHECK: arith.divui %{{.*}}, %c8 : index
+// CHECK: gpu.launch blocks({{.*}}) threads(%[[TX:[a-z0-9]+]], {{.*}} in (%{{.*}} = %c256, {{.*}} module(@linear_r1) function(@linear_r1)
 // CHECK: %[[LANE:.*]] = arith.remui %[[TX]], %c32
 // CHECK: %[[WARP:.*]] = arith.divui %[[TX]], %c32
 // CHECK: %[[PART:.*]] = arith.remui %[[WARP]], %c2
@@ -117,7 +119,7 @@ func.func @int4_sym(%x: tensor<?x1x1024xf32>, %q: tensor<16x512xi8>,
 // CHECK: %[[C64:.*]] = arith.constant 64 : index
 // CHECK-NEXT: arith.addi %[[RL]], %[[C64]] : index
 // CHECK: gpu.barrier
-// CHECK: %[[PART_SUMS:.*]] = memref.get_global @zamba2_workgroup_f32x8
+// CHECK: %[[PART_SUMS:.*]] = memref.get_global @zamba2_workgroup_f32x16
 // CHECK: scf.for {{.*}} to %c256{{.*}} step %c256
 // CHECK: memref.store %{{.*}}, %[[PART_SUMS]]
 // CHECK: gpu.barrier
@@ -129,6 +131,24 @@ func.func @int4_sym(%x: tensor<?x1x1024xf32>, %q: tensor<16x512xi8>,
 func.func @int4_split(%x: tensor<?x1x8192xf32>, %q: tensor<128x4096xi8>,
                       %s: tensor<128x128xf16>) -> tensor<?x1x128xf32> {
   %y = zamba2.quant_linear %x, %q scales %s symmetric {bits = 4 : i64, group_size = 64 : i64} : (tensor<?x1x8192xf32>, tensor<128x4096xi8>, tensor<128x128xf16>) -> tensor<?x1x128xf32>
+  return %y : tensor<?x1x128xf32>
+}
+
+// A shorter row (K = 2048, 64 steps) of at most 1024 channels (the adapter's
+// x A^T of the MLP input): split over two warps in blocks of 4 warps (128
+// threads) on 4 channels, a grid of 128 / 4 blocks; the partial sums of 4
+// warps x 2 channels.
+// CHECK-LABEL: func.func @int4_split_narrow
+// CHECK: arith.divui %{{.*}}, %c4 : index
+// CHECK: gpu.launch blocks({{.*}}) threads(%[[TX:[a-z0-9]+]], {{.*}} in (%{{.*}} = %c128, {{.*}} module(@linear_r1) function(@linear_r1)
+// CHECK: %[[LANE:.*]] = arith.remui %[[TX]], %c32
+// CHECK: %[[WARP:.*]] = arith.divui %[[TX]], %c32
+// CHECK: %[[PART:.*]] = arith.remui %[[WARP]], %c2
+// CHECK: memref.get_global @zamba2_workgroup_f32x8
+// CHECK: gpu.launch {{.*}} module(@linear_r8) function(@linear_r8)
+func.func @int4_split_narrow(%x: tensor<?x1x2048xf32>, %q: tensor<128x1024xi8>,
+                             %s: tensor<128x32xf16>) -> tensor<?x1x128xf32> {
+  %y = zamba2.quant_linear %x, %q scales %s symmetric {bits = 4 : i64, group_size = 64 : i64} : (tensor<?x1x2048xf32>, tensor<128x1024xi8>, tensor<128x32xf16>) -> tensor<?x1x128xf32>
   return %y : tensor<?x1x128xf32>
 }
 
