@@ -451,9 +451,10 @@ struct GpuRegisterBudgetPass
     : mlir::zamba2::impl::GpuRegisterBudgetBase<GpuRegisterBudgetPass> {
   using Base::Base;
   void runOnOperation() override {
-    if (smCount < 1) {
-      getOperation().emitError("zamba2-gpu-register-budget: sm-count must "
-                               "be positive");
+    if (smCount < 1 || smCount > kMaxSmCount) {
+      getOperation().emitError()
+          << "zamba2-gpu-register-budget: sm-count must be in [1, "
+          << kMaxSmCount << "], got " << static_cast<int64_t>(smCount);
       return signalPassFailure();
     }
     getOperation().walk([&](gpu::GPUFuncOp fn) {

@@ -80,9 +80,12 @@ struct CudaPipelineOptions {
   /// step, and their adapters' x A^T.
   bool mergeLaunches = true;
   /// SMs of the GPU that zamba2-gpu-register-budget counts a one-row GEMV's
-  /// waves of blocks on; 0: no register budget.
+  /// waves of blocks on (at most kMaxSmCount); 0: no register budget.
   int64_t smCount = 132;
 };
+
+/// The most SMs zamba2-gpu-register-budget counts on.
+constexpr int64_t kMaxSmCount = 1 << 16;
 
 /// Whether the CUDA pipeline runs zamba2-gpu-dependent-launch with these
 /// options (asked for, and the chip is sm_90 or newer); the package's

@@ -21,7 +21,8 @@
 # kernels zamba2-gpu-merge-launches puts together apart), no-fuse-conv
 # (--fuse-conv=false: the convolution kernel zamba2-fuse-conv removes),
 # no-fuse-norm (--fuse-norm=false: the norm kernels zamba2-fuse-norm
-# removes), prefetch; also early-trigger (--early-trigger), lm-head
+# removes), prefetch; also early-trigger (--early-trigger),
+# no-register-budget (--gpu-sm-count=0: no zamba2-gpu-register-budget), lm-head
 # (--quantize-lm-head; int4 only, so with ZAMBA2_AB_WEIGHTS=int4), and any
 # of these joined by '+', as early-trigger+prefetch);
 # ZAMBA2_AB_BASE_BIN=DIR (prepare) adds the variant "base": the
@@ -51,6 +52,7 @@ flags_of() { # VARIANT WEIGHTS: zamba2-compile flags (a variant's options
       no-fuse-conv) f+=(--fuse-conv=false) ;;
       no-merge-launches) f+=(--merge-launches=false) ;;
       early-trigger) f+=(--early-trigger) ;;
+      no-register-budget) f+=(--gpu-sm-count=0) ;;
       lm-head) [[ $2 == int4 ]] || { echo "ab: lm-head is for int4" >&2; exit 1; }
         f+=(--quantize-lm-head) ;;
       default | base) ;;

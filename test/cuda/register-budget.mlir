@@ -8,8 +8,10 @@
 // RUN: zamba2-opt %s --zamba2-gpu-register-budget | FileCheck %s
 // RUN: zamba2-opt %s --zamba2-gpu-register-budget=sm-count=114 | FileCheck %s --check-prefix=SM114
 // RUN: not zamba2-opt %s --zamba2-gpu-register-budget=sm-count=0 2>&1 | FileCheck %s --check-prefix=BAD
+// RUN: not zamba2-opt %s --zamba2-gpu-register-budget=sm-count=65537 2>&1 | FileCheck %s --check-prefix=BIG
 
-// BAD: zamba2-gpu-register-budget: sm-count must be positive
+// BAD: zamba2-gpu-register-budget: sm-count must be in [1, 65536], got 0
+// BIG: zamba2-gpu-register-budget: sm-count must be in [1, 65536], got 65537
 
 gpu.module @kernels {
   // 132 SMs: 1536 blocks take 2 waves at 64 (1056 a wave), 72 (924) and 80

@@ -189,10 +189,11 @@ cl::opt<bool> mergeLaunches(
 cl::opt<int64_t> gpuSmCount(
     "gpu-sm-count",
     cl::desc("--target cuda: the SMs of the GPU the package is for (default "
-             "132: an H100 SXM or H200); a one-row GEMV whose grid would run "
-             "in more waves of blocks on them than its registers need gets "
-             "a register cap (zamba2-gpu-register-budget); 0: none. A package "
-             "runs on any GPU of its --gpu; the numbers are the same"),
+             "132: an H100 SXM or H200); a one-row GEMV of float weights "
+             "(decode at batch 1) whose grid would run in more waves of "
+             "blocks on them than it needs gets a register cap of 64 to 80 "
+             "(zamba2-gpu-register-budget); 0: none. A package runs on any "
+             "GPU of its --gpu; the numbers are the same"),
     cl::init(132), cl::cat(category));
 enum class Quantize { None, Int4, Int8 };
 enum class QuantScheme { Sym, Asym };
@@ -477,9 +478,10 @@ int main(int argc, char **argv) {
   } else if (gpuSmCount.getNumOccurrences()) {
     return fail("--gpu-sm-count needs --target cuda");
   }
-  if (gpuSmCount < 0)
+  if (gpuSmCount < 0 || gpuSmCount > mlir::zamba2::kMaxSmCount)
     return fail("--gpu-sm-count: expected 0 (no register budget) or the "
-                "GPU's SM count, got " +
+                "GPU's SM count (at most " +
+                std::to_string(mlir::zamba2::kMaxSmCount) + "), got " +
                 std::to_string(gpuSmCount));
   if (emit == Emit::Package && outputPath.empty())
     return fail("-o PKG is required to write a package (or pick --emit)");
