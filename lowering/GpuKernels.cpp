@@ -1410,6 +1410,8 @@ struct LinearKernel {
   const ConvEpilogueBuffers *conv = nullptr;
 };
 
+/// Warps per block of the linear kernels (rowSplit's wide form: twice
+/// as many).
 constexpr int64_t kLinearWarps = 4;
 /// Output channels per warp for integer weights and one token row, and for
 /// float weights and 8 rows: each chunk of x is loaded once for 4 weight
@@ -1829,9 +1831,15 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
         // A split row: each warp's sums go to workgroup memory; after a
         // barrier (which every thread reaches: outside the channel bound)
         // the group's first warp adds its parts' sums in order. The array
-        // is the one blockSums uses for a norm of several groups staged
-        // above (same size): stageNormalizedRow ends with a barrier then,
-        // after every thread has read its sums.
+        // (warps x pairs f32) is the one blockSums used for a norm
+        // prologue staged above when the norm has `pairs` groups (groups x
+        // warps f32): stageNormalizedRow ends with a barrier for several
+        // groups, after every thread has read its sums. A norm of one group
+        // ends without one (its sums are read later), so its array must
+        // differ: pairs > 1.
+        static_assert(kStagedQuantChannels > 1,
+                      "the split's partial sums would share the one-group "
+                      "norm's block sums");
         Value partial = workgroupArray(d, warps * pairs);
         d.when(inChannels, [&] {
           Value v = product();

@@ -458,6 +458,20 @@ struct GpuRegisterBudgetPass
       return signalPassFailure();
     }
     getOperation().walk([&](gpu::GPUFuncOp fn) {
+      auto marked = [](Region &region) {
+        return region
+            .walk([](Operation *op) {
+              return op->hasAttr(kGridBlocksAttr) ? WalkResult::interrupt()
+                                                  : WalkResult::advance();
+            })
+            .wasInterrupted();
+      };
+      // A merged kernel's grid is known when each of its cases is marked.
+      bool whole = true;
+      fn.walk([&](Operation *op) {
+        if (op->hasAttr(kLaunchCasesAttr))
+          whole &= llvm::all_of(op->getRegions(), marked);
+      });
       int64_t blocks = 0;
       fn.walk([&](Operation *op) {
         if (auto mark = op->getAttrOfType<IntegerAttr>(kGridBlocksAttr)) {
@@ -466,11 +480,13 @@ struct GpuRegisterBudgetPass
         }
       });
       DenseI32ArrayAttr known = fn.getKnownBlockSizeAttr();
-      if (!blocks || !known)
+      if (!whole || blocks < 1 || !known)
         return;
       int64_t threads = 1;
       for (int32_t size : known.asArrayRef())
         threads *= size;
+      if (threads < 1)
+        return;
       if (int64_t budget = registerBudget(blocks, threads, smCount))
         fn->setAttr(
             NVVM::NVVMDialect::getMaxnregAttrName(),

@@ -259,7 +259,7 @@ struct CudaPipelineCLOptions
   Option<int64_t> smCount{
       *this, "sm-count",
       llvm::cl::desc("zamba2-gpu-register-budget's sm-count (default 132; "
-                     "0: no register budget)"),
+                     "0 or less: no register budget)"),
       llvm::cl::init(132)};
 };
 } // namespace

@@ -80,7 +80,8 @@ struct CudaPipelineOptions {
   /// step, and their adapters' x A^T.
   bool mergeLaunches = true;
   /// SMs of the GPU that zamba2-gpu-register-budget counts a one-row GEMV's
-  /// waves of blocks on (at most kMaxSmCount); 0: no register budget.
+  /// waves of blocks on (at most kMaxSmCount); 0 or less: no register
+  /// budget.
   int64_t smCount = 132;
 };
 

@@ -482,8 +482,12 @@ def GpuRegisterBudget : Pass<"zamba2-gpu-register-budget", "ModuleOp"> {
     that still give that many, and sets that as the kernel's `nvvm.maxnreg`
     when it is 80 or fewer. Above that no cap is set: ptxas takes the
     registers a cap allows (the 1.2B int4 in_proj, 72 registers of its own,
-    took 95 under a cap of 96), which would fit fewer blocks, not more. The
-    marks are removed.
+    took 95 under a cap of 96), which would fit fewer blocks, not more. A
+    merged kernel one of whose cases is not marked gets no cap. The marks
+    are removed (without this pass, the NVVM conversion drops them). The
+    SM limits are sm_90's whatever the chip, and `sm-count` is the user's
+    to give (132 fits an H100 SXM and an H200, not an H100 PCIe's 114 or
+    an A100's 108).
 
     On the 1.2B shape in bf16 (132 SMs; ptxas spills nothing): the merged
     q/k/v GEMV (3072 blocks) goes from 72 registers (4 waves) to 64 (3), the
@@ -491,9 +495,10 @@ def GpuRegisterBudget : Pass<"zamba2-gpu-register-budget", "ModuleOp"> {
     waves to 4), the lm_head
     (8000 blocks) from 68 to 64 (9 to 8); the in_proj (2128 blocks) gets 80
     and takes 75-80 instead of 64-70 (3 waves either way). Measured on an
-    H100 (four rounds, ms per decode step at batch 1): bf16 1.660-1.672
-    against 1.710-1.718 without it; in the trace the step spans 1.600 ms
-    instead of 1.663 and the merged q/k/v costs 34.4 us instead of 36.5.
+    H100 (ms per decode step at batch 1, four rounds each in two calls):
+    bf16 1.660-1.672 against 1.710-1.718 without it, and 1.656-1.660
+    against 1.705-1.725; in the trace the step spans 1.600 ms instead of
+    1.663 and the merged q/k/v costs 34.4 us instead of 36.5.
     The quantized GEMVs are not marked: with the same rule the int4 step was
     no faster (the gate_up 0.3 us slower, the q/k/v 0.3 us faster).
   }];

@@ -118,6 +118,11 @@ func.func @int4_sym(%x: tensor<?x1x1024xf32>, %q: tensor<16x512xi8>,
 // CHECK: vector.load {{.*}} {alignment = 16 : i64, zamba2.before_wait} : memref<128x4096xi8>, vector<16xi8>
 // CHECK: %[[C64:.*]] = arith.constant 64 : index
 // CHECK-NEXT: arith.addi %[[RL]], %[[C64]] : index
+// The 256 threads stage x's 2048 pieces of 4, 256 apart.
+// CHECK: memref.get_global @zamba2_workgroup_4f32x2048
+// CHECK: vector.load %{{.*}} : memref<?x1x8192xf32>, vector<4xf32>
+// CHECK: %[[C256:.*]] = arith.constant 256 : index
+// CHECK-NEXT: arith.addi %[[TX]], %[[C256]] : index
 // CHECK: gpu.barrier
 // CHECK: %[[PART_SUMS:.*]] = memref.get_global @zamba2_workgroup_f32x16
 // CHECK: scf.for {{.*}} to %c256{{.*}} step %c256

@@ -83,4 +83,44 @@ gpu.module @kernels {
     memref.store %v, %m[%i] : memref<4xf32>
     gpu.return
   }
+  // A merged kernel one of whose cases is not marked: its grid is not
+  // known, no cap (the marks go).
+  // CHECK-LABEL: gpu.func @partly_marked
+  // CHECK-NOT: nvvm.maxnreg
+  // CHECK-NOT: zamba2.grid_blocks
+  // CHECK: gpu.return
+  gpu.func @partly_marked(%m: memref<4xf32>, %c: i1) kernel
+      attributes {known_block_size = array<i32: 128, 1, 1>} {
+    scf.if %c {
+      %i = arith.constant 0 : index
+      %v = memref.load %m[%i] {zamba2.grid_blocks = 3072 : i64} : memref<4xf32>
+      memref.store %v, %m[%i] : memref<4xf32>
+    } else {
+      %i = arith.constant 1 : index
+      %v = memref.load %m[%i] : memref<4xf32>
+      memref.store %v, %m[%i] : memref<4xf32>
+    } {zamba2.launch_cases}
+    gpu.return
+  }
+  // 256 threads: 64 registers fit 4 blocks an SM, 72 and 80 fit 3; 1056
+  // blocks take 2 waves at 64, 3 at 72: 64. 1024 threads: 64 registers fit
+  // one block, 72 none; 200 blocks take 2 waves at 64: 64.
+  // CHECK-LABEL: gpu.func @threads256
+  // CHECK-SAME: nvvm.maxnreg = 64 : i32
+  // CHECK-LABEL: gpu.func @threads1024
+  // CHECK-SAME: nvvm.maxnreg = 64 : i32
+  gpu.func @threads256(%m: memref<4xf32>) kernel
+      attributes {known_block_size = array<i32: 256, 1, 1>} {
+    %i = arith.constant 0 : index
+    %v = memref.load %m[%i] {zamba2.grid_blocks = 1056 : i64} : memref<4xf32>
+    memref.store %v, %m[%i] : memref<4xf32>
+    gpu.return
+  }
+  gpu.func @threads1024(%m: memref<4xf32>) kernel
+      attributes {known_block_size = array<i32: 1024, 1, 1>} {
+    %i = arith.constant 0 : index
+    %v = memref.load %m[%i] {zamba2.grid_blocks = 200 : i64} : memref<4xf32>
+    memref.store %v, %m[%i] : memref<4xf32>
+    gpu.return
+  }
 }

@@ -192,8 +192,9 @@ cl::opt<int64_t> gpuSmCount(
              "132: an H100 SXM or H200); a one-row GEMV of float weights "
              "(decode at batch 1) whose grid would run in more waves of "
              "blocks on them than it needs gets a register cap of 64 to 80 "
-             "(zamba2-gpu-register-budget); 0: none. A package runs on any "
-             "GPU of its --gpu; the numbers are the same"),
+             "(zamba2-gpu-register-budget, which counts sm_90's registers "
+             "and threads an SM); 0: none. A package runs on any GPU of its "
+             "--gpu; the numbers are the same"),
     cl::init(132), cl::cat(category));
 enum class Quantize { None, Int4, Int8 };
 enum class QuantScheme { Sym, Asym };
