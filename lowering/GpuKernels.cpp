@@ -194,10 +194,6 @@ gpu::LaunchOp launch(Emitter &e, StringRef name, Value gx, Value gy, Value gz,
 
 } // namespace
 
-void mlir::zamba2::markEarlyTrigger(Operation *launch) {
-  launch->setAttr(kEarlyTriggerAttr, UnitAttr::get(launch->getContext()));
-}
-
 void mlir::zamba2::markBody(Block &body, StringRef name, Attribute value) {
   for (Operation &op : body.without_terminator()) {
     auto effects = dyn_cast<MemoryEffectOpInterface>(op);
@@ -208,9 +204,9 @@ void mlir::zamba2::markBody(Block &body, StringRef name, Attribute value) {
   }
 }
 
-void mlir::zamba2::markBodyEarlyTrigger(Block &body) {
-  markBody(body, kEarlyTriggerAttr,
-           UnitAttr::get(body.getParentOp()->getContext()));
+void mlir::zamba2::markEarlyTrigger(gpu::LaunchOp launch) {
+  markBody(launch.getBody().front(), kEarlyTriggerAttr,
+           UnitAttr::get(launch.getContext()));
 }
 
 namespace {

@@ -9,6 +9,7 @@
 #ifndef ZAMBA2_LOWERING_GPUKERNELS_H
 #define ZAMBA2_LOWERING_GPUKERNELS_H
 
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/Operation.h"
 
@@ -24,30 +25,25 @@ constexpr llvm::StringLiteral kPrefetchWeightsAttr = "zamba2.prefetch_weights";
 /// while the predecessor still does.
 constexpr llvm::StringLiteral kBeforeWaitAttr = "zamba2.before_wait";
 
+/// Sets `name` to `value` on the first op of `body` (a kernel's entry
+/// block) that touches memory or holds regions: an op no pass before
+/// zamba2-gpu-dependent-launch folds away (constants and views may be), so
+/// that the mark stays with the kernel's code through outlining, which
+/// forgets a gpu.launch's attributes, and zamba2-gpu-merge-launches, which
+/// clones a launch's body into one case of the merged kernel.
+void markBody(Block &body, StringRef name, Attribute value);
+
 /// A unit attribute marking a short kernel: zamba2-gpu-dependent-launch
 /// signals the next kernel's launch at its start rather than after its
 /// wait, so that the next kernel (a GEMV) loads its weights while this one
 /// waits and runs. Only for kernels whose successors' early loads read
 /// what no kernel of the step writes (as zamba2-gpu-dependent-launch's
-/// early-trigger asks). The kernel emitters put it on their gpu.launch
-/// (markEarlyTrigger), which outlining forgets; before outlining (and
-/// where zamba2-gpu-merge-launches makes a launch's body one case of
-/// another) it moves onto an op of the body (markBodyEarlyTrigger).
+/// early-trigger asks). On an op of the kernel's code (markEarlyTrigger).
 constexpr llvm::StringLiteral kEarlyTriggerAttr = "zamba2.early_trigger";
 
-/// Marks `launch` (a gpu.launch) with kEarlyTriggerAttr.
-void markEarlyTrigger(Operation *launch);
-
-/// Marks the first op of `body` (a kernel's entry block, or a case of a
-/// merged kernel) that touches memory or holds regions with
-/// kEarlyTriggerAttr: an op no pass between here and
-/// zamba2-gpu-dependent-launch folds away (constants and views may be).
-void markBodyEarlyTrigger(Block &body);
-
-/// Sets `name` to `value` on the first op of `body` that touches memory or
-/// holds regions (as markBodyEarlyTrigger), so that the mark stays with the
-/// kernel's code through outlining and zamba2-gpu-merge-launches.
-void markBody(Block &body, StringRef name, Attribute value);
+/// Marks the built kernel `launch` short: kEarlyTriggerAttr on its body
+/// (markBody).
+void markEarlyTrigger(gpu::LaunchOp launch);
 
 /// An i64 attribute on an op of a kernel's entry block (or of a merged
 /// kernel's case): the blocks that kernel launches, known when it is built

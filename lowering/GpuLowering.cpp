@@ -158,12 +158,7 @@ struct ParallelToGpuPass
     for (scf::ParallelOp loop : loops)
       if (failed(convert(loop)))
         return signalPassFailure();
-    module.walk([](gpu::LaunchOp launch) {
-      sinkGlobals(launch);
-      // A short kernel's mark goes into its body, which outlining keeps.
-      if (launch->removeAttr(kEarlyTriggerAttr))
-        markBodyEarlyTrigger(launch.getBody().front());
-    });
+    module.walk([](gpu::LaunchOp launch) { sinkGlobals(launch); });
     if (failed(checkHostCode(module)))
       return signalPassFailure();
   }
@@ -214,8 +209,8 @@ struct ParallelToGpuPass
     gpu::TerminatorOp::create(b, loc);
     // An elementwise kernel is short: the GEMV that usually follows it
     // (the concatenation before the shared block, the MLP's gate before
-    // its down projection) loads its weights while it runs. (The walk in
-    // runOnOperation moves the mark into the body, as for the lowering's.)
+    // its down projection) loads its weights while it runs. The mark goes
+    // on the bounds check.
     markEarlyTrigger(launch);
     b.setInsertionPointToStart(body.thenBlock());
     IRMapping map;

@@ -317,11 +317,6 @@ void mergeLaunches(gpu::LaunchOp q, gpu::LaunchOp l) {
   cloneBodyFor(b, loc, q, flat, merged);
   b.setInsertionPoint(cases.elseBlock()->getTerminator());
   cloneBodyFor(b, loc, l, arith::SubIOp::create(b, loc, flat, qBlocks), merged);
-  // A short kernel's mark (kEarlyTriggerAttr) goes with its body.
-  if (q->hasAttr(kEarlyTriggerAttr))
-    markBodyEarlyTrigger(*cases.thenBlock());
-  if (l->hasAttr(kEarlyTriggerAttr))
-    markBodyEarlyTrigger(*cases.elseBlock());
   b.setInsertionPointAfter(cases);
   gpu::TerminatorOp::create(b, loc);
   q.erase();

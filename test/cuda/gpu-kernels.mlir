@@ -21,14 +21,17 @@
 // CHECK-SAME: %[[SSM:[a-z0-9]+]]: memref<?x2x16x8xf32>
 
 // rms_norm: one block of 1024 threads per row, a block-wide sum through
-// workgroup memory; a short kernel (its launch marked zamba2.early_trigger:
-// zamba2-gpu-dependent-launch lets the next kernel launch at its start).
+// workgroup memory; a short kernel (its first op that touches memory marked
+// zamba2.early_trigger: zamba2-gpu-dependent-launch lets the next kernel
+// launch at its start).
 // CHECK: gpu.launch {{.*}} threads({{.*}}) in ({{.*}} = %c1024{{.*}}) module(@rms_norm) function(@rms_norm)
+// CHECK-NOT: memref.load
+// CHECK: memref.load {{.*}} {zamba2.early_trigger} : memref<?x1x64xf32>
 // CHECK: memref.get_global @zamba2_workgroup_f32x32 : memref<32xf32, #gpu.address_space<workgroup>>
 // CHECK: gpu.shuffle  xor
 // CHECK: gpu.barrier
 // CHECK: math.rsqrt
-// CHECK: } {zamba2.early_trigger}
+// CHECK: gpu.terminator
 
 // linear: one token row (batch 1 decode) or 8, 4 warps per block; with one
 // row a warp per output, with 8 rows a warp per 4 outputs (32 f32
@@ -68,11 +71,13 @@
 // CHECK: memref.store %{{.*}}, %[[CONV]]
 
 // ssd_step: one warp per two state rows, the state updated in place; a
-// short kernel (zamba2.early_trigger).
+// short kernel (zamba2.early_trigger on its first load, of A_log, before
+// its wait).
 // CHECK: gpu.launch {{.*}} module(@ssd_scan) function(@ssd_scan)
+// CHECK-NOT: memref.load
+// CHECK: memref.load {{.*}} {zamba2.before_wait, zamba2.early_trigger} : memref<2xf32>
 // CHECK: math.log1p
 // CHECK: memref.store %{{.*}}, %[[SSM]]
-// CHECK: } {zamba2.early_trigger}
 // CHECK-NOT: memref.copy
 // CHECK: return
 func.func @block(%x: tensor<?x1x64xf32>, %w: tensor<64xf32>,

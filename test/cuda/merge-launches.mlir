@@ -437,9 +437,9 @@ module {
     memref.copy %b, %out_b : memref<8xf32> to memref<8xf32>
     return
   }
-  // A short kernel's launch marked zamba2.early_trigger: the mark goes to
-  // the first op of its case that touches memory; the other case and the
-  // merged launch are not marked.
+  // A short kernel, its first op that touches memory marked
+  // zamba2.early_trigger (markEarlyTrigger): the mark goes with its body
+  // into its case; the other case and the merged launch are not marked.
   // CHECK-LABEL: func.func @marked(
   // CHECK: gpu.launch
   // CHECK: scf.if
@@ -467,10 +467,10 @@ module {
     gpu.launch blocks(%bx, %by, %bz) in (%gx = %c2, %gy = %c1, %gz = %c1)
         threads(%tx, %ty, %tz) in (%sx = %c128, %sy = %c1, %sz = %c1)
         module(@short) function(@short) {
-      %v = memref.load %x[%tx] : memref<8xf32>
+      %v = memref.load %x[%tx] {zamba2.early_trigger} : memref<8xf32>
       memref.store %v, %b[%bx] : memref<8xf32>
       gpu.terminator
-    } {zamba2.early_trigger}
+    }
     memref.copy %a, %out_a : memref<8xf32> to memref<8xf32>
     memref.copy %b, %out_b : memref<8xf32> to memref<8xf32>
     return

@@ -3,9 +3,8 @@
 // checked); a global the loop reads is cloned into the kernel; the kernel
 // is short, so its first op that touches memory or holds regions (the
 // bounds check) is marked zamba2.early_trigger (zamba2-gpu-dependent-launch
-// lets the next kernel launch at its start), and so is that op of a kernel
-// already there whose gpu.launch was marked (the mark moves into the body,
-// which outlining keeps); host code that touches memory is an error.
+// lets the next kernel launch at its start); host code that touches memory
+// is an error.
 // RUN: zamba2-opt %s --split-input-file --verify-diagnostics --zamba2-parallel-to-gpu | FileCheck %s
 
 memref.global "private" constant @table : memref<4xf32> = dense<[1.0, 2.0, 3.0, 4.0]>
@@ -43,28 +42,6 @@ func.func @loop(%m: index, %out: memref<?x4xf32>) {
     memref.store %v, %out[%i, %j] : memref<?x4xf32>
     scf.reduce
   }
-  return
-}
-
-// -----
-
-// CHECK-LABEL: func.func @marked
-// CHECK: gpu.launch
-// CHECK-NEXT: arith.constant 0 : index
-// CHECK-NEXT: memref.load %{{.*}} {zamba2.early_trigger} : memref<4xf32>
-// CHECK-NEXT: memref.store
-// CHECK-NEXT: gpu.terminator
-// CHECK-NEXT: }
-// CHECK-NEXT: return
-func.func @marked(%m: memref<4xf32>) {
-  %c1 = arith.constant 1 : index
-  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1)
-      threads(%tx, %ty, %tz) in (%sx = %c1, %sy = %c1, %sz = %c1) {
-    %c0 = arith.constant 0 : index
-    %v = memref.load %m[%c0] : memref<4xf32>
-    memref.store %v, %m[%c1] : memref<4xf32>
-    gpu.terminator
-  } {zamba2.early_trigger}
   return
 }
 
