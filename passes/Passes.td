@@ -335,10 +335,10 @@ def ParallelToGpu : Pass<"zamba2-parallel-to-gpu", "ModuleOp"> {
     code. A violation is an error naming the op.
 
     These kernels are short: the first op of each one's body that touches
-    memory or holds regions is marked `zamba2.early_trigger`, and so is
-    that op of a `gpu.launch` already there and marked so (the lowering's
-    norm and scan kernels): outlining drops a launch's attributes but keeps
-    its body's, where `zamba2-gpu-dependent-launch` looks for the mark.
+    memory or holds regions is marked `zamba2.early_trigger` (as the
+    lowering marks its norm and scan kernels): outlining drops a launch's
+    attributes but keeps its body's, where `zamba2-gpu-dependent-launch`
+    looks for the mark.
   }];
   let options = [
     Option<"blockSize", "block-size", "int64_t", /*default=*/"256",
@@ -390,11 +390,11 @@ def GpuMergeLaunches : Pass<"zamba2-gpu-merge-launches", "ModuleOp"> {
     launch's arguments, or whose shared memory together would pass 48 KB,
     stay apart. Host functions only (not those of a gpu.module). In the 1.2B
     model's decode step, the q, k and v projections of each attention block
-    become one kernel, and their LoRA adapters' x A^T another. A launch
-    marked `zamba2.early_trigger` (a short kernel) gives its mark to the
-    first op of its case that touches memory or holds regions; the kernel
-    then signals the next one early only if every case is so marked (a
-    merged launch lets the next one start when all its blocks have).
+    become one kernel, and their LoRA adapters' x A^T another. The marks
+    on a launch's body (`zamba2.early_trigger` of a short kernel,
+    `zamba2.grid_blocks`) go with it into its case; the kernel then
+    signals the next one early only if every case is so marked (a merged
+    launch lets the next one start when all its blocks have).
   }];
   let dependentDialects = ["::mlir::gpu::GPUDialect",
                            "::mlir::arith::ArithDialect",
