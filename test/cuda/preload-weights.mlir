@@ -81,7 +81,10 @@ func.func @bf16(%x: tensor<?x1x512xf32>, %w: tensor<64x512xbf16>) -> tensor<?x1x
 // CHECK-LABEL: func.func @norm
 // CHECK-SAME: %[[NW:[a-z0-9]+]]: memref<2048xf32>
 // CHECK: module(@rms_norm)
-// CHECK-COUNT-2: memref.load %[[NW]][%{{.*}}] {zamba2.before_wait}
+// (The first, the kernel's first op that touches memory, also carries the
+// short kernel's mark.)
+// CHECK: memref.load %[[NW]][%{{.*}}] {zamba2.before_wait, zamba2.early_trigger}
+// CHECK: memref.load %[[NW]][%{{.*}}] {zamba2.before_wait}
 // CHECK-NOT: zamba2.before_wait
 // CHECK: gpu.barrier
 // CHECK-NOT: memref.load %[[NW]]
@@ -127,7 +130,7 @@ func.func @norm_narrow(%x: tensor<?x1x64xf32>, %w: tensor<64xf32>) -> tensor<?x1
 // CHECK: %[[W:.*]] = arith.divui %{{.*}}, %c32{{(_[0-9]+)?}} : index
 // CHECK: %[[BW:.*]] = arith.addi %{{.*}}, %[[W]] : index
 // CHECK: %[[FIRST:.*]] = arith.muli %[[BW]], %c2{{(_[0-9]+)?}} : index
-// CHECK: memref.load %[[AL]]{{.*}} {zamba2.before_wait}
+// CHECK: memref.load %[[AL]]{{.*}} {zamba2.before_wait, zamba2.early_trigger}
 // CHECK-NEXT: memref.load %[[D]]{{.*}} {zamba2.before_wait}
 // CHECK-NEXT: memref.load %[[DTB]]{{.*}} {zamba2.before_wait}
 // CHECK: %[[R0:.*]] = arith.addi %[[FIRST]], %c0{{(_[0-9]+)?}} : index
@@ -157,7 +160,8 @@ func.func @conv_scan(%x: tensor<?x1x64xf32>, %cw: tensor<64x1x4xf32>, %cb: tenso
 // CHECK-LABEL: func.func @scan_narrow
 // CHECK-SAME: %[[SSM:[a-z0-9]+]]: memref<?x2x32x48xf32>
 // CHECK: module(@ssd_scan)
-// CHECK-COUNT-3: {zamba2.before_wait} : memref<2xf32>
+// CHECK: {zamba2.before_wait, zamba2.early_trigger} : memref<2xf32>
+// CHECK-COUNT-2: {zamba2.before_wait} : memref<2xf32>
 // CHECK: %[[VALID:.*]] = arith.cmpi ult, %{{.*}}, %c48
 // CHECK: %[[LAST:.*]] = arith.minui %{{.*}}, %c47
 // CHECK: memref.load %[[SSM]]{{.*}} {zamba2.before_wait}
