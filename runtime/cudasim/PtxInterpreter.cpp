@@ -927,6 +927,42 @@ private:
     }
   }
 
+  /// Float arithmetic on f16 or bf16 values (.f16, .bf16), or on pairs of
+  /// them (.f16x2, .bf16x2: the low and the high 16 bits of the register,
+  /// each on its own). Each value is computed in double from the exact
+  /// operands and rounded once to its type in the instruction's rounding
+  /// mode: exact for add, sub, mul, min and max (the double holds the exact
+  /// result); fma rounds the double's fma, which differs from rounding the
+  /// exact result only when that double falls half-way between two values
+  /// of the type. neg and abs on the sign bit.
+  bool halfOp(Thread &t, Frame &f, const Inst &in, uint64_t a, uint64_t b,
+              uint64_t c) {
+    bool pair = in.ty == Ty::F16x2 || in.ty == Ty::BF16x2;
+    Ty one = in.ty == Ty::F16 || in.ty == Ty::F16x2 ? Ty::F16 : Ty::BF16;
+    uint64_t r = 0;
+    for (unsigned shift = 0; shift < (pair ? 32u : 16u); shift += 16) {
+      uint64_t x = (a >> shift) & 0xffff, o;
+      if (in.op == Op::Neg) {
+        o = x ^ 0x8000;
+      } else if (in.op == Op::Abs) {
+        o = x & 0x7fff;
+      } else {
+        RoundingScope rounding(in.rnd);
+        double v = 0;
+        if (!floatArith<double>(in.op, in.flags & kNaN, readFloat(one, x),
+                                readFloat(one, (b >> shift) & 0xffff),
+                                readFloat(one, (c >> shift) & 0xffff), v))
+          return fault(t, "unsupported float operation");
+        if (in.flags & kSat)
+          v = std::isnan(v) ? 0.0 : std::fmin(std::fmax(v, 0.0), 1.0);
+        o = writeFloat(one, v) & 0xffff;
+      }
+      r |= o << shift;
+    }
+    setReg(f, in.ops[0], r);
+    return true;
+  }
+
   /// Float arithmetic of one or more operands in the instruction's type
   /// (f32 or f64); neg and abs on the sign bit, as PTX defines them.
   bool floatOp(Thread &t, Frame &f, const Inst &in) {
@@ -934,6 +970,9 @@ private:
     uint64_t a = value(t, f, in.ops[1]);
     uint64_t b = n > 2 ? value(t, f, in.ops[2]) : 0;
     uint64_t c = n > 3 ? value(t, f, in.ops[3]) : 0;
+    if (in.ty == Ty::F16 || in.ty == Ty::F16x2 || in.ty == Ty::BF16 ||
+        in.ty == Ty::BF16x2)
+      return halfOp(t, f, in, a, b, c);
     bool f32 = in.ty == Ty::F32;
     if (!f32 && in.ty != Ty::F64)
       return fault(t, "unsupported float type for this operation");

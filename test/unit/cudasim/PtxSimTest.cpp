@@ -897,6 +897,55 @@ TEST(PtxSim, HalfAndBf16ConversionsRoundOnceInTheirMode) {
   EXPECT_EQ(out[5], 0x0001u);
 }
 
+TEST(PtxSim, HalfPairArithmeticRoundsEachHalfOnce) {
+  auto out = oneThread(R"(
+  mov.b32 %r1, 0x64076403;
+  mov.b32 %r2, 0x64086408;
+  sub.rn.f16x2 %r3, %r1, %r2;
+  st.global.u32 [%rd1], %r3;
+  mov.b32 %r4, 0x64F06430;
+  mov.b32 %r5, 0x2C002C00;
+  mov.b32 %r6, 0xD480D480;
+  fma.rn.f16x2 %r7, %r4, %r5, %r6;
+  st.global.u32 [%rd1+4], %r7;
+  mov.b16 %rs1, 0x6800;
+  mov.b16 %rs2, 0x3C00;
+  add.rn.f16 %rs3, %rs1, %rs2;
+  cvt.u32.u16 %r8, %rs3;
+  st.global.u32 [%rd1+8], %r8;
+  mov.b16 %rs4, 0x4200;
+  add.rz.f16 %rs5, %rs1, %rs4;
+  cvt.u32.u16 %r9, %rs5;
+  st.global.u32 [%rd1+12], %r9;
+  add.rn.f16 %rs6, %rs1, %rs4;
+  cvt.u32.u16 %r10, %rs6;
+  st.global.u32 [%rd1+16], %r10;
+  mov.b32 %r11, 0x43803F80;
+  mov.b32 %r12, 0x40403C40;
+  add.rn.bf16x2 %r13, %r11, %r12;
+  st.global.u32 [%rd1+20], %r13;
+  mov.b32 %r14, 0xBC003C00;
+  neg.f16x2 %r15, %r14;
+  st.global.u32 [%rd1+24], %r15;)",
+                       7);
+  // Halves low, high: {1027, 1031} - {1032, 1032} = {-5 (0xc500), -1
+  // (0xbc00)}.
+  EXPECT_EQ(out[0], 0xbc00c500u);
+  // {1024 + 16 * 3, 1024 + 16 * 15} / 16 - 72 = {-5, 7 (0x4700)}.
+  EXPECT_EQ(out[1], 0x4700c500u);
+  // 2048 + 1: a tie (f16's step is 2 there), to the even 2048 (0x6800).
+  EXPECT_EQ(out[2], 0x6800u);
+  // 2048 + 3: toward zero 2050 (0x6801); to nearest a tie between 2050
+  // and 2052, to the even 2052 (0x6802).
+  EXPECT_EQ(out[3], 0x6801u);
+  EXPECT_EQ(out[4], 0x6802u);
+  // bf16 {1, 256} + {3 * 2^-8, 3}: both ties (steps 2^-7 and 2), to the
+  // even 1 + 2^-6 (0x3f82) and 260 (0x4382).
+  EXPECT_EQ(out[5], 0x43823f82u);
+  // neg flips each half's sign.
+  EXPECT_EQ(out[6], 0x3c00bc00u);
+}
+
 TEST(PtxSim, MinMaxOrderSignedZerosAndCanonicalNaN) {
   auto out = oneThread(R"(
   min.f32 %f1, 0f00000000, 0f80000000;
