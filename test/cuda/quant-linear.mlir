@@ -5,16 +5,18 @@
 // xor a function of the step), and waits at a barrier. A lane loads 16 contiguous
 // bytes of a packed weight row per step (32 int4 or 16 int8 weights of one
 // group) as 4 32-bit words, and the step's x back from workgroup memory as
-// 8 (int4) or 4 (int8) 16-byte pieces. Field j of every word (the words are little-endian: weight
-// 8i + j of the step for int4, 4i + j for int8) is taken as f32 for the 4
-// words at once without a conversion: masked into the mantissa of 2^23
-// (or-ed with 0x4B000000), then one FMA scales it back and subtracts 2^23 and the
-// offset (int4 field j < 4 at bit 4j: times 2^-4j, less 2^(23-4j) + 8, the
-// signed fields having had their sign bits flipped with one xor of
-// 0x88888888 per word; fields 4-7 likewise from the word shifted down by
-// 16; unsigned: less the zero point instead of 8); then multiplied with x
-// elements j, 8 + j, 16 + j, 24 + j (int4); the group's scale multiplies
-// the step's sum once.
+// 8 (int4) or 4 (int8) 16-byte pieces. The fields of every word (the words
+// are little-endian: weight 8i + j of the step is field j of word i for
+// int4, 4i + j for int8) are taken two at a time, field j of each 16-bit
+// half, as an f16 pair, for the 4 words at once and without a conversion:
+// masked into the mantissas of 1024 (and with 0x000F000F or 0x00F000F0,
+// or with 0x64006400; one LOP3), then one f16x2 subtraction (1024 + 8) or
+// FMA (times 2^-4, less 64 + 8) gives the signed integers (the sign bits
+// flipped with one xor of 0x88888888 per word first; unsigned: less the
+// zero point instead of 8), widened to f32; fields 2, 3, 6 and 7 likewise
+// from the word shifted down by 8. They are multiplied with x elements j,
+// 8 + j, 16 + j, 24 + j (int4); the group's scale multiplies the step's
+// sum once.
 // Eight rows (2 outputs per warp): a lane takes the words i, i + 32,
 // i + 64, i + 96 of the row, so that every load instruction of the warp
 // reads contiguous memory (the words; x's 8 or 4 floats per word); field j
@@ -48,24 +50,24 @@
 // CHECK: %[[WORDS:.*]] = vector.bitcast %[[BYTES]] : vector<16xi8> to vector<4xi32>
 // CHECK: %[[SIGNS:.*]] = arith.constant dense<-2004318072> : vector<4xi32>
 // CHECK: %[[U:.*]] = arith.xori %[[WORDS]], %[[SIGNS]] : vector<4xi32>
-// CHECK: %[[UP:.*]] = arith.shrui %[[U]], %{{.*}} : vector<4xi32>
-// CHECK: %[[M0:.*]] = arith.constant dense<15> : vector<4xi32>
+// CHECK: %[[DOWN:.*]] = arith.shrui %[[U]], %{{.*}} : vector<4xi32>
+// CHECK: %[[M0:.*]] = arith.constant dense<983055> : vector<4xi32>
 // CHECK: %[[F0:.*]] = arith.andi %[[U]], %[[M0]] : vector<4xi32>
-// CHECK: %[[EXP:.*]] = arith.constant dense<1258291200> : vector<4xi32>
+// CHECK: %[[EXP:.*]] = arith.constant dense<1677747200> : vector<4xi32>
 // CHECK: %[[B0:.*]] = arith.ori %[[F0]], %[[EXP]] : vector<4xi32>
-// CHECK: %[[C0:.*]] = arith.constant dense<0xCB000008> : vector<4xf32>
-// CHECK: %[[V0:.*]] = arith.bitcast %[[B0]] : vector<4xi32> to vector<4xf32>
-// CHECK: %[[ONE:.*]] = arith.constant dense<1.000000e+00> : vector<4xf32>
-// CHECK: vector.fma %[[V0]], %[[ONE]], %[[C0]] : vector<4xf32>
-// CHECK: %[[M1:.*]] = arith.constant dense<240> : vector<4xi32>
+// CHECK: %[[H0:.*]] = vector.bitcast %[[B0]] : vector<4xi32> to vector<8xf16>
+// CHECK: %[[C0:.*]] = arith.constant dense<1.032000e+03> : vector<8xf16>
+// CHECK: %[[V0:.*]] = arith.subf %[[H0]], %[[C0]] : vector<8xf16>
+// CHECK: %[[W0:.*]] = arith.extf %[[V0]] : vector<8xf16> to vector<8xf32>
+// CHECK: vector.shuffle %[[W0]], %[[W0]] [0, 2, 4, 6] : vector<8xf32>, vector<8xf32>
+// CHECK: vector.shuffle %[[W0]], %[[W0]] [1, 3, 5, 7] : vector<8xf32>, vector<8xf32>
+// CHECK: %[[M1:.*]] = arith.constant dense<15728880> : vector<4xi32>
 // CHECK: arith.andi %[[U]], %[[M1]] : vector<4xi32>
-// CHECK: %[[C1:.*]] = arith.constant dense<-5.242960e+05> : vector<4xf32>
-// CHECK: %[[V1:.*]] = arith.bitcast %{{.*}} : vector<4xi32> to vector<4xf32>
-// CHECK: %[[S1:.*]] = arith.constant dense<6.250000e-02> : vector<4xf32>
-// CHECK: vector.fma %[[V1]], %[[S1]], %[[C1]] : vector<4xf32>
-// CHECK: arith.constant dense<-2.056000e+03> : vector<4xf32>
-// CHECK: arith.constant dense<2.44140625E-4> : vector<4xf32>
-// CHECK: arith.andi %[[UP]], %{{.*}} : vector<4xi32>
+// CHECK: %[[C1:.*]] = arith.constant dense<7.200000e+01> : vector<8xf16>
+// CHECK: %[[S1:.*]] = arith.constant dense<6.250000e-02> : vector<8xf16>
+// CHECK: %[[N1:.*]] = arith.negf %[[C1]] : vector<8xf16>
+// CHECK: vector.fma %{{.*}}, %[[S1]], %[[N1]] : vector<8xf16>
+// CHECK: arith.andi %[[DOWN]], %{{.*}} : vector<4xi32>
 // CHECK-NOT: arith.sitofp
 // CHECK-COUNT-8: memref.load %[[XS]][%{{.*}}] : memref<256xvector<4xf32>, #gpu.address_space<workgroup>>
 // CHECK: %[[X0:.*]] = vector.shuffle %{{.*}} [0, 8, 16, 24]
@@ -166,19 +168,18 @@ func.func @int4_split_narrow(%x: tensor<?x1x2048xf32>, %q: tensor<128x1024xi8>,
 // CHECK: %[[Z:.*]] = arith.extui %{{.*}} : i8 to i32
 // CHECK: %[[ZV:.*]] = vector.broadcast %[[Z]] : i32 to vector<4xi32>
 // CHECK-NOT: arith.xori
-// CHECK: %[[UP:.*]] = arith.shrui %[[WORDS]], %{{.*}} : vector<4xi32>
-// CHECK: %[[ZF:.*]] = arith.uitofp %[[ZV]] : vector<4xi32> to vector<4xf32>
-// CHECK: %[[M0:.*]] = arith.constant dense<255> : vector<4xi32>
+// CHECK: %[[ZH:.*]] = arith.uitofp %[[ZV]] : vector<4xi32> to vector<4xf16>
+// CHECK: %[[ZP:.*]] = vector.shuffle %[[ZH]], %[[ZH]] [0, 0, 1, 1, 2, 2, 3, 3] : vector<4xf16>, vector<4xf16>
+// CHECK: %[[DOWN:.*]] = arith.shrui %[[WORDS]], %{{.*}} : vector<4xi32>
+// CHECK: %[[M0:.*]] = arith.constant dense<16711935> : vector<4xi32>
 // CHECK: %[[LOW:.*]] = arith.andi %[[WORDS]], %[[M0]] : vector<4xi32>
 // CHECK: %[[B0:.*]] = arith.ori %[[LOW]], %{{.*}} : vector<4xi32>
-// CHECK: %[[C0:.*]] = arith.constant dense<0xCB000000> : vector<4xf32>
-// CHECK: %[[Z0:.*]] = arith.subf %[[C0]], %[[ZF]] : vector<4xf32>
-// CHECK: %[[V0:.*]] = arith.bitcast %[[B0]] : vector<4xi32> to vector<4xf32>
-// CHECK: vector.fma %[[V0]], %{{.*}}, %[[Z0]] : vector<4xf32>
-// CHECK: arith.constant dense<65280> : vector<4xi32>
-// CHECK: arith.constant dense<-3.276800e+04> : vector<4xf32>
-// CHECK: arith.constant dense<3.906250e-03> : vector<4xf32>
-// CHECK: arith.andi %[[UP]], %{{.*}} : vector<4xi32>
+// CHECK: %[[H0:.*]] = vector.bitcast %[[B0]] : vector<4xi32> to vector<8xf16>
+// CHECK: %[[C0:.*]] = arith.constant dense<1.024000e+03> : vector<8xf16>
+// CHECK: %[[Z0:.*]] = arith.addf %[[C0]], %[[ZP]] : vector<8xf16>
+// CHECK: %[[V0:.*]] = arith.subf %[[H0]], %[[Z0]] : vector<8xf16>
+// CHECK: arith.extf %[[V0]] : vector<8xf16> to vector<8xf32>
+// CHECK: arith.andi %[[DOWN]], %{{.*}} : vector<4xi32>
 // CHECK-COUNT-4: memref.load %[[XS8]][%{{.*}}] : memref<128xvector<4xf32>, #gpu.address_space<workgroup>>
 // CHECK: vector.shuffle %{{.*}} [0, 4, 8, 12]
 // CHECK: module(@linear_r8) function(@linear_r8)
@@ -289,19 +290,22 @@ func.func @int8_asym_adapter_normed(%x: tensor<?x1x512xf32>, %nw: tensor<512xf32
   return %y : tensor<?x1x16xf32>
 }
 
-// One row: x staged through shared memory, 16-byte loads of weights, field
-// j an and, an or (one LOP3) and an FMA, no int-to-float conversion (field
-// 1: and 240, or 0x4B000000, times 2^-4 (0f3D800000) less 2^19 + 8
-// (0fC9000080)); 8 rows: 32-bit words, field j a bit-field extract and a
-// conversion.
+// One row: x staged through shared memory, 16-byte loads of weights, two
+// fields an and, an or (one LOP3) and an f16x2 add or FMA, widened to f32
+// (fields 1 and 5: and 0x00F000F0, or 0x64006400, times 2^-4 (0x2C00) less
+// 72 (0xD480) in both halves), no int-to-float conversion; 8 rows: 32-bit
+// words, field j a bit-field extract and a conversion.
 // PTX: .visible .entry linear_r1(
 // PTX: st.shared.v4.b32
 // PTX: bar.sync
 // PTX: ld.global.v4.b32
 // PTX: xor.b32 {{.*}}, -2004318072;
-// PTX: and.b32 [[F1:%r[0-9]+]], {{.*}}, 240;
-// PTX: or.b32 [[B1:%r[0-9]+]], [[F1]], 1258291200;
-// PTX: fma.rn.f32 {{.*}}, [[B1]], 0f3D800000, 0fC9000080;
+// PTX: and.b32 [[F1:%r[0-9]+]], {{.*}}, 15728880;
+// PTX: or.b32 [[B1:%r[0-9]+]], [[F1]], 1677747200;
+// PTX: mov.b32 [[C1:%r[0-9]+]], -729754496;
+// PTX: mov.b32 [[S1:%r[0-9]+]], 738208768;
+// PTX: fma.rn.f16x2 {{.*}}, {{%r[0-9]+}}, [[S1]], [[C1]];
+// PTX: cvt.f32.f16
 // PTX: ld.shared.v4.b32
 // PTX-NOT: cvt.rn.f32.s32
 // PTX: .visible .entry linear_r8(
