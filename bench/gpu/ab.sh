@@ -23,13 +23,17 @@
 # no-fuse-norm (--fuse-norm=false: the norm kernels zamba2-fuse-norm
 # removes), prefetch; also early-trigger (--early-trigger),
 # no-register-budget (--gpu-sm-count=0: no zamba2-gpu-register-budget), lm-head
-# (--quantize-lm-head; int4 only, so with ZAMBA2_AB_WEIGHTS=int4), and any
+# (--quantize-lm-head; int4 only, so with ZAMBA2_AB_WEIGHTS=int4),
+# no-fuse-lora (--fuse-lora=false), no-fuse-rotary (--fuse-rotary=false),
+# unfused (those two and --fuse-residual=false: the passes of the model's
+# own ops all off), and any
 # of these joined by '+', as early-trigger+prefetch);
 # ZAMBA2_AB_BASE_BIN=DIR (prepare) adds the variant "base": the
 # default options compiled by DIR's zamba2-compile (an A/B of a compiler
 # change, the "vs default" column then being old / new).
 # ZAMBA2_AB_WEIGHTS (prepare) picks the weight types (default "bf16 int4";
-# int4's speed-up over bf16 is printed when both are there).
+# also int8; int4's and int8's speed-up over bf16 is printed when bf16 is
+# there).
 # ZAMBA2_AB_PRESET=tiny (both steps) makes a quick run of the plumbing, e.g.
 # on the CUDA simulator with ZAMBA2_AB_COMPILE_FLAGS=--gpu-binary=ptx (prepare)
 # and ZAMBA2_LIBCUDA=.../libzamba2_cudasim.so ZAMBA2_AB_DECODE=2 (run; the
@@ -44,9 +48,12 @@ weights=${ZAMBA2_AB_WEIGHTS:-bf16 int4}
 flags_of() { # VARIANT WEIGHTS: zamba2-compile flags (a variant's options
   # joined by '+', as no-fuse-norm+prefetch)
   local f=(--target cuda) o
-  [[ $2 == int4 ]] && f+=(--quantize int4)
+  [[ $2 == int4 || $2 == int8 ]] && f+=(--quantize "$2")
   for o in ${1//+/ }; do
     case $o in
+      no-fuse-lora) f+=(--fuse-lora=false) ;;
+      no-fuse-rotary) f+=(--fuse-rotary=false) ;;
+      unfused) f+=(--fuse-lora=false --fuse-rotary=false --fuse-residual=false) ;;
       no-fuse-norm) f+=(--fuse-norm=false) ;;
       prefetch) f+=(--prefetch-weights) ;;
       no-fuse-conv) f+=(--fuse-conv=false) ;;
@@ -146,14 +153,16 @@ for w in weights:
                       f"{base[0] / m[0]:.3f}x" if base else ""]
         print(f"{w + ' ' + v:28} {cells[0]:>18} {cells[1]:>10} "
               f"{cells[2]:>18} {cells[3]:>10}")
-for v in variants if {"bf16", "int4"} <= set(weights) else []:
-    b, i = ms["bf16", v, 1], ms["int4", v, 1]
-    if b and i:
-        print(f"int4 speed-up over bf16, batch 1, {v}: {b[0] / i[0]:.2f}x")
+for q in ("int4", "int8"):
+    for v in variants if {"bf16", q} <= set(weights) else []:
+        b, i = ms["bf16", v, 1], ms[q, v, 1]
+        if b and i:
+            print(f"{q} speed-up over bf16, batch 1, {v}: {b[0] / i[0]:.2f}x")
 PY
 # Where the time goes: one decode step of each weight type's first two
 # option sets, batch 1, each launch timed alone (ZAMBA2_CUDA_PROFILE=1; no
-# graph, so every kernel pays its launch).
+# graph, so every kernel pays its launch). ZAMBA2_AB_PROFILE=0 skips it.
+[[ ${ZAMBA2_AB_PROFILE:-1} == 0 ]] && weights=""
 for w in $weights; do
   for v in $(echo "$variants" | cut -d' ' -f1-2); do
     echo "== profile $w-$v"
