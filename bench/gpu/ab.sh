@@ -1,8 +1,8 @@
 #!/bin/bash
 # A/B of CUDA options (the passes on by default turned off one at a time:
 # --merge-launches, --fuse-conv, --fuse-norm; those off by default turned
-# on: --prefetch-weights, --early-trigger) on the 1.2B shape, bf16 and int4, in one
-# call on the GPU machine. Two steps:
+# on: --prefetch-weights, --early-trigger) on the 1.2B shape, bf16 and int4
+# (and int8), in one call on the GPU machine. Two steps:
 #   bench/gpu/ab.sh prepare BIN_DIR OUT   (here, where LLVM/MLIR is)
 #     synthesizes the checkpoint, compiles a CUDA package per (weights,
 #     options) without its weights.bin (the compile takes about 2 min each
@@ -12,8 +12,9 @@
 #     zamba2-bench on every package twice, in the order A B C ... A B C ...
 #     (so that drift of the machine shows as a difference between rounds),
 #     and prints per package decode ms at batch 1 and 8 (the faster round),
-#     the ratio to the default package of the same weights, and int4's
-#     speed-up over bf16 for each set of options; then a kernel-by-kernel
+#     the ratio to the default package of the same weights (when the
+#     default is among them), and int4's and int8's speed-up over bf16 for
+#     each set of options; then a kernel-by-kernel
 #     profile of one batch-1 step of the first two option sets; then the
 #     CUDA-graph PyTorch peer (torch_graph_peer.py) for reference.
 # ZAMBA2_AB_VARIANTS (prepare) names the option sets to compile (default
@@ -23,7 +24,8 @@
 # no-fuse-norm (--fuse-norm=false: the norm kernels zamba2-fuse-norm
 # removes), prefetch; also early-trigger (--early-trigger),
 # no-register-budget (--gpu-sm-count=0: no zamba2-gpu-register-budget), lm-head
-# (--quantize-lm-head; int4 only, so with ZAMBA2_AB_WEIGHTS=int4),
+# (--quantize-lm-head; int4 and int8 only, so without bf16 in
+# ZAMBA2_AB_WEIGHTS),
 # no-fuse-lora (--fuse-lora=false), no-fuse-rotary (--fuse-rotary=false),
 # unfused (those two and --fuse-residual=false: the passes of the model's
 # own ops all off), and any
@@ -60,7 +62,8 @@ flags_of() { # VARIANT WEIGHTS: zamba2-compile flags (a variant's options
       no-merge-launches) f+=(--merge-launches=false) ;;
       early-trigger) f+=(--early-trigger) ;;
       no-register-budget) f+=(--gpu-sm-count=0) ;;
-      lm-head) [[ $2 == int4 ]] || { echo "ab: lm-head is for int4" >&2; exit 1; }
+      lm-head) [[ $2 == int4 || $2 == int8 ]] ||
+          { echo "ab: lm-head is for int4 and int8" >&2; exit 1; }
         f+=(--quantize-lm-head) ;;
       default | base) ;;
       *) echo "ab: unknown option set $1" >&2; exit 1 ;;
@@ -145,7 +148,7 @@ for w in weights:
     for v in variants:
         cells = []
         for b in (1, 8):
-            m, base = ms[w, v, b], ms[w, "default", b]
+            m, base = ms[w, v, b], ms.get((w, "default", b))
             if m is None:
                 cells += ["failed", ""]
                 continue

@@ -930,11 +930,14 @@ private:
   /// Float arithmetic on f16 or bf16 values (.f16, .bf16), or on pairs of
   /// them (.f16x2, .bf16x2: the low and the high 16 bits of the register,
   /// each on its own). Each value is computed in double from the exact
-  /// operands and rounded once to its type in the instruction's rounding
-  /// mode: exact for add, sub, mul, min and max (the double holds the exact
-  /// result); fma rounds the double's fma, which differs from rounding the
-  /// exact result only when that double falls half-way between two values
-  /// of the type. neg and abs on the sign bit.
+  /// operands, then rounded to its type in the instruction's rounding mode.
+  /// That is the correctly rounded result: the double is exact for mul, min
+  /// and max, for f16 add and sub and for f16 fma (f16's exponents span too
+  /// few bits to lose any), and where it is not (bf16 add, sub or fma of far
+  /// apart exponents) rounding twice does no harm in add and sub (53 >= 2 * 8
+  /// + 2 bits); a bf16 fma can differ when the double falls half-way between
+  /// two bf16 values. A NaN result is the canonical 0x7fff. neg and abs on
+  /// the sign bit.
   bool halfOp(Thread &t, Frame &f, const Inst &in, uint64_t a, uint64_t b,
               uint64_t c) {
     bool pair = in.ty == Ty::F16x2 || in.ty == Ty::BF16x2;
@@ -955,7 +958,7 @@ private:
           return fault(t, "unsupported float operation");
         if (in.flags & kSat)
           v = std::isnan(v) ? 0.0 : std::fmin(std::fmax(v, 0.0), 1.0);
-        o = writeFloat(one, v) & 0xffff;
+        o = std::isnan(v) ? 0x7fff : writeFloat(one, v) & 0xffff;
       }
       r |= o << shift;
     }

@@ -914,12 +914,13 @@ TEST(PtxSim, HalfPairArithmeticRoundsEachHalfOnce) {
   cvt.u32.u16 %r8, %rs3;
   st.global.u32 [%rd1+8], %r8;
   mov.b16 %rs4, 0x4200;
-  add.rz.f16 %rs5, %rs1, %rs4;
-  cvt.u32.u16 %r9, %rs5;
-  st.global.u32 [%rd1+12], %r9;
   add.rn.f16 %rs6, %rs1, %rs4;
   cvt.u32.u16 %r10, %rs6;
-  st.global.u32 [%rd1+16], %r10;
+  st.global.u32 [%rd1+12], %r10;
+  mov.b32 %r9, 0x7C00FC00;
+  mov.b32 %r17, 0xFC003C00;
+  add.rn.f16x2 %r16, %r9, %r17;
+  st.global.u32 [%rd1+16], %r16;
   mov.b32 %r11, 0x43803F80;
   mov.b32 %r12, 0x40403C40;
   add.rn.bf16x2 %r13, %r11, %r12;
@@ -935,10 +936,11 @@ TEST(PtxSim, HalfPairArithmeticRoundsEachHalfOnce) {
   EXPECT_EQ(out[1], 0x4700c500u);
   // 2048 + 1: a tie (f16's step is 2 there), to the even 2048 (0x6800).
   EXPECT_EQ(out[2], 0x6800u);
-  // 2048 + 3: toward zero 2050 (0x6801); to nearest a tie between 2050
-  // and 2052, to the even 2052 (0x6802).
-  EXPECT_EQ(out[3], 0x6801u);
-  EXPECT_EQ(out[4], 0x6802u);
+  // 2048 + 3: a tie between 2050 (0x6801) and 2052, to the even 2052
+  // (0x6802).
+  EXPECT_EQ(out[3], 0x6802u);
+  // {-inf, +inf} + {1, -inf}: -inf, and the canonical NaN (0x7fff).
+  EXPECT_EQ(out[4], 0x7ffffc00u);
   // bf16 {1, 256} + {3 * 2^-8, 3}: both ties (steps 2^-7 and 2), to the
   // even 1 + 2^-6 (0x3f82) and 260 (0x4382).
   EXPECT_EQ(out[5], 0x43823f82u);
