@@ -1999,16 +1999,18 @@ void emitLinear(Emitter &e, const LinearKernel &k) {
     // x (integers); for bf16/f32 weights one output per warp measured
     // faster (more warps in flight).
     int64_t channels = k.quant ? kStagedQuantChannels : 1;
+    // The one-row kernel that stages x, its rows split as rowSplit says.
+    auto emitStaged = [&](const LinearKernel &staged) {
+      RowSplit split = rowSplit(staged);
+      emitLinearLaunch(e, staged, rows, sizes, n, 1, channels,
+                       /*staged=*/true, split.split, split.warps);
+    };
     if (k.normed && k.normed->stageOneRow) {
-      RowSplit split = rowSplit(k);
-      emitLinearLaunch(e, k, rows, sizes, n, 1, channels, /*staged=*/true,
-                       split.split, split.warps);
+      emitStaged(k);
     } else {
       LinearKernel plain = onNormalizedRows();
       if (plain.quant && stagesRow(plain.main, *plain.quant)) {
-        RowSplit split = rowSplit(plain);
-        emitLinearLaunch(e, plain, rows, sizes, n, 1, channels,
-                         /*staged=*/true, split.split, split.warps);
+        emitStaged(plain);
       } else {
         emitLinearLaunch(e, plain, rows, sizes, n, 1,
                          plain.quant ? kChannelsPerWarp : 1);
