@@ -1884,6 +1884,11 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
           epilogue(v, leader);
         });
       });
+  // One row (decode at batch 1): zamba2-gpu-dependent-launch's
+  // one-row-early-trigger lets it signal the next kernel at its start (what
+  // it loads before its wait is a weight, or state only it updates).
+  if (rowBlock == 1)
+    markBody(kernel.getBody().front(), kOneRowAttr, e.b.getUnitAttr());
   // One row (decode at batch 1) of float weights: the grid is its channel
   // blocks, known here for a static channel count
   // (zamba2-gpu-register-budget). Integer weights are left to ptxas: on an

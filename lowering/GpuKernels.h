@@ -45,6 +45,13 @@ constexpr llvm::StringLiteral kEarlyTriggerAttr = "zamba2.early_trigger";
 /// (markBody).
 void markEarlyTrigger(gpu::LaunchOp launch);
 
+/// A unit attribute on an op of a kernel's entry block (or of a merged
+/// kernel's case): the kernel is a one-row GEMV (decode at batch 1), which
+/// zamba2-gpu-dependent-launch's one-row-early-trigger lets signal the
+/// dependent launch at its start. What such a kernel loads before its wait
+/// satisfies kEarlyTriggerAttr's condition already.
+constexpr llvm::StringLiteral kOneRowAttr = "zamba2.one_row";
+
 /// An i64 attribute on an op of a kernel's entry block (or of a merged
 /// kernel's case): the blocks that kernel launches, known when it is built
 /// (a one-row GEMV: its channels over the channels per block).

@@ -370,17 +370,22 @@ bool isGridDependencyWait(Operation &op) {
 /// start of a kernel's code that every thread runs once: the wait after its
 /// ops that may run before the wait (kBeforeWaitAttr), or into each case of
 /// a merged kernel (kLaunchCasesAttr), whose blocks each run one; the
-/// trigger right after the wait, or first with `earlyTrigger` or when an op
-/// of `block` is marked kEarlyTriggerAttr (a short kernel).
-void insertWait(Block &block, Location loc, bool earlyTrigger) {
+/// trigger right after the wait, or first with `earlyTrigger`, when an op
+/// of `block` is marked kEarlyTriggerAttr (a short kernel), or with
+/// `oneRowEarly` when one is marked kOneRowAttr (a one-row GEMV; the mark
+/// goes).
+void insertWait(Block &block, Location loc, bool earlyTrigger,
+                bool oneRowEarly) {
   for (Operation &op : block)
     if (op.hasAttr(kLaunchCasesAttr)) {
       for (Region &region : op.getRegions())
-        insertWait(region.front(), loc, earlyTrigger);
+        insertWait(region.front(), loc, earlyTrigger, oneRowEarly);
       return;
     }
-  earlyTrigger |= llvm::any_of(
-      block, [](Operation &op) { return op.hasAttr(kEarlyTriggerAttr); });
+  for (Operation &op : block) {
+    earlyTrigger |= op.hasAttr(kEarlyTriggerAttr);
+    earlyTrigger |= op.removeAttr(kOneRowAttr) && oneRowEarly;
+  }
   auto b = OpBuilder::atBlockBegin(&block);
   if (earlyTrigger)
     NVVM::GriddepcontrolOp::create(b, loc,
@@ -410,7 +415,8 @@ struct GpuDependentLaunchPass
       bool done = false;
       fn.walk([&](LLVM::InlineAsmOp op) { done |= isGridDependencyWait(*op); });
       if (!done)
-        insertWait(fn.getBody().front(), fn.getLoc(), earlyTrigger);
+        insertWait(fn.getBody().front(), fn.getLoc(), earlyTrigger,
+                   oneRowEarlyTrigger);
     });
   }
 };

@@ -152,7 +152,8 @@ void mlir::zamba2::buildCudaPipeline(OpPassManager &pm,
   if (options.smCount > 0)
     pm.addPass(createGpuRegisterBudget({options.smCount}));
   if (usesDependentLaunch(options))
-    pm.addPass(createGpuDependentLaunch({options.earlyTrigger}));
+    pm.addPass(createGpuDependentLaunch(
+        {options.earlyTrigger, options.oneRowEarlyTrigger}));
   GpuNVVMAttachTargetOptions target;
   target.chip = options.chip;
   target.features = options.features;
@@ -247,6 +248,11 @@ struct CudaPipelineCLOptions
       llvm::cl::desc("zamba2-gpu-dependent-launch's early-trigger (default "
                      "off)"),
       llvm::cl::init(false)};
+  Option<bool> oneRowEarlyTrigger{
+      *this, "one-row-early-trigger",
+      llvm::cl::desc("zamba2-gpu-dependent-launch's one-row-early-trigger "
+                     "(default on)"),
+      llvm::cl::init(true)};
   Option<bool> prefetchWeights{
       *this, "prefetch-weights",
       llvm::cl::desc("Run zamba2-prefetch-weights (default off: measured "
@@ -313,6 +319,7 @@ void mlir::zamba2::registerZamba2Pipelines() {
         options.fusion.fuseConv = cl.fuseConv;
         options.dependentLaunch = cl.dependentLaunch;
         options.earlyTrigger = cl.earlyTrigger;
+        options.oneRowEarlyTrigger = cl.oneRowEarlyTrigger;
         options.prefetchWeights = cl.prefetchWeights;
         options.mergeLaunches = cl.mergeLaunches;
         options.smCount = cl.smCount;

@@ -71,6 +71,10 @@ struct CudaPipelineOptions {
   /// weights while the first of them runs (zamba2-gpu-dependent-launch's
   /// early-trigger).
   bool earlyTrigger = false;
+  /// With dependent launch: the one-row GEMVs (decode at batch 1) signal the
+  /// next kernel at their start (zamba2-gpu-dependent-launch's
+  /// one-row-early-trigger).
+  bool oneRowEarlyTrigger = true;
   /// The linear kernels prefetch their weight rows into L2 before they wait
   /// for their predecessor (zamba2-prefetch-weights); with dependent launch
   /// only (else nothing to overlap).

@@ -454,11 +454,30 @@ def GpuDependentLaunch : Pass<"zamba2-gpu-dependent-launch", "ModuleOp"> {
     early. Measured on an H100 (1.2B shape, batch 1, three rounds): bf16
     1.709-1.718 ms a step against 1.739-1.747 without the marks, int4
     1.107-1.120 against 1.122-1.124.
+
+    With `one-row-early-trigger` (on by default), the one-row GEMVs (decode
+    at batch 1; the lowering marks an op of their entry block, or of a
+    merged kernel's case, with `zamba2.one_row`, which the pass removes)
+    signal first as well. What they load before their wait (weights,
+    scales, bias, norm weights, the convolution epilogue's taps and its
+    state rows, which only that kernel updates) meets the condition above.
+    The GEMVs of several rows keep the signal after their wait:
+    `early-trigger` for every kernel made batch 8 slower in bf16 on an
+    H100 (5.397-5.403 ms a step against 5.121-5.131), while at batch 1 it
+    made int4 faster (0.937-0.938 against 0.958-0.961) and bf16 about the
+    same (1.649-1.652 against 1.658-1.661). This option alone is not timed
+    yet: of the kernels a batch-1 decode step launches, its packages differ
+    from `early-trigger`'s only in the attention kernel's signal, and at
+    batch 8 the kernels launched are the same as without it.
   }];
   let options = [
     Option<"earlyTrigger", "early-trigger", "bool", /*default=*/"false",
            "Signal the dependent launch at the kernel's start, before its "
            "early loads and its wait">,
+    Option<"oneRowEarlyTrigger", "one-row-early-trigger", "bool",
+           /*default=*/"true",
+           "The one-row GEMVs (`zamba2.one_row`) signal the dependent launch "
+           "at their start">,
   ];
   let dependentDialects = ["::mlir::gpu::GPUDialect",
                            "::mlir::NVVM::NVVMDialect"];

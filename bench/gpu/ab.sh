@@ -23,6 +23,8 @@
 # (--fuse-conv=false: the convolution kernel zamba2-fuse-conv removes),
 # no-fuse-norm (--fuse-norm=false: the norm kernels zamba2-fuse-norm
 # removes), prefetch; also early-trigger (--early-trigger),
+# no-one-row-early (--one-row-early-trigger=false: the one-row GEMVs signal
+# the next kernel after their wait, as the compiler before it did),
 # no-register-budget (--gpu-sm-count=0: no zamba2-gpu-register-budget), lm-head
 # (--quantize-lm-head; int4 and int8 only, so without bf16 in
 # ZAMBA2_AB_WEIGHTS),
@@ -61,6 +63,7 @@ flags_of() { # VARIANT WEIGHTS: zamba2-compile flags (a variant's options
       no-fuse-conv) f+=(--fuse-conv=false) ;;
       no-merge-launches) f+=(--merge-launches=false) ;;
       early-trigger) f+=(--early-trigger) ;;
+      no-one-row-early) f+=(--one-row-early-trigger=false) ;;
       no-register-budget) f+=(--gpu-sm-count=0) ;;
       lm-head) [[ $2 == int4 || $2 == int8 ]] ||
           { echo "ab: lm-head is for int4 and int8" >&2; exit 1; }

@@ -69,9 +69,43 @@
 // CHECK-NEXT: nvvm.griddepcontrol launch_dependents
 // CHECK-NEXT: arith.constant
 // CHECK: } {zamba2.launch_cases}
+// A one-row GEMV (an op of its entry block or case marked zamba2.one_row)
+// signals first too (one-row-early-trigger, on by default); the mark goes.
+// CHECK-LABEL: gpu.func @one_row(
+// CHECK-NEXT: nvvm.griddepcontrol launch_dependents
+// CHECK-NEXT: arith.constant
+// CHECK-NEXT: memref.load %arg0[%{{.*}}] {zamba2.before_wait} :
+// CHECK-NEXT: llvm.inline_asm has_side_effects "griddepcontrol.wait;", "~{memory}"
+// CHECK-NEXT: memref.load %arg1
+// CHECK-LABEL: gpu.func @merged_one_row(
+// CHECK: scf.if
+// CHECK-NEXT: llvm.inline_asm has_side_effects "griddepcontrol.wait;", "~{memory}"
+// CHECK-NEXT: nvvm.griddepcontrol launch_dependents
+// CHECK-NEXT: arith.constant
+// CHECK: } else {
+// CHECK-NEXT: nvvm.griddepcontrol launch_dependents
+// CHECK-NEXT: llvm.inline_asm has_side_effects "griddepcontrol.wait;", "~{memory}"
+// CHECK-NEXT: memref.load %arg0[%{{.*}}] :
+// CHECK: } {zamba2.launch_cases}
 // CHECK-NOT: griddepcontrol
+// CHECK-NOT: zamba2.one_row
 // CHECK-LABEL: func.func @host(
 // CHECK-NOT: griddepcontrol
+
+// one-row-early-trigger=false: a one-row GEMV signals after its wait (the
+// mark goes all the same).
+// RUN: zamba2-opt %s --zamba2-gpu-dependent-launch=one-row-early-trigger=false | FileCheck %s --check-prefix=NOROW
+// NOROW-LABEL: gpu.func @one_row(
+// NOROW-NEXT: arith.constant
+// NOROW-NEXT: memref.load %arg0[%{{.*}}] {zamba2.before_wait} :
+// NOROW-NEXT: llvm.inline_asm has_side_effects "griddepcontrol.wait;", "~{memory}"
+// NOROW-NEXT: nvvm.griddepcontrol launch_dependents
+// NOROW-NEXT: memref.load %arg1
+// NOROW-LABEL: gpu.func @merged_one_row(
+// NOROW: } else {
+// NOROW-NEXT: llvm.inline_asm has_side_effects "griddepcontrol.wait;", "~{memory}"
+// NOROW-NEXT: nvvm.griddepcontrol launch_dependents
+// NOROW-NOT: zamba2.one_row
 
 // early-trigger: launch_dependents first, before the zamba2.before_wait ops
 // and the wait, in each case of a merged kernel too.
@@ -154,6 +188,24 @@ module attributes {gpu.container_module} {
       } else {
         %f = arith.constant 1.0 : f32
         memref.store %f, %y[%c0] : memref<4xf32>
+      } {zamba2.launch_cases}
+      gpu.return
+    }
+    gpu.func @one_row(%w: memref<4xf32>, %x: memref<4xf32>) kernel {
+      %c0 = arith.constant 0 : index
+      %wv = memref.load %w[%c0] {zamba2.before_wait, zamba2.one_row} : memref<4xf32>
+      %xv = memref.load %x[%c0] : memref<4xf32>
+      gpu.return
+    }
+    gpu.func @merged_one_row(%x: memref<4xf32>, %y: memref<4xf32>) kernel {
+      %c0 = arith.constant 0 : index
+      %block = gpu.block_id x
+      %first = arith.cmpi ult, %block, %c0 : index
+      scf.if %first {
+        %f = arith.constant 1.0 : f32
+        memref.store %f, %y[%c0] : memref<4xf32>
+      } else {
+        %xv = memref.load %x[%c0] {zamba2.one_row} : memref<4xf32>
       } {zamba2.launch_cases}
       gpu.return
     }

@@ -46,14 +46,16 @@
 // CHECK: vector.reduction <add>
 // CHECK-COUNT-5: gpu.shuffle  xor
 // The one-row kernel's grid, 256 outputs over 4 per block, is marked on its
-// code (zamba2.grid_blocks, for zamba2-gpu-register-budget); the 8-row
-// kernel's depends on the rows.
+// code (zamba2.grid_blocks, for zamba2-gpu-register-budget), and so is its
+// being one (zamba2.one_row, for zamba2-gpu-dependent-launch's
+// one-row-early-trigger); the 8-row kernel's grid depends on the rows.
 // CHECK-NOT: zamba2.early_trigger
-// CHECK: } {zamba2.grid_blocks = 64 : i64}
+// CHECK: } {zamba2.grid_blocks = 64 : i64, zamba2.one_row}
 // CHECK-NOT: zamba2.early_trigger
 // CHECK: } else {
 // CHECK: gpu.launch {{.*}} module(@linear_r8) function(@linear_r8)
 // CHECK-NOT: zamba2.grid_blocks
+// CHECK-NOT: zamba2.one_row
 // CHECK-COUNT-4: vector.load %[[WIN]]{{.*}} : memref<256x64xbf16>, vector<8xbf16>
 // CHECK: vector.load {{.*}} : memref<?x1x64xf32>, vector<8xf32>
 // CHECK: vector.extract

@@ -50,7 +50,8 @@
 
 // On sm_90 every kernel first waits for the grids before it, then lets the
 // next one launch (zamba2-gpu-dependent-launch); an elementwise kernel
-// (short) lets it launch first; not when asked not to.
+// (short) and the one-row GEMV (one-row-early-trigger) let it launch
+// first; not when asked not to.
 // PDL: .visible .entry loop(
 // PDL-NOT: .entry
 // PDL-SAME: griddepcontrol.launch_dependents;
@@ -58,12 +59,14 @@
 // PDL-SAME: griddepcontrol.wait;
 // PDL-SAME: .visible .entry linear_r1(
 // PDL-NOT: .entry
-// PDL-SAME: griddepcontrol.wait;
-// PDL-NOT: .entry
 // PDL-SAME: griddepcontrol.launch_dependents;
+// PDL-NOT: .entry
+// PDL-SAME: griddepcontrol.wait;
 // PDL-SAME: .visible .entry linear_r8(
 // PDL-NOT: .entry
 // PDL-SAME: griddepcontrol.wait;
+// PDL-NOT: .entry
+// PDL-SAME: griddepcontrol.launch_dependents;
 // NOPDL: .visible .entry loop(
 // NOPDL-NOT: griddepcontrol
 

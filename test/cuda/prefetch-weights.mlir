@@ -28,7 +28,7 @@
 // CHECK-NEXT: %[[PTR:.*]] = llvm.inttoptr %[[A64]] : i64 to !llvm.ptr<1>
 // CHECK-NEXT: %[[N32:.*]] = arith.index_castui %[[N]] : index to i32
 // CHECK-NEXT: nvvm.cp.async.bulk.prefetch %[[PTR]], %[[N32]]
-// CHECK-NEXT: } {zamba2.before_wait}
+// CHECK-NEXT: } {zamba2.before_wait, zamba2.one_row}
 // CHECK: scf.if
 // CHECK-NEXT: memref.extract_aligned_pointer_as_index %[[S]]
 // CHECK-NEXT: arith.constant 16 : index

@@ -12,11 +12,12 @@
 
 // int4, K = 2048: 64 steps of 16 bytes, 2 per lane and iteration; 2 channels
 // per warp (2048 of them: a warp per row, not split; rowSplit): a scale and
-// 16 bytes per (step, channel), before x is staged.
+// 16 bytes per (step, channel), before x is staged (the first load, the
+// kernel's first op that touches memory, carries the one-row mark).
 // CHECK-LABEL: func.func @quant
 // CHECK-SAME: %[[Q:[a-z0-9]+]]: memref<2048x1024xi8>, %[[S:[a-z0-9]+]]: memref<2048x32xf16>
 // CHECK: module(@linear_r1)
-// CHECK: memref.load %[[S]]{{.*}} {zamba2.before_wait}
+// CHECK: memref.load %[[S]]{{.*}} {zamba2.before_wait, zamba2.one_row}
 // CHECK: vector.load %[[Q]]{{.*}} {alignment = 16 : i64, zamba2.before_wait} : memref<2048x1024xi8>, vector<16xi8>
 // CHECK: memref.load %[[S]]{{.*}} {zamba2.before_wait}
 // CHECK: vector.load %[[Q]]{{.*}} {alignment = 16 : i64, zamba2.before_wait}
@@ -57,11 +58,11 @@ func.func @quant_narrow(%x: tensor<?x1x512xf32>, %q: tensor<64x256xi8>, %s: tens
 // bf16, K = 512: 64 chunks of 8, 2 per lane and iteration. One row, one
 // channel per warp: 2 loads (the first, the kernel's first op that touches
 // memory, carries its grid of 64 / 4 blocks for
-// zamba2-gpu-register-budget); 8 rows, 4 channels: 8.
+// zamba2-gpu-register-budget and the one-row mark); 8 rows, 4 channels: 8.
 // CHECK-LABEL: func.func @bf16
 // CHECK-SAME: %[[W:[a-z0-9]+]]: memref<64x512xbf16>
 // CHECK: module(@linear_r1)
-// CHECK: vector.load %[[W]]{{.*}} {alignment = 16 : i64, zamba2.before_wait, zamba2.grid_blocks = 16 : i64} : memref<64x512xbf16>, vector<8xbf16>
+// CHECK: vector.load %[[W]]{{.*}} {alignment = 16 : i64, zamba2.before_wait, zamba2.grid_blocks = 16 : i64, zamba2.one_row} : memref<64x512xbf16>, vector<8xbf16>
 // CHECK: vector.load %[[W]]{{.*}} {alignment = 16 : i64, zamba2.before_wait} : memref<64x512xbf16>, vector<8xbf16>
 // CHECK-NOT: zamba2.before_wait
 // CHECK: scf.for

@@ -177,6 +177,15 @@ cl::opt<bool> earlyTrigger(
              "(zamba2-gpu-dependent-launch's early-trigger; default off; the "
              "numbers are the same)"),
     cl::init(false), cl::cat(category));
+cl::opt<bool> oneRowEarlyTrigger(
+    "one-row-early-trigger",
+    cl::desc("--target cuda, sm_90 or newer: the one-row GEMVs (decode at "
+             "batch 1) let the next kernel be scheduled as soon as they "
+             "start, as --early-trigger does for every kernel "
+             "(zamba2-gpu-dependent-launch's one-row-early-trigger; default "
+             "on, --one-row-early-trigger=false for A/B runs; the numbers are "
+             "the same)"),
+    cl::init(true), cl::cat(category));
 cl::opt<bool> mergeLaunches(
     "merge-launches",
     cl::desc("--target cuda: kernels that do not depend on each other and "
@@ -474,6 +483,8 @@ int main(int argc, char **argv) {
     return fail("--prefetch-weights needs --target cuda");
   } else if (earlyTrigger) {
     return fail("--early-trigger needs --target cuda");
+  } else if (oneRowEarlyTrigger.getNumOccurrences()) {
+    return fail("--one-row-early-trigger needs --target cuda");
   } else if (mergeLaunches.getNumOccurrences()) {
     return fail("--merge-launches needs --target cuda");
   } else if (gpuSmCount.getNumOccurrences()) {
@@ -585,6 +596,7 @@ int main(int argc, char **argv) {
     gpu.prefetchWeights = prefetchWeights;
     gpu.mergeLaunches = mergeLaunches;
     gpu.earlyTrigger = earlyTrigger;
+    gpu.oneRowEarlyTrigger = oneRowEarlyTrigger;
     gpu.smCount = gpuSmCount;
     dependentLaunch = mlir::zamba2::usesDependentLaunch(gpu);
     mlir::zamba2::buildCudaPipeline(pm, gpu);
