@@ -88,8 +88,10 @@ func.func @gated_groups_quant(%y: tensor<?x1x1024xf32>, %z: tensor<?x1x1024xf32>
 // lora_linear: both of its kernels (x A^T, then x W^T + mid B^T) normalise
 // the row they stage, each scaling its own product's sums by the 1/RMS; the
 // second kernel's adapter term (mid B^T, mid already normalised by the
-// first) is added after the scaling and not scaled. With several rows one
-// norm kernel writes the rows both read.
+// first) is added after the scaling and not scaled; B's rows (2 chunks of
+// 8, fewer than a warp's lanes) are loaded before the wait, and the lanes
+// past them keep their sums. With several rows one norm kernel writes the
+// rows both read.
 // CHECK-LABEL: func.func @lora_linear
 // CHECK: %[[MID:.*]] = memref.alloc({{.*}}) {{.*}} : memref<?x1x16xf32>
 // CHECK: scf.if
@@ -104,10 +106,13 @@ func.func @gated_groups_quant(%y: tensor<?x1x1024xf32>, %z: tensor<?x1x1024xf32>
 // CHECK: }
 // CHECK: scf.if
 // CHECK: module(@linear_r1)
+// CHECK: vector.load %arg4[{{.*}}zamba2.before_wait} : memref<128x16xbf16>, vector<8xbf16>
 // CHECK: %[[INV2:.*]] = math.rsqrt
 // CHECK: arith.mulf %{{.*}}, %[[INV2]] : f32
 // CHECK-NOT: %[[INV2]]
 // CHECK: vector.load %[[MID]]
+// CHECK: %[[IN:.*]] = arith.cmpi ult, %{{.*}}, %c2{{.*}} : index
+// CHECK-NEXT: arith.select %[[IN]], %{{.*}}, %{{.*}} : vector<8xf32>
 // CHECK-NOT: %[[INV2]]
 // CHECK: gpu.terminator
 // CHECK: } else {

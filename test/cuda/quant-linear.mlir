@@ -227,14 +227,20 @@ func.func @int4_into(%x: tensor<?x1x64xf32>, %q: tensor<16x32xi8>,
 
 // An adapter product (the quantized lora_linear): the same kernel sums
 // mid B^T into the accumulators of x W^T before the warp sums (one row: B's
-// 16-byte steps with mid read from global memory; eight rows: B one channel
-// at a time), then stores once; no other kernel.
+// 16-byte steps, loaded before the wait like W's, with mid read from global
+// memory after it; eight rows: B one channel at a time), then stores once;
+// no other kernel. B's rows are 2 steps, fewer than a warp's lanes: the
+// lanes from 2 on load the last step (min) and keep their sums (select).
 // CHECK-LABEL: func.func @int4_adapter
 // CHECK: gpu.launch {{.*}} module(@linear_r1) function(@linear_r1)
-// CHECK: vector.load %arg1[{{.*}} : memref<16x512xi8>, vector<16xi8>
-// CHECK: memref.load %arg5[{{.*}} : memref<16x1xf16>
-// CHECK: vector.load %arg4[{{.*}} {alignment = 16 : i64} : memref<16x32xi8>, vector<16xi8>
+// CHECK: vector.load %arg1[{{.*}}zamba2.before_wait} : memref<16x512xi8>, vector<16xi8>
+// CHECK: %[[STEP:.*]] = arith.minui %{{.*}}, %c1{{.*}} : index
+// CHECK: memref.load %arg5[{{.*}} {zamba2.before_wait} : memref<16x1xf16>
+// CHECK: vector.load %arg4[{{.*}} {alignment = 16 : i64, zamba2.before_wait} : memref<16x32xi8>, vector<16xi8>
+// CHECK: gpu.barrier
 // CHECK: vector.load %arg3[{{.*}} : memref<?x1x64xf32>, vector<32xf32>
+// CHECK: %[[IN:.*]] = arith.cmpi ult, %{{.*}}, %c2{{.*}} : index
+// CHECK: arith.select %[[IN]], %{{.*}}, %{{.*}} : vector<4xf32>
 // CHECK: gpu.shuffle  xor
 // CHECK: memref.store
 // CHECK: gpu.terminator
@@ -256,10 +262,14 @@ func.func @int4_adapter(%x: tensor<?x1x1024xf32>, %q: tensor<16x512xi8>, %s: ten
 // normalises its input: one row, the block stages x times the norm's
 // weights (loaded before the wait) and sums the squares of x (the barrier,
 // the rsqrt); the main product's sums (2 channels per warp) are scaled by
-// that rsqrt, then the adapter's product (not scaled) joins them; several rows, the norm kernel
+// that rsqrt, then the adapter's product (not scaled) joins them; its
+// scales, steps and zeros are loaded before the wait; several rows, the norm kernel
 // writes the rows first, then the 8-row kernel with both products.
 // CHECK-LABEL: func.func @int8_asym_adapter_normed
 // CHECK: gpu.launch {{.*}} module(@linear_r1) function(@linear_r1)
+// CHECK: memref.load %arg7[{{.*}} {zamba2.before_wait} : memref<16x2xf32>
+// CHECK: vector.load %arg6[{{.*}}zamba2.before_wait} : memref<16x64xi8>, vector<16xi8>
+// CHECK: memref.load %arg8[{{.*}} {zamba2.before_wait} : memref<16x2xi8>
 // CHECK: %[[NW:.*]] = vector.load %arg1[{{.*}}zamba2.before_wait} : memref<512xf32>, vector<4xf32>
 // CHECK: %[[V:.*]] = vector.load %arg0[
 // CHECK: arith.mulf %[[V]], %[[NW]] : vector<4xf32>
@@ -270,9 +280,6 @@ func.func @int4_adapter(%x: tensor<?x1x1024xf32>, %q: tensor<16x512xi8>, %s: ten
 // CHECK-COUNT-2: arith.mulf %{{.*}}, %[[INV]] : f32
 // CHECK-NOT: gpu.barrier
 // CHECK-NOT: %[[INV]]
-// CHECK: memref.load %arg7[{{.*}} : memref<16x2xf32>
-// CHECK: vector.load %arg6[{{.*}} : memref<16x64xi8>, vector<16xi8>
-// CHECK: memref.load %arg8[{{.*}} : memref<16x2xi8>
 // CHECK: vector.load %arg5[{{.*}} : memref<?x1x64xf32>, vector<16xf32>
 // CHECK-NOT: %[[INV]]
 // CHECK: gpu.terminator
