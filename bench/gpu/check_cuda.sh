@@ -152,7 +152,8 @@ for m in $models; do
           { failed=$((failed + 1)); echo "FAIL $m $q $v $b: did not run"; }
       done
       compare "$m $q $b vs CPU" "$(cuda default)" "$out/cpu-$m-$q-$b.safetensors" 1e-5
-      for v in ${variants#default }; do
+      for v in $variants; do
+        [[ $v == default ]] && continue
         compare "$m $q $b $v vs CPU" "$(cuda "$v")" "$out/cpu-$m-$q-$b.safetensors" 1e-5
         compare "$m $q $b $v vs default" "$(cuda "$v")" "$(cuda default)" "$(same_as_default "$v")"
       done
