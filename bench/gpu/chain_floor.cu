@@ -21,6 +21,13 @@
 // with an evict_last policy, line by line, or loads), so that it finds
 // them in L2 instead of DRAM; "L2-resident" launches all read the same
 // weights, which stay in L2 (the floor such a prefetch could reach).
+// "early ..." kernels signal the dependent launch at their start
+// (griddepcontrol.launch_dependents), so that the next kernel's blocks can
+// be resident, loading their weights, while this one runs: into registers
+// ("early regs", chainKernel) or into shared memory ("ld/st": loads into
+// registers, 8 words a thread at a time, then stores; "async": cp.async
+// 16-byte copies), every block its slice (stagedKernel; "smem ld/st" is
+// the same without the early signal).
 // Columns: the cost per kernel with the dependent launch and without it
 // (each kernel then starts after the one before ends), and the weights'
 // DRAM floor per kernel at the bandwidth given by --gbps.
@@ -64,10 +71,38 @@ enum Prefetch : int {
   kLoads = 4,    // a word of each 256-byte piece loaded (.L2::256B), kept
 };
 
+/// Every block reads the row of kRow floats the kernel before wrote (from
+/// L2, as a GEMV stages x: each thread's loads all in flight before its
+/// first add) and sums it over the block.
+__device__ float rowSum(const float *__restrict__ in) {
+  __shared__ float warpSums[32];
+  float v[kRow / 128];
+#pragma unroll
+  for (int i = 0; i < kRow / 128; ++i) {
+    int k = threadIdx.x + i * blockDim.x;
+    v[i] = k < kRow ? in[k] : 0.f;
+  }
+  float part = 0.f;
+#pragma unroll
+  for (int i = 0; i < kRow / 128; ++i)
+    part += v[i];
+  for (int o = 16; o > 0; o /= 2)
+    part += __shfl_xor_sync(0xffffffffu, part, o);
+  if (threadIdx.x % 32 == 0)
+    warpSums[threadIdx.x / 32] = part;
+  __syncthreads();
+  float sum = 0.f;
+  for (int i = 0; i < int(blockDim.x / 32); ++i)
+    sum += warpSums[i];
+  return sum;
+}
+
 __global__ void chainKernel(const float *__restrict__ in,
                             float *__restrict__ out,
                             const uint4 *__restrict__ weights, int words,
-                            int row, const uint4 *ahead, int how) {
+                            int row, const uint4 *ahead, int how, int early) {
+  if (early)
+    asm volatile("griddepcontrol.launch_dependents;");
   int gid = blockIdx.x * blockDim.x + threadIdx.x;
   size_t threads = size_t(gridDim.x) * blockDim.x;
   size_t aheadBytes = threads * words * 16;
@@ -116,29 +151,63 @@ __global__ void chainKernel(const float *__restrict__ in,
     if (i < words)
       bits ^= w[i].x ^ w[i].y ^ w[i].z ^ w[i].w;
   float sum = float((bits ^ touched) & 0xff);
-  if (row) {
-    __shared__ float warpSums[32];
-    // Every load of the thread's elements in flight before the first add
-    // (as the linear kernels stage their row of x).
-    float v[kRow / 128];
-#pragma unroll
-    for (int i = 0; i < kRow / 128; ++i) {
-      int k = threadIdx.x + i * blockDim.x;
-      v[i] = k < kRow ? in[k] : 0.f;
-    }
-    float part = 0.f;
-#pragma unroll
-    for (int i = 0; i < kRow / 128; ++i)
-      part += v[i];
-    for (int o = 16; o > 0; o /= 2)
-      part += __shfl_xor_sync(0xffffffffu, part, o);
-    if (threadIdx.x % 32 == 0)
-      warpSums[threadIdx.x / 32] = part;
-    __syncthreads();
-    for (int i = 0; i < int(blockDim.x / 32); ++i)
-      sum += warpSums[i];
-  }
+  if (row)
+    sum += rowSum(in);
   out[gid] = sum * 1e-30f;
+}
+
+/// How a block stages its weights in shared memory before its wait.
+enum Staging : int {
+  kLoadStore = 0, // loads into registers, 8 words a thread at a time, stored
+  kCpAsync = 1,   // cp.async 16-byte copies, all in flight at once
+};
+
+/// The block's `words` * blockDim.x words of weights copied into dynamic
+/// shared memory before the dependent-launch wait (word i of the block's
+/// slice at staged[i]: coalesced), then summed from there after it.
+__global__ void stagedKernel(const float *__restrict__ in,
+                             float *__restrict__ out,
+                             const uint4 *__restrict__ weights, int words,
+                             int row, int how, int early) {
+  extern __shared__ uint4 staged[];
+  if (early)
+    asm volatile("griddepcontrol.launch_dependents;");
+  int n = blockDim.x * words;
+  const uint4 *mine = weights + size_t(blockIdx.x) * n;
+  if (how == kCpAsync) {
+    for (int i = threadIdx.x; i < n; i += blockDim.x) {
+      unsigned dst = unsigned(__cvta_generic_to_shared(staged + i));
+      asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(dst),
+                   "l"(mine + i)
+                   : "memory");
+    }
+    asm volatile("cp.async.wait_all;" ::: "memory");
+  } else {
+    for (int base = 0; base < n; base += 8 * blockDim.x) {
+      uint4 w[8];
+#pragma unroll
+      for (int j = 0; j < 8; ++j) {
+        int i = base + j * blockDim.x + threadIdx.x;
+        if (i < n)
+          w[j] = mine[i];
+      }
+#pragma unroll
+      for (int j = 0; j < 8; ++j) {
+        int i = base + j * blockDim.x + threadIdx.x;
+        if (i < n)
+          staged[i] = w[j];
+      }
+    }
+  }
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+  __syncthreads();
+  unsigned bits = 0;
+  for (int i = threadIdx.x; i < n; i += blockDim.x)
+    bits ^= staged[i].x ^ staged[i].y ^ staged[i].z ^ staged[i].w;
+  float sum = float(bits & 0xff);
+  if (row)
+    sum += rowSum(in);
+  out[blockIdx.x * blockDim.x + threadIdx.x] = sum * 1e-30f;
 }
 
 struct Config {
@@ -147,6 +216,8 @@ struct Config {
   int ahead = 0;         // prefetch the weights of the launch this many ahead
   bool resident = false; // every launch reads the same weights (from L2)
   int how = kBulk;       // with `ahead`: how (Prefetch)
+  bool early = false;    // the dependent launch signalled at the start
+  int staging = -1;      // stagedKernel's Staging, or -1: chainKernel
 };
 
 // One chain of kChain launches captured as a graph; returns the median ms
@@ -172,9 +243,16 @@ double timeChain(const Config &c, bool dependent, float *buf[2],
     const uint4 *w = weights + (i % slots) * perLaunch;
     const uint4 *ahead =
         c.ahead ? weights + ((i + c.ahead) % slots) * perLaunch : nullptr;
-    CHECK(cudaLaunchKernelEx(
-        &config, chainKernel, static_cast<const float *>(buf[i % 2]),
-        buf[(i + 1) % 2], w, c.words, c.row, ahead, c.how));
+    const float *in = buf[i % 2];
+    float *out = buf[(i + 1) % 2];
+    if (c.staging >= 0) {
+      config.dynamicSmemBytes = size_t(c.threads) * c.words * 16;
+      CHECK(cudaLaunchKernelEx(&config, stagedKernel, in, out, w, c.words,
+                               c.row, c.staging, int(c.early)));
+    } else {
+      CHECK(cudaLaunchKernelEx(&config, chainKernel, in, out, w, c.words, c.row,
+                               ahead, c.how, int(c.early)));
+    }
   }
   CHECK(cudaStreamEndCapture(stream, &graph));
   cudaGraphExec_t exec;
@@ -228,6 +306,8 @@ int main(int argc, char **argv) {
   }
   uint4 *weights;
   CHECK(cudaMalloc(&weights, kWeightBytes));
+  CHECK(cudaFuncSetAttribute(
+      stagedKernel, cudaFuncAttributeMaxDynamicSharedMemorySize, 200 * 1024));
   CHECK(cudaMemset(weights, 1, kWeightBytes));
   int sms = prop.multiProcessorCount;
   // Grids of the 1.2B int4 decode step's kernels: the norms (1 block), the
@@ -262,6 +342,23 @@ int main(int argc, char **argv) {
       {"L2-resident", 1024, 128, 4, 1, 0, true},
       {"L2-resident", 256, 128, 16, 1, 0, true},
       {"L2-resident", 256, 128, 8, 1, 0, true},
+      // The dependent launch signalled at each kernel's start, so that the
+      // next kernel's blocks are resident, their weights loading, while
+      // this one runs: weights in registers, or staged in shared memory.
+      {"early regs", 1024, 128, 4, 1, 0, false, kBulk, true},
+      {"early regs", sms, 512, 8, 1, 0, false, kBulk, true},
+      {"early regs", 256, 128, 16, 1, 0, false, kBulk, true},
+      {"smem ld/st", sms, 256, 16, 1, 0, false, kBulk, false, kLoadStore},
+      {"early ld/st", sms, 256, 16, 1, 0, false, kBulk, true, kLoadStore},
+      {"early ld/st", sms, 512, 8, 1, 0, false, kBulk, true, kLoadStore},
+      {"early ld/st", 2 * sms, 256, 8, 1, 0, false, kBulk, true, kLoadStore},
+      {"early ld/st", 2 * sms, 128, 16, 1, 0, false, kBulk, true, kLoadStore},
+      {"early async", sms, 256, 16, 1, 0, false, kBulk, true, kCpAsync},
+      {"early async", 2 * sms, 256, 8, 1, 0, false, kBulk, true, kCpAsync},
+      {"early ld/st", sms, 256, 8, 1, 0, false, kBulk, true, kLoadStore},
+      {"early async", sms, 256, 8, 1, 0, false, kBulk, true, kCpAsync},
+      {"early ld/st", sms, 512, 24, 1, 0, false, kBulk, true, kLoadStore},
+      {"early ld/st", 2 * sms, 512, 12, 1, 0, false, kBulk, true, kLoadStore},
   };
   std::printf("%-12s %7s %8s %8s %14s %14s %12s\n", "kernel", "blocks",
               "threads", "MB", "us (depend.)", "us (serial)", "DRAM us");
