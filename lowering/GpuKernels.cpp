@@ -354,19 +354,29 @@ void forStrided(
   }
 }
 
-/// The `count` f32 values `loads` gives where `cond` holds, zeros elsewhere
-/// (nothing loaded there): an scf.if whose results they are.
-scf::IfOp loadsWhere(Emitter &e, Value cond, int64_t count,
-                     function_ref<SmallVector<Value>()> loads) {
+/// The `count` f32 values `then` gives where `cond` holds, those
+/// `otherwise` gives elsewhere: an scf.if whose results they are.
+scf::IfOp ifValues(Emitter &e, Value cond, int64_t count,
+                   function_ref<SmallVector<Value>(Emitter &)> then,
+                   function_ref<SmallVector<Value>(Emitter &)> otherwise) {
   SmallVector<Type> types(count, e.b.getF32Type());
   auto ifOp = scf::IfOp::create(e.b, e.loc, types, cond,
                                 /*withElseRegion=*/true);
   OpBuilder::InsertionGuard guard(e.b);
   e.b.setInsertionPointToStart(ifOp.thenBlock());
-  scf::YieldOp::create(e.b, e.loc, loads());
+  scf::YieldOp::create(e.b, e.loc, then(e));
   e.b.setInsertionPointToStart(ifOp.elseBlock());
-  scf::YieldOp::create(e.b, e.loc, SmallVector<Value>(count, e.f32(0.0)));
+  scf::YieldOp::create(e.b, e.loc, otherwise(e));
   return ifOp;
+}
+
+/// The `count` f32 values `loads` gives where `cond` holds, zeros elsewhere
+/// (nothing loaded there).
+scf::IfOp loadsWhere(Emitter &e, Value cond, int64_t count,
+                     function_ref<SmallVector<Value>()> loads) {
+  return ifValues(
+      e, cond, count, [&](Emitter &) { return loads(); },
+      [&](Emitter &z) { return SmallVector<Value>(count, z.f32(0.0)); });
 }
 
 /// The alignment of a load of 4 consecutive elements of a row of `m` from
@@ -2202,6 +2212,9 @@ void emitRowNorm(Emitter &e, const NormBuffers &n, Value x, Value out) {
 constexpr int64_t kAttentionWarps = 8;
 /// Cache entries a warp of the attention kernel takes per iteration.
 constexpr int64_t kAttentionEntries = 4;
+/// Rounds of entries older than the token that the decode attention kernel
+/// loads before its dependent-launch wait.
+constexpr int64_t kAttentionEarlyRounds = 1;
 
 struct AttentionKernel {
   Value q, k, v, kCache, vCache, positions, out;
@@ -2210,24 +2223,22 @@ struct AttentionKernel {
   std::optional<double> ropeTheta;
 };
 
-/// Element d of head `head` of x [B, T, n*hd] at (b, t), rotated by the
-/// rotary angle of absolute position `pos` when the kernel has rope.
-Value rotated(Emitter &e, const AttentionKernel &a, Value x, Value b, Value t,
-              Value head, Value d, Value pos) {
-  Value col = e.add(e.mul(head, e.idx(a.hd)), d);
-  Value self = e.load(x, {b, t, col});
+/// cos and sin of the rotary angle of element d of a head at absolute
+/// position `pos` (index values), as the rotary embedding computes them:
+/// inv_freq = theta^(-2i/hd) with i = d mod hd/2 and the angle in f64,
+/// cos and sin rounded to f32. None when the kernel has no rope.
+struct RotaryAngle {
+  Value cos, sin;
+};
+std::optional<RotaryAngle> rotaryAngle(Emitter &e, const AttentionKernel &a,
+                                       Value d, Value pos) {
   if (!a.ropeTheta)
-    return self;
+    return std::nullopt;
   int64_t half = a.hd / 2;
   OpBuilder &ob = e.b;
   Type f64 = ob.getF64Type();
-  Value firstHalf = e.lt(d, e.idx(half));
-  Value i =
-      arith::SelectOp::create(ob, e.loc, firstHalf, d, e.sub(d, e.idx(half)));
-  Value partnerCol = arith::SelectOp::create(
-      ob, e.loc, firstHalf, e.add(col, e.idx(half)), e.sub(col, e.idx(half)));
-  Value other = e.load(x, {b, t, partnerCol});
-  // inv_freq = theta^(-2i/hd) and the angle in f64, cos/sin rounded to f32.
+  Value i = arith::SelectOp::create(ob, e.loc, e.lt(d, e.idx(half)), d,
+                                    e.sub(d, e.idx(half)));
   auto toF64 = [&](Value index) -> Value {
     Value i64 = arith::IndexCastOp::create(ob, e.loc, ob.getI64Type(), index);
     return arith::SIToFPOp::create(ob, e.loc, f64, i64);
@@ -2242,26 +2253,48 @@ Value rotated(Emitter &e, const AttentionKernel &a, Value x, Value b, Value t,
       exponent);
   Value angle = arith::MulFOp::create(ob, e.loc, toF64(pos), freq);
   Type f32 = ob.getF32Type();
-  Value c = arith::TruncFOp::create(ob, e.loc, f32,
-                                    math::CosOp::create(ob, e.loc, angle));
-  Value s = arith::TruncFOp::create(ob, e.loc, f32,
-                                    math::SinOp::create(ob, e.loc, angle));
+  return RotaryAngle{
+      arith::TruncFOp::create(ob, e.loc, f32,
+                              math::CosOp::create(ob, e.loc, angle)),
+      arith::TruncFOp::create(ob, e.loc, f32,
+                              math::SinOp::create(ob, e.loc, angle))};
+}
+
+/// Element d of head `head` of x [B, T, n*hd] at (b, t), rotated by
+/// `angle` (that of d at the token's absolute position) when there is one.
+Value rotated(Emitter &e, const AttentionKernel &a, Value x, Value b, Value t,
+              Value head, Value d, std::optional<RotaryAngle> angle) {
+  Value col = e.add(e.mul(head, e.idx(a.hd)), d);
+  Value self = e.load(x, {b, t, col});
+  if (!angle)
+    return self;
+  int64_t half = a.hd / 2;
+  OpBuilder &ob = e.b;
+  Value firstHalf = e.lt(d, e.idx(half));
+  Value partnerCol = arith::SelectOp::create(
+      ob, e.loc, firstHalf, e.add(col, e.idx(half)), e.sub(col, e.idx(half)));
+  Value other = e.load(x, {b, t, partnerCol});
   Value rot = arith::SelectOp::create(
       ob, e.loc, firstHalf, arith::NegFOp::create(ob, e.loc, other), other);
-  return e.fadd(e.fmul(self, c), e.fmul(rot, s));
+  return e.fadd(e.fmul(self, angle->cos), e.fmul(rot, angle->sin));
 }
 
-Value positionOf(Emitter &e, Value positions, Value b) {
-  Value p = memref::LoadOp::create(e.b, e.loc, positions, b);
-  return arith::IndexCastOp::create(e.b, e.loc, e.b.getIndexType(), p);
+/// The absolute position of row b's first token; `early` marks its load to
+/// run before the dependent-launch wait (the positions are the step's
+/// input: no kernel writes them).
+Value positionOf(Emitter &e, Value positions, Value b, bool early = false) {
+  auto load = memref::LoadOp::create(e.b, e.loc, positions, b);
+  if (early)
+    markBeforeWait(load);
+  return arith::IndexCastOp::create(e.b, e.loc, e.b.getIndexType(), load);
 }
 
-/// The new keys (rotated) and values into the caches at pos_b + t.
 /// Element dd of kv head `head` of token (b, t) into the caches at `slot`:
-/// k rotated for that position, v as it is.
+/// k rotated by `angle` (dd's at that position), v as it is.
 void appendEntry(Emitter &e, const AttentionKernel &a, Value b, Value t,
-                 Value head, Value dd, Value slot) {
-  e.store(rotated(e, a, a.k, b, t, head, dd, slot), a.kCache,
+                 Value head, Value dd, Value slot,
+                 std::optional<RotaryAngle> angle) {
+  e.store(rotated(e, a, a.k, b, t, head, dd, angle), a.kCache,
           {b, head, slot, dd});
   e.store(e.load(a.v, {b, t, e.add(e.mul(head, e.idx(a.hd)), dd)}), a.vCache,
           {b, head, slot, dd});
@@ -2280,119 +2313,236 @@ void emitCacheAppend(Emitter &e, const AttentionKernel &a) {
              Value token = d.div(id, d.idx(perToken));
              Value t = d.rem(token, seq), b = d.div(token, seq);
              Value slot = d.add(positionOf(d, a.positions, b), t);
-             appendEntry(d, a, b, t, d.div(col, d.idx(a.hd)),
-                         d.rem(col, d.idx(a.hd)), slot);
+             Value dd = d.rem(col, d.idx(a.hd));
+             appendEntry(d, a, b, t, d.div(col, d.idx(a.hd)), dd, slot,
+                         rotaryAngle(d, a, dd, slot));
            });
          });
 }
 
 /// softmax(scale q K^T) V over the cache entries [0, pos_b + t], one block
-/// per (query head, b*T + t). `appendsToken` (one token per row, as many kv
-/// heads as query heads): each block, once it has rotated its query, writes
-/// its own head's k and v of the token into the caches (as emitCacheAppend
-/// does), and a barrier makes them visible to the block's warps, so that no
-/// append kernel of its own is needed; with several tokens per row, or kv
-/// heads shared by query heads, a block would read entries other blocks
+/// per (query head, b*T + t). Before the dependent-launch wait: the
+/// position and the rotary angles of the query, which depend on the step's
+/// positions only. `appendsToken` (one token per row, as many kv heads as
+/// query heads): each lane rotates the token's key elements that match its
+/// query elements (the same angles) and loads their values, and the first
+/// warp writes them into the caches (as emitCacheAppend does), so that no
+/// append kernel of its own is needed; the entries older than the token
+/// come from the cache, the first round of them loaded before the wait too
+/// (no kernel of the step writes them: only this block writes its head's
+/// cache), and the token's entry from the lane's own elements, so that no
+/// barrier orders the append and the reads. With several tokens per row, or
+/// kv heads shared by query heads, a block would read entries other blocks
 /// write.
 void emitAttend(Emitter &e, const AttentionKernel &a, bool appendsToken) {
   Value batch = e.dim(a.q, 0), seq = e.dim(a.q, 1);
   int64_t perLane = (a.hd + kWarp - 1) / kWarp;
   int64_t group = a.heads / a.kvHeads;
+  int64_t threads = kAttentionWarps * kWarp;
   assert((!appendsToken || group == 1) && "a block appends its own head only");
   launch(
       e, appendsToken ? "attention_step" : "attention", e.idx(a.heads),
-      e.mul(batch, seq), e.idx(1), kAttentionWarps * kWarp,
-      [&](Emitter &d, gpu::LaunchOp op) {
+      e.mul(batch, seq), e.idx(1), threads, [&](Emitter &d, gpu::LaunchOp op) {
         Value head = op.getBlockIds().x;
         Value token = op.getBlockIds().y;
         Value t = d.rem(token, seq), b = d.div(token, seq);
         Value tid = op.getThreadIds().x;
         Value lane = d.rem(tid, d.idx(kWarp)), warp = d.div(tid, d.idx(kWarp));
         Value kvHead = d.div(head, d.idx(group));
-        Value pos = d.add(positionOf(d, a.positions, b), t);
+        Value pos = d.add(positionOf(d, a.positions, b, /*early=*/true), t);
         Value entries = d.add(pos, d.idx(1));
+        Value lastEntry = pos;
         Value hd = d.idx(a.hd);
-        // This lane's elements d = lane + 32 i of the (rotated) query, scaled
-        // (before the append's barrier: its rotation's latency then overlaps
-        // the appended key's).
-        SmallVector<Value> dims, valid, q;
+        auto markAngle = [](std::optional<RotaryAngle> angle) {
+          if (angle) {
+            markBeforeWait(angle->cos.getDefiningOp());
+            markBeforeWait(angle->sin.getDefiningOp());
+          }
+          return angle;
+        };
+        // This lane's elements d = lane + 32 i of the query, and their
+        // rotary angles.
+        SmallVector<Value> dims, valid;
+        SmallVector<std::optional<RotaryAngle>> qAngles;
         for (int64_t i = 0; i < perLane; ++i) {
           Value dd = d.add(lane, d.idx(i * kWarp));
-          Value in = d.lt(dd, hd);
-          Value safe = d.min(dd, d.idx(a.hd - 1));
-          dims.push_back(safe);
-          valid.push_back(in);
-          Value qv =
-              d.fmul(rotated(d, a, a.q, b, t, head, safe, pos), d.f32(a.scale));
-          q.push_back(arith::SelectOp::create(d.b, d.loc, in, qv, d.f32(0.0)));
+          valid.push_back(d.lt(dd, hd));
+          dims.push_back(d.min(dd, d.idx(a.hd - 1)));
+          qAngles.push_back(markAngle(rotaryAngle(d, a, dims.back(), pos)));
         }
+        // An entry's key and value elements of this lane (loaded in this
+        // order, keys first).
+        auto loadEntry = [&](Emitter &le, Value at, SmallVector<Value> &keys,
+                             SmallVector<Value> &values) {
+          for (int64_t i = 0; i < perLane; ++i)
+            keys.push_back(le.load(a.kCache, {b, kvHead, at, dims[i]}));
+          for (int64_t i = 0; i < perLane; ++i)
+            values.push_back(le.load(a.vCache, {b, kvHead, at, dims[i]}));
+        };
+        // The entries of a warp's round from j: j + u * kAttentionWarps for
+        // u < kAttentionEntries.
+        auto entryOf = [&](Emitter &le, Value j, int64_t u) {
+          return le.add(j, le.idx(u * kAttentionWarps));
+        };
+        // The first round of a warp is from j = warp, the next 32 entries
+        // later.
+        int64_t roundStep = kAttentionWarps * kAttentionEntries;
+        auto roundFrom = [&](Emitter &le, int64_t r) {
+          return le.add(warp, le.idx(r * roundStep));
+        };
+        // With the token appended here, a round reads the cache only for
+        // the entries older than the token (at most lastOld); the token's
+        // entry, and those past it (masked), are this lane's own key and
+        // value elements of the token. The first kAttentionEarlyRounds
+        // rounds' older entries are loaded before the wait.
+        struct Round {
+          SmallVector<Value> keys, values;
+        };
+        Value lastOld;
+        SmallVector<Round> earlyRounds;
         if (appendsToken) {
-          scf::ForOp::create(
-              d.b, d.loc, tid, d.idx(a.hd), d.idx(kAttentionWarps * kWarp),
-              ValueRange{},
-              [&](OpBuilder &ab, Location al, Value dd, ValueRange) {
-                Emitter ae{ab, al};
-                appendEntry(ae, a, b, t, head, dd, pos);
-                scf::YieldOp::create(ab, al);
-              });
-          gpu::BarrierOp::create(d.b, d.loc);
+          lastOld = d.sub(arith::MaxUIOp::create(d.b, d.loc, pos, d.idx(1)),
+                          d.idx(1));
+          for (int64_t r = 0; r < kAttentionEarlyRounds; ++r) {
+            Round &loaded = earlyRounds.emplace_back();
+            for (int64_t u = 0; u < kAttentionEntries; ++u)
+              loadEntry(d, d.min(entryOf(d, roundFrom(d, r), u), lastOld),
+                        loaded.keys, loaded.values);
+            for (Value v : llvm::concat<Value>(loaded.keys, loaded.values))
+              markBeforeWait(v.getDefiningOp());
+          }
         }
+        // The rotated query, scaled.
+        SmallVector<Value> q;
+        for (int64_t i = 0; i < perLane; ++i) {
+          Value qv = d.fmul(rotated(d, a, a.q, b, t, head, dims[i], qAngles[i]),
+                            d.f32(a.scale));
+          q.push_back(
+              arith::SelectOp::create(d.b, d.loc, valid[i], qv, d.f32(0.0)));
+        }
+        // The token's key (rotated as the query: the same elements and
+        // position) and value, as the cache holds them; the first warp
+        // appends them (emitCacheAppend's values). No warp reads them from
+        // the cache, so no barrier.
+        SmallVector<Value> newKeys, newValues;
+        if (appendsToken) {
+          auto asCached = [&](Value v, Value cache) {
+            Type elem = cast<MemRefType>(cache.getType()).getElementType();
+            return elem.isF32()
+                       ? v
+                       : toF32(d.b, d.loc, convertFloat(d.b, d.loc, v, elem));
+          };
+          for (int64_t i = 0; i < perLane; ++i) {
+            newKeys.push_back(asCached(
+                rotated(d, a, a.k, b, t, head, dims[i], qAngles[i]), a.kCache));
+            newValues.push_back(
+                asCached(d.load(a.v, {b, t, d.add(d.mul(head, hd), dims[i])}),
+                         a.vCache));
+            Value stores = arith::AndIOp::create(d.b, d.loc, valid[i],
+                                                 d.eq(warp, d.idx(0)));
+            d.when(stores, [&] {
+              d.store(newKeys[i], a.kCache, {b, head, pos, dims[i]});
+              d.store(newValues[i], a.vCache, {b, head, pos, dims[i]});
+            });
+          }
+        }
+        // A round's entries from j: loaded together (clamped to the last),
+        // or, with the token appended here, the older ones from the cache
+        // (`loaded`: loaded before the wait) and the others the token's.
+        auto roundEntries = [&](Emitter &le, Value j, SmallVector<Value> &keys,
+                                SmallVector<Value> &values,
+                                const Round *loaded = nullptr) {
+          if (!appendsToken) {
+            for (int64_t u = 0; u < kAttentionEntries; ++u)
+              loadEntry(le, le.min(entryOf(le, j, u), lastEntry), keys, values);
+            return;
+          }
+          for (int64_t u = 0; u < kAttentionEntries; ++u) {
+            SmallVector<Value> oldKeys, oldValues;
+            if (!loaded) {
+              loadEntry(le, le.min(entryOf(le, j, u), lastOld), oldKeys,
+                        oldValues);
+            } else {
+              oldKeys.assign(loaded->keys.begin() + u * perLane,
+                             loaded->keys.begin() + (u + 1) * perLane);
+              oldValues.assign(loaded->values.begin() + u * perLane,
+                               loaded->values.begin() + (u + 1) * perLane);
+            }
+            Value older = le.lt(entryOf(le, j, u), pos);
+            for (int64_t i = 0; i < perLane; ++i)
+              keys.push_back(arith::SelectOp::create(le.b, le.loc, older,
+                                                     oldKeys[i], newKeys[i]));
+            for (int64_t i = 0; i < perLane; ++i)
+              values.push_back(arith::SelectOp::create(
+                  le.b, le.loc, older, oldValues[i], newValues[i]));
+          }
+        };
         // Online softmax over the entries, kAttentionEntries per warp and
-        // iteration: j + u * kAttentionWarps for u < kAttentionEntries, from
-        // j = warp (their cache loads and warp sums are independent, so one
-        // memory latency per iteration rather than per entry). Entries past
-        // the last read it and count for nothing (score -inf); the first is
-        // always an entry, so the running maximum is finite.
+        // round (their cache loads and warp sums are independent, so one
+        // memory latency per round rather than per entry): the running
+        // maximum, the sum of exponentials and this lane's accumulators
+        // after the round from j whose entries' elements are `keys` and
+        // `values`. Entries past the last count for nothing (score -inf);
+        // the first is always an entry, so the running maximum is finite.
+        auto round = [&](Emitter &le, Value j, ValueRange st,
+                         ArrayRef<Value> keys, ArrayRef<Value> values) {
+          SmallVector<Value> scores;
+          for (int64_t u = 0; u < kAttentionEntries; ++u) {
+            Value s = le.f32(0.0);
+            for (int64_t i = 0; i < perLane; ++i)
+              s = le.fadd(s, le.fmul(q[i], keys[u * perLane + i]));
+            scores.push_back(s);
+          }
+          Value m = st[0];
+          for (int64_t u = 0; u < kAttentionEntries; ++u) {
+            Value s = le.warpSum(scores[u]);
+            if (u > 0)
+              s = arith::SelectOp::create(
+                  le.b, le.loc, le.lt(entryOf(le, j, u), entries), s,
+                  le.f32(-std::numeric_limits<float>::infinity()));
+            scores[u] = s;
+            m = le.fmax(m, s);
+          }
+          Value corr = le.exp(arith::SubFOp::create(le.b, le.loc, st[0], m));
+          SmallVector<Value> next = {m, le.fmul(st[1], corr)};
+          for (int64_t i = 0; i < perLane; ++i)
+            next.push_back(le.fmul(st[2 + i], corr));
+          for (int64_t u = 0; u < kAttentionEntries; ++u) {
+            Value p = le.exp(arith::SubFOp::create(le.b, le.loc, scores[u], m));
+            next[1] = le.fadd(next[1], p);
+            for (int64_t i = 0; i < perLane; ++i)
+              next[2 + i] =
+                  le.fadd(next[2 + i], le.fmul(p, values[u * perLane + i]));
+          }
+          return next;
+        };
         SmallVector<Value> init = {
             d.f32(-std::numeric_limits<float>::infinity()), d.f32(0.0)};
         for (int64_t i = 0; i < perLane; ++i)
           init.push_back(d.f32(0.0));
-        Value lastEntry = d.sub(entries, d.idx(1));
+        // The rounds of early loads, each where the warp has entries left;
+        // then the loop over the others.
+        for (int64_t r = 0, n = earlyRounds.size(); r < n; ++r) {
+          const Round &loaded = earlyRounds[r];
+          Value j = roundFrom(d, r);
+          scf::IfOp done = ifValues(
+              d, d.lt(j, entries), init.size(),
+              [&](Emitter &re) {
+                SmallVector<Value> keys, values;
+                roundEntries(re, j, keys, values, &loaded);
+                return round(re, j, init, keys, values);
+              },
+              [&](Emitter &) { return init; });
+          init.assign(done.getResults().begin(), done.getResults().end());
+        }
         auto loop = scf::ForOp::create(
-            d.b, d.loc, warp, entries,
-            d.idx(kAttentionWarps * kAttentionEntries), init,
+            d.b, d.loc, roundFrom(d, earlyRounds.size()), entries,
+            d.idx(roundStep), init,
             [&](OpBuilder &lb, Location l, Value j, ValueRange st) {
               Emitter le{lb, l};
-              SmallVector<Value> at, scores, values;
-              // The entries' keys and values loaded together: one memory
-              // latency per iteration, not one before the scores and one
-              // after them.
-              for (int64_t u = 0; u < kAttentionEntries; ++u) {
-                Value ju = le.add(j, le.idx(u * kAttentionWarps));
-                at.push_back(le.min(ju, lastEntry));
-                Value s = le.f32(0.0);
-                for (int64_t i = 0; i < perLane; ++i)
-                  s = le.fadd(
-                      s, le.fmul(q[i], le.load(a.kCache,
-                                               {b, kvHead, at[u], dims[i]})));
-                scores.push_back(s);
-                for (int64_t i = 0; i < perLane; ++i)
-                  values.push_back(
-                      le.load(a.vCache, {b, kvHead, at[u], dims[i]}));
-              }
-              Value m = st[0];
-              for (int64_t u = 0; u < kAttentionEntries; ++u) {
-                Value s = le.warpSum(scores[u]);
-                if (u > 0)
-                  s = arith::SelectOp::create(
-                      lb, l,
-                      le.lt(le.add(j, le.idx(u * kAttentionWarps)), entries), s,
-                      le.f32(-std::numeric_limits<float>::infinity()));
-                scores[u] = s;
-                m = le.fmax(m, s);
-              }
-              Value corr = le.exp(arith::SubFOp::create(lb, l, st[0], m));
-              SmallVector<Value> next = {m, le.fmul(st[1], corr)};
-              for (int64_t i = 0; i < perLane; ++i)
-                next.push_back(le.fmul(st[2 + i], corr));
-              for (int64_t u = 0; u < kAttentionEntries; ++u) {
-                Value p = le.exp(arith::SubFOp::create(lb, l, scores[u], m));
-                next[1] = le.fadd(next[1], p);
-                for (int64_t i = 0; i < perLane; ++i)
-                  next[2 + i] =
-                      le.fadd(next[2 + i], le.fmul(p, values[u * perLane + i]));
-              }
-              scf::YieldOp::create(lb, l, next);
+              SmallVector<Value> keys, values;
+              roundEntries(le, j, keys, values);
+              scf::YieldOp::create(lb, l, round(le, j, st, keys, values));
             });
         Value accs = workgroupArray(d, kAttentionWarps * a.hd);
         Value stats = workgroupArray(d, 2 * kAttentionWarps);

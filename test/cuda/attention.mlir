@@ -1,8 +1,8 @@
 // attention on the CUDA target. As many kv heads as query heads: with one
-// token per row (decode) one kernel, attention_step, whose block first
-// writes its own head's rotated k and its v of the token into the caches,
-// then waits at a barrier and attends over the cache entries, the new one
-// included; with several tokens per row the append kernel, then the
+// token per row (decode) one kernel, attention_step, whose block writes
+// its own head's rotated k and its v of the token into the caches and
+// attends over the cache entries, the new one included (from its lanes'
+// own elements of it); with several tokens per row the append kernel, then the
 // attention kernel (a block would read entries other blocks write). Kv
 // heads shared by query heads: always the two kernels.
 // RUN: zamba2-opt %s --zamba2-lower-to-linalg=target=cuda --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" -split-input-file | FileCheck %s
@@ -14,18 +14,33 @@
 // CHECK-NEXT: %c2 = arith.constant 2 : index
 // CHECK-NEXT: %[[ONE:.*]] = arith.cmpi ult, %[[SEQ]], %c2
 // CHECK-NEXT: scf.if %[[ONE]] {
-// The query rotated (its loads of q, %arg0, and cos) before the append and
-// its barrier; in the loop over the entries, each entry's key and value
-// loaded before the first warp sum.
+// Before the dependent-launch wait (zamba2.before_wait: the wait goes after
+// the last such op): the position, the rotary angles of the lane's query
+// elements, and the first round's entries older than the token (only this
+// block writes its head's cache). Then the query rotated (its loads of q,
+// %arg0) and the token's key (%arg1) with the same angles, appended by the
+// first warp at the position; no barrier (no warp reads the token's entry
+// from the cache); the first round, where the warp has entries, from the
+// early loads (no load); in the loop over the later rounds, each entry's
+// key and value loaded before the first warp sum.
 // CHECK: gpu.launch {{.*}} module(@attention_step) function(@attention_step)
+// CHECK: memref.load %{{.*}} {zamba2.before_wait} : memref<?xi64>
+// CHECK: math.cos
+// CHECK: arith.truncf {{.*}} {zamba2.before_wait}
+// CHECK-NOT: math.cos
+// CHECK: memref.load %[[KC]]{{.*}} {zamba2.before_wait}
+// CHECK-NEXT: memref.load %[[VC]]{{.*}} {zamba2.before_wait}
+// CHECK-COUNT-3: memref.load %[[VC]]{{.*}} {zamba2.before_wait}
+// CHECK-NOT: zamba2.before_wait
 // CHECK: memref.load %arg0
-// CHECK: math.cos
-// CHECK: scf.for
-// CHECK: math.cos
+// CHECK: memref.load %arg1
 // CHECK: memref.store %{{.*}}, %[[KC]][%{{.*}}, %arg6, %[[POS:.*]], %{{.*}}]
-// CHECK: memref.store %{{.*}}, %[[VC]][%{{.*}}, %arg6, %[[POS]], %{{.*}}]
-// CHECK: gpu.barrier
-// CHECK-NOT: memref.load %arg0
+// CHECK-NEXT: memref.store %{{.*}}, %[[VC]][%{{.*}}, %arg6, %[[POS]], %{{.*}}]
+// CHECK-NOT: gpu.barrier
+// CHECK: scf.if %{{.*}} -> (f32, f32, f32)
+// CHECK-NOT: memref.load
+// CHECK: gpu.shuffle
+// CHECK-NOT: memref.load
 // CHECK: scf.for
 // CHECK: memref.load %[[KC]]
 // CHECK: memref.load %[[VC]]
