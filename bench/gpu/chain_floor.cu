@@ -36,13 +36,9 @@
 // GPU machine (a driver is enough: the CUDA runtime is linked statically):
 //   nvcc -O3 -arch=sm_90 -o chain_floor bench/gpu/chain_floor.cu
 //   ./chain_floor [--gbps 3350]
-#include <cuda_runtime.h>
+#include "graph_timing.cuh"
 
-#include <algorithm>
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
-#include <vector>
 
 namespace {
 
@@ -50,16 +46,6 @@ constexpr int kChain = 200;
 constexpr int kReplays = 15;
 constexpr int kRow = 2048;
 constexpr size_t kWeightBytes = size_t(2) << 30; // 2 GiB: not L2-resident
-
-#define CHECK(call)                                                            \
-  do {                                                                         \
-    cudaError_t err = (call);                                                  \
-    if (err != cudaSuccess) {                                                  \
-      std::fprintf(stderr, "chain_floor: %s: %s\n", #call,                     \
-                   cudaGetErrorString(err));                                   \
-      std::exit(1);                                                            \
-    }                                                                          \
-  } while (0)
 
 /// How a kernel asks L2 for a later launch's weights (`ahead`), so that
 /// the launch finds them there: each block its share, before its own
@@ -224,61 +210,34 @@ struct Config {
 // per kernel over kReplays replays.
 double timeChain(const Config &c, bool dependent, float *buf[2],
                  const uint4 *weights) {
-  cudaStream_t stream;
-  CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
   size_t perLaunch = size_t(c.blocks) * c.threads * c.words; // uint4s
   size_t slots = perLaunch && !c.resident ? (kWeightBytes / 16) / perLaunch : 1;
-  cudaGraph_t graph;
-  CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeGlobal));
-  for (int i = 0; i < kChain; ++i) {
-    cudaLaunchConfig_t config = {};
-    config.gridDim = dim3(c.blocks);
-    config.blockDim = dim3(c.threads);
-    config.stream = stream;
-    cudaLaunchAttribute attr;
-    attr.id = cudaLaunchAttributeProgrammaticStreamSerialization;
-    attr.val.programmaticStreamSerializationAllowed = 1;
-    config.attrs = &attr;
-    config.numAttrs = dependent ? 1 : 0;
-    const uint4 *w = weights + (i % slots) * perLaunch;
-    const uint4 *ahead =
-        c.ahead ? weights + ((i + c.ahead) % slots) * perLaunch : nullptr;
-    const float *in = buf[i % 2];
-    float *out = buf[(i + 1) % 2];
-    if (c.staging >= 0) {
-      config.dynamicSmemBytes = size_t(c.threads) * c.words * 16;
-      CHECK(cudaLaunchKernelEx(&config, stagedKernel, in, out, w, c.words,
-                               c.row, c.staging, int(c.early)));
-    } else {
-      CHECK(cudaLaunchKernelEx(&config, chainKernel, in, out, w, c.words, c.row,
-                               ahead, c.how, int(c.early)));
+  return medianReplayMs(kReplays, kChain, [&](cudaStream_t stream) {
+    for (int i = 0; i < kChain; ++i) {
+      cudaLaunchConfig_t config = {};
+      config.gridDim = dim3(c.blocks);
+      config.blockDim = dim3(c.threads);
+      config.stream = stream;
+      cudaLaunchAttribute attr;
+      attr.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+      attr.val.programmaticStreamSerializationAllowed = 1;
+      config.attrs = &attr;
+      config.numAttrs = dependent ? 1 : 0;
+      const uint4 *w = weights + (i % slots) * perLaunch;
+      const uint4 *ahead =
+          c.ahead ? weights + ((i + c.ahead) % slots) * perLaunch : nullptr;
+      const float *in = buf[i % 2];
+      float *out = buf[(i + 1) % 2];
+      if (c.staging >= 0) {
+        config.dynamicSmemBytes = size_t(c.threads) * c.words * 16;
+        CHECK(cudaLaunchKernelEx(&config, stagedKernel, in, out, w, c.words,
+                                 c.row, c.staging, int(c.early)));
+      } else {
+        CHECK(cudaLaunchKernelEx(&config, chainKernel, in, out, w, c.words,
+                                 c.row, ahead, c.how, int(c.early)));
+      }
     }
-  }
-  CHECK(cudaStreamEndCapture(stream, &graph));
-  cudaGraphExec_t exec;
-  CHECK(cudaGraphInstantiate(&exec, graph, 0));
-  cudaEvent_t start, stop;
-  CHECK(cudaEventCreate(&start));
-  CHECK(cudaEventCreate(&stop));
-  CHECK(cudaGraphLaunch(exec, stream)); // warm-up
-  CHECK(cudaGraphLaunch(exec, stream));
-  std::vector<float> ms;
-  for (int r = 0; r < kReplays; ++r) {
-    CHECK(cudaEventRecord(start, stream));
-    CHECK(cudaGraphLaunch(exec, stream));
-    CHECK(cudaEventRecord(stop, stream));
-    CHECK(cudaEventSynchronize(stop));
-    float t;
-    CHECK(cudaEventElapsedTime(&t, start, stop));
-    ms.push_back(t / kChain);
-  }
-  std::sort(ms.begin(), ms.end());
-  CHECK(cudaGraphExecDestroy(exec));
-  CHECK(cudaGraphDestroy(graph));
-  CHECK(cudaEventDestroy(start));
-  CHECK(cudaEventDestroy(stop));
-  CHECK(cudaStreamDestroy(stream));
-  return ms[ms.size() / 2];
+  });
 }
 
 } // namespace

@@ -29,12 +29,7 @@
 // Prints the cost per layer (replay time over the layers, median of the
 // replays) of each structure. Build where nvcc is (bench/gpu/scan_fusion.sh
 // OUT), run on the GPU machine: OUT/scan_fusion
-#include <cuda_runtime.h>
-
-#include <algorithm>
-#include <cstdio>
-#include <cstdlib>
-#include <vector>
+#include "graph_timing.cuh"
 
 namespace {
 
@@ -48,16 +43,6 @@ constexpr int kInWords = 4;  // 16-byte words a lane: 2 rows of 2048 int4
 constexpr int kOutWords = 2; // half a row of 4096 int4
 constexpr int kOutBlocks = 256, kOutThreads = 512;
 constexpr int kScanBlocks = kHeads * kHeadDim / 8, kThreads = 128;
-
-#define CHECK(call)                                                            \
-  do {                                                                         \
-    cudaError_t err = (call);                                                  \
-    if (err != cudaSuccess) {                                                  \
-      std::fprintf(stderr, "scan_fusion: %s: %s\n", #call,                     \
-                   cudaGetErrorString(err));                                   \
-      std::exit(1);                                                            \
-    }                                                                          \
-  } while (0)
 
 /// One layer's buffers. Residual rows alternate between layers.
 struct Layer {
@@ -275,47 +260,20 @@ void launch(cudaStream_t stream, void (*kernel)(Layer), int blocks, int threads,
 /// The median ms per layer of a graph of kLayers layers of `structure`.
 double timeLayers(Structure structure, const std::vector<Layer> &layers,
                   unsigned *counters) {
-  cudaStream_t stream;
-  CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
-  cudaGraph_t graph;
-  CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeGlobal));
-  if (structure == kFused)
-    CHECK(cudaMemsetAsync(counters, 0, kLayers * sizeof(unsigned), stream));
-  for (const Layer &l : layers) {
-    if (structure == kFused) {
-      launch(stream, inProjScan, kInProjBlocks, kThreads, l);
-    } else {
-      launch(stream, inProj, kInProjBlocks, kThreads, l);
-      if (structure == kThree)
-        launch(stream, scan, kScanBlocks, kThreads, l);
+  return medianReplayMs(kReplays, kLayers, [&](cudaStream_t stream) {
+    if (structure == kFused)
+      CHECK(cudaMemsetAsync(counters, 0, kLayers * sizeof(unsigned), stream));
+    for (const Layer &l : layers) {
+      if (structure == kFused) {
+        launch(stream, inProjScan, kInProjBlocks, kThreads, l);
+      } else {
+        launch(stream, inProj, kInProjBlocks, kThreads, l);
+        if (structure == kThree)
+          launch(stream, scan, kScanBlocks, kThreads, l);
+      }
+      launch(stream, outProj, kOutBlocks, kOutThreads, l);
     }
-    launch(stream, outProj, kOutBlocks, kOutThreads, l);
-  }
-  CHECK(cudaStreamEndCapture(stream, &graph));
-  cudaGraphExec_t exec;
-  CHECK(cudaGraphInstantiate(&exec, graph, 0));
-  cudaEvent_t start, stop;
-  CHECK(cudaEventCreate(&start));
-  CHECK(cudaEventCreate(&stop));
-  CHECK(cudaGraphLaunch(exec, stream)); // warm-up
-  CHECK(cudaGraphLaunch(exec, stream));
-  std::vector<float> ms;
-  for (int r = 0; r < kReplays; ++r) {
-    CHECK(cudaEventRecord(start, stream));
-    CHECK(cudaGraphLaunch(exec, stream));
-    CHECK(cudaEventRecord(stop, stream));
-    CHECK(cudaEventSynchronize(stop));
-    float t;
-    CHECK(cudaEventElapsedTime(&t, start, stop));
-    ms.push_back(t / kLayers);
-  }
-  std::sort(ms.begin(), ms.end());
-  CHECK(cudaGraphExecDestroy(exec));
-  CHECK(cudaGraphDestroy(graph));
-  CHECK(cudaEventDestroy(start));
-  CHECK(cudaEventDestroy(stop));
-  CHECK(cudaStreamDestroy(stream));
-  return ms[ms.size() / 2];
+  });
 }
 
 template <typename T> T *deviceArray(size_t n, int byte) {
