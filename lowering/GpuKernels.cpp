@@ -2289,15 +2289,20 @@ Value positionOf(Emitter &e, Value positions, Value b, bool early = false) {
   return arith::IndexCastOp::create(e.b, e.loc, e.b.getIndexType(), load);
 }
 
-/// Element dd of kv head `head` of token (b, t) into the caches at `slot`:
-/// k rotated by `angle` (dd's at that position), v as it is.
-void appendEntry(Emitter &e, const AttentionKernel &a, Value b, Value t,
-                 Value head, Value dd, Value slot,
-                 std::optional<RotaryAngle> angle) {
-  e.store(rotated(e, a, a.k, b, t, head, dd, angle), a.kCache,
-          {b, head, slot, dd});
-  e.store(e.load(a.v, {b, t, e.add(e.mul(head, e.idx(a.hd)), dd)}), a.vCache,
-          {b, head, slot, dd});
+/// Element dd of kv head `head` of token (b, t)'s cache entry: k rotated
+/// by `angle` (dd's at the token's position), v as it is.
+std::pair<Value, Value> tokenEntry(Emitter &e, const AttentionKernel &a,
+                                   Value b, Value t, Value head, Value dd,
+                                   std::optional<RotaryAngle> angle) {
+  return {rotated(e, a, a.k, b, t, head, dd, angle),
+          e.load(a.v, {b, t, e.add(e.mul(head, e.idx(a.hd)), dd)})};
+}
+
+/// That element into the caches at `slot`.
+void storeEntry(Emitter &e, const AttentionKernel &a, Value b, Value head,
+                Value dd, Value slot, std::pair<Value, Value> entry) {
+  e.store(entry.first, a.kCache, {b, head, slot, dd});
+  e.store(entry.second, a.vCache, {b, head, slot, dd});
 }
 
 void emitCacheAppend(Emitter &e, const AttentionKernel &a) {
@@ -2313,9 +2318,10 @@ void emitCacheAppend(Emitter &e, const AttentionKernel &a) {
              Value token = d.div(id, d.idx(perToken));
              Value t = d.rem(token, seq), b = d.div(token, seq);
              Value slot = d.add(positionOf(d, a.positions, b), t);
-             Value dd = d.rem(col, d.idx(a.hd));
-             appendEntry(d, a, b, t, d.div(col, d.idx(a.hd)), dd, slot,
-                         rotaryAngle(d, a, dd, slot));
+             Value head = d.div(col, d.idx(a.hd)), dd = d.rem(col, d.idx(a.hd));
+             storeEntry(
+                 d, a, b, head, dd, slot,
+                 tokenEntry(d, a, b, t, head, dd, rotaryAngle(d, a, dd, slot)));
            });
          });
 }
@@ -2433,16 +2439,15 @@ void emitAttend(Emitter &e, const AttentionKernel &a, bool appendsToken) {
                        : toF32(d.b, d.loc, convertFloat(d.b, d.loc, v, elem));
           };
           for (int64_t i = 0; i < perLane; ++i) {
-            newKeys.push_back(asCached(
-                rotated(d, a, a.k, b, t, head, dims[i], qAngles[i]), a.kCache));
-            newValues.push_back(
-                asCached(d.load(a.v, {b, t, d.add(d.mul(head, hd), dims[i])}),
-                         a.vCache));
+            auto [key, value] =
+                tokenEntry(d, a, b, t, head, dims[i], qAngles[i]);
+            newKeys.push_back(asCached(key, a.kCache));
+            newValues.push_back(asCached(value, a.vCache));
             Value stores = arith::AndIOp::create(d.b, d.loc, valid[i],
                                                  d.eq(warp, d.idx(0)));
             d.when(stores, [&] {
-              d.store(newKeys[i], a.kCache, {b, head, pos, dims[i]});
-              d.store(newValues[i], a.vCache, {b, head, pos, dims[i]});
+              storeEntry(d, a, b, head, dims[i], pos,
+                         {newKeys[i], newValues[i]});
             });
           }
         }
