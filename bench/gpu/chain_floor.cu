@@ -214,15 +214,9 @@ double timeChain(const Config &c, bool dependent, float *buf[2],
   size_t slots = perLaunch && !c.resident ? (kWeightBytes / 16) / perLaunch : 1;
   return medianReplayMs(kReplays, kChain, [&](cudaStream_t stream) {
     for (int i = 0; i < kChain; ++i) {
-      cudaLaunchConfig_t config = {};
-      config.gridDim = dim3(c.blocks);
-      config.blockDim = dim3(c.threads);
-      config.stream = stream;
       cudaLaunchAttribute attr;
-      attr.id = cudaLaunchAttributeProgrammaticStreamSerialization;
-      attr.val.programmaticStreamSerializationAllowed = 1;
-      config.attrs = &attr;
-      config.numAttrs = dependent ? 1 : 0;
+      cudaLaunchConfig_t config =
+          launchConfig(c.blocks, c.threads, stream, dependent, attr);
       const uint4 *w = weights + (i % slots) * perLaunch;
       const uint4 *ahead =
           c.ahead ? weights + ((i + c.ahead) % slots) * perLaunch : nullptr;

@@ -1,5 +1,6 @@
 // What the CUDA microbenchmarks of bench/gpu share: a check of every CUDA
-// runtime call, and the timing of a captured graph's replays.
+// runtime call, a launch with programmatic dependent launch, and the
+// timing of a captured graph's replays.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -18,6 +19,23 @@
       std::exit(1);                                                            \
     }                                                                          \
   } while (0)
+
+/// A launch of `blocks` blocks of `threads` threads on `stream`, with
+/// programmatic dependent launch when `dependent` (`attr`, which must
+/// outlive the launch, holds its attribute).
+inline cudaLaunchConfig_t launchConfig(int blocks, int threads,
+                                       cudaStream_t stream, bool dependent,
+                                       cudaLaunchAttribute &attr) {
+  cudaLaunchConfig_t config = {};
+  config.gridDim = dim3(blocks);
+  config.blockDim = dim3(threads);
+  config.stream = stream;
+  attr.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr.val.programmaticStreamSerializationAllowed = 1;
+  config.attrs = &attr;
+  config.numAttrs = dependent ? 1 : 0;
+  return config;
+}
 
 /// The graph that `capture` records on a fresh stream, replayed `replays`
 /// times after two warm-up replays: the median ms of a replay over `units`

@@ -245,15 +245,9 @@ enum Structure { kThree, kFused, kNoScan };
 
 void launch(cudaStream_t stream, void (*kernel)(Layer), int blocks, int threads,
             const Layer &l) {
-  cudaLaunchConfig_t config = {};
-  config.gridDim = dim3(blocks);
-  config.blockDim = dim3(threads);
-  config.stream = stream;
   cudaLaunchAttribute attr;
-  attr.id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  attr.val.programmaticStreamSerializationAllowed = 1;
-  config.attrs = &attr;
-  config.numAttrs = 1;
+  cudaLaunchConfig_t config =
+      launchConfig(blocks, threads, stream, /*dependent=*/true, attr);
   CHECK(cudaLaunchKernelEx(&config, kernel, l));
 }
 
