@@ -27,7 +27,7 @@
 // chain without any scan: in_proj and out_proj alone.
 //
 // Prints the cost per layer (replay time over the layers, median of the
-// replays) of each structure. Build where nvcc is (bench/gpu/scan_fusion.sh
+// replays) of each structure. Build where nvcc is (bench/gpu/chain_floor.sh
 // OUT), run on the GPU machine: OUT/scan_fusion
 #include "graph_timing.cuh"
 
