@@ -2,8 +2,9 @@
 //
 // The CUDA pipeline leaves the ops below as zamba2 ops through
 // zamba2-lower-to-linalg (target=cuda); One-Shot Bufferize then calls their
-// BufferizableOpInterface models, which emit a gpu.launch on the buffers
-// (see GpuKernels.cpp for each kernel's design).
+// BufferizableOpInterface models (GpuKernels.cpp), which emit a gpu.launch on
+// the buffers (see GpuLinearKernels.cpp, GpuNormKernels.cpp and
+// GpuSequenceKernels.cpp for each kernel's design).
 //
 //===----------------------------------------------------------------------===//
 #ifndef ZAMBA2_LOWERING_GPUKERNELS_H
@@ -17,7 +18,7 @@ namespace mlir::zamba2 {
 
 /// A unit attribute on the module (set by zamba2-prefetch-weights): the
 /// linear kernels ask L2 for their block's weight rows before they wait for
-/// the kernel before them (prefetchRows in GpuKernels.cpp).
+/// the kernel before them (prefetchRows in GpuLinearKernels.cpp).
 constexpr llvm::StringLiteral kPrefetchWeightsAttr = "zamba2.prefetch_weights";
 /// A unit attribute on an op at the top of a kernel that reads no memory
 /// an earlier kernel writes: zamba2-gpu-dependent-launch puts the kernel's
@@ -68,8 +69,9 @@ constexpr llvm::StringLiteral kLaunchCasesAttr = "zamba2.launch_cases";
 /// Whether `op` is bufferized into a CUDA kernel by the models below.
 bool hasGpuKernel(Operation *op);
 
-/// Attaches the models (linear, lora, lora_linear, rms_norm,
-/// gated_rms_norm, attention) to the zamba2 dialect.
+/// Attaches the models (linear, lora, lora_linear, quant_linear, rms_norm,
+/// gated_rms_norm, attention, causal_conv1d, ssd_scan, ssd_step) to the
+/// zamba2 dialect.
 void registerGpuKernelModels(DialectRegistry &registry);
 
 } // namespace mlir::zamba2

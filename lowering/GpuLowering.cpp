@@ -27,7 +27,7 @@
 //
 // zamba2-prefetch-weights (before bufferization)
 //   - marks the module so that the linear kernels prefetch their weight
-//     rows into L2 before that wait (GpuKernels.cpp).
+//     rows into L2 before that wait (GpuLinearKernels.cpp).
 //
 //===----------------------------------------------------------------------===//
 #include "lowering/GpuKernels.h"
@@ -614,7 +614,7 @@ struct MergeGpuModulesPass
     for (auto &entry : renamed)
       if (StringAttr kept = sameAs.lookup(entry.second))
         entry.second = kept;
-    // Workgroup-memory globals (lowering/GpuKernels.cpp) exist for the
+    // Workgroup-memory globals (lowering/GpuKernelEmitter.cpp) exist for the
     // kernels only; their host copies are unused and host code cannot
     // declare them.
     for (auto global :

@@ -1,4 +1,4 @@
-// The CUDA kernels of lowering/GpuKernels.cpp: zamba2-lower-to-linalg with
+// The CUDA kernels of lowering/Gpu*Kernels.cpp: zamba2-lower-to-linalg with
 // target=cuda leaves linear, rms_norm, causal_conv1d and ssd_step alone (the
 // mlp_gate is lowered), and One-Shot Bufferize emits their kernels on the
 // buffers, updating the conv and SSM state in place (no copy of the state).
