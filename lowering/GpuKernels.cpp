@@ -486,12 +486,10 @@ template <typename OpTy> struct ScanModel : KernelModel<ScanModel<OpTy>, OpTy> {
   }
 };
 
-/// gpu.barrier declares no memory effects, which the ownership-based buffer
-/// deallocation refuses ("unknown memory side effects"); it orders the
-/// block's reads and writes of workgroup memory, so say that.
-/// Memory effects for ops that declare none, which the buffer
-/// deallocation refuses: a barrier orders the block's reads and writes, and
-/// a bulk prefetch must be neither dropped (it has no results) nor moved
+/// Memory effects for ops that declare none, which the ownership-based
+/// buffer deallocation refuses ("unknown memory side effects"): a barrier
+/// orders the block's reads and writes of workgroup memory, and a bulk
+/// prefetch must be neither dropped (it has no results) nor moved
 /// (prefetchRows places it before the kernel's wait): both read and write.
 template <typename OpTy>
 struct ReadWriteEffects
