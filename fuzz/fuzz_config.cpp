@@ -5,6 +5,7 @@
 // can be turned into its expected tensor list and back into config.json.
 //
 //===----------------------------------------------------------------------===//
+#include "fuzz/FuzzChecks.h"
 #include "runtime/Json.h"
 #include "runtime/format/ModelConfig.h"
 
@@ -32,8 +33,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
   ModelConfig cfg;
   if (!parseModelConfig(v, "fuzz.json", cfg, err)) {
-    if (err.empty() || err.find('\n') != std::string::npos)
-      std::abort(); // errors are one non-empty line
+    fuzz::requireOneLineError(err);
     return 0;
   }
   (void)expectedShapes(cfg);

@@ -5,6 +5,7 @@
 // non-empty line of error.
 //
 //===----------------------------------------------------------------------===//
+#include "fuzz/FuzzChecks.h"
 #include "runtime/Json.h"
 #include "runtime/engine/Manifest.h"
 
@@ -20,8 +21,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     return 0; // the JSON parser has its own target (fuzz_config.cpp)
   PackageManifest manifest;
   Status status = parseManifest(root, "fuzz/manifest.json", manifest);
-  if (!status.isOk() && (status.message().empty() ||
-                         status.message().find('\n') != std::string::npos))
-    std::abort();
+  if (!status.isOk())
+    fuzz::requireOneLineError(status.message());
   return 0;
 }
