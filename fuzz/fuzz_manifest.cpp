@@ -9,8 +9,6 @@
 #include "runtime/Json.h"
 #include "runtime/engine/Manifest.h"
 
-#include <cstdlib>
-
 using namespace zamba2;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
