@@ -7,6 +7,8 @@
 //===----------------------------------------------------------------------===//
 #include "dialect/Zamba2Ops.h"
 
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/OpImplementation.h"
@@ -790,4 +792,187 @@ LogicalResult QuantLinearOp::verify() {
   if (failed(verifyConvEpilogue(*this)))
     return failure();
   return verifyBase(*this, getBase(), getResult());
+}
+
+//===----------------------------------------------------------------------===//
+// in_proj_scan
+//===----------------------------------------------------------------------===//
+
+/// Whether dim `i` of `slice` takes its source's whole size: the same
+/// static size, or `tensor.dim` at `i` of the source or of a tensor the
+/// source is a slice of (which such slices keep whole: folds move the dim
+/// there).
+static bool fullSize(tensor::ExtractSliceOp slice, int64_t i) {
+  OpFoldResult size = slice.getMixedSizes()[i];
+  int64_t sourceSize = slice.getSourceType().getDimSize(i);
+  if (std::optional<int64_t> n = getConstantIntValue(size))
+    return !ShapedType::isDynamic(sourceSize) && *n == sourceSize;
+  auto dim = dyn_cast_or_null<tensor::DimOp>(cast<Value>(size).getDefiningOp());
+  std::optional<int64_t> index = dim ? dim.getConstantIndex() : std::nullopt;
+  if (!index || *index != i)
+    return false;
+  for (Value source = slice.getSource(); source;) {
+    if (dim.getSource() == source)
+      return true;
+    auto outer = source.getDefiningOp<tensor::ExtractSliceOp>();
+    source = outer ? outer.getSource() : Value();
+  }
+  return false;
+}
+
+std::optional<int64_t> mlir::zamba2::channelOffsetIn(Value piece, Value whole) {
+  int64_t offset = 0;
+  while (piece != whole) {
+    Operation *def = piece.getDefiningOp();
+    if (auto split = dyn_cast_or_null<SplitOp>(def)) {
+      ArrayRef<int64_t> sizes = split.getSizes();
+      for (unsigned i = 0; i < cast<OpResult>(piece).getResultNumber(); ++i)
+        offset += sizes[i];
+      piece = split.getInput();
+      continue;
+    }
+    auto slice = dyn_cast_or_null<tensor::ExtractSliceOp>(def);
+    if (!slice || !slice.hasUnitStride())
+      return std::nullopt;
+    RankedTensorType source = slice.getSourceType();
+    int64_t rank = source.getRank();
+    if (slice.getResultType().getRank() != rank)
+      return std::nullopt;
+    for (int64_t i = 0; i + 1 < rank; ++i) {
+      std::optional<int64_t> at =
+          getConstantIntValue(slice.getMixedOffsets()[i]);
+      if (!at || *at != 0 || !fullSize(slice, i))
+        return std::nullopt;
+    }
+    std::optional<int64_t> at =
+        getConstantIntValue(slice.getMixedOffsets()[rank - 1]);
+    if (!at)
+      return std::nullopt;
+    offset += *at;
+    piece = slice.getSource();
+  }
+  return offset;
+}
+
+std::optional<ScanFoldLayout> mlir::zamba2::scanFoldLayout(Operation *product,
+                                                           SSDStepOp scan,
+                                                           std::string &why) {
+  Value result = product->getResult(0);
+  auto lastDim = [](Value v) {
+    return cast<RankedTensorType>(v.getType()).getShape().back();
+  };
+  ScanFoldLayout l{};
+  l.inner = lastDim(scan.getX());
+  l.heads = lastDim(scan.getDt());
+  l.groups = scan.getGroups();
+  l.stateSize = lastDim(scan.getB()) / l.groups;
+  int64_t channels = lastDim(result);
+  if (ShapedType::isDynamic(channels) || ShapedType::isDynamic(l.inner) ||
+      channels != 2 * l.inner + l.sideChannels()) {
+    why = "the product's channels are not I + I + 2 G N + nh";
+    return std::nullopt;
+  }
+  std::optional<int64_t> x = channelOffsetIn(scan.getX(), result),
+                         dt = channelOffsetIn(scan.getDt(), result),
+                         b = channelOffsetIn(scan.getB(), result),
+                         c = channelOffsetIn(scan.getC(), result);
+  if (!x || !dt || !b || !c) {
+    why = "x, dt, b and c must be pieces of the product";
+    return std::nullopt;
+  }
+  l.x = *x;
+  l.dt = *dt;
+  l.b = *b;
+  l.c = *c;
+  int64_t bc = l.groups * l.stateSize;
+  l.side = std::min({l.b, l.c, l.dt});
+  // b, c and dt tile [side, side + 2 G N + nh) exactly.
+  int64_t end = l.side + l.sideChannels();
+  auto inside = [&](int64_t at, int64_t n) {
+    return at >= l.side && at + n <= end;
+  };
+  bool disjoint = (l.b + bc <= l.c || l.c + bc <= l.b) &&
+                  (l.b + bc <= l.dt || l.dt + l.heads <= l.b) &&
+                  (l.c + bc <= l.dt || l.dt + l.heads <= l.c);
+  if (!inside(l.b, bc) || !inside(l.c, bc) || !inside(l.dt, l.heads) ||
+      !disjoint) {
+    why = "b, c and dt must lie together, apart from x";
+    return std::nullopt;
+  }
+  // The other I channels are what x and the side range leave, if that is
+  // one range: it starts at 0, after x or after the side range.
+  auto apart = [](int64_t a, int64_t n, int64_t b, int64_t m) {
+    return a + n <= b || b + m <= a;
+  };
+  l.other = -1;
+  if (apart(l.x, l.inner, l.side, l.sideChannels()))
+    for (int64_t start : {int64_t(0), l.x + l.inner, end})
+      if (start + l.inner <= channels && apart(start, l.inner, l.x, l.inner) &&
+          apart(start, l.inner, l.side, l.sideChannels())) {
+        l.other = start;
+        break;
+      }
+  if (l.other < 0) {
+    why = "x and the other I channels must each be contiguous, apart from "
+          "b, c and dt";
+    return std::nullopt;
+  }
+  if (Value gate = scan.getGate()) {
+    std::optional<int64_t> g = channelOffsetIn(gate, result);
+    if (!g || *g != l.other) {
+      why = "the gate must be the product's other I channels";
+      return std::nullopt;
+    }
+  }
+  return l;
+}
+
+Operation *InProjScanOp::getProduct() {
+  for (Operation &op : getBody().front())
+    if (isa<LinearOp, QuantLinearOp>(op))
+      return &op;
+  return nullptr;
+}
+
+SSDStepOp InProjScanOp::getScan() {
+  for (Operation &op : getBody().front())
+    if (auto scan = dyn_cast<SSDStepOp>(op))
+      return scan;
+  return {};
+}
+
+LogicalResult InProjScanOp::verifyRegions() {
+  Block &body = getBody().front();
+  if (body.getNumArguments() != getInputs().size() ||
+      TypeRange(body.getArgumentTypes()) != getInputs().getTypes())
+    return emitOpError("body arguments must match the operands");
+  auto yield = dyn_cast<YieldOp>(body.getTerminator());
+  if (!yield || yield.getValues().getTypes() != getOutputs().getTypes())
+    return emitOpError("body must end with zamba2.yield of the result types");
+  unsigned products = 0, scans = 0;
+  for (Operation &op : body.without_terminator()) {
+    if (isa<LinearOp, QuantLinearOp>(op))
+      ++products;
+    else if (isa<SSDStepOp>(op))
+      ++scans;
+    else if (!isMemoryEffectFree(&op))
+      return emitOpError() << "body holds only the product, its pieces, the "
+                              "ssd_step and side-effect-free ops, found "
+                           << op.getName();
+  }
+  if (products != 1 || scans != 1)
+    return emitOpError() << "body must hold one linear or quant_linear and "
+                            "one ssd_step, found "
+                         << products << " and " << scans;
+  Operation *product = getProduct();
+  if (!getConvEpilogue(product))
+    return emitOpError("the product must have a convolution epilogue "
+                       "(zamba2-fuse-conv)");
+  if (auto quant = dyn_cast<QuantLinearOp>(product);
+      quant && quant.getAdapterInput())
+    return emitOpError("the product must have no adapter");
+  std::string why;
+  if (!scanFoldLayout(product, getScan(), why))
+    return emitOpError() << "the ssd_step's pieces: " << why;
+  return success();
 }

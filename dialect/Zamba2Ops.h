@@ -66,6 +66,31 @@ std::optional<ConvEpilogue> getConvEpilogue(Operation *op);
 Operation *cloneWithConvEpilogue(RewriterBase &rewriter, Operation *op,
                                  const ConvEpilogue &conv);
 
+/// The first channel (last dim) of `whole` that `piece` starts at, when
+/// `piece` is `whole` or a piece of it through `zamba2.split` results or
+/// `tensor.extract_slice`s of unit strides whose leading offsets are 0 and
+/// sizes full (what zamba2-lower-to-linalg makes of a split); nullopt
+/// otherwise.
+std::optional<int64_t> channelOffsetIn(Value piece, Value whole);
+
+/// Where the pieces an ssd_step reads lie in the output channels of the
+/// in_proj that makes them (zamba2-fuse-scan): x [x, x + I), the other I
+/// channels [other, other + I) (Mamba2's z: the gate, whether the scan or
+/// the out_proj's norm applies it), and b, c, dt together in
+/// [side, side + 2 G N + nh), each at its own offset.
+struct ScanFoldLayout {
+  int64_t x, other, side, b, c, dt;
+  int64_t inner, heads, groups, stateSize;
+  int64_t sideChannels() const { return 2 * groups * stateSize + heads; }
+};
+
+/// The layout of `scan`'s pieces in `product`'s result (a linear op's,
+/// whose last dim must be I + I + 2 G N + nh); nullopt, with `why` set,
+/// when they are not pieces of it, overlap, leave the other I channels
+/// apart, or a gate is not those channels.
+std::optional<ScanFoldLayout> scanFoldLayout(Operation *product, SSDStepOp scan,
+                                             std::string &why);
+
 } // namespace mlir::zamba2
 
 #endif // ZAMBA2_DIALECT_ZAMBA2OPS_H

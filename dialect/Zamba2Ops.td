@@ -441,4 +441,51 @@ def Zamba2_QuantLinearOp : Zamba2_Op<"quant_linear",
   let hasVerifier = 1;
 }
 
+//===----------------------------------------------------------------------===//
+// The Mamba2 in_proj and scan of a decode step in one kernel (zamba2-fuse-scan)
+//===----------------------------------------------------------------------===//
+
+def Zamba2_InProjScanOp : Zamba2_Op<"in_proj_scan", [Pure, IsolatedFromAbove]> {
+  let summary = "a Mamba2 in_proj and the ssd_step of its pieces, as one kernel";
+  let description = [{
+    Groups a Mamba2 layer's in_proj (a `linear` or `quant_linear` without an
+    adapter, with the convolution epilogue of zamba2-fuse-conv), the splits
+    of its result, and the `ssd_step` whose x, dt, b, c (and gate) are pieces
+    of that result, so that a lowering can compute them together: the body
+    is those ops on the block's arguments (the values they use from outside,
+    which are the op's operands), ended by `zamba2.yield` of the values used
+    outside. The body's ops are the ops the pass moved: inlining the body
+    gives the computation before the fold, and that is what the CPU lowering
+    does. The CUDA lowering runs it at one token row (decode at batch 1) as
+    one kernel: the blocks of the in_proj that compute b, c and dt signal
+    when they are done, and each block that computes the x and z channels of
+    some rows of a head then runs those rows' scan itself; with several rows,
+    the in_proj's kernel, then the scan's.
+    The verifier checks that structure: one product with a convolution
+    epilogue and no adapter, one `ssd_step`, otherwise only side-effect-free
+    ops (the splits, or what zamba2-lower-to-linalg makes of them), and that
+    x, dt, b, c and the gate lie in the product's channels as
+    `scanFoldLayout` requires.
+  }];
+  let arguments = (ins Variadic<AnyType>:$inputs);
+  let results = (outs Variadic<AnyType>:$outputs);
+  let regions = (region SizedRegion<1>:$body);
+  let assemblyFormat = [{
+    `(` $inputs `)` attr-dict `:` functional-type($inputs, $outputs) $body
+  }];
+  let hasRegionVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The body's product (linear or quant_linear) and ssd_step.
+    Operation *getProduct();
+    SSDStepOp getScan();
+  }];
+}
+
+def Zamba2_YieldOp : Zamba2_Op<"yield",
+    [Pure, Terminator, HasParent<"InProjScanOp">]> {
+  let summary = "the values an in_proj_scan's body gives to its results";
+  let arguments = (ins Variadic<AnyType>:$values);
+  let assemblyFormat = "($values^ `:` type($values))? attr-dict";
+}
+
 #endif // ZAMBA2_OPS_TD

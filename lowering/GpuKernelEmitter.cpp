@@ -80,6 +80,9 @@ Value gpukernels::workgroupArray(Emitter &e, int64_t n, Type element) {
       {n}, element, MemRefLayoutAttrInterface(),
       gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup));
   std::string name = "zamba2_workgroup_f32x" + std::to_string(n);
+  if (auto integer = dyn_cast<IntegerType>(element))
+    name = "zamba2_workgroup_i" + std::to_string(integer.getWidth()) + "x" +
+           std::to_string(n);
   if (auto vec = dyn_cast<VectorType>(element))
     name = "zamba2_workgroup_" + std::to_string(vec.getNumElements()) + "f32x" +
            std::to_string(n);

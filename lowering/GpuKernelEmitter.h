@@ -276,6 +276,8 @@ struct ConvEpilogueBuffers {
   bool silu;
 };
 
+struct ScanFold;
+
 /// out[m, n] = sum_k x[m, k] w[n, k] (+ the LoRA product) (+ bias[n])
 /// (+ base[m, n]) for the rows m of out's leading dims.
 struct LinearKernel {
@@ -292,6 +294,8 @@ struct LinearKernel {
   /// A convolution epilogue (out's rows are one token each); the one-row
   /// kernel only (emitLinear gives several rows the convolution's kernel).
   const ConvEpilogueBuffers *conv = nullptr;
+  /// The Mamba scan folded into the one-row kernel (zamba2-fuse-scan).
+  const ScanFold *scanFold = nullptr;
 };
 
 /// Whether the one-row kernel of `k` can normalise x as it stages it: the
@@ -403,6 +407,37 @@ struct ScanKernel {
 /// nothing. With a gate, the stored y is y * silu(gate) (loaded with x, after
 /// the wait).
 void emitScan(Emitter &e, const ScanKernel &k);
+
+/// What one warp of a scan kernel keeps over the tokens: its head h (of
+/// group g), lane, state columns (`valid` null where every lane's is
+/// real), the places of its rows in x and y (`lives`: the row exists), the
+/// head's -exp(A_log), D and dt bias (f32), and the state's element type.
+struct ScanWarp {
+  Value h, g, lane;
+  SmallVector<Value> columns, valid, xCols, lives;
+  Value a, dd, bias;
+  Type stateType;
+};
+
+/// Token t of batch row b for the warp's rows: y stored (lane 0 of each
+/// live row), the rows' new state returned (row-major, the columns of `s`).
+SmallVector<Value> scanToken(Emitter &te, const ScanKernel &k,
+                             const ScanWarp &w, Value b, Value t, ValueRange s);
+
+/// A scan that reads pieces of a one-row linear kernel's output
+/// (zamba2-fuse-scan): at one token row the linear's kernel runs it, in
+/// blocks of two roles decided by a ticket each block takes at its start
+/// (the first tickets first, so that no block waits for one that has not
+/// started): the first ceil(S / 8) compute the S side channels [side,
+/// side + S) (b, c, dt), then count themselves done; each other one the x
+/// channel and the other (z) channel of 4 rows of one head, one row a warp,
+/// then, once the count is complete, that row's scan. `counters` is two i32,
+/// zero before the kernel: the tickets taken and the side blocks done.
+struct ScanFold {
+  ScanKernel scan;
+  int64_t x, other, side, sideChannels;
+  Value counters;
+};
 
 } // namespace mlir::zamba2::gpukernels
 

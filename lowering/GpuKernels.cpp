@@ -5,7 +5,9 @@
 // ops until One-Shot Bufferize, whose BufferizableOpInterface models below
 // emit a gpu.launch on their buffers. The kernels themselves, each file with
 // its kernels' design:
-//   GpuLinearKernels.cpp   -- linear, lora, lora_linear, quant_linear (GEMVs)
+//   GpuLinearKernels.cpp   -- linear, lora, lora_linear, quant_linear (GEMVs;
+//                             the one-row in_proj of an in_proj_scan runs
+//                             its scan too)
 //   GpuNormKernels.cpp     -- rms_norm, gated_rms_norm, and the linear ops'
 //                             norm prologue on x staged in workgroup memory
 //   GpuSequenceKernels.cpp -- attention, causal_conv1d, ssd_scan, ssd_step
@@ -22,6 +24,7 @@
 
 #include "mlir/Dialect/Bufferization/IR/BufferizableOpInterface.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
@@ -316,6 +319,13 @@ struct QuantLinearModel : KernelModel<QuantLinearModel, QuantLinearOp> {
   }
   static LogicalResult emit(Emitter &e, QuantLinearOp q, ArrayRef<Value> buf,
                             Value out, const BufferizationOptions &options) {
+    return emitWith(e, q, buf, out, options, nullptr);
+  }
+  /// emit, with the scan `fold` folded into the one-row kernel (null: none).
+  static LogicalResult emitWith(Emitter &e, QuantLinearOp q,
+                                ArrayRef<Value> buf, Value out,
+                                const BufferizationOptions &options,
+                                const ScanFold *fold) {
     FailureOr<std::optional<NormedInput>> normed =
         normedInputOf(e, q, buf, options);
     if (failed(normed))
@@ -333,6 +343,7 @@ struct QuantLinearModel : KernelModel<QuantLinearModel, QuantLinearOp> {
         convEpilogueOf(q, buf, kFirstConvOperand);
     if (conv)
       k.conv = &*conv;
+    k.scanFold = fold;
     emitLinearOp(e, k, *normed);
     return success();
   }
@@ -456,6 +467,11 @@ template <typename OpTy> struct ScanModel : KernelModel<ScanModel<OpTy>, OpTy> {
   static SmallVector<unsigned> inPlaceOperands(OpTy) { return {4}; }
   static LogicalResult emit(Emitter &e, OpTy scan, ArrayRef<Value> buf, Value y,
                             const BufferizationOptions &) {
+    emitScan(e, kernelOf(scan, buf, y));
+    return success();
+  }
+  /// The scan kernel of `scan` on the buffers of its operands and y.
+  static ScanKernel kernelOf(OpTy scan, ArrayRef<Value> buf, Value y) {
     auto xType = cast<RankedTensorType>(scan.getX().getType());
     int64_t heads =
         cast<RankedTensorType>(scan.getDt().getType()).getShape()[2];
@@ -481,7 +497,200 @@ template <typename OpTy> struct ScanModel : KernelModel<ScanModel<OpTy>, OpTy> {
       k.dtMin = attr->convertToDouble();
     if (auto attr = scan.getDtMax())
       k.dtMax = attr->convertToDouble();
-    emitScan(e, k);
+    return k;
+  }
+};
+
+/// Marks the buffer of a function's scan counters (scanCounters); its value
+/// is the next free pair.
+constexpr llvm::StringLiteral kScanCountersAttr = "zamba2.scan_counters";
+
+/// Two i32 counters for the kernel of `op` (an in_proj_scan; ScanFold),
+/// zero at the start of every call: a pair of one buffer allocated at the
+/// entry of op's function and zeroed there by one memset, before the call's
+/// first kernel (a memset between two kernels would end the programmatic
+/// dependent launch between them; one node for all of them, not one each).
+/// The pairs are `memref.view`s of the buffer's bytes: views of one type,
+/// their place an operand, so that every layer's kernel is the same code
+/// (zamba2-merge-gpu-modules).
+Value scanCounters(RewriterBase &rewriter, Operation *op) {
+  auto fn = op->getParentOfType<func::FuncOp>();
+  Block &entry = fn.getBody().front();
+  memref::AllocOp counters;
+  for (auto alloc : entry.getOps<memref::AllocOp>())
+    if (alloc->hasAttr(kScanCountersAttr))
+      counters = alloc;
+  Location loc = op->getLoc();
+  Type i32 = rewriter.getI32Type();
+  if (!counters) {
+    // The function's in_proj_scan ops: none is bufferized yet.
+    int64_t count = 0;
+    fn.walk([&](InProjScanOp) { ++count; });
+    OpBuilder::InsertionGuard guard(rewriter);
+    rewriter.setInsertionPointToStart(&entry);
+    counters = memref::AllocOp::create(
+        rewriter, loc, MemRefType::get({8 * count}, rewriter.getI8Type()));
+    counters->setAttr(kScanCountersAttr, rewriter.getI64IntegerAttr(0));
+    Value all = memref::ViewOp::create(
+        rewriter, loc, MemRefType::get({2 * count}, i32), counters,
+        arith::ConstantIndexOp::create(rewriter, loc, 0), ValueRange());
+    Value zero = arith::ConstantIntOp::create(rewriter, loc, 0, 32);
+    gpu::MemsetOp::create(rewriter, loc, Type(), ValueRange(), all, zero);
+  }
+  int64_t pair =
+      cast<IntegerAttr>(counters->getAttr(kScanCountersAttr)).getInt();
+  counters->setAttr(kScanCountersAttr, rewriter.getI64IntegerAttr(pair + 1));
+  return memref::ViewOp::create(
+      rewriter, loc, MemRefType::get({2}, i32), counters,
+      arith::ConstantIndexOp::create(rewriter, loc, 8 * pair), ValueRange());
+}
+
+/// in_proj_scan (zamba2-fuse-scan): its body's product and ssd_step on the
+/// op's buffers, the scan's x, dt, b, c and gate views of the product's
+/// buffer. The conv state and the scan's state are updated in place. A
+/// quant_linear's one-row kernel runs the scan too (ScanFold); otherwise,
+/// and for several rows, the product's kernels are followed by the scan's.
+struct InProjScanModel
+    : BufferizableOpInterface::ExternalModel<InProjScanModel, InProjScanOp> {
+  /// The body's value that `operand` is read as.
+  static BlockArgument argOf(InProjScanOp op, OpOperand &operand) {
+    return op.getBody().front().getArgument(operand.getOperandNumber());
+  }
+  /// The result that `operand` is updated in place as: the conv state as
+  /// the new conv state, the scan's state as its new state; else -1.
+  static int inPlaceResult(InProjScanOp op, OpOperand &operand) {
+    BlockArgument arg = argOf(op, operand);
+    Operation *product = op.getProduct();
+    SSDStepOp scan = op.getScan();
+    Value updated;
+    if (std::optional<ConvEpilogue> conv = getConvEpilogue(product);
+        conv && conv->state == arg)
+      updated = product->getResult(1);
+    else if (scan.getState() == arg)
+      updated = scan.getNewState();
+    if (!updated)
+      return -1;
+    auto yield = cast<YieldOp>(op.getBody().front().getTerminator());
+    for (auto [i, v] : llvm::enumerate(yield.getValues()))
+      if (v == updated)
+        return static_cast<int>(i);
+    return -1;
+  }
+  bool bufferizesToMemoryRead(Operation *, OpOperand &,
+                              const AnalysisState &) const {
+    return true;
+  }
+  bool bufferizesToMemoryWrite(Operation *op, OpOperand &operand,
+                               const AnalysisState &) const {
+    return inPlaceResult(cast<InProjScanOp>(op), operand) >= 0;
+  }
+  AliasingValueList getAliasingValues(Operation *op, OpOperand &operand,
+                                      const AnalysisState &) const {
+    int result = inPlaceResult(cast<InProjScanOp>(op), operand);
+    if (result < 0)
+      return {};
+    return {{op->getResult(result), BufferRelation::Equivalent,
+             /*isDefinite=*/true}};
+  }
+
+  LogicalResult bufferize(Operation *op, RewriterBase &rewriter,
+                          const BufferizationOptions &options,
+                          BufferizationState &state) const {
+    auto fold = cast<InProjScanOp>(op);
+    Block &body = fold.getBody().front();
+    // The buffer of each body value the kernels read.
+    DenseMap<Value, Value> bufferOf;
+    for (auto [arg, input] : llvm::zip(body.getArguments(), fold.getInputs())) {
+      if (!isa<TensorType>(input.getType()))
+        continue;
+      FailureOr<Value> buffer = getBuffer(rewriter, input, options, state);
+      if (failed(buffer))
+        return failure();
+      bufferOf[arg] = *buffer;
+    }
+    auto buffers = [&](ArrayRef<Value> values) {
+      SmallVector<Value> out;
+      for (Value v : values)
+        out.push_back(v ? bufferOf.lookup(v) : Value());
+      return out;
+    };
+    Location loc = op->getLoc();
+    Emitter e{rewriter, loc};
+    Operation *product = fold.getProduct();
+    Value result = product->getResult(0);
+    FailureOr<Value> out =
+        allocateResult(rewriter, loc, result,
+                       bufferOf.lookup(product->getOperand(0)), options);
+    if (failed(out))
+      return failure();
+    // The pieces of the product's result, views of its buffer.
+    auto view = [&](Value piece) -> Value {
+      std::optional<int64_t> offset = channelOffsetIn(piece, result);
+      auto type = cast<RankedTensorType>(piece.getType());
+      int64_t rank = type.getRank();
+      SmallVector<OpFoldResult> offsets(rank, rewriter.getIndexAttr(0)),
+          strides(rank, rewriter.getIndexAttr(1)), sizes;
+      for (int64_t i = 0; i + 1 < rank; ++i)
+        sizes.push_back(memref::getMixedSize(rewriter, loc, *out, i));
+      offsets.back() = rewriter.getIndexAttr(*offset);
+      sizes.push_back(rewriter.getIndexAttr(type.getShape().back()));
+      return memref::SubViewOp::create(rewriter, loc, *out, offsets, sizes,
+                                       strides);
+    };
+    SSDStepOp scan = fold.getScan();
+    for (Value piece :
+         {scan.getX(), scan.getDt(), scan.getB(), scan.getC(), scan.getGate()})
+      if (piece)
+        bufferOf[piece] = view(piece);
+    FailureOr<Value> y =
+        allocateResult(rewriter, loc, scan.getY(), *out, options);
+    if (failed(y))
+      return failure();
+    ScanKernel scanKernel = ScanModel<SSDStepOp>::kernelOf(
+        scan, buffers(ScanModel<SSDStepOp>::operands(scan)), *y);
+    LogicalResult emitted = success();
+    if (auto quant = dyn_cast<QuantLinearOp>(product)) {
+      std::string why;
+      std::optional<ScanFoldLayout> layout = scanFoldLayout(product, scan, why);
+      if (!layout)
+        return op->emitError("in_proj_scan: ") << why;
+      ScanFold scanFold{scanKernel,
+                        layout->x,
+                        layout->other,
+                        layout->side,
+                        layout->sideChannels(),
+                        scanCounters(rewriter, op)};
+      emitted = QuantLinearModel::emitWith(
+          e, quant, buffers(QuantLinearModel::operands(quant)), *out, options,
+          &scanFold);
+    } else {
+      // Float weights: the product's kernels, then the scan's (the one-row
+      // float GEMV has one channel per warp; the fold is not built there).
+      auto linear = cast<LinearOp>(product);
+      emitted = LinearModel<LinearOp>::emit(
+          e, linear, buffers(LinearModel<LinearOp>::operands(linear)), *out,
+          options);
+      emitScan(e, scanKernel);
+    }
+    if (failed(emitted))
+      return failure();
+    // The op's results: the buffers of what the body yields.
+    std::optional<ConvEpilogue> conv = getConvEpilogue(product);
+    SmallVector<Value> results;
+    for (Value v : cast<YieldOp>(body.getTerminator()).getValues()) {
+      if (v == product->getResult(1))
+        results.push_back(bufferOf.lookup(conv->state));
+      else if (v == scan.getNewState())
+        results.push_back(bufferOf.lookup(scan.getState()));
+      else if (v == scan.getY())
+        results.push_back(*y);
+      else if (channelOffsetIn(v, result))
+        results.push_back(view(v));
+      else
+        return op->emitError("in_proj_scan: cannot bufferize a yielded value "
+                             "that is not a piece of the product");
+    }
+    replaceOpWithBufferizedValues(rewriter, op, results);
     return success();
   }
 };
@@ -507,8 +716,8 @@ struct ReadWriteEffects
 
 bool mlir::zamba2::hasGpuKernel(Operation *op) {
   return isa<LinearOp, LoRAOp, LoRALinearOp, RMSNormOp, GatedRMSNormOp,
-             AttentionOp, SSDScanOp, SSDStepOp, CausalConv1dOp, QuantLinearOp>(
-      op);
+             AttentionOp, SSDScanOp, SSDStepOp, CausalConv1dOp, QuantLinearOp,
+             InProjScanOp>(op);
 }
 
 void mlir::zamba2::registerGpuKernelModels(DialectRegistry &registry) {
@@ -526,6 +735,7 @@ void mlir::zamba2::registerGpuKernelModels(DialectRegistry &registry) {
     SSDStepOp::attachInterface<ScanModel<SSDStepOp>>(*ctx);
     CausalConv1dOp::attachInterface<ConvModel>(*ctx);
     QuantLinearOp::attachInterface<QuantLinearModel>(*ctx);
+    InProjScanOp::attachInterface<InProjScanModel>(*ctx);
   });
   registry.addExtension(+[](MLIRContext *ctx, gpu::GPUDialect *) {
     gpu::BarrierOp::attachInterface<ReadWriteEffects<gpu::BarrierOp>>(*ctx);

@@ -33,6 +33,12 @@
 //   kernel's lanes, and after the 8-row kernel by the convolution's kernel,
 //   in place. zamba2-prefetch-weights adds a bulk L2 prefetch of each block's
 //   weight rows (prefetchRows).
+// linear_scan_r1 -- the staged one-row quantized kernel of a Mamba in_proj
+//   with the scan of its pieces folded in (zamba2-fuse-scan, ScanFold):
+//   blocks take tickets; the first compute b, c and dt and count themselves
+//   done (release), each other one the z and x channels of 4 rows of a head
+//   and, once the count is complete (acquire), those rows' scan
+//   (foldBlockOf, emitFoldedScan).
 //
 //===----------------------------------------------------------------------===//
 #include "lowering/GpuKernelEmitter.h"
@@ -1001,6 +1007,196 @@ Value warpSumsSpread(Emitter &e, ArrayRef<Value> values, Value lane) {
   return v;
 }
 
+//===----------------------------------------------------------------------===//
+// A scan folded into the one-row kernel (zamba2-fuse-scan)
+//===----------------------------------------------------------------------===//
+
+/// The address (i64) of i32 element `i` of `counters`, for inline PTX.
+Value counterAddress(Emitter &d, Value counters, int64_t i) {
+  Value base =
+      memref::ExtractAlignedPointerAsIndexOp::create(d.b, d.loc, counters);
+  auto meta = memref::ExtractStridedMetadataOp::create(d.b, d.loc, counters);
+  Value at = d.add(meta.getOffset(), d.idx(i));
+  return arith::IndexCastOp::create(d.b, d.loc, d.b.getI64Type(),
+                                    d.add(base, d.mul(at, d.idx(4))));
+}
+
+/// Inline PTX that touches memory (never moved or dropped); its i32 result,
+/// if `hasResult`.
+Value inlinePtx(Emitter &d, StringRef text, StringRef constraints,
+                ValueRange operands, bool hasResult) {
+  SmallVector<Type> results;
+  if (hasResult)
+    results.push_back(d.b.getI32Type());
+  auto op = LLVM::InlineAsmOp::create(
+      d.b, d.loc, results, operands, text, constraints,
+      /*has_side_effects=*/true, /*is_align_stack=*/false,
+      LLVM::tailcallkind::TailCallKind::None,
+      /*asm_dialect=*/LLVM::AsmDialectAttr(), /*operand_attrs=*/ArrayAttr());
+  return hasResult ? op.getResult(0) : Value();
+}
+
+/// Channels per warp of the one-row kernel with a folded scan: a row's x
+/// and z.
+constexpr int64_t kFoldChannels = 2;
+
+/// A block of the one-row kernel with a folded scan (ScanFold).
+struct FoldBlock {
+  Value ticket; ///< index: the order in which the block started
+  Value isSide; ///< it computes side channels (b, c, dt)
+  Value row;    ///< the warp's row of the head (past P: none)
+  Value lives;  ///< the warp scans a row: a block of rows, row < P
+  ScanWarp warp;
+  /// The warp's row's state (its lane's columns), loaded before the wait.
+  SmallVector<Value> state;
+};
+
+/// The block's ticket (thread 0 adds 1 to counters[0]; the block reads
+/// what it got after a barrier), its role, and for a block of rows the
+/// warp's row, the head's parameters and the row's state, all before the
+/// dependent-launch wait: the ticket's counter was zeroed before the step's
+/// first kernel, the parameters are weights and only this warp writes the
+/// row's state.
+FoldBlock foldBlockOf(Emitter &d, const ScanFold &fold, Value tid,
+                      int64_t sideBlocks, int64_t headBlocks, int64_t warps) {
+  const ScanKernel &k = fold.scan;
+  Value slot = workgroupArray(d, 1, d.b.getI32Type());
+  d.when(d.eq(tid, d.idx(0)), [&] {
+    Value ticket =
+        inlinePtx(d, "atom.global.add.u32 $0, [$1], 1;", "=r,l,~{memory}",
+                  {counterAddress(d, fold.counters, 0)}, true);
+    memref::StoreOp::create(d.b, d.loc, ticket, slot, ValueRange{d.idx(0)});
+  });
+  gpu::BarrierOp::create(d.b, d.loc);
+  FoldBlock f;
+  f.ticket = arith::IndexCastOp::create(
+      d.b, d.loc, d.b.getIndexType(),
+      memref::LoadOp::create(d.b, d.loc, slot, ValueRange{d.idx(0)}));
+  f.isSide = d.lt(f.ticket, d.idx(sideBlocks));
+  Value q = arith::SelectOp::create(d.b, d.loc, f.isSide, d.idx(0),
+                                    d.sub(f.ticket, d.idx(sideBlocks)));
+  Value lane = d.rem(tid, d.idx(kWarp)), warp = d.div(tid, d.idx(kWarp));
+  Value h = d.min(d.div(q, d.idx(headBlocks)), d.idx(k.heads - 1));
+  f.row = d.add(d.mul(d.rem(q, d.idx(headBlocks)), d.idx(warps)), warp);
+  Value p = d.min(f.row, d.idx(k.headDim - 1));
+  f.lives = arith::AndIOp::create(
+      d.b, d.loc, d.lt(f.row, d.idx(k.headDim)),
+      arith::XOrIOp::create(d.b, d.loc, f.isSide,
+                            arith::ConstantIntOp::create(d.b, d.loc, 1, 1)));
+  ScanWarp &w = f.warp;
+  w.h = h;
+  w.g = d.div(h, d.idx(k.heads / k.groups));
+  w.lane = lane;
+  int64_t perLane = (k.stateSize + kWarp - 1) / kWarp;
+  for (int64_t i = 0; i < perLane; ++i) {
+    Value n = d.add(lane, d.idx(i * kWarp));
+    bool partial = (i + 1) * kWarp > k.stateSize;
+    w.valid.push_back(partial ? d.lt(n, d.idx(k.stateSize)) : Value());
+    w.columns.push_back(partial ? d.min(n, d.idx(k.stateSize - 1)) : n);
+  }
+  w.xCols = {d.add(d.mul(h, d.idx(k.headDim)), p)};
+  w.lives = {f.lives};
+  w.stateType = cast<MemRefType>(k.state.getType()).getElementType();
+  auto loadHead = [&](Value m) {
+    return toF32(
+        d.b, d.loc,
+        beforeWait(memref::LoadOp::create(d.b, d.loc, m, ValueRange{h})));
+  };
+  Value aLog = loadHead(k.aLog);
+  w.dd = loadHead(k.d);
+  w.bias = loadHead(k.dtBias);
+  scf::IfOp state = loadsWhere(d, f.lives, perLane, [&] {
+    SmallVector<Value> s;
+    for (Value column : w.columns)
+      s.push_back(toF32(d.b, d.loc, d.load(k.state, {d.idx(0), h, p, column})));
+    return s;
+  });
+  markBeforeWait(state);
+  f.state.assign(state.getResults().begin(), state.getResults().end());
+  w.a = arith::NegFOp::create(d.b, d.loc, d.exp(aLog));
+  return f;
+}
+
+/// The warp's two channels (`ns`: a side block's consecutive side channels
+/// from `first`; a block of rows its row's other (z) channel and x
+/// channel), and whether it has any.
+Value foldChannels(Emitter &d, const ScanFold &fold, const FoldBlock &f,
+                   Value first, SmallVectorImpl<Value> &ns) {
+  Value sideEnd = d.idx(fold.side + fold.sideChannels);
+  Value rowAt = f.warp.xCols[0]; // h P + p
+  for (int64_t c = 0; c < 2; ++c) {
+    Value side = d.min(d.add(first, d.idx(c)), d.sub(sideEnd, d.idx(1)));
+    Value row = d.add(rowAt, d.idx(c == 0 ? fold.other : fold.x));
+    ns.push_back(arith::SelectOp::create(d.b, d.loc, f.isSide, side, row));
+  }
+  return arith::SelectOp::create(d.b, d.loc, f.isSide, d.lt(first, sideEnd),
+                                 d.lt(f.row, d.idx(fold.scan.headDim)));
+}
+
+/// The channel of the warp's pair `pair` (0: the first channel of the warp,
+/// 1: the second), `n` (past the end: stores nothing) where it has none.
+Value foldPairChannel(Emitter &d, const ScanFold &fold, const FoldBlock &f,
+                      Value first, Value pair, Value n) {
+  Value sideEnd = d.idx(fold.side + fold.sideChannels);
+  Value side = d.add(first, pair);
+  Value rowAt = f.warp.xCols[0];
+  Value row = arith::SelectOp::create(d.b, d.loc, d.eq(pair, d.idx(0)),
+                                      d.add(rowAt, d.idx(fold.other)),
+                                      d.add(rowAt, d.idx(fold.x)));
+  Value channel = arith::SelectOp::create(d.b, d.loc, f.isSide, side, row);
+  Value has = arith::SelectOp::create(d.b, d.loc, f.isSide, d.lt(side, sideEnd),
+                                      d.lt(f.row, d.idx(fold.scan.headDim)));
+  return arith::SelectOp::create(d.b, d.loc, has, channel, n);
+}
+
+/// After the block's channels are stored: a side block counts itself done
+/// (a release add on counters[1], after a barrier: every store of the block
+/// before it); a block of rows waits until all `sideBlocks` are (thread 0
+/// spins on an acquire load, then a barrier), then each warp runs its
+/// row's scan on the x (and gate) its block stored and the side blocks' b,
+/// c and dt.
+void emitFoldedScan(Emitter &d, const ScanFold &fold, const FoldBlock &f,
+                    Value tid, int64_t sideBlocks) {
+  const ScanKernel &k = fold.scan;
+  gpu::BarrierOp::create(d.b, d.loc);
+  Value first = d.eq(tid, d.idx(0));
+  auto role = scf::IfOp::create(d.b, d.loc, f.isSide, /*withElseRegion=*/true);
+  OpBuilder::InsertionGuard guard(d.b);
+  d.b.setInsertionPointToStart(role.thenBlock());
+  d.when(first, [&] {
+    inlinePtx(d, "red.release.gpu.global.add.u32 [$0], 1;", "l,~{memory}",
+              {counterAddress(d, fold.counters, 1)}, false);
+  });
+  d.b.setInsertionPointToStart(role.elseBlock());
+  d.when(first, [&] {
+    Value address = counterAddress(d, fold.counters, 1);
+    Value all = arith::ConstantIntOp::create(d.b, d.loc, sideBlocks, 32);
+    scf::WhileOp::create(
+        d.b, d.loc, TypeRange(), ValueRange(),
+        [&](OpBuilder &b, Location loc, ValueRange) {
+          Emitter w{b, loc};
+          Value done = inlinePtx(w, "ld.acquire.gpu.global.u32 $0, [$1];",
+                                 "=r,l,~{memory}", {address}, true);
+          Value more = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                             done, all);
+          scf::ConditionOp::create(b, loc, more, ValueRange());
+        },
+        [&](OpBuilder &b, Location loc, ValueRange) {
+          scf::YieldOp::create(b, loc);
+        });
+  });
+  gpu::BarrierOp::create(d.b, d.loc);
+  Value zero = d.idx(0);
+  SmallVector<Value> next = scanToken(d, k, f.warp, zero, zero, f.state);
+  Value p = d.min(f.row, d.idx(k.headDim - 1));
+  d.when(f.lives, [&] {
+    for (size_t i = 0; i < f.warp.columns.size(); ++i)
+      d.when(f.warp.valid[i], [&] {
+        d.store(next[i], k.state, {zero, f.warp.h, p, f.warp.columns[i]});
+      });
+  });
+}
+
 /// `channels` outputs per warp (x read once for all of them). `staged`:
 /// the block first copies its row of x to workgroup memory (StagedRow; one
 /// row: the quantized contiguous form, or a float product whose norm
@@ -1011,6 +1207,10 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
                       ArrayRef<Value> sizes, Value n, int64_t rowBlock,
                       int64_t channels, bool staged = false, int64_t split = 1,
                       int64_t warps = kLinearWarps) {
+  const ScanFold *fold = k.scanFold;
+  assert((!fold || (rowBlock == 1 && channels == 2 && split == 1 && k.quant &&
+                    staged)) &&
+         "a folded scan runs in the staged one-row quantized kernel");
   assert((split == 1 || (k.quant && staged && rowBlock == 1 && !k.lora &&
                          !k.conv && warps % split == 0)) &&
          "only the staged one-row quantized product splits its rows");
@@ -1020,12 +1220,26 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
   int64_t blockChannels = warpGroups * channels;
   Value gx = e.ceilDiv(rows, rowBlock);
   Value gy = e.ceilDiv(n, blockChannels);
-  std::string name = "linear_r" + std::to_string(rowBlock);
+  // With a folded scan: the side blocks, then the blocks of `warps` rows
+  // of a head (ScanFold).
+  int64_t sideBlocks = 0, headBlocks = 0;
+  if (fold) {
+    sideBlocks = llvm::divideCeil(fold->sideChannels, blockChannels);
+    headBlocks = llvm::divideCeil(fold->scan.headDim, warps);
+    gy = e.idx(sideBlocks + fold->scan.heads * headBlocks);
+  }
+  std::string name = fold ? std::string("linear_scan_r1")
+                          : "linear_r" + std::to_string(rowBlock);
   gpu::LaunchOp kernel = launch(
       e, name, gx, gy, e.idx(1), warps * kWarp,
       [&](Emitter &d, gpu::LaunchOp op) {
         Value tid = op.getThreadIds().x;
-        if (prefetchesWeights(d.b)) {
+        // A folded scan's block: its ticket, its role and, for a block of
+        // rows, its head and the row of each warp.
+        std::optional<FoldBlock> foldBlock;
+        if (fold)
+          foldBlock = foldBlockOf(d, *fold, tid, sideBlocks, headBlocks, warps);
+        if (prefetchesWeights(d.b) && !fold) {
           Value first = d.mul(op.getBlockIds().y, d.idx(blockChannels));
           Value count = d.min(d.idx(blockChannels), d.sub(n, first));
           Value bx = op.getBlockIds().x;
@@ -1058,8 +1272,20 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
         // store nothing.
         Value lastChannel = d.sub(n, d.idx(1));
         SmallVector<Value> ns;
-        for (int64_t c = 0; c < channels; ++c)
-          ns.push_back(d.min(d.add(firstChannel, d.idx(c)), lastChannel));
+        // Whether the warp has channels: below n, or a folded scan's side
+        // channels or rows.
+        Value inChannels;
+        if (fold) {
+          firstChannel = d.add(
+              d.idx(fold->side),
+              d.mul(d.add(d.mul(foldBlock->ticket, d.idx(warpGroups)), warp),
+                    d.idx(channels)));
+          inChannels = foldChannels(d, *fold, *foldBlock, firstChannel, ns);
+        } else {
+          for (int64_t c = 0; c < channels; ++c)
+            ns.push_back(d.min(d.add(firstChannel, d.idx(c)), lastChannel));
+          inChannels = d.lt(firstChannel, n);
+        }
         SmallVector<Value> preloaded =
             preloadWeights(d, k, rowBlock, ns, rowLane, kWarp * split);
         SmallVector<Value> preloadedAdapter =
@@ -1083,7 +1309,9 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
         Value pair = d.div(lane, d.idx(group));
         Value leader = d.eq(d.rem(lane, d.idx(group)), d.idx(0));
         Value pairRow = d.div(pair, d.idx(channels));
-        Value pairChannel = d.add(firstChannel, d.rem(pair, d.idx(channels)));
+        Value pairChannel =
+            fold ? foldPairChannel(d, *fold, *foldBlock, firstChannel, pair, n)
+                 : d.add(firstChannel, d.rem(pair, d.idx(channels)));
         Value pairN = d.min(pairChannel, lastChannel);
         // Whether the lane's channel is one the convolution epilogue
         // convolves (and below the end), and which of its channels; a lane
@@ -1162,7 +1390,6 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
           else
             stageRow(d, k.main.x, row, *stagedRow, tid, warps * kWarp);
         }
-        Value inChannels = d.lt(firstChannel, n);
         // The warp's sums (spread over its lanes by warpSumsSpread).
         auto product = [&] {
           Value first = d.mul(op.getBlockIds().x, d.idx(rowBlock));
@@ -1210,6 +1437,8 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
         };
         if (split == 1) {
           d.when(inChannels, [&] { epilogue(product(), leader); });
+          if (fold)
+            emitFoldedScan(d, *fold, *foldBlock, tid, sideBlocks);
           return;
         }
         // A split row: each warp's sums go to workgroup memory; after a
@@ -1350,10 +1579,18 @@ void gpukernels::emitLinear(Emitter &e, const LinearKernel &k) {
     // x (integers); for bf16/f32 weights one output per warp measured
     // faster (more warps in flight).
     int64_t channels = k.quant ? kStagedQuantChannels : 1;
-    // The one-row kernel that stages x, its rows split as rowSplit says.
+    // The one-row kernel that stages x, its rows split as rowSplit says;
+    // a folded scan runs in it (quantized weights), else in its own kernel
+    // after it.
+    bool scanFolded = false;
     auto emitStaged = [&](const LinearKernel &staged) {
       RowSplit split = rowSplit(staged);
-      emitLinearLaunch(e, staged, rows, sizes, n, 1, channels,
+      scanFolded = staged.scanFold && staged.quant &&
+                   channels == kFoldChannels && split.split == 1;
+      LinearKernel launched = staged;
+      if (!scanFolded)
+        launched.scanFold = nullptr;
+      emitLinearLaunch(e, launched, rows, sizes, n, 1, channels,
                        /*staged=*/true, split.split, split.warps);
     };
     if (k.normed && k.normed->stageOneRow) {
@@ -1363,10 +1600,13 @@ void gpukernels::emitLinear(Emitter &e, const LinearKernel &k) {
       if (plain.quant && stagesRow(plain.main, *plain.quant)) {
         emitStaged(plain);
       } else {
+        plain.scanFold = nullptr;
         emitLinearLaunch(e, plain, rows, sizes, n, 1,
                          plain.quant ? kChannelsPerWarp : 1);
       }
     }
+    if (k.scanFold && !scanFolded)
+      emitScan(e, k.scanFold->scan);
     e.b.setInsertionPointToStart(ifOp.elseBlock());
     // 8 rows x 4 channels per warp for float weights: each chunk of x is
     // read for 4 weight rows, each chunk of weights for 8 rows of x. Integer
@@ -1377,6 +1617,7 @@ void gpukernels::emitLinear(Emitter &e, const LinearKernel &k) {
     // faster at batch 8 than the 8-row kernel's lanes convolving.
     LinearKernel rowsKernel = onNormalizedRows();
     rowsKernel.conv = nullptr;
+    rowsKernel.scanFold = nullptr;
     emitLinearLaunch(e, rowsKernel, rows, sizes, n, 8,
                      k.quant ? kQuantRowBlockChannels : kChannelsPerWarp);
     if (k.conv) {
@@ -1394,5 +1635,7 @@ void gpukernels::emitLinear(Emitter &e, const LinearKernel &k) {
                              piece, k.conv->channels, k.conv->width,
                              k.conv->silu});
     }
+    if (k.scanFold)
+      emitScan(e, k.scanFold->scan);
   }
 }

@@ -267,8 +267,8 @@ struct GpuStreamPass : mlir::zamba2::impl::GpuStreamBase<GpuStreamPass> {
     SmallVector<Operation *> ops;
     bool hasAsync = false;
     fn.walk([&](Operation *op) {
-      if (isa<gpu::LaunchFuncOp, gpu::AllocOp, gpu::DeallocOp, gpu::MemcpyOp>(
-              op))
+      if (isa<gpu::LaunchFuncOp, gpu::AllocOp, gpu::DeallocOp, gpu::MemcpyOp,
+              gpu::MemsetOp>(op))
         ops.push_back(op);
       else if (isa<gpu::WaitOp>(op))
         hasAsync = true;
@@ -305,6 +305,9 @@ struct GpuStreamPass : mlir::zamba2::impl::GpuStreamBase<GpuStreamPass> {
         alloc.getMemref().replaceAllUsesWith(async.getMemref());
       } else if (auto dealloc = dyn_cast<gpu::DeallocOp>(op)) {
         gpu::DeallocOp::create(b, loc, tokenType, deps, dealloc.getMemref());
+      } else if (auto set = dyn_cast<gpu::MemsetOp>(op)) {
+        gpu::MemsetOp::create(b, loc, tokenType, deps, set.getDst(),
+                              set.getValue());
       } else {
         auto copy = cast<gpu::MemcpyOp>(op);
         gpu::MemcpyOp::create(b, loc, tokenType, deps, copy.getDst(),

@@ -505,6 +505,56 @@ constexpr int64_t kScanRowsPerWarp = 2;
 
 } // namespace
 
+SmallVector<Value> gpukernels::scanToken(Emitter &te, const ScanKernel &k,
+                                         const ScanWarp &w, Value b, Value t,
+                                         ValueRange s) {
+  int64_t perLane = w.columns.size(), rows = w.xCols.size();
+  // dt' and the decay of token t.
+  Value step =
+      softplus(te.b, te.loc, te.fadd(te.load(k.dt, {b, t, w.h}), w.bias));
+  if (k.dtMin)
+    step = arith::MaximumFOp::create(te.b, te.loc, step, te.f32(*k.dtMin));
+  if (k.dtMax)
+    step = arith::MinimumFOp::create(te.b, te.loc, step, te.f32(*k.dtMax));
+  Value decay = te.exp(te.fmul(step, w.a));
+  SmallVector<Value> bs, cs;
+  for (int64_t i = 0; i < perLane; ++i) {
+    Value col = te.add(te.mul(w.g, te.idx(k.stateSize)), w.columns[i]);
+    bs.push_back(te.load(k.b, {b, t, col}));
+    cs.push_back(te.load(k.c, {b, t, col}));
+  }
+  SmallVector<Value> next;
+  for (int64_t r = 0; r < rows; ++r) {
+    Value xv = te.load(k.x, {b, t, w.xCols[r]});
+    Value gv = k.gate ? te.load(k.gate, {b, t, w.xCols[r]}) : Value();
+    Value scaled = te.fmul(step, xv);
+    Value partial = te.f32(0.0);
+    for (int64_t i = 0; i < perLane; ++i) {
+      Value sNew =
+          te.fadd(te.fmul(s[r * perLane + i], decay), te.fmul(scaled, bs[i]));
+      Value sum = te.fadd(partial, te.fmul(sNew, cs[i]));
+      partial = w.valid[i] ? arith::SelectOp::create(te.b, te.loc, w.valid[i],
+                                                     sum, partial)
+                                 .getResult()
+                           : sum;
+      if (!w.stateType.isF32())
+        sNew =
+            toF32(te.b, te.loc, convertFloat(te.b, te.loc, sNew, w.stateType));
+      next.push_back(sNew);
+    }
+    te.when(w.lives[r], [&] {
+      Value y = te.warpSum(partial);
+      te.when(te.eq(te.idx(0), w.lane), [&] {
+        Value out = te.fadd(te.fmul(w.dd, xv), y);
+        if (gv)
+          out = te.fmul(out, silu(te.b, te.loc, gv));
+        te.store(out, k.y, {b, t, w.xCols[r]});
+      });
+    });
+  }
+  return next;
+}
+
 void gpukernels::emitScan(Emitter &e, const ScanKernel &k) {
   Value batch = e.dim(k.x, 0), seq = e.dim(k.x, 1);
   int64_t headsPerGroup = k.heads / k.groups;
@@ -556,55 +606,14 @@ void gpukernels::emitScan(Emitter &e, const ScanKernel &k) {
                 beforeWait(memref::LoadOp::create(
                     d.b, d.loc, k.state, ValueRange{b, h, p, columns[i]}))));
         }
-        Value a = arith::NegFOp::create(d.b, d.loc, d.exp(aLog));
+        ScanWarp w{h,     g,       lane, columns, valid,    xCols,
+                   lives, Value(), dd,   bias,    stateType};
+        w.a = arith::NegFOp::create(d.b, d.loc, d.exp(aLog));
         auto tokens = scf::ForOp::create(
             d.b, d.loc, d.idx(0), seq, d.idx(1), state,
             [&](OpBuilder &tb, Location tl, Value t, ValueRange s) {
               Emitter te{tb, tl};
-              // dt' and the decay of token t.
-              Value step = softplus(te.b, te.loc,
-                                    te.fadd(te.load(k.dt, {b, t, h}), bias));
-              if (k.dtMin)
-                step = arith::MaximumFOp::create(te.b, te.loc, step,
-                                                 te.f32(*k.dtMin));
-              if (k.dtMax)
-                step = arith::MinimumFOp::create(te.b, te.loc, step,
-                                                 te.f32(*k.dtMax));
-              Value decay = te.exp(te.fmul(step, a));
-              SmallVector<Value> bs, cs;
-              for (int64_t i = 0; i < perLane; ++i) {
-                Value col = te.add(te.mul(g, te.idx(k.stateSize)), columns[i]);
-                bs.push_back(te.load(k.b, {b, t, col}));
-                cs.push_back(te.load(k.c, {b, t, col}));
-              }
-              SmallVector<Value> next;
-              for (int64_t r = 0; r < kScanRowsPerWarp; ++r) {
-                Value xv = te.load(k.x, {b, t, xCols[r]});
-                Value gv = k.gate ? te.load(k.gate, {b, t, xCols[r]}) : Value();
-                Value scaled = te.fmul(step, xv);
-                Value partial = te.f32(0.0);
-                for (int64_t i = 0; i < perLane; ++i) {
-                  Value sNew = te.fadd(te.fmul(s[r * perLane + i], decay),
-                                       te.fmul(scaled, bs[i]));
-                  Value sum = te.fadd(partial, te.fmul(sNew, cs[i]));
-                  partial = valid[i] ? arith::SelectOp::create(tb, tl, valid[i],
-                                                               sum, partial)
-                                           .getResult()
-                                     : sum;
-                  if (!stateType.isF32())
-                    sNew = toF32(tb, tl, convertFloat(tb, tl, sNew, stateType));
-                  next.push_back(sNew);
-                }
-                te.when(lives[r], [&] {
-                  Value y = te.warpSum(partial);
-                  te.when(te.eq(te.idx(0), lane), [&] {
-                    Value out = te.fadd(te.fmul(dd, xv), y);
-                    if (gv)
-                      out = te.fmul(out, silu(te.b, te.loc, gv));
-                    te.store(out, k.y, {b, t, xCols[r]});
-                  });
-                });
-              }
+              SmallVector<Value> next = scanToken(te, k, w, b, t, s);
               scf::YieldOp::create(tb, tl, next);
             });
         for (int64_t r = 0; r < kScanRowsPerWarp; ++r)

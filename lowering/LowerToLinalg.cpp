@@ -317,6 +317,18 @@ void unfoldConvEpilogue(Operation *op, RewriterBase &rewriter) {
   rewriter.replaceOp(op, ValueRange{joined, convOp.getNewState()});
 }
 
+/// in_proj_scan (zamba2-fuse-scan) -> its body's ops in its place: the
+/// product, its pieces and the ssd_step, for the targets that compute them
+/// one after another.
+void inlineInProjScan(InProjScanOp op, RewriterBase &rewriter) {
+  Block &body = op.getBody().front();
+  auto yield = cast<YieldOp>(body.getTerminator());
+  SmallVector<Value> results(yield.getValues());
+  rewriter.inlineBlockBefore(&body, op, op.getInputs());
+  rewriter.eraseOp(yield);
+  rewriter.replaceOp(op, results);
+}
+
 struct LowerToLinalgPass
     : mlir::zamba2::impl::LowerToLinalgBase<LowerToLinalgPass> {
   using Base::Base;
@@ -337,6 +349,9 @@ struct LowerToLinalgPass
     // a CUDA kernel computes them itself.
     // Convolution epilogues likewise as their convolutions.
     IRRewriter rewriter(&getContext());
+    if (!cuda)
+      getOperation().walk(
+          [&](InProjScanOp op) { inlineInProjScan(op, rewriter); });
     getOperation().walk([&](Operation *op) {
       if (!cuda || !hasGpuKernel(op)) {
         unfoldNormPrologue(op, rewriter);

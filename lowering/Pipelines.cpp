@@ -20,8 +20,7 @@ const char *const kBufferizeToParallelLoops =
     "convert-elementwise-to-linalg,"
     "canonicalize,cse,"
     "eliminate-empty-tensors,"
-    "one-shot-bufferize{bufferize-function-boundaries "
-    "function-boundary-type-conversion=identity-layout-map},"
+    "zamba2-bufferize,"
     "canonicalize,"
     "zamba2-drop-tied-results,"
     "buffer-deallocation-pipeline,"
@@ -75,6 +74,8 @@ void addModelLevelPasses(OpPassManager &pm, int64_t weightAlignment,
     pm.addPass(createFuseNorm());
   if (fusion.fuseConv)
     pm.addPass(createFuseConv());
+  if (fusion.fuseScan)
+    pm.addPass(createFuseScan());
   LowerToLinalgOptions lower;
   lower.target = target;
   pm.addPass(createLowerToLinalg(lower));
@@ -194,6 +195,11 @@ struct CpuPipelineCLOptions : public PassPipelineOptions<CpuPipelineCLOptions> {
       llvm::cl::desc("Run zamba2-fuse-conv (default off: the CPU lowering "
                      "computes the convolution apart anyway)"),
       llvm::cl::init(false)};
+  Option<bool> fuseScan{
+      *this, "fuse-scan",
+      llvm::cl::desc("Run zamba2-fuse-scan, after zamba2-fuse-conv (default "
+                     "off: the CPU lowering inlines it again)"),
+      llvm::cl::init(false)};
 };
 
 struct CudaPipelineCLOptions
@@ -238,6 +244,11 @@ struct CudaPipelineCLOptions
   Option<bool> fuseConv{*this, "fuse-conv",
                         llvm::cl::desc("Run zamba2-fuse-conv (default on)"),
                         llvm::cl::init(true)};
+  Option<bool> fuseScan{
+      *this, "fuse-scan",
+      llvm::cl::desc("Run zamba2-fuse-scan (default off: not yet timed on a "
+                     "GPU)"),
+      llvm::cl::init(false)};
   Option<bool> dependentLaunch{
       *this, "dependent-launch",
       llvm::cl::desc("Run zamba2-gpu-dependent-launch (default on; sm_90 "
@@ -276,7 +287,8 @@ void mlir::zamba2::registerZamba2Pipelines() {
       "Imported zamba2 module -> LLVM dialect with the package's C entry "
       "points (zamba2-prepare-entry-points, zamba2-fuse-lora, "
       "zamba2-fuse-rotary, zamba2-fuse-residual, zamba2-fuse-norm and "
-      "zamba2-fuse-conv if asked, zamba2-lower-to-linalg, bufferization, "
+      "zamba2-fuse-conv and zamba2-fuse-scan if asked, zamba2-lower-to-linalg, "
+      "bufferization, "
       "parallel loops, "
       "zamba2-outline-parallel, LLVM, "
       "zamba2-parallel-dispatch, zamba2-emit-entry-wrappers)",
@@ -288,13 +300,14 @@ void mlir::zamba2::registerZamba2Pipelines() {
         options.fusion.fuseResidual = cl.fuseResidual;
         options.fusion.fuseNorm = cl.fuseNorm;
         options.fusion.fuseConv = cl.fuseConv;
+        options.fusion.fuseScan = cl.fuseScan;
         buildCpuPipeline(pm, options);
       });
   PassPipelineRegistration<CudaPipelineCLOptions>(
       "zamba2-cuda-pipeline",
       "Imported zamba2 module -> LLVM dialect host code launching CUDA "
       "kernels (the CPU pipeline's fusions, zamba2-fuse-norm, "
-      "zamba2-fuse-conv, "
+      "zamba2-fuse-conv, zamba2-fuse-scan if asked, "
       "zamba2-lower-to-linalg{target=cuda}, zamba2-prefetch-weights if "
       "asked, the CPU pipeline's "
       "bufferization with the kernels of lowering/GpuKernels, "
@@ -317,6 +330,7 @@ void mlir::zamba2::registerZamba2Pipelines() {
         options.fusion.fuseResidual = cl.fuseResidual;
         options.fusion.fuseNorm = cl.fuseNorm;
         options.fusion.fuseConv = cl.fuseConv;
+        options.fusion.fuseScan = cl.fuseScan;
         options.dependentLaunch = cl.dependentLaunch;
         options.earlyTrigger = cl.earlyTrigger;
         options.oneRowEarlyTrigger = cl.oneRowEarlyTrigger;

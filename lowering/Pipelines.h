@@ -30,6 +30,11 @@ struct FusionOptions {
   /// zamba2-compile and the zamba2-cpu-pipeline option run it for the CUDA
   /// target only unless asked.
   bool fuseConv = true;
+  /// zamba2-fuse-scan (after zamba2-fuse-conv, whose epilogue it needs):
+  /// on the GPU a decode step's Mamba in_proj and scan in one kernel at
+  /// batch 1. Off by default: not yet timed on a GPU. The CPU lowering
+  /// inlines it again.
+  bool fuseScan = false;
 };
 
 struct CpuPipelineOptions {

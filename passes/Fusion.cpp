@@ -1,10 +1,12 @@
-//===- Fusion.cpp - zamba2-fuse-lora, -rotary, -residual, -norm, -conv ----===//
+//===- Fusion.cpp - the zamba2-fuse-* passes ------------------------------===//
 #include "dialect/Zamba2Ops.h"
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/IR/IRMapping.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+#include "llvm/ADT/SetVector.h"
 #include "llvm/ADT/TypeSwitch.h"
 
 namespace mlir::zamba2 {
@@ -13,6 +15,7 @@ namespace mlir::zamba2 {
 #define GEN_PASS_DEF_FUSERESIDUAL
 #define GEN_PASS_DEF_FUSENORM
 #define GEN_PASS_DEF_FUSECONV
+#define GEN_PASS_DEF_FUSESCAN
 #include "passes/Passes.h.inc"
 } // namespace mlir::zamba2
 
@@ -308,6 +311,91 @@ LogicalResult fuseConv(CausalConv1dOp conv, PatternRewriter &rewriter) {
   return success();
 }
 
+/// ssd_step(pieces of a linear op with a convolution epilogue) ->
+/// in_proj_scan { that product; its splits; the ssd_step; yield }.
+LogicalResult fuseScan(SSDStepOp scan, PatternRewriter &rewriter) {
+  if (scan->getParentOfType<InProjScanOp>())
+    return rewriter.notifyMatchFailure(scan, "already grouped");
+  // The product: the op x is a piece of, through splits.
+  Value root = scan.getX();
+  while (auto split = root.getDefiningOp<SplitOp>())
+    root = split.getInput();
+  Operation *product = root.getDefiningOp();
+  if (!product || !isa<LinearOp, QuantLinearOp>(product) ||
+      product->getResult(0) != root)
+    return rewriter.notifyMatchFailure(scan, "x is not a piece of a linear");
+  if (!getConvEpilogue(product))
+    return rewriter.notifyMatchFailure(scan, "the linear has no convolution "
+                                             "epilogue (zamba2-fuse-conv)");
+  if (auto quant = dyn_cast<QuantLinearOp>(product);
+      quant && quant.getAdapterInput())
+    return rewriter.notifyMatchFailure(scan, "the linear has an adapter");
+  if (product->getBlock() != scan->getBlock())
+    return rewriter.notifyMatchFailure(scan, "not in one block");
+  std::string why;
+  if (!scanFoldLayout(product, scan, why))
+    return rewriter.notifyMatchFailure(scan, why);
+  // The ops that move: the product, every split of its result (and of
+  // those splits' pieces), the scan; in block order.
+  SmallVector<Operation *> moved = {product};
+  for (size_t i = 0; i < moved.size(); ++i)
+    for (Value v : moved[i]->getResults())
+      for (Operation *user : v.getUsers())
+        if (isa<SplitOp>(user) && !llvm::is_contained(moved, user))
+          moved.push_back(user);
+  moved.push_back(scan);
+  llvm::sort(moved,
+             [](Operation *a, Operation *b) { return a->isBeforeInBlock(b); });
+  if (moved.back() != scan)
+    return rewriter.notifyMatchFailure(scan, "a split comes after the scan");
+  llvm::SmallPtrSet<Operation *, 8> inside(moved.begin(), moved.end());
+  // What the body reads from outside (the op's operands), and what it makes
+  // that is used outside (its results), which must come after the scan.
+  llvm::SetVector<Value> inputs;
+  SmallVector<Value> outputs;
+  for (Operation *op : moved) {
+    for (Value operand : op->getOperands())
+      if (!inside.contains(operand.getDefiningOp()))
+        inputs.insert(operand);
+    for (Value result : op->getResults()) {
+      bool usedOutside = false;
+      for (Operation *user : result.getUsers()) {
+        if (inside.contains(user))
+          continue;
+        Operation *at = scan->getBlock()->findAncestorOpInBlock(*user);
+        if (!at || !scan->isBeforeInBlock(at))
+          return rewriter.notifyMatchFailure(scan,
+                                             "a piece is used before the scan");
+        usedOutside = true;
+      }
+      if (usedOutside)
+        outputs.push_back(result);
+    }
+  }
+  rewriter.setInsertionPoint(scan);
+  auto fold = InProjScanOp::create(rewriter, scan.getLoc(),
+                                   ValueRange(outputs).getTypes(),
+                                   inputs.getArrayRef());
+  SmallVector<Location> locs;
+  for (Value v : inputs)
+    locs.push_back(v.getLoc());
+  Block *body = rewriter.createBlock(
+      &fold.getBody(), {}, ValueRange(inputs.getArrayRef()).getTypes(), locs);
+  IRMapping map;
+  map.map(inputs.getArrayRef(), body->getArguments());
+  for (Operation *op : moved)
+    rewriter.clone(*op, map);
+  SmallVector<Value> yielded;
+  for (Value v : outputs)
+    yielded.push_back(map.lookup(v));
+  YieldOp::create(rewriter, scan.getLoc(), yielded);
+  for (auto [old, now] : llvm::zip(outputs, fold.getResults()))
+    rewriter.replaceAllUsesWith(old, now);
+  for (Operation *op : llvm::reverse(moved))
+    rewriter.eraseOp(op);
+  return success();
+}
+
 struct FuseLoRAPass : mlir::zamba2::impl::FuseLoRABase<FuseLoRAPass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
@@ -356,6 +444,15 @@ struct FuseConvPass : mlir::zamba2::impl::FuseConvBase<FuseConvPass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     patterns.add(fuseConv);
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+      signalPassFailure();
+  }
+};
+
+struct FuseScanPass : mlir::zamba2::impl::FuseScanBase<FuseScanPass> {
+  void runOnOperation() override {
+    RewritePatternSet patterns(&getContext());
+    patterns.add(fuseScan);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }

@@ -85,6 +85,21 @@ def DropTiedResults : Pass<"zamba2-drop-tied-results", "ModuleOp"> {
   }];
 }
 
+def Bufferize : Pass<"zamba2-bufferize", "ModuleOp"> {
+  let summary = "One-Shot Bufferize, the body of each in_proj_scan left to the op";
+  let description = [{
+    One-Shot Bufferize of the module across function boundaries, function
+    arguments and results of identity layout (upstream's
+    `one-shot-bufferize{bufferize-function-boundaries
+    function-boundary-type-conversion=identity-layout-map}` otherwise), with
+    the ops inside a `zamba2.in_proj_scan` left out: that op's own
+    bufferization reads its body (the product and the ssd_step it lowers
+    together) and replaces the whole op, body included.
+  }];
+  let dependentDialects = ["::mlir::bufferization::BufferizationDialect",
+                           "::mlir::memref::MemRefDialect"];
+}
+
 def ExpandShapeToCast : Pass<"zamba2-expand-shape-to-cast", "ModuleOp"> {
   let summary = "Rewrite contiguous memref.expand_shape as memref.reinterpret_cast";
   let description = [{
@@ -214,6 +229,28 @@ def FuseConv : Pass<"zamba2-fuse-conv", "ModuleOp"> {
     order, so the result equals the unfused form exactly.
     `zamba2-compile` runs it for `--target cuda` (`--fuse-conv=false` for
     A/B runs).
+  }];
+}
+
+def FuseScan : Pass<"zamba2-fuse-scan", "ModuleOp"> {
+  let summary = "Group a Mamba2 in_proj and the ssd_step of its pieces into one op";
+  let description = [{
+    Rewrites a `zamba2.ssd_step` whose x, dt, b, c (and gate) are pieces
+    (`zamba2.split`) of one `linear` or `quant_linear` with a convolution
+    epilogue (zamba2-fuse-conv, so: a decode step) and no adapter into
+    `zamba2.in_proj_scan`, whose body holds that product, its splits and
+    the ssd_step: the Mamba2 in_proj and scan of one layer and step. The
+    product's channels must be x, the other I channels (z) and b, c, dt
+    together (`scanFoldLayout`), and every use of what the body makes, apart
+    from its own, must come after the ssd_step. On the GPU, at one token
+    row (decode at batch 1), that is one kernel instead of two: the
+    in_proj's blocks that compute b, c and dt count themselves done; each
+    other block computes the x and z channels of some rows of one head,
+    waits for that count and runs those rows' scan, their state loaded
+    before its wait. Several rows keep the two kernels. The CPU lowering
+    inlines the body. Numerics: the same operations in the same order, so
+    the result equals the unfused form exactly. `zamba2-compile --fuse-scan`
+    runs it for `--target cuda` (off by default until it is timed on a GPU).
   }];
 }
 
@@ -354,9 +391,9 @@ def GpuStream : Pass<"zamba2-gpu-stream", "ModuleOp"> {
   let description = [{
     After kernel outlining: in each function with GPU ops, `gpu.wait async`
     at entry makes the stream; every `gpu.launch_func`, `gpu.alloc`,
-    `gpu.dealloc` and `gpu.memcpy` becomes asynchronous on it (at any
-    nesting depth: a stream runs its work in order, so the one token is the
-    only dependency needed), and one `gpu.wait` before the return waits for
+    `gpu.dealloc`, `gpu.memcpy` and `gpu.memset` becomes asynchronous on it
+    (at any nesting depth: a stream runs its work in order, so the one token
+    is the only dependency needed), and one `gpu.wait` before the return waits for
     all of it. The runtime can then capture a call into a CUDA graph. A
     host loop that launches kernels gets a `memref.alloca_scope` per
     iteration (the launch lowering puts its argument array on the stack).

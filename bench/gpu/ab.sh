@@ -22,7 +22,8 @@
 # kernels zamba2-gpu-merge-launches puts together apart), no-fuse-conv
 # (--fuse-conv=false: the convolution kernel zamba2-fuse-conv removes),
 # no-fuse-norm (--fuse-norm=false: the norm kernels zamba2-fuse-norm
-# removes), prefetch; also early-trigger (--early-trigger),
+# removes), prefetch; also early-trigger (--early-trigger), fuse-scan
+# (--fuse-scan: the Mamba scan run by the in_proj's one-row kernel),
 # no-one-row-early (--one-row-early-trigger=false: the one-row GEMVs signal
 # the next kernel after their wait, as the compiler before it did),
 # no-register-budget (--gpu-sm-count=0: no zamba2-gpu-register-budget), lm-head
@@ -60,6 +61,7 @@ flags_of() { # VARIANT WEIGHTS: zamba2-compile flags (a variant's options
       unfused) f+=(--fuse-lora=false --fuse-rotary=false --fuse-residual=false) ;;
       no-fuse-norm) f+=(--fuse-norm=false) ;;
       prefetch) f+=(--prefetch-weights) ;;
+      fuse-scan) f+=(--fuse-scan) ;;
       no-fuse-conv) f+=(--fuse-conv=false) ;;
       no-merge-launches) f+=(--merge-launches=false) ;;
       early-trigger) f+=(--early-trigger) ;;

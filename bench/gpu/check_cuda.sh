@@ -8,8 +8,8 @@
 #     with adapters of rank 64, so that int4 quantizes their B), each as f32
 #     and int4, with the default passes, with --fuse-norm=false, with
 #     --prefetch-weights, with --fuse-conv=false, with
-#     --merge-launches=false, with --early-trigger and with
-#     --one-row-early-trigger=false; each scored on the
+#     --merge-launches=false, with --early-trigger, with
+#     --one-row-early-trigger=false and with --fuse-scan; each scored on the
 #     fixture's batch of 2 and on its row 0 alone (batch 1: the one-row
 #     decode kernels); the runtime tools and the token files go to OUT.
 #   bench/gpu/check_cuda.sh check OUT             (on the GPU machine)
@@ -17,8 +17,8 @@
 #     f32 against the CPU f32 logits (1e-5 relative L2) and against the
 #     fixture's float64 reference (1e-4), --fuse-norm=false against the
 #     default CUDA package (1e-6), --prefetch-weights, --fuse-conv=false,
-#     --merge-launches=false, --early-trigger and
-#     --one-row-early-trigger=false against it bit for bit
+#     --merge-launches=false, --early-trigger,
+#     --one-row-early-trigger=false and --fuse-scan against it bit for bit
 #     (0), int4 against the CPU int4 logits (1e-5).
 #     Ends with "N passed, N failed"; exit status 1 when any failed.
 set -uo pipefail
@@ -36,7 +36,7 @@ reference() { # the fixture file (tokens and float64 logits) of model $1
 batches="b2 b1"
 # ZAMBA2_CHECK_VARIANTS (prepare) picks the option sets ("default" first);
 # prepare records them in OUT for check.
-variants=${ZAMBA2_CHECK_VARIANTS:-default no-fuse-norm prefetch no-fuse-conv no-merge-launches early-trigger no-one-row-early}
+variants=${ZAMBA2_CHECK_VARIANTS:-default no-fuse-norm prefetch no-fuse-conv no-merge-launches early-trigger no-one-row-early fuse-scan}
 
 tokens_of() { # OUT MODEL BATCH: the token file (b1: row 0 of the fixture's)
   if [[ $3 == b2 ]]; then reference "$2"; else echo "$1/tokens-$2-b1.safetensors"; fi
@@ -50,6 +50,7 @@ flags_of() { # VARIANT: zamba2-compile flags beside --target cuda
     no-merge-launches) echo --merge-launches=false ;;
     early-trigger) echo --early-trigger ;;
     no-one-row-early) echo --one-row-early-trigger=false ;;
+    fuse-scan) echo --fuse-scan ;;
     default) ;;
     *) echo "check_cuda: unknown option set $1" >&2; return 1 ;;
   esac
@@ -61,9 +62,10 @@ same_as_default() { # VARIANT: its tolerance against the default package
   # the same kernels, launched apart; --early-trigger and
   # --one-row-early-trigger=false: the same kernels, overlapping more or
   # fewer of the ones before them; --prefetch-weights: the same
-  # kernels with an L2 prefetch; --fuse-norm=false reorders sums.
+  # kernels with an L2 prefetch; --fuse-scan: the scan's operations on the
+  # same values in the in_proj's kernel; --fuse-norm=false reorders sums.
   case $1 in
-    no-fuse-conv | no-merge-launches | early-trigger | no-one-row-early | prefetch) echo 0 ;;
+    no-fuse-conv | no-merge-launches | early-trigger | no-one-row-early | prefetch | fuse-scan) echo 0 ;;
     *) echo 1e-6 ;;
   esac
 }

@@ -18,8 +18,10 @@
 // failure), as it does for a shared-memory race (two threads of a block
 // touching a word between two barriers, one of them writing), a race
 // between the blocks of a launch (two blocks touching a byte of global
-// memory, one of them storing: GlobalRaces) and a deadlock. Fresh device memory
-// and shared memory hold NaN bits (0xff), so that reading what nobody wrote
+// memory, one of them storing, unless both atomically or ordered by
+// release/acquire: GlobalRaces), a deadlock and a spin that nothing can end
+// (the blocks of a launch run one after another). Fresh device memory and
+// shared memory hold NaN bits (0xff), so that reading what nobody wrote
 // shows.
 //
 // Not a performance model: it says whether kernels compute the right
@@ -233,10 +235,10 @@ CUresult run(const Recorded &r, LastLaunch &last) {
     DependentLaunch dependent;
     if (r.dependent && last.valid)
       dependent.running = &last.running;
-    KernelWrites done{r.function->kernel->name, {}};
+    KernelWrites done{r.function->kernel->name, {}, {}};
     bool ok = launch(*r.function->module->ptx, *r.function->kernel, r.dims,
                      params.data(), memory, error, &executed, &dependent,
-                     &done.written, checkRaces ? &races : nullptr);
+                     &done.written, checkRaces ? &races : nullptr, &done.read);
     advanceRunning(last.running, std::move(done),
                    dependent.running && dependent.triggeredEarly);
     last.valid = true;

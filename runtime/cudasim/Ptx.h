@@ -11,7 +11,9 @@
 // addresses or offsets, labels to instruction indices), ready for the
 // interpreter (PtxInterpreter.cpp). The parser (PtxParser.cpp) covers the
 // PTX that LLVM's NVPTX backend emits for zamba2c's kernels, libdevice
-// included; anything else is an error naming the line, never a guess.
+// included, and the atomics, ordered loads and stores and fences of kernels
+// whose blocks talk through global memory; anything else is an error naming
+// the line, never a guess.
 //
 // Plain C++17, no LLVM/MLIR.
 //
@@ -69,7 +71,8 @@ inline bool isSigned(Ty t) { return t >= Ty::S8 && t <= Ty::S64; }
 inline bool isFloat(Ty t) { return t >= Ty::F16; }
 
 enum class Op : uint8_t {
-  Nop,            // fences, hints: nothing to do when blocks run in turn
+  Nop,            // hints, fences of no effect between blocks (.cta, proxy)
+  Fence,          // fence.{sc,acq_rel}.{gpu,sys}, membar.{gl,sys}
   GridDepWait,    // griddepcontrol.wait: ends the thread's pre-wait section
   GridDepTrigger, // griddepcontrol.launch_dependents: noted when early
   Mov,
@@ -121,7 +124,30 @@ enum class Op : uint8_t {
   Popc,
   Brev,
   Prefetch, // prefetch [a] (one byte's line) or cp.async.bulk.prefetch [a], n
+  Atom,     // atom d, [a], b (cas: d, [a], b, c): d = the old value
+  Red,      // red [a], b: atom without a result
 };
+
+/// The operation of atom and red.
+enum class AtomOp : uint8_t {
+  Add,
+  Inc,
+  Dec,
+  Min,
+  Max,
+  And,
+  Or,
+  Xor,
+  Exch,
+  Cas
+};
+
+/// The memory-consistency qualifier of ld, st, atom and red (PTX's memory
+/// model): Weak is a plain access; the others are strong, atomic towards
+/// each other when both have a scope of .gpu or .sys (flag kScopeCta
+/// otherwise). atom and red without one are Relaxed, .volatile is relaxed
+/// at .sys scope.
+enum class Sem : uint8_t { Weak, Volatile, Relaxed, Acquire, Release, AcqRel };
 
 /// Rounding of float operations and float<->int conversions.
 enum class Rnd : uint8_t { None, RN, RZ, RM, RP, RNI, RZI, RMI, RPI };
@@ -198,6 +224,7 @@ enum : uint16_t {
   kShfRight = 1 << 8,
   kShfClamp = 1 << 9,
   kSecondDst = 1 << 10, // setp p|q, shfl d|p
+  kScopeCta = 1 << 11,  // ld/st/atom/red .cta: not atomic between blocks
 };
 
 enum class BoolOp : uint8_t { None, And, Or, Xor };
@@ -213,6 +240,8 @@ struct Inst {
   Cmp cmp = Cmp::EQ;
   BoolOp boolOp = BoolOp::None;
   ShflMode shfl = ShflMode::Idx;
+  AtomOp atom = AtomOp::Add;
+  Sem sem = Sem::Weak;
   uint16_t flags = 0;
   int32_t guard = -1; // predicate register, -1: none
   bool guardNegated = false;
@@ -288,16 +317,24 @@ public:
   void add(uint64_t start, uint64_t bytes);
   /// Whether any byte of [start, start + bytes) is in the set.
   bool overlaps(uint64_t start, uint64_t bytes) const;
-  void clear() { ranges_.clear(); }
+  void clear() {
+    ranges_.clear();
+    hintStart_ = hintEnd_ = 0;
+  }
 
 private:
   std::map<uint64_t, uint64_t> ranges_; // start -> end
+  /// The range the last add went to (a kernel's accesses mostly fall in it
+  /// or just after it): [hintStart_, hintEnd_) is in the set.
+  uint64_t hintStart_ = 0, hintEnd_ = 0;
 };
 
-/// A launch that ran: its kernel's name and the global bytes it wrote.
+/// A launch that ran: its kernel's name and the global bytes it wrote (its
+/// stores and atomics) and loaded.
 struct KernelWrites {
   std::string name;
   ByteRanges written;
+  ByteRanges read;
 };
 
 /// Programmatic dependent launch (cuLaunchKernelEx with
@@ -305,14 +342,18 @@ struct KernelWrites {
 /// launch's blocks may start once every block of the kernel before it has
 /// signalled its dependents (griddepcontrol.launch_dependents) or ended, and
 /// only griddepcontrol.wait waits for that kernel and its writes. A thread
-/// that, before its wait, reads bytes a kernel that may still run wrote, or
-/// writes global memory at all, fails the launch: here those kernels have
-/// ended when the blocks run, so the read would see the right values and go
-/// unnoticed. The kernels that may still run: the one just before, and when
-/// that one signalled before its own wait, the ones it may overlap itself,
-/// and so on. Not checked: module .global variables (the kernels only read
-/// their constant tables). Accesses between the blocks of one launch are
-/// GlobalRaces' check.
+/// that, before its wait, reads bytes a kernel that may still run wrote,
+/// stores to global memory at all, or makes an atomic (atom, red) on bytes a
+/// kernel that may still run wrote or read, fails the launch: here those
+/// kernels have ended when the blocks run, so the access would see the
+/// right values and go unnoticed. (So an atomic before the wait is fine on
+/// memory that only work ordered before the kernels that may still run
+/// touched, a memset or an earlier kernel: the ticket counter a memset
+/// zeroes at the start of a step.) The kernels that may still run: the one
+/// just before, and when that one signalled before its own wait, the ones
+/// it may overlap itself, and so on. Not checked: module .global variables
+/// (the kernels only read their constant tables). Accesses between the
+/// blocks of one launch are GlobalRaces' check.
 struct DependentLaunch {
   /// The launches that may still run, the one just before this first; null
   /// or empty: this launch does not depend on one programmatically (nothing
@@ -323,55 +364,129 @@ struct DependentLaunch {
   bool triggeredEarly = false;
 };
 
-/// The race check of global memory between the blocks of one launch: a
-/// byte one block stores to may be touched by no other block of the same
-/// launch (here the blocks run one after another, on a GPU in any order and
-/// at once, and a kernel has no barrier between its blocks). Per byte of an
-/// allocation, the launch and block that last stored to it and that loaded
+/// A global access as GlobalRaces checks it.
+struct GlobalAccess {
+  enum Kind : uint8_t { Load, Store, Rmw }; // Rmw: atom, red
+  uint64_t address = 0, bytes = 0;
+  Kind kind = Load;
+  /// Atomic between blocks (Sem other than Weak, at .gpu or .sys scope);
+  /// acquire, release: its semantics (acq_rel: both).
+  bool strong = false, acquire = false, release = false;
+  uint32_t thread = 0; // the thread's linear index in its block
+};
+
+/// The race check of global memory between the blocks of one launch (here
+/// the blocks run one after another, on a GPU in any order and at once).
+/// Two accesses of different blocks of the same launch to a byte, one of
+/// them writing, race unless both are strong (atomics, relaxed, acquire,
+/// release or volatile loads and stores, at .gpu or .sys scope: atomic
+/// towards each other) or release/acquire orders them: a block's release
+/// (st.release, red/atom .release or .acq_rel, or a strong write after a
+/// fence.acq_rel/sc) to a location L heads a release sequence that the
+/// atomics on L after it continue and a plain or relaxed store to L ends;
+/// an acquire of L (ld.acquire, atom .acquire or .acq_rel, or a strong load
+/// of L followed by a fence) that reads a write of the sequence orders
+/// every access the releasing block made before its release (and what that
+/// block had acquired itself) before what the acquiring thread does after
+/// it, and, from its next barrier on, before what the whole block does.
+/// Accesses of the releasing block after its release stay unordered. A
+/// release covers every access its block made before it in the simulator's
+/// order: let a bar.sync order the other threads' accesses before it, as
+/// on the GPU, since threads that no barrier orders before the release may
+/// run before it here.
+///
+/// Per byte of an allocation, the block that last stored to it and that
+/// loaded it, each with a stamp (a counter that grows with each launch,
+/// release and fence, so that a byte's stamp says its launch and which
+/// releases of its block came after the access) and whether the access was
+/// strong; per location released to in this launch (L is the address a
+/// release writes, and an acquire must read that address), the clock of its
+/// release sequences.
+/// A byte loaded by several blocks keeps no list: a plain store by another
+/// block to it is a race even when release/acquire orders the loads before
 /// it. An allocation is tracked from a memset or device-to-device copy into
 /// it (track) or the first store a kernel makes to it, and its shadow (16
 /// bytes per byte) is made when a kernel first touches a tracked
 /// allocation: memory only copied from the host and read (the weights), and
 /// memory no kernel touches (a bandwidth test's buffers), cost nothing. In
 /// the one launch that first stores to an untracked allocation, the loads
-/// of it before that store go unchecked. (The interpreter has no atomics,
-/// which would be exempt.)
+/// of it before that store go unchecked.
 class GlobalRaces {
 public:
   /// A new launch over `grid` blocks: what earlier launches did no longer
   /// conflicts.
-  void beginLaunch(const unsigned grid[3]) {
-    if (++launch_ == 0) // 0 marks bytes no launch touched
-      launch_ = 1;
-    for (int i = 0; i < 3; ++i)
-      grid_[i] = grid[i];
-  }
-  /// The block whose accesses follow (its linear index in the grid).
-  void beginBlock(uint32_t block) { block_ = block; }
+  void beginLaunch(const unsigned grid[3]);
+  /// The block whose accesses follow (its linear index in the grid); it
+  /// has acquired nothing yet.
+  void beginBlock(uint32_t block);
+  /// A barrier of the current block opened: what its threads acquired is
+  /// the whole block's.
+  void barrier();
+  /// fence.acq_rel or fence.sc (.gpu, .sys) by `thread` of the current
+  /// block: its strong loads before it acquire, its strong writes after it
+  /// release what came before it.
+  void fence(uint32_t thread);
   /// Tracks the allocation at `start` from now on.
-  void track(uint64_t start) { tracked_.insert(start); }
-  /// Records an access of [address, address + bytes) within the allocation
-  /// [start, end). False, with `error` set, when another block of this
-  /// launch stored to one of its bytes, or, for a store, loaded one.
-  bool access(uint64_t start, uint64_t end, uint64_t address, uint64_t bytes,
-              bool store, std::string &error);
+  void track(uint64_t start) {
+    tracked_.insert(start);
+    cacheValid_ = false;
+  }
+  /// Records an access within the allocation [start, end). False, with
+  /// `error` set, when it races with an access of another block of this
+  /// launch.
+  bool access(uint64_t start, uint64_t end, const GlobalAccess &a,
+              std::string &error);
   /// Forgets the allocation at `start` (freed).
   void forget(uint64_t start) {
     shadow_.erase(start);
     tracked_.erase(start);
+    cacheValid_ = false;
   }
 
 private:
-  struct Byte {
-    uint32_t writeLaunch = 0, writer = 0, readLaunch = 0, reader = 0;
+  /// Another block's accesses with stamps below `stamp` happen before: its
+  /// release to `location` (the last such release known) says so.
+  struct Sync {
+    uint32_t stamp = 0;
+    uint64_t location = 0;
   };
-  static constexpr uint32_t kManyReaders = ~0u;
+  using Clock = std::map<uint32_t, Sync>; // by block
+  static void join(Clock &into, const Clock &from);
+  /// A location's release sequences: the join of their heads.
+  struct Released {
+    uint64_t bytes = 0;
+    Clock clock;
+  };
+  struct Byte {
+    uint32_t writeStamp = 0, writer = 0, readStamp = 0, reader = 0;
+  };
+  // writer, reader: a block's linear index, or kManyReaders, with kStrong
+  // when the access (for reader: every load) was strong.
+  static constexpr uint32_t kStrong = 1u << 31;
+  static constexpr uint32_t kManyReaders = kStrong - 1;
   /// Block `linear` as "(x,y,z)".
   std::string blockName(uint32_t linear) const;
+  /// What `thread` of the current block knows of block `other` (null:
+  /// nothing).
+  const Sync *known(uint32_t thread, uint32_t other) const;
+  /// Ends the release sequences of the locations [address, address + bytes)
+  /// overlaps.
+  void endSequences(uint64_t address, uint64_t bytes);
   std::map<uint64_t, std::vector<Byte>> shadow_; // allocation start -> bytes
   std::set<uint64_t> tracked_; // allocation starts tracked without a shadow
-  uint32_t launch_ = 0, block_ = 0;
+  /// The allocation of the last access and its shadow (null: untracked).
+  bool cacheValid_ = false;
+  uint64_t cacheStart_ = 0;
+  std::vector<Byte> *cacheShadow_ = nullptr;
+  uint32_t stamp_ = 0, launchStamp_ = 0, block_ = 0;
   unsigned grid_[3] = {1, 1, 1};
+  // This launch: the locations released to; the current block's clock, its
+  // threads' since the last barrier, their strong loads' clocks (a fence
+  // acquires them) and the stamps of their last fences.
+  std::map<uint64_t, Released> released_;
+  Clock blockClock_;
+  std::map<uint32_t, Clock> threadClock_, observed_;
+  std::map<uint32_t, uint32_t> fenced_;
 };
 
 struct LaunchDims {
@@ -384,17 +499,19 @@ struct LaunchDims {
 /// launch parameters `params` (cuLaunchKernel's kernelParams). False with
 /// one line in `error` when the kernel goes wrong: an access outside the
 /// memory map or the shared window, a barrier or shuffle that not all
-/// threads reach, an unsupported instruction form.
+/// threads reach, a spin on memory that nothing that can still run changes,
+/// an unsupported instruction form.
 /// `executed`, when given, is increased by the instructions the launch ran.
 /// `dependent` checks a programmatic dependent launch (DependentLaunch);
-/// `written`, when given, gets the global bytes the launch stores to;
+/// `written` and `read`, when given, get the global bytes the launch stores
+/// to (atomics included) and loads;
 /// `races`, when given, checks the blocks' global accesses against each
 /// other (GlobalRaces).
 bool launch(const Module &module, const Function &kernel,
             const LaunchDims &dims, void **params, const MemoryMap &memory,
             std::string &error, uint64_t *executed = nullptr,
             DependentLaunch *dependent = nullptr, ByteRanges *written = nullptr,
-            GlobalRaces *races = nullptr);
+            GlobalRaces *races = nullptr, ByteRanges *read = nullptr);
 
 /// Makes `running` what a dependent launch after `done` may overlap
 /// (DependentLaunch::running): `done` first, then, when `done` ran as a

@@ -1,18 +1,33 @@
 //===- PtxInterpreter.cpp - Runs PTX kernels on the CPU -------------------===//
 //
-// A launch runs its blocks one after another. Within a block every thread
-// runs on its own until it reaches a point where it needs the others: a
-// barrier (all threads of the block), a shuffle (all threads of its warp) or
-// its end. When every live thread of a warp waits at the same shuffle, the
-// shuffle is done for all of them at once; when every live thread of the
-// block waits at a barrier, the barrier opens. Anything else that stops all
-// threads is a deadlock and an error. Registers are 64-bit slots holding a
-// value's bits; every read takes the bits its type names.
+// A launch runs its blocks one after another, in blockIdx order (x fastest).
+// Within a block every thread runs on its own until it reaches a point where
+// it needs the others: a barrier (all threads of the block), a shuffle (all
+// threads of its warp) or its end. When every live thread of a warp waits at
+// the same shuffle, the shuffle is done for all of them at once; when every
+// live thread of the block waits at a barrier, the barrier opens. Anything
+// else that stops all threads is a deadlock and an error. Registers are
+// 64-bit slots holding a value's bits; every read takes the bits its type
+// names.
 //
 // Running threads in turn picks one order of many for accesses that no
 // barrier orders, so shared memory is checked for races instead
-// (checkRace): per byte, who wrote and read it since the last
-// barrier.
+// (checkRace): per byte, who wrote and read it since the last barrier; and
+// global memory between the blocks of a launch (GlobalRaces in Ptx.h), where
+// atomics and strong loads and stores may meet and release/acquire orders
+// plain accesses.
+//
+// Atomics: atom and red (add, inc, dec, min, max, and, or, xor, exch, cas,
+// at any .sem and .gpu, .sys or .cta scope) are one read-modify-write of
+// global memory each, nothing runs between its read and its write; ld and
+// st .relaxed, .acquire, .release and .volatile read and write as plain ones
+// do; fence.sc/acq_rel and membar change no value. All of them go through
+// the bounds and alignment checks of other accesses; what they order is
+// GlobalRaces' business. A thread that waits for another by polling memory
+// must let it run: after kSpinYield strong loads (or atomics that change
+// nothing) of one unchanged value it yields to the other threads of its
+// block, and a block whose threads that can run all spin so for kSpinLimit
+// loads is stuck and an error (no other block runs until it ends).
 //
 // The numerics are the IEEE operations PTX names: add.rn.f32 is a float add,
 // fma.rn a fused multiply-add, rounding modes other than rn are set in the
@@ -180,15 +195,35 @@ struct Frame {
   std::vector<uint8_t> local;
 };
 
+/// How an access orders memory between blocks (GlobalAccess).
+struct Ordering {
+  bool strong = false, acquire = false, release = false;
+};
+Ordering orderingOf(const Inst &in) {
+  Ordering o;
+  if (in.sem == Sem::Weak || (in.flags & kScopeCta))
+    return o;
+  o.strong = true;
+  o.acquire = in.sem == Sem::Acquire || in.sem == Sem::AcqRel;
+  o.release = in.sem == Sem::Release || in.sem == Sem::AcqRel;
+  return o;
+}
+
 struct Thread {
   enum State : uint8_t { Running, AtBarrier, AtShuffle, Done };
   unsigned tid[3] = {0, 0, 0};
   unsigned linear = 0;
   State state = Running;
   bool carry = false;
-  bool waited = false; // past griddepcontrol.wait
+  bool waited = false;   // past griddepcontrol.wait
+  bool spinning = false; // its last step ended in a spin (spinCount)
   std::vector<Frame> frames;
   uint32_t shuffleValue = 0; // operand a of the shuffle it waits at
+  // Its strong loads (and atomics that changed nothing) of device memory
+  // since its last store: how many in a row read `spinValue` at
+  // `spinAddress`.
+  uint64_t spinAddress = 0, spinValue = 0, spinCount = 0;
+  uint32_t spinLine = 0; // the PTX line of the last such load
 };
 
 class BlockRunner {
@@ -196,9 +231,10 @@ public:
   BlockRunner(const Module &m, const Function &k, const LaunchDims &dims,
               const std::vector<uint8_t> &params, const MemoryMap &memory,
               std::string &error, DependentLaunch *dependent,
-              ByteRanges *written, GlobalRaces *races)
+              ByteRanges *written, ByteRanges *read, GlobalRaces *races)
       : module_(m), kernel_(k), dims_(dims), params_(params), memory_(memory),
-        error_(error), dependent_(dependent), written_(written), races_(races) {
+        error_(error), dependent_(dependent), written_(written), read_(read),
+        races_(races) {
     threadsPerBlock_ = dims.block[0] * dims.block[1] * dims.block[2];
     sharedBytes_ = m.dynamicSharedOffset + dims.dynamicShared;
   }
@@ -227,6 +263,8 @@ public:
       t.state = Thread::Running;
       t.carry = false;
       t.waited = false;
+      t.spinning = false;
+      t.spinAddress = t.spinValue = t.spinCount = 0;
       t.frames.resize(1);
       Frame &f = t.frames[0];
       f.fn = &kernel_;
@@ -239,15 +277,17 @@ public:
     }
     unsigned warps = (threadsPerBlock_ + 31) / 32;
     while (true) {
+      // A round in which the threads that ran only spun (Thread::spinning)
+      // is no progress.
       bool progressed = false;
       for (unsigned w = 0; w < warps; ++w) {
         while (true) {
           for (unsigned i = w * 32; i < std::min(threadsPerBlock_, w * 32 + 32);
                ++i)
             if (threads_[i].state == Thread::Running) {
-              progressed = true;
               if (!step(threads_[i]))
                 return false;
+              progressed |= !threads_[i].spinning;
             }
           int r = shuffleWarp(w);
           if (r < 0)
@@ -267,6 +307,8 @@ public:
       // Threads that have exited count as arrived, as on the GPU.
       if (atBarrier + done == threadsPerBlock_ && atBarrier > 0) {
         ++barriers_;
+        if (races_)
+          races_->barrier();
         for (Thread &t : threads_)
           if (t.state == Thread::AtBarrier) {
             t.state = Thread::Running;
@@ -275,6 +317,19 @@ public:
         continue;
       }
       if (!progressed) {
+        // Threads spin and the others wait for them: the block is stuck
+        // once every spinner has seen its value unchanged for long.
+        const Thread *spinner = nullptr;
+        bool stuck = true;
+        for (const Thread &t : threads_)
+          if (t.state == Thread::Running && t.spinning) {
+            spinner = spinner ? spinner : &t;
+            stuck &= t.spinCount >= kSpinLimit;
+          }
+        if (spinner && !stuck)
+          continue;
+        if (spinner)
+          return fault(*spinner, spinMessage(*spinner), spinner->spinLine);
         for (const Thread &t : threads_)
           if (t.state == Thread::AtShuffle)
             return fault(t, "deadlock: shfl.sync waits for lanes that wait "
@@ -285,9 +340,32 @@ public:
   }
 
 private:
-  bool fault(const Thread &t, const std::string &what) {
+  /// A thread that reads an unchanged value with strong loads yields to
+  /// the others every kSpinYield loads; when only spinners can run and each
+  /// has seen its value kSpinLimit times, the block is stuck: blocks run
+  /// one after another here, so no other block can change the value.
+  static constexpr uint64_t kSpinYield = 1024, kSpinLimit = 1u << 18;
+
+  std::string spinMessage(const Thread &t) const {
+    return "spin: block (" + std::to_string(ctaid_[0]) + "," +
+           std::to_string(ctaid_[1]) + "," + std::to_string(ctaid_[2]) +
+           ") waits on 0x" + hex(t.spinAddress) + " (value " +
+           std::to_string(t.spinValue) +
+           ") that no block that could still run changes (the simulator "
+           "runs the blocks of a launch one after another: the blocks "
+           "before this one have ended, the ones after it start when it "
+           "ends; " +
+           std::to_string(t.spinCount) +
+           " loads in a row read that value while no other thread of the "
+           "block could run)";
+  }
+
+  /// Fails the launch; the PTX line is that of the thread's instruction
+  /// unless `line` is given.
+  bool fault(const Thread &t, const std::string &what, uint32_t line = 0) {
     const Frame &f = t.frames.back();
-    uint32_t line = f.pc < f.fn->code.size() ? f.fn->code[f.pc].line : 0;
+    if (!line)
+      line = f.pc < f.fn->code.size() ? f.fn->code[f.pc].line : 0;
     error_ = "kernel " + kernel_.name + " block (" + std::to_string(ctaid_[0]) +
              "," + std::to_string(ctaid_[1]) + "," + std::to_string(ctaid_[2]) +
              ") thread (" + std::to_string(t.tid[0]) + "," +
@@ -470,7 +548,7 @@ private:
 
   /// The host address of `bytes` at `address` in `space`, checked; null
   /// (with the error set) when outside what the thread may touch.
-  enum Access { Load, Store, Prefetch };
+  enum Access { Load, Store, Prefetch, Rmw }; // Rmw: atom, red
 
   /// Who last wrote and read a byte of shared memory, and in which
   /// interval between barriers (an epoch: the block's serial number and its
@@ -528,20 +606,31 @@ private:
            bytes <= size - (address - start);
   }
 
-  /// An access to device memory: a store is recorded in written_; before
-  /// griddepcontrol.wait in a dependent launch, a store, or a load of what
-  /// a kernel that may still run wrote, is an error (DependentLaunch); so is
-  /// a touch
-  /// of a byte another block of the launch stored to, or a store to one
-  /// another block loaded (GlobalRaces).
+  /// An access to device memory: a store or atomic is recorded in
+  /// written_, a load in read_; before griddepcontrol.wait in a dependent
+  /// launch, a store, a load of what a kernel that may still run wrote, or
+  /// an atomic on what such a kernel wrote or read, is an error
+  /// (DependentLaunch); so is an access that races with another block's
+  /// (GlobalRaces).
   uint8_t *deviceMemory(Thread &t, uint64_t address, uint64_t bytes,
-                        Access access, const char *what) {
-    if (access == Store && written_)
+                        Access access, const char *what, Ordering order) {
+    if ((access == Store || access == Rmw) && written_)
       written_->add(address, bytes);
+    else if (access == Load && read_)
+      read_->add(address, bytes);
     if (races_ && access != Prefetch) {
+      GlobalAccess a;
+      a.address = address;
+      a.bytes = bytes;
+      a.kind = access == Load    ? GlobalAccess::Load
+               : access == Store ? GlobalAccess::Store
+                                 : GlobalAccess::Rmw;
+      a.strong = order.strong;
+      a.acquire = order.acquire;
+      a.release = order.release;
+      a.thread = t.linear;
       std::string race;
-      if (!races_->access(lastStart_, lastEnd_, address, bytes, access == Store,
-                          race)) {
+      if (!races_->access(lastStart_, lastEnd_, a, race)) {
         fault(t, race);
         return nullptr;
       }
@@ -558,7 +647,10 @@ private:
       }
       const std::vector<KernelWrites> &running = *dependent_->running;
       for (size_t i = 0; i < running.size(); ++i) {
-        if (!running[i].written.overlaps(address, bytes))
+        bool wrote = running[i].written.overlaps(address, bytes);
+        bool read =
+            !wrote && access == Rmw && running[i].read.overlaps(address, bytes);
+        if (!wrote && !read)
           continue;
         std::string which =
             i == 0 ? "the kernel before this dependent launch"
@@ -566,8 +658,14 @@ private:
                          " launches before this dependent one (those "
                          "between signalled their dependents before their "
                          "wait)";
-        fault(t, std::string("global ") + what + where + " reads what " +
-                     running[i].name + ", " + which + ", wrote");
+        fault(t, std::string("global ") + what + where +
+                     (access == Rmw ? " touches what " : " reads what ") +
+                     running[i].name + ", " + which +
+                     (wrote ? ", wrote" : ", read") +
+                     (access == Rmw ? " (an atomic may come before the wait "
+                                      "only on memory that no kernel that "
+                                      "may still run touches)"
+                                    : ""));
         return nullptr;
       }
     }
@@ -575,9 +673,10 @@ private:
   }
 
   uint8_t *memory(Thread &t, Frame &f, Space space, uint64_t address,
-                  uint64_t bytes, Access access) {
+                  uint64_t bytes, Access access, Ordering order = {}) {
     const char *what = access == Store  ? "store"
                        : access == Load ? "load"
+                       : access == Rmw  ? "atomic"
                                         : "prefetch";
     switch (space) {
     case Space::Param:
@@ -597,23 +696,33 @@ private:
       // The range of the last access first: kernels stream through a few.
       if (within(address, bytes, lastStart_, lastEnd_ - lastStart_) ||
           memory_.contains(address, bytes, lastStart_, lastEnd_))
-        return deviceMemory(t, address, bytes, access, what);
+        return deviceMemory(t, address, bytes, access, what, order);
       for (const auto &[p, n] : module_.globalRanges)
         if (within(address, bytes, reinterpret_cast<uint64_t>(p), n))
           return reinterpret_cast<uint8_t *>(address);
       if (space == Space::Generic) {
         uint64_t s = reinterpret_cast<uint64_t>(shared_.data());
-        if (within(address, bytes, s, shared_.size()))
+        bool inShared = within(address, bytes, s, shared_.size());
+        // Local memory of this thread's frames (a callee may be given a
+        // pointer into its caller's).
+        bool inLocal = false;
+        for (const Frame &frame : t.frames)
+          inLocal |= within(address, bytes,
+                            reinterpret_cast<uint64_t>(frame.local.data()),
+                            frame.local.size());
+        if ((inShared || inLocal) && access == Rmw) {
+          fault(t, std::string("atomic on ") + (inShared ? "shared" : "local") +
+                       " memory at 0x" + hex(address) +
+                       " (the simulator runs atomics on "
+                       "global memory only)");
+          return nullptr;
+        }
+        if (inShared)
           return checkRace(t, address - s, bytes, access)
                      ? reinterpret_cast<uint8_t *>(address)
                      : nullptr;
-        // Local memory of this thread's frames (a callee may be given a
-        // pointer into its caller's).
-        for (const Frame &frame : t.frames)
-          if (within(address, bytes,
-                     reinterpret_cast<uint64_t>(frame.local.data()),
-                     frame.local.size()))
-            return reinterpret_cast<uint8_t *>(address);
+        if (inLocal)
+          return reinterpret_cast<uint8_t *>(address);
       }
       break;
     }
@@ -658,7 +767,7 @@ private:
       return fault(t, "misaligned address 0x" + hex(a) + " for an access of " +
                           std::to_string(bytes * in.vec) + " bytes");
     uint8_t *p = memory(t, f, in.space, a, bytes * in.vec,
-                        in.op == Op::St ? Store : Load);
+                        in.op == Op::St ? Store : Load, orderingOf(in));
     if (!p)
       return false;
     for (unsigned e = 0; e < in.vec; ++e) {
@@ -673,6 +782,94 @@ private:
         std::memcpy(p + e * bytes, &v, bytes);
       }
     }
+    if (in.op == Op::St)
+      t.spinCount = 0;
+    else if (in.sem != Sem::Weak && in.vec == 1 &&
+             within(a, bytes, lastStart_, lastEnd_ - lastStart_))
+      noteStrongRead(t, in, a, loadBits(p, bytes), false);
+    return true;
+  }
+
+  /// A strong load of device memory (or an atomic) that read `value` at
+  /// `address`: one more in a row of the same value unless the atomic
+  /// changed it; every kSpinYield in a row the thread yields (spinYield_).
+  void noteStrongRead(Thread &t, const Inst &in, uint64_t address,
+                      uint64_t value, bool changed) {
+    if (changed) {
+      t.spinCount = 0;
+      return;
+    }
+    if (t.spinCount && address == t.spinAddress && value == t.spinValue) {
+      ++t.spinCount;
+    } else {
+      t.spinAddress = address;
+      t.spinValue = value;
+      t.spinCount = 1;
+    }
+    t.spinLine = in.line;
+    if (t.spinCount % kSpinYield == 0)
+      spinYield_ = true;
+  }
+
+  /// atom and red on global memory: one read-modify-write of `in.ty`.
+  bool atomic(Thread &t, Frame &f, const Inst &in) {
+    bool red = in.op == Op::Red;
+    const Operand &addr = in.ops[red ? 0 : 1];
+    unsigned bits = bitsOf(in.ty), bytes = bits / 8;
+    if (addr.kind != Operand::Addr)
+      return fault(t, "expected an address operand");
+    uint64_t a = addr.imm + (addr.reg >= 0 ? f.regs[addr.reg] : 0);
+    if (a % bytes != 0)
+      return fault(t, "misaligned address 0x" + hex(a) + " for an access of " +
+                          std::to_string(bytes) + " bytes");
+    uint64_t b = truncBits(value(t, f, in.ops[red ? 1 : 2]), bits);
+    uint64_t c =
+        in.atom == AtomOp::Cas ? truncBits(value(t, f, in.ops[3]), bits) : 0;
+    uint8_t *p = memory(t, f, in.space, a, bytes, Rmw, orderingOf(in));
+    if (!p)
+      return false;
+    uint64_t old = loadBits(p, bytes), r = old;
+    bool s = isSigned(in.ty);
+    switch (in.atom) {
+    case AtomOp::Add:
+      r = in.ty == Ty::F32   ? fromF32(asF32(old) + asF32(b))
+          : in.ty == Ty::F64 ? fromF64(asF64(old) + asF64(b))
+                             : old + b;
+      break;
+    case AtomOp::Inc:
+      r = old >= b ? 0 : old + 1;
+      break;
+    case AtomOp::Dec:
+      r = old == 0 || old > b ? b : old - 1;
+      break;
+    case AtomOp::Min:
+    case AtomOp::Max: {
+      bool less = s ? signExtend(b, bits) < signExtend(old, bits) : b < old;
+      r = (in.atom == AtomOp::Min) == less ? b : old;
+      break;
+    }
+    case AtomOp::And:
+      r = old & b;
+      break;
+    case AtomOp::Or:
+      r = old | b;
+      break;
+    case AtomOp::Xor:
+      r = old ^ b;
+      break;
+    case AtomOp::Exch:
+      r = b;
+      break;
+    case AtomOp::Cas:
+      r = old == b ? c : old;
+      break;
+    }
+    r = truncBits(r, bits);
+    std::memcpy(p, &r, bytes);
+    if (!red)
+      setReg(f, in.ops[0], extend(in.ty, old));
+    if (within(a, bytes, lastStart_, lastEnd_ - lastStart_))
+      noteStrongRead(t, in, a, old, r != old);
     return true;
   }
 
@@ -1261,6 +1458,7 @@ private:
     // More than this in one block is taken for a hang.
     constexpr uint64_t kBlockLimit = uint64_t(1) << 34;
     uint64_t until = executed + kSlice;
+    t.spinning = false;
     while (t.state == Thread::Running) {
       if (executed >= until) {
         if (executed - blockStart_ > kBlockLimit)
@@ -1278,6 +1476,17 @@ private:
       switch (in.op) {
       case Op::Nop:
         break;
+      case Op::Fence:
+        if (races_)
+          races_->fence(t.linear);
+        break;
+      case Op::Atom:
+      case Op::Red:
+        if (!atomic(t, f, in))
+          return false;
+        if (yieldToSpin(t))
+          return true;
+        break;
       case Op::GridDepWait:
         t.waited = true;
         break;
@@ -1292,6 +1501,8 @@ private:
       case Op::St:
         if (!ldst(t, f, in))
           return false;
+        if (yieldToSpin(t))
+          return true;
         break;
       case Op::Cvta:
       case Op::CvtaTo: {
@@ -1385,6 +1596,17 @@ private:
     return true;
   }
 
+  /// After a strong load: true when the thread is to yield (see
+  /// kSpinYield), its pc past the load.
+  bool yieldToSpin(Thread &t) {
+    if (!spinYield_)
+      return false;
+    spinYield_ = false;
+    t.spinning = true;
+    ++t.frames.back().pc;
+    return true;
+  }
+
   const Module &module_;
   const Function &kernel_;
   const LaunchDims &dims_;
@@ -1392,8 +1614,9 @@ private:
   const MemoryMap &memory_;
   std::string &error_;
   DependentLaunch *dependent_;
-  ByteRanges *written_;
+  ByteRanges *written_, *read_;
   GlobalRaces *races_;
+  bool spinYield_ = false; // the thread's last load asks it to yield
   unsigned threadsPerBlock_ = 0;
   size_t sharedBytes_ = 0;
   unsigned ctaid_[3] = {0, 0, 0};
@@ -1413,7 +1636,7 @@ public:
 bool launch(const Module &module, const Function &kernel,
             const LaunchDims &dims, void **params, const MemoryMap &memory,
             std::string &error, uint64_t *executed, DependentLaunch *dependent,
-            ByteRanges *written, GlobalRaces *races) {
+            ByteRanges *written, GlobalRaces *races, ByteRanges *read) {
   unsigned threads = dims.block[0] * dims.block[1] * dims.block[2];
   if (threads == 0 || threads > 1024 ||
       dims.grid[0] * dims.grid[1] * dims.grid[2] == 0) {
@@ -1439,7 +1662,7 @@ bool launch(const Module &module, const Function &kernel,
   if (races)
     races->beginLaunch(dims.grid);
   BlockRunner runner(module, kernel, dims, bytes, memory, error, dependent,
-                     written, races);
+                     written, read, races);
   for (unsigned z = 0; z < dims.grid[2]; ++z)
     for (unsigned y = 0; y < dims.grid[1]; ++y)
       for (unsigned x = 0; x < dims.grid[0]; ++x)

@@ -33,16 +33,37 @@ void MemoryMap::add(const void *p, size_t bytes) {
 
 void ByteRanges::add(uint64_t start, uint64_t bytes) {
   uint64_t end = start + bytes;
+  // Fast paths: within the range the last add went to, or right after it
+  // with nothing in between.
+  if (start >= hintStart_ && start <= hintEnd_ && hintEnd_ > hintStart_) {
+    if (end <= hintEnd_)
+      return;
+    auto it = ranges_.find(hintStart_);
+    if (it != ranges_.end() && it->second == hintEnd_) {
+      auto next = std::next(it);
+      if (next == ranges_.end() || next->first > end) {
+        it->second = hintEnd_ = end;
+        return;
+      }
+    }
+  }
   // Merge with every range that overlaps or touches [start, end).
   auto it = ranges_.upper_bound(start);
   if (it != ranges_.begin() && std::prev(it)->second >= start)
     --it;
+  if (it != ranges_.end() && it->first <= start && it->second >= end) {
+    hintStart_ = it->first; // already there
+    hintEnd_ = it->second;
+    return;
+  }
   while (it != ranges_.end() && it->first <= end) {
     start = std::min(start, it->first);
     end = std::max(end, it->second);
     it = ranges_.erase(it);
   }
   ranges_[start] = end;
+  hintStart_ = start;
+  hintEnd_ = end;
 }
 
 bool ByteRanges::overlaps(uint64_t start, uint64_t bytes) const {
@@ -52,48 +73,190 @@ bool ByteRanges::overlaps(uint64_t start, uint64_t bytes) const {
   return it != ranges_.end() && it->first < start + bytes;
 }
 
+void GlobalRaces::beginLaunch(const unsigned grid[3]) {
+  // Stamps of earlier launches are below launchStamp_. Long before the
+  // counter wraps, start over: no byte was touched by this launch yet.
+  if (stamp_ >= 0xf0000000u) {
+    for (auto &[start, bytes] : shadow_)
+      std::fill(bytes.begin(), bytes.end(), Byte{});
+    stamp_ = 0;
+  }
+  launchStamp_ = ++stamp_;
+  for (int i = 0; i < 3; ++i)
+    grid_[i] = grid[i];
+  released_.clear();
+  beginBlock(0);
+}
+
+void GlobalRaces::beginBlock(uint32_t block) {
+  block_ = block;
+  blockClock_.clear();
+  threadClock_.clear();
+  observed_.clear();
+  fenced_.clear();
+}
+
+void GlobalRaces::join(Clock &into, const Clock &from) {
+  for (const auto &[block, sync] : from) {
+    Sync &s = into[block];
+    if (sync.stamp > s.stamp)
+      s = sync;
+  }
+}
+
+void GlobalRaces::barrier() {
+  for (const auto &[thread, clock] : threadClock_)
+    join(blockClock_, clock);
+  threadClock_.clear();
+}
+
+void GlobalRaces::fence(uint32_t thread) {
+  auto it = observed_.find(thread);
+  if (it != observed_.end()) {
+    join(threadClock_[thread], it->second);
+    observed_.erase(it);
+  }
+  // Accesses before the fence have smaller stamps than the ones after it.
+  fenced_[thread] = ++stamp_;
+}
+
+const GlobalRaces::Sync *GlobalRaces::known(uint32_t thread,
+                                            uint32_t other) const {
+  const Sync *best = nullptr;
+  auto b = blockClock_.find(other);
+  if (b != blockClock_.end())
+    best = &b->second;
+  auto t = threadClock_.find(thread);
+  if (t != threadClock_.end()) {
+    auto s = t->second.find(other);
+    if (s != t->second.end() && (!best || s->second.stamp > best->stamp))
+      best = &s->second;
+  }
+  return best;
+}
+
+void GlobalRaces::endSequences(uint64_t address, uint64_t bytes) {
+  auto it = released_.lower_bound(address >= 32 ? address - 32 : 0);
+  while (it != released_.end() && it->first < address + bytes) {
+    if (it->first + it->second.bytes > address)
+      it = released_.erase(it);
+    else
+      ++it;
+  }
+}
+
 std::string GlobalRaces::blockName(uint32_t linear) const {
   return "(" + std::to_string(linear % grid_[0]) + "," +
          std::to_string(linear / grid_[0] % grid_[1]) + "," +
          std::to_string(linear / (grid_[0] * grid_[1])) + ")";
 }
 
-bool GlobalRaces::access(uint64_t start, uint64_t end, uint64_t address,
-                         uint64_t bytes, bool store, std::string &error) {
-  auto it = shadow_.find(start);
-  if (it == shadow_.end()) {
-    if (!store && !tracked_.count(start))
-      return true; // untracked: nothing has readied it for kernels yet
-    it = shadow_.emplace(start, std::vector<Byte>()).first;
+bool GlobalRaces::access(uint64_t start, uint64_t end, const GlobalAccess &a,
+                         std::string &error) {
+  bool write = a.kind != GlobalAccess::Load;
+  // Release sequences: an acquire takes the clock of the location's
+  // sequences (a strong load followed by a fence does so at the fence).
+  if (a.strong && a.kind != GlobalAccess::Store && !released_.empty()) {
+    auto loc = released_.find(a.address);
+    if (loc != released_.end())
+      join(a.acquire ? threadClock_[a.thread] : observed_[a.thread],
+           loc->second.clock);
   }
-  if (it->second.size() != end - start) // new, or another allocation there
-    it->second.assign(end - start, Byte{});
-  Byte *shadow = it->second.data() + (address - start);
-  for (uint64_t i = 0; i < bytes; ++i) {
+  if (!cacheValid_ || cacheStart_ != start) {
+    auto it = shadow_.find(start);
+    cacheShadow_ = it == shadow_.end() ? nullptr : &it->second;
+    cacheStart_ = start;
+    cacheValid_ = cacheShadow_ || !tracked_.count(start);
+  }
+  if (!cacheShadow_) {
+    if (!write && cacheValid_)
+      return true; // untracked: nothing has readied it for kernels yet
+    cacheShadow_ = &shadow_[start];
+    cacheValid_ = true;
+  }
+  std::vector<Byte> &bytes = *cacheShadow_;
+  if (bytes.size() != end - start) // new, or another allocation there
+    bytes.assign(end - start, Byte{});
+  Byte *shadow = bytes.data() + (a.address - start);
+  uint32_t strong = a.strong ? kStrong : 0;
+  for (uint64_t i = 0; i < a.bytes; ++i) {
     Byte &b = shadow[i];
-    bool written = b.writeLaunch == launch_ && b.writer != block_;
-    bool read = b.readLaunch == launch_ && b.reader != block_;
-    if (written || (store && read)) {
-      uint32_t other = written ? b.writer : b.reader;
+    uint32_t writer = b.writer & ~kStrong, reader = b.reader & ~kStrong;
+    auto ordered = [&](uint32_t other, uint32_t stamp) {
+      const Sync *s = known(a.thread, other);
+      return s && stamp < s->stamp;
+    };
+    bool written = b.writeStamp >= launchStamp_ && writer != block_ &&
+                   !(strong & b.writer) && !ordered(writer, b.writeStamp);
+    bool read = !written && write && b.readStamp >= launchStamp_ &&
+                reader != block_ && !(strong & b.reader) &&
+                (reader == kManyReaders || !ordered(reader, b.readStamp));
+    if (written || read) {
+      uint32_t other = written ? writer : reader;
+      bool otherStrong = (written ? b.writer : b.reader) & kStrong;
       char where[32];
       std::snprintf(where, sizeof(where), "0x%llx",
-                    static_cast<unsigned long long>(address + i));
-      error = std::string("global race: ") + (store ? "store to" : "load of") +
-              " byte " + where + ", which " +
+                    static_cast<unsigned long long>(a.address + i));
+      std::string note;
+      if (other != kManyReaders)
+        if (const Sync *s = known(a.thread, other)) {
+          char loc[32];
+          std::snprintf(loc, sizeof(loc), "0x%llx",
+                        static_cast<unsigned long long>(s->location));
+          note = std::string(" after its release to ") + loc +
+                 " that this block acquired";
+        }
+      const char *what = a.kind == GlobalAccess::Load ? "load of"
+                         : a.kind == GlobalAccess::Store
+                             ? "store to"
+                             : "read-modify-write of";
+      error = std::string("global race: ") + (a.strong ? "atomic " : "") +
+              what + " byte " + where + ", which " +
               (other == kManyReaders ? std::string("other blocks")
                                      : "block " + blockName(other)) +
-              " of this launch " + (written ? "stored to" : "loaded");
+              " of this launch " + (written ? "stored to" : "loaded") +
+              (otherStrong ? " atomically" : "") + note;
       return false;
     }
-    if (store) {
-      b.writeLaunch = launch_;
-      b.writer = block_;
-    } else if (b.readLaunch != launch_) {
-      b.readLaunch = launch_;
-      b.reader = block_;
-    } else if (b.reader != block_) {
-      b.reader = kManyReaders;
+    if (write) {
+      b.writeStamp = stamp_;
+      b.writer = block_ | strong;
+    } else if (b.readStamp < launchStamp_) {
+      b.readStamp = stamp_;
+      b.reader = block_ | strong;
+    } else {
+      b.readStamp = stamp_;
+      b.reader =
+          (reader == block_ ? block_ : kManyReaders) | (b.reader & strong);
     }
+  }
+  if (!write || (!a.strong && released_.empty()))
+    return true;
+  // A release heads a sequence (an atomic's joins the ones it continues);
+  // a relaxed atomic continues them, any other write ends them.
+  auto fence = fenced_.find(a.thread);
+  if (a.strong && (a.release || fence != fenced_.end())) {
+    Clock clock = blockClock_;
+    auto t = threadClock_.find(a.thread);
+    if (t != threadClock_.end())
+      join(clock, t->second);
+    // The write itself and what came before it (before the fence) have
+    // smaller stamps; what comes after it, not.
+    uint32_t cover = a.release ? ++stamp_ : fence->second;
+    Sync &self = clock[block_];
+    if (cover > self.stamp)
+      self = Sync{cover, a.address};
+    if (a.kind == GlobalAccess::Rmw) {
+      Released &r = released_[a.address];
+      r.bytes = a.bytes;
+      join(r.clock, clock);
+    } else {
+      endSequences(a.address, a.bytes);
+      released_[a.address] = Released{a.bytes, std::move(clock)};
+    }
+  } else if ((!a.strong || a.kind == GlobalAccess::Store) &&
+             !released_.empty()) {
+    endSequences(a.address, a.bytes);
   }
   return true;
 }
@@ -969,6 +1132,8 @@ private:
         return failAt(in.line, "unknown symbol in '" + opcode + "'");
     if (!fixImmediates(in))
       return false;
+    if ((in.op == Op::Atom || in.op == Op::Red) && !checkAtomicOperands(in))
+      return false;
     fn_->code.push_back(in);
     return true;
   }
@@ -1003,6 +1168,21 @@ private:
   }
 
   bool decodeOpcode(const std::string &word, Inst &in);
+  bool decodeFence(const std::vector<std::string> &parts, Inst &in);
+  bool decodeAtomic(const std::string &word,
+                    const std::vector<std::string> &parts, Inst &in);
+  /// The operands an atom or red needs.
+  bool checkAtomicOperands(const Inst &in) {
+    unsigned want = in.op == Op::Red ? 2 : in.atom == AtomOp::Cas ? 4 : 3;
+    const Operand &addr = in.ops[in.op == Op::Red ? 0 : 1];
+    if (in.numOps != want || addr.kind != Operand::Addr)
+      return failAt(in.line, std::string(in.op == Op::Red ? "red" : "atom") +
+                                 " takes " +
+                                 (in.op == Op::Red         ? "[a], b"
+                                  : in.atom == AtomOp::Cas ? "d, [a], b, c"
+                                                           : "d, [a], b"));
+    return true;
+  }
 
   bool body(Function &f) {
     fn_ = &f;
@@ -1131,7 +1311,8 @@ bool Parser::decodeOpcode(const std::string &word, Inst &in) {
       {"clz", Op::Clz},     {"popc", Op::Popc},
       {"brev", Op::Brev},   {"griddepcontrol", Op::Nop},
       {"membar", Op::Nop},  {"fence", Op::Nop},
-      {"cvta", Op::Cvta}};
+      {"cvta", Op::Cvta},   {"atom", Op::Atom},
+      {"red", Op::Red}};
   // Prefetches change no value, but their addresses are checked like a
   // load's: an address computed wrong is a bug even where the GPU ignores
   // it. cp.async.bulk.prefetch.L2.global [a], bytes: a range of global
@@ -1162,11 +1343,15 @@ bool Parser::decodeOpcode(const std::string &word, Inst &in) {
                 "' (warp-level barriers are not simulated)");
   if (in.op == Op::Nop && base == "griddepcontrol" && parts.size() > 1)
     in.op = parts[1] == "wait" ? Op::GridDepWait : Op::GridDepTrigger;
+  if (base == "fence" || base == "membar")
+    return decodeFence(parts, in);
+  if (in.op == Op::Atom || in.op == Op::Red)
+    return decodeAtomic(word, parts, in);
   if (in.op == Op::Nop || in.op == Op::GridDepWait ||
       in.op == Op::GridDepTrigger)
     return true; // its modifiers do not matter here
   std::vector<Ty> types;
-  bool toSpace = false;
+  bool toSpace = false, scoped = false;
   for (size_t i = 1; i < parts.size(); ++i) {
     const std::string &m = parts[i];
     Ty t;
@@ -1214,6 +1399,20 @@ bool Parser::decodeOpcode(const std::string &word, Inst &in) {
                 : m == "down" ? ShflMode::Down
                 : m == "bfly" ? ShflMode::Bfly
                               : ShflMode::Idx;
+    } else if ((base == "ld" || base == "st") &&
+               (m == "volatile" || m == "relaxed" || m == "weak" ||
+                (m == "acquire" && base == "ld") ||
+                (m == "release" && base == "st"))) {
+      in.sem = m == "volatile"  ? Sem::Volatile
+               : m == "relaxed" ? Sem::Relaxed
+               : m == "acquire" ? Sem::Acquire
+               : m == "release" ? Sem::Release
+                                : Sem::Weak;
+    } else if ((base == "ld" || base == "st") &&
+               (m == "cta" || m == "gpu" || m == "sys")) {
+      scoped = true;
+      if (m == "cta")
+        in.flags |= kScopeCta;
     } else if (m == "lo" || m == "full" || m == "uni" || m == "sync" ||
                m == "aligned" || m == "nc" || m == "volatile" || m == "ca" ||
                m == "cg" || m == "cs" || m == "lu" || m == "cv" || m == "wb" ||
@@ -1240,7 +1439,119 @@ bool Parser::decodeOpcode(const std::string &word, Inst &in) {
   if (in.op == Op::Ld || in.op == Op::St) {
     if (bitsOf(in.ty) > 64)
       return fail("'" + word + "': 128-bit accesses are not supported");
+    bool ordered = in.sem == Sem::Relaxed || in.sem == Sem::Acquire ||
+                   in.sem == Sem::Release;
+    if (ordered != scoped)
+      return fail("'" + word + "': " +
+                  (ordered ? "a relaxed, acquire or release access needs a "
+                             "scope (.cta, .gpu or .sys)"
+                           : "a scope needs .relaxed, .acquire or .release"));
   }
+  return true;
+}
+
+bool Parser::decodeFence(const std::vector<std::string> &parts, Inst &in) {
+  // fence{.sc,.acq_rel}.scope and membar.{cta,gl,sys} order memory; at
+  // .gpu or .sys scope between blocks too (GlobalRaces), at .cta scope only
+  // within a block, where threads run in turn. The proxy and other
+  // special fences change nothing here.
+  bool memoryFence = true, cta = false;
+  for (size_t i = 1; i < parts.size(); ++i) {
+    const std::string &m = parts[i];
+    if (m == "cta" || m == "cluster") // no clusters: a block is its own
+      cta = true;
+    else if (!(m == "sc" || m == "acq_rel" || m == "gpu" || m == "sys" ||
+               (parts[0] == "membar" && m == "gl")))
+      memoryFence = false;
+  }
+  in.op = memoryFence && !cta && parts.size() > 1 ? Op::Fence : Op::Nop;
+  return true;
+}
+
+/// atom{.sem}{.scope}{.space}.op.type d, [a], b{, c} and
+/// red{.sem}{.scope}{.space}.op.type [a], b on global (or generic) memory,
+/// of the types PTX gives each operation; other forms (16-bit, 128-bit,
+/// vector, half, cache hints, shared memory, .cluster scope) are refused.
+bool Parser::decodeAtomic(const std::string &word,
+                          const std::vector<std::string> &parts, Inst &in) {
+  bool red = in.op == Op::Red;
+  auto unsupported = [&](const std::string &why) {
+    return fail("unsupported instruction '" + word + "' (" + why + ")");
+  };
+  static const std::pair<const char *, AtomOp> opNames[] = {
+      {"add", AtomOp::Add}, {"inc", AtomOp::Inc}, {"dec", AtomOp::Dec},
+      {"min", AtomOp::Min}, {"max", AtomOp::Max}, {"and", AtomOp::And},
+      {"or", AtomOp::Or},   {"xor", AtomOp::Xor}, {"exch", AtomOp::Exch},
+      {"cas", AtomOp::Cas}};
+  bool haveOp = false, haveSem = false, haveScope = false;
+  std::string opName;
+  in.sem = Sem::Relaxed;
+  in.space = Space::Generic;
+  for (size_t i = 1; i < parts.size(); ++i) {
+    const std::string &m = parts[i];
+    Ty t;
+    bool known = false;
+    for (const auto &[name, op] : opNames)
+      if (m == name && !haveOp) {
+        in.atom = op;
+        opName = m;
+        haveOp = known = true;
+      }
+    if (known)
+      continue;
+    if (!haveSem && (m == "relaxed" || m == "acquire" || m == "release" ||
+                     m == "acq_rel")) {
+      in.sem = m == "relaxed"   ? Sem::Relaxed
+               : m == "acquire" ? Sem::Acquire
+               : m == "release" ? Sem::Release
+                                : Sem::AcqRel;
+      haveSem = true;
+    } else if (!haveScope && (m == "cta" || m == "gpu" || m == "sys")) {
+      if (m == "cta")
+        in.flags |= kScopeCta;
+      haveScope = true;
+    } else if (m == "global") {
+      in.space = Space::Global;
+    } else if (m.rfind("shared", 0) == 0) {
+      return unsupported("atomics on shared memory are not simulated");
+    } else if (in.ty == Ty::None && parseTypeName(m, t)) {
+      in.ty = t;
+    } else {
+      return unsupported("modifier '." + m + "' not simulated");
+    }
+  }
+  if (!haveOp)
+    return unsupported("no operation");
+  if (red && (in.atom == AtomOp::Exch || in.atom == AtomOp::Cas))
+    return unsupported("red has no ." + opName + "; atom does");
+  if (red && (in.sem == Sem::Acquire || in.sem == Sem::AcqRel))
+    return unsupported("red is .relaxed or .release");
+  Ty t = in.ty;
+  bool ok;
+  const char *types;
+  switch (in.atom) {
+  case AtomOp::Add:
+    ok = t == Ty::U32 || t == Ty::S32 || t == Ty::U64 || t == Ty::F32 ||
+         t == Ty::F64;
+    types = ".u32, .s32, .u64, .f32 or .f64";
+    break;
+  case AtomOp::Inc:
+  case AtomOp::Dec:
+    ok = t == Ty::U32;
+    types = ".u32";
+    break;
+  case AtomOp::Min:
+  case AtomOp::Max:
+    ok = t == Ty::U32 || t == Ty::S32 || t == Ty::U64 || t == Ty::S64;
+    types = ".u32, .s32, .u64 or .s64";
+    break;
+  default: // and, or, xor, exch, cas
+    ok = t == Ty::B32 || t == Ty::B64;
+    types = ".b32 or .b64";
+    break;
+  }
+  if (!ok)
+    return unsupported("this operation is simulated on " + std::string(types));
   return true;
 }
 

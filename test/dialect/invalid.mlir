@@ -724,3 +724,47 @@ func.func @f(%x: tensor<?x1x128xf32>, %dt: tensor<?x1x4xf32>, %b: tensor<?x1x16x
   %y, %s2 = zamba2.ssd_step %x, %dt, %b, %b, %s params(%p, %p, %p) gated %z {groups = 1 : i64} : (tensor<?x1x128xf32>, tensor<?x1x4xf32>, tensor<?x1x16xf32>, tensor<?x1x16xf32>, tensor<?x4x32x16xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<?x1x64xf32>) -> (tensor<?x1x128xf32>, tensor<?x4x32x16xf32>)
   return
 }
+
+// -----
+
+// in_proj_scan whose body has no ssd_step
+func.func @in_proj_scan_no_scan(%x: tensor<?x1x64xf32>, %w: tensor<100x64xf32>, %cw: tensor<64x1x4xf32>, %cs: tensor<?x64x3xf32>) -> tensor<?x64x3xf32> {
+  // expected-error @+1 {{body must hold one linear or quant_linear and one ssd_step, found 1 and 0}}
+  %r = zamba2.in_proj_scan(%x, %w, %cw, %cs) : (tensor<?x1x64xf32>, tensor<100x64xf32>, tensor<64x1x4xf32>, tensor<?x64x3xf32>) -> (tensor<?x64x3xf32>) {
+  ^bb0(%a: tensor<?x1x64xf32>, %b: tensor<100x64xf32>, %c: tensor<64x1x4xf32>, %d: tensor<?x64x3xf32>):
+    %p, %ncs = zamba2.linear %a, %b conv(%c state %d) {conv_offset = 32 : i64, conv_silu} : (tensor<?x1x64xf32>, tensor<100x64xf32>, tensor<64x1x4xf32>, tensor<?x64x3xf32>) -> (tensor<?x1x100xf32>, tensor<?x64x3xf32>)
+    zamba2.yield %ncs : tensor<?x64x3xf32>
+  }
+  return %r : tensor<?x64x3xf32>
+}
+
+// -----
+
+// in_proj_scan whose product has no convolution epilogue
+func.func @in_proj_scan_no_conv(%x: tensor<?x1x64xf32>, %w: tensor<100x64xf32>, %s: tensor<?x4x8x16xf32>, %p4: tensor<4xf32>) -> tensor<?x1x32xf32> {
+  // expected-error @+1 {{the product must have a convolution epilogue (zamba2-fuse-conv)}}
+  %r = zamba2.in_proj_scan(%x, %w, %s, %p4) : (tensor<?x1x64xf32>, tensor<100x64xf32>, tensor<?x4x8x16xf32>, tensor<4xf32>) -> (tensor<?x1x32xf32>) {
+  ^bb0(%a: tensor<?x1x64xf32>, %b: tensor<100x64xf32>, %st: tensor<?x4x8x16xf32>, %q: tensor<4xf32>):
+    %p = zamba2.linear %a, %b : (tensor<?x1x64xf32>, tensor<100x64xf32>) -> tensor<?x1x100xf32>
+    %z, %xs, %bb, %cc, %dt = zamba2.split %p [32, 32, 16, 16, 4] : tensor<?x1x100xf32> -> tensor<?x1x32xf32>, tensor<?x1x32xf32>, tensor<?x1x16xf32>, tensor<?x1x16xf32>, tensor<?x1x4xf32>
+    %y, %ns = zamba2.ssd_step %xs, %dt, %bb, %cc, %st params(%q, %q, %q) {groups = 1 : i64} : (tensor<?x1x32xf32>, tensor<?x1x4xf32>, tensor<?x1x16xf32>, tensor<?x1x16xf32>, tensor<?x4x8x16xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>) -> (tensor<?x1x32xf32>, tensor<?x4x8x16xf32>)
+    zamba2.yield %y : tensor<?x1x32xf32>
+  }
+  return %r : tensor<?x1x32xf32>
+}
+
+// -----
+
+// in_proj_scan whose x and dt overlap
+func.func @in_proj_scan_layout(%x: tensor<?x1x64xf32>, %w: tensor<100x64xf32>, %cw: tensor<64x1x4xf32>, %cs: tensor<?x64x3xf32>, %s: tensor<?x4x8x16xf32>, %p4: tensor<4xf32>) -> tensor<?x1x32xf32> {
+  // expected-error @+1 {{the ssd_step's pieces: b, c and dt must lie together, apart from x}}
+  %r = zamba2.in_proj_scan(%x, %w, %cw, %cs, %s, %p4) : (tensor<?x1x64xf32>, tensor<100x64xf32>, tensor<64x1x4xf32>, tensor<?x64x3xf32>, tensor<?x4x8x16xf32>, tensor<4xf32>) -> (tensor<?x1x32xf32>) {
+  ^bb0(%a: tensor<?x1x64xf32>, %b: tensor<100x64xf32>, %c: tensor<64x1x4xf32>, %d: tensor<?x64x3xf32>, %st: tensor<?x4x8x16xf32>, %q: tensor<4xf32>):
+    %p, %ncs = zamba2.linear %a, %b conv(%c state %d) {conv_offset = 32 : i64, conv_silu} : (tensor<?x1x64xf32>, tensor<100x64xf32>, tensor<64x1x4xf32>, tensor<?x64x3xf32>) -> (tensor<?x1x100xf32>, tensor<?x64x3xf32>)
+    %z, %xs, %bb, %cc, %dt = zamba2.split %p [32, 32, 16, 16, 4] : tensor<?x1x100xf32> -> tensor<?x1x32xf32>, tensor<?x1x32xf32>, tensor<?x1x16xf32>, tensor<?x1x16xf32>, tensor<?x1x4xf32>
+    %dt2, %rest = zamba2.split %xs [4, 28] : tensor<?x1x32xf32> -> tensor<?x1x4xf32>, tensor<?x1x28xf32>
+    %y, %ns = zamba2.ssd_step %xs, %dt2, %bb, %cc, %st params(%q, %q, %q) {groups = 1 : i64} : (tensor<?x1x32xf32>, tensor<?x1x4xf32>, tensor<?x1x16xf32>, tensor<?x1x16xf32>, tensor<?x4x8x16xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>) -> (tensor<?x1x32xf32>, tensor<?x4x8x16xf32>)
+    zamba2.yield %y : tensor<?x1x32xf32>
+  }
+  return %r : tensor<?x1x32xf32>
+}

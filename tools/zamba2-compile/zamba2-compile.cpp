@@ -159,6 +159,16 @@ cl::opt<cl::boolOrDefault> fuseConv(
              "CPU, whose lowering computes the convolution apart anyway; the "
              "numbers are the same)"),
     cl::cat(category));
+cl::opt<bool> fuseScan(
+    "fuse-scan",
+    cl::desc("Group each Mamba layer's in_proj and scan of a decode step, "
+             "which a CUDA package runs at batch 1 as one kernel for int4 "
+             "and int8 weights: the blocks that compute b, c and dt signal "
+             "the others, which then scan the rows whose x and z they "
+             "computed (zamba2-fuse-scan; needs --fuse-conv; default off: "
+             "not yet timed on a GPU; the CPU lowering inlines it again; the "
+             "numbers are the same)"),
+    cl::init(false), cl::cat(category));
 cl::opt<bool> prefetchWeights(
     "prefetch-weights",
     cl::desc("--target cuda, sm_90 or newer: each linear kernel asks L2 for "
@@ -584,6 +594,10 @@ int main(int argc, char **argv) {
   fusion.fuseResidual = fuseResidual;
   fusion.fuseNorm = fuseNorm == cl::BOU_UNSET ? cuda : fuseNorm == cl::BOU_TRUE;
   fusion.fuseConv = fuseConv == cl::BOU_UNSET ? cuda : fuseConv == cl::BOU_TRUE;
+  fusion.fuseScan = fuseScan;
+  if (fuseScan && !fusion.fuseConv)
+    return fail("--fuse-scan needs --fuse-conv (on by default for --target "
+                "cuda): it groups the in_proj that convolves its output");
   bool dependentLaunch = false;
   if (cuda) {
     mlir::zamba2::CudaPipelineOptions gpu;

@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -31,15 +32,19 @@ std::unique_ptr<Module> parse(const std::string &body) {
 }
 
 /// Launches `name` with one pointer parameter per buffer (each registered
-/// as device memory); returns the error text ("" on success).
+/// as device memory, and tracked by `races` where given, which then checks
+/// the blocks for races); returns the error text ("" on success).
 template <typename T>
 std::string run(const Module &m, const char *name, unsigned threads,
-                std::vector<std::vector<T> *> buffers, unsigned blocks = 1) {
+                std::vector<std::vector<T> *> buffers, unsigned blocks = 1,
+                GlobalRaces *races = nullptr) {
   MemoryMap memory;
   std::vector<T *> pointers;
   std::vector<void *> params;
   for (auto *b : buffers) {
     memory.add(b->data(), b->size() * sizeof(T));
+    if (races)
+      races->track(reinterpret_cast<uint64_t>(b->data()));
     pointers.push_back(b->data());
   }
   for (auto &p : pointers)
@@ -51,7 +56,8 @@ std::string run(const Module &m, const char *name, unsigned threads,
   if (!k)
     return "no kernel";
   std::string error;
-  launch(m, *k, dims, params.data(), memory, error);
+  launch(m, *k, dims, params.data(), memory, error, nullptr, nullptr, nullptr,
+         races);
   return error;
 }
 
@@ -485,6 +491,33 @@ TEST(PtxSim, ByteRangesMergeAndOverlap) {
   EXPECT_FALSE(r.overlaps(100, 12));
 }
 
+TEST(PtxSim, ByteRangesGrowFromTheLastRange) {
+  // Adds within or right after the range the last add went to take a
+  // shorter way; the set is the same.
+  ByteRanges r;
+  r.add(100, 4);
+  r.add(104, 4); // grows [100, 104)
+  r.add(102, 2); // within
+  EXPECT_TRUE(r.overlaps(107, 1));
+  EXPECT_FALSE(r.overlaps(108, 1));
+  r.add(120, 4);
+  EXPECT_FALSE(r.overlaps(108, 12));
+  r.add(108, 4); // joins [100, 108)
+  EXPECT_TRUE(r.overlaps(111, 1));
+  EXPECT_FALSE(r.overlaps(112, 8));
+  r.add(112, 8); // right after [100, 112), touching [120, 124): one range
+  EXPECT_TRUE(r.overlaps(119, 1));
+  EXPECT_TRUE(r.overlaps(123, 1));
+  EXPECT_FALSE(r.overlaps(124, 1));
+  EXPECT_FALSE(r.overlaps(96, 4));
+  r.clear();
+  r.add(50, 2);
+  r.add(52, 2);
+  EXPECT_FALSE(r.overlaps(100, 24));
+  EXPECT_TRUE(r.overlaps(53, 1));
+  EXPECT_FALSE(r.overlaps(54, 1));
+}
+
 /// A kernel that writes out[tid] = tid (what a dependent launch after it
 /// must not read before its wait).
 const std::string kProducer =
@@ -609,7 +642,7 @@ TEST(PtxSim, EarlyTriggerLetsTheNextLaunchOverlapTheKernelsBefore) {
   dims.block[0] = 4;
   for (bool early : {true, false}) {
     std::string error;
-    KernelWrites produced{"producer", {}};
+    KernelWrites produced{"producer", {}, {}};
     ASSERT_TRUE(launch(*m, *m->kernel("producer"), dims, params, memory, error,
                        nullptr, nullptr, &produced.written))
         << error;
@@ -617,7 +650,7 @@ TEST(PtxSim, EarlyTriggerLetsTheNextLaunchOverlapTheKernelsBefore) {
     advanceRunning(running, produced, /*overlapsBefore=*/false);
     DependentLaunch relayed{&running};
     std::string relayName = early ? "relay_early" : "relay_late";
-    KernelWrites relayDone{relayName, {}};
+    KernelWrites relayDone{relayName, {}, {}};
     ASSERT_TRUE(launch(*m, *m->kernel(relayName), dims, nullptr, memory, error,
                        nullptr, &relayed, &relayDone.written))
         << error;
@@ -1084,6 +1117,629 @@ TEST(PtxSim, ParserScopesAndLiterals) {
   EXPECT_EQ(out[2], bits(1.5f));
   EXPECT_EQ(out[3], bits(-2.0f));
   EXPECT_EQ(out[4], bits(0.25f));
+}
+
+} // namespace
+
+// Atomics, release/acquire between the blocks of a launch, and spins.
+namespace {
+
+/// Launches `name` over `blocks` blocks of `threads` threads as run() does,
+/// with the race check between blocks; every buffer is tracked as a memset
+/// before the launch would track it. The error text ("" on success).
+std::string runBlocks(const Module &m, const char *name, unsigned blocks,
+                      unsigned threads,
+                      std::vector<std::vector<uint32_t> *> buffers) {
+  GlobalRaces races;
+  return run(m, name, threads, std::move(buffers), blocks, &races);
+}
+
+/// The PTX text of `.visible .entry name` with one .u64 parameter per name
+/// in `params`: it declares 16 registers of each type in `types`, a line
+/// each (.b16 as %rs, .b32 as %r, .b64 as %rd, .f32 as %f, .pred as %p),
+/// loads the parameters into %rd1, %rd2, ... in order, a line each, and
+/// goes on with `body`, which begins with its own line break (as a raw
+/// string does whose `R"(` ends a line). The PTX lines the tests name are
+/// counted in this layout.
+std::string entry(const std::string &name,
+                  const std::vector<std::string> &params,
+                  const std::vector<std::string> &types,
+                  const std::string &body) {
+  std::string text = ".visible .entry " + name + "(";
+  for (size_t i = 0; i < params.size(); ++i)
+    text += (i ? ", .param .u64 " : ".param .u64 ") + params[i];
+  text += ")\n{";
+  for (const std::string &type : types) {
+    const char *prefix = type == ".b16"   ? "%rs"
+                         : type == ".b32" ? "%r"
+                         : type == ".b64" ? "%rd"
+                         : type == ".f32" ? "%f"
+                                          : "%p";
+    text += "\n  .reg " + type + " " + prefix + "<16>;";
+  }
+  for (size_t i = 0; i < params.size(); ++i)
+    text += "\n  ld.param.u64 %rd" + std::to_string(i + 1) + ", [" + params[i] +
+            "];";
+  return text + body + "}\n";
+}
+
+/// Parses `kernels` one after another, after the header (3 lines) and a
+/// blank line, as the raw strings given to parse() have it: the first
+/// kernel's first line is PTX line 5.
+std::unique_ptr<Module> parseKernels(const std::vector<std::string> &kernels) {
+  std::string body = "\n";
+  for (const std::string &k : kernels)
+    body += k;
+  return parse(body);
+}
+
+/// Passes where `error` contains `fragment`; shows both where it does not.
+::testing::AssertionResult contains(const std::string &error,
+                                    const std::string &fragment) {
+  if (error.find(fragment) != std::string::npos)
+    return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure()
+         << "\"" << fragment << "\" is not in the error \"" << error << "\"";
+}
+
+std::string hexOf(const void *p, size_t offset = 0) {
+  char buf[24];
+  std::snprintf(
+      buf, sizeof(buf), "0x%llx",
+      static_cast<unsigned long long>(reinterpret_cast<uintptr_t>(p) + offset));
+  return buf;
+}
+
+/// The error's words for a load of `address` that races with a store of
+/// block `block` of the same launch.
+std::string loadRace(const std::string &address, const char *block) {
+  return "global race: load of byte " + address + ", which block " + block +
+         " of this launch stored to";
+}
+
+TEST(PtxSim, AtomicAddHandsOutEachTicketOnce) {
+  // 64 blocks take a ticket each from a zeroed counter and mark
+  // seen[ticket] with their block index + 1: the counter ends at 64 and
+  // every ticket is marked once (a ticket taken twice would be two blocks
+  // storing one word: a race). The spellings of the same add, and its
+  // [%rd+imm] form, all do it.
+  const char *spellings[] = {
+      "atom.global.add.u32 %r1, [%rd1+4], 1;",
+      "atom.relaxed.gpu.global.add.u32 %r1, [%rd1+4], 1;",
+      "atom.acq_rel.gpu.global.add.u32 %r1, [%rd1+4], 1;",
+      "atom.acquire.sys.global.add.s32 %r1, [%rd1+4], 1;",
+      "atom.add.u32 %r1, [%rd1+4], 1;", // generic
+  };
+  for (const char *atom : spellings) {
+    auto m =
+        parseKernels({entry("tickets", {"counter", "seen"}, {".b32", ".b64"},
+                            "\n  " + std::string(atom) + R"(
+  mul.wide.u32 %rd3, %r1, 4;
+  add.s64 %rd4, %rd2, %rd3;
+  mov.u32 %r2, %ctaid.x;
+  add.u32 %r2, %r2, 1;
+  st.global.u32 [%rd4], %r2;
+  ret;
+)")});
+    ASSERT_TRUE(m) << atom;
+    std::vector<uint32_t> counter{7, 0}, seen(64, 0);
+    EXPECT_EQ(runBlocks(*m, "tickets", 64, 1, {&counter, &seen}), "") << atom;
+    EXPECT_EQ(counter, (std::vector<uint32_t>{7, 64})) << atom;
+    std::vector<uint32_t> blocks = seen;
+    std::sort(blocks.begin(), blocks.end());
+    for (uint32_t i = 0; i < 64; ++i)
+      EXPECT_EQ(blocks[i], i + 1) << atom;
+    // Blocks run in blockIdx order: block i draws ticket i.
+    for (uint32_t i = 0; i < 64; ++i)
+      EXPECT_EQ(seen[i], i + 1) << atom;
+  }
+}
+
+TEST(PtxSim, AtomicOperationsReturnTheOldValue) {
+  // One thread: each atomic on mem[i] (set by plain stores first) puts the
+  // old value in old[i]; mem then holds the new one.
+  auto m =
+      parseKernels({entry("ops", {"mem", "old"}, {".b32", ".f32", ".b64"}, R"(
+  st.global.u32 [%rd1], 5;
+  st.global.u32 [%rd1+4], 3;
+  st.global.u32 [%rd1+8], -5;
+  st.global.u32 [%rd1+12], -1;
+  st.global.u32 [%rd1+16], 4;
+  st.global.u32 [%rd1+20], 4;
+  st.global.u32 [%rd1+24], 3;
+  st.global.u32 [%rd1+28], 0;
+  st.global.f32 [%rd1+32], 0f40000000;
+  st.global.u32 [%rd1+36], 12;
+  st.global.u32 [%rd1+40], 12;
+  st.global.u32 [%rd1+44], 12;
+  st.global.u64 [%rd1+48], 4294967295;
+  st.global.u32 [%rd1+56], 100;
+  st.global.u32 [%rd1+60], 2;
+  atom.global.exch.b32 %r1, [%rd1], 9;
+  atom.global.max.u32 %r2, [%rd1+4], 7;
+  atom.global.max.s32 %r3, [%rd1+8], -1;
+  atom.global.min.u32 %r4, [%rd1+12], 2;
+  atom.global.cas.b32 %r5, [%rd1+16], 4, 8;
+  atom.global.cas.b32 %r6, [%rd1+20], 1, 8;
+  atom.global.inc.u32 %r7, [%rd1+24], 3;
+  atom.global.dec.u32 %r8, [%rd1+28], 3;
+  atom.global.add.f32 %f1, [%rd1+32], 0f3FC00000;
+  atom.global.and.b32 %r9, [%rd1+36], 10;
+  atom.global.or.b32 %r10, [%rd1+40], 3;
+  atom.global.xor.b32 %r11, [%rd1+44], 6;
+  atom.global.add.u64 %rd3, [%rd1+48], 1;
+  red.global.add.u32 [%rd1+56], -1;
+  red.release.gpu.global.max.s32 [%rd1+60], -3;
+  st.global.u32 [%rd2], %r1;
+  st.global.u32 [%rd2+4], %r2;
+  st.global.u32 [%rd2+8], %r3;
+  st.global.u32 [%rd2+12], %r4;
+  st.global.u32 [%rd2+16], %r5;
+  st.global.u32 [%rd2+20], %r6;
+  st.global.u32 [%rd2+24], %r7;
+  st.global.u32 [%rd2+28], %r8;
+  st.global.f32 [%rd2+32], %f1;
+  st.global.u32 [%rd2+36], %r9;
+  st.global.u32 [%rd2+40], %r10;
+  st.global.u32 [%rd2+44], %r11;
+  st.global.u64 [%rd2+48], %rd3;
+  ret;
+)")});
+  std::vector<uint32_t> mem(16, 0), old(14, 0);
+  ASSERT_EQ(runBlocks(*m, "ops", 1, 1, {&mem, &old}), "");
+  EXPECT_EQ(old,
+            (std::vector<uint32_t>{5, 3, uint32_t(-5), 0xffffffffu, 4, 4, 3, 0,
+                                   bits(2.0f), 12, 12, 12, 0xffffffffu, 0}));
+  EXPECT_EQ(mem, (std::vector<uint32_t>{9, 7, uint32_t(-1), 2, 8, 4, 0, 3,
+                                        bits(3.5f), 8, 15, 10, 0, 1, 99, 2}));
+}
+
+/// Three producer and five consumer blocks of 32 threads hand data over
+/// within one launch, as the in_proj kernel with the scan folded in does:
+/// thread 0 takes a ticket from counters[0]; tickets 0-2 store data[ticket
+/// * 32 + tid] = ticket * 100 + tid, meet at a barrier and signal with
+/// `signal` (thread 0, on counters[1]) and then run `after`; the others'
+/// thread 0 polls counters[1] with `poll` until it is 3, runs `polled`,
+/// meets its block at a barrier, and every thread sums its three data
+/// elements into out[(ticket - 3) * 32 + tid].
+std::string handoff(const std::string &signal, const std::string &poll,
+                    const std::string &polled = "",
+                    const std::string &after = "") {
+  return ".shared .align 4 .u32 role;\n" +
+         entry("handoff", {"counters", "data", "out"},
+               {".b32", ".f32", ".b64", ".pred"}, R"(
+  mov.u32 %r1, %tid.x;
+  setp.ne.u32 %p1, %r1, 0;
+  @%p1 bra $L_ticket;
+  atom.global.add.u32 %r2, [%rd1], 1;
+  st.shared.u32 [role], %r2;
+$L_ticket:
+  bar.sync 0;
+  ld.shared.u32 %r3, [role];
+  setp.ge.u32 %p2, %r3, 3;
+  @%p2 bra $L_consumer;
+  mad.lo.s32 %r4, %r3, 32, %r1;
+  mul.wide.u32 %rd4, %r4, 4;
+  add.s64 %rd5, %rd2, %rd4;
+  mad.lo.s32 %r5, %r3, 100, %r1;
+  cvt.rn.f32.u32 %f1, %r5;
+  st.global.f32 [%rd5], %f1;
+  bar.sync 0;
+  @%p1 bra $L_end;
+  )" + signal + "\n  " + after + R"(
+  bra.uni $L_end;
+$L_consumer:
+  @%p1 bra $L_waited;
+$L_poll:
+  )" + poll + R"(
+  setp.lt.u32 %p3, %r6, 3;
+  @%p3 bra $L_poll;
+  )" + polled + R"(
+$L_waited:
+  bar.sync 0;
+  mul.wide.u32 %rd6, %r1, 4;
+  add.s64 %rd7, %rd2, %rd6;
+  ld.global.f32 %f2, [%rd7];
+  ld.global.f32 %f3, [%rd7+128];
+  ld.global.f32 %f4, [%rd7+256];
+  add.f32 %f5, %f2, %f3;
+  add.f32 %f5, %f5, %f4;
+  sub.s32 %r7, %r3, 3;
+  mad.lo.s32 %r8, %r7, 32, %r1;
+  mul.wide.u32 %rd8, %r8, 4;
+  add.s64 %rd9, %rd3, %rd8;
+  st.global.f32 [%rd9], %f5;
+$L_end:
+  ret;
+)");
+}
+
+struct Handoff {
+  std::vector<uint32_t> counters = std::vector<uint32_t>(2, 0);
+  std::vector<uint32_t> data = std::vector<uint32_t>(96, 0xffffffffu);
+  std::vector<uint32_t> out = std::vector<uint32_t>(160, 0xffffffffu);
+  std::string run(const std::string &kernel) {
+    auto m = parse(kernel);
+    if (!m)
+      return "no module";
+    return runBlocks(*m, "handoff", 8, 32, {&counters, &data, &out});
+  }
+};
+
+TEST(PtxSim, ReleaseAcquireHandsDataToOtherBlocks) {
+  struct Case {
+    const char *signal, *poll, *polled;
+  } cases[] = {
+      {"red.release.gpu.global.add.u32 [%rd1+4], 1;",
+       "ld.acquire.gpu.global.u32 %r6, [%rd1+4];", ""},
+      {"atom.acq_rel.gpu.global.add.u32 %r9, [%rd1+4], 1;",
+       "ld.acquire.gpu.global.b32 %r6, [%rd1+4];", ""},
+      {"red.release.sys.global.add.s32 [%rd1+4], 1;",
+       "atom.acquire.gpu.global.add.u32 %r6, [%rd1+4], 0;", ""},
+      // The fences' release and acquire patterns.
+      {"fence.acq_rel.gpu;\n  red.relaxed.gpu.global.add.u32 [%rd1+4], 1;",
+       "ld.relaxed.gpu.global.s32 %r6, [%rd1+4];", "fence.acq_rel.gpu;"},
+      {"membar.gl;\n  atom.global.add.u32 %r9, [%rd1+4], 1;",
+       "ld.volatile.global.u32 %r6, [%rd1+4];", "fence.sc.gpu;"},
+  };
+  for (const Case &c : cases) {
+    Handoff h;
+    EXPECT_EQ(h.run(handoff(c.signal, c.poll, c.polled)), "") << c.signal;
+    EXPECT_EQ(h.counters, (std::vector<uint32_t>{8, 3})) << c.signal;
+    for (unsigned i = 0; i < 160; ++i)
+      EXPECT_EQ(h.out[i], bits(300.0f + 3.0f * float(i % 32)))
+          << c.signal << " " << i;
+  }
+}
+
+TEST(PtxSim, HandoffWithoutReleaseAcquireRaces) {
+  // Plain stores and loads of the flag: the second producer's load of it
+  // races with the first one's store.
+  {
+    Handoff h;
+    std::string error =
+        h.run(handoff("ld.global.u32 %r9, [%rd1+4];\n  add.u32 %r9, %r9, 1;\n"
+                      "  st.global.u32 [%rd1+4], %r9;",
+                      "ld.global.u32 %r6, [%rd1+4];"));
+    EXPECT_TRUE(contains(error, "kernel handoff block (1,0,0) thread (0,0,0)"));
+    EXPECT_TRUE(
+        contains(error, loadRace(hexOf(h.counters.data(), 4), "(0,0,0)")));
+  }
+  // Relaxed atomics on the flag do not race, but order nothing: the first
+  // consumer's load of data[0] races with block 0's store. So does one
+  // without the acquire (ld.relaxed, no fence) or without the release.
+  const char *relaxed[][2] = {
+      {"red.relaxed.gpu.global.add.u32 [%rd1+4], 1;",
+       "ld.relaxed.gpu.global.u32 %r6, [%rd1+4];"},
+      {"red.release.gpu.global.add.u32 [%rd1+4], 1;",
+       "ld.relaxed.gpu.global.u32 %r6, [%rd1+4];"},
+      {"red.global.add.u32 [%rd1+4], 1;",
+       "ld.acquire.gpu.global.u32 %r6, [%rd1+4];"},
+  };
+  for (auto &c : relaxed) {
+    Handoff h;
+    std::string error = h.run(handoff(c[0], c[1]));
+    EXPECT_TRUE(contains(error, "kernel handoff block (3,0,0) thread (0,0,0)"));
+    EXPECT_TRUE(contains(error, loadRace(hexOf(h.data.data()), "(0,0,0)")));
+  }
+  // A plain load of the flag the producers add to atomically races too.
+  Handoff h;
+  std::string error =
+      h.run(handoff("red.release.gpu.global.add.u32 [%rd1+4], 1;",
+                    "ld.global.u32 %r6, [%rd1+4];"));
+  EXPECT_TRUE(contains(error, loadRace(hexOf(h.counters.data(), 4), "(2,0,0)") +
+                                  " atomically"));
+}
+
+TEST(PtxSim, StoreAfterTheReleaseRaces) {
+  // Each producer's thread 0 stores its first element again after its
+  // release: not ordered before the consumers' loads of it.
+  Handoff h;
+  std::string error =
+      h.run(handoff("red.release.gpu.global.add.u32 [%rd1+4], 1;",
+                    "ld.acquire.gpu.global.u32 %r6, [%rd1+4];", "",
+                    "st.global.f32 [%rd5], 0fBF800000;"));
+  EXPECT_TRUE(contains(error, "kernel handoff block (3,0,0) thread (0,0,0)"));
+  EXPECT_TRUE(contains(error, loadRace(hexOf(h.data.data()), "(0,0,0)") +
+                                  " after its release to " +
+                                  hexOf(h.counters.data(), 4) +
+                                  " that this block acquired"));
+}
+
+TEST(PtxSim, AnAcquireIsTheBlocksFromItsNextBarrier) {
+  // Block 0 stores data[0] and releases a flag; in block 1, thread 0
+  // acquires it and every thread loads data[0], before (`early`) or after
+  // (`late`) a barrier: thread 0's own load is ordered either way, thread
+  // 1's only after the barrier.
+  auto kernel = [](const std::string &name, bool late) {
+    std::string barrier = "  bar.sync 0;\n";
+    return entry(name, {"flag", "data"}, {".b32", ".b64", ".pred"},
+                 R"(
+  mov.u32 %r1, %tid.x;
+  mov.u32 %r2, %ctaid.x;
+  setp.ne.u32 %p1, %r1, 0;
+  setp.ne.u32 %p2, %r2, 0;
+  @%p2 bra $L_consumer;
+  @%p1 bra $L_done;
+  st.global.u32 [%rd2], 42;
+  red.release.gpu.global.add.u32 [%rd1], 1;
+  bra.uni $L_done;
+$L_consumer:
+  @%p1 bra $L_load;
+$L_poll:
+  ld.acquire.gpu.global.u32 %r3, [%rd1];
+  setp.eq.u32 %p3, %r3, 0;
+  @%p3 bra $L_poll;
+$L_load:
+)" + (late ? barrier : "") +
+                     "  ld.global.u32 %r4, [%rd2];\n" + (late ? "" : barrier) +
+                     R"($L_done:
+  ret;
+)");
+  };
+  auto m = parseKernels({kernel("early", false), kernel("late", true)});
+  std::vector<uint32_t> flag(1, 0), data(1, 0);
+  EXPECT_EQ(runBlocks(*m, "late", 2, 2, {&flag, &data}), "");
+  flag[0] = 0;
+  std::string error = runBlocks(*m, "early", 2, 2, {&flag, &data});
+  EXPECT_TRUE(contains(error, "kernel early block (1,0,0) thread (1,0,0)"));
+  EXPECT_TRUE(contains(error, loadRace(hexOf(data.data()), "(0,0,0)")));
+}
+
+TEST(PtxSim, ASpinNothingEndsIsAnError) {
+  // Thread 0 of each block waits for counters[1] to reach 1, which no
+  // block adds to (`nobody`), or which block 1 adds to after block 0
+  // waited (`later`: blocks run one after another here).
+  auto m =
+      parseKernels({entry("nobody", {"counters"}, {".b32", ".b64", ".pred"}, R"(
+$L_poll:
+  ld.acquire.gpu.global.u32 %r1, [%rd1+4];
+  setp.lt.u32 %p1, %r1, 1;
+  @%p1 bra $L_poll;
+  ret;
+)"),
+                    entry("later", {"counters"}, {".b32", ".b64", ".pred"}, R"(
+  mov.u32 %r2, %ctaid.x;
+  setp.eq.u32 %p2, %r2, 1;
+  @%p2 red.release.gpu.global.add.u32 [%rd1+4], 1;
+  @%p2 bra $L_done;
+$L_poll:
+  ld.acquire.gpu.global.u32 %r1, [%rd1+4];
+  setp.lt.u32 %p1, %r1, 1;
+  @%p1 bra $L_poll;
+  bar.sync 0;
+$L_done:
+  ret;
+)")});
+  std::vector<uint32_t> counters(2, 0);
+  EXPECT_TRUE(contains(runBlocks(*m, "nobody", 2, 64, {&counters}),
+                       "kernel nobody block (0,0,0) thread (0,0,0), PTX line "
+                       "12: spin: block (0,0,0) waits on " +
+                           hexOf(counters.data(), 4) +
+                           " (value 0) that no block that could still run "
+                           "changes (the simulator runs the blocks of a launch "
+                           "one after another"));
+  EXPECT_TRUE(contains(runBlocks(*m, "later", 2, 32, {&counters}),
+                       "kernel later block (0,0,0) thread (0,0,0), PTX line "
+                       "28: spin: block (0,0,0) waits on " +
+                           hexOf(counters.data(), 4) + " (value 0)"));
+}
+
+TEST(PtxSim, ASpinLetsTheOtherThreadsOfItsBlockRun) {
+  // Thread 0 polls a flag that thread 32 (the next warp) sets after it
+  // counted to 5000: thread 0 yields while it spins, and ends.
+  auto m = parseKernels(
+      {entry("wait_warp", {"flag", "out"}, {".b32", ".b64", ".pred"}, R"(
+  mov.u32 %r1, %tid.x;
+  setp.eq.u32 %p1, %r1, 0;
+  @%p1 bra $L_poll;
+  setp.ne.u32 %p2, %r1, 32;
+  @%p2 bra $L_done;
+  mov.u32 %r2, 0;
+$L_count:
+  add.u32 %r2, %r2, 1;
+  setp.lt.u32 %p3, %r2, 5000;
+  @%p3 bra $L_count;
+  st.relaxed.gpu.global.u32 [%rd1], %r2;
+  bra.uni $L_done;
+$L_poll:
+  ld.relaxed.gpu.global.u32 %r3, [%rd1];
+  setp.eq.u32 %p3, %r3, 0;
+  @%p3 bra $L_poll;
+  st.global.u32 [%rd2], %r3;
+$L_done:
+  ret;
+)")});
+  std::vector<uint32_t> flag(1, 0), out(1, 0);
+  EXPECT_EQ(runBlocks(*m, "wait_warp", 1, 64, {&flag, &out}), "");
+  EXPECT_EQ(out[0], 5000u);
+}
+
+TEST(PtxSim, UnsupportedAtomicsAreParseErrors) {
+  struct Case {
+    const char *inst, *message;
+  } cases[] = {
+      {"atom.global.cas.b128 %r1, [%rd1], %r2, %r3;",
+       "unsupported instruction 'atom.global.cas.b128' (this operation is "
+       "simulated on .b32 or .b64)"},
+      {"atom.global.or.u32 %r1, [%rd1], 1;",
+       "unsupported instruction 'atom.global.or.u32' (this operation is "
+       "simulated on .b32 or .b64)"},
+      {"atom.global.add.b32 %r1, [%rd1], 1;",
+       "unsupported instruction 'atom.global.add.b32' (this operation is "
+       "simulated on .u32, .s32, .u64, .f32 or .f64)"},
+      {"atom.global.add.noftz.f16 %rs1, [%rd1], %rs2;",
+       "unsupported instruction 'atom.global.add.noftz.f16' (modifier "
+       "'.noftz' not simulated)"},
+      {"atom.cluster.global.add.u32 %r1, [%rd1], 1;",
+       "unsupported instruction 'atom.cluster.global.add.u32' (modifier "
+       "'.cluster' not simulated)"},
+      {"atom.shared.add.u32 %r1, [%rd1], 1;",
+       "unsupported instruction 'atom.shared.add.u32' (atomics on shared "
+       "memory are not simulated)"},
+      {"red.acquire.gpu.global.add.u32 [%rd1], 1;",
+       "unsupported instruction 'red.acquire.gpu.global.add.u32' (red is "
+       ".relaxed or .release)"},
+      {"red.global.exch.b32 [%rd1], 1;",
+       "unsupported instruction 'red.global.exch.b32' (red has no .exch; "
+       "atom does)"},
+      {"atom.global.cas.b32 %r1, [%rd1], 1;", "atom takes d, [a], b, c"},
+      {"red.global.add.u32 %r1, [%rd1], 1;", "red takes [a], b"},
+      {"ld.acquire.global.u32 %r1, [%rd1];",
+       "'ld.acquire.global.u32': a relaxed, acquire or release access needs "
+       "a scope (.cta, .gpu or .sys)"},
+      {"st.acquire.gpu.global.u32 [%rd1], 1;",
+       "unsupported modifier '.acquire' in 'st.acquire.gpu.global.u32'"},
+  };
+  for (const Case &c : cases) {
+    std::string error;
+    EXPECT_FALSE(parsePtx(kHeader + entry("k", {}, {".b32", ".b16", ".b64"},
+                                          "\n  " + std::string(c.inst) + "\n"),
+                          error))
+        << c.inst;
+    EXPECT_EQ(error, std::string("line 9: ") + c.message) << c.inst;
+  }
+}
+
+TEST(PtxSim, AtomicsAreCheckedLikeOtherAccesses) {
+  auto m = parseKernels({".shared .align 4 .b8 tile[64];\n",
+                         entry("misaligned", {"buf"}, {".b32", ".b64"}, R"(
+  atom.global.add.u32 %r1, [%rd1+2], 1;
+  ret;
+)"),
+                         entry("outside", {"buf"}, {".b64"}, R"(
+  red.release.gpu.global.add.u64 [%rd1+64], 1;
+  ret;
+)"),
+                         entry("on_shared", {}, {".b32", ".b64"}, R"(
+  mov.u64 %rd1, tile;
+  cvta.shared.u64 %rd2, %rd1;
+  atom.add.u32 %r1, [%rd2], 1;
+  ret;
+)")});
+  std::vector<uint32_t> buf(16, 0);
+  EXPECT_TRUE(contains(runBlocks(*m, "misaligned", 1, 1, {&buf}),
+                       "kernel misaligned block (0,0,0) thread (0,0,0), PTX "
+                       "line 11: misaligned address " +
+                           hexOf(buf.data(), 2) + " for an access of 4 bytes"));
+  EXPECT_TRUE(contains(runBlocks(*m, "outside", 1, 1, {&buf}),
+                       "PTX line 18: global atomic of 8 bytes at " +
+                           hexOf(buf.data(), 64) + " is out of bounds"));
+  EXPECT_TRUE(contains(runBlocks(*m, "on_shared", 1, 1, {}),
+                       "PTX line 27: atomic on shared memory at 0x"));
+  EXPECT_EQ(buf, std::vector<uint32_t>(16, 0));
+}
+
+TEST(PtxSim, DependentLaunchTakesATicketBeforeItsWait) {
+  // `producer` stores out[tid] and loads in[tid]. A dependent launch after
+  // it may take a ticket (an atomic) before its wait on a counter the
+  // producer does not touch (a memset zeroed it before the step), not on
+  // what the producer stored or loaded; a store before the wait stays an
+  // error.
+  auto m = parseKernels({entry("producer", {"out", "in"}, {".b32", ".b64"}, R"(
+  mov.u32 %r1, %tid.x;
+  mul.wide.u32 %rd3, %r1, 4;
+  add.s64 %rd4, %rd2, %rd3;
+  ld.global.u32 %r2, [%rd4];
+  add.s64 %rd5, %rd1, %rd3;
+  st.global.u32 [%rd5], %r2;
+  ret;
+)"),
+                         entry("ticket", {"counter"}, {".b32", ".b64"}, R"(
+  atom.global.add.u32 %r1, [%rd1], 1;
+  griddepcontrol.wait;
+  ret;
+)"),
+                         entry("early_store", {"counter"}, {".b64"}, R"(
+  st.relaxed.gpu.global.u32 [%rd1], 1;
+  griddepcontrol.wait;
+  ret;
+)")});
+  std::vector<uint32_t> out(4, 0), in(4, 3), counter(1, 0);
+  MemoryMap memory;
+  for (auto *b : {&out, &in, &counter})
+    memory.add(b->data(), b->size() * 4);
+  uint32_t *pout = out.data(), *pin = in.data(), *pcounter = counter.data();
+  void *producerParams[] = {&pout, &pin};
+  LaunchDims dims;
+  dims.block[0] = 4;
+  std::string error;
+  std::vector<KernelWrites> running(1);
+  running[0].name = "producer";
+  ASSERT_TRUE(launch(*m, *m->kernel("producer"), dims, producerParams, memory,
+                     error, nullptr, nullptr, &running[0].written, nullptr,
+                     &running[0].read))
+      << error;
+  DependentLaunch dependent{&running};
+  void *counterParams[] = {&pcounter};
+  EXPECT_TRUE(launch(*m, *m->kernel("ticket"), dims, counterParams, memory,
+                     error, nullptr, &dependent))
+      << error;
+  EXPECT_EQ(counter[0], 4u);
+  for (auto [p, what] :
+       {std::make_pair(&pout, "wrote"), std::make_pair(&pin, "read")}) {
+    error.clear();
+    void *params[] = {p};
+    EXPECT_FALSE(launch(*m, *m->kernel("ticket"), dims, params, memory, error,
+                        nullptr, &dependent));
+    EXPECT_TRUE(
+        contains(error, "kernel ticket block (0,0,0) thread (0,0,0), PTX "
+                        "line 24: global atomic of 4 bytes at " +
+                            hexOf(*p) +
+                            " before griddepcontrol.wait touches what "
+                            "producer, the kernel before this dependent "
+                            "launch, " +
+                            what));
+  }
+  error.clear();
+  EXPECT_FALSE(launch(*m, *m->kernel("early_store"), dims, counterParams,
+                      memory, error, nullptr, &dependent));
+  EXPECT_TRUE(contains(error, "global store of 4 bytes at " + hexOf(pcounter) +
+                                  " before griddepcontrol.wait in a dependent "
+                                  "launch"));
+}
+
+TEST(PtxSim, FencesAndScopedAccessesParse) {
+  auto m = parseKernels({entry("k", {"buf"}, {".b32", ".b64"}, R"(
+  fence.sc.sys;
+  fence.acq_rel.cta;
+  fence.proxy.async;
+  membar.cta;
+  membar.sys;
+  ld.relaxed.cta.global.u32 %r1, [%rd1];
+  st.release.sys.global.u32 [%rd1+4], %r1;
+  ld.volatile.global.u32 %r2, [%rd1+4];
+  atom.cta.global.exch.b64 %rd2, [%rd1+8], 5;
+  ret;
+)")});
+  ASSERT_TRUE(m);
+  const Function &k = *m->kernel("k");
+  EXPECT_EQ(k.code[1].op, Op::Fence);
+  EXPECT_EQ(k.code[2].op, Op::Nop);
+  EXPECT_EQ(k.code[3].op, Op::Nop);
+  EXPECT_EQ(k.code[4].op, Op::Nop);
+  EXPECT_EQ(k.code[5].op, Op::Fence);
+  EXPECT_EQ(k.code[6].sem, Sem::Relaxed);
+  EXPECT_TRUE(k.code[6].flags & kScopeCta);
+  EXPECT_EQ(k.code[7].sem, Sem::Release);
+  EXPECT_EQ(k.code[8].sem, Sem::Volatile);
+  EXPECT_EQ(k.code[9].atom, AtomOp::Exch);
+  std::vector<uint32_t> buf{7, 0, 1, 2};
+  EXPECT_EQ(runBlocks(*m, "k", 1, 1, {&buf}), "");
+  EXPECT_EQ(buf, (std::vector<uint32_t>{7, 7, 5, 0}));
+}
+
+TEST(PtxSim, CtaScopedAtomicsOfTwoBlocksRace) {
+  // .cta atomics are atomic within a block only.
+  auto m = parseKernels({entry("k", {"counter"}, {".b32", ".b64"}, R"(
+  atom.cta.global.add.u32 %r1, [%rd1], 1;
+  ret;
+)")});
+  std::vector<uint32_t> counter(1, 0);
+  EXPECT_TRUE(contains(runBlocks(*m, "k", 2, 1, {&counter}),
+                       "global race: read-modify-write of byte " +
+                           hexOf(counter.data()) +
+                           ", which block (0,0,0) of this launch stored to"));
 }
 
 } // namespace
