@@ -250,7 +250,7 @@ def FuseScan : Pass<"zamba2-fuse-scan", "ModuleOp"> {
     before its wait. Several rows keep the two kernels. The CPU lowering
     inlines the body. Numerics: the same operations in the same order, so
     the result equals the unfused form exactly. `zamba2-compile --fuse-scan`
-    runs it for `--target cuda` (off by default until it is timed on a GPU).
+    runs it when asked (off by default: 0.91x on an H100, int4 at batch 1).
   }];
 }
 

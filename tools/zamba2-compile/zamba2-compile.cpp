@@ -166,8 +166,8 @@ cl::opt<bool> fuseScan(
              "and int8 weights: the blocks that compute b, c and dt signal "
              "the others, which then scan the rows whose x and z they "
              "computed (zamba2-fuse-scan; needs --fuse-conv; default off: "
-             "not yet timed on a GPU; the CPU lowering inlines it again; the "
-             "numbers are the same)"),
+             "measured slower on an H100; the CPU lowering inlines it again; "
+             "the numbers are the same)"),
     cl::init(false), cl::cat(category));
 cl::opt<bool> prefetchWeights(
     "prefetch-weights",
