@@ -1045,6 +1045,7 @@ struct FoldBlock {
   Value ticket; ///< index: the order in which the block started
   Value isSide; ///< it computes side channels (b, c, dt)
   Value row;    ///< the warp's row of the head (past P: none)
+  Value p;      ///< row, at most P - 1 (the row it reads and writes)
   Value lives;  ///< the warp scans a row: a block of rows, row < P
   ScanWarp warp;
   /// The warp's row's state (its lane's columns), loaded before the wait.
@@ -1078,7 +1079,7 @@ FoldBlock foldBlockOf(Emitter &d, const ScanFold &fold, Value tid,
   Value lane = d.rem(tid, d.idx(kWarp)), warp = d.div(tid, d.idx(kWarp));
   Value h = d.min(d.div(q, d.idx(headBlocks)), d.idx(k.heads - 1));
   f.row = d.add(d.mul(d.rem(q, d.idx(headBlocks)), d.idx(warps)), warp);
-  Value p = d.min(f.row, d.idx(k.headDim - 1));
+  Value p = f.p = d.min(f.row, d.idx(k.headDim - 1));
   f.lives = arith::AndIOp::create(
       d.b, d.loc, d.lt(f.row, d.idx(k.headDim)),
       arith::XOrIOp::create(d.b, d.loc, f.isSide,
@@ -1136,16 +1137,13 @@ Value foldChannels(Emitter &d, const ScanFold &fold, const FoldBlock &f,
 /// The channel of the warp's pair `pair` (0: the first channel of the warp,
 /// 1: the second), `n` (past the end: stores nothing) where it has none.
 Value foldPairChannel(Emitter &d, const ScanFold &fold, const FoldBlock &f,
-                      Value first, Value pair, Value n) {
-  Value sideEnd = d.idx(fold.side + fold.sideChannels);
+                      Value first, ArrayRef<Value> ns, Value pair, Value n) {
   Value side = d.add(first, pair);
-  Value rowAt = f.warp.xCols[0];
-  Value row = arith::SelectOp::create(d.b, d.loc, d.eq(pair, d.idx(0)),
-                                      d.add(rowAt, d.idx(fold.other)),
-                                      d.add(rowAt, d.idx(fold.x)));
-  Value channel = arith::SelectOp::create(d.b, d.loc, f.isSide, side, row);
-  Value has = arith::SelectOp::create(d.b, d.loc, f.isSide, d.lt(side, sideEnd),
-                                      d.lt(f.row, d.idx(fold.scan.headDim)));
+  Value has = arith::SelectOp::create(
+      d.b, d.loc, f.isSide, d.lt(side, d.idx(fold.side + fold.sideChannels)),
+      d.lt(f.row, d.idx(fold.scan.headDim)));
+  Value channel =
+      arith::SelectOp::create(d.b, d.loc, d.eq(pair, d.idx(0)), ns[0], ns[1]);
   return arith::SelectOp::create(d.b, d.loc, has, channel, n);
 }
 
@@ -1188,11 +1186,10 @@ void emitFoldedScan(Emitter &d, const ScanFold &fold, const FoldBlock &f,
   gpu::BarrierOp::create(d.b, d.loc);
   Value zero = d.idx(0);
   SmallVector<Value> next = scanToken(d, k, f.warp, zero, zero, f.state);
-  Value p = d.min(f.row, d.idx(k.headDim - 1));
   d.when(f.lives, [&] {
     for (size_t i = 0; i < f.warp.columns.size(); ++i)
       d.when(f.warp.valid[i], [&] {
-        d.store(next[i], k.state, {zero, f.warp.h, p, f.warp.columns[i]});
+        d.store(next[i], k.state, {zero, f.warp.h, f.p, f.warp.columns[i]});
       });
   });
 }
@@ -1310,7 +1307,8 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
         Value leader = d.eq(d.rem(lane, d.idx(group)), d.idx(0));
         Value pairRow = d.div(pair, d.idx(channels));
         Value pairChannel =
-            fold ? foldPairChannel(d, *fold, *foldBlock, firstChannel, pair, n)
+            fold ? foldPairChannel(d, *fold, *foldBlock, firstChannel, ns, pair,
+                                   n)
                  : d.add(firstChannel, d.rem(pair, d.idx(channels)));
         Value pairN = d.min(pairChannel, lastChannel);
         // Whether the lane's channel is one the convolution epilogue
