@@ -36,6 +36,18 @@ SmallVector<Value> gpukernels::leadingSizes(Emitter &e, Value memref) {
   return sizes;
 }
 
+Value gpukernels::lastDimView(Emitter &e, Value memref, int64_t offset,
+                              int64_t size) {
+  int64_t rank = cast<MemRefType>(memref.getType()).getRank();
+  SmallVector<OpFoldResult> offsets(rank, e.b.getIndexAttr(0)),
+      strides(rank, e.b.getIndexAttr(1)), sizes;
+  for (int64_t i = 0; i + 1 < rank; ++i)
+    sizes.push_back(memref::getMixedSize(e.b, e.loc, memref, i));
+  offsets.back() = e.b.getIndexAttr(offset);
+  sizes.push_back(e.b.getIndexAttr(size));
+  return memref::SubViewOp::create(e.b, e.loc, memref, offsets, sizes, strides);
+}
+
 SmallVector<Value> gpukernels::rowIndices(Emitter &e, ArrayRef<Value> sizes,
                                           Value row) {
   SmallVector<Value> indices(sizes.size());

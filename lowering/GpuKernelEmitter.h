@@ -108,6 +108,10 @@ Value leadingCount(Emitter &e, Value memref);
 /// The sizes of dims [0, rank - 1) of `memref` (host side).
 SmallVector<Value> leadingSizes(Emitter &e, Value memref);
 
+/// The view of `memref`'s last-dim columns [offset, offset + size), its
+/// other dims whole (host side).
+Value lastDimView(Emitter &e, Value memref, int64_t offset, int64_t size);
+
 /// Row `row` of the leading dims `sizes` as indices (row-major).
 SmallVector<Value> rowIndices(Emitter &e, ArrayRef<Value> sizes, Value row);
 

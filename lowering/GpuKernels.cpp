@@ -624,18 +624,10 @@ struct InProjScanModel
     if (failed(out))
       return failure();
     // The pieces of the product's result, views of its buffer.
-    auto view = [&](Value piece) -> Value {
-      std::optional<int64_t> offset = channelOffsetIn(piece, result);
-      auto type = cast<RankedTensorType>(piece.getType());
-      int64_t rank = type.getRank();
-      SmallVector<OpFoldResult> offsets(rank, rewriter.getIndexAttr(0)),
-          strides(rank, rewriter.getIndexAttr(1)), sizes;
-      for (int64_t i = 0; i + 1 < rank; ++i)
-        sizes.push_back(memref::getMixedSize(rewriter, loc, *out, i));
-      offsets.back() = rewriter.getIndexAttr(*offset);
-      sizes.push_back(rewriter.getIndexAttr(type.getShape().back()));
-      return memref::SubViewOp::create(rewriter, loc, *out, offsets, sizes,
-                                       strides);
+    auto view = [&](Value piece) {
+      return lastDimView(
+          e, *out, *channelOffsetIn(piece, result),
+          cast<RankedTensorType>(piece.getType()).getShape().back());
     };
     SSDStepOp scan = fold.getScan();
     for (Value piece :

@@ -1619,16 +1619,7 @@ void gpukernels::emitLinear(Emitter &e, const LinearKernel &k) {
     emitLinearLaunch(e, rowsKernel, rows, sizes, n, 8,
                      k.quant ? kQuantRowBlockChannels : kChannelsPerWarp);
     if (k.conv) {
-      auto outType = cast<MemRefType>(k.out.getType());
-      int64_t rank = outType.getRank();
-      SmallVector<OpFoldResult> offsets(rank, e.b.getIndexAttr(0)),
-          strides(rank, e.b.getIndexAttr(1)), shape;
-      for (int64_t i = 0; i + 1 < rank; ++i)
-        shape.push_back(memref::getMixedSize(e.b, e.loc, k.out, i));
-      offsets.back() = e.b.getIndexAttr(k.conv->offset);
-      shape.push_back(e.b.getIndexAttr(k.conv->channels));
-      Value piece =
-          memref::SubViewOp::create(e.b, e.loc, k.out, offsets, shape, strides);
+      Value piece = lastDimView(e, k.out, k.conv->offset, k.conv->channels);
       emitConv(e, ConvKernel{piece, k.conv->weight, k.conv->bias, k.conv->state,
                              piece, k.conv->channels, k.conv->width,
                              k.conv->silu});
