@@ -39,6 +39,10 @@
 # ZAMBA2_AB_WEIGHTS (prepare) picks the weight types (default "bf16 int4";
 # also int8; int4's and int8's speed-up over bf16 is printed when bf16 is
 # there).
+# The run step times the packages OUT holds of its weights x variants (a
+# package that is not there is left out of the table), so packages of an
+# experimental compiler can be put into OUT by hand, their names added to
+# OUT/variants.
 # ZAMBA2_AB_PRESET=tiny (both steps) makes a quick run of the plumbing, e.g.
 # on the CUDA simulator with ZAMBA2_AB_COMPILE_FLAGS=--gpu-binary=ptx (prepare)
 # and ZAMBA2_LIBCUDA=.../libzamba2_cudasim.so ZAMBA2_AB_DECODE=2 (run; the
@@ -114,6 +118,7 @@ variants=$(cat "$out/variants") || exit 1
 synthesize "$bin" "$out/ckpt" || exit 1
 for w in $weights; do
   for v in $variants; do
+    [[ -d $out/$w-$v ]] || continue # not prepared: left out of the table
     "$bin/zamba2-pack" "$out/ckpt" "$out/$w-$v" > /dev/null 2>&1 || {
       echo "ab: packing $w-$v failed" >&2
       exit 1
@@ -123,6 +128,7 @@ done
 for round in 1 2; do
   for w in $weights; do
     for v in $variants; do
+      [[ -d $out/$w-$v ]] || continue
       "$bin/zamba2-bench" "$out/$w-$v" --prefill 16 --batch 1,8 \
         --decode "${ZAMBA2_AB_DECODE:-64}" \
         --repeat 1 > "$out/$w-$v.round$round.txt" 2>&1 ||
@@ -131,7 +137,7 @@ for round in 1 2; do
   done
 done
 python3 - "$out" "$variants" "$weights" <<'PY'
-import re, sys
+import os, re, sys
 out, variants, weights = sys.argv[1], sys.argv[2].split(), sys.argv[3].split()
 def decode(path, batch):
     try:
@@ -151,6 +157,8 @@ print(f"{'package':28} {'b1 ms (2 rounds)':>18} {'vs default':>10} "
       f"{'b8 ms (2 rounds)':>18} {'vs default':>10}")
 for w in weights:
     for v in variants:
+        if not os.path.isdir(f"{out}/{w}-{v}"):
+            continue
         cells = []
         for b in (1, 8):
             m, base = ms[w, v, b], ms.get((w, "default", b))
@@ -173,6 +181,7 @@ PY
 [[ ${ZAMBA2_AB_PROFILE:-1} == 0 ]] && weights=""
 for w in $weights; do
   for v in $(echo "$variants" | cut -d' ' -f1-2); do
+    [[ -d $out/$w-$v ]] || continue
     echo "== profile $w-$v"
     ZAMBA2_CUDA_PROFILE=1 "$bin/zamba2-bench" "$out/$w-$v" --prefill 16 \
       --batch 1 --decode 4 --repeat 1 2>&1 | sed -n '/^profile/,$p' | head -40
