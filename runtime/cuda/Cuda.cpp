@@ -227,6 +227,22 @@ bool cudaCopyToHost(void *dst, const void *src, size_t bytes, void *stream,
   return r == CUDA_SUCCESS;
 }
 
+bool cudaPinHost(void *p, size_t bytes, std::string &err) {
+  const DriverApi *api = readyOrExplain("cudaPinHost", err);
+  if (!api)
+    return false;
+  CUresult r = api->cuMemHostRegister(p, bytes, 0);
+  if (r != CUDA_SUCCESS)
+    err = formatError("cudaPinHost", "cuMemHostRegister", r);
+  return r == CUDA_SUCCESS;
+}
+
+void cudaUnpinHost(void *p) {
+  std::string ignored;
+  if (const DriverApi *api = readyOrExplain("cudaUnpinHost", ignored))
+    api->cuMemHostUnregister(p);
+}
+
 bool cudaZero(void *dst, size_t bytes, void *stream, std::string &err) {
   const DriverApi *api = readyOrExplain("cudaZero", err);
   if (!api)

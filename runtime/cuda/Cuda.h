@@ -66,6 +66,12 @@ bool cudaCopyToDevice(void *dst, const void *src, size_t bytes, void *stream,
                       std::string &err);
 bool cudaCopyToHost(void *dst, const void *src, size_t bytes, void *stream,
                     std::string &err);
+/// Page-locks `bytes` bytes of host memory at `p` (cuMemHostRegister), so
+/// that copies to and from it run as DMA without staging; false with `err`
+/// where the driver refuses (the memory is then used as it is). Undone by
+/// cudaUnpinHost before the memory is freed.
+bool cudaPinHost(void *p, size_t bytes, std::string &err);
+void cudaUnpinHost(void *p);
 /// Zeroes `bytes` bytes of device memory, ordered on `stream` (null: now).
 bool cudaZero(void *dst, size_t bytes, void *stream, std::string &err);
 

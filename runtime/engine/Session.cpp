@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <utility>
 
 namespace zamba2 {
 
@@ -25,6 +26,31 @@ void *allocZeroed(uint64_t bytes) {
     return nullptr;
   std::memset(p, 0, rounded);
   return p;
+}
+
+/// Frees a buffer of growHostBuffer.
+void freeHostBuffer(float *buffer, bool pinned) {
+  if (pinned)
+    cudaUnpinHost(buffer);
+  std::free(buffer);
+}
+
+/// Grows `buffer` (`have` bytes, page-locked when `pinned`) to at least
+/// `bytes`: a new zeroed buffer, page-locked when `pin` and the driver
+/// allows. False (the buffer as it was) when it cannot be allocated.
+bool growHostBuffer(float *&buffer, uint64_t &have, bool &pinned,
+                    uint64_t bytes, bool pin) {
+  if (bytes <= have)
+    return true;
+  auto *grown = static_cast<float *>(allocZeroed(bytes));
+  if (!grown)
+    return false;
+  freeHostBuffer(buffer, pinned);
+  buffer = grown;
+  have = bytes;
+  std::string ignored;
+  pinned = pin && cudaPinHost(buffer, bytes, ignored);
+  return true;
 }
 
 /// A zeroed buffer the model can use: host memory, or device memory for a
@@ -124,13 +150,13 @@ Status Session::create(std::shared_ptr<const Package> package, int64_t maxBatch,
       return Status::error(StatusCode::Io,
                            "cannot create a CUDA stream: " + err);
     s->useGraphs = graphsWanted();
-    int64_t tokens = 0, logitCount = 0;
-    if (!mulOk(maxBatch, maxSeq, tokens) ||
+    int64_t inputs = 0, logitCount = 0;
+    if (!mulOk(maxBatch, maxSeq + 1, inputs) ||
         !mulOk(maxBatch, s->vocab, logitCount) ||
-        !(s->deviceTokens = static_cast<int64_t *>(
-              allocBuffer(static_cast<uint64_t>(tokens) * 8, true))) ||
-        !(s->devicePositions = static_cast<int64_t *>(
-              allocBuffer(static_cast<uint64_t>(maxBatch) * 8, true))) ||
+        !(s->hostInputs = static_cast<int64_t *>(
+              allocZeroed(static_cast<uint64_t>(inputs) * 8))) ||
+        !(s->deviceInputs = static_cast<int64_t *>(
+              allocBuffer(static_cast<uint64_t>(inputs) * 8, true))) ||
         !(s->decodeLogits = static_cast<float *>(
               allocBuffer(static_cast<uint64_t>(logitCount) * 4, true))))
       return Status::error(StatusCode::OutOfMemory,
@@ -138,6 +164,10 @@ Status Session::create(std::shared_ptr<const Package> package, int64_t maxBatch,
                            "logits (max batch " +
                                str(maxBatch) + ", max sequence " + str(maxSeq) +
                                ")");
+    // Page-locked, the inputs' copy needs no staging; where the driver
+    // refuses, it works as before.
+    s->hostInputsPinned =
+        cudaPinHost(s->hostInputs, static_cast<size_t>(inputs) * 8, err);
   }
   // weights, tokens, positions, states..., logits
   s->descs.emplace_back(1);
@@ -155,10 +185,13 @@ Session::~Session() {
     cudaDestroyStream(stream); // waits for it first
   for (StateBuffer &b : states)
     freeBuffer(b.data, device);
-  std::free(ownLogits);
+  freeHostBuffer(ownLogits, ownLogitsPinned);
+  freeHostBuffer(copiedLogits, copiedLogitsPinned);
   if (device) {
-    cudaFree(deviceTokens);
-    cudaFree(devicePositions);
+    if (hostInputsPinned)
+      cudaUnpinHost(hostInputs);
+    std::free(hostInputs);
+    cudaFree(deviceInputs);
     cudaFree(decodeLogits);
     cudaFree(prefillLogits);
   }
@@ -241,16 +274,11 @@ Status Session::run(bool isDecode, int64_t batch, int64_t len,
 }
 
 Status Session::growOwnLogits(uint64_t bytes, const char *what) {
-  if (bytes <= ownLogitsBytes)
-    return Status::ok();
-  auto *grown = static_cast<float *>(allocZeroed(bytes));
-  if (!grown)
+  if (!growHostBuffer(ownLogits, ownLogitsBytes, ownLogitsPinned, bytes,
+                      device))
     return Status::error(StatusCode::OutOfMemory,
                          std::string(what) + ": cannot allocate " +
                              std::to_string(bytes) + " bytes of logits");
-  std::free(ownLogits);
-  ownLogits = grown;
-  ownLogitsBytes = bytes;
   return Status::ok();
 }
 
@@ -289,8 +317,12 @@ Status Session::runDevice(bool isDecode, int64_t batch, int64_t len,
                           uint64_t logitsBytes) {
   const char *what = isDecode ? "decode" : "prefill";
   auto failed = [&](const std::string &why) {
-    std::string first;
+    // Nothing of this call stays in flight (the next call's copies reuse
+    // hostInputs and ownLogits).
+    std::string first, ignored;
     cudaTakeError(first);
+    cudaStreamSync(stream, ignored);
+    cudaTakeError(ignored);
     return Status::error(StatusCode::Io, std::string(what) +
                                              ": the GPU run failed: " +
                                              (first.empty() ? why : first));
@@ -312,13 +344,23 @@ Status Session::runDevice(bool isDecode, int64_t batch, int64_t len,
     }
     out = prefillLogits;
   }
+  if (!growHostBuffer(copiedLogits, copiedLogitsBytes, copiedLogitsPinned,
+                      logitsBytes, true))
+    return Status::error(StatusCode::OutOfMemory,
+                         std::string(what) + ": cannot allocate " +
+                             std::to_string(logitsBytes) + " bytes of logits");
+  // The ids, then the positions, in one copy. The stream's last call has
+  // ended (each call waits for its work), so hostInputs is free.
   std::string err;
-  if (!cudaCopyToDevice(deviceTokens, ids, static_cast<size_t>(batch * len) * 8,
-                        stream, err) ||
-      !cudaCopyToDevice(devicePositions, positions.data(),
-                        static_cast<size_t>(batch) * 8, stream, err))
+  size_t idCount = static_cast<size_t>(batch * len);
+  std::memcpy(hostInputs, ids, idCount * 8);
+  std::memcpy(hostInputs + idCount, positions.data(),
+              static_cast<size_t>(batch) * 8);
+  if (!cudaCopyToDevice(deviceInputs, hostInputs,
+                        (idCount + static_cast<size_t>(batch)) * 8, stream,
+                        err))
     return failed(err);
-  setDescriptors(batch, len, deviceTokens, devicePositions, out);
+  setDescriptors(batch, len, deviceInputs, deviceInputs + idCount, out);
 
   EntryPointFn fn = isDecode ? pkg->decodeEntry() : pkg->prefillEntry();
   {
@@ -357,18 +399,25 @@ Status Session::runDevice(bool isDecode, int64_t batch, int64_t len,
         ++decodeRuns[batch];
     }
   }
+  // The logits' copy into copiedLogits follows the kernels on the stream,
+  // and one wait covers both; the caller's buffer (or ownLogits) changes
+  // only once the call has succeeded.
+  if (!cudaCopyToHost(copiedLogits, out, logitsBytes, stream, err))
+    return failed(err);
   // The mgpu* calls return nothing: their first error is recorded.
   if (!cudaStreamSync(stream, err))
     return failed(err);
   if (std::string first; cudaTakeError(first))
     return failed(first);
-  if (!logits) {
-    if (Status st = growOwnLogits(logitsBytes, what); !st)
-      return st;
-    logits = ownLogits;
+  if (logits) {
+    std::memcpy(logits, copiedLogits, logitsBytes);
+  } else {
+    // The copy becomes the session's logits; the buffer they were in
+    // takes the next call's copy.
+    std::swap(ownLogits, copiedLogits);
+    std::swap(ownLogitsBytes, copiedLogitsBytes);
+    std::swap(ownLogitsPinned, copiedLogitsPinned);
   }
-  if (!cudaCopyToHost(logits, out, logitsBytes, nullptr, err))
-    return failed(err);
   return Status::ok();
 }
 

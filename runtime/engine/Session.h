@@ -86,17 +86,26 @@ private:
   std::vector<int64_t> callPositions; ///< copy handed to the model (CPU)
   float *ownLogits = nullptr;         ///< 64-byte aligned, ownLogitsBytes long
   uint64_t ownLogitsBytes = 0;
+  bool ownLogitsPinned = false; ///< page-locked (a CUDA session's)
   /// CUDA packages: every buffer the model sees is device memory; a call's
-  /// ids and positions are copied in, its logits out, all on `stream`. A
-  /// decode step of each batch size runs once plainly, is then captured into
-  /// a CUDA graph and replayed from then on (its buffers never move:
-  /// decodeLogits is sized for the max batch).
+  /// ids and positions are copied in (one copy: hostInputs to deviceInputs,
+  /// the ids, then the positions), its logits out into copiedLogits, all on
+  /// `stream`, then waited for once; host buffers are page-locked where the
+  /// driver allows. copiedLogits then goes to the caller's buffer, or is
+  /// swapped with ownLogits. A decode step of each batch size runs once
+  /// plainly, is then captured into a CUDA graph and replayed from then on (its
+  /// buffers never move: decodeLogits is sized for the max batch, and a decode
+  /// call's positions always follow its batch's ids).
   bool device = false;
   void *stream = nullptr;
-  int64_t *deviceTokens = nullptr;    ///< max batch * max seq
-  int64_t *devicePositions = nullptr; ///< max batch
-  float *decodeLogits = nullptr;      ///< max batch * V
-  float *prefillLogits = nullptr;     ///< grows, prefillLogitsBytes long
+  int64_t *hostInputs = nullptr; ///< max batch * (max seq + 1)
+  bool hostInputsPinned = false;
+  float *copiedLogits = nullptr; ///< copiedLogitsBytes long
+  uint64_t copiedLogitsBytes = 0;
+  bool copiedLogitsPinned = false;
+  int64_t *deviceInputs = nullptr; ///< max batch * (max seq + 1)
+  float *decodeLogits = nullptr;   ///< max batch * V
+  float *prefillLogits = nullptr;  ///< grows, prefillLogitsBytes long
   uint64_t prefillLogitsBytes = 0;
   bool useGraphs = false;
   std::map<int64_t, int64_t> decodeRuns; ///< batch -> plain decode runs
