@@ -28,31 +28,6 @@ void *allocZeroed(uint64_t bytes) {
   return p;
 }
 
-/// Frees a buffer of growHostBuffer.
-void freeHostBuffer(float *buffer, bool pinned) {
-  if (pinned)
-    cudaUnpinHost(buffer);
-  std::free(buffer);
-}
-
-/// Grows `buffer` (`have` bytes, page-locked when `pinned`) to at least
-/// `bytes`: a new zeroed buffer, page-locked when `pin` and the driver
-/// allows. False (the buffer as it was) when it cannot be allocated.
-bool growHostBuffer(float *&buffer, uint64_t &have, bool &pinned,
-                    uint64_t bytes, bool pin) {
-  if (bytes <= have)
-    return true;
-  auto *grown = static_cast<float *>(allocZeroed(bytes));
-  if (!grown)
-    return false;
-  freeHostBuffer(buffer, pinned);
-  buffer = grown;
-  have = bytes;
-  std::string ignored;
-  pinned = pin && cudaPinHost(buffer, bytes, ignored);
-  return true;
-}
-
 /// A zeroed buffer the model can use: host memory, or device memory for a
 /// CUDA package. nullptr when it fails.
 void *allocBuffer(uint64_t bytes, bool device) {
@@ -89,6 +64,33 @@ bool mulOk(int64_t a, int64_t b, int64_t &out) {
 std::string str(int64_t v) { return std::to_string(v); }
 
 } // namespace
+
+Session::HostBuffer::~HostBuffer() {
+  if (pinned)
+    cudaUnpinHost(data);
+  std::free(data);
+}
+
+bool Session::HostBuffer::grow(uint64_t atLeast, bool pin) {
+  if (atLeast <= bytes)
+    return true;
+  void *grown = allocZeroed(atLeast);
+  if (!grown)
+    return false;
+  HostBuffer fresh;
+  fresh.data = grown;
+  fresh.bytes = atLeast;
+  std::string ignored;
+  fresh.pinned = pin && cudaPinHost(grown, atLeast, ignored);
+  swap(fresh); // the old buffer goes with `fresh`
+  return true;
+}
+
+void Session::HostBuffer::swap(HostBuffer &other) {
+  std::swap(data, other.data);
+  std::swap(bytes, other.bytes);
+  std::swap(pinned, other.pinned);
+}
 
 Status Session::create(std::shared_ptr<const Package> package, int64_t maxBatch,
                        int64_t maxSeq, std::unique_ptr<Session> &out) {
@@ -153,8 +155,7 @@ Status Session::create(std::shared_ptr<const Package> package, int64_t maxBatch,
     int64_t inputs = 0, logitCount = 0;
     if (!mulOk(maxBatch, maxSeq + 1, inputs) ||
         !mulOk(maxBatch, s->vocab, logitCount) ||
-        !(s->hostInputs = static_cast<int64_t *>(
-              allocZeroed(static_cast<uint64_t>(inputs) * 8))) ||
+        !s->hostInputs.grow(static_cast<uint64_t>(inputs) * 8, true) ||
         !(s->deviceInputs = static_cast<int64_t *>(
               allocBuffer(static_cast<uint64_t>(inputs) * 8, true))) ||
         !(s->decodeLogits = static_cast<float *>(
@@ -164,10 +165,6 @@ Status Session::create(std::shared_ptr<const Package> package, int64_t maxBatch,
                            "logits (max batch " +
                                str(maxBatch) + ", max sequence " + str(maxSeq) +
                                ")");
-    // Page-locked, the inputs' copy needs no staging; where the driver
-    // refuses, it works as before.
-    s->hostInputsPinned =
-        cudaPinHost(s->hostInputs, static_cast<size_t>(inputs) * 8, err);
   }
   // weights, tokens, positions, states..., logits
   s->descs.emplace_back(1);
@@ -185,12 +182,7 @@ Session::~Session() {
     cudaDestroyStream(stream); // waits for it first
   for (StateBuffer &b : states)
     freeBuffer(b.data, device);
-  freeHostBuffer(ownLogits, ownLogitsPinned);
-  freeHostBuffer(copiedLogits, copiedLogitsPinned);
   if (device) {
-    if (hostInputsPinned)
-      cudaUnpinHost(hostInputs);
-    std::free(hostInputs);
     cudaFree(deviceInputs);
     cudaFree(decodeLogits);
     cudaFree(prefillLogits);
@@ -262,7 +254,7 @@ Status Session::run(bool isDecode, int64_t batch, int64_t len,
     if (Status st = growOwnLogits(static_cast<uint64_t>(logitsBytes), what);
         !st)
       return st;
-    logits = ownLogits;
+    logits = ownLogits.as<float>();
   }
   setDescriptors(batch, len, ids, callPositions.data(), logits);
   EntryPointFn fn = isDecode ? pkg->decodeEntry() : pkg->prefillEntry();
@@ -274,8 +266,7 @@ Status Session::run(bool isDecode, int64_t batch, int64_t len,
 }
 
 Status Session::growOwnLogits(uint64_t bytes, const char *what) {
-  if (!growHostBuffer(ownLogits, ownLogitsBytes, ownLogitsPinned, bytes,
-                      device))
+  if (!ownLogits.grow(bytes, device))
     return Status::error(StatusCode::OutOfMemory,
                          std::string(what) + ": cannot allocate " +
                              std::to_string(bytes) + " bytes of logits");
@@ -318,7 +309,7 @@ Status Session::runDevice(bool isDecode, int64_t batch, int64_t len,
   const char *what = isDecode ? "decode" : "prefill";
   auto failed = [&](const std::string &why) {
     // Nothing of this call stays in flight (the next call's copies reuse
-    // hostInputs and ownLogits).
+    // hostInputs and copiedLogits).
     std::string first, ignored;
     cudaTakeError(first);
     cudaStreamSync(stream, ignored);
@@ -344,8 +335,7 @@ Status Session::runDevice(bool isDecode, int64_t batch, int64_t len,
     }
     out = prefillLogits;
   }
-  if (!growHostBuffer(copiedLogits, copiedLogitsBytes, copiedLogitsPinned,
-                      logitsBytes, true))
+  if (!copiedLogits.grow(logitsBytes, true))
     return Status::error(StatusCode::OutOfMemory,
                          std::string(what) + ": cannot allocate " +
                              std::to_string(logitsBytes) + " bytes of logits");
@@ -353,10 +343,11 @@ Status Session::runDevice(bool isDecode, int64_t batch, int64_t len,
   // ended (each call waits for its work), so hostInputs is free.
   std::string err;
   size_t idCount = static_cast<size_t>(batch * len);
-  std::memcpy(hostInputs, ids, idCount * 8);
-  std::memcpy(hostInputs + idCount, positions.data(),
+  int64_t *inputs = hostInputs.as<int64_t>();
+  std::memcpy(inputs, ids, idCount * 8);
+  std::memcpy(inputs + idCount, positions.data(),
               static_cast<size_t>(batch) * 8);
-  if (!cudaCopyToDevice(deviceInputs, hostInputs,
+  if (!cudaCopyToDevice(deviceInputs, inputs,
                         (idCount + static_cast<size_t>(batch)) * 8, stream,
                         err))
     return failed(err);
@@ -402,7 +393,7 @@ Status Session::runDevice(bool isDecode, int64_t batch, int64_t len,
   // The logits' copy into copiedLogits follows the kernels on the stream,
   // and one wait covers both; the caller's buffer (or ownLogits) changes
   // only once the call has succeeded.
-  if (!cudaCopyToHost(copiedLogits, out, logitsBytes, stream, err))
+  if (!cudaCopyToHost(copiedLogits.as<float>(), out, logitsBytes, stream, err))
     return failed(err);
   // The mgpu* calls return nothing: their first error is recorded.
   if (!cudaStreamSync(stream, err))
@@ -410,13 +401,11 @@ Status Session::runDevice(bool isDecode, int64_t batch, int64_t len,
   if (std::string first; cudaTakeError(first))
     return failed(first);
   if (logits) {
-    std::memcpy(logits, copiedLogits, logitsBytes);
+    std::memcpy(logits, copiedLogits.as<float>(), logitsBytes);
   } else {
     // The copy becomes the session's logits; the buffer they were in
     // takes the next call's copy.
-    std::swap(ownLogits, copiedLogits);
-    std::swap(ownLogitsBytes, copiedLogitsBytes);
-    std::swap(ownLogitsPinned, copiedLogitsPinned);
+    ownLogits.swap(copiedLogits);
   }
   return Status::ok();
 }

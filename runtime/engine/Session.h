@@ -58,7 +58,7 @@ public:
   int64_t position(int64_t seq) const;
   /// The session's logits buffer, filled by the last prefill()/decode() that
   /// was given no buffer of its own ([B, T, V] of that call); null before.
-  const float *logits() const { return ownLogits; }
+  const float *logits() const { return ownLogits.as<float>(); }
   const Package &package() const { return *pkg; }
 
   /// State tensor `i` (manifest order) and its size in bytes: for tests and
@@ -84,9 +84,28 @@ private:
   std::vector<StateBuffer> states;
   std::vector<int64_t> positions;     ///< per sequence
   std::vector<int64_t> callPositions; ///< copy handed to the model (CPU)
-  float *ownLogits = nullptr;         ///< 64-byte aligned, ownLogitsBytes long
-  uint64_t ownLogitsBytes = 0;
-  bool ownLogitsPinned = false; ///< page-locked (a CUDA session's)
+  /// Host memory of the session's: 64-byte aligned, zeroed when it grows,
+  /// page-locked when asked and the driver allows; freed (and unlocked)
+  /// with the session.
+  class HostBuffer {
+  public:
+    HostBuffer() = default;
+    HostBuffer(const HostBuffer &) = delete;
+    HostBuffer &operator=(const HostBuffer &) = delete;
+    ~HostBuffer();
+    /// At least `bytes` bytes, page-locked when `pin`: a new buffer when
+    /// this one is smaller. False (the buffer as it was) when it cannot be
+    /// allocated.
+    bool grow(uint64_t bytes, bool pin);
+    template <typename T> T *as() const { return static_cast<T *>(data); }
+    void swap(HostBuffer &other);
+
+  private:
+    void *data = nullptr;
+    uint64_t bytes = 0;
+    bool pinned = false;
+  };
+  HostBuffer ownLogits; ///< page-locked for a CUDA session
   /// CUDA packages: every buffer the model sees is device memory; a call's
   /// ids and positions are copied in (one copy: hostInputs to deviceInputs,
   /// the ids, then the positions), its logits out into copiedLogits, all on
@@ -98,11 +117,8 @@ private:
   /// call's positions always follow its batch's ids).
   bool device = false;
   void *stream = nullptr;
-  int64_t *hostInputs = nullptr; ///< max batch * (max seq + 1)
-  bool hostInputsPinned = false;
-  float *copiedLogits = nullptr; ///< copiedLogitsBytes long
-  uint64_t copiedLogitsBytes = 0;
-  bool copiedLogitsPinned = false;
+  HostBuffer hostInputs;           ///< max batch * (max seq + 1) int64
+  HostBuffer copiedLogits;         ///< the last call's logits
   int64_t *deviceInputs = nullptr; ///< max batch * (max seq + 1)
   float *decodeLogits = nullptr;   ///< max batch * V
   float *prefillLogits = nullptr;  ///< grows, prefillLogitsBytes long
