@@ -30,17 +30,20 @@
 //     registers hold them, and the blocks of two kernels fit an SM. Its
 //     warps split the row in halves, a lane holding its step's 32 floats of
 //     x * g; the lanes' parts of each channel's sum meet in shared memory.
-//     "free": the products without fields (each word's bits as one float);
+//     "2/SM": blocks of half the channels, two an SM. "free": the products
+//     without fields (each word's bits as one float);
 //     "none": no products (the copy, x and the stores): bounds, wrong sums.
 //   - "imma": the integer tensor cores (mma.sync m16n8k32, u8 x s8 -> s32),
 //     the weights packed in the order of its A fragments (immaWordAt), x * g
 //     as integers of 30 bits split in four signed 8-bit digits (B's columns
 //     0-3): every product and group sum exact, about 5 times fewer
 //     instructions than the fields. "imma staged": the staged form's
-//     copies, 4-5 tiles of 16 channels a block, warps by k slices; "imma
+//     copies, 4-5 tiles of 16 channels a block, warps by k slices (8 warps,
+//     or 16 for "512"); "imma
 //     regs": a block of 8 warps one tile, warp w its k slice of 256 in
 //     registers before the wait, no block-wide step before the products
-//     (each warp scales its own slice); "5/SM" caps it at 51 registers,
+//     (each warp scales its own slice); "5/SM" caps it at 48 registers (8
+//     bytes of spills),
 //     "1 wave" leaves the last 4 tiles out (a bound).
 //   - "L2 ...": the form with every launch reading the same weights, which
 //     stay in L2: its cost when its weights come quickly.
@@ -51,18 +54,22 @@
 // CUDA graph (median of the replays) with dependent launch and without it,
 // the form's registers and shared memory, how many of its blocks an SM
 // holds, and the bytes' floor at --gbps (default 3350, the H100's HBM3);
-// then a probe of each form: a chain of 24 stamped launches (thread 0 of
-// each block reads %globaltimer, about 0.26 us a tick here), and for
+// then a probe of each form: a chain of 24 launches of its kernel built
+// with stamps (kProbe: thread 0 of each block reads %globaltimer, about
+// 0.26 us a tick on the H100; the timed kernels have none), and for
 // launches 8-15 the times from the end of the launch before to its first
 // block's start, and its blocks' median wait release, x ready, products
-// done, and its last block's end (medians over the launches).
+// done, and its last block's end (medians over the launches), as thread 0
+// sees them (in zamba2c's form, its own warp's products and end).
 // Build where nvcc is (bench/gpu/chain_floor.sh OUT), run on the GPU
 // machine: OUT/gemv_chain [--gbps 3350]
 #include "graph_timing.cuh"
 
 #include <cuda_fp16.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 
 namespace {
@@ -93,23 +100,21 @@ __device__ float warpSum(float v) {
   return v;
 }
 
-/// Probe runs: each block's thread 0 records the global timer at 5 points
+/// Probe runs: thread 0 of each block records the global timer at 5 points
 /// (start, after the dependent-launch wait, once x and the weights are
-/// ready, after the products, at the end) for the launch whose weights are
-/// slot `launch`; null outside probes.
+/// ready, after its products, at its end: as thread 0 sees them) in
+/// `stamps` (this launch's: [block][phase]), in the kernels built for
+/// probes (kProbe); the timed kernels have none of it.
 constexpr int kPhases = 5, kMaxBlocks = 1064, kProbeLaunches = 24;
-__device__ unsigned long long *gStamps;
-__device__ const uint4 *gSlot0;
-__device__ void stamp(const uint4 *weights, int phase) {
+template <bool kProbe>
+__device__ __forceinline__ void stamp(unsigned long long *stamps, int phase) {
+  if constexpr (!kProbe)
+    return;
   if (threadIdx.x != 0)
     return;
-  // The timer first: the loads below may wait in a busy memory system.
   unsigned long long t;
   asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t)::"memory");
-  if (!gStamps)
-    return;
-  size_t launch = (weights - gSlot0) / (size_t(kChannels) * kRowBytes / 16);
-  gStamps[(launch * kMaxBlocks + blockIdx.x) * kPhases + phase] = t;
+  stamps[blockIdx.x * kPhases + phase] = t;
 }
 
 /// The f16 pair whose halves are 1024 + the fields of `word` under `mask`
@@ -186,15 +191,16 @@ __device__ float squares(float4 a) {
 constexpr int kRegsThreads = 128, kRegsPerWarp = 2;
 constexpr int kRegsBlocks = kChannels / (kRegsPerWarp * kRegsThreads / 32);
 
-template <int kMinBlocks = 8>
+template <int kMinBlocks = 8, bool kProbe = false>
 __global__ void __launch_bounds__(kRegsThreads, kMinBlocks)
     regsKernel(const float *__restrict__ in, const float *__restrict__ g,
                float *__restrict__ out, const uint4 *__restrict__ weights,
-               const __half *__restrict__ scales, int) {
+               const __half *__restrict__ scales, int,
+               unsigned long long *stamps) {
   __shared__ float4 staged[kSteps * kPaddedStep];
   __shared__ float warpSquares[kRegsThreads / 32];
   signalDependents();
-  stamp(weights, 0);
+  stamp<kProbe>(stamps, 0);
   int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   int n0 = (blockIdx.x * (kRegsThreads / 32) + warp) * kRegsPerWarp;
   uint4 w[kRegsPerWarp][2];
@@ -209,7 +215,7 @@ __global__ void __launch_bounds__(kRegsThreads, kMinBlocks)
           __half2float(scales[(n0 + c) * kGroups + step / kStepsPerGroup]);
     }
   waitForGrid();
-  stamp(weights, 1);
+  stamp<kProbe>(stamps, 1);
   const float4 *in4 = reinterpret_cast<const float4 *>(in);
   const float4 *g4 = reinterpret_cast<const float4 *>(g);
   float sq = 0.f;
@@ -222,7 +228,7 @@ __global__ void __launch_bounds__(kRegsThreads, kMinBlocks)
   if (lane == 0)
     warpSquares[warp] = sq;
   __syncthreads();
-  stamp(weights, 2);
+  stamp<kProbe>(stamps, 2);
   float total = 0.f;
   for (int i = 0; i < kRegsThreads / 32; ++i)
     total += warpSquares[i];
@@ -238,11 +244,12 @@ __global__ void __launch_bounds__(kRegsThreads, kMinBlocks)
     if (lane == 0)
       out[n0 + c] = acc * rinv;
   }
-  stamp(weights, 3);
-  stamp(weights, 4);
+  stamp<kProbe>(stamps, 3);
+  stamp<kProbe>(stamps, 4);
 }
 
-/// x * g staged in shared memory (stageRow).
+/// x * g into shared memory by the block, at padded 16-byte steps
+/// (kPaddedStep).
 __device__ void stageRow(const float *in, const float *g, float4 *staged) {
   const float4 *in4 = reinterpret_cast<const float4 *>(in);
   const float4 *g4 = reinterpret_cast<const float4 *>(g);
@@ -260,11 +267,12 @@ size_t stagedBytes(int perBlock) {
 
 /// The staged form: block b the channels [b perBlock, (b + 1) perBlock),
 /// perBlock = ceil(8512 / blocks).
-template <int kThreads, int kMath = kFields>
+template <int kThreads, int kMath = kFields, bool kProbe = false>
 __global__ void __launch_bounds__(kThreads)
     stagedKernel(const float *__restrict__ in, const float *__restrict__ g,
                  float *__restrict__ out, const uint4 *__restrict__ weights,
-                 const __half *__restrict__ scales, int blocks) {
+                 const __half *__restrict__ scales, int blocks,
+                 unsigned long long *stamps) {
   constexpr int kWarps = kThreads / 32;
   int perBlock = (kChannels + blocks - 1) / blocks;
   extern __shared__ uint4 smem[];
@@ -274,7 +282,7 @@ __global__ void __launch_bounds__(kThreads)
   float *lanes = reinterpret_cast<float *>(staged + kSteps * kPaddedStep);
   float *halfSquares = lanes + 2 * perBlock * 32;
   signalDependents();
-  stamp(weights, 0);
+  stamp<kProbe>(stamps, 0);
   int first = blockIdx.x * perBlock;
   int count = min(perBlock, kChannels - first);
   // The block's rows and scales are contiguous: one copy of 16-byte pieces.
@@ -291,11 +299,11 @@ __global__ void __launch_bounds__(kThreads)
     copy(reinterpret_cast<uint4 *>(rowScales) + i, scaleSrc + i);
   asm volatile("cp.async.commit_group;" ::: "memory");
   waitForGrid();
-  stamp(weights, 1);
+  stamp<kProbe>(stamps, 1);
   stageRow(in, g, staged);
   asm volatile("cp.async.wait_all;" ::: "memory");
   __syncthreads();
-  stamp(weights, 2);
+  stamp<kProbe>(stamps, 2);
   // Warp w: half w % 2 of the row (a lane its step there), every
   // (kWarps / 2)-th channel from w / 2.
   int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -322,7 +330,7 @@ __global__ void __launch_bounds__(kThreads)
         scale * stepDot<kMath>(rows[c * kSteps + step], x);
   }
   __syncthreads();
-  stamp(weights, 3);
+  stamp<kProbe>(stamps, 3);
   float rinv = rsqrtf((halfSquares[0] + halfSquares[1]) / kRow + kEps);
   for (int c = warp; c < count; c += kWarps) {
     float sum =
@@ -330,7 +338,7 @@ __global__ void __launch_bounds__(kThreads)
     if (lane == 0)
       out[first + c] = sum * rinv;
   }
-  stamp(weights, 4);
+  stamp<kProbe>(stamps, 4);
 }
 
 /// The tensor-core forms' tiles: 16 channels (mma.sync's rows).
@@ -360,7 +368,8 @@ __device__ void copyTiles(uint4 *rows, __half *rowScales, const uint4 *weights,
 
 /// x * g staged in `xg`, the sum of its squares and the exponent of its
 /// largest magnitude (largest < 2^exponent), over the block (`reduced`: 64
-/// floats); waits for the tiles' copies, and ends with a barrier.
+/// floats); waits for the tiles' copies and for the block (a barrier before
+/// the block's sums are read).
 __device__ void stageStats(const float *in, const float *g, float *xg,
                            float *reduced, float &total, int &exponent) {
   int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -425,11 +434,12 @@ template <int kThreads> size_t immaBytes() {
          (kThreads / 32) * kMostTiles * kTileRows * 4 + 2 * 32 * 4;
 }
 
-template <int kThreads>
+template <int kThreads, bool kProbe = false>
 __global__ void __launch_bounds__(kThreads)
     immaKernel(const float *__restrict__ in, const float *__restrict__ g,
                float *__restrict__ out, const uint4 *__restrict__ weights,
-               const __half *__restrict__ scales, int blocks) {
+               const __half *__restrict__ scales, int blocks,
+               unsigned long long *stamps) {
   constexpr int kSlices = kThreads / 32, kSliceGroups = kGroups / kSlices;
   constexpr int kPerThread = kRow / kThreads; // x elements a thread digits
   constexpr int kGroupThreads = kGroup / kPerThread;
@@ -446,10 +456,10 @@ __global__ void __launch_bounds__(kThreads)
   float *partial = reinterpret_cast<float *>(digitSums + kDigits * kGroups);
   float *reduced = partial + kSlices * kMostTiles * kTileRows; // [2][32]
   signalDependents();
-  stamp(weights, 0);
+  stamp<kProbe>(stamps, 0);
   copyTiles(rows, rowScales, weights, scales, firstTile, tiles);
   waitForGrid();
-  stamp(weights, 1);
+  stamp<kProbe>(stamps, 1);
   int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   float total;
   int exponent;
@@ -481,7 +491,7 @@ __global__ void __launch_bounds__(kThreads)
       digitSums[n * kGroups + k0 / kGroup] = sums[n];
   }
   __syncthreads();
-  stamp(weights, 2);
+  stamp<kProbe>(stamps, 2);
   int gRow = lane / 4, t = lane % 4;
   // Lanes t = 0, 1 hold D's columns 2t, 2t + 1: digits 2t and 2t + 1,
   // combined exactly in 32 bits (weights 1 and 2^8), then weighted 2^(16 t).
@@ -536,7 +546,7 @@ __global__ void __launch_bounds__(kThreads)
     }
   }
   __syncthreads();
-  stamp(weights, 3);
+  stamp<kProbe>(stamps, 3);
   float rinv = rsqrtf(total / kRow + kEps) / up;
   for (int c = threadIdx.x; c < tiles * kTileRows; c += kThreads) {
     float sum = 0.f;
@@ -544,7 +554,7 @@ __global__ void __launch_bounds__(kThreads)
       sum += partial[w * kMostTiles * kTileRows + c];
     out[firstTile * kTileRows + c] = sum * rinv;
   }
-  stamp(weights, 4);
+  stamp<kProbe>(stamps, 4);
 }
 
 /// The integer tensor-core products with the weights in registers, loaded
@@ -555,19 +565,21 @@ __global__ void __launch_bounds__(kThreads)
 /// power of two of its own (largest element of the slice under 2^30), makes
 /// the digits and their group sums, and exchanges them through shared
 /// memory within the warp; the warps' sums (each back to its scale) and
-/// their squares meet in shared memory at the end. 532 blocks: one wave.
-template <int kWarps, int kMinBlocks>
+/// their squares meet in shared memory at the end. 532 blocks: one wave at 5
+/// blocks an SM (4 at 64 registers: two waves).
+template <int kWarps, int kMinBlocks, bool kProbe = false>
 __global__ void __launch_bounds__(kWarps * 32, kMinBlocks)
     regsImmaKernel(const float *__restrict__ in, const float *__restrict__ g,
                    float *__restrict__ out, const uint4 *__restrict__ weights,
-                   const __half *__restrict__ scales, int) {
+                   const __half *__restrict__ scales, int,
+                   unsigned long long *stamps) {
   constexpr int kSlice = kRow / kWarps, kSliceGroups = kSlice / kGroup;
   constexpr int kPerLane = kSlice / 32, kGroupLanes = kGroup / kPerLane;
   __shared__ unsigned digits[kWarps][kDigits][kSlice / 4];
   __shared__ int digitSums[kWarps][kSliceGroups][kDigits];
   __shared__ float partial[kWarps][kTileRows + 1];
   signalDependents();
-  stamp(weights, 0);
+  stamp<kProbe>(stamps, 0);
   int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   int gRow = lane / 4, t = lane % 4, tile = blockIdx.x;
   int firstGroup = warp * kSliceGroups;
@@ -584,7 +596,7 @@ __global__ void __launch_bounds__(kWarps * 32, kMinBlocks)
     s1[q] = rowScales[(gRow + 8) * kGroups + firstGroup + q];
   }
   waitForGrid();
-  stamp(weights, 1);
+  stamp<kProbe>(stamps, 1);
   int k0 = warp * kSlice + lane * kPerLane;
   float xg[kPerLane];
   float sq = 0.f, most = 0.f;
@@ -633,7 +645,7 @@ __global__ void __launch_bounds__(kWarps * 32, kMinBlocks)
       digitSums[warp][lane / kGroupLanes][n] = sums[n];
   }
   __syncwarp();
-  stamp(weights, 2);
+  stamp<kProbe>(stamps, 2);
   float weight = t < 2 ? ldexpf(1.f, 16 * t) : 0.f;
   float acc0 = 0.f, acc1 = 0.f;
 #pragma unroll
@@ -672,7 +684,7 @@ __global__ void __launch_bounds__(kWarps * 32, kMinBlocks)
   if (lane == 0)
     partial[warp][kTileRows] = sq;
   __syncthreads();
-  stamp(weights, 3);
+  stamp<kProbe>(stamps, 3);
   if (threadIdx.x < kTileRows) {
     float sum = 0.f, total = 0.f;
 #pragma unroll
@@ -682,7 +694,7 @@ __global__ void __launch_bounds__(kWarps * 32, kMinBlocks)
     }
     out[tile * kTileRows + threadIdx.x] = sum * rsqrtf(total / kRow + kEps);
   }
-  stamp(weights, 4);
+  stamp<kProbe>(stamps, 4);
 }
 
 /// How a form's weights are packed.
@@ -695,23 +707,24 @@ struct Buffers {
   float *rows[2]; // a kernel's input and output, alternating
 };
 
-/// Every form's kernel: (x, g, out, weights, scales, blocks).
+/// Every form's kernel: (x, g, out, weights, scales, blocks, stamps).
 using Kernel = void (*)(const float *, const float *, float *, const uint4 *,
-                        const __half *, int);
+                        const __half *, int, unsigned long long *);
 
 struct Form {
   char what[32];
   int blocks, threads;
-  Kernel kernel;
+  Kernel kernel, probeKernel; // the same with kProbe
   size_t smem = 0;
   Layout layout = kRowMajor;
   bool resident = false; // every launch the same weights (from L2)
 };
 
 /// Launch i of a chain of `f`: slot i's weights (slot 0's when resident),
-/// rows alternating.
+/// rows alternating; with `stamps` (probe runs, kProbeLaunches x kMaxBlocks
+/// x kPhases), its timestamps go to launch i's part.
 void launch(const Form &f, const Buffers &b, int i, cudaStream_t stream,
-            bool dependent) {
+            bool dependent, unsigned long long *stamps = nullptr) {
   cudaLaunchAttribute attr;
   cudaLaunchConfig_t config =
       launchConfig(f.blocks, f.threads, stream, dependent, attr);
@@ -721,7 +734,10 @@ void launch(const Form &f, const Buffers &b, int i, cudaStream_t stream,
   const __half *s = b.scales + size_t(slot) * kChannels * kGroups;
   const float *in = b.rows[i % 2];
   float *out = b.rows[(i + 1) % 2];
-  CHECK(cudaLaunchKernelEx(&config, f.kernel, in, b.g, out, w, s, f.blocks));
+  if (stamps)
+    stamps += size_t(i) * kMaxBlocks * kPhases;
+  CHECK(cudaLaunchKernelEx(&config, stamps ? f.probeKernel : f.kernel, in, b.g,
+                           out, w, s, f.blocks, stamps));
 }
 
 /// Deterministic pseudo-random bits (no curand on the GPU machine).
@@ -803,16 +819,12 @@ void probe(const Form &f, const Buffers &b) {
   size_t n = size_t(kProbeLaunches) * kMaxBlocks * kPhases;
   CHECK(cudaMalloc(&stamps, n * 8));
   CHECK(cudaMemset(stamps, 0, n * 8));
-  CHECK(cudaMemcpyToSymbol(gStamps, &stamps, sizeof stamps));
-  CHECK(cudaMemcpyToSymbol(gSlot0, &b.weights, sizeof b.weights));
   medianReplayMs(1, 1, [&](cudaStream_t stream) {
     for (int i = 0; i < kProbeLaunches; ++i)
-      launch(f, b, i, stream, true);
+      launch(f, b, i, stream, true, stamps);
   });
   std::vector<unsigned long long> host(n);
   CHECK(cudaMemcpy(host.data(), stamps, n * 8, cudaMemcpyDeviceToHost));
-  unsigned long long *none = nullptr;
-  CHECK(cudaMemcpyToSymbol(gStamps, &none, sizeof none));
   CHECK(cudaFree(stamps));
   auto at = [&](int launch, int block, int phase) {
     return double(
@@ -851,7 +863,11 @@ int main(int argc, char **argv) {
   double gbps = 3350;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--gbps") && i + 1 < argc) {
-      gbps = std::atof(argv[++i]);
+      gbps = std::strtod(argv[++i], nullptr);
+      if (!(gbps > 0)) {
+        std::fprintf(stderr, "gemv_chain: --gbps wants a positive number\n");
+        return 2;
+      }
     } else {
       std::fprintf(stderr, "usage: gemv_chain [--gbps GB_PER_S]\n");
       return 2;
@@ -890,12 +906,14 @@ int main(int argc, char **argv) {
 
   std::vector<Form> forms;
   auto add = [&](const char *what, int blocks, int threads, Kernel kernel,
-                 size_t smem = 0, Layout layout = kRowMajor) {
+                 Kernel probeKernel, size_t smem = 0,
+                 Layout layout = kRowMajor) {
     Form f{};
     std::snprintf(f.what, sizeof f.what, "%s", what);
     f.blocks = blocks;
     f.threads = threads;
     f.kernel = kernel;
+    f.probeKernel = probeKernel;
     f.smem = smem;
     f.layout = layout;
     forms.push_back(f);
@@ -903,25 +921,36 @@ int main(int argc, char **argv) {
   // zamba2c's form; one wave of it at 9 blocks an SM (at most 56
   // registers), or 8 blocks fewer (1056 at 8 an SM: a bound, its last 64
   // channels not computed).
-  add("regs", kRegsBlocks, kRegsThreads, regsKernel<8>);
-  add("regs 9/SM", kRegsBlocks, kRegsThreads, regsKernel<9>);
-  add("regs 1 wave", 8 * sms, kRegsThreads, regsKernel<8>);
+  add("regs", kRegsBlocks, kRegsThreads, regsKernel<8>, regsKernel<8, true>);
+  add("regs 9/SM", kRegsBlocks, kRegsThreads, regsKernel<9>,
+      regsKernel<9, true>);
+  add("regs 1 wave", std::min(8 * sms, kRegsBlocks), kRegsThreads,
+      regsKernel<8>, regsKernel<8, true>);
   // Weights staged in shared memory; with the products free (each word's
   // bits as a float: a bound) or none at all (the copy, x and the stores).
   int perBlock = (kChannels + sms - 1) / sms;
-  add("staged", sms, 512, stagedKernel<512>, stagedBytes(perBlock));
+  add("staged", sms, 512, stagedKernel<512>, stagedKernel<512, kFields, true>,
+      stagedBytes(perBlock));
   add("staged 2/SM", 2 * sms, 256, stagedKernel<256>,
+      stagedKernel<256, kFields, true>,
       stagedBytes((kChannels + 2 * sms - 1) / (2 * sms)));
-  add("staged free", sms, 512, stagedKernel<512, kFree>, stagedBytes(perBlock));
-  add("staged none", sms, 512, stagedKernel<512, kNone>, stagedBytes(perBlock));
+  add("staged free", sms, 512, stagedKernel<512, kFree>,
+      stagedKernel<512, kFree, true>, stagedBytes(perBlock));
+  add("staged none", sms, 512, stagedKernel<512, kNone>,
+      stagedKernel<512, kNone, true>, stagedBytes(perBlock));
   // Integer tensor cores: weights staged, or in registers (one wave at 5
-  // blocks an SM, at most 51 registers, or 4 tiles fewer: a bound).
-  add("imma staged", sms, 256, immaKernel<256>, immaBytes<256>(), kImmaLayout);
-  add("imma staged 512", sms, 512, immaKernel<512>, immaBytes<512>(),
-      kImmaLayout);
-  add("imma regs", kTiles, 256, regsImmaKernel<8, 4>, 0, kImmaLayout);
-  add("imma regs 5/SM", kTiles, 256, regsImmaKernel<8, 5>, 0, kImmaLayout);
-  add("imma regs 1 wave", 4 * sms, 256, regsImmaKernel<8, 4>, 0, kImmaLayout);
+  // blocks an SM, 48 registers and 8 bytes of spills, or 4 tiles fewer: a
+  // bound).
+  add("imma staged", sms, 256, immaKernel<256>, immaKernel<256, true>,
+      immaBytes<256>(), kImmaLayout);
+  add("imma staged 512", sms, 512, immaKernel<512>, immaKernel<512, true>,
+      immaBytes<512>(), kImmaLayout);
+  add("imma regs", kTiles, 256, regsImmaKernel<8, 4>,
+      regsImmaKernel<8, 4, true>, 0, kImmaLayout);
+  add("imma regs 5/SM", kTiles, 256, regsImmaKernel<8, 5>,
+      regsImmaKernel<8, 5, true>, 0, kImmaLayout);
+  add("imma regs 1 wave", std::min(4 * sms, kTiles), 256, regsImmaKernel<8, 4>,
+      regsImmaKernel<8, 4, true>, 0, kImmaLayout);
   // The same with the weights resident in L2 (every launch slot 0's): what
   // a kernel costs when its weights come quickly.
   for (const char *what : {"regs", "regs 1 wave", "staged", "staged none",
@@ -938,10 +967,26 @@ int main(int argc, char **argv) {
   std::printf("%-16s %6s %6s %5s %8s %7s %14s %12s %10s %9s\n", "form",
               "blocks", "thr.", "regs", "smem", "per SM", "us (depend.)",
               "us (serial)", "DRAM us", "max err");
+  // Forms this GPU cannot run as built: more shared memory than a block may
+  // have, or (the staged tensor-core form, fewer SMs) more tiles a block
+  // than kMostTiles.
+  auto runs = [&](const Form &f) {
+    bool staged = f.kernel == immaKernel<256> || f.kernel == immaKernel<512>;
+    return f.smem <= prop.sharedMemPerBlockOptin &&
+           !(staged && (kTiles + f.blocks - 1) / f.blocks > kMostTiles);
+  };
   for (const Form &f : forms) {
+    if (!runs(f)) {
+      std::printf("%-16s skipped: %zu bytes of shared memory a block, %d "
+                  "blocks (at most %zu bytes and %d tiles a block)\n",
+                  f.what, f.smem, f.blocks, prop.sharedMemPerBlockOptin,
+                  kMostTiles);
+      continue;
+    }
     if (f.smem)
-      CHECK(cudaFuncSetAttribute(
-          f.kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(f.smem)));
+      for (Kernel k : {f.kernel, f.probeKernel})
+        CHECK(cudaFuncSetAttribute(
+            k, cudaFuncAttributeMaxDynamicSharedMemorySize, int(f.smem)));
     cudaFuncAttributes attrs;
     CHECK(cudaFuncGetAttributes(&attrs, f.kernel));
     int perSm = 0;
@@ -965,7 +1010,7 @@ int main(int argc, char **argv) {
   std::printf(
       "from the end of the launch before, medians (blocks, launches):\n");
   for (const Form &f : forms)
-    if (!f.resident)
+    if (!f.resident && runs(f))
       probe(f, b);
   CHECK(cudaFree(weights));
   CHECK(cudaFree(scales));
