@@ -86,6 +86,11 @@ bool Session::HostBuffer::grow(uint64_t atLeast, bool pin) {
   return true;
 }
 
+void Session::HostBuffer::release() {
+  HostBuffer none;
+  swap(none); // freed with `none`
+}
+
 void Session::HostBuffer::swap(HostBuffer &other) {
   std::swap(data, other.data);
   std::swap(bytes, other.bytes);
@@ -159,12 +164,14 @@ Status Session::create(std::shared_ptr<const Package> package, int64_t maxBatch,
         !(s->deviceInputs = static_cast<int64_t *>(
               allocBuffer(static_cast<uint64_t>(inputs) * 8, true))) ||
         !(s->decodeLogits = static_cast<float *>(
-              allocBuffer(static_cast<uint64_t>(logitCount) * 4, true))))
+              allocBuffer(static_cast<uint64_t>(logitCount) * 4, true))) ||
+        !s->copiedLogits.grow(static_cast<uint64_t>(logitCount) * 4, true))
       return Status::error(StatusCode::OutOfMemory,
                            "cannot allocate the GPU buffers for token ids and "
                            "logits (max batch " +
                                str(maxBatch) + ", max sequence " + str(maxSeq) +
                                ")");
+    s->pinLimit = static_cast<uint64_t>(logitCount) * 4;
   }
   // weights, tokens, positions, states..., logits
   s->descs.emplace_back(1);
@@ -187,6 +194,15 @@ Session::~Session() {
     cudaFree(decodeLogits);
     cudaFree(prefillLogits);
   }
+}
+
+uint64_t Session::pinnedHostBytes() const {
+  uint64_t bytes = 0;
+  for (const HostBuffer *b :
+       {&ownLogits, &hostInputs, &copiedLogits, &largeLogits})
+    if (b->isPinned())
+      bytes += b->size();
+  return bytes;
 }
 
 int64_t Session::position(int64_t seq) const {
@@ -309,7 +325,7 @@ Status Session::runDevice(bool isDecode, int64_t batch, int64_t len,
   const char *what = isDecode ? "decode" : "prefill";
   auto failed = [&](const std::string &why) {
     // Nothing of this call stays in flight (the next call's copies reuse
-    // hostInputs and copiedLogits).
+    // hostInputs and the logits' host buffers).
     std::string first, ignored;
     cudaTakeError(first);
     cudaStreamSync(stream, ignored);
@@ -335,7 +351,15 @@ Status Session::runDevice(bool isDecode, int64_t batch, int64_t len,
     }
     out = prefillLogits;
   }
-  if (!copiedLogits.grow(logitsBytes, true))
+  // The host buffer the logits are copied into: page-locked up to a decode
+  // step's size. copiedLogits can hold a larger buffer that ownLogits had
+  // (swapped in by a call given no buffer): it goes, so that the next grow
+  // page-locks a buffer of the step's size again.
+  bool fits = logitsBytes <= pinLimit;
+  if (fits && copiedLogits.size() > pinLimit)
+    copiedLogits.release();
+  HostBuffer &copied = fits ? copiedLogits : largeLogits;
+  if (!copied.grow(logitsBytes, /*pin=*/fits))
     return Status::error(StatusCode::OutOfMemory,
                          std::string(what) + ": cannot allocate " +
                              std::to_string(logitsBytes) + " bytes of logits");
@@ -390,10 +414,10 @@ Status Session::runDevice(bool isDecode, int64_t batch, int64_t len,
         ++decodeRuns[batch];
     }
   }
-  // The logits' copy into copiedLogits follows the kernels on the stream,
+  // The logits' copy into `copied` follows the kernels on the stream,
   // and one wait covers both; the caller's buffer (or ownLogits) changes
   // only once the call has succeeded.
-  if (!cudaCopyToHost(copiedLogits.as<float>(), out, logitsBytes, stream, err))
+  if (!cudaCopyToHost(copied.as<float>(), out, logitsBytes, stream, err))
     return failed(err);
   // The mgpu* calls return nothing: their first error is recorded.
   if (!cudaStreamSync(stream, err))
@@ -401,11 +425,11 @@ Status Session::runDevice(bool isDecode, int64_t batch, int64_t len,
   if (std::string first; cudaTakeError(first))
     return failed(first);
   if (logits) {
-    std::memcpy(logits, copiedLogits.as<float>(), logitsBytes);
+    std::memcpy(logits, copied.as<float>(), logitsBytes);
   } else {
     // The copy becomes the session's logits; the buffer they were in
     // takes the next call's copy.
-    ownLogits.swap(copiedLogits);
+    ownLogits.swap(copied);
   }
   return Status::ok();
 }

@@ -65,6 +65,9 @@ public:
   /// debugging (device memory for a CUDA package).
   const void *stateData(size_t i) const { return states[i].data; }
   uint64_t stateBytes(size_t i) const { return states[i].bytes; }
+  /// Bytes of host memory the session holds page-locked (a CUDA session's
+  /// inputs and logits buffers): for tests and debugging.
+  uint64_t pinnedHostBytes() const;
 
 private:
   struct StateBuffer {
@@ -99,26 +102,35 @@ private:
     bool grow(uint64_t bytes, bool pin);
     template <typename T> T *as() const { return static_cast<T *>(data); }
     void swap(HostBuffer &other);
+    /// Frees the buffer (grow allocates afresh).
+    void release();
+    uint64_t size() const { return bytes; }
+    bool isPinned() const { return pinned; }
 
   private:
     void *data = nullptr;
     uint64_t bytes = 0;
     bool pinned = false;
   };
-  HostBuffer ownLogits; ///< page-locked for a CUDA session
+  HostBuffer ownLogits; ///< CUDA: a call's buffer, swapped in (see below)
   /// CUDA packages: every buffer the model sees is device memory; a call's
   /// ids and positions are copied in (one copy: hostInputs to deviceInputs,
-  /// the ids, then the positions), its logits out into copiedLogits, all on
-  /// `stream`, then waited for once; host buffers are page-locked where the
-  /// driver allows. copiedLogits then goes to the caller's buffer, or is
-  /// swapped with ownLogits. A decode step of each batch size runs once
+  /// the ids, then the positions), its logits out into copiedLogits (up to
+  /// pinLimit bytes: page-locked where the driver allows) or, for a larger
+  /// call (a prefill returning every position's logits), into largeLogits
+  /// (not page-locked, so that the page-locked memory a session holds stays
+  /// a few decode steps' logits however long a prompt), all on `stream`,
+  /// then waited for once. That buffer then goes to the caller's buffer, or
+  /// is swapped with ownLogits. A decode step of each batch size runs once
   /// plainly, is then captured into a CUDA graph and replayed from then on (its
   /// buffers never move: decodeLogits is sized for the max batch, and a decode
   /// call's positions always follow its batch's ids).
   bool device = false;
   void *stream = nullptr;
   HostBuffer hostInputs;           ///< max batch * (max seq + 1) int64
-  HostBuffer copiedLogits;         ///< the last call's logits
+  HostBuffer copiedLogits;         ///< a call's logits, up to pinLimit
+  HostBuffer largeLogits;          ///< a call's logits beyond pinLimit
+  uint64_t pinLimit = 0;           ///< max batch * V floats: a decode step
   int64_t *deviceInputs = nullptr; ///< max batch * (max seq + 1)
   float *decodeLogits = nullptr;   ///< max batch * V
   float *prefillLogits = nullptr;  ///< grows, prefillLogitsBytes long

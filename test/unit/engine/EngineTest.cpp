@@ -309,6 +309,86 @@ TEST_F(EngineTest, CudaPackageWithoutDriver) {
       << s.message();
 }
 
+TEST_F(EngineTest, CudaSessionPinsDecodeSizedLogitsOnly) {
+  // A CUDA session on the CUDA simulator, whose device memory is host memory
+  // (so the fake model computes there; no graphs: its decode steps are host
+  // code, which a replay would not run). A prefill that returns every
+  // position's logits copies them through memory that is not page-locked:
+  // what the session keeps page-locked stays its inputs and at most three
+  // decode steps' logits, however long the prompt. The logits, and which
+  // call's logits the session keeps, are as on the CPU.
+  cuda::resetDriverForTesting();
+  cudaSetDriverLibrary(ZAMBA2_CUDASIM_LIB);
+  ::setenv("ZAMBA2_CUDA_GRAPHS", "0", 1);
+  FakePackageSpec spec;
+  spec.editManifest = [](json::Value &m) {
+    const_cast<json::Value *>(m.get("target"))
+        ->set("kind", json::Value::string("cuda"));
+    const_cast<json::Value *>(m.get("target"))
+        ->set("gpu", json::Value::string("sm_90"));
+  };
+  const int64_t V = 16, B = 2, T = 40, maxT = 64;
+  std::shared_ptr<Package> p = open(spec, "cuda");
+  ASSERT_TRUE(p && p->isCuda());
+  std::unique_ptr<Session> s = session(p, B, maxT);
+  ASSERT_TRUE(s);
+  const uint64_t inputs = B * (maxT + 1) * 8, step = B * V * 4;
+  const uint64_t bound = inputs + 3 * step;
+  EXPECT_GT(s->pinnedHostBytes(), 0u); // the simulator page-locks
+
+  std::vector<int64_t> ids(B * T);
+  std::vector<std::vector<int64_t>> history(B);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t t = 0; t < T; ++t) {
+      ids[b * T + t] = 3 + (b * 7 + t) % 11;
+      history[b].push_back(ids[b * T + t]);
+    }
+  ASSERT_TRUE(s->prefill(B, T, ids.data(), nullptr).isOk());
+  EXPECT_LE(s->pinnedHostBytes(), bound);
+  for (int64_t b = 0; b < B; ++b) {
+    const float *last = s->logits() + (b * T + T - 1) * V;
+    EXPECT_EQ(std::vector<float>(last, last + V),
+              fakeExpectedRow(history[b], b, V, 0.5f))
+        << "b " << b;
+  }
+  // A decode step given no buffer: its logits become the session's.
+  int64_t next[B] = {5, 9};
+  ASSERT_TRUE(s->decode(B, next, nullptr).isOk());
+  for (int64_t b = 0; b < B; ++b) {
+    history[b].push_back(next[b]);
+    EXPECT_EQ(
+        std::vector<float>(s->logits() + b * V, s->logits() + (b + 1) * V),
+        fakeExpectedRow(history[b], b, V, 0.5f));
+  }
+  // One given a buffer: its logits there, the session's unchanged.
+  std::vector<float> kept(s->logits(), s->logits() + B * V);
+  int64_t then[B] = {4, 6};
+  std::vector<float> row(B * V);
+  ASSERT_TRUE(s->decode(B, then, row.data()).isOk());
+  for (int64_t b = 0; b < B; ++b) {
+    history[b].push_back(then[b]);
+    EXPECT_EQ(
+        std::vector<float>(row.begin() + b * V, row.begin() + (b + 1) * V),
+        fakeExpectedRow(history[b], b, V, 0.5f));
+  }
+  EXPECT_EQ(std::vector<float>(s->logits(), s->logits() + B * V), kept);
+  EXPECT_LE(s->pinnedHostBytes(), bound);
+  // Another long prefill, into a buffer of the caller's.
+  ASSERT_TRUE(s->reset(0).isOk());
+  ASSERT_TRUE(s->reset(1).isOk());
+  std::vector<float> all(B * T * V);
+  ASSERT_TRUE(s->prefill(B, T, ids.data(), all.data()).isOk());
+  EXPECT_EQ(std::vector<float>(all.begin() + (T - 1) * V, all.begin() + T * V),
+            fakeExpectedRow(std::vector<int64_t>(ids.begin(), ids.begin() + T),
+                            0, V, 0.5f));
+  EXPECT_LE(s->pinnedHostBytes(), bound);
+  s.reset();
+  p.reset();
+  ::unsetenv("ZAMBA2_CUDA_GRAPHS");
+  cuda::resetDriverForTesting();
+  cudaSetDriverLibrary("");
+}
+
 TEST_F(EngineTest, UnknownTargetKind) {
   FakePackageSpec spec;
   spec.editManifest = [](json::Value &m) {
