@@ -288,18 +288,23 @@ TEST_F(EngineTest, MissingEntryPoint) {
       << s.message();
 }
 
+/// The fake package as a CUDA package for sm_90.
+FakePackageSpec cudaSpec() {
+  FakePackageSpec spec;
+  spec.editManifest = [](json::Value &m) {
+    json::Value *target = const_cast<json::Value *>(m.get("target"));
+    target->set("kind", json::Value::string("cuda"));
+    target->set("gpu", json::Value::string("sm_90"));
+  };
+  return spec;
+}
+
 TEST_F(EngineTest, CudaPackageWithoutDriver) {
   // A CUDA package on a machine without the NVIDIA driver: refused before its
   // library is loaded, saying why.
   cuda::resetDriverForTesting();
   cudaSetDriverLibrary("libzamba2-no-such-driver.so");
-  FakePackageSpec spec;
-  spec.editManifest = [](json::Value &m) {
-    const_cast<json::Value *>(m.get("target"))
-        ->set("kind", json::Value::string("cuda"));
-    const_cast<json::Value *>(m.get("target"))
-        ->set("gpu", json::Value::string("sm_90"));
-  };
+  FakePackageSpec spec = cudaSpec();
   Status s = openError(spec);
   cuda::resetDriverForTesting();
   cudaSetDriverLibrary("");
@@ -320,13 +325,7 @@ TEST_F(EngineTest, CudaSessionPinsDecodeSizedLogitsOnly) {
   cuda::resetDriverForTesting();
   cudaSetDriverLibrary(ZAMBA2_CUDASIM_LIB);
   ::setenv("ZAMBA2_CUDA_GRAPHS", "0", 1);
-  FakePackageSpec spec;
-  spec.editManifest = [](json::Value &m) {
-    const_cast<json::Value *>(m.get("target"))
-        ->set("kind", json::Value::string("cuda"));
-    const_cast<json::Value *>(m.get("target"))
-        ->set("gpu", json::Value::string("sm_90"));
-  };
+  FakePackageSpec spec = cudaSpec();
   const int64_t V = 16, B = 2, T = 40, maxT = 64;
   std::shared_ptr<Package> p = open(spec, "cuda");
   ASSERT_TRUE(p && p->isCuda());
