@@ -126,6 +126,8 @@ enum class Op : uint8_t {
   Prefetch, // prefetch [a] (one byte's line) or cp.async.bulk.prefetch [a], n
   Atom,     // atom d, [a], b (cas: d, [a], b, c): d = the old value
   Red,      // red [a], b: atom without a result
+  Mma,      // mma.sync.aligned.m16n8k32.row.col.s32.{u8,s8}.{u8,s8}.s32
+            // {d0..d3}, {a0..a3}, {b0,b1}, {c0..c3}: ty A's type, ty2 B's
 };
 
 /// The operation of atom and red.

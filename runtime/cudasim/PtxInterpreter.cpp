@@ -3,8 +3,10 @@
 // A launch runs its blocks one after another, in blockIdx order (x fastest).
 // Within a block every thread runs on its own until it reaches a point where
 // it needs the others: a barrier (all threads of the block), a shuffle (all
-// threads of its warp) or its end. When every live thread of a warp waits at
-// the same shuffle, the shuffle is done for all of them at once; when every
+// threads of its warp), a warp matrix product (mma.sync: all 32 lanes) or
+// its end. When every live thread of a warp waits at the same shuffle, the
+// shuffle is done for all of them at once (an mma.sync when all 32 lanes
+// wait at it: the integer m16n8k32 product, exact); when every
 // live thread of the block waits at a barrier, the barrier opens. Anything
 // else that stops all threads is a deadlock and an error. Registers are
 // 64-bit slots holding a value's bits; every read takes the bits its type
@@ -39,6 +41,7 @@
 //===----------------------------------------------------------------------===//
 #include "runtime/cudasim/Ptx.h"
 
+#include <algorithm>
 #include <cfenv>
 #include <chrono>
 #include <cmath>
@@ -210,6 +213,7 @@ Ordering orderingOf(const Inst &in) {
 }
 
 struct Thread {
+  /// AtShuffle: at a warp instruction (shfl.sync or mma.sync).
   enum State : uint8_t { Running, AtBarrier, AtShuffle, Done };
   unsigned tid[3] = {0, 0, 0};
   unsigned linear = 0;
@@ -332,8 +336,9 @@ public:
           return fault(*spinner, spinMessage(*spinner), spinner->spinLine);
         for (const Thread &t : threads_)
           if (t.state == Thread::AtShuffle)
-            return fault(t, "deadlock: shfl.sync waits for lanes that wait "
-                            "at a barrier");
+            return fault(t, "deadlock: a warp instruction (shfl.sync, "
+                            "mma.sync) waits for lanes that wait at a "
+                            "barrier");
         return fault(threads_[0], "deadlock");
       }
     }
@@ -388,6 +393,8 @@ private:
         continue;
       const Frame &lf = lead.frames.back();
       const Inst *at = &lf.fn->code[lf.pc];
+      if (at->op == Op::Mma)
+        return mmaWarp(begin, end, lead, *at);
       unsigned maskOp = (at->flags & kSecondDst) ? 5 : 4;
       uint32_t mask = uint32_t(value(lead, lf, at->ops[maskOp]));
       bool complete = true;
@@ -409,6 +416,83 @@ private:
         return shuffle(begin, end, mask, *at) ? 1 : -1;
     }
     return 0;
+  }
+
+  /// The warp [begin, end) whose lane `lead` waits at the mma.sync `at`:
+  /// its product once all 32 lanes wait there. 1 if it was done, 0 while
+  /// some lane has not arrived, -1 on error (a warp of fewer than 32
+  /// threads, a lane that exited or waits at another warp instruction).
+  int mmaWarp(unsigned begin, unsigned end, const Thread &lead,
+              const Inst &at) {
+    if (end - begin != 32) {
+      fault(lead, "mma.sync in a warp of " + std::to_string(end - begin) +
+                      " threads (it takes all 32 lanes)");
+      return -1;
+    }
+    for (unsigned i = begin; i < end; ++i) {
+      const Thread &t = threads_[i];
+      if (t.state == Thread::Done) {
+        fault(lead, "mma.sync while lane " + std::to_string(i - begin) +
+                        " has exited (it takes all 32 lanes)");
+        return -1;
+      }
+      if (t.state != Thread::AtShuffle)
+        return 0;
+      if (&t.frames.back().fn->code[t.frames.back().pc] != &at) {
+        fault(t, "lanes of one warp wait at different warp instructions");
+        return -1;
+      }
+    }
+    mma(begin, at);
+    return 1;
+  }
+
+  /// The warp [begin, begin + 32)'s mma.sync m16n8k32 `in`: D = A B + C, A
+  /// 16 x 32 and B 32 x 8 of 8-bit integers (in.ty, in.ty2: U8 or S8), C and
+  /// D 16 x 8 s32, wrapping (clamped to s32 with .satfinite). Fragments (PTX
+  /// ISA), lane 4 g + t: A's register r holds row g + 8 (r % 2), columns
+  /// 16 (r / 2) + 4 t .. + 3 (element 0 the lowest byte); B's register r
+  /// column g, rows 16 r + 4 t .. + 3; C's and D's register r row
+  /// g + 8 (r / 2), column 2 t + r % 2.
+  void mma(unsigned begin, const Inst &in) {
+    int64_t a[16][32], b[32][8], c[16][8];
+    auto element = [](uint32_t word, unsigned i, Ty ty) -> int64_t {
+      uint8_t byte = uint8_t(word >> (8 * i));
+      return ty == Ty::S8 ? int64_t(int8_t(byte)) : int64_t(byte);
+    };
+    auto reg = [](const Frame &f, const Operand &o, unsigned e) {
+      return uint32_t(f.regs[f.fn->vecRegs[o.reg + e]]);
+    };
+    for (unsigned lane = 0; lane < 32; ++lane) {
+      const Frame &f = threads_[begin + lane].frames.back();
+      unsigned g = lane / 4, t = lane % 4;
+      for (unsigned r = 0; r < 4; ++r)
+        for (unsigned i = 0; i < 4; ++i)
+          a[g + 8 * (r % 2)][16 * (r / 2) + 4 * t + i] =
+              element(reg(f, in.ops[1], r), i, in.ty);
+      for (unsigned r = 0; r < 2; ++r)
+        for (unsigned i = 0; i < 4; ++i)
+          b[16 * r + 4 * t + i][g] = element(reg(f, in.ops[2], r), i, in.ty2);
+      for (unsigned r = 0; r < 4; ++r)
+        c[g + 8 * (r / 2)][2 * t + r % 2] = int32_t(reg(f, in.ops[3], r));
+    }
+    for (unsigned lane = 0; lane < 32; ++lane) {
+      Thread &th = threads_[begin + lane];
+      Frame &f = th.frames.back();
+      unsigned g = lane / 4, t = lane % 4;
+      for (unsigned r = 0; r < 4; ++r) {
+        unsigned row = g + 8 * (r / 2), col = 2 * t + r % 2;
+        int64_t d = c[row][col];
+        for (unsigned k = 0; k < 32; ++k)
+          d += a[row][k] * b[k][col];
+        if (in.flags & kSat)
+          d = std::clamp<int64_t>(d, std::numeric_limits<int32_t>::min(),
+                                  std::numeric_limits<int32_t>::max());
+        f.regs[f.fn->vecRegs[in.ops[0].reg + r]] = uint32_t(d);
+      }
+      th.state = Thread::Running;
+      ++f.pc;
+    }
   }
 
   /// The shuffle `in` of the lanes in `mask` of the warp [begin, end).
@@ -1576,6 +1660,9 @@ private:
       case Op::Shfl:
         t.shuffleValue =
             uint32_t(value(t, f, in.ops[(in.flags & kSecondDst) ? 2 : 1]));
+        t.state = Thread::AtShuffle;
+        return true;
+      case Op::Mma: // runs when the warp's 32 lanes are there (mmaWarp)
         t.state = Thread::AtShuffle;
         return true;
       case Op::Call:

@@ -1134,6 +1134,8 @@ private:
       return false;
     if ((in.op == Op::Atom || in.op == Op::Red) && !checkAtomicOperands(in))
       return false;
+    if (in.op == Op::Mma && !checkMmaOperands(in))
+      return false;
     fn_->code.push_back(in);
     return true;
   }
@@ -1169,6 +1171,45 @@ private:
 
   bool decodeOpcode(const std::string &word, Inst &in);
   bool decodeFence(const std::vector<std::string> &parts, Inst &in);
+  /// The one warp matrix product the simulator runs:
+  /// mma.sync.aligned.m16n8k32.row.col{.satfinite}.s32.{u8,s8}.{u8,s8}.s32.
+  bool decodeMma(const std::string &word, const std::vector<std::string> &parts,
+                 Inst &in) {
+    std::vector<std::string> shape(parts.begin() + 1, parts.end());
+    bool sat = shape.size() == 10 && shape[5] == "satfinite";
+    if (sat)
+      shape.erase(shape.begin() + 5);
+    auto byteType = [](const std::string &t, Ty &out) {
+      out = t == "u8" ? Ty::U8 : t == "s8" ? Ty::S8 : Ty::None;
+      return out != Ty::None;
+    };
+    if (shape.size() != 9 || shape[0] != "sync" || shape[1] != "aligned" ||
+        shape[2] != "m16n8k32" || shape[3] != "row" || shape[4] != "col" ||
+        shape[5] != "s32" || !byteType(shape[6], in.ty) ||
+        !byteType(shape[7], in.ty2) || shape[8] != "s32")
+      return fail("unsupported instruction '" + word +
+                  "' (of mma, only mma.sync.aligned.m16n8k32.row.col.s32 "
+                  "with u8 or s8 A and B and s32 C is simulated)");
+    in.op = Op::Mma;
+    if (sat)
+      in.flags |= kSat;
+    return true;
+  }
+  /// mma's operands: {d0..d3}, {a0..a3}, {b0, b1}, {c0..c3}, registers.
+  bool checkMmaOperands(const Inst &in) {
+    static constexpr uint32_t counts[] = {4, 4, 2, 4};
+    bool ok = in.numOps == 4;
+    for (unsigned i = 0; ok && i < 4; ++i)
+      ok = in.ops[i].kind == Operand::Vec && in.ops[i].count == counts[i];
+    for (unsigned i = 0; ok && i < 4; ++i)
+      for (uint32_t e = 0; ok && e < counts[i]; ++e)
+        ok = fn_->vecRegs[in.ops[i].reg + e] >= 0;
+    if (!ok)
+      return failAt(in.line, "mma.sync.aligned.m16n8k32 takes {d0, d1, d2, "
+                             "d3}, {a0, a1, a2, a3}, {b0, b1}, {c0, c1, c2, "
+                             "c3}, all registers");
+    return true;
+  }
   bool decodeAtomic(const std::string &word,
                     const std::vector<std::string> &parts, Inst &in);
   /// The operands an atom or red needs.
@@ -1313,6 +1354,8 @@ bool Parser::decodeOpcode(const std::string &word, Inst &in) {
       {"membar", Op::Nop},  {"fence", Op::Nop},
       {"cvta", Op::Cvta},   {"atom", Op::Atom},
       {"red", Op::Red}};
+  if (base == "mma")
+    return decodeMma(word, parts, in);
   // Prefetches change no value, but their addresses are checked like a
   // load's: an address computed wrong is a bug even where the GPU ignores
   // it. cp.async.bulk.prefetch.L2.global [a], bytes: a range of global

@@ -1742,4 +1742,193 @@ TEST(PtxSim, CtaScopedAtomicsOfTwoBlocksRace) {
                            ", which block (0,0,0) of this launch stored to"));
 }
 
+//===----------------------------------------------------------------------===//
+// mma.sync m16n8k32 with 8-bit integers
+//===----------------------------------------------------------------------===//
+
+/// Each lane loads its A, B and C registers ([lane][register]), runs the
+/// mma.sync of `types` (e.g. "u8.s8") and stores D the same way.
+std::string mmaKernel(const std::string &types,
+                      const std::string &before = "") {
+  return entry(
+      "mma", {"a", "b", "c", "d"}, {".b32", ".b64", ".pred"},
+      R"(
+  mov.u32 %r1, %tid.x;
+)" + before +
+          R"(
+  mul.wide.u32 %rd5, %r1, 16;
+  add.s64 %rd6, %rd1, %rd5;
+  ld.global.v4.u32 {%r2, %r3, %r4, %r5}, [%rd6];
+  mul.wide.u32 %rd7, %r1, 8;
+  add.s64 %rd8, %rd2, %rd7;
+  ld.global.v2.u32 {%r6, %r7}, [%rd8];
+  add.s64 %rd9, %rd3, %rd5;
+  ld.global.v4.u32 {%r8, %r9, %r10, %r11}, [%rd9];
+  mma.sync.aligned.m16n8k32.row.col.)" +
+          types +
+          R"( {%r12, %r13, %r14, %r15}, {%r2, %r3, %r4, %r5}, {%r6, %r7}, {%r8, %r9, %r10, %r11};
+  add.s64 %rd10, %rd4, %rd5;
+  st.global.v4.u32 [%rd10], {%r12, %r13, %r14, %r15};
+  ret;
+)");
+}
+
+/// Four 8-bit elements in a register, element 0 in the lowest byte.
+uint32_t packBytes(int e0, int e1, int e2, int e3) {
+  return uint32_t(uint8_t(e0)) | uint32_t(uint8_t(e1)) << 8 |
+         uint32_t(uint8_t(e2)) << 16 | uint32_t(uint8_t(e3)) << 24;
+}
+
+/// The fragments of the PTX ISA's m16n8k32 8-bit layout, lane = 4 groupID
+/// + threadID_in_group (g, t): A (row-major 16 x 32) a0..a3 = row g, columns
+/// 4t..4t+3; a4..a7 row g+8, the same columns; a8..a11 row g, columns
+/// 16+4t..; a12..a15 row g+8, columns 16+4t... B (32 x 8, column-major)
+/// b0..b3 = rows 4t..4t+3 of column g, b4..b7 rows 16+4t... C and D c0, c1
+/// = row g, columns 2t, 2t+1; c2, c3 = row g+8, the same columns.
+struct MmaMatrices {
+  int a[16][32], b[32][8];
+  int32_t c[16][8];
+  std::vector<uint32_t> aRegs() const {
+    std::vector<uint32_t> out;
+    for (int lane = 0; lane < 32; ++lane) {
+      int g = lane / 4, t = lane % 4;
+      const int *r0 = &a[g][4 * t], *r1 = &a[g + 8][4 * t];
+      const int *r2 = &a[g][16 + 4 * t], *r3 = &a[g + 8][16 + 4 * t];
+      for (const int *r : {r0, r1, r2, r3})
+        out.push_back(packBytes(r[0], r[1], r[2], r[3]));
+    }
+    return out;
+  }
+  std::vector<uint32_t> bRegs() const {
+    std::vector<uint32_t> out;
+    for (int lane = 0; lane < 32; ++lane) {
+      int g = lane / 4, t = lane % 4;
+      out.push_back(packBytes(b[4 * t][g], b[4 * t + 1][g], b[4 * t + 2][g],
+                              b[4 * t + 3][g]));
+      out.push_back(packBytes(b[16 + 4 * t][g], b[17 + 4 * t][g],
+                              b[18 + 4 * t][g], b[19 + 4 * t][g]));
+    }
+    return out;
+  }
+  std::vector<uint32_t> cRegs() const {
+    std::vector<uint32_t> out;
+    for (int lane = 0; lane < 32; ++lane) {
+      int g = lane / 4, t = lane % 4;
+      for (int32_t v :
+           {c[g][2 * t], c[g][2 * t + 1], c[g + 8][2 * t], c[g + 8][2 * t + 1]})
+        out.push_back(uint32_t(v));
+    }
+    return out;
+  }
+  /// D[m][n] from the registers the kernel stored.
+  static int32_t dAt(const std::vector<uint32_t> &d, int m, int n) {
+    int g = m % 8, t = n / 2;
+    return int32_t(d[(4 * g + t) * 4 + 2 * (m / 8) + n % 2]);
+  }
+};
+
+/// Runs mmaKernel(types) on `x` with `threads` threads; D's registers in `d`.
+std::string runMma(const std::string &types, const MmaMatrices &x,
+                   std::vector<uint32_t> &d, unsigned threads = 32,
+                   const std::string &before = "") {
+  auto m = parseKernels({mmaKernel(types, before)});
+  if (!m)
+    return "parse error";
+  std::vector<uint32_t> a = x.aRegs(), b = x.bRegs(), c = x.cRegs();
+  d.assign(128, 0);
+  return run<uint32_t>(*m, "mma", threads, {&a, &b, &c, &d});
+}
+
+TEST(PtxSim, MmaPlacesEveryFragment) {
+  // A picks rows m and m + 16 of B (A[m][m] = A[m][m + 16] = 1), B[k][n] =
+  // 8k + n - 128 (every s8 value once), C[m][n] = 1000m + n: D[m][n] =
+  // 1000m + n + (8m + n - 128) + (8(m + 16) + n - 128) = 1016m + 3n - 128.
+  MmaMatrices x{};
+  for (int m = 0; m < 16; ++m) {
+    x.a[m][m] = x.a[m][m + 16] = 1;
+    for (int n = 0; n < 8; ++n)
+      x.c[m][n] = 1000 * m + n;
+  }
+  for (int k = 0; k < 32; ++k)
+    for (int n = 0; n < 8; ++n)
+      x.b[k][n] = 8 * k + n - 128;
+  std::vector<uint32_t> d;
+  ASSERT_EQ(runMma("s32.u8.s8.s32", x, d), "");
+  for (int m = 0; m < 16; ++m)
+    for (int n = 0; n < 8; ++n)
+      EXPECT_EQ(MmaMatrices::dAt(d, m, n), 1016 * m + 3 * n - 128)
+          << m << "," << n;
+}
+
+TEST(PtxSim, MmaTakesEachOperandsSignedness) {
+  // Every byte 0xff: 255 as u8, -1 as s8; D = 32 a b.
+  MmaMatrices x{};
+  for (auto &row : x.a)
+    std::fill(std::begin(row), std::end(row), 0xff);
+  for (auto &row : x.b)
+    std::fill(std::begin(row), std::end(row), 0xff);
+  for (auto [types, want] :
+       {std::pair<const char *, int32_t>{"s32.u8.s8.s32", -8160},
+        {"s32.s8.s8.s32", 32},
+        {"s32.u8.u8.s32", 2080800},
+        {"s32.s8.u8.s32", -8160}}) {
+    std::vector<uint32_t> d;
+    ASSERT_EQ(runMma(types, x, d), "") << types;
+    for (uint32_t v : d)
+      EXPECT_EQ(int32_t(v), want) << types;
+  }
+}
+
+TEST(PtxSim, MmaWrapsOrSaturates) {
+  // C = INT32_MAX, A = B = 1: D = INT32_MAX + 32, which wraps to INT32_MIN +
+  // 31, or with .satfinite stays INT32_MAX.
+  MmaMatrices x{};
+  for (auto &row : x.a)
+    std::fill(std::begin(row), std::end(row), 1);
+  for (auto &row : x.b)
+    std::fill(std::begin(row), std::end(row), 1);
+  for (auto &row : x.c)
+    std::fill(std::begin(row), std::end(row), INT32_MAX);
+  std::vector<uint32_t> d;
+  ASSERT_EQ(runMma("s32.u8.s8.s32", x, d), "");
+  for (uint32_t v : d)
+    EXPECT_EQ(int32_t(v), INT32_MIN + 31);
+  ASSERT_EQ(runMma("satfinite.s32.u8.s8.s32", x, d), "");
+  for (uint32_t v : d)
+    EXPECT_EQ(int32_t(v), INT32_MAX);
+}
+
+TEST(PtxSim, MmaNeedsTheWholeWarp) {
+  MmaMatrices x{};
+  std::vector<uint32_t> d;
+  EXPECT_TRUE(contains(runMma("s32.u8.s8.s32", x, d, 16),
+                       "mma.sync in a warp of 16 threads (it takes all 32 "
+                       "lanes)"));
+  // Lane 5 exits before the product.
+  EXPECT_TRUE(contains(runMma("s32.u8.s8.s32", x, d, 32, R"(
+  setp.eq.u32 %p1, %r1, 5;
+  @%p1 ret;
+)"),
+                       "mma.sync while lane 5 has exited"));
+}
+
+TEST(PtxSim, OtherMmaShapesAreParseErrors) {
+  for (auto [body, message] : std::vector<std::pair<std::string, std::string>>{
+           {mmaKernel("f32.f16.f16.f32"),
+            "unsupported instruction "
+            "'mma.sync.aligned.m16n8k32.row.col.f32.f16.f16.f32' (of mma, only "
+            "mma.sync.aligned.m16n8k32.row.col.s32 with u8 or s8 A and B and "
+            "s32 C is simulated)"},
+           {entry("mma", {}, {".b32"}, R"(
+  mma.sync.aligned.m16n8k32.row.col.s32.u8.s8.s32 {%r1, %r2, %r3, %r4}, {%r1, %r2, %r3, %r4}, {%r1, %r2}, {%r1, %r2, %r3};
+  ret;
+)"),
+            "mma.sync.aligned.m16n8k32 takes {d0, d1, d2, d3}, {a0, a1, a2, "
+            "a3}, {b0, b1}, {c0, c1, c2, c3}, all registers"}}) {
+    std::string error;
+    EXPECT_FALSE(parsePtx(std::string(kHeader) + "\n" + body, error));
+    EXPECT_TRUE(contains(error, message)) << error;
+  }
+}
+
 } // namespace
