@@ -1820,6 +1820,17 @@ struct MmaMatrices {
     }
     return out;
   }
+  /// Every element of A `a`, of B `b`, of C `c`.
+  static MmaMatrices filled(int a, int b, int32_t c) {
+    MmaMatrices x{};
+    for (auto &row : x.a)
+      std::fill(std::begin(row), std::end(row), a);
+    for (auto &row : x.b)
+      std::fill(std::begin(row), std::end(row), b);
+    for (auto &row : x.c)
+      std::fill(std::begin(row), std::end(row), c);
+    return x;
+  }
   /// D[m][n] from the registers the kernel stored.
   static int32_t dAt(const std::vector<uint32_t> &d, int m, int n) {
     int g = m % 8, t = n / 2;
@@ -1862,11 +1873,7 @@ TEST(PtxSim, MmaPlacesEveryFragment) {
 
 TEST(PtxSim, MmaTakesEachOperandsSignedness) {
   // Every byte 0xff: 255 as u8, -1 as s8; D = 32 a b.
-  MmaMatrices x{};
-  for (auto &row : x.a)
-    std::fill(std::begin(row), std::end(row), 0xff);
-  for (auto &row : x.b)
-    std::fill(std::begin(row), std::end(row), 0xff);
+  MmaMatrices x = MmaMatrices::filled(0xff, 0xff, 0);
   for (auto [types, want] :
        {std::pair<const char *, int32_t>{"s32.u8.s8.s32", -8160},
         {"s32.s8.s8.s32", 32},
@@ -1882,13 +1889,7 @@ TEST(PtxSim, MmaTakesEachOperandsSignedness) {
 TEST(PtxSim, MmaWrapsOrSaturates) {
   // C = INT32_MAX, A = B = 1: D = INT32_MAX + 32, which wraps to INT32_MIN +
   // 31, or with .satfinite stays INT32_MAX.
-  MmaMatrices x{};
-  for (auto &row : x.a)
-    std::fill(std::begin(row), std::end(row), 1);
-  for (auto &row : x.b)
-    std::fill(std::begin(row), std::end(row), 1);
-  for (auto &row : x.c)
-    std::fill(std::begin(row), std::end(row), INT32_MAX);
+  MmaMatrices x = MmaMatrices::filled(1, 1, INT32_MAX);
   std::vector<uint32_t> d;
   ASSERT_EQ(runMma("s32.u8.s8.s32", x, d), "");
   for (uint32_t v : d)
