@@ -163,15 +163,14 @@ Status Session::create(std::shared_ptr<const Package> package, int64_t maxBatch,
         !s->hostInputs.grow(static_cast<uint64_t>(inputs) * 8, true) ||
         !(s->deviceInputs = static_cast<int64_t *>(
               allocBuffer(static_cast<uint64_t>(inputs) * 8, true))) ||
-        !(s->decodeLogits = static_cast<float *>(
-              allocBuffer(static_cast<uint64_t>(logitCount) * 4, true))) ||
-        !s->copiedLogits.grow(static_cast<uint64_t>(logitCount) * 4, true))
+        !(s->decodeLogits =
+              static_cast<float *>(allocBuffer(s->decodeStepBytes(), true))) ||
+        !s->copiedLogits.grow(s->decodeStepBytes(), true))
       return Status::error(StatusCode::OutOfMemory,
                            "cannot allocate the GPU buffers for token ids and "
                            "logits (max batch " +
                                str(maxBatch) + ", max sequence " + str(maxSeq) +
                                ")");
-    s->pinLimit = static_cast<uint64_t>(logitCount) * 4;
   }
   // weights, tokens, positions, states..., logits
   s->descs.emplace_back(1);
@@ -267,7 +266,8 @@ Status Session::run(bool isDecode, int64_t batch, int64_t len,
     return Status::ok();
   }
   if (!logits) {
-    if (Status st = growOwnLogits(static_cast<uint64_t>(logitsBytes), what);
+    if (Status st = growLogits(ownLogits, static_cast<uint64_t>(logitsBytes),
+                               /*pin=*/false, what);
         !st)
       return st;
     logits = ownLogits.as<float>();
@@ -281,8 +281,9 @@ Status Session::run(bool isDecode, int64_t batch, int64_t len,
   return Status::ok();
 }
 
-Status Session::growOwnLogits(uint64_t bytes, const char *what) {
-  if (!ownLogits.grow(bytes, device))
+Status Session::growLogits(HostBuffer &buffer, uint64_t bytes, bool pin,
+                           const char *what) {
+  if (!buffer.grow(bytes, pin))
     return Status::error(StatusCode::OutOfMemory,
                          std::string(what) + ": cannot allocate " +
                              std::to_string(bytes) + " bytes of logits");
@@ -355,14 +356,12 @@ Status Session::runDevice(bool isDecode, int64_t batch, int64_t len,
   // step's size. copiedLogits can hold a larger buffer that ownLogits had
   // (swapped in by a call given no buffer): it goes, so that the next grow
   // page-locks a buffer of the step's size again.
-  bool fits = logitsBytes <= pinLimit;
-  if (fits && copiedLogits.size() > pinLimit)
+  bool fits = logitsBytes <= decodeStepBytes();
+  if (fits && copiedLogits.size() > decodeStepBytes())
     copiedLogits.release();
   HostBuffer &copied = fits ? copiedLogits : largeLogits;
-  if (!copied.grow(logitsBytes, /*pin=*/fits))
-    return Status::error(StatusCode::OutOfMemory,
-                         std::string(what) + ": cannot allocate " +
-                             std::to_string(logitsBytes) + " bytes of logits");
+  if (Status st = growLogits(copied, logitsBytes, /*pin=*/fits, what); !st)
+    return st;
   // The ids, then the positions, in one copy. The stream's last call has
   // ended (each call waits for its work), so hostInputs is free.
   std::string err;

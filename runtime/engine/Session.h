@@ -116,7 +116,7 @@ private:
   /// CUDA packages: every buffer the model sees is device memory; a call's
   /// ids and positions are copied in (one copy: hostInputs to deviceInputs,
   /// the ids, then the positions), its logits out into copiedLogits (up to
-  /// pinLimit bytes: page-locked where the driver allows) or, for a larger
+  /// decodeStepBytes(): page-locked where the driver allows) or, for a larger
   /// call (a prefill returning every position's logits), into largeLogits
   /// (not page-locked, so that the page-locked memory a session holds stays
   /// a few decode steps' logits however long a prompt), all on `stream`,
@@ -128,9 +128,8 @@ private:
   bool device = false;
   void *stream = nullptr;
   HostBuffer hostInputs;           ///< max batch * (max seq + 1) int64
-  HostBuffer copiedLogits;         ///< a call's logits, up to pinLimit
-  HostBuffer largeLogits;          ///< a call's logits beyond pinLimit
-  uint64_t pinLimit = 0;           ///< max batch * V floats: a decode step
+  HostBuffer copiedLogits;         ///< a call's logits, decode-step sized
+  HostBuffer largeLogits;          ///< a call's logits beyond a decode step
   int64_t *deviceInputs = nullptr; ///< max batch * (max seq + 1)
   float *decodeLogits = nullptr;   ///< max batch * V
   float *prefillLogits = nullptr;  ///< grows, prefillLogitsBytes long
@@ -143,7 +142,15 @@ private:
   /// The entry point's argument descriptors for one call.
   void setDescriptors(int64_t batch, int64_t len, const int64_t *ids,
                       int64_t *callPos, float *logits);
-  Status growOwnLogits(uint64_t bytes, const char *what);
+  /// A decode step's logits at the max batch (max batch * V floats; no
+  /// overflow: create checked it).
+  uint64_t decodeStepBytes() const {
+    return static_cast<uint64_t>(maxB) * static_cast<uint64_t>(vocab) * 4;
+  }
+  /// `buffer` grown to `bytes` (page-locked when `pin`), or the call's
+  /// out-of-memory error.
+  Status growLogits(HostBuffer &buffer, uint64_t bytes, bool pin,
+                    const char *what);
   std::vector<MemRefDescriptor> descs; ///< weights, tokens, positions, ...
   std::vector<void *> args;
 };
