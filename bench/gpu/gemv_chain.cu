@@ -179,6 +179,14 @@ __device__ float stepDot(uint4 w, const float4 *x) {
   return (sums[0] + sums[1]) + (sums[2] + sums[3]);
 }
 
+/// One 16-byte cp.async copy from global to shared memory (waited for by
+/// cp.async.wait_all).
+__device__ void copyAsync16(void *dst, const void *src) {
+  unsigned to = unsigned(__cvta_generic_to_shared(dst));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(to), "l"(src)
+               : "memory");
+}
+
 __device__ float4 times(float4 a, float4 b) {
   return make_float4(a.x * b.x, a.y * b.y, a.z * b.z, a.w * b.w);
 }
@@ -286,17 +294,12 @@ __global__ void __launch_bounds__(kThreads)
   int first = blockIdx.x * perBlock;
   int count = min(perBlock, kChannels - first);
   // The block's rows and scales are contiguous: one copy of 16-byte pieces.
-  auto copy = [](void *dst, const void *src) {
-    unsigned to = unsigned(__cvta_generic_to_shared(dst));
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(to), "l"(src)
-                 : "memory");
-  };
   for (int i = threadIdx.x; i < count * kSteps; i += kThreads)
-    copy(rows + i, weights + size_t(first) * kSteps + i);
+    copyAsync16(rows + i, weights + size_t(first) * kSteps + i);
   const uint4 *scaleSrc = reinterpret_cast<const uint4 *>(scales) +
                           size_t(first) * (kGroups * 2 / 16);
   for (int i = threadIdx.x; i < count * (kGroups * 2 / 16); i += kThreads)
-    copy(reinterpret_cast<uint4 *>(rowScales) + i, scaleSrc + i);
+    copyAsync16(reinterpret_cast<uint4 *>(rowScales) + i, scaleSrc + i);
   asm volatile("cp.async.commit_group;" ::: "memory");
   waitForGrid();
   stamp<kProbe>(stamps, 1);
@@ -350,19 +353,14 @@ constexpr int kMostTiles = 5; // tiles a block at most (532 over 132)
 /// their scales copied into shared memory (cp.async, one group).
 __device__ void copyTiles(uint4 *rows, __half *rowScales, const uint4 *weights,
                           const __half *scales, int firstTile, int tiles) {
-  auto copy = [](void *dst, const void *src) {
-    unsigned to = unsigned(__cvta_generic_to_shared(dst));
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(to), "l"(src)
-                 : "memory");
-  };
   constexpr int kTileSteps = kGroups * 32; // 16-byte pieces a tile
   for (int i = threadIdx.x; i < tiles * kTileSteps; i += blockDim.x)
-    copy(rows + i, weights + size_t(firstTile) * kTileSteps + i);
+    copyAsync16(rows + i, weights + size_t(firstTile) * kTileSteps + i);
   constexpr int kTileScalePieces = kTileRows * kGroups * 2 / 16;
   const uint4 *scaleSrc = reinterpret_cast<const uint4 *>(scales) +
                           size_t(firstTile) * kTileScalePieces;
   for (int i = threadIdx.x; i < tiles * kTileScalePieces; i += blockDim.x)
-    copy(reinterpret_cast<uint4 *>(rowScales) + i, scaleSrc + i);
+    copyAsync16(reinterpret_cast<uint4 *>(rowScales) + i, scaleSrc + i);
   asm volatile("cp.async.commit_group;" ::: "memory");
 }
 
