@@ -95,9 +95,13 @@ Value gpukernels::workgroupArray(Emitter &e, int64_t n, Type element) {
   if (auto integer = dyn_cast<IntegerType>(element))
     name = "zamba2_workgroup_i" + std::to_string(integer.getWidth()) + "x" +
            std::to_string(n);
-  if (auto vec = dyn_cast<VectorType>(element))
-    name = "zamba2_workgroup_" + std::to_string(vec.getNumElements()) + "f32x" +
-           std::to_string(n);
+  if (auto vec = dyn_cast<VectorType>(element)) {
+    std::string of = "f32";
+    if (auto integer = dyn_cast<IntegerType>(vec.getElementType()))
+      of = "i" + std::to_string(integer.getWidth());
+    name = "zamba2_workgroup_" + std::to_string(vec.getNumElements()) + of +
+           "x" + std::to_string(n);
+  }
   auto module =
       e.b.getInsertionBlock()->getParentOp()->getParentOfType<ModuleOp>();
   if (!SymbolTable::lookupSymbolIn(module, name)) {

@@ -704,6 +704,18 @@ struct ReadWriteEffects
   }
 };
 
+/// No memory effects, for ops that declare none and touch no memory (the
+/// ownership-based buffer deallocation refuses unknown effects): mma.sync
+/// works on registers only.
+template <typename OpTy>
+struct NoEffects
+    : MemoryEffectOpInterface::ExternalModel<NoEffects<OpTy>, OpTy> {
+  void
+  getEffects(Operation *,
+             SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
+                 &) const {}
+};
+
 } // namespace
 
 bool mlir::zamba2::hasGpuKernel(Operation *op) {
@@ -735,5 +747,6 @@ void mlir::zamba2::registerGpuKernelModels(DialectRegistry &registry) {
   registry.addExtension(+[](MLIRContext *ctx, NVVM::NVVMDialect *) {
     NVVM::CpAsyncBulkPrefetchOp::attachInterface<
         ReadWriteEffects<NVVM::CpAsyncBulkPrefetchOp>>(*ctx);
+    NVVM::MmaOp::attachInterface<NoEffects<NVVM::MmaOp>>(*ctx);
   });
 }

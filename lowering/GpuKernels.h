@@ -20,6 +20,11 @@ namespace mlir::zamba2 {
 /// linear kernels ask L2 for their block's weight rows before they wait for
 /// the kernel before them (prefetchRows in GpuLinearKernels.cpp).
 constexpr llvm::StringLiteral kPrefetchWeightsAttr = "zamba2.prefetch_weights";
+/// A unit attribute on the module (set by zamba2-gpu-int4-mma): the one-row
+/// GEMVs of symmetric int4 weights multiply on the integer tensor cores
+/// (mma.sync with x's exact 8-bit digits; mmaQuantForm in
+/// GpuLinearKernels.cpp).
+constexpr llvm::StringLiteral kInt4MmaAttr = "zamba2.int4_mma";
 /// A unit attribute on an op at the top of a kernel that reads no memory
 /// an earlier kernel writes: zamba2-gpu-dependent-launch puts the kernel's
 /// wait for its predecessor after the last such op, so that the op runs

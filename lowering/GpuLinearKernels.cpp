@@ -823,6 +823,375 @@ void accumulateQuant(Emitter &e, const Product &p, const QuantWeights &qw,
 }
 
 //===----------------------------------------------------------------------===//
+// Integer tensor cores (the one-row int4 GEMV)
+//===----------------------------------------------------------------------===//
+//
+// mma.sync m16n8k32 with s8 A and B: a warp multiplies 16 channels' weights
+// (A, 16 x 32) by 8 columns of x's digits (B, 32 x 8) into exact s32 sums.
+// - x: the staged row is cut into blocks of 64 elements; each block gets a
+//   power of two 2^e that takes its largest |x| to [2^29, 2^30), and X = x 2^e
+//   rounded to an integer is written in four balanced base-256 digits,
+//   X = d0 + 256 d1 + 65536 d2 + 2^24 d3, each in [-128, 127] (MmaDigits).
+// - A warp step covers 16 channels x 256 weights (kMmaSlice): lane 4 g + t
+//   loads 16 bytes of channel g's slice and 16 of channel g + 8's at bytes
+//   16 t and 64 + 16 t (two 64-byte runs a channel, whole sectors), so its
+//   words j = 0, 1 hold weights [128 j + 32 t, 128 j + 32 t + 32) of the
+//   slice: all of 64-element group 2 j + t / 2. A step of word i of j is one
+//   mma: A's registers are the word's even and odd nibbles times 16 (in the
+//   high nibble of each byte: a signed byte, no sign extension), so the
+//   mma's 32 columns of K are weights 128 j + 32 t + 8 i .. + 7 of the
+//   slice for t = 0..3, two groups; B's column c (c < 4: the first group's
+//   digit c, c >= 4: the second group's digit c - 4) is zero in the rows of the
+//   other group. Four words accumulate one group's digit sums per column (at
+//   most 64 * 128 * 128 = 2^20: exact), and lane t's C holds digits 2 (t % 2)
+//   and 2 (t % 2) + 1 of group 2 j + t / 2 for channels g and g + 8.
+// - The lane and its partner (t xor 1) make the group's sum S = sum q X
+//   exactly in 64 bits (16 S), which is rounded to f32 once and scaled by the
+//   group's scale and 2^-e / 16.
+// So every product and group sum of q and X is exact, and only the scaling
+// and the sum over groups round. X keeps 30 bits of x relative to its
+// block's largest |x|: an element below 2^-6 of that keeps fewer than f32's
+// 24, but its error (at most 2^-31 of the largest) is below the rounding of
+// the f32 products and sums the other forms make (2^-24 of each). A NaN or
+// infinity in a block of x makes its sums NaN. The packed layout is the one the
+// other kernels read (row-major, nibble j of a word its weight j): the
+// mapping of K to the mma's columns is the same for A and B, and a sum does
+// not depend on the order of its terms.
+
+/// Channels a warp's mma tile covers, and weights of a row a warp step covers.
+constexpr int64_t kMmaChannels = 16, kMmaSlice = 256;
+/// Elements of x that share a power of two (and the digit planes' blocks);
+/// quantization groups are whole blocks.
+constexpr int64_t kMmaBlock = 64;
+/// The longest row the tensor-core form stages (x's f32 and its digits, 8
+/// bytes an element, in the 48 KiB of static shared memory with room left).
+constexpr int64_t kMaxMmaRow = 4096;
+
+/// Whether the module asks for the tensor-core form (kInt4MmaAttr).
+bool int4MmaEnabled(OpBuilder &b) {
+  auto module =
+      b.getInsertionBlock()->getParentOp()->getParentOfType<ModuleOp>();
+  return module && module->hasAttr(kInt4MmaAttr);
+}
+
+/// Whether the one-row kernel of `k` takes the tensor-core form: symmetric
+/// int4 without zero points in groups of whole 64-element blocks, rows of
+/// whole 256-weight slices up to kMaxMmaRow, no adapter product (its x A^T
+/// would need a tile form of its own) and no folded scan.
+bool mmaQuantForm(OpBuilder &b, const LinearKernel &k) {
+  if (!k.quant || k.lora || k.scanFold || !int4MmaEnabled(b))
+    return false;
+  const QuantWeights &qw = *k.quant;
+  int64_t length = cast<MemRefType>(k.main.x.getType()).getShape().back();
+  return qw.bits == 4 && qw.isSigned && !qw.zeros &&
+         qw.groupSize % kMmaBlock == 0 && !ShapedType::isDynamic(length) &&
+         length % kMmaSlice == 0 && length <= kMaxMmaRow &&
+         vectorizable(k.main) && rowsAligned16(k.main.w);
+}
+
+/// Warps a block of the tensor-core form (each on its own slices of the
+/// block's 16 channels): 8 where the row's slices allow, else 4, 2 or 1.
+int64_t mmaWarps(const LinearKernel &k) {
+  int64_t slices =
+      cast<MemRefType>(k.main.x.getType()).getShape().back() / kMmaSlice;
+  for (int64_t w : {8, 4, 2})
+    if (slices % w == 0)
+      return w;
+  return 1;
+}
+
+/// x's digits in workgroup memory. `planes`, vector<2xi32> [K / 2]: plane d
+/// (elements [d K / 8, (d + 1) K / 8)) holds digit d of each element of x,
+/// an element (8 bytes) an 8-element word of x: its even elements' digits,
+/// then its odd ones' (the bytes of A's registers: a word's even nibbles,
+/// then its odd ones). `inverses`, i32 [K / 64]: 2^-e of each 64-element
+/// block, as f32 bits. (memref loads and stores of vector elements, which
+/// the NVVM lowering maps to the shared address space, as StagedRow's.)
+struct MmaDigits {
+  Value planes, inverses;
+  int64_t length;
+};
+
+Value i32Const(Emitter &e, int64_t v) {
+  return arith::ConstantIntOp::create(e.b, e.loc, e.b.getI32Type(), v);
+}
+
+Value i32Splat(Emitter &e, VectorType type, uint32_t v) {
+  return splatConst(e.b, e.loc, type, e.b.getI32IntegerAttr(int32_t(v)));
+}
+
+Value toI32(Emitter &e, Value index) {
+  return arith::IndexCastOp::create(e.b, e.loc, e.b.getI32Type(), index);
+}
+
+/// The digits of the staged row (its pieces 2: 8 elements a read), by the
+/// block's `threads` threads, each on its K / 8 / threads words (8
+/// consecutive threads share a block: the maximum is three shuffles), then
+/// a barrier. `threads` divides K / 8 (mmaWarps).
+MmaDigits stageMmaDigits(Emitter &d, const StagedRow &staged, int64_t length,
+                         Value tid, int64_t threads) {
+  OpBuilder &b = d.b;
+  Location loc = d.loc;
+  Type i32 = b.getI32Type(), f32 = b.getF32Type();
+  auto i32x2 = VectorType::get({2}, i32);
+  MmaDigits digits{workgroupArray(d, length / 2, i32x2),
+                   workgroupArray(d, length / kMmaBlock, i32), length};
+  auto f32x8 = VectorType::get({8}, f32);
+  auto i32x8 = VectorType::get({8}, i32);
+  auto i8x32 = VectorType::get({32}, b.getI8Type());
+  int64_t words = length / 8;
+  assert(words % threads == 0 && "every thread stages whole words");
+  for (int64_t j = 0; j < words / threads; ++j) {
+    Value word = d.add(tid, d.idx(j * threads));
+    Value x = loadStaged(d, staged, d.mul(word, d.idx(8)));
+    // The block's largest |x| (8 words, 8 consecutive threads).
+    Value m =
+        vector::ReductionOp::create(b, loc, vector::CombiningKind::MAXIMUMF,
+                                    math::AbsFOp::create(b, loc, x));
+    for (int32_t offset : {1, 2, 4})
+      m = d.fmax(m, gpu::ShuffleOp::create(b, loc, m, offset, kWarp,
+                                           gpu::ShuffleMode::XOR)
+                        .getShuffleResult());
+    // e = 29 - exponent(m), at most 126 (m below 2^-97, or zero); m's
+    // exponent is at most 127, so e >= -98 and both 2^e and 2^-e are
+    // normal floats.
+    Value exponent = arith::SubIOp::create(
+        b, loc,
+        arith::ShRUIOp::create(b, loc, arith::BitcastOp::create(b, loc, i32, m),
+                               i32Const(d, 23)),
+        i32Const(d, 127));
+    Value e = arith::MinSIOp::create(
+        b, loc, arith::SubIOp::create(b, loc, i32Const(d, 29), exponent),
+        i32Const(d, 126));
+    auto powerOfTwo = [&](Value biased) {
+      return arith::BitcastOp::create(
+          b, loc, f32, arith::ShLIOp::create(b, loc, biased, i32Const(d, 23)));
+    };
+    Value scale =
+        powerOfTwo(arith::AddIOp::create(b, loc, e, i32Const(d, 127)));
+    // A NaN or infinity in the block makes 2^-e NaN (m - m), so that the
+    // block's sums are NaN, as in the other forms.
+    Value inverse =
+        d.fmul(powerOfTwo(arith::SubIOp::create(b, loc, i32Const(d, 127), e)),
+               d.fadd(arith::SubFOp::create(b, loc, m, m), d.f32(1.0)));
+    // X = round(x 2^e) (|X| <= 2^30); its bytes after adding 128 to digits
+    // 0..2 are d + 128 for d0..d2 and d3 itself, so flipping bit 7 of bytes
+    // 0..2 leaves the balanced digits as signed bytes.
+    Value big = arith::FPToSIOp::create(
+        b, loc, i32x8,
+        math::RoundEvenOp::create(
+            b, loc,
+            d.fmul(x, vector::BroadcastOp::create(b, loc, f32x8, scale))));
+    Value balanced = arith::XOrIOp::create(
+        b, loc,
+        arith::AddIOp::create(b, loc, big, i32Splat(d, i32x8, 0x00808080u)),
+        i32Splat(d, i32x8, 0x00808080u));
+    // Byte p of element i goes to plane p: the even elements' bytes, then
+    // the odd ones'.
+    SmallVector<int64_t> order;
+    for (int64_t plane = 0; plane < 4; ++plane)
+      for (int64_t half = 0; half < 2; ++half)
+        for (int64_t i = 0; i < 4; ++i)
+          order.push_back((2 * i + half) * 4 + plane);
+    Value bytes = vector::BitCastOp::create(b, loc, i8x32, balanced);
+    Value planes = vector::BitCastOp::create(
+        b, loc, i32x8, vector::ShuffleOp::create(b, loc, bytes, bytes, order));
+    for (int64_t plane = 0; plane < 4; ++plane) {
+      Value pair = vector::ShuffleOp::create(
+          b, loc, planes, planes, ArrayRef<int64_t>{2 * plane, 2 * plane + 1});
+      memref::StoreOp::create(b, loc, pair, digits.planes,
+                              d.add(d.idx(plane * length / 8), word));
+    }
+    d.when(d.eq(d.rem(word, d.idx(kMmaBlock / 8)), d.idx(0)), [&] {
+      memref::StoreOp::create(
+          b, loc, arith::BitcastOp::create(b, loc, i32, inverse),
+          digits.inverses, d.div(word, d.idx(kMmaBlock / 8)));
+    });
+  }
+  gpu::BarrierOp::create(b, loc);
+  return digits;
+}
+
+/// A lane's loads of one slice of the tensor-core form, before the kernel's
+/// dependent-launch wait: for channels g and g + 8 of the tile (`rows`), the
+/// 16 bytes at 16 t and 64 + 16 t of the slice (as vector<4xi32>), and the
+/// scales of their groups, [r * 2 + j] each.
+struct MmaSliceLoads {
+  SmallVector<Value> words, scales;
+};
+
+MmaSliceLoads loadMmaSlice(Emitter &d, const Product &p, const QuantWeights &qw,
+                           ArrayRef<Value> rows, Value slice, Value t) {
+  OpBuilder &b = d.b;
+  auto byteVec = VectorType::get({16}, b.getI8Type());
+  auto wordVec = VectorType::get({4}, b.getI32Type());
+  MmaSliceLoads loads;
+  Value base = d.mul(slice, d.idx(kMmaSlice));
+  for (Value row : rows)
+    for (int64_t j = 0; j < 2; ++j) {
+      // Weights 128 j + 32 t .. + 31 of the slice: bytes half of that.
+      Value first = d.add(base, d.add(d.idx(128 * j), d.mul(t, d.idx(32))));
+      Operation *w = vector::LoadOp::create(
+          b, d.loc, byteVec, p.w, ValueRange{row, d.div(first, d.idx(2))},
+          /*nontemporal=*/false, llvm::MaybeAlign(16));
+      Operation *s = memref::LoadOp::create(
+          b, d.loc, qw.scales,
+          ValueRange{row, d.div(first, d.idx(qw.groupSize))});
+      markBeforeWait(w);
+      markBeforeWait(s);
+      loads.words.push_back(
+          vector::BitCastOp::create(b, d.loc, wordVec, w->getResult(0)));
+      loads.scales.push_back(s->getResult(0));
+    }
+  return loads;
+}
+
+/// The loads of the warp's slices part, part + parts, ... of a row of
+/// `length` weights, before the kernel's dependent-launch wait (weights: no
+/// kernel writes them): at most kMaxMmaRow / kMmaSlice / 8 = 2 slices a
+/// warp where the block has 8 warps, 16 registers each.
+SmallVector<MmaSliceLoads> preloadMmaSlices(Emitter &d, const Product &p,
+                                            const QuantWeights &qw,
+                                            ArrayRef<Value> rows, Value part,
+                                            int64_t parts, int64_t length,
+                                            Value t) {
+  SmallVector<MmaSliceLoads> loads;
+  for (int64_t s = 0; s < length / kMmaSlice / parts; ++s)
+    loads.push_back(
+        loadMmaSlice(d, p, qw, rows, d.add(part, d.idx(s * parts)), t));
+  return loads;
+}
+
+/// The tile's channels (g and g + 8 of the block's 16 from `firstChannel`,
+/// the last channel past the end) of a lane of the tensor-core form.
+SmallVector<Value> mmaRows(Emitter &d, Value firstChannel, Value lane,
+                           Value n) {
+  Value g = d.div(lane, d.idx(4));
+  Value last = d.sub(n, d.idx(1));
+  return {d.min(d.add(firstChannel, g), last),
+          d.min(d.add(firstChannel, d.add(g, d.idx(8))), last)};
+}
+
+/// The lane's part of its warp's slices of the tensor-core form: for each
+/// slice s = part, part + parts, ... the mmas of its 8 words, and the
+/// groups' sums scaled (see the section's comment); returns the sums of
+/// channels g and g + 8 over the warp's slices, the same in the 4 lanes of
+/// g. `preloaded`: the loads of the warp's slices (preloadMmaSlices).
+std::pair<Value, Value> mmaSums(Emitter &d, const MmaDigits &digits, Value lane,
+                                Value part, int64_t parts,
+                                ArrayRef<MmaSliceLoads> preloaded) {
+  OpBuilder &b = d.b;
+  Location loc = d.loc;
+  MLIRContext *ctx = b.getContext();
+  Type i32 = b.getI32Type(), i64 = b.getI64Type(), f32 = b.getF32Type();
+  auto i32x2 = VectorType::get({2}, i32);
+  Value g = d.div(lane, d.idx(4)), t = d.rem(lane, d.idx(4));
+  // B's column g: digit g % 4 of the group of lanes t with t / 2 == g / 4.
+  Value active = d.eq(d.div(g, d.idx(4)), d.div(t, d.idx(2)));
+  Value planeBase = d.mul(d.rem(g, d.idx(4)), d.idx(digits.length / 8));
+  Value zeroPair = i32Splat(d, i32x2, 0);
+  auto mmaType = LLVM::LLVMStructType::getLiteral(ctx, {i32, i32, i32, i32});
+  int64_t slices = digits.length / kMmaSlice / parts;
+  assert(static_cast<int64_t>(preloaded.size()) == slices &&
+         "every slice of the warp is preloaded");
+  Value sums[2] = {d.f32(0.0), d.f32(0.0)};
+  for (int64_t s = 0; s < slices; ++s) {
+    Value slice = d.add(part, d.idx(s * parts));
+    const MmaSliceLoads &loads = preloaded[s];
+    for (int64_t j = 0; j < 2; ++j) {
+      // Weights 32 t + 128 j of the slice on (group 2 j + t / 2).
+      Value first = d.add(d.mul(slice, d.idx(kMmaSlice)),
+                          d.add(d.idx(128 * j), d.mul(t, d.idx(32))));
+      Value c[4];
+      for (Value &v : c)
+        v = i32Const(d, 0);
+      for (int64_t i = 0; i < 4; ++i) {
+        SmallVector<Value> a(4);
+        for (int64_t r = 0; r < 2; ++r) {
+          Value word =
+              vector::ExtractOp::create(b, loc, loads.words[r * 2 + j], i);
+          // Odd nibbles in place, even ones shifted up: each times 16.
+          a[2 + r] = arith::AndIOp::create(b, loc, word,
+                                           i32Const(d, int32_t(0xF0F0F0F0u)));
+          a[r] = arith::AndIOp::create(
+              b, loc, arith::ShLIOp::create(b, loc, word, i32Const(d, 4)),
+              i32Const(d, int32_t(0xF0F0F0F0u)));
+        }
+        Value at =
+            d.add(planeBase, d.div(d.add(first, d.idx(8 * i)), d.idx(8)));
+        Value pair = arith::SelectOp::create(
+            b, loc, active,
+            memref::LoadOp::create(b, loc, digits.planes, ValueRange{at}),
+            zeroPair);
+        SmallVector<Value> bOps = {vector::ExtractOp::create(b, loc, pair, 0),
+                                   vector::ExtractOp::create(b, loc, pair, 1)};
+        auto mma = NVVM::MmaOp::create(
+            b, loc, mmaType, a, bOps, ArrayRef<Value>(c, 4),
+            ArrayRef<int64_t>{16, 8, 32}, std::nullopt,
+            NVVM::MMAIntOverflow::wrapped,
+            std::array<NVVM::MMATypes, 2>{NVVM::MMATypes::s8,
+                                          NVVM::MMATypes::s8},
+            std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
+                                           NVVM::MMALayout::col});
+        for (int64_t r = 0; r < 4; ++r)
+          c[r] = LLVM::ExtractValueOp::create(b, loc, mma.getResult(),
+                                              ArrayRef<int64_t>{r});
+      }
+      Value inverse = arith::BitcastOp::create(
+          b, loc, f32,
+          memref::LoadOp::create(b, loc, digits.inverses,
+                                 d.div(first, d.idx(kMmaBlock))));
+      // 2^-e / 16 (A's nibbles are 16 q): exact.
+      inverse = d.fmul(inverse, d.f32(1.0 / 16));
+      Value odd = d.eq(d.rem(t, d.idx(2)), d.idx(1));
+      for (int64_t r = 0; r < 2; ++r) {
+        // This lane's two digits' sums, and its partner's.
+        Value own = arith::AddIOp::create(
+            b, loc, c[2 * r],
+            arith::ShLIOp::create(b, loc, c[2 * r + 1], i32Const(d, 8)));
+        Value other =
+            gpu::ShuffleOp::create(b, loc, own, 1, kWarp, gpu::ShuffleMode::XOR)
+                .getShuffleResult();
+        Value low = arith::SelectOp::create(b, loc, odd, other, own);
+        Value high = arith::SelectOp::create(b, loc, odd, own, other);
+        Value sum = arith::AddIOp::create(
+            b, loc, arith::ExtSIOp::create(b, loc, i64, low),
+            arith::ShLIOp::create(
+                b, loc, arith::ExtSIOp::create(b, loc, i64, high),
+                arith::ConstantIntOp::create(b, loc, i64, 16)));
+        Value scaled = d.fmul(d.fmul(arith::SIToFPOp::create(b, loc, f32, sum),
+                                     toF32(b, loc, loads.scales[r * 2 + j])),
+                              inverse);
+        sums[r] = d.fadd(sums[r], scaled);
+      }
+    }
+  }
+  // Lanes t and t xor 2 hold the slice's other two groups.
+  for (Value &sum : sums)
+    sum = d.fadd(sum, gpu::ShuffleOp::create(b, loc, sum, 2, kWarp,
+                                             gpu::ShuffleMode::XOR)
+                          .getShuffleResult());
+  return {sums[0], sums[1]};
+}
+
+/// The warp's channel sums of mmaSums in the layout of warpSumsSpread for
+/// 16 pairs: lane l holds channel l / 2 (of the tile's 16), which lane 4 (c
+/// mod 8) holds as its first (c < 8) or second sum.
+Value mmaSpread(Emitter &d, std::pair<Value, Value> sums, Value lane) {
+  OpBuilder &b = d.b;
+  Value c = d.div(lane, d.idx(2));
+  Value from = toI32(d, d.mul(d.rem(c, d.idx(8)), d.idx(4)));
+  Value width = i32Const(d, kWarp);
+  auto take = [&](Value v) {
+    return gpu::ShuffleOp::create(b, d.loc, v, from, width,
+                                  gpu::ShuffleMode::IDX)
+        .getShuffleResult();
+  };
+  Value first = take(sums.first), second = take(sums.second);
+  return arith::SelectOp::create(b, d.loc, d.lt(c, d.idx(8)), first, second);
+}
+
+//===----------------------------------------------------------------------===//
 // The kernels
 //===----------------------------------------------------------------------===//
 
@@ -1203,14 +1572,17 @@ void emitFoldedScan(Emitter &d, const ScanFold &fold, const FoldBlock &f,
 void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
                       ArrayRef<Value> sizes, Value n, int64_t rowBlock,
                       int64_t channels, bool staged = false, int64_t split = 1,
-                      int64_t warps = kLinearWarps) {
+                      int64_t warps = kLinearWarps, bool mma = false) {
   const ScanFold *fold = k.scanFold;
   assert((!fold || (rowBlock == 1 && channels == 2 && split == 1 && k.quant &&
                     staged)) &&
          "a folded scan runs in the staged one-row quantized kernel");
   assert((split == 1 || (k.quant && staged && rowBlock == 1 && !k.lora &&
-                         !k.conv && warps % split == 0)) &&
+                         (!k.conv || mma) && warps % split == 0)) &&
          "only the staged one-row quantized product splits its rows");
+  assert((!mma || (staged && rowBlock == 1 && channels == kMmaChannels &&
+                   split == warps && !fold)) &&
+         "the tensor-core form: one staged row, a 16-channel tile a block");
   // The block's warps in groups of `split`, each group on `channels`
   // channels, each warp of a group on 1/split of the row.
   int64_t warpGroups = warps / split;
@@ -1225,8 +1597,9 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
     headBlocks = llvm::divideCeil(fold->scan.headDim, warps);
     gy = e.idx(sideBlocks + fold->scan.heads * headBlocks);
   }
-  std::string name = fold ? std::string("linear_scan_r1")
-                          : "linear_r" + std::to_string(rowBlock);
+  std::string name = fold  ? std::string("linear_scan_r1")
+                     : mma ? std::string("linear_mma_r1")
+                           : "linear_r" + std::to_string(rowBlock);
   gpu::LaunchOp kernel = launch(
       e, name, gx, gy, e.idx(1), warps * kWarp,
       [&](Emitter &d, gpu::LaunchOp op) {
@@ -1283,8 +1656,20 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
             ns.push_back(d.min(d.add(firstChannel, d.idx(c)), lastChannel));
           inChannels = d.lt(firstChannel, n);
         }
+        // The tensor-core form's tile rows and first slice (the warp's
+        // part), before the wait.
+        SmallVector<Value> tileRows;
+        SmallVector<MmaSliceLoads> mmaPreloaded;
+        if (mma) {
+          tileRows = mmaRows(d, firstChannel, lane, n);
+          mmaPreloaded = preloadMmaSlices(
+              d, k.main, *k.quant, tileRows, part, split,
+              cast<MemRefType>(k.main.x.getType()).getShape().back(),
+              d.rem(lane, d.idx(4)));
+        }
         SmallVector<Value> preloaded =
-            preloadWeights(d, k, rowBlock, ns, rowLane, kWarp * split);
+            mma ? SmallVector<Value>()
+                : preloadWeights(d, k, rowBlock, ns, rowLane, kWarp * split);
         SmallVector<Value> preloadedAdapter =
             preloadAdapter(d, k, rowBlock, ns, lane);
         // The norm prologue's weights of this thread's pieces of x.
@@ -1373,8 +1758,11 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
         if (staged) {
           int64_t width =
               cast<MemRefType>(k.main.x.getType()).getShape().back();
-          int64_t pieces =
-              k.quant ? 32 / k.quant->bits : chunkElements(k.main) / 4;
+          // The tensor-core form reads 8 elements at a time (its digits'
+          // words).
+          int64_t pieces = mma       ? 2
+                           : k.quant ? 32 / k.quant->bits
+                                     : chunkElements(k.main) / 4;
           stagedRow =
               StagedRow{workgroupArray(d, width / 4,
                                        VectorType::get({4}, d.b.getF32Type())),
@@ -1388,8 +1776,19 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
           else
             stageRow(d, k.main.x, row, *stagedRow, tid, warps * kWarp);
         }
+        std::optional<MmaDigits> digits;
+        if (mma)
+          digits = stageMmaDigits(
+              d, *stagedRow,
+              cast<MemRefType>(k.main.x.getType()).getShape().back(), tid,
+              warps * kWarp);
         // The warp's sums (spread over its lanes by warpSumsSpread).
         auto product = [&] {
+          if (mma) {
+            Value v = mmaSpread(
+                d, mmaSums(d, *digits, lane, part, split, mmaPreloaded), lane);
+            return normScale ? d.fmul(v, normScale) : v;
+          }
           Value first = d.mul(op.getBlockIds().x, d.idx(rowBlock));
           SmallVector<SmallVector<Value>> rowIdx;
           // Rows past the end read the last one, store nothing.
@@ -1582,6 +1981,12 @@ void gpukernels::emitLinear(Emitter &e, const LinearKernel &k) {
     // after it.
     bool scanFolded = false;
     auto emitStaged = [&](const LinearKernel &staged) {
+      if (mmaQuantForm(e.b, staged)) {
+        int64_t warps = mmaWarps(staged);
+        emitLinearLaunch(e, staged, rows, sizes, n, 1, kMmaChannels,
+                         /*staged=*/true, warps, warps, /*mma=*/true);
+        return;
+      }
       RowSplit split = rowSplit(staged);
       scanFolded = staged.scanFold && staged.quant &&
                    channels == kFoldChannels && split.split == 1;

@@ -54,6 +54,7 @@ namespace mlir::zamba2 {
 #define GEN_PASS_DEF_GPUDEPENDENTLAUNCH
 #define GEN_PASS_DEF_GPUREGISTERBUDGET
 #define GEN_PASS_DEF_PREFETCHWEIGHTS
+#define GEN_PASS_DEF_GPUINT4MMA
 #include "passes/Passes.h.inc"
 } // namespace mlir::zamba2
 
@@ -507,6 +508,16 @@ struct PrefetchWeightsPass
     : mlir::zamba2::impl::PrefetchWeightsBase<PrefetchWeightsPass> {
   void runOnOperation() override {
     getOperation()->setAttr(kPrefetchWeightsAttr, UnitAttr::get(&getContext()));
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// zamba2-gpu-int4-mma
+//===----------------------------------------------------------------------===//
+
+struct GpuInt4MmaPass : mlir::zamba2::impl::GpuInt4MmaBase<GpuInt4MmaPass> {
+  void runOnOperation() override {
+    getOperation()->setAttr(kInt4MmaAttr, UnitAttr::get(&getContext()));
   }
 };
 

@@ -134,11 +134,20 @@ const std::string kCudaHost =
 
 } // namespace
 
-bool mlir::zamba2::usesDependentLaunch(const CudaPipelineOptions &options) {
+namespace {
+
+/// Whether the options' chip is sm_`version` or newer.
+bool chipAtLeast(const CudaPipelineOptions &options, unsigned version) {
   unsigned sm = 0;
   StringRef chip(options.chip);
-  return options.dependentLaunch && chip.consume_front("sm_") &&
-         !chip.consumeInteger(10, sm) && sm >= 90;
+  return chip.consume_front("sm_") && !chip.consumeInteger(10, sm) &&
+         sm >= version;
+}
+
+} // namespace
+
+bool mlir::zamba2::usesDependentLaunch(const CudaPipelineOptions &options) {
+  return options.dependentLaunch && chipAtLeast(options, 90);
 }
 
 void mlir::zamba2::buildCudaPipeline(OpPassManager &pm,
@@ -146,6 +155,8 @@ void mlir::zamba2::buildCudaPipeline(OpPassManager &pm,
   addModelLevelPasses(pm, options.weightAlignment, options.fusion, "cuda");
   if (options.prefetchWeights && usesDependentLaunch(options))
     pm.addPass(createPrefetchWeights());
+  if (options.int4Mma && chipAtLeast(options, 80))
+    pm.addPass(createGpuInt4Mma());
   addStages(pm, StringRef(kBufferizeToParallelLoops).rtrim(',').str());
   if (options.mergeLaunches)
     pm.addPass(createGpuMergeLaunches());
@@ -269,6 +280,9 @@ struct CudaPipelineCLOptions
       llvm::cl::desc("Run zamba2-prefetch-weights (default off: measured "
                      "no faster on an H200; with dependent-launch only)"),
       llvm::cl::init(false)};
+  Option<bool> int4Mma{*this, "int4-mma",
+                       llvm::cl::desc("Run zamba2-gpu-int4-mma (default on)"),
+                       llvm::cl::init(true)};
   Option<bool> mergeLaunches{
       *this, "merge-launches",
       llvm::cl::desc("Run zamba2-gpu-merge-launches (default on)"),
@@ -309,7 +323,7 @@ void mlir::zamba2::registerZamba2Pipelines() {
       "kernels (the CPU pipeline's fusions, zamba2-fuse-norm, "
       "zamba2-fuse-conv, zamba2-fuse-scan if asked, "
       "zamba2-lower-to-linalg{target=cuda}, zamba2-prefetch-weights if "
-      "asked, the CPU pipeline's "
+      "asked, zamba2-gpu-int4-mma, the CPU pipeline's "
       "bufferization with the kernels of lowering/GpuKernels, "
       "zamba2-gpu-merge-launches, zamba2-allocs-to-gpu, "
       "zamba2-parallel-to-gpu, zamba2-merge-gpu-modules, "
@@ -335,6 +349,7 @@ void mlir::zamba2::registerZamba2Pipelines() {
         options.earlyTrigger = cl.earlyTrigger;
         options.oneRowEarlyTrigger = cl.oneRowEarlyTrigger;
         options.prefetchWeights = cl.prefetchWeights;
+        options.int4Mma = cl.int4Mma;
         options.mergeLaunches = cl.mergeLaunches;
         options.smCount = cl.smCount;
         buildCudaPipeline(pm, options);

@@ -84,6 +84,9 @@ struct CudaPipelineOptions {
   /// for their predecessor (zamba2-prefetch-weights); with dependent launch
   /// only (else nothing to overlap).
   bool prefetchWeights = false;
+  /// The one-row GEMVs of symmetric int4 weights multiply on the integer
+  /// tensor cores (zamba2-gpu-int4-mma).
+  bool int4Mma = true;
   /// Independent kernels of the same block size become one launch
   /// (zamba2-gpu-merge-launches): the q, k and v projections of a decode
   /// step, and their adapters' x A^T.

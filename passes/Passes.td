@@ -586,6 +586,24 @@ def PrefetchWeights : Pass<"zamba2-prefetch-weights", "ModuleOp"> {
   }];
 }
 
+def GpuInt4Mma : Pass<"zamba2-gpu-int4-mma", "ModuleOp"> {
+  let summary = "The CUDA one-row GEMVs of int4 weights multiply on the "
+                "integer tensor cores";
+  let description = [{
+    Marks the module (the unit attribute `zamba2.int4_mma`) so that the
+    one-row CUDA kernels of `quant_linear` (decode at batch 1) whose weights
+    are symmetric int4 in groups of a multiple of 64, rows of a multiple of
+    256 weights up to 4096 and no adapter product, when bufferized, multiply
+    with `mma.sync` m16n8k32 (s8 x s8 to s32): a block of up to 8 warps
+    takes 16 channels, each warp its slices of 256 weights of their rows; x
+    is staged, cut into blocks of 64 elements scaled by powers of two to
+    integers of 30 bits, and split in four signed 8-bit digits, so that every
+    product and group sum is exact and only the f32 scaling and the sum over
+    groups round. The packed weights are the same. Run it before
+    bufferization.
+  }];
+}
+
 def Quantize : Pass<"zamba2-quantize", "ModuleOp"> {
   let summary = "Weight-only integer quantization of the linears' weights";
   let description = [{

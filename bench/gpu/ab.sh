@@ -26,7 +26,9 @@
 # (--fuse-scan: the Mamba scan run by the in_proj's one-row kernel),
 # no-one-row-early (--one-row-early-trigger=false: the one-row GEMVs signal
 # the next kernel after their wait, as the compiler before it did),
-# no-register-budget (--gpu-sm-count=0: no zamba2-gpu-register-budget), lm-head
+# no-register-budget (--gpu-sm-count=0: no zamba2-gpu-register-budget),
+# no-int4-mma (--int4-mma=false: the one-row int4 GEMVs without the tensor
+# cores), lm-head
 # (--quantize-lm-head; int4 and int8 only, so without bf16 in
 # ZAMBA2_AB_WEIGHTS),
 # no-fuse-lora (--fuse-lora=false), no-fuse-rotary (--fuse-rotary=false),
@@ -71,6 +73,7 @@ flags_of() { # VARIANT WEIGHTS: zamba2-compile flags (a variant's options
       early-trigger) f+=(--early-trigger) ;;
       no-one-row-early) f+=(--one-row-early-trigger=false) ;;
       no-register-budget) f+=(--gpu-sm-count=0) ;;
+      no-int4-mma) f+=(--int4-mma=false) ;;
       lm-head) [[ $2 == int4 || $2 == int8 ]] ||
           { echo "ab: lm-head is for int4 and int8" >&2; exit 1; }
         f+=(--quantize-lm-head) ;;

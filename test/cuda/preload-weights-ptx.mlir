@@ -8,7 +8,23 @@
 // scales (f16) and 4 x 16 bytes of weights before the wait, x's staging (16
 // bytes of f32) and its barrier after.
 // REQUIRES: cuda-toolkit
-// RUN: zamba2-opt %s --zamba2-cuda-pipeline="format=isa" | FileCheck %s
+// RUN: zamba2-opt %s --zamba2-cuda-pipeline="format=isa int4-mma=false" | FileCheck %s
+// The same on the tensor cores (int4-mma.mlir): 8 warps a block, each on a
+// slice of 256 weights of 16 channels; a lane's 4 x 16 bytes of weights and
+// its 4 groups' scales before the wait, x's staging, its digits and two
+// barriers after.
+// RUN: zamba2-opt %s --zamba2-cuda-pipeline="format=isa" | FileCheck %s --check-prefix=MMA
+// MMA: .visible .entry linear_mma_r1(
+// MMA-NOT: griddepcontrol.wait
+// MMA-COUNT-8: ld.global.{{b16|v4.b32}}
+// MMA-NOT: ld.global
+// MMA: griddepcontrol.wait;
+// MMA-NOT: bar.sync
+// MMA: ld.global.v4.b32
+// MMA: bar.sync
+// MMA: bar.sync
+// MMA: mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32
+// MMA: .entry linear_r8(
 
 // CHECK: .visible .entry linear_r1(
 // CHECK-NOT: griddepcontrol.wait

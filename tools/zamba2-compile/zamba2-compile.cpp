@@ -167,7 +167,8 @@ cl::opt<bool> fuseScan(
              "the others, which then scan the rows whose x and z they "
              "computed (zamba2-fuse-scan; needs --fuse-conv; default off: "
              "measured slower on an H100; the CPU lowering inlines it again; "
-             "the numbers are the same)"),
+             "the numbers are those of --int4-mma=false: the folded kernel "
+             "does not use the tensor cores)"),
     cl::init(false), cl::cat(category));
 cl::opt<bool> prefetchWeights(
     "prefetch-weights",
@@ -204,6 +205,16 @@ cl::opt<bool> mergeLaunches(
              "v projections of the shared attention block, and their LoRA "
              "adapters' x A^T; default on, --merge-launches=false for A/B "
              "runs; the numbers are the same)"),
+    cl::init(true), cl::cat(category));
+cl::opt<bool> int4Mma(
+    "int4-mma",
+    cl::desc("--target cuda, sm_80 or newer: the one-row GEMVs (decode at "
+             "batch 1) of symmetric int4 weights in groups of a multiple of "
+             "64, rows of a multiple of 256 weights up to 4096 and no LoRA "
+             "adapter multiply on the integer tensor cores, with x split in "
+             "exact 8-bit digits (zamba2-gpu-int4-mma; default on, "
+             "--int4-mma=false for A/B runs; the sums differ from the other "
+             "kernels' by f32 rounding)"),
     cl::init(true), cl::cat(category));
 cl::opt<int64_t> gpuSmCount(
     "gpu-sm-count",
@@ -495,6 +506,8 @@ int main(int argc, char **argv) {
     return fail("--early-trigger needs --target cuda");
   } else if (oneRowEarlyTrigger.getNumOccurrences()) {
     return fail("--one-row-early-trigger needs --target cuda");
+  } else if (int4Mma.getNumOccurrences()) {
+    return fail("--int4-mma needs --target cuda");
   } else if (mergeLaunches.getNumOccurrences()) {
     return fail("--merge-launches needs --target cuda");
   } else if (gpuSmCount.getNumOccurrences()) {
@@ -609,6 +622,7 @@ int main(int argc, char **argv) {
         emit == Emit::PTX || gpuBinary == GpuBinary::Ptx ? "isa" : "fatbin";
     gpu.prefetchWeights = prefetchWeights;
     gpu.mergeLaunches = mergeLaunches;
+    gpu.int4Mma = int4Mma;
     gpu.earlyTrigger = earlyTrigger;
     gpu.oneRowEarlyTrigger = oneRowEarlyTrigger;
     gpu.smCount = gpuSmCount;
