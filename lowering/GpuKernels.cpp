@@ -688,33 +688,26 @@ struct InProjScanModel
 };
 
 /// Memory effects for ops that declare none, which the ownership-based
-/// buffer deallocation refuses ("unknown memory side effects"): a barrier
-/// orders the block's reads and writes of workgroup memory, and a bulk
-/// prefetch must be neither dropped (it has no results) nor moved
-/// (prefetchRows places it before the kernel's wait): both read and write.
-template <typename OpTy>
-struct ReadWriteEffects
-    : MemoryEffectOpInterface::ExternalModel<ReadWriteEffects<OpTy>, OpTy> {
+/// buffer deallocation refuses ("unknown memory side effects"). Read and
+/// write (`touchesMemory`): a barrier orders the block's reads and writes
+/// of workgroup memory, and a bulk prefetch must be neither dropped (it has
+/// no results) nor moved (prefetchRows places it before the kernel's wait).
+/// None: mma.sync works on registers only.
+template <typename OpTy, bool touchesMemory>
+struct DeclaredEffects : MemoryEffectOpInterface::ExternalModel<
+                             DeclaredEffects<OpTy, touchesMemory>, OpTy> {
   void
   getEffects(Operation *,
              SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
                  &effects) const {
+    if (!touchesMemory)
+      return;
     effects.emplace_back(MemoryEffects::Read::get());
     effects.emplace_back(MemoryEffects::Write::get());
   }
 };
-
-/// No memory effects, for ops that declare none and touch no memory (the
-/// ownership-based buffer deallocation refuses unknown effects): mma.sync
-/// works on registers only.
-template <typename OpTy>
-struct NoEffects
-    : MemoryEffectOpInterface::ExternalModel<NoEffects<OpTy>, OpTy> {
-  void
-  getEffects(Operation *,
-             SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
-                 &) const {}
-};
+template <typename OpTy> using ReadWriteEffects = DeclaredEffects<OpTy, true>;
+template <typename OpTy> using NoEffects = DeclaredEffects<OpTy, false>;
 
 } // namespace
 

@@ -867,11 +867,12 @@ constexpr int64_t kMmaBlock = 64;
 /// bytes an element, in the 48 KiB of static shared memory with room left).
 constexpr int64_t kMaxMmaRow = 4096;
 
-/// Whether the module asks for the tensor-core form (kInt4MmaAttr).
-bool int4MmaEnabled(OpBuilder &b) {
+/// Whether the module being built into carries the unit attribute `name`
+/// (set by a pass to ask for a form of the kernels).
+bool moduleAsks(OpBuilder &b, StringRef name) {
   auto module =
       b.getInsertionBlock()->getParentOp()->getParentOfType<ModuleOp>();
-  return module && module->hasAttr(kInt4MmaAttr);
+  return module && module->hasAttr(name);
 }
 
 /// Whether the one-row kernel of `k` takes the tensor-core form: symmetric
@@ -879,7 +880,7 @@ bool int4MmaEnabled(OpBuilder &b) {
 /// whole 256-weight slices up to kMaxMmaRow, no adapter product (its x A^T
 /// would need a tile form of its own) and no folded scan.
 bool mmaQuantForm(OpBuilder &b, const LinearKernel &k) {
-  if (!k.quant || k.lora || k.scanFold || !int4MmaEnabled(b))
+  if (!k.quant || k.lora || k.scanFold || !moduleAsks(b, kInt4MmaAttr))
     return false;
   const QuantWeights &qw = *k.quant;
   int64_t length = cast<MemRefType>(k.main.x.getType()).getShape().back();
@@ -1213,9 +1214,7 @@ constexpr int64_t kStagedQuantChannels = 2;
 /// Whether the module asks the linear kernels to prefetch their weights
 /// (kPrefetchWeightsAttr).
 bool prefetchesWeights(OpBuilder &b) {
-  auto module =
-      b.getInsertionBlock()->getParentOp()->getParentOfType<ModuleOp>();
-  return module && module->hasAttr(kPrefetchWeightsAttr);
+  return moduleAsks(b, kPrefetchWeightsAttr);
 }
 
 /// Asks L2 for rows [first, first + count) of the row-major `w` with one
