@@ -863,9 +863,23 @@ constexpr int64_t kMmaChannels = 16, kMmaSlice = 256;
 /// Elements of x that share a power of two (and the digit planes' blocks);
 /// quantization groups are whole blocks.
 constexpr int64_t kMmaBlock = 64;
-/// The longest row the tensor-core form stages (x's f32 and its digits, 8
-/// bytes an element, in the 48 KiB of static shared memory with room left).
-constexpr int64_t kMaxMmaRow = 4096;
+/// The longest row the tensor-core form takes: 8 slices, one a warp. (Its
+/// slice loop takes longer rows, whose x and digits fit the static shared
+/// memory up to 4096; on an H100 the 1.2B out_proj, 4096 wide, cost 4.1-4.2
+/// us in the step so, against 3.6 in rowSplit's form.)
+constexpr int64_t kMaxMmaRow = 2048;
+/// The fewest channels the tensor-core form takes: with fewer than 64 blocks
+/// of 16 channels (the adapters' x A^T, 128 wide), the other forms' more,
+/// smaller warps measured faster (H100, 1.2B step: 1.3-1.9 us against
+/// 1.4-2.4).
+constexpr int64_t kMinMmaChannels = 1024;
+/// Tiles of 16 channels a block takes once a grid of one tile a block has
+/// at least this many blocks (two an SM on 132 SMs): two, halving the
+/// blocks, so that the grid is one wave and leaves registers for the next
+/// kernel's blocks to start their early loads (the 1.2B in_proj, 532 blocks
+/// of one tile at 64 registers, 4 an SM: the scan after it cost 3.3-3.5 us
+/// in the step instead of 2.2, which took back what the in_proj saved).
+constexpr int64_t kMmaTwoTileBlocks = 264;
 
 /// Whether the module being built into carries the unit attribute `name`
 /// (set by a pass to ask for a form of the kernels).
@@ -877,14 +891,17 @@ bool moduleAsks(OpBuilder &b, StringRef name) {
 
 /// Whether the one-row kernel of `k` takes the tensor-core form: symmetric
 /// int4 without zero points in groups of whole 64-element blocks, rows of
-/// whole 256-weight slices up to kMaxMmaRow, no adapter product (its x A^T
-/// would need a tile form of its own) and no folded scan.
+/// whole 256-weight slices up to kMaxMmaRow, at least kMinMmaChannels
+/// channels, no adapter product (its x A^T would need a tile form of its
+/// own) and no folded scan.
 bool mmaQuantForm(OpBuilder &b, const LinearKernel &k) {
   if (!k.quant || k.lora || k.scanFold || !moduleAsks(b, kInt4MmaAttr))
     return false;
   const QuantWeights &qw = *k.quant;
   int64_t length = cast<MemRefType>(k.main.x.getType()).getShape().back();
+  int64_t channels = cast<MemRefType>(k.out.getType()).getShape().back();
   return qw.bits == 4 && qw.isSigned && !qw.zeros &&
+         !ShapedType::isDynamic(channels) && channels >= kMinMmaChannels &&
          qw.groupSize % kMmaBlock == 0 && !ShapedType::isDynamic(length) &&
          length % kMmaSlice == 0 && length <= kMaxMmaRow &&
          vectorizable(k.main) && rowsAligned16(k.main.w);
@@ -1049,8 +1066,7 @@ MmaSliceLoads loadMmaSlice(Emitter &d, const Product &p, const QuantWeights &qw,
 
 /// The loads of the warp's slices part, part + parts, ... of a row of
 /// `length` weights, before the kernel's dependent-launch wait (weights: no
-/// kernel writes them): at most kMaxMmaRow / kMmaSlice / 8 = 2 slices a
-/// warp where the block has 8 warps, 16 registers each.
+/// kernel writes them): 16 registers a slice, one a warp up to kMaxMmaRow.
 SmallVector<MmaSliceLoads> preloadMmaSlices(Emitter &d, const Product &p,
                                             const QuantWeights &qw,
                                             ArrayRef<Value> rows, Value part,
@@ -1175,21 +1191,42 @@ std::pair<Value, Value> mmaSums(Emitter &d, const MmaDigits &digits, Value lane,
   return {sums[0], sums[1]};
 }
 
-/// The warp's channel sums of mmaSums in the layout of warpSumsSpread for
-/// 16 pairs: lane l holds channel l / 2 (of the tile's 16), which lane 4 (c
-/// mod 8) holds as its first (c < 8) or second sum.
-Value mmaSpread(Emitter &d, std::pair<Value, Value> sums, Value lane) {
+/// Tiles of 16 channels a block of the tensor-core form takes for `k`
+/// (kMmaTwoTileBlocks).
+int64_t mmaTiles(const LinearKernel &k) {
+  int64_t channels = cast<MemRefType>(k.out.getType()).getShape().back();
+  return llvm::divideCeil(channels, kMmaChannels) >= kMmaTwoTileBlocks ? 2 : 1;
+}
+
+/// The warp's channel sums of mmaSums (one pair a tile) in the layout of
+/// warpSumsSpread for 16 pairs a tile: lane l holds channel c = l / (32 /
+/// pairs) of the block, which lane 4 (c mod 8) of tile c / 16 holds as its
+/// first (c mod 16 < 8) or second sum.
+Value mmaSpread(Emitter &d, ArrayRef<std::pair<Value, Value>> tiles,
+                Value lane) {
   OpBuilder &b = d.b;
-  Value c = d.div(lane, d.idx(2));
-  Value from = toI32(d, d.mul(d.rem(c, d.idx(8)), d.idx(4)));
+  int64_t pairs = kMmaChannels * static_cast<int64_t>(tiles.size());
+  Value c = d.div(lane, d.idx(kWarp / pairs));
+  Value inTile = d.rem(c, d.idx(kMmaChannels));
+  Value from = toI32(d, d.mul(d.rem(inTile, d.idx(8)), d.idx(4)));
   Value width = i32Const(d, kWarp);
   auto take = [&](Value v) {
     return gpu::ShuffleOp::create(b, d.loc, v, from, width,
                                   gpu::ShuffleMode::IDX)
         .getShuffleResult();
   };
-  Value first = take(sums.first), second = take(sums.second);
-  return arith::SelectOp::create(b, d.loc, d.lt(c, d.idx(8)), first, second);
+  Value firstHalf = d.lt(inTile, d.idx(8));
+  Value v;
+  for (size_t i = 0; i < tiles.size(); ++i) {
+    Value first = take(tiles[i].first), second = take(tiles[i].second);
+    Value own = arith::SelectOp::create(b, d.loc, firstHalf, first, second);
+    v = i == 0 ? own
+               : arith::SelectOp::create(
+                     b, d.loc, d.eq(d.div(c, d.idx(kMmaChannels)), d.idx(i)),
+                     own, v)
+                     .getResult();
+  }
+  return v;
 }
 
 //===----------------------------------------------------------------------===//
@@ -1579,7 +1616,7 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
   assert((split == 1 || (k.quant && staged && rowBlock == 1 && !k.lora &&
                          (!k.conv || mma) && warps % split == 0)) &&
          "only the staged one-row quantized product splits its rows");
-  assert((!mma || (staged && rowBlock == 1 && channels == kMmaChannels &&
+  assert((!mma || (staged && rowBlock == 1 && channels % kMmaChannels == 0 &&
                    split == warps && !fold)) &&
          "the tensor-core form: one staged row, a 16-channel tile a block");
   // The block's warps in groups of `split`, each group on `channels`
@@ -1657,15 +1694,16 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
         }
         // The tensor-core form's tile rows and first slice (the warp's
         // part), before the wait.
-        SmallVector<Value> tileRows;
-        SmallVector<MmaSliceLoads> mmaPreloaded;
-        if (mma) {
-          tileRows = mmaRows(d, firstChannel, lane, n);
-          mmaPreloaded = preloadMmaSlices(
-              d, k.main, *k.quant, tileRows, part, split,
-              cast<MemRefType>(k.main.x.getType()).getShape().back(),
-              d.rem(lane, d.idx(4)));
-        }
+        SmallVector<SmallVector<MmaSliceLoads>> mmaPreloaded; // a tile each
+        if (mma)
+          for (int64_t tile = 0; tile < channels / kMmaChannels; ++tile)
+            mmaPreloaded.push_back(preloadMmaSlices(
+                d, k.main, *k.quant,
+                mmaRows(d, d.add(firstChannel, d.idx(tile * kMmaChannels)),
+                        lane, n),
+                part, split,
+                cast<MemRefType>(k.main.x.getType()).getShape().back(),
+                d.rem(lane, d.idx(4))));
         SmallVector<Value> preloaded =
             mma ? SmallVector<Value>()
                 : preloadWeights(d, k, rowBlock, ns, rowLane, kWarp * split);
@@ -1784,8 +1822,10 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
         // The warp's sums (spread over its lanes by warpSumsSpread).
         auto product = [&] {
           if (mma) {
-            Value v = mmaSpread(
-                d, mmaSums(d, *digits, lane, part, split, mmaPreloaded), lane);
+            SmallVector<std::pair<Value, Value>> tileSums;
+            for (ArrayRef<MmaSliceLoads> tile : mmaPreloaded)
+              tileSums.push_back(mmaSums(d, *digits, lane, part, split, tile));
+            Value v = mmaSpread(d, tileSums, lane);
             return normScale ? d.fmul(v, normScale) : v;
           }
           Value first = d.mul(op.getBlockIds().x, d.idx(rowBlock));
@@ -1982,7 +2022,8 @@ void gpukernels::emitLinear(Emitter &e, const LinearKernel &k) {
     auto emitStaged = [&](const LinearKernel &staged) {
       if (mmaQuantForm(e.b, staged)) {
         int64_t warps = mmaWarps(staged);
-        emitLinearLaunch(e, staged, rows, sizes, n, 1, kMmaChannels,
+        emitLinearLaunch(e, staged, rows, sizes, n, 1,
+                         kMmaChannels * mmaTiles(staged),
                          /*staged=*/true, warps, warps, /*mma=*/true);
         return;
       }

@@ -8,8 +8,8 @@
 // OFF-NOT: nvvm.mma.sync
 // OFF-NOT: linear_mma_r1
 
-// K = 2048, 32 channels: blocks of 8 warps (256 threads) on a tile of 16
-// channels (a grid of 2), each warp on one slice of 256 weights. Lane 4 g + t
+// K = 2048, 1024 channels: blocks of 8 warps (256 threads) on a tile of 16
+// channels (a grid of 64), each warp on one slice of 256 weights. Lane 4 g + t
 // loads, before the dependent-launch wait, 16 bytes at 16 t and at 64 + 16 t
 // of the warp's slice of channels g and g + 8, and the scale of each one's
 // group. x is staged (f32, 8 elements a read), then each thread makes the
@@ -26,10 +26,10 @@
 // l / 2 for the warps' partial sums in workgroup memory (8 x 16 f32).
 // CHECK-LABEL: func.func @int4_mma
 // CHECK: gpu.launch {{.*}} threads({{.*}} in (%{{.*}} = %c256, {{.*}} module(@linear_mma_r1) function(@linear_mma_r1)
-// CHECK-COUNT-2: vector.load %{{.*}} {alignment = 16 : i64, zamba2.before_wait{{.*}}} : memref<32x1024xi8>, vector<16xi8>
-// CHECK: memref.load %{{.*}} {zamba2.before_wait} : memref<32x32xf16>
-// CHECK-COUNT-2: vector.load %{{.*}} {alignment = 16 : i64, zamba2.before_wait} : memref<32x1024xi8>, vector<16xi8>
-// CHECK: memref.load %{{.*}} {zamba2.before_wait} : memref<32x32xf16>
+// CHECK-COUNT-2: vector.load %{{.*}} {alignment = 16 : i64, zamba2.before_wait{{.*}}} : memref<1024x1024xi8>, vector<16xi8>
+// CHECK: memref.load %{{.*}} {zamba2.before_wait} : memref<1024x32xf16>
+// CHECK-COUNT-2: vector.load %{{.*}} {alignment = 16 : i64, zamba2.before_wait} : memref<1024x1024xi8>, vector<16xi8>
+// CHECK: memref.load %{{.*}} {zamba2.before_wait} : memref<1024x32xf16>
 // CHECK: %[[XS:.*]] = memref.get_global @zamba2_workgroup_4f32x512
 // CHECK: gpu.barrier
 // CHECK: %[[PLANES:.*]] = memref.get_global @zamba2_workgroup_2i32x1024 : memref<1024xvector<2xi32>, #gpu.address_space<workgroup>>
@@ -74,50 +74,46 @@
 // CHECK: module(@linear_r8) function(@linear_r8)
 // CHECK-NOT: nvvm.mma.sync
 // CHECK: return
-func.func @int4_mma(%x: tensor<?x1x2048xf32>, %q: tensor<32x1024xi8>,
-                    %s: tensor<32x32xf16>) -> tensor<?x1x32xf32> {
-  %y = zamba2.quant_linear %x, %q scales %s symmetric {bits = 4 : i64, group_size = 64 : i64} : (tensor<?x1x2048xf32>, tensor<32x1024xi8>, tensor<32x32xf16>) -> tensor<?x1x32xf32>
-  return %y : tensor<?x1x32xf32>
+func.func @int4_mma(%x: tensor<?x1x2048xf32>, %q: tensor<1024x1024xi8>,
+                    %s: tensor<1024x32xf16>) -> tensor<?x1x1024xf32> {
+  %y = zamba2.quant_linear %x, %q scales %s symmetric {bits = 4 : i64, group_size = 64 : i64} : (tensor<?x1x2048xf32>, tensor<1024x1024xi8>, tensor<1024x32xf16>) -> tensor<?x1x1024xf32>
+  return %y : tensor<?x1x1024xf32>
 }
 
-// K = 4096 (16 slices): 8 warps of two slices each, both preloaded (8
-// loads of 16 bytes before the wait), 16 mma.sync a warp.
-// CHECK-LABEL: func.func @int4_mma_two_slices
-// CHECK: module(@linear_mma_r1) function(@linear_mma_r1)
-// CHECK-COUNT-8: vector.load %{{.*}} {alignment = 16 : i64, zamba2.before_wait{{.*}}} : memref<16x2048xi8>, vector<16xi8>
-// CHECK-NOT: vector.load %{{.*}} : memref<16x2048xi8>, vector<16xi8>
+// K = 512, 4224 channels (a grid of 264 one-tile blocks): two tiles a block
+// (32 channels, 132 blocks) of 2 warps (64 threads), groups of 128 (two
+// blocks of x's powers of two each). Each lane preloads both tiles' words
+// (4 x 2 loads of 16 bytes) and runs 8 mma.sync a tile; 4 idx shuffles give
+// lane l channel l of the block, and the warps' partial sums are 2 x 32 f32.
+// CHECK-LABEL: func.func @int4_mma_two_tiles
+// CHECK: arith.divui %{{.*}}, %c32 : index
+// CHECK: threads({{.*}} in (%{{.*}} = %c64, {{.*}} module(@linear_mma_r1) function(@linear_mma_r1)
+// CHECK-COUNT-8: vector.load %{{.*}} {alignment = 16 : i64, zamba2.before_wait{{.*}}} : memref<4224x256xi8>, vector<16xi8>
+// CHECK-NOT: vector.load %{{.*}} : memref<4224x256xi8>, vector<16xi8>
+// CHECK: memref.get_global @zamba2_workgroup_f32x64
 // CHECK-COUNT-16: nvvm.mma.sync
 // CHECK-NOT: nvvm.mma.sync
+// CHECK-COUNT-4: gpu.shuffle  idx
 // CHECK: module(@linear_r8) function(@linear_r8)
-func.func @int4_mma_two_slices(%x: tensor<?x1x4096xf32>, %q: tensor<16x2048xi8>,
-                               %s: tensor<16x64xf16>) -> tensor<?x1x16xf32> {
-  %y = zamba2.quant_linear %x, %q scales %s symmetric {bits = 4 : i64, group_size = 64 : i64} : (tensor<?x1x4096xf32>, tensor<16x2048xi8>, tensor<16x64xf16>) -> tensor<?x1x16xf32>
-  return %y : tensor<?x1x16xf32>
-}
-
-// K = 512: 2 slices, blocks of 2 warps (64 threads); groups of 128 (two
-// blocks of x's powers of two each).
-// CHECK-LABEL: func.func @int4_mma_two_warps
-// CHECK: threads({{.*}} in (%{{.*}} = %c64, {{.*}} module(@linear_mma_r1) function(@linear_mma_r1)
-// CHECK-COUNT-8: nvvm.mma.sync
-// CHECK-NOT: nvvm.mma.sync
-// CHECK: module(@linear_r8) function(@linear_r8)
-func.func @int4_mma_two_warps(%x: tensor<?x1x512xf32>, %q: tensor<48x256xi8>,
-                              %s: tensor<48x4xf16>) -> tensor<?x1x48xf32> {
-  %y = zamba2.quant_linear %x, %q scales %s symmetric {bits = 4 : i64, group_size = 128 : i64} : (tensor<?x1x512xf32>, tensor<48x256xi8>, tensor<48x4xf16>) -> tensor<?x1x48xf32>
-  return %y : tensor<?x1x48xf32>
+func.func @int4_mma_two_tiles(%x: tensor<?x1x512xf32>, %q: tensor<4224x256xi8>,
+                              %s: tensor<4224x4xf16>) -> tensor<?x1x4224xf32> {
+  %y = zamba2.quant_linear %x, %q scales %s symmetric {bits = 4 : i64, group_size = 128 : i64} : (tensor<?x1x512xf32>, tensor<4224x256xi8>, tensor<4224x4xf16>) -> tensor<?x1x4224xf32>
+  return %y : tensor<?x1x4224xf32>
 }
 
 // Not the tensor-core form: groups of 32 (a lane's 64 weights would span
-// two), rows not whole slices (K = 320), rows longer than 4096, int8,
-// asymmetric int4.
+// two), rows not whole slices (K = 320), rows longer than 2048, fewer than
+// 1024 channels, int8, asymmetric int4.
 // CHECK-LABEL: func.func @int4_group32
 // CHECK-NOT: nvvm.mma.sync
 // CHECK: module(@linear_r1) function(@linear_r1)
 // CHECK-LABEL: func.func @int4_k320
 // CHECK-NOT: nvvm.mma.sync
 // CHECK: module(@linear_r1) function(@linear_r1)
-// CHECK-LABEL: func.func @int4_k8192
+// CHECK-LABEL: func.func @int4_k4096
+// CHECK-NOT: nvvm.mma.sync
+// CHECK: module(@linear_r1) function(@linear_r1)
+// CHECK-LABEL: func.func @int4_narrow
 // CHECK-NOT: nvvm.mma.sync
 // CHECK: module(@linear_r1) function(@linear_r1)
 // CHECK-LABEL: func.func @int8
@@ -127,28 +123,33 @@ func.func @int4_mma_two_warps(%x: tensor<?x1x512xf32>, %q: tensor<48x256xi8>,
 // CHECK-NOT: nvvm.mma.sync
 // CHECK: module(@linear_r1) function(@linear_r1)
 // CHECK-NOT: nvvm.mma.sync
-func.func @int4_group32(%x: tensor<?x1x2048xf32>, %q: tensor<32x1024xi8>,
-                        %s: tensor<32x64xf16>) -> tensor<?x1x32xf32> {
-  %y = zamba2.quant_linear %x, %q scales %s symmetric {bits = 4 : i64, group_size = 32 : i64} : (tensor<?x1x2048xf32>, tensor<32x1024xi8>, tensor<32x64xf16>) -> tensor<?x1x32xf32>
-  return %y : tensor<?x1x32xf32>
+func.func @int4_group32(%x: tensor<?x1x2048xf32>, %q: tensor<1024x1024xi8>,
+                        %s: tensor<1024x64xf16>) -> tensor<?x1x1024xf32> {
+  %y = zamba2.quant_linear %x, %q scales %s symmetric {bits = 4 : i64, group_size = 32 : i64} : (tensor<?x1x2048xf32>, tensor<1024x1024xi8>, tensor<1024x64xf16>) -> tensor<?x1x1024xf32>
+  return %y : tensor<?x1x1024xf32>
 }
-func.func @int4_k320(%x: tensor<?x1x320xf32>, %q: tensor<32x160xi8>,
-                     %s: tensor<32x5xf16>) -> tensor<?x1x32xf32> {
-  %y = zamba2.quant_linear %x, %q scales %s symmetric {bits = 4 : i64, group_size = 64 : i64} : (tensor<?x1x320xf32>, tensor<32x160xi8>, tensor<32x5xf16>) -> tensor<?x1x32xf32>
-  return %y : tensor<?x1x32xf32>
+func.func @int4_k320(%x: tensor<?x1x320xf32>, %q: tensor<1024x160xi8>,
+                     %s: tensor<1024x5xf16>) -> tensor<?x1x1024xf32> {
+  %y = zamba2.quant_linear %x, %q scales %s symmetric {bits = 4 : i64, group_size = 64 : i64} : (tensor<?x1x320xf32>, tensor<1024x160xi8>, tensor<1024x5xf16>) -> tensor<?x1x1024xf32>
+  return %y : tensor<?x1x1024xf32>
 }
-func.func @int4_k8192(%x: tensor<?x1x8192xf32>, %q: tensor<32x4096xi8>,
-                      %s: tensor<32x128xf16>) -> tensor<?x1x32xf32> {
-  %y = zamba2.quant_linear %x, %q scales %s symmetric {bits = 4 : i64, group_size = 64 : i64} : (tensor<?x1x8192xf32>, tensor<32x4096xi8>, tensor<32x128xf16>) -> tensor<?x1x32xf32>
-  return %y : tensor<?x1x32xf32>
+func.func @int4_k4096(%x: tensor<?x1x4096xf32>, %q: tensor<1024x2048xi8>,
+                      %s: tensor<1024x64xf16>) -> tensor<?x1x1024xf32> {
+  %y = zamba2.quant_linear %x, %q scales %s symmetric {bits = 4 : i64, group_size = 64 : i64} : (tensor<?x1x4096xf32>, tensor<1024x2048xi8>, tensor<1024x64xf16>) -> tensor<?x1x1024xf32>
+  return %y : tensor<?x1x1024xf32>
 }
-func.func @int8(%x: tensor<?x1x2048xf32>, %q: tensor<32x2048xi8>,
-                %s: tensor<32x32xf16>) -> tensor<?x1x32xf32> {
-  %y = zamba2.quant_linear %x, %q scales %s symmetric {bits = 8 : i64, group_size = 64 : i64} : (tensor<?x1x2048xf32>, tensor<32x2048xi8>, tensor<32x32xf16>) -> tensor<?x1x32xf32>
-  return %y : tensor<?x1x32xf32>
+func.func @int4_narrow(%x: tensor<?x1x2048xf32>, %q: tensor<128x1024xi8>,
+                       %s: tensor<128x32xf16>) -> tensor<?x1x128xf32> {
+  %y = zamba2.quant_linear %x, %q scales %s symmetric {bits = 4 : i64, group_size = 64 : i64} : (tensor<?x1x2048xf32>, tensor<128x1024xi8>, tensor<128x32xf16>) -> tensor<?x1x128xf32>
+  return %y : tensor<?x1x128xf32>
 }
-func.func @int4_asym(%x: tensor<?x1x2048xf32>, %q: tensor<32x1024xi8>,
-                     %s: tensor<32x32xf16>, %z: tensor<32x32xi8>) -> tensor<?x1x32xf32> {
-  %y = zamba2.quant_linear %x, %q scales %s zeros %z asymmetric {bits = 4 : i64, group_size = 64 : i64} : (tensor<?x1x2048xf32>, tensor<32x1024xi8>, tensor<32x32xf16>, tensor<32x32xi8>) -> tensor<?x1x32xf32>
-  return %y : tensor<?x1x32xf32>
+func.func @int8(%x: tensor<?x1x2048xf32>, %q: tensor<1024x2048xi8>,
+                %s: tensor<1024x32xf16>) -> tensor<?x1x1024xf32> {
+  %y = zamba2.quant_linear %x, %q scales %s symmetric {bits = 8 : i64, group_size = 64 : i64} : (tensor<?x1x2048xf32>, tensor<1024x2048xi8>, tensor<1024x32xf16>) -> tensor<?x1x1024xf32>
+  return %y : tensor<?x1x1024xf32>
+}
+func.func @int4_asym(%x: tensor<?x1x2048xf32>, %q: tensor<1024x1024xi8>,
+                     %s: tensor<1024x32xf16>, %z: tensor<1024x32xi8>) -> tensor<?x1x1024xf32> {
+  %y = zamba2.quant_linear %x, %q scales %s zeros %z asymmetric {bits = 4 : i64, group_size = 64 : i64} : (tensor<?x1x2048xf32>, tensor<1024x1024xi8>, tensor<1024x32xf16>, tensor<1024x32xi8>) -> tensor<?x1x1024xf32>
+  return %y : tensor<?x1x1024xf32>
 }
