@@ -851,9 +851,10 @@ void accumulateQuant(Emitter &e, const Product &p, const QuantWeights &qw,
 // So every product and group sum of q and X is exact, and only the scaling
 // and the sum over groups round. X keeps 30 bits of x relative to its
 // block's largest |x|: an element below 2^-6 of that keeps fewer than f32's
-// 24, but its error (at most 2^-31 of the largest) is below the rounding of
+// 24, but its error (at most 2^-30 of the largest) is below the rounding of
 // the f32 products and sums the other forms make (2^-24 of each). A NaN or
-// infinity in a block of x makes its sums NaN. The packed layout is the one the
+// infinity in a block of x makes its sums NaN (where the other forms give
+// an infinity its sign). The packed layout is the one the
 // other kernels read (row-major, nibble j of a word its weight j): the
 // mapping of K to the mma's columns is the same for A and B, and a sum does
 // not depend on the order of its terms.
@@ -907,15 +908,12 @@ bool mmaQuantForm(OpBuilder &b, const LinearKernel &k) {
          vectorizable(k.main) && rowsAligned16(k.main.w);
 }
 
-/// Warps a block of the tensor-core form (each on its own slices of the
-/// block's 16 channels): 8 where the row's slices allow, else 4, 2 or 1.
+/// Warps a block of the tensor-core form: one a slice of the row (at most
+/// kMaxMmaRow / kMmaSlice = 8). (Fewer warps, each on several slices, held
+/// 16 registers of weights a slice and tile: a row of 7 slices in one warp
+/// took 255 registers and spilled.)
 int64_t mmaWarps(const LinearKernel &k) {
-  int64_t slices =
-      cast<MemRefType>(k.main.x.getType()).getShape().back() / kMmaSlice;
-  for (int64_t w : {8, 4, 2})
-    if (slices % w == 0)
-      return w;
-  return 1;
+  return cast<MemRefType>(k.main.x.getType()).getShape().back() / kMmaSlice;
 }
 
 /// x's digits in workgroup memory. `planes`, vector<2xi32> [K / 2]: plane d
@@ -971,8 +969,8 @@ MmaDigits stageMmaDigits(Emitter &d, const StagedRow &staged, int64_t length,
                                            gpu::ShuffleMode::XOR)
                         .getShuffleResult());
     // e = 29 - exponent(m), at most 126 (m below 2^-97, or zero); m's
-    // exponent is at most 127, so e >= -98 and both 2^e and 2^-e are
-    // normal floats.
+    // exponent is at most 128 (an infinity or NaN), so e >= -99 and both
+    // 2^e and 2^-e are normal floats.
     Value exponent = arith::SubIOp::create(
         b, loc,
         arith::ShRUIOp::create(b, loc, arith::BitcastOp::create(b, loc, i32, m),
@@ -1158,7 +1156,8 @@ std::pair<Value, Value> mmaSums(Emitter &d, const MmaDigits &digits, Value lane,
           b, loc, f32,
           memref::LoadOp::create(b, loc, digits.inverses,
                                  d.div(first, d.idx(kMmaBlock))));
-      // 2^-e / 16 (A's nibbles are 16 q): exact.
+      // 2^-e / 16 (A's nibbles are 16 q): exact (2^-130 at e = 126 is
+      // subnormal, which the kernels do not flush).
       inverse = d.fmul(inverse, d.f32(1.0 / 16));
       Value odd = d.eq(d.rem(t, d.idx(2)), d.idx(1));
       for (int64_t r = 0; r < 2; ++r) {

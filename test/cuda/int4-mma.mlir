@@ -101,6 +101,20 @@ func.func @int4_mma_two_tiles(%x: tensor<?x1x512xf32>, %q: tensor<4224x256xi8>,
   return %y : tensor<?x1x4224xf32>
 }
 
+// K = 768: three slices, blocks of 3 warps (96 threads), one slice each.
+// CHECK-LABEL: func.func @int4_mma_three_warps
+// CHECK: threads({{.*}} in (%{{.*}} = %c96, {{.*}} module(@linear_mma_r1) function(@linear_mma_r1)
+// CHECK-COUNT-4: vector.load %{{.*}} {alignment = 16 : i64, zamba2.before_wait{{.*}}} : memref<1024x384xi8>, vector<16xi8>
+// CHECK-NOT: vector.load %{{.*}} : memref<1024x384xi8>, vector<16xi8>
+// CHECK-COUNT-8: nvvm.mma.sync
+// CHECK-NOT: nvvm.mma.sync
+// CHECK: module(@linear_r8) function(@linear_r8)
+func.func @int4_mma_three_warps(%x: tensor<?x1x768xf32>, %q: tensor<1024x384xi8>,
+                                %s: tensor<1024x12xf16>) -> tensor<?x1x1024xf32> {
+  %y = zamba2.quant_linear %x, %q scales %s symmetric {bits = 4 : i64, group_size = 64 : i64} : (tensor<?x1x768xf32>, tensor<1024x384xi8>, tensor<1024x12xf16>) -> tensor<?x1x1024xf32>
+  return %y : tensor<?x1x1024xf32>
+}
+
 // Not the tensor-core form: groups of 32 (a lane's 64 weights would span
 // two), rows not whole slices (K = 320), rows longer than 2048, fewer than
 // 1024 channels, int8, asymmetric int4.

@@ -167,8 +167,9 @@ cl::opt<bool> fuseScan(
              "the others, which then scan the rows whose x and z they "
              "computed (zamba2-fuse-scan; needs --fuse-conv; default off: "
              "measured slower on an H100; the CPU lowering inlines it again; "
-             "the numbers are those of --int4-mma=false: the folded kernel "
-             "does not use the tensor cores)"),
+             "the numbers are the same with --int4-mma=false; with the "
+             "tensor cores they differ by f32 rounding, since the folded "
+             "in_proj does not use them)"),
     cl::init(false), cl::cat(category));
 cl::opt<bool> prefetchWeights(
     "prefetch-weights",
