@@ -864,10 +864,10 @@ constexpr int64_t kMmaChannels = 16, kMmaSlice = 256;
 /// Elements of x that share a power of two (and the digit planes' blocks);
 /// quantization groups are whole blocks.
 constexpr int64_t kMmaBlock = 64;
-/// The longest row the tensor-core form takes: 8 slices, one a warp. (Its
-/// slice loop takes longer rows, whose x and digits fit the static shared
-/// memory up to 4096; on an H100 the 1.2B out_proj, 4096 wide, cost 4.1-4.2
-/// us in the step so, against 3.6 in rowSplit's form.)
+/// The longest row the tensor-core form takes: 8 slices, one a warp. (A
+/// form that gave 8 warps two slices each took rows of 4096; on an H100 the
+/// 1.2B out_proj, 4096 wide, cost 4.1-4.2 us in the step so, against 3.6 in
+/// rowSplit's form.)
 constexpr int64_t kMaxMmaRow = 2048;
 /// The fewest channels the tensor-core form takes: with fewer than 64 blocks
 /// of 16 channels (the adapters' x A^T, 128 wide), the other forms' more,
@@ -1062,21 +1062,6 @@ MmaSliceLoads loadMmaSlice(Emitter &d, const Product &p, const QuantWeights &qw,
   return loads;
 }
 
-/// The loads of the warp's slices part, part + parts, ... of a row of
-/// `length` weights, before the kernel's dependent-launch wait (weights: no
-/// kernel writes them): 16 registers a slice, one a warp up to kMaxMmaRow.
-SmallVector<MmaSliceLoads> preloadMmaSlices(Emitter &d, const Product &p,
-                                            const QuantWeights &qw,
-                                            ArrayRef<Value> rows, Value part,
-                                            int64_t parts, int64_t length,
-                                            Value t) {
-  SmallVector<MmaSliceLoads> loads;
-  for (int64_t s = 0; s < length / kMmaSlice / parts; ++s)
-    loads.push_back(
-        loadMmaSlice(d, p, qw, rows, d.add(part, d.idx(s * parts)), t));
-  return loads;
-}
-
 /// The tile's channels (g and g + 8 of the block's 16 from `firstChannel`,
 /// the last channel past the end) of a lane of the tensor-core form.
 SmallVector<Value> mmaRows(Emitter &d, Value firstChannel, Value lane,
@@ -1087,14 +1072,13 @@ SmallVector<Value> mmaRows(Emitter &d, Value firstChannel, Value lane,
           d.min(d.add(firstChannel, d.add(g, d.idx(8))), last)};
 }
 
-/// The lane's part of its warp's slices of the tensor-core form: for each
-/// slice s = part, part + parts, ... the mmas of its 8 words, and the
-/// groups' sums scaled (see the section's comment); returns the sums of
-/// channels g and g + 8 over the warp's slices, the same in the 4 lanes of
-/// g. `preloaded`: the loads of the warp's slices (preloadMmaSlices).
+/// The lane's part of its warp's slice (`part`) of the tensor-core form:
+/// the mmas of its 8 words and the groups' sums scaled (see the section's
+/// comment); returns the sums of channels g and g + 8 over the slice, the
+/// same in the 4 lanes of g. `loads`: the slice's loads (loadMmaSlice, before
+/// the wait).
 std::pair<Value, Value> mmaSums(Emitter &d, const MmaDigits &digits, Value lane,
-                                Value part, int64_t parts,
-                                ArrayRef<MmaSliceLoads> preloaded) {
+                                Value slice, const MmaSliceLoads &loads) {
   OpBuilder &b = d.b;
   Location loc = d.loc;
   MLIRContext *ctx = b.getContext();
@@ -1106,80 +1090,71 @@ std::pair<Value, Value> mmaSums(Emitter &d, const MmaDigits &digits, Value lane,
   Value planeBase = d.mul(d.rem(g, d.idx(4)), d.idx(digits.length / 8));
   Value zeroPair = i32Splat(d, i32x2, 0);
   auto mmaType = LLVM::LLVMStructType::getLiteral(ctx, {i32, i32, i32, i32});
-  int64_t slices = digits.length / kMmaSlice / parts;
-  assert(static_cast<int64_t>(preloaded.size()) == slices &&
-         "every slice of the warp is preloaded");
   Value sums[2] = {d.f32(0.0), d.f32(0.0)};
-  for (int64_t s = 0; s < slices; ++s) {
-    Value slice = d.add(part, d.idx(s * parts));
-    const MmaSliceLoads &loads = preloaded[s];
-    for (int64_t j = 0; j < 2; ++j) {
-      // Weights 32 t + 128 j of the slice on (group 2 j + t / 2).
-      Value first = d.add(d.mul(slice, d.idx(kMmaSlice)),
-                          d.add(d.idx(128 * j), d.mul(t, d.idx(32))));
-      Value c[4];
-      for (Value &v : c)
-        v = i32Const(d, 0);
-      for (int64_t i = 0; i < 4; ++i) {
-        SmallVector<Value> a(4);
-        for (int64_t r = 0; r < 2; ++r) {
-          Value word =
-              vector::ExtractOp::create(b, loc, loads.words[r * 2 + j], i);
-          // Odd nibbles in place, even ones shifted up: each times 16.
-          a[2 + r] = arith::AndIOp::create(b, loc, word,
-                                           i32Const(d, int32_t(0xF0F0F0F0u)));
-          a[r] = arith::AndIOp::create(
-              b, loc, arith::ShLIOp::create(b, loc, word, i32Const(d, 4)),
-              i32Const(d, int32_t(0xF0F0F0F0u)));
-        }
-        Value at =
-            d.add(planeBase, d.div(d.add(first, d.idx(8 * i)), d.idx(8)));
-        Value pair = arith::SelectOp::create(
-            b, loc, active,
-            memref::LoadOp::create(b, loc, digits.planes, ValueRange{at}),
-            zeroPair);
-        SmallVector<Value> bOps = {vector::ExtractOp::create(b, loc, pair, 0),
-                                   vector::ExtractOp::create(b, loc, pair, 1)};
-        auto mma = NVVM::MmaOp::create(
-            b, loc, mmaType, a, bOps, ArrayRef<Value>(c, 4),
-            ArrayRef<int64_t>{16, 8, 32}, std::nullopt,
-            NVVM::MMAIntOverflow::wrapped,
-            std::array<NVVM::MMATypes, 2>{NVVM::MMATypes::s8,
-                                          NVVM::MMATypes::s8},
-            std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
-                                           NVVM::MMALayout::col});
-        for (int64_t r = 0; r < 4; ++r)
-          c[r] = LLVM::ExtractValueOp::create(b, loc, mma.getResult(),
-                                              ArrayRef<int64_t>{r});
-      }
-      Value inverse = arith::BitcastOp::create(
-          b, loc, f32,
-          memref::LoadOp::create(b, loc, digits.inverses,
-                                 d.div(first, d.idx(kMmaBlock))));
-      // 2^-e / 16 (A's nibbles are 16 q): exact (2^-130 at e = 126 is
-      // subnormal, which the kernels do not flush).
-      inverse = d.fmul(inverse, d.f32(1.0 / 16));
-      Value odd = d.eq(d.rem(t, d.idx(2)), d.idx(1));
+  for (int64_t j = 0; j < 2; ++j) {
+    // Weights 32 t + 128 j of the slice on (group 2 j + t / 2).
+    Value first = d.add(d.mul(slice, d.idx(kMmaSlice)),
+                        d.add(d.idx(128 * j), d.mul(t, d.idx(32))));
+    Value c[4];
+    for (Value &v : c)
+      v = i32Const(d, 0);
+    for (int64_t i = 0; i < 4; ++i) {
+      SmallVector<Value> a(4);
       for (int64_t r = 0; r < 2; ++r) {
-        // This lane's two digits' sums, and its partner's.
-        Value own = arith::AddIOp::create(
-            b, loc, c[2 * r],
-            arith::ShLIOp::create(b, loc, c[2 * r + 1], i32Const(d, 8)));
-        Value other =
-            gpu::ShuffleOp::create(b, loc, own, 1, kWarp, gpu::ShuffleMode::XOR)
-                .getShuffleResult();
-        Value low = arith::SelectOp::create(b, loc, odd, other, own);
-        Value high = arith::SelectOp::create(b, loc, odd, own, other);
-        Value sum = arith::AddIOp::create(
-            b, loc, arith::ExtSIOp::create(b, loc, i64, low),
-            arith::ShLIOp::create(
-                b, loc, arith::ExtSIOp::create(b, loc, i64, high),
-                arith::ConstantIntOp::create(b, loc, i64, 16)));
-        Value scaled = d.fmul(d.fmul(arith::SIToFPOp::create(b, loc, f32, sum),
-                                     toF32(b, loc, loads.scales[r * 2 + j])),
-                              inverse);
-        sums[r] = d.fadd(sums[r], scaled);
+        Value word =
+            vector::ExtractOp::create(b, loc, loads.words[r * 2 + j], i);
+        // Odd nibbles in place, even ones shifted up: each times 16.
+        a[2 + r] = arith::AndIOp::create(b, loc, word,
+                                         i32Const(d, int32_t(0xF0F0F0F0u)));
+        a[r] = arith::AndIOp::create(
+            b, loc, arith::ShLIOp::create(b, loc, word, i32Const(d, 4)),
+            i32Const(d, int32_t(0xF0F0F0F0u)));
       }
+      Value at = d.add(planeBase, d.div(d.add(first, d.idx(8 * i)), d.idx(8)));
+      Value pair = arith::SelectOp::create(
+          b, loc, active,
+          memref::LoadOp::create(b, loc, digits.planes, ValueRange{at}),
+          zeroPair);
+      SmallVector<Value> bOps = {vector::ExtractOp::create(b, loc, pair, 0),
+                                 vector::ExtractOp::create(b, loc, pair, 1)};
+      auto mma = NVVM::MmaOp::create(
+          b, loc, mmaType, a, bOps, ArrayRef<Value>(c, 4),
+          ArrayRef<int64_t>{16, 8, 32}, std::nullopt,
+          NVVM::MMAIntOverflow::wrapped,
+          std::array<NVVM::MMATypes, 2>{NVVM::MMATypes::s8, NVVM::MMATypes::s8},
+          std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
+                                         NVVM::MMALayout::col});
+      for (int64_t r = 0; r < 4; ++r)
+        c[r] = LLVM::ExtractValueOp::create(b, loc, mma.getResult(),
+                                            ArrayRef<int64_t>{r});
+    }
+    Value inverse = arith::BitcastOp::create(
+        b, loc, f32,
+        memref::LoadOp::create(b, loc, digits.inverses,
+                               d.div(first, d.idx(kMmaBlock))));
+    // 2^-e / 16 (A's nibbles are 16 q): exact (2^-130 at e = 126 is
+    // subnormal, which the kernels do not flush).
+    inverse = d.fmul(inverse, d.f32(1.0 / 16));
+    Value odd = d.eq(d.rem(t, d.idx(2)), d.idx(1));
+    for (int64_t r = 0; r < 2; ++r) {
+      // This lane's two digits' sums, and its partner's.
+      Value own = arith::AddIOp::create(
+          b, loc, c[2 * r],
+          arith::ShLIOp::create(b, loc, c[2 * r + 1], i32Const(d, 8)));
+      Value other =
+          gpu::ShuffleOp::create(b, loc, own, 1, kWarp, gpu::ShuffleMode::XOR)
+              .getShuffleResult();
+      Value low = arith::SelectOp::create(b, loc, odd, other, own);
+      Value high = arith::SelectOp::create(b, loc, odd, own, other);
+      Value sum = arith::AddIOp::create(
+          b, loc, arith::ExtSIOp::create(b, loc, i64, low),
+          arith::ShLIOp::create(b, loc,
+                                arith::ExtSIOp::create(b, loc, i64, high),
+                                arith::ConstantIntOp::create(b, loc, i64, 16)));
+      Value scaled = d.fmul(d.fmul(arith::SIToFPOp::create(b, loc, f32, sum),
+                                   toF32(b, loc, loads.scales[r * 2 + j])),
+                            inverse);
+      sums[r] = d.fadd(sums[r], scaled);
     }
   }
   // Lanes t and t xor 2 hold the slice's other two groups.
@@ -1691,18 +1666,16 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
             ns.push_back(d.min(d.add(firstChannel, d.idx(c)), lastChannel));
           inChannels = d.lt(firstChannel, n);
         }
-        // The tensor-core form's tile rows and first slice (the warp's
-        // part), before the wait.
-        SmallVector<SmallVector<MmaSliceLoads>> mmaPreloaded; // a tile each
+        // The tensor-core form's loads of each tile's rows in the warp's
+        // slice (`part`), before the wait.
+        SmallVector<MmaSliceLoads> mmaPreloaded; // a tile each
         if (mma)
           for (int64_t tile = 0; tile < channels / kMmaChannels; ++tile)
-            mmaPreloaded.push_back(preloadMmaSlices(
+            mmaPreloaded.push_back(loadMmaSlice(
                 d, k.main, *k.quant,
                 mmaRows(d, d.add(firstChannel, d.idx(tile * kMmaChannels)),
                         lane, n),
-                part, split,
-                cast<MemRefType>(k.main.x.getType()).getShape().back(),
-                d.rem(lane, d.idx(4))));
+                part, d.rem(lane, d.idx(4))));
         SmallVector<Value> preloaded =
             mma ? SmallVector<Value>()
                 : preloadWeights(d, k, rowBlock, ns, rowLane, kWarp * split);
@@ -1822,8 +1795,8 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
         auto product = [&] {
           if (mma) {
             SmallVector<std::pair<Value, Value>> tileSums;
-            for (ArrayRef<MmaSliceLoads> tile : mmaPreloaded)
-              tileSums.push_back(mmaSums(d, *digits, lane, part, split, tile));
+            for (const MmaSliceLoads &tile : mmaPreloaded)
+              tileSums.push_back(mmaSums(d, *digits, lane, part, tile));
             Value v = mmaSpread(d, tileSums, lane);
             return normScale ? d.fmul(v, normScale) : v;
           }
