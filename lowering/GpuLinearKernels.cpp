@@ -890,30 +890,72 @@ bool moduleAsks(OpBuilder &b, StringRef name) {
   return module && module->hasAttr(name);
 }
 
-/// Whether the one-row kernel of `k` takes the tensor-core form: symmetric
-/// int4 without zero points in groups of whole 64-element blocks, rows of
-/// whole 256-weight slices up to kMaxMmaRow, at least kMinMmaChannels
-/// channels, no adapter product (its x A^T would need a tile form of its
-/// own) and no folded scan.
-bool mmaQuantForm(OpBuilder &b, const LinearKernel &k) {
-  if (!k.quant || k.lora || k.scanFold || !moduleAsks(b, kInt4MmaAttr))
-    return false;
-  const QuantWeights &qw = *k.quant;
-  int64_t length = cast<MemRefType>(k.main.x.getType()).getShape().back();
-  int64_t channels = cast<MemRefType>(k.out.getType()).getShape().back();
-  return qw.bits == 4 && qw.isSigned && !qw.zeros &&
-         !ShapedType::isDynamic(channels) && channels >= kMinMmaChannels &&
-         qw.groupSize % kMmaBlock == 0 && !ShapedType::isDynamic(length) &&
-         length % kMmaSlice == 0 && length <= kMaxMmaRow &&
-         vectorizable(k.main) && rowsAligned16(k.main.w);
-}
-
 /// Warps a block of the tensor-core form: one a slice of the row (at most
 /// kMaxMmaRow / kMmaSlice = 8). (Fewer warps, each on several slices, held
 /// 16 registers of weights a slice and tile: a row of 7 slices in one warp
 /// took 255 registers and spilled.)
 int64_t mmaWarps(const LinearKernel &k) {
   return cast<MemRefType>(k.main.x.getType()).getShape().back() / kMmaSlice;
+}
+
+/// Tiles of 16 channels a block of the tensor-core form takes for `k`
+/// (kMmaTwoTileBlocks).
+int64_t mmaTiles(const LinearKernel &k) {
+  int64_t channels = cast<MemRefType>(k.out.getType()).getShape().back();
+  return llvm::divideCeil(channels, kMmaChannels) >= kMmaTwoTileBlocks ? 2 : 1;
+}
+
+/// Weights of the adapter's B a lane of the tensor-core form takes: 16
+/// bytes of int4.
+constexpr int64_t kMmaAdapterChunk = 32;
+
+/// How a block of the tensor-core form adds the adapter product
+/// (x A^T) B^T: each warp takes `channels` of the block's channels, a lane
+/// one chunk (kMmaAdapterChunk weights) of a channel's B row, `chunks`
+/// lanes a row.
+struct MmaAdapterPlan {
+  int64_t channels, chunks;
+};
+
+/// The plan for `k`'s adapter product in the tensor-core form; none where
+/// it does not fit one: B symmetric int4 without zero points, rows of whole
+/// chunks within groups, a power of two of them, and the block's channels
+/// spread evenly over its warps, a lane for each (channel, chunk).
+std::optional<MmaAdapterPlan> mmaAdapterPlan(const LinearKernel &k) {
+  if (!k.lora || !k.loraQuant)
+    return std::nullopt;
+  const QuantWeights &qw = *k.loraQuant;
+  int64_t rank = cast<MemRefType>(k.lora->x.getType()).getShape().back();
+  int64_t warps = mmaWarps(k), block = kMmaChannels * mmaTiles(k);
+  if (qw.bits != 4 || !qw.isSigned || qw.zeros || ShapedType::isDynamic(rank) ||
+      rank % kMmaAdapterChunk != 0 || qw.groupSize % kMmaAdapterChunk != 0 ||
+      !vectorizable(*k.lora) || !rowsAligned16(k.lora->w) || warps < 1 ||
+      block % warps != 0)
+    return std::nullopt;
+  MmaAdapterPlan plan{block / warps, rank / kMmaAdapterChunk};
+  if (!llvm::isPowerOf2_64(plan.chunks) || plan.channels * plan.chunks > kWarp)
+    return std::nullopt;
+  return plan;
+}
+
+/// Whether the one-row kernel of `k` takes the tensor-core form: symmetric
+/// int4 without zero points in groups of whole 64-element blocks, rows of
+/// whole 256-weight slices up to kMaxMmaRow, at least kMinMmaChannels
+/// channels, an adapter product only where mmaAdapterPlan has a plan for
+/// it, and no folded scan.
+bool mmaQuantForm(OpBuilder &b, const LinearKernel &k) {
+  if (!k.quant || k.scanFold || !moduleAsks(b, kInt4MmaAttr))
+    return false;
+  const QuantWeights &qw = *k.quant;
+  int64_t length = cast<MemRefType>(k.main.x.getType()).getShape().back();
+  int64_t channels = cast<MemRefType>(k.out.getType()).getShape().back();
+  if (!(qw.bits == 4 && qw.isSigned && !qw.zeros &&
+        !ShapedType::isDynamic(channels) && channels >= kMinMmaChannels &&
+        qw.groupSize % kMmaBlock == 0 && !ShapedType::isDynamic(length) &&
+        length % kMmaSlice == 0 && length <= kMaxMmaRow &&
+        vectorizable(k.main) && rowsAligned16(k.main.w)))
+    return false;
+  return !k.lora || mmaAdapterPlan(k);
 }
 
 /// x's digits in workgroup memory. `planes`, vector<2xi32> [K / 2]: plane d
@@ -1165,13 +1207,6 @@ std::pair<Value, Value> mmaSums(Emitter &d, const MmaDigits &digits, Value lane,
   return {sums[0], sums[1]};
 }
 
-/// Tiles of 16 channels a block of the tensor-core form takes for `k`
-/// (kMmaTwoTileBlocks).
-int64_t mmaTiles(const LinearKernel &k) {
-  int64_t channels = cast<MemRefType>(k.out.getType()).getShape().back();
-  return llvm::divideCeil(channels, kMmaChannels) >= kMmaTwoTileBlocks ? 2 : 1;
-}
-
 /// The warp's channel sums of mmaSums (one pair a tile) in the layout of
 /// warpSumsSpread for 16 pairs a tile: lane l holds channel c = l / (32 /
 /// pairs) of the block, which lane 4 (c mod 8) of tile c / 16 holds as its
@@ -1201,6 +1236,97 @@ Value mmaSpread(Emitter &d, ArrayRef<std::pair<Value, Value>> tiles,
                      .getResult();
   }
   return v;
+}
+
+/// A lane's loads of the adapter's B in the tensor-core form, before the
+/// dependent-launch wait (mmaAdapterPlan): 16 bytes of the row of one of
+/// its warp's channels (as vector<4xi32>) and their group's scale. Lanes
+/// past the plan's (channel, chunk) pairs load a lower lane's bytes again
+/// (the same sectors) and their sums go unused.
+struct MmaAdapterLoads {
+  Value words, scale, chunk;
+};
+
+MmaAdapterLoads loadMmaAdapter(Emitter &d, const LinearKernel &k,
+                               const MmaAdapterPlan &plan, Value firstChannel,
+                               Value warp, Value lane, Value n) {
+  OpBuilder &b = d.b;
+  Value slot = d.rem(lane, d.idx(plan.channels * plan.chunks));
+  Value channel =
+      d.min(d.add(firstChannel, d.add(d.mul(warp, d.idx(plan.channels)),
+                                      d.div(slot, d.idx(plan.chunks)))),
+            d.sub(n, d.idx(1)));
+  Value chunk = d.rem(slot, d.idx(plan.chunks));
+  Value first = d.mul(chunk, d.idx(kMmaAdapterChunk));
+  Operation *w = vector::LoadOp::create(
+      b, d.loc, VectorType::get({16}, b.getI8Type()), k.lora->w,
+      ValueRange{channel, d.div(first, d.idx(2))}, /*nontemporal=*/false,
+      llvm::MaybeAlign(16));
+  Operation *s = memref::LoadOp::create(
+      b, d.loc, k.loraQuant->scales,
+      ValueRange{channel, d.div(first, d.idx(k.loraQuant->groupSize))});
+  markBeforeWait(w);
+  markBeforeWait(s);
+  return {vector::BitCastOp::create(
+              b, d.loc, VectorType::get({4}, b.getI32Type()), w->getResult(0)),
+          s->getResult(0), chunk};
+}
+
+/// The adapter product of the block's channels in mmaSpread's layout for
+/// `pairs` channels: lane l has channel l / (32 / pairs)'s where that channel
+/// is one of its warp's (mmaAdapterPlan), else 0. A lane's chunk is
+/// multiplied by its 32 elements of x A^T (`row`: the indices of its leading
+/// dimensions) in f32, scaled, and added to its row's other chunks'.
+Value mmaAdapterSums(Emitter &d, const LinearKernel &k,
+                     const MmaAdapterPlan &plan, const MmaAdapterLoads &loads,
+                     ArrayRef<Value> row, Value warp, Value lane,
+                     int64_t pairs) {
+  OpBuilder &b = d.b;
+  Location loc = d.loc;
+  Type f32 = b.getF32Type();
+  auto f32x4 = VectorType::get({4}, f32);
+  llvm::MaybeAlign xAlign(rowsAligned16(k.lora->x) ? 16 : 4);
+  // x A^T's elements [32 chunk, 32 chunk + 32), then the fields of the
+  // chunk's words: field j of word i is weight 8 i + j, so it meets element
+  // 8 i + j (columns[j], lane i).
+  Value first = d.mul(loads.chunk, d.idx(kMmaAdapterChunk));
+  SmallVector<Value> elements; // 8 vectors of 4
+  for (int64_t m = 0; m < kMmaAdapterChunk / 4; ++m)
+    elements.push_back(vector::LoadOp::create(
+        b, loc, f32x4, k.lora->x, with(row, d.add(first, d.idx(4 * m))),
+        /*nontemporal=*/false, xAlign));
+  SmallVector<Value> fields = integerFields(b, loc, *k.loraQuant, loads.words,
+                                            /*zero=*/Value(), /*inPairs=*/true);
+  Value sums = splatConst(b, loc, f32x4, b.getF32FloatAttr(0.0f));
+  for (int64_t j = 0; j < 8; ++j) {
+    SmallVector<Value> column;
+    for (int64_t i = 0; i < 4; ++i)
+      column.push_back(vector::ExtractOp::create(
+          b, loc, elements[(8 * i + j) / 4], (8 * i + j) % 4));
+    Value columnVec = vector::FromElementsOp::create(b, loc, f32x4, column);
+    sums = vector::FMAOp::create(b, loc, columnVec, fields[j], sums);
+  }
+  Value sum = d.fmul(
+      vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD, sums),
+      toF32(b, loc, loads.scale));
+  for (int64_t offset = 1; offset < plan.chunks; offset *= 2)
+    sum = d.fadd(sum, gpu::ShuffleOp::create(b, loc, sum, offset, kWarp,
+                                             gpu::ShuffleMode::XOR)
+                          .getShuffleResult());
+  // Lane l's channel, and the lane whose row it is in this warp.
+  Value c = d.div(lane, d.idx(kWarp / pairs));
+  Value firstOwn = d.mul(warp, d.idx(plan.channels));
+  Value mine = arith::AndIOp::create(
+      b, loc,
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge, c, firstOwn),
+      d.lt(c, d.add(firstOwn, d.idx(plan.channels))));
+  Value from = arith::SelectOp::create(
+      b, loc, mine, d.mul(d.sub(c, firstOwn), d.idx(plan.chunks)), d.idx(0));
+  Value taken =
+      gpu::ShuffleOp::create(b, loc, sum, toI32(d, from), i32Const(d, kWarp),
+                             gpu::ShuffleMode::IDX)
+          .getShuffleResult();
+  return arith::SelectOp::create(b, loc, mine, taken, d.f32(0.0));
 }
 
 //===----------------------------------------------------------------------===//
@@ -1587,9 +1713,10 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
   assert((!fold || (rowBlock == 1 && channels == 2 && split == 1 && k.quant &&
                     staged)) &&
          "a folded scan runs in the staged one-row quantized kernel");
-  assert((split == 1 || (k.quant && staged && rowBlock == 1 && !k.lora &&
-                         (!k.conv || mma) && warps % split == 0)) &&
-         "only the staged one-row quantized product splits its rows");
+  assert(
+      (split == 1 || (k.quant && staged && rowBlock == 1 &&
+                      ((!k.lora && !k.conv) || mma) && warps % split == 0)) &&
+      "only the staged one-row quantized product splits its rows");
   assert((!mma || (staged && rowBlock == 1 && channels % kMmaChannels == 0 &&
                    split == warps && !fold)) &&
          "the tensor-core form: one staged row, a 16-channel tile a block");
@@ -1676,11 +1803,20 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
                 mmaRows(d, d.add(firstChannel, d.idx(tile * kMmaChannels)),
                         lane, n),
                 part, d.rem(lane, d.idx(4))));
+        // Its adapter's B (each warp on some of the block's channels).
+        std::optional<MmaAdapterPlan> adapterPlan;
+        std::optional<MmaAdapterLoads> mmaAdapter;
+        if (mma && k.lora) {
+          adapterPlan = mmaAdapterPlan(k);
+          mmaAdapter =
+              loadMmaAdapter(d, k, *adapterPlan, firstChannel, part, lane, n);
+        }
         SmallVector<Value> preloaded =
             mma ? SmallVector<Value>()
                 : preloadWeights(d, k, rowBlock, ns, rowLane, kWarp * split);
         SmallVector<Value> preloadedAdapter =
-            preloadAdapter(d, k, rowBlock, ns, lane);
+            mma ? SmallVector<Value>()
+                : preloadAdapter(d, k, rowBlock, ns, lane);
         // The norm prologue's weights of this thread's pieces of x.
         SmallVector<Value> normWeights;
         if (staged && k.normed)
@@ -1798,7 +1934,15 @@ void emitLinearLaunch(Emitter &e, const LinearKernel &k, Value rows,
             for (const MmaSliceLoads &tile : mmaPreloaded)
               tileSums.push_back(mmaSums(d, *digits, lane, part, tile));
             Value v = mmaSpread(d, tileSums, lane);
-            return normScale ? d.fmul(v, normScale) : v;
+            if (normScale)
+              v = d.fmul(v, normScale);
+            if (mmaAdapter)
+              v = d.fadd(v, mmaAdapterSums(
+                                d, k, *adapterPlan, *mmaAdapter,
+                                rowIndices(d, sizes,
+                                           d.min(op.getBlockIds().x, lastRow)),
+                                part, lane, channels));
+            return v;
           }
           Value first = d.mul(op.getBlockIds().x, d.idx(rowBlock));
           SmallVector<SmallVector<Value>> rowIdx;

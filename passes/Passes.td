@@ -593,8 +593,10 @@ def GpuInt4Mma : Pass<"zamba2-gpu-int4-mma", "ModuleOp"> {
     Marks the module (the unit attribute `zamba2.int4_mma`) so that the
     one-row CUDA kernels of `quant_linear` (decode at batch 1) whose weights
     are symmetric int4 in groups of a multiple of 64, with rows of a multiple
-    of 256 weights up to 2048, at least 1024 channels, no adapter product
-    and no folded scan, when bufferized, multiply with `mma.sync` m16n8k32
+    of 256 weights up to 2048, at least 1024 channels, an adapter product
+    only with int4 B whose (channel, 16-byte chunk) pairs fit a warp's lanes
+    (each warp adds those of its share of the block's channels), and no
+    folded scan, when bufferized, multiply with `mma.sync` m16n8k32
     (s8 x s8 to s32): a block of one warp a 256-weight slice of the row (up
     to 8) takes one or two tiles of 16 channels; x is staged, cut into blocks of 64
     elements scaled by powers of two to integers of 30 bits, and split in

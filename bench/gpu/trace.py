@@ -13,7 +13,8 @@ Per kernel name (numbered copies together), it prints the launches per
 step, the mean cost, the share of the step, the mean duration (start to
 end, including the time spent before the dependent-launch wait) and how
 long before the previous kernel's end it started; then the step's costliest
-launches in order.
+launches in order; and what a call costs outside its kernels (the host's
+time per call, the GPU's idle time between steps, the copies).
 
 usage: trace.py PKG --lib libzamba2_runtime.so [--batch B] [--steps N]
        [--list FIRST:END]
@@ -26,6 +27,7 @@ import re
 import statistics
 import sys
 import tempfile
+import time
 
 
 class Runtime:
@@ -51,13 +53,34 @@ class Runtime:
             sys.exit(f"trace: {what}: {err}")
 
 
-def kernel_events(trace_path):
-    """(start, end, name) of each kernel in a Chrome trace, in us, by start."""
+def trace_events(trace_path):
+    """(start, end, name) of each kernel and of each copy in a Chrome trace,
+    in us, by start: two lists."""
     with open(trace_path) as f:
         events = json.load(f).get("traceEvents", [])
-    kernels = [(e["ts"], e["ts"] + e["dur"], e["name"]) for e in events
-               if e.get("cat") == "kernel" and "dur" in e]
-    return sorted(kernels)
+
+    def of(category):
+        return sorted((e["ts"], e["ts"] + e["dur"], e["name"]) for e in events
+                      if e.get("cat") == category and "dur" in e)
+    return of("kernel"), of("gpu_memcpy")
+
+
+def between_steps(kernels, copies, steps, calls):
+    """What a decode call costs outside its kernels: the host's time per
+    call (`calls`, us), the GPU's idle time from one step's last kernel to
+    the next one's first, and the copies' durations by kind."""
+    n = len(kernels) // steps
+    gaps = [kernels[(s + 1) * n][0] - kernels[(s + 1) * n - 1][1]
+            for s in range(steps - 1)]
+    print(f"a call: {statistics.median(calls):.1f} us on the host (median); "
+          f"from a step's last kernel to the next one's first "
+          f"{statistics.median(gaps):.1f} us (min {min(gaps):.1f})")
+    kinds = {}
+    for start, end, name in copies:
+        kinds.setdefault(name, []).append(end - start)
+    for name, durs in sorted(kinds.items()):
+        print(f"  {name}: {len(durs) / steps:g} a step, "
+              f"{statistics.median(durs):.2f} us")
 
 
 def family(name):
@@ -167,21 +190,26 @@ def main():
     for _ in range(args.warmup):
         decode()
     torch.cuda.synchronize()
+    calls = []
     with profile(activities=[ProfilerActivity.CUDA]) as prof:
         for _ in range(args.steps):
+            t = time.perf_counter()
             decode()
+            calls.append((time.perf_counter() - t) * 1e6)
         torch.cuda.synchronize()
     fd, path = tempfile.mkstemp(suffix=".json")
     os.close(fd)
     try:
         prof.export_chrome_trace(path)
-        kernels = kernel_events(path)
+        kernels, copies = trace_events(path)
     finally:
         os.unlink(path)
     lib.zamba2_session_destroy(sess)
     lib.zamba2_package_close(pkg)
     print(f"trace {args.package}, batch {b}")
     report(kernels, args.steps, args.top, listed)
+    if args.steps > 1:
+        between_steps(kernels, copies, args.steps, calls)
 
 
 if __name__ == "__main__":

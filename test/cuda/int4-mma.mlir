@@ -115,6 +115,52 @@ func.func @int4_mma_three_warps(%x: tensor<?x1x768xf32>, %q: tensor<1024x384xi8>
   return %y : tensor<?x1x1024xf32>
 }
 
+// With an adapter product (x A^T) B^T, B int4 of rank 128: each of the 8
+// warps also adds the adapter product of 2 of the block's 16 channels. Its
+// lanes 4 c + i load, before the wait, 16 bytes of channel c's B row at 16 i
+// and their group's scale; after the mma, 32 elements of x A^T, their f32
+// products with the fields, the scale, the sum over the row's 4 lanes (xor
+// shuffles 1, 2) and an idx shuffle to the lanes holding the channel.
+// CHECK-LABEL: func.func @int4_mma_adapter
+// CHECK: threads({{.*}} in (%{{.*}} = %c256, {{.*}} module(@linear_mma_r1) function(@linear_mma_r1)
+// CHECK-COUNT-4: vector.load %{{.*}} {alignment = 16 : i64, zamba2.before_wait{{.*}}} : memref<1024x1024xi8>, vector<16xi8>
+// CHECK: vector.load %{{.*}} {alignment = 16 : i64, zamba2.before_wait} : memref<1024x64xi8>, vector<16xi8>
+// CHECK: memref.load %{{.*}} {zamba2.before_wait} : memref<1024x2xf16>
+// CHECK: gpu.barrier
+// CHECK: gpu.barrier
+// CHECK-COUNT-8: nvvm.mma.sync
+// CHECK-NOT: nvvm.mma.sync
+// CHECK: gpu.shuffle  idx
+// CHECK: gpu.shuffle  idx
+// CHECK-COUNT-8: vector.load %{{.*}} : memref<?x1x128xf32>, vector<4xf32>
+// CHECK-COUNT-8: vector.fma %{{.*}} : vector<4xf32>
+// CHECK: vector.reduction <add>
+// CHECK: gpu.shuffle  xor %{{.*}}, %c1_i32{{.*}} : f32
+// CHECK: gpu.shuffle  xor %{{.*}}, %c2_i32{{.*}} : f32
+// CHECK-NOT: gpu.shuffle  xor
+// CHECK: gpu.shuffle  idx
+// CHECK: memref.store %{{.*}} : memref<128xf32, #gpu.address_space<workgroup>>
+// CHECK: module(@linear_r8) function(@linear_r8)
+func.func @int4_mma_adapter(%x: tensor<?x1x2048xf32>, %q: tensor<1024x1024xi8>,
+                            %s: tensor<1024x32xf16>, %m: tensor<?x1x128xf32>,
+                            %bq: tensor<1024x64xi8>, %bs: tensor<1024x2xf16>) -> tensor<?x1x1024xf32> {
+  %y = zamba2.quant_linear %x, %q scales %s adapter(%m, %bq scales %bs) symmetric {bits = 4 : i64, group_size = 64 : i64} : (tensor<?x1x2048xf32>, tensor<1024x1024xi8>, tensor<1024x32xf16>, tensor<?x1x128xf32>, tensor<1024x64xi8>, tensor<1024x2xf16>) -> tensor<?x1x1024xf32>
+  return %y : tensor<?x1x1024xf32>
+}
+
+// An adapter of rank 256 on rows of 512 (2 warps a block, 8 channels each):
+// 64 (channel, 16-byte chunk) pairs a warp, more than its lanes, so the
+// f16-pair form.
+// CHECK-LABEL: func.func @int4_adapter_too_wide
+// CHECK-NOT: nvvm.mma.sync
+// CHECK: module(@linear_r1) function(@linear_r1)
+func.func @int4_adapter_too_wide(%x: tensor<?x1x512xf32>, %q: tensor<1024x256xi8>,
+                                 %s: tensor<1024x8xf16>, %m: tensor<?x1x256xf32>,
+                                 %bq: tensor<1024x128xi8>, %bs: tensor<1024x4xf16>) -> tensor<?x1x1024xf32> {
+  %y = zamba2.quant_linear %x, %q scales %s adapter(%m, %bq scales %bs) symmetric {bits = 4 : i64, group_size = 64 : i64} : (tensor<?x1x512xf32>, tensor<1024x256xi8>, tensor<1024x8xf16>, tensor<?x1x256xf32>, tensor<1024x128xi8>, tensor<1024x4xf16>) -> tensor<?x1x1024xf32>
+  return %y : tensor<?x1x1024xf32>
+}
+
 // Not the tensor-core form: groups of 32 (a lane's 64 weights would span
 // two), rows not whole slices (K = 320), rows longer than 2048, fewer than
 // 1024 channels, int8, asymmetric int4.

@@ -211,10 +211,11 @@ cl::opt<bool> int4Mma(
     "int4-mma",
     cl::desc("--target cuda, sm_80 or newer: the one-row GEMVs (decode at "
              "batch 1) of symmetric int4 weights in groups of a multiple of "
-             "64, with rows of a multiple of 256 weights up to 2048, at least "
-             "1024 channels and no LoRA adapter (the Mamba in_proj, the "
-             "hybrid linear) multiply on the integer tensor cores, with x "
-             "split in exact 8-bit digits (zamba2-gpu-int4-mma; default on, "
+             "64, with rows of a multiple of 256 weights up to 2048 and at "
+             "least 1024 channels (the Mamba in_proj, the hybrid linear, the "
+             "MLP's gate_up with its LoRA adapter) multiply on the integer "
+             "tensor cores, with x split in exact 8-bit digits "
+             "(zamba2-gpu-int4-mma; default on, "
              "--int4-mma=false for A/B runs; the sums differ from the other "
              "kernels' by f32 rounding)"),
     cl::init(true), cl::cat(category));
