@@ -918,19 +918,21 @@ struct MmaAdapterPlan {
 };
 
 /// The plan for `k`'s adapter product in the tensor-core form; none where
-/// it does not fit one: B symmetric int4 without zero points, rows of whole
-/// chunks within groups, a power of two of them, and the block's channels
-/// spread evenly over its warps, a lane for each (channel, chunk).
+/// it does not fit one: x A^T in f32, B symmetric int4 without zero points,
+/// rows of whole chunks within groups, a power of two of them, and the
+/// block's channels spread evenly over its warps, a lane for each (channel,
+/// chunk).
 std::optional<MmaAdapterPlan> mmaAdapterPlan(const LinearKernel &k) {
   if (!k.lora || !k.loraQuant)
     return std::nullopt;
   const QuantWeights &qw = *k.loraQuant;
-  int64_t rank = cast<MemRefType>(k.lora->x.getType()).getShape().back();
+  auto midType = cast<MemRefType>(k.lora->x.getType());
+  int64_t rank = midType.getShape().back();
   int64_t warps = mmaWarps(k), block = kMmaChannels * mmaTiles(k);
   if (qw.bits != 4 || !qw.isSigned || qw.zeros || ShapedType::isDynamic(rank) ||
       rank % kMmaAdapterChunk != 0 || qw.groupSize % kMmaAdapterChunk != 0 ||
-      !vectorizable(*k.lora) || !rowsAligned16(k.lora->w) || warps < 1 ||
-      block % warps != 0)
+      !vectorizable(*k.lora) || !rowsAligned16(k.lora->w) ||
+      !midType.getElementType().isF32() || warps < 1 || block % warps != 0)
     return std::nullopt;
   MmaAdapterPlan plan{block / warps, rank / kMmaAdapterChunk};
   if (!llvm::isPowerOf2_64(plan.chunks) || plan.channels * plan.chunks > kWarp)
