@@ -77,9 +77,10 @@ struct Emitter {
     b.setInsertionPointToStart(ifOp.thenBlock());
     body();
   }
-  /// The sum over the 32 lanes of a warp, in every lane.
-  Value warpSum(Value v) {
-    for (int32_t offset = kWarp / 2; offset >= 1; offset /= 2)
+  /// The sum over the 32 lanes of a warp, in every lane; with `lanes` (a
+  /// power of two), over each aligned group of that many lanes.
+  Value warpSum(Value v, int32_t lanes = kWarp) {
+    for (int32_t offset = lanes / 2; offset >= 1; offset /= 2)
       v = fadd(v, gpu::ShuffleOp::create(b, loc, v, offset, kWarp,
                                          gpu::ShuffleMode::XOR)
                       .getShuffleResult());

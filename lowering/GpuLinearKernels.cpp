@@ -1278,7 +1278,8 @@ MmaAdapterLoads loadMmaAdapter(Emitter &d, const LinearKernel &k,
 /// `pairs` channels: lane l has channel l / (32 / pairs)'s where that channel
 /// is one of its warp's (mmaAdapterPlan), else 0. A lane's chunk is
 /// multiplied by its 32 elements of x A^T (`row`: the indices of its leading
-/// dimensions) in f32, scaled, and added to its row's other chunks'.
+/// dimensions) as accumulateQuantStep does, and added to its row's other
+/// chunks'.
 Value mmaAdapterSums(Emitter &d, const LinearKernel &k,
                      const MmaAdapterPlan &plan, const MmaAdapterLoads &loads,
                      ArrayRef<Value> row, Value warp, Value lane,
@@ -1297,24 +1298,26 @@ Value mmaAdapterSums(Emitter &d, const LinearKernel &k,
     elements.push_back(vector::LoadOp::create(
         b, loc, f32x4, k.lora->x, with(row, d.add(first, d.idx(4 * m))),
         /*nontemporal=*/false, xAlign));
-  SmallVector<Value> fields = integerFields(b, loc, *k.loraQuant, loads.words,
-                                            /*zero=*/Value(), /*inPairs=*/true);
-  Value sums = splatConst(b, loc, f32x4, b.getF32FloatAttr(0.0f));
-  for (int64_t j = 0; j < 8; ++j) {
-    SmallVector<Value> column;
-    for (int64_t i = 0; i < 4; ++i)
-      column.push_back(vector::ExtractOp::create(
-          b, loc, elements[(8 * i + j) / 4], (8 * i + j) % 4));
-    Value columnVec = vector::FromElementsOp::create(b, loc, f32x4, column);
-    sums = vector::FMAOp::create(b, loc, columnVec, fields[j], sums);
-  }
-  Value sum = d.fmul(
-      vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD, sums),
-      toF32(b, loc, loads.scale));
-  for (int64_t offset = 1; offset < plan.chunks; offset *= 2)
-    sum = d.fadd(sum, gpu::ShuffleOp::create(b, loc, sum, offset, kWarp,
-                                             gpu::ShuffleMode::XOR)
-                          .getShuffleResult());
+  // The quantized forms' step on the chunk's 4 words (one channel).
+  SmallVector<Value> sum = {d.f32(0.0)};
+  Value scale =
+      vector::BroadcastOp::create(b, loc, f32x4, toF32(b, loc, loads.scale));
+  accumulateQuantStep(
+      d, *k.loraQuant, loads.words, /*zeros=*/Value(), scale, /*rows=*/1,
+      [&](size_t) {
+        SmallVector<Value> columns;
+        for (int64_t j = 0; j < 8; ++j) {
+          SmallVector<Value> column;
+          for (int64_t i = 0; i < 4; ++i)
+            column.push_back(vector::ExtractOp::create(
+                b, loc, elements[(8 * i + j) / 4], (8 * i + j) % 4));
+          columns.push_back(
+              vector::FromElementsOp::create(b, loc, f32x4, column));
+        }
+        return columns;
+      },
+      sum);
+  Value rowSum = d.warpSum(sum[0], plan.chunks);
   // Lane l's channel, and the lane whose row it is in this warp.
   Value c = d.div(lane, d.idx(kWarp / pairs));
   Value firstOwn = d.mul(warp, d.idx(plan.channels));
@@ -1325,7 +1328,7 @@ Value mmaAdapterSums(Emitter &d, const LinearKernel &k,
   Value from = arith::SelectOp::create(
       b, loc, mine, d.mul(d.sub(c, firstOwn), d.idx(plan.chunks)), d.idx(0));
   Value taken =
-      gpu::ShuffleOp::create(b, loc, sum, toI32(d, from), i32Const(d, kWarp),
+      gpu::ShuffleOp::create(b, loc, rowSum, toI32(d, from), i32Const(d, kWarp),
                              gpu::ShuffleMode::IDX)
           .getShuffleResult();
   return arith::SelectOp::create(b, loc, mine, taken, d.f32(0.0));

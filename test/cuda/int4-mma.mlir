@@ -120,7 +120,7 @@ func.func @int4_mma_three_warps(%x: tensor<?x1x768xf32>, %q: tensor<1024x384xi8>
 // lanes 4 c + i load, before the wait, 16 bytes of channel c's B row at 16 i
 // and their group's scale; after the mma, 32 elements of x A^T, their f32
 // products with the fields, the scale, the sum over the row's 4 lanes (xor
-// shuffles 1, 2) and an idx shuffle to the lanes holding the channel.
+// shuffles 2, 1) and an idx shuffle to the lanes holding the channel.
 // CHECK-LABEL: func.func @int4_mma_adapter
 // CHECK: threads({{.*}} in (%{{.*}} = %c256, {{.*}} module(@linear_mma_r1) function(@linear_mma_r1)
 // CHECK-COUNT-4: vector.load %{{.*}} {alignment = 16 : i64, zamba2.before_wait{{.*}}} : memref<1024x1024xi8>, vector<16xi8>
@@ -135,8 +135,8 @@ func.func @int4_mma_three_warps(%x: tensor<?x1x768xf32>, %q: tensor<1024x384xi8>
 // CHECK-COUNT-8: vector.load %{{.*}} : memref<?x1x128xf32>, vector<4xf32>
 // CHECK-COUNT-8: vector.fma %{{.*}} : vector<4xf32>
 // CHECK: vector.reduction <add>
-// CHECK: gpu.shuffle  xor %{{.*}}, %c1_i32{{.*}} : f32
 // CHECK: gpu.shuffle  xor %{{.*}}, %c2_i32{{.*}} : f32
+// CHECK: gpu.shuffle  xor %{{.*}}, %c1_i32{{.*}} : f32
 // CHECK-NOT: gpu.shuffle  xor
 // CHECK: gpu.shuffle  idx
 // CHECK: memref.store %{{.*}} : memref<128xf32, #gpu.address_space<workgroup>>
