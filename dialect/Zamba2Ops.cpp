@@ -13,6 +13,7 @@
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/OpImplementation.h"
 #include "mlir/IR/PatternMatch.h"
+#include "mlir/IR/TypeUtilities.h"
 #include "llvm/ADT/TypeSwitch.h"
 
 using namespace mlir;
@@ -151,14 +152,51 @@ LogicalResult EmbedOp::verify() {
                      {ids[0], ids[1], shapeOf(getTable())[1]});
 }
 
+LogicalResult RMSNormOp::inferReturnTypes(MLIRContext *,
+                                          std::optional<Location>,
+                                          Adaptor adaptor,
+                                          SmallVectorImpl<Type> &types) {
+  auto input = cast<RankedTensorType>(adaptor.getInput().getType());
+  if (!adaptor.getTail() || input.getRank() == 0) {
+    types.push_back(input);
+    return success();
+  }
+  // As wide as both pieces (the verifier checks that they fit together).
+  SmallVector<int64_t> shape(input.getShape());
+  int64_t tail =
+      cast<RankedTensorType>(adaptor.getTail().getType()).getShape().back();
+  shape.back() =
+      ShapedType::isDynamic(shape.back()) || ShapedType::isDynamic(tail)
+          ? ShapedType::kDynamic
+          : shape.back() + tail;
+  types.push_back(input.clone(shape));
+  return success();
+}
+
 LogicalResult RMSNormOp::verify() {
   if (shapeOf(getInput()).empty())
     return emitOpError("input must have rank >= 1");
   if (getEps().convertToDouble() <= 0)
     return emitOpError() << "eps must be positive, found "
                          << getEps().convertToDouble();
+  if (Value tail = getTail()) {
+    if (getResidual())
+      return emitOpError("takes a residual or a tail, not both");
+    auto in = shapeOf(getInput()), t = shapeOf(tail);
+    if (t.size() != in.size())
+      return emitOpError() << "tail must have the input's rank, found "
+                           << shapeString(t) << " and " << shapeString(in);
+    for (auto [a, b] : llvm::zip(in.drop_back(), t.drop_back()))
+      if (!dimsCompatible(a, b))
+        return emitOpError() << "tail disagrees with the input in its leading "
+                                "dims: "
+                             << shapeString(t) << " and " << shapeString(in);
+    if (getElementTypeOrSelf(tail) != getElementTypeOrSelf(getInput()))
+      return emitOpError() << "tail must have the input's element type, found "
+                           << tail.getType();
+  }
   return expectShape(*this, "weight", getWeight(),
-                     {shapeOf(getInput()).back()});
+                     {shapeOf(getResult()).back()});
 }
 
 namespace {

@@ -12,6 +12,7 @@
 
 include "dialect/Zamba2Dialect.td"
 include "mlir/IR/SymbolInterfaces.td"
+include "mlir/Interfaces/InferTypeOpInterface.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 include "mlir/IR/CommonAttrConstraints.td"
 
@@ -71,24 +72,32 @@ def Zamba2_EmbedOp : Zamba2_Op<"embed", [Pure]> {
   let hasVerifier = 1;
 }
 
-def Zamba2_RMSNormOp : Zamba2_Op<"rms_norm", [Pure,
-    AllTypesMatch<["input", "result"]>,
+def Zamba2_RMSNormOp : Zamba2_Op<"rms_norm", [Pure, AttrSizedOperandSegments,
+    InferTypeOpAdaptor,
     OptionalTypesMatchWith<"residual has the input's type", "input",
                            "residual", "$_self">]> {
-  let summary = "RMS norm over the last dim, with an optional fused residual add";
+  let summary = "RMS norm over the last dim, with an optional fused residual add "
+                "or a second piece of the row";
   let description = [{
-    result = weight * v / sqrt(mean(v^2) + eps) with v = input (+ residual).
+    result = weight * v / sqrt(mean(v^2) + eps) with v = input (+ residual),
+    or v = the concatenation of input and tail along the last dim (`concat`:
+    the result is as wide as both; zamba2-fuse-norm folds a concat read only
+    by the norm so, and the CUDA kernel reads the row from the two pieces).
     ```mlir
     %y = zamba2.rms_norm %h plus %t, %w {eps = 1.0e-05 : f64}
         : tensor<?x?x64xf32>, tensor<64xf32>
+    %z = zamba2.rms_norm %h concat %e, %w2 {eps = 1.0e-05 : f64}
+        : tensor<?x?x64xf32> concat tensor<?x?x64xf32>, tensor<128xf32>
     ```
   }];
   let arguments = (ins Zamba2_FloatTensor:$input,
                        Optional<Zamba2_FloatTensor>:$residual,
+                       Optional<Zamba2_FloatTensor>:$tail,
                        Zamba2_FloatTensor:$weight, F64Attr:$eps);
   let results = (outs Zamba2_FloatTensor:$result);
   let assemblyFormat = [{
-    $input (`plus` $residual^)? `,` $weight attr-dict `:` type($input) `,` type($weight)
+    $input (`plus` $residual^)? (`concat` $tail^)? `,` $weight attr-dict `:`
+    type($input) (`concat` type($tail)^)? `,` type($weight)
   }];
   let hasVerifier = 1;
   let hasCanonicalizer = 1;

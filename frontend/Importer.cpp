@@ -134,8 +134,8 @@ private:
   }
 
   Value rmsNorm(Value x, Value residual, const std::string &weight) {
-    return RMSNormOp::create(b, loc, x.getType(), x, residual, param(weight),
-                             b.getF64FloatAttr(cfg.rmsNormEps));
+    return RMSNormOp::create(b, loc, x.getType(), x, residual, Value(),
+                             param(weight), b.getF64FloatAttr(cfg.rmsNormEps));
   }
 
   /// The Mamba2 mixer of the spec; updates the layer's conv and SSM state.

@@ -164,13 +164,16 @@ struct NormBuffers {
   Value weight, residual, gate; // residual, gate: null when absent
   double eps;
   int64_t groups;
+  /// The row's second piece (rms_norm's `concat`; null when absent): v at
+  /// c is x's at c below x's width, else tail's at c minus that width.
+  Value tail = {};
 
-  /// What v at (row, c) reads, as f32: x, then residual and gate when
-  /// present (`combine` makes v of them).
+  /// What v at (row, c) reads, as f32: x (or tail), then residual and gate
+  /// when present (`combine` makes v of them).
   SmallVector<Value> load(Emitter &e, Value x, ArrayRef<Value> row,
                           Value c) const;
 
-  /// The same for (row, first .. first + 3), as vector<4xf32>.
+  /// The same for (row, first .. first + 3), as vector<4xf32> (no tail).
   SmallVector<Value> load4(Emitter &e, Value x, ArrayRef<Value> row,
                            Value first) const;
 

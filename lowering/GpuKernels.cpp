@@ -349,15 +349,17 @@ struct QuantLinearModel : KernelModel<QuantLinearModel, QuantLinearOp> {
   }
 };
 
-/// rms_norm: v = x (+ residual), normalised over the row.
+/// rms_norm: v = x (+ residual), or x's row then tail's, normalised over
+/// the row.
 struct RMSNormModel : KernelModel<RMSNormModel, RMSNormOp> {
   static SmallVector<Value> operands(RMSNormOp n) {
-    return {n.getInput(), n.getResidual(), n.getWeight()};
+    return {n.getInput(), n.getResidual(), n.getWeight(), n.getTail()};
   }
   static LogicalResult emit(Emitter &e, RMSNormOp n, ArrayRef<Value> buf,
                             Value out, const BufferizationOptions &) {
-    emitRowNorm(e, {buf[2], buf[1], Value(), n.getEps().convertToDouble(), 1},
-                buf[0], out);
+    emitRowNorm(
+        e, {buf[2], buf[1], Value(), n.getEps().convertToDouble(), 1, buf[3]},
+        buf[0], out);
     return success();
   }
 };

@@ -142,7 +142,20 @@ llvm::MaybeAlign pieceAlign(Value m) {
 
 SmallVector<Value> NormBuffers::load(Emitter &e, Value x, ArrayRef<Value> row,
                                      Value c) const {
-  SmallVector<Value> loaded{e.load(x, with(row, c))};
+  SmallVector<Value> loaded;
+  if (tail) {
+    // Both pieces read at clamped columns, the one holding c selected:
+    // no branch, and a load each in flight together.
+    int64_t split = cast<MemRefType>(x.getType()).getShape().back();
+    Value inX = e.lt(c, e.idx(split));
+    Value head = e.load(x, with(row, e.min(c, e.idx(split - 1))));
+    Value rest = e.load(
+        tail, with(row, arith::SelectOp::create(e.b, e.loc, inX, e.idx(0),
+                                                e.sub(c, e.idx(split)))));
+    loaded.push_back(arith::SelectOp::create(e.b, e.loc, inX, head, rest));
+  } else {
+    loaded.push_back(e.load(x, with(row, c)));
+  }
   for (Value m : {residual, gate})
     if (m)
       loaded.push_back(e.load(m, with(row, c)));
@@ -151,6 +164,7 @@ SmallVector<Value> NormBuffers::load(Emitter &e, Value x, ArrayRef<Value> row,
 
 SmallVector<Value> NormBuffers::load4(Emitter &e, Value x, ArrayRef<Value> row,
                                       Value first) const {
+  assert(!tail && "a norm of two pieces reads element by element");
   SmallVector<Value> loaded;
   for (Value m : {x, residual, gate}) {
     if (!m)

@@ -110,6 +110,10 @@ LogicalResult lowerRMSNorm(RMSNormOp op, PatternRewriter &rewriter) {
   Value v = op.getInput();
   if (Value residual = op.getResidual())
     v = arith::AddFOp::create(rewriter, loc, v, residual);
+  if (Value tail = op.getTail())
+    v = tensor::ConcatOp::create(rewriter, loc, op.getType(),
+                                 tensorType(v).getRank() - 1,
+                                 ValueRange{v, tail});
   Value normed =
       normalizeLastDim(rewriter, loc, v, op.getEps().convertToDouble());
   rewriter.replaceOp(op, scaleByChannel(rewriter, loc, normed, op.getWeight()));
@@ -260,14 +264,14 @@ void unfoldNormPrologue(Operation *op, RewriterBase &rewriter) {
   Value input = op->getOperand(0);
   Type type = input.getType();
   FloatAttr eps = rewriter.getF64FloatAttr(norm->eps);
-  Value normed = norm->gate
-                     ? GatedRMSNormOp::create(
-                           rewriter, loc, type, input, norm->gate, norm->weight,
-                           rewriter.getI64IntegerAttr(norm->groups), eps)
-                           .getResult()
-                     : RMSNormOp::create(rewriter, loc, type, input,
-                                         norm->residual, norm->weight, eps)
-                           .getResult();
+  Value normed =
+      norm->gate ? GatedRMSNormOp::create(
+                       rewriter, loc, type, input, norm->gate, norm->weight,
+                       rewriter.getI64IntegerAttr(norm->groups), eps)
+                       .getResult()
+                 : RMSNormOp::create(rewriter, loc, type, input, norm->residual,
+                                     Value(), norm->weight, eps)
+                       .getResult();
   rewriter.modifyOpInPlace(op, [&] {
     op->setOperand(0, normed);
     setNormPrologue(op, NormPrologue{});

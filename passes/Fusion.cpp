@@ -213,24 +213,51 @@ void moveGateIntoScan(GatedRMSNormOp norm, NormPrologue &prologue,
 }
 void moveGateIntoScan(RMSNormOp, NormPrologue &, PatternRewriter &) {}
 
+bool hasTail(RMSNormOp norm) { return static_cast<bool>(norm.getTail()); }
+bool hasTail(GatedRMSNormOp) { return false; }
+
+/// The users of `normed` that count against max-users: all but an adapter's
+/// x A^T whose one use is as the adapter input of a quant_linear that also
+/// reads `normed` as its input (a quantized adapted linear is two ops, both
+/// reading the norm, where a float one is one lora_linear: it counts once).
+unsigned countedNormUsers(Value normed) {
+  unsigned count = 0;
+  for (Operation *user : normed.getUsers()) {
+    bool adapterOfAnother = false;
+    if (user->getNumResults() == 1 && user->getResult(0).hasOneUse()) {
+      auto adapted =
+          dyn_cast<QuantLinearOp>(*user->getResult(0).getUsers().begin());
+      adapterOfAnother = adapted &&
+                         adapted.getAdapterInput() == user->getResult(0) &&
+                         adapted.getInput() == normed;
+    }
+    if (!adapterOfAnother)
+      ++count;
+  }
+  return count;
+}
+
 /// linear(rms_norm(x [plus r], w)) -> linear(x normed w [plus r]), and
 /// gated_rms_norm(y, z, w) alike (`gated z`, or z moved into the scan that
 /// computes y: moveGateIntoScan), when the norm has at most
-/// `maxUsers` users and every one is a linear op reading it as its input
-/// only, with no prologue yet; the norm is then gone.
+/// `maxUsers` users (countedNormUsers) and every one is a linear op reading
+/// it as its input only, with no prologue yet; the norm is then gone.
+/// It is tried before foldConcatIntoNorm (a higher benefit).
 template <typename NormOp> struct FuseNormPattern : OpRewritePattern<NormOp> {
   FuseNormPattern(MLIRContext *ctx, unsigned maxUsers)
-      : OpRewritePattern<NormOp>(ctx), maxUsers(maxUsers) {}
+      : OpRewritePattern<NormOp>(ctx, /*benefit=*/2), maxUsers(maxUsers) {}
 
   LogicalResult matchAndRewrite(NormOp norm,
                                 PatternRewriter &rewriter) const override {
     Value normed = norm.getResult();
     if (normed.use_empty())
       return rewriter.notifyMatchFailure(norm, "no users");
+    if (hasTail(norm))
+      return rewriter.notifyMatchFailure(norm, "a row of two pieces");
     if (ShapedType::isDynamic(
             cast<RankedTensorType>(normed.getType()).getShape().back()))
       return rewriter.notifyMatchFailure(norm, "dynamic width");
-    if (static_cast<unsigned>(llvm::range_size(normed.getUses())) > maxUsers)
+    if (countedNormUsers(normed) > maxUsers)
       return rewriter.notifyMatchFailure(norm, "more users than max-users");
     for (OpOperand &use : normed.getUses()) {
       Operation *user = use.getOwner();
@@ -254,6 +281,29 @@ template <typename NormOp> struct FuseNormPattern : OpRewritePattern<NormOp> {
 
   unsigned maxUsers;
 };
+
+/// rms_norm(concat(a, b), w) -> rms_norm(a concat b, w), when the concat
+/// of two pieces of static widths is read by the norm only: the norm's
+/// kernel reads the row from both pieces, and the concatenation's kernel (a
+/// copy of the row) is gone. A norm that goes into its linears' prologue
+/// (FuseNormPattern, tried first) keeps its concat.
+LogicalResult foldConcatIntoNorm(RMSNormOp norm, PatternRewriter &rewriter) {
+  auto concat = norm.getInput().getDefiningOp<ConcatOp>();
+  if (!concat || norm.getResidual() || norm.getTail())
+    return rewriter.notifyMatchFailure(norm, "not a norm of a concat");
+  if (concat.getInputs().size() != 2 || !concat->hasOneUse())
+    return rewriter.notifyMatchFailure(
+        norm, "the concat has other users or not two pieces");
+  for (Value piece : concat.getInputs())
+    if (ShapedType::isDynamic(
+            cast<RankedTensorType>(piece.getType()).getShape().back()))
+      return rewriter.notifyMatchFailure(norm, "a piece of dynamic width");
+  rewriter.replaceOpWithNewOp<RMSNormOp>(
+      norm, norm.getType(), concat.getInputs()[0], Value(),
+      concat.getInputs()[1], norm.getWeight(), norm.getEpsAttr());
+  rewriter.eraseOp(concat);
+  return success();
+}
 
 /// causal_conv1d(split(linear(x))#i) with one token per row
 ///   -> split(linear(x) conv(...))#i, the convolution's new state the
@@ -435,6 +485,7 @@ struct FuseNormPass : mlir::zamba2::impl::FuseNormBase<FuseNormPass> {
     RewritePatternSet patterns(&getContext());
     patterns.add<FuseNormPattern<RMSNormOp>, FuseNormPattern<GatedRMSNormOp>>(
         &getContext(), unsigned(maxUsers));
+    patterns.add(foldConcatIntoNorm);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }

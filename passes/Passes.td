@@ -283,6 +283,16 @@ def FuseNorm : Pass<"zamba2-fuse-norm", "ModuleOp"> {
     --fuse-norm=false` to turn it off): on an H100 the 1.2B shape's decode
     step at batch 1 took 1.720 against 1.835 ms in bf16 and 1.157 against
     1.185 in int4. The CPU pipeline runs it only when asked.
+    A quantized adapted linear is two ops (zamba2-fuse-lora leaves the
+    adapter's x A^T apart, as the `adapter` input of the `quant_linear`),
+    both reading the norm, where a float one is one `lora_linear`: such an
+    x A^T (one use, as the adapter input of a `quant_linear` of the same
+    normalised input) counts as one user with that linear, so that int4
+    folds the shared block's pre-MLP norm as bf16 does.
+    A norm that stays, of a `zamba2.concat` of two pieces of static widths
+    read by the norm only (the shared block's input: the hidden state and
+    the embeddings), reads the two pieces itself (`rms_norm %a concat %b`):
+    the concatenation, a copy of the row (a kernel on the GPU), is gone.
   }];
   let options = [
     Option<"maxUsers", "max-users", "int64_t", /*default=*/"1",

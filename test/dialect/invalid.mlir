@@ -62,6 +62,42 @@ func.func @f(%x: tensor<?x?x64xf32>, %w: tensor<64xf32>) {
 
 // -----
 
+// rms_norm of two pieces: the weight spans both
+func.func @f(%x: tensor<?x1x64xf32>, %t: tensor<?x1x32xf32>, %w: tensor<64xf32>) {
+  // expected-error @+1 {{weight must have shape [96], found [64]}}
+  %y = zamba2.rms_norm %x concat %t, %w {eps = 1.0e-05 : f64} : tensor<?x1x64xf32> concat tensor<?x1x32xf32>, tensor<64xf32>
+  return
+}
+
+// -----
+
+// rms_norm: a residual or a tail
+func.func @f(%x: tensor<?x1x64xf32>, %t: tensor<?x1x32xf32>, %w: tensor<96xf32>) {
+  // expected-error @+1 {{takes a residual or a tail, not both}}
+  %y = zamba2.rms_norm %x plus %x concat %t, %w {eps = 1.0e-05 : f64} : tensor<?x1x64xf32> concat tensor<?x1x32xf32>, tensor<96xf32>
+  return
+}
+
+// -----
+
+// rms_norm: the tail's leading dims
+func.func @f(%x: tensor<?x1x64xf32>, %t: tensor<?x2x32xf32>, %w: tensor<96xf32>) {
+  // expected-error @+1 {{tail disagrees with the input in its leading dims: [?, 2, 32] and [?, 1, 64]}}
+  %y = zamba2.rms_norm %x concat %t, %w {eps = 1.0e-05 : f64} : tensor<?x1x64xf32> concat tensor<?x2x32xf32>, tensor<96xf32>
+  return
+}
+
+// -----
+
+// rms_norm: the tail's element type
+func.func @f(%x: tensor<?x1x64xf32>, %t: tensor<?x1x32xbf16>, %w: tensor<96xf32>) {
+  // expected-error @+1 {{tail must have the input's element type, found 'tensor<?x1x32xbf16>'}}
+  %y = zamba2.rms_norm %x concat %t, %w {eps = 1.0e-05 : f64} : tensor<?x1x64xf32> concat tensor<?x1x32xbf16>, tensor<96xf32>
+  return
+}
+
+// -----
+
 // gated_rms_norm groups
 func.func @f(%x: tensor<?x?x64xf32>, %w: tensor<64xf32>) {
   // expected-error @+1 {{width 64 is not divisible into 3 groups}}

@@ -29,6 +29,16 @@ func.func @norms(%h: tensor<?x?x64xf32>, %r: tensor<?x?x64xf32>, %w: tensor<64xf
   return %a, %b, %c : tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<?x?x64xf32>
 }
 
+// The norm of a row of two pieces: as wide as both (the result's type is
+// inferred).
+// CHECK-LABEL: func.func @norm_of_two_pieces
+// CHECK: %[[N:.*]] = zamba2.rms_norm %arg0 concat %arg1, %arg2 {eps = 1.000000e-05 : f64} : tensor<?x1x64xf32> concat tensor<?x1x32xf32>, tensor<96xf32>
+// CHECK: return %[[N]] : tensor<?x1x96xf32>
+func.func @norm_of_two_pieces(%h: tensor<?x1x64xf32>, %e: tensor<?x1x32xf32>, %w: tensor<96xf32>) -> tensor<?x1x96xf32> {
+  %n = zamba2.rms_norm %h concat %e, %w {eps = 1.0e-05 : f64} : tensor<?x1x64xf32> concat tensor<?x1x32xf32>, tensor<96xf32>
+  return %n : tensor<?x1x96xf32>
+}
+
 // CHECK-LABEL: func.func @linears
 func.func @linears(%x: tensor<?x?x64xf32>, %w: tensor<96x64xf32>, %bias: tensor<96xf32>,
                    %a: tensor<8x64xf32>, %b: tensor<96x8xf32>)

@@ -118,6 +118,47 @@ func.func @into_lora_linear(%x: tensor<?x1x64xf32>, %nw: tensor<64xf32>, %w: ten
 
 // -----
 
+// A quantized adapted linear is two ops, both reading the norm: the
+// adapter's x A^T and the quant_linear that takes it as its adapter input.
+// The x A^T counts as one user with the linear (as the float lora_linear
+// is one op), so at max-users=1 both take the prologue.
+// CHECK-LABEL: func.func @into_quant_adapter
+// CHECK-NEXT: %[[XA:.*]] = zamba2.quant_linear %arg0 normed %arg1, %arg4 scales %arg5 symmetric {bits = 4 : i64, group_size = 32 : i64, norm_eps = 1.000000e-05 : f64}
+// CHECK-NEXT: %[[Y:.*]] = zamba2.quant_linear %arg0 normed %arg1, %arg2 scales %arg3 adapter(%[[XA]], %arg6 scales %arg7) symmetric {bits = 4 : i64, group_size = 32 : i64, norm_eps = 1.000000e-05 : f64}
+// CHECK-NEXT: return %[[Y]]
+func.func @into_quant_adapter(%x: tensor<?x1x64xf32>, %nw: tensor<64xf32>, %q: tensor<96x32xi8>, %s: tensor<96x2xf16>, %qa: tensor<32x32xi8>, %sa: tensor<32x2xf16>, %qb: tensor<96x16xi8>, %sb: tensor<96x1xf16>) -> tensor<?x1x96xf32> {
+  %n = zamba2.rms_norm %x, %nw {eps = 1.0e-5 : f64} : tensor<?x1x64xf32>, tensor<64xf32>
+  %xa = zamba2.quant_linear %n, %qa scales %sa symmetric {bits = 4 : i64, group_size = 32 : i64} : (tensor<?x1x64xf32>, tensor<32x32xi8>, tensor<32x2xf16>) -> tensor<?x1x32xf32>
+  %y = zamba2.quant_linear %n, %q scales %s adapter(%xa, %qb scales %sb) symmetric {bits = 4 : i64, group_size = 32 : i64} : (tensor<?x1x64xf32>, tensor<96x32xi8>, tensor<96x2xf16>, tensor<?x1x32xf32>, tensor<96x16xi8>, tensor<96x1xf16>) -> tensor<?x1x96xf32>
+  return %y : tensor<?x1x96xf32>
+}
+
+// -----
+
+// The same x A^T as the adapter input of a linear of another input (here
+// beside a plain linear of the norm), or also returned: it counts, two
+// users, and the norm stays.
+// CHECK-LABEL: func.func @quant_adapter_counts
+// CHECK-NEXT: %[[N:.*]] = zamba2.rms_norm
+// CHECK-NEXT: %[[XA:.*]] = zamba2.quant_linear %[[N]], %arg4
+// CHECK-NEXT: zamba2.quant_linear %arg0, %arg2 scales %arg3 adapter(%[[XA]]
+// CHECK-NEXT: zamba2.quant_linear %[[N]], %arg2 scales %arg3 symmetric
+// CHECK-NEXT: %[[N2:.*]] = zamba2.rms_norm
+// CHECK-NEXT: %[[XA2:.*]] = zamba2.quant_linear %[[N2]], %arg4
+// CHECK-NEXT: zamba2.quant_linear %[[N2]], %arg2 scales %arg3 adapter(%[[XA2]]
+func.func @quant_adapter_counts(%x: tensor<?x1x64xf32>, %nw: tensor<64xf32>, %q: tensor<96x32xi8>, %s: tensor<96x2xf16>, %qa: tensor<32x32xi8>, %sa: tensor<32x2xf16>, %qb: tensor<96x16xi8>, %sb: tensor<96x1xf16>) -> (tensor<?x1x96xf32>, tensor<?x1x96xf32>, tensor<?x1x96xf32>, tensor<?x1x32xf32>) {
+  %n = zamba2.rms_norm %x, %nw {eps = 1.0e-5 : f64} : tensor<?x1x64xf32>, tensor<64xf32>
+  %xa = zamba2.quant_linear %n, %qa scales %sa symmetric {bits = 4 : i64, group_size = 32 : i64} : (tensor<?x1x64xf32>, tensor<32x32xi8>, tensor<32x2xf16>) -> tensor<?x1x32xf32>
+  %y = zamba2.quant_linear %x, %q scales %s adapter(%xa, %qb scales %sb) symmetric {bits = 4 : i64, group_size = 32 : i64} : (tensor<?x1x64xf32>, tensor<96x32xi8>, tensor<96x2xf16>, tensor<?x1x32xf32>, tensor<96x16xi8>, tensor<96x1xf16>) -> tensor<?x1x96xf32>
+  %z = zamba2.quant_linear %n, %q scales %s symmetric {bits = 4 : i64, group_size = 32 : i64} : (tensor<?x1x64xf32>, tensor<96x32xi8>, tensor<96x2xf16>) -> tensor<?x1x96xf32>
+  %n2 = zamba2.rms_norm %x, %nw {eps = 1.0e-5 : f64} : tensor<?x1x64xf32>, tensor<64xf32>
+  %xa2 = zamba2.quant_linear %n2, %qa scales %sa symmetric {bits = 4 : i64, group_size = 32 : i64} : (tensor<?x1x64xf32>, tensor<32x32xi8>, tensor<32x2xf16>) -> tensor<?x1x32xf32>
+  %y2 = zamba2.quant_linear %n2, %q scales %s adapter(%xa2, %qb scales %sb) symmetric {bits = 4 : i64, group_size = 32 : i64} : (tensor<?x1x64xf32>, tensor<96x32xi8>, tensor<96x2xf16>, tensor<?x1x32xf32>, tensor<96x16xi8>, tensor<96x1xf16>) -> tensor<?x1x96xf32>
+  return %y, %z, %y2, %xa2 : tensor<?x1x96xf32>, tensor<?x1x96xf32>, tensor<?x1x96xf32>, tensor<?x1x32xf32>
+}
+
+// -----
+
 // Three linears read the norm: by default (max-users=1) it stays, since
 // with several rows each of them would write its own normalised copy; with
 // max-users=3 all three take the prologue.
@@ -178,4 +219,53 @@ func.func @dynamic_width(%x: tensor<?x?xf32>, %nw: tensor<?xf32>, %w: tensor<96x
   %n = zamba2.rms_norm %x, %nw {eps = 1.0e-5 : f64} : tensor<?x?xf32>, tensor<?xf32>
   %y = zamba2.linear %n, %w : (tensor<?x?xf32>, tensor<96x64xf32>) -> tensor<?x96xf32>
   return %y : tensor<?x96xf32>
+}
+
+// -----
+
+// A norm of a concat of two pieces that only the norm reads (the shared
+// block's input, its hidden state and the embeddings): the norm reads the
+// two pieces (`concat`), and the concat is gone. With one linear reading
+// the norm, the prologue is taken instead and the concat stays. A concat
+// read elsewhere too, or of three pieces, stays.
+// CHECK-LABEL: func.func @concat_into_norm
+// CHECK-NEXT: %[[N:.*]] = zamba2.rms_norm %arg0 concat %arg1, %arg2 {eps = 1.000000e-05 : f64} : tensor<?x1x64xf32> concat tensor<?x1x32xf32>, tensor<96xf32>
+// CHECK-NEXT: zamba2.linear %[[N]], %arg3 :
+// CHECK-NEXT: zamba2.linear %[[N]], %arg3 :
+// CHECK-NEXT: %[[C:.*]] = zamba2.concat %arg0, %arg1
+// CHECK-NEXT: zamba2.linear %[[C]] normed %arg2, %arg3 {norm_eps = 1.000000e-05 : f64}
+// CHECK-NEXT: %[[C2:.*]] = zamba2.concat %arg0, %arg1
+// CHECK-NEXT: %[[N2:.*]] = zamba2.rms_norm %[[C2]], %arg2
+// CHECK-NEXT: %[[C3:.*]] = zamba2.concat %arg0, %arg1, %arg0
+// CHECK-NEXT: zamba2.rms_norm %[[C3]], %arg4
+// THREE-LABEL: func.func @concat_into_norm
+// THREE-NEXT: %[[C:.*]] = zamba2.concat %arg0, %arg1
+// THREE-NEXT: zamba2.linear %[[C]] normed %arg2, %arg3
+// THREE-NEXT: zamba2.linear %[[C]] normed %arg2, %arg3
+func.func @concat_into_norm(%h: tensor<?x1x64xf32>, %e: tensor<?x1x32xf32>, %nw: tensor<96xf32>, %w: tensor<8x96xf32>, %nw3: tensor<160xf32>) -> (tensor<?x1x8xf32>, tensor<?x1x8xf32>, tensor<?x1x8xf32>, tensor<?x1x96xf32>, tensor<?x1x96xf32>, tensor<?x1x160xf32>) {
+  %c = zamba2.concat %h, %e : tensor<?x1x64xf32>, tensor<?x1x32xf32> -> tensor<?x1x96xf32>
+  %n = zamba2.rms_norm %c, %nw {eps = 1.0e-5 : f64} : tensor<?x1x96xf32>, tensor<96xf32>
+  %a = zamba2.linear %n, %w : (tensor<?x1x96xf32>, tensor<8x96xf32>) -> tensor<?x1x8xf32>
+  %b = zamba2.linear %n, %w : (tensor<?x1x96xf32>, tensor<8x96xf32>) -> tensor<?x1x8xf32>
+  %c1 = zamba2.concat %h, %e : tensor<?x1x64xf32>, tensor<?x1x32xf32> -> tensor<?x1x96xf32>
+  %n1 = zamba2.rms_norm %c1, %nw {eps = 1.0e-5 : f64} : tensor<?x1x96xf32>, tensor<96xf32>
+  %y1 = zamba2.linear %n1, %w : (tensor<?x1x96xf32>, tensor<8x96xf32>) -> tensor<?x1x8xf32>
+  %c2 = zamba2.concat %h, %e : tensor<?x1x64xf32>, tensor<?x1x32xf32> -> tensor<?x1x96xf32>
+  %n2 = zamba2.rms_norm %c2, %nw {eps = 1.0e-5 : f64} : tensor<?x1x96xf32>, tensor<96xf32>
+  %c3 = zamba2.concat %h, %e, %h : tensor<?x1x64xf32>, tensor<?x1x32xf32>, tensor<?x1x64xf32> -> tensor<?x1x160xf32>
+  %n3 = zamba2.rms_norm %c3, %nw3 {eps = 1.0e-5 : f64} : tensor<?x1x160xf32>, tensor<160xf32>
+  return %a, %b, %y1, %c2, %n2, %n3 : tensor<?x1x8xf32>, tensor<?x1x8xf32>, tensor<?x1x8xf32>, tensor<?x1x96xf32>, tensor<?x1x96xf32>, tensor<?x1x160xf32>
+}
+
+// A norm of two pieces is not folded into a linear (a prologue reads one
+// row), whatever max-users.
+// CHECK-LABEL: func.func @two_pieces_stay
+// CHECK-NEXT: %[[N:.*]] = zamba2.rms_norm %arg0 concat %arg1
+// CHECK-NEXT: zamba2.linear %[[N]], %arg3 :
+// THREE-LABEL: func.func @two_pieces_stay
+// THREE-NEXT: zamba2.rms_norm %arg0 concat %arg1
+func.func @two_pieces_stay(%h: tensor<?x1x64xf32>, %e: tensor<?x1x32xf32>, %nw: tensor<96xf32>, %w: tensor<8x96xf32>) -> tensor<?x1x8xf32> {
+  %n = zamba2.rms_norm %h concat %e, %nw {eps = 1.0e-5 : f64} : tensor<?x1x64xf32> concat tensor<?x1x32xf32>, tensor<96xf32>
+  %y = zamba2.linear %n, %w : (tensor<?x1x96xf32>, tensor<8x96xf32>) -> tensor<?x1x8xf32>
+  return %y : tensor<?x1x8xf32>
 }
