@@ -11,6 +11,11 @@
   st.py batch-row IN OUT I
       Writes OUT with every tensor of IN cut to batch row I (its first
       dimension becomes 1): a batch-1 input with its rows of the reference.
+  st.py count-nan FILE NAME
+      Prints "row I: N nan" for each row of the last dimension of NAME.
+  st.py poke FILE NAME INDEX VALUE
+      Sets element INDEX (of the flattened tensor) of NAME in FILE, in
+      place (nan, inf allowed): a checkpoint with one bad weight.
 """
 import json
 import struct
@@ -99,6 +104,30 @@ def batch_row(path, out, row):
     save(out, tensors)
 
 
+def count_nan(path, name):
+    with open(path, "rb") as f:
+        data = f.read()
+    n = struct.unpack("<Q", data[:8])[0]
+    t = json.loads(data[8:8 + n])[name]
+    lo, hi = t["data_offsets"]
+    values = decode(t["dtype"], data[8 + n + lo:8 + n + hi])
+    width = t["shape"][-1] if t["shape"] else 1
+    for i in range(0, len(values), width):
+        print("row %d: %d nan" % (i // width, sum(v != v for v in values[i:i + width])))
+
+
+def poke(path, name, index, value):
+    with open(path, "r+b") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        t = json.loads(f.read(n))[name]
+        size = SIZE[t["dtype"]]
+        lo, hi = t["data_offsets"]
+        if not 0 <= index < (hi - lo) // size:
+            sys.exit("st.py poke: %s has no element %d" % (name, index))
+        f.seek(8 + n + lo + index * size)
+        f.write(encode(t["dtype"], [value]))
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "write":
         write(sys.argv[2], sys.argv[3:])
@@ -107,5 +136,9 @@ if __name__ == "__main__":
         dump(sys.argv[2], sys.argv[3], row)
     elif sys.argv[1] == "batch-row":
         batch_row(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+    elif sys.argv[1] == "count-nan":
+        count_nan(sys.argv[2], sys.argv[3])
+    elif sys.argv[1] == "poke":
+        poke(sys.argv[2], sys.argv[3], int(sys.argv[4]), float(sys.argv[5]))
     else:
-        sys.exit("usage: st.py write|dump|batch-row ...")
+        sys.exit("usage: st.py write|dump|batch-row|count-nan|poke ...")
