@@ -317,6 +317,11 @@ SmallVector<Value> convertedFields(OpBuilder &b, Location loc,
   return fields;
 }
 
+/// A vector of i32 `v` (the bits of a uint32_t).
+Value i32Splat(OpBuilder &b, Location loc, VectorType type, uint32_t v) {
+  return splatConst(b, loc, type, b.getI32IntegerAttr(int32_t(v)));
+}
+
 /// Field j (j < 32 / bits) of each word of `words` (vector of i32), as f32
 /// (exact: the fields are small integers), minus `zero` (same type as
 /// words) when there is one. `inPairs` (the one-row kernels): no
@@ -349,9 +354,7 @@ SmallVector<Value> integerFields(OpBuilder &b, Location loc,
   int64_t count = wordVec.getShape()[0];
   auto halves = VectorType::get({2 * count}, b.getF16Type());
   auto widened = VectorType::get({2 * count}, b.getF32Type());
-  auto intSplat = [&](uint32_t v) {
-    return splatConst(b, loc, wordVec, b.getI32IntegerAttr(int32_t(v)));
-  };
+  auto intSplat = [&](uint32_t v) { return i32Splat(b, loc, wordVec, v); };
   auto halfSplat = [&](double v) {
     return splatConst(b, loc, halves, b.getF16FloatAttr(float(v)));
   };
@@ -976,10 +979,6 @@ Value i32Const(Emitter &e, int64_t v) {
   return arith::ConstantIntOp::create(e.b, e.loc, e.b.getI32Type(), v);
 }
 
-Value i32Splat(Emitter &e, VectorType type, uint32_t v) {
-  return splatConst(e.b, e.loc, type, e.b.getI32IntegerAttr(int32_t(v)));
-}
-
 Value toI32(Emitter &e, Value index) {
   return arith::IndexCastOp::create(e.b, e.loc, e.b.getI32Type(), index);
 }
@@ -1044,8 +1043,9 @@ MmaDigits stageMmaDigits(Emitter &d, const StagedRow &staged, int64_t length,
             d.fmul(x, vector::BroadcastOp::create(b, loc, f32x8, scale))));
     Value balanced = arith::XOrIOp::create(
         b, loc,
-        arith::AddIOp::create(b, loc, big, i32Splat(d, i32x8, 0x00808080u)),
-        i32Splat(d, i32x8, 0x00808080u));
+        arith::AddIOp::create(b, loc, big,
+                              i32Splat(d.b, d.loc, i32x8, 0x00808080u)),
+        i32Splat(d.b, d.loc, i32x8, 0x00808080u));
     // Byte p of element i goes to plane p: the even elements' bytes, then
     // the odd ones'.
     SmallVector<int64_t> order;
@@ -1132,7 +1132,7 @@ std::pair<Value, Value> mmaSums(Emitter &d, const MmaDigits &digits, Value lane,
   // B's column g: digit g % 4 of the group of lanes t with t / 2 == g / 4.
   Value active = d.eq(d.div(g, d.idx(4)), d.div(t, d.idx(2)));
   Value planeBase = d.mul(d.rem(g, d.idx(4)), d.idx(digits.length / 8));
-  Value zeroPair = i32Splat(d, i32x2, 0);
+  Value zeroPair = i32Splat(d.b, d.loc, i32x2, 0);
   auto mmaType = LLVM::LLVMStructType::getLiteral(ctx, {i32, i32, i32, i32});
   Value sums[2] = {d.f32(0.0), d.f32(0.0)};
   for (int64_t j = 0; j < 2; ++j) {
