@@ -370,16 +370,20 @@ Status Session::runDevice(bool isDecode, int64_t batch, int64_t len,
   std::memcpy(inputs, ids, idCount * 8);
   std::memcpy(inputs + idCount, positions.data(),
               static_cast<size_t>(batch) * 8);
-  if (!cudaCopyToDevice(deviceInputs, inputs,
-                        (idCount + static_cast<size_t>(batch)) * 8, stream,
-                        err))
-    return failed(err);
+  size_t inputBytes = (idCount + static_cast<size_t>(batch)) * 8;
+  auto copyInputs = [&](std::string &why) {
+    return cudaCopyToDevice(deviceInputs, inputs, inputBytes, stream, why);
+  };
   setDescriptors(batch, len, deviceInputs, deviceInputs + idCount, out);
 
   EntryPointFn fn = isDecode ? pkg->decodeEntry() : pkg->prefillEntry();
   {
     CudaCallScope scope(stream, pkg->manifest().dependentLaunch);
     CudaGraph *graph = nullptr;
+    // A decode graph copies the step's inputs itself, from hostInputs (a
+    // batch size's inputs always have the same place and size), when that
+    // buffer is page-locked: a captured copy cannot read pageable memory.
+    bool graphCopies = hostInputs.isPinned();
     if (isDecode && useGraphs) {
       std::unique_ptr<CudaGraph> &g = graphs[batch];
       if (!g && decodeRuns[batch] >= 1) {
@@ -387,8 +391,16 @@ Status Session::runDevice(bool isDecode, int64_t batch, int64_t len,
         // kernel); capture the second.
         g.reset(new CudaGraph());
         std::string why;
+        bool copyCaptured = true;
         if (!g->capture(
-                stream, [&] { fn(args.data()); }, why)) {
+                stream,
+                [&] {
+                  if (graphCopies)
+                    copyCaptured = copyInputs(why);
+                  fn(args.data());
+                },
+                why) ||
+            !copyCaptured) {
           // Not capturable here: drop what the capture recorded and run
           // every step plainly from now on.
           std::string ignored;
@@ -404,6 +416,8 @@ Status Session::runDevice(bool isDecode, int64_t batch, int64_t len,
       if (useGraphs && it != graphs.end() && it->second && it->second->valid())
         graph = it->second.get();
     }
+    if (!(graph && graphCopies) && !copyInputs(err))
+      return failed(err);
     if (graph) {
       if (!graph->launch(stream, err))
         return failed(err);

@@ -124,7 +124,8 @@ private:
   /// is swapped with ownLogits. A decode step of each batch size runs once
   /// plainly, is then captured into a CUDA graph and replayed from then on (its
   /// buffers never move: decodeLogits is sized for the max batch, and a decode
-  /// call's positions always follow its batch's ids).
+  /// call's positions always follow its batch's ids); with hostInputs
+  /// page-locked, the graph also holds the copy of the inputs.
   bool device = false;
   void *stream = nullptr;
   HostBuffer hostInputs;           ///< max batch * (max seq + 1) int64
