@@ -48,6 +48,22 @@ std::string shapeString(ArrayRef<int64_t> shape) {
   return s + "]";
 }
 
+/// Tensors of shapes `first` and `s` can be joined along their last dim
+/// (the same rank and leading dims): `what` names them in the error.
+LogicalResult expectJoinable(Operation *op, StringRef what,
+                             ArrayRef<int64_t> first, ArrayRef<int64_t> s) {
+  if (s.size() != first.size())
+    return op->emitOpError() << what << " must have the same rank, found "
+                             << shapeString(first) << " and " << shapeString(s);
+  for (auto [a, b] : llvm::zip(s.drop_back(), first.drop_back()))
+    if (!dimsCompatible(a, b))
+      return op->emitOpError()
+             << what
+             << " disagree in their leading dims: " << shapeString(first)
+             << " and " << shapeString(s);
+  return success();
+}
+
 /// Checks an operand or result shape against an expected shape in which
 /// kDynamic means "any". `what` names the value ("state", "weight").
 LogicalResult expectShape(Operation *op, StringRef what, Value v,
@@ -182,15 +198,9 @@ LogicalResult RMSNormOp::verify() {
   if (Value tail = getTail()) {
     if (getResidual())
       return emitOpError("takes a residual or a tail, not both");
-    auto in = shapeOf(getInput()), t = shapeOf(tail);
-    if (t.size() != in.size())
-      return emitOpError() << "tail must have the input's rank, found "
-                           << shapeString(t) << " and " << shapeString(in);
-    for (auto [a, b] : llvm::zip(in.drop_back(), t.drop_back()))
-      if (!dimsCompatible(a, b))
-        return emitOpError() << "tail disagrees with the input in its leading "
-                                "dims: "
-                             << shapeString(t) << " and " << shapeString(in);
+    if (failed(expectJoinable(*this, "input and tail", shapeOf(getInput()),
+                              shapeOf(tail))))
+      return failure();
     if (getElementTypeOrSelf(tail) != getElementTypeOrSelf(getInput()))
       return emitOpError() << "tail must have the input's element type, found "
                            << tail.getType();
@@ -669,13 +679,8 @@ LogicalResult ConcatOp::verify() {
   int64_t total = 0;
   for (Value v : getInputs()) {
     auto s = shapeOf(v);
-    if (s.size() != first.size())
-      return emitOpError() << "inputs must have the same rank, found "
-                           << shapeString(first) << " and " << shapeString(s);
-    for (auto [a, b] : llvm::zip(s.drop_back(), first.drop_back()))
-      if (!dimsCompatible(a, b))
-        return emitOpError() << "inputs disagree in their leading dims: "
-                             << shapeString(first) << " and " << shapeString(s);
+    if (failed(expectJoinable(*this, "inputs", first, s)))
+      return failure();
     total = ShapedType::isDynamic(s.back()) || ShapedType::isDynamic(total)
                 ? kAny
                 : total + s.back();

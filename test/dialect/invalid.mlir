@@ -82,7 +82,7 @@ func.func @f(%x: tensor<?x1x64xf32>, %t: tensor<?x1x32xf32>, %w: tensor<96xf32>)
 
 // rms_norm: the tail's leading dims
 func.func @f(%x: tensor<?x1x64xf32>, %t: tensor<?x2x32xf32>, %w: tensor<96xf32>) {
-  // expected-error @+1 {{tail disagrees with the input in its leading dims: [?, 2, 32] and [?, 1, 64]}}
+  // expected-error @+1 {{input and tail disagree in their leading dims: [?, 1, 64] and [?, 2, 32]}}
   %y = zamba2.rms_norm %x concat %t, %w {eps = 1.0e-05 : f64} : tensor<?x1x64xf32> concat tensor<?x2x32xf32>, tensor<96xf32>
   return
 }
