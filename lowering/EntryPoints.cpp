@@ -216,6 +216,38 @@ struct PrepareEntryPointsPass
   }
 };
 
+/// A result that bufferization computed in a buffer of its own and then
+/// copied into its argument (`memref.copy %alloc, %arg`, the logits): when
+/// the function uses the argument for nothing else, and the buffer (an
+/// alloc of the argument's type in the entry block, never deallocated) for
+/// nothing after the copy, the buffer becomes the argument and the copy
+/// goes: the result is computed in the caller's buffer.
+void computeInCallerBuffer(BlockArgument arg, func::ReturnOp ret) {
+  memref::CopyOp copy;
+  for (Operation *user : arg.getUsers()) {
+    auto c = dyn_cast<memref::CopyOp>(user);
+    if (c && c.getTarget() == arg && !copy)
+      copy = c;
+    else if (user != ret)
+      return;
+  }
+  if (!copy || copy->getBlock() != arg.getOwner())
+    return;
+  auto alloc = copy.getSource().getDefiningOp<memref::AllocOp>();
+  if (!alloc || alloc->getBlock() != arg.getOwner() ||
+      alloc.getType() != arg.getType())
+    return;
+  for (Operation *user : alloc->getUsers()) {
+    Operation *inBlock = arg.getOwner()->findAncestorOpInBlock(*user);
+    if (isa<memref::DeallocOp>(user) || !inBlock ||
+        (user != copy && copy->isBeforeInBlock(inBlock)))
+      return;
+  }
+  copy.erase();
+  alloc.replaceAllUsesWith(arg);
+  alloc.erase();
+}
+
 struct DropTiedResultsPass
     : mlir::zamba2::impl::DropTiedResultsBase<DropTiedResultsPass> {
   void runOnOperation() override {
@@ -229,6 +261,8 @@ struct DropTiedResultsPass
         fn.emitError("result count does not match zamba2.result_args");
         return signalPassFailure();
       }
+      for (int64_t argIndex : resultArgs.asArrayRef())
+        computeInCallerBuffer(entry.getArgument(argIndex), ret);
       OpBuilder builder(ret);
       for (auto [v, argIndex] :
            llvm::zip(ret.getOperands(), resultArgs.asArrayRef())) {

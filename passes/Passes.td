@@ -78,7 +78,12 @@ def DropTiedResults : Pass<"zamba2-drop-tied-results", "ModuleOp"> {
     `zamba2-prepare-entry-points` made destination-passing (attribute
     `zamba2.result_args`: the argument each result belongs to). A returned
     memref that is its argument (possibly through `memref.cast`) was updated
-    in place; any other is copied into its argument. Then the results are
+    in place; any other is copied into its argument. A result that
+    bufferization computed in a fresh buffer and copied into its argument
+    (`memref.copy %alloc, %arg`: the logits) is computed in the argument
+    instead, with no copy, when the function uses the argument for nothing
+    else and the buffer (an alloc of its type in the entry block, never
+    deallocated) for nothing after the copy. Then the results are
     removed, so the entry points return nothing. Upstream's
     `drop-equivalent-buffer-results` leaves public functions alone, which is
     why this pass exists.
