@@ -201,6 +201,11 @@ LogicalResult RMSNormOp::verify() {
     if (failed(expectJoinable(*this, "input and tail", shapeOf(getInput()),
                               shapeOf(tail))))
       return failure();
+    // Where the row passes from one piece to the other is fixed in the
+    // kernels (and the weight's width with it).
+    if (ShapedType::isDynamic(shapeOf(getInput()).back()) ||
+        ShapedType::isDynamic(shapeOf(tail).back()))
+      return emitOpError("a norm of two pieces needs their widths static");
     if (getElementTypeOrSelf(tail) != getElementTypeOrSelf(getInput()))
       return emitOpError() << "tail must have the input's element type, found "
                            << tail.getType();

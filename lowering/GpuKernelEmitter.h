@@ -165,7 +165,8 @@ struct NormBuffers {
   double eps;
   int64_t groups;
   /// The row's second piece (rms_norm's `concat`; null when absent): v at
-  /// c is x's at c below x's width, else tail's at c minus that width.
+  /// c is x's at c below x's (static) width, else tail's at c minus that
+  /// width.
   Value tail = {};
 
   /// What v at (row, c) reads, as f32: x (or tail), then residual and gate

@@ -89,6 +89,15 @@ func.func @f(%x: tensor<?x1x64xf32>, %t: tensor<?x2x32xf32>, %w: tensor<96xf32>)
 
 // -----
 
+// rms_norm of two pieces: static widths
+func.func @f(%x: tensor<?x1x?xf32>, %t: tensor<?x1x32xf32>, %w: tensor<?xf32>) {
+  // expected-error @+1 {{a norm of two pieces needs their widths static}}
+  %y = zamba2.rms_norm %x concat %t, %w {eps = 1.0e-05 : f64} : tensor<?x1x?xf32> concat tensor<?x1x32xf32>, tensor<?xf32>
+  return
+}
+
+// -----
+
 // rms_norm: the tail's element type
 func.func @f(%x: tensor<?x1x64xf32>, %t: tensor<?x1x32xbf16>, %w: tensor<96xf32>) {
   // expected-error @+1 {{tail must have the input's element type, found 'tensor<?x1x32xbf16>'}}
