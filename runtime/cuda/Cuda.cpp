@@ -302,6 +302,64 @@ CudaCallScope::~CudaCallScope() {
   setDependentLaunch(false);
 }
 
+CudaEvents::~CudaEvents() {
+  const DriverApi *api = driver();
+  for (void *e : events)
+    if (e && api)
+      api->cuEventDestroy(static_cast<CUevent>(e));
+}
+
+bool CudaEvents::record(size_t i, void *stream, bool inCapture,
+                        std::string &err) {
+  const char *caller = "CudaEvents::record";
+  const DriverApi *api = readyOrExplain(caller, err);
+  if (!api)
+    return false;
+  if (inCapture && !api->cuEventRecordWithFlags) {
+    err = std::string(caller) +
+          ": this NVIDIA driver cannot record an event in a CUDA graph";
+    return false;
+  }
+  if (!events[i]) {
+    CUevent e = nullptr;
+    if (CUresult r = api->cuEventCreate(&e, CU_EVENT_DEFAULT)) {
+      err = formatError(caller, "cuEventCreate", r);
+      return false;
+    }
+    events[i] = e;
+  }
+  auto e = static_cast<CUevent>(events[i]);
+  auto s = static_cast<CUstream>(stream);
+  CUresult r = inCapture
+                   ? api->cuEventRecordWithFlags(e, s, CU_EVENT_RECORD_EXTERNAL)
+                   : api->cuEventRecord(e, s);
+  if (r)
+    err = formatError(
+        caller, inCapture ? "cuEventRecordWithFlags" : "cuEventRecord", r);
+  return !r;
+}
+
+bool CudaEvents::elapsed(size_t from, size_t to, double &seconds,
+                         std::string &err) {
+  const char *caller = "CudaEvents::elapsed";
+  const DriverApi *api = readyOrExplain(caller, err);
+  if (!api)
+    return false;
+  if (!events[from] || !events[to]) {
+    err = std::string(caller) + ": an event was never recorded";
+    return false;
+  }
+  float ms = 0;
+  if (CUresult r =
+          api->cuEventElapsedTime(&ms, static_cast<CUevent>(events[from]),
+                                  static_cast<CUevent>(events[to]))) {
+    err = formatError(caller, "cuEventElapsedTime", r);
+    return false;
+  }
+  seconds = ms * 1e-3;
+  return true;
+}
+
 CudaGraph::~CudaGraph() {
   poolPin(blocks, false);
   const DriverApi *api = driver();

@@ -121,6 +121,26 @@ private:
   std::vector<unsigned long long> blocks;
 };
 
+/// Events that time the phases of a call on the GPU (zamba2-bench
+/// --phases): `count` of them, recorded on a stream, or as nodes of the
+/// graph a stream is capturing (so that each replay records them).
+class CudaEvents {
+public:
+  explicit CudaEvents(size_t count) : events(count, nullptr) {}
+  ~CudaEvents();
+  CudaEvents(const CudaEvents &) = delete;
+  CudaEvents &operator=(const CudaEvents &) = delete;
+  /// Records event `i` on `stream` (as a node of its capture when
+  /// `inCapture`); false with `err` when the driver cannot.
+  bool record(size_t i, void *stream, bool inCapture, std::string &err);
+  /// Seconds from event `from` to event `to`, both recorded and completed;
+  /// false with `err` otherwise.
+  bool elapsed(size_t from, size_t to, double &seconds, std::string &err);
+
+private:
+  std::vector<void *> events;
+};
+
 /// The most device memory (bytes) the temporaries' cache has held at once
 /// over all streams, cached and in use.
 size_t cudaTemporaryBytes();

@@ -74,6 +74,7 @@ enum : unsigned {
   CU_STREAM_NON_BLOCKING = 0x1,
   CU_EVENT_DISABLE_TIMING = 0x2,
   CU_EVENT_DEFAULT = 0x0,
+  CU_EVENT_RECORD_EXTERNAL = 0x1, // cuEventRecordWithFlags: a graph node
 };
 enum : int {
   CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT = 16,

@@ -79,11 +79,11 @@ struct SimModule {
 
 /// One operation of a captured stream.
 struct Recorded {
-  enum Kind { Launch, Copy, Set } kind = Launch;
+  enum Kind { Launch, Copy, Set, Event } kind = Launch;
   SimFunction *function = nullptr;
   LaunchDims dims;
   std::vector<std::vector<uint8_t>> params;
-  void *dst = nullptr;
+  void *dst = nullptr; // Event: the SimEvent
   const void *src = nullptr;
   size_t bytes = 0;          // Copy: bytes; Set: elements
   unsigned value = 0;        // Set
@@ -191,6 +191,13 @@ void forgetLastLaunches() {
 /// Runs `r`; `last` is its stream's last launch (updated).
 CUresult run(const Recorded &r, LastLaunch &last) {
   switch (r.kind) {
+  case Recorded::Event: {
+    // A node between two kernels ends their dependent launch, as on a GPU.
+    std::lock_guard<std::mutex> lock(mutex);
+    last.valid = false;
+    static_cast<SimEvent *>(r.dst)->at = std::chrono::steady_clock::now();
+    return kSuccess;
+  }
   case Recorded::Copy: {
     std::lock_guard<std::mutex> lock(mutex);
     last.valid = false;
@@ -633,6 +640,16 @@ EXPORT CUresult cuEventCreate(void **e, unsigned) {
 EXPORT CUresult cuEventRecord(void *e, void *) {
   static_cast<SimEvent *>(e)->at = std::chrono::steady_clock::now();
   return kSuccess;
+}
+/// With CU_EVENT_RECORD_EXTERNAL in a capture: a node of the graph.
+EXPORT CUresult cuEventRecordWithFlags(void *e, void *stream, unsigned flags) {
+  auto *s = static_cast<SimStream *>(stream);
+  if (!(flags & 1) || !s || !s->capturing)
+    return cuEventRecord(e, stream);
+  Recorded r;
+  r.kind = Recorded::Event;
+  r.dst = e;
+  return issue(stream, std::move(r));
 }
 EXPORT CUresult cuEventSynchronize(void *) { return kSuccess; }
 EXPORT CUresult cuEventDestroy_v2(void *e) {

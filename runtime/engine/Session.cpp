@@ -320,10 +320,23 @@ void Session::setDescriptors(int64_t batch, int64_t len, const int64_t *ids,
                 static_cast<size_t>(batch) * sizeof(int64_t));
 }
 
+/// The events of a timed call (timePhases), in the order the GPU reaches
+/// them: the stream's before the launch, the graph's two around its
+/// kernels, the stream's after the graph and after the logits' copy.
+enum PhaseEvent : size_t {
+  kCallStart,
+  kKernelsStart,
+  kKernelsEnd,
+  kGraphEnd,
+  kCopyEnd,
+  kPhaseEvents
+};
+
 Status Session::runDevice(bool isDecode, int64_t batch, int64_t len,
                           const int64_t *ids, float *logits,
                           uint64_t logitsBytes) {
   const char *what = isDecode ? "decode" : "prefill";
+  phasesValid = false;
   auto failed = [&](const std::string &why) {
     // Nothing of this call stays in flight (the next call's copies reuse
     // hostInputs and the logits' host buffers).
@@ -377,6 +390,10 @@ Status Session::runDevice(bool isDecode, int64_t batch, int64_t len,
   setDescriptors(batch, len, deviceInputs, deviceInputs + idCount, out);
 
   EntryPointFn fn = isDecode ? pkg->decodeEntry() : pkg->prefillEntry();
+  // Whether this call is timed (timePhases): a failure to time it is no
+  // failure of the call (timingErr is never reported).
+  bool timed = false;
+  std::string timingErr;
   {
     CudaCallScope scope(stream, pkg->manifest().dependentLaunch);
     CudaGraph *graph = nullptr;
@@ -392,12 +409,25 @@ Status Session::runDevice(bool isDecode, int64_t batch, int64_t len,
         g.reset(new CudaGraph());
         std::string why;
         bool copyCaptured = true;
+        // With timePhases: events around the graph's kernels (where the
+        // driver can record them in a graph; else the graph has none).
+        bool timedGraph = phasesOn;
+        if (timedGraph && !phaseEvents)
+          phaseEvents = std::make_unique<CudaEvents>(kPhaseEvents);
+        auto mark = [&](size_t event) {
+          std::string ignored;
+          if (timedGraph)
+            timedGraph = phaseEvents->record(event, stream,
+                                             /*inCapture=*/true, ignored);
+        };
         if (!g->capture(
                 stream,
                 [&] {
                   if (graphCopies)
                     copyCaptured = copyInputs(why);
+                  mark(kKernelsStart);
                   fn(args.data());
+                  mark(kKernelsEnd);
                 },
                 why) ||
             !copyCaptured) {
@@ -411,16 +441,20 @@ Status Session::runDevice(bool isDecode, int64_t batch, int64_t len,
             std::fprintf(stderr, "zamba2: no CUDA graph for decode: %s\n",
                          why.c_str());
         }
+        timedGraphs[batch] = timedGraph;
       }
       auto it = graphs.find(batch);
       if (useGraphs && it != graphs.end() && it->second && it->second->valid())
         graph = it->second.get();
     }
+    timed = graph && timedGraphs[batch] &&
+            phaseEvents->record(kCallStart, stream, false, timingErr);
     if (!(graph && graphCopies) && !copyInputs(err))
       return failed(err);
     if (graph) {
       if (!graph->launch(stream, err))
         return failed(err);
+      timed = timed && phaseEvents->record(kGraphEnd, stream, false, timingErr);
     } else {
       fn(args.data());
       if (isDecode)
@@ -432,11 +466,20 @@ Status Session::runDevice(bool isDecode, int64_t batch, int64_t len,
   // only once the call has succeeded.
   if (!cudaCopyToHost(copied.as<float>(), out, logitsBytes, stream, err))
     return failed(err);
+  timed = timed && phaseEvents->record(kCopyEnd, stream, false, timingErr);
   // The mgpu* calls return nothing: their first error is recorded.
   if (!cudaStreamSync(stream, err))
     return failed(err);
   if (std::string first; cudaTakeError(first))
     return failed(first);
+  if (timed)
+    phasesValid =
+        phaseEvents->elapsed(kCallStart, kKernelsStart, phases.start,
+                             timingErr) &&
+        phaseEvents->elapsed(kKernelsStart, kKernelsEnd, phases.kernels,
+                             timingErr) &&
+        phaseEvents->elapsed(kKernelsEnd, kGraphEnd, phases.end, timingErr) &&
+        phaseEvents->elapsed(kGraphEnd, kCopyEnd, phases.copy, timingErr);
   if (logits) {
     std::memcpy(logits, copied.as<float>(), logitsBytes);
   } else {

@@ -25,6 +25,7 @@
 
 namespace zamba2 {
 
+class CudaEvents;
 class CudaGraph;
 
 class Session {
@@ -65,6 +66,26 @@ public:
   /// debugging (device memory for a CUDA package).
   const void *stateData(size_t i) const { return states[i].data; }
   uint64_t stateBytes(size_t i) const { return states[i].bytes; }
+  /// Where a decode call replayed from a CUDA graph spends its time on the
+  /// GPU, in seconds between events the stream and the graph record.
+  struct CallPhases {
+    double start = 0;   ///< from before the graph's launch to its first
+                        ///< kernel (the launch, the inputs' copy)
+    double kernels = 0; ///< the graph's kernels
+    double end = 0;     ///< from the last kernel to the graph's end
+    double copy = 0;    ///< the copy of the logits to the host
+  };
+  /// Times the phases of the decode calls replayed from graphs captured
+  /// from now on (their graphs hold two more nodes, events; for
+  /// zamba2-bench --phases). No effect on a CPU package.
+  void timePhases(bool on) { phasesOn = on; }
+  /// The last call's phases; false when it was not timed (not a decode
+  /// call replayed from a graph captured while timePhases was on, or a
+  /// driver that cannot record events in a graph).
+  bool lastPhases(CallPhases &out) const {
+    out = phases;
+    return phasesValid;
+  }
   /// Bytes of host memory the session holds page-locked (a CUDA session's
   /// inputs and logits buffers): for tests and debugging.
   uint64_t pinnedHostBytes() const;
@@ -138,6 +159,11 @@ private:
   bool useGraphs = false;
   std::map<int64_t, int64_t> decodeRuns; ///< batch -> plain decode runs
   std::map<int64_t, std::unique_ptr<CudaGraph>> graphs; ///< by batch
+  bool phasesOn = false;
+  std::unique_ptr<CudaEvents> phaseEvents; ///< created on first use
+  std::map<int64_t, bool> timedGraphs;     ///< batch -> its graph has events
+  CallPhases phases;
+  bool phasesValid = false;
   Status runDevice(bool isDecode, int64_t batch, int64_t len,
                    const int64_t *ids, float *logits, uint64_t logitsBytes);
   /// The entry point's argument descriptors for one call.

@@ -12,7 +12,9 @@
 // and SSM state read and written, the KV cache read) over the measured read
 // bandwidth, and the ratio of the measured step to it. On the GPU also the
 // kernel launches of a decode step and their own floor: a CUDA graph of as
-// many empty kernels, launched as the package's are, timed in the same run.
+// many empty kernels, launched as the package's are, timed in the same run;
+// with --phases, where a decode call's time goes (GPU events around and in
+// its graph).
 //
 //===----------------------------------------------------------------------===//
 #include "runtime/core/ThreadPool.h"
@@ -235,6 +237,7 @@ struct Options {
   std::vector<int64_t> prefillLens, batches;
   int64_t decodeSteps = 16, context = 128, repeat = 3;
   double matmulTflops = 0;
+  bool phases = false;
 };
 
 std::vector<int64_t> promptIds(const PackageManifest &m, int64_t n) {
@@ -262,9 +265,17 @@ double timePrefill(Session &session, const std::vector<int64_t> &ids,
 /// `firstStepLaunches` (CUDA): the kernel launches of the first step, which
 /// runs without a graph the first time a batch size is decoded (0 when it
 /// was replayed).
+/// Where the timed decode calls (Session::timePhases) went, per call in
+/// seconds: the GPU's phases, and the host's part (the call's time minus
+/// the span of its events).
+struct PhaseSamples {
+  std::vector<double> start, kernels, end, copy, host;
+};
+
 double timeDecode(Session &session, const std::vector<int64_t> &ids,
                   int64_t batch, int64_t context, int64_t steps,
-                  uint64_t *firstStepLaunches = nullptr) {
+                  uint64_t *firstStepLaunches = nullptr,
+                  PhaseSamples *phases = nullptr) {
   session.resetAll();
   std::vector<int64_t> prompt(static_cast<size_t>(batch * context));
   for (int64_t b = 0; b < batch; ++b)
@@ -278,6 +289,15 @@ double timeDecode(Session &session, const std::vector<int64_t> &ids,
     double t = now();
     check(session.decode(batch, next.data(), nullptr));
     times.push_back(now() - t);
+    Session::CallPhases ph;
+    if (phases && session.lastPhases(ph)) {
+      phases->start.push_back(ph.start);
+      phases->kernels.push_back(ph.kernels);
+      phases->end.push_back(ph.end);
+      phases->copy.push_back(ph.copy);
+      phases->host.push_back(times.back() -
+                             (ph.start + ph.kernels + ph.end + ph.copy));
+    }
     if (i == 0 && firstStepLaunches)
       *firstStepLaunches = cudaKernelLaunches() - launches;
   }
@@ -353,6 +373,7 @@ int benchCuda(const Options &o) {
     maxLen = std::max(maxLen, len);
   std::unique_ptr<Session> session;
   check(Session::create(pkg, maxBatch, maxLen, session));
+  session->timePhases(o.phases);
   std::printf("package     %s (cuda %s, %s)\n", o.pkgDir.c_str(),
               m.targetGpu.c_str(), m.producer.c_str());
   std::vector<int64_t> ids = promptIds(m, maxLen);
@@ -390,8 +411,9 @@ int benchCuda(const Options &o) {
   }
   for (int64_t batch : o.batches) {
     uint64_t launches = 0;
-    double step =
-        timeDecode(*session, ids, batch, o.context, o.decodeSteps, &launches);
+    PhaseSamples phases;
+    double step = timeDecode(*session, ids, batch, o.context, o.decodeSteps,
+                             &launches, &phases);
     sampleMemory();
     StepBytes bytes = decodeBytes(m, cfg, batch, o.context + o.decodeSteps / 2);
     double floorSec = bytes.total() / (copyGBs * 1e9);
@@ -418,6 +440,19 @@ int benchCuda(const Options &o) {
       std::printf("            %llu kernel launches per step; launch floor "
                   "not measured: %s\n",
                   static_cast<unsigned long long>(launches), err.c_str());
+    if (o.phases && phases.kernels.empty())
+      std::printf("phases      batch %lld: no call was timed (no CUDA graph "
+                  "with events: see ZAMBA2_CUDA_VERBOSE=1)\n",
+                  static_cast<long long>(batch));
+    else if (o.phases)
+      std::printf("phases      batch %lld, medians of %zu calls replayed from "
+                  "the graph, us: launch and inputs' copy %.2f, kernels "
+                  "%.2f, graph end %.2f, logits' copy %.2f (GPU events); "
+                  "host %.2f (the rest of the call)\n",
+                  static_cast<long long>(batch), phases.kernels.size(),
+                  median(phases.start) * 1e6, median(phases.kernels) * 1e6,
+                  median(phases.end) * 1e6, median(phases.copy) * 1e6,
+                  median(phases.host) * 1e6);
   }
   std::printf("gpu memory  peak %.2f GB used by this run (weights %.2f GB, "
               "temporaries at most %.3f GB); device total %.1f GB\n",
@@ -455,7 +490,7 @@ int main(int argc, char **argv) {
       std::printf(
           "usage: zamba2-bench PKG [--prefill LENS] [--decode N]\n"
           "                    [--context C] [--repeat R] [--batch LIST]\n"
-          "                    [--matmul-tflops T]\n"
+          "                    [--matmul-tflops T] [--phases]\n"
           "Benchmarks a package against the machine's limits measured in\n"
           "the same run. Prefill tokens/s per length (batch 1, median of R\n"
           "runs, default 3); decode ms/step (median of N steps, default 16,\n"
@@ -472,7 +507,11 @@ int main(int argc, char **argv) {
           "--matmul-tflops T (a bf16 matmul rate measured elsewhere in the\n"
           "same run, e.g. with torch) the prefill floor (matmul FLOPs over\n"
           "T); GPU memory used. With ZAMBA2_CUDA_PROFILE=1 also the time of\n"
-          "each kernel of one decode step.\n");
+          "each kernel of one decode step. With --phases, where a decode\n"
+          "call replayed from its CUDA graph spends its time: the graph's\n"
+          "launch and input copy, its kernels, its end, the logits' copy\n"
+          "(events the stream and the graph record; the graphs then hold\n"
+          "two event nodes) and the host's rest of the call.\n");
       return 0;
     } else if (a == "--prefill") {
       o.prefillLens = parseList(value());
@@ -486,6 +525,8 @@ int main(int argc, char **argv) {
       o.context = parsePositive("--context", value());
     } else if (a == "--repeat") {
       o.repeat = parsePositive("--repeat", value());
+    } else if (a == "--phases") {
+      o.phases = true;
     } else if (a == "--matmul-tflops") {
       const char *v = value();
       char *end = nullptr;
@@ -513,5 +554,8 @@ int main(int argc, char **argv) {
     o.batches = cuda ? std::vector<int64_t>{1, 8} : std::vector<int64_t>{1};
   if (!cuda && (o.batches.size() != 1 || o.batches[0] != 1))
     fail("--batch: CPU packages are benchmarked at batch 1");
+  if (!cuda && o.phases)
+    fail("--phases: times a CUDA package's decode calls; this is a CPU "
+         "package");
   return cuda ? benchCuda(o) : benchCpu(o);
 }
