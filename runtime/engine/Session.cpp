@@ -437,17 +437,20 @@ Status Session::runDevice(bool isDecode, int64_t batch, int64_t len,
           cudaTakeError(ignored);
           useGraphs = false;
           graphs.clear();
+          timedGraphs.clear();
           if (const char *v = std::getenv("ZAMBA2_CUDA_VERBOSE"); v && *v)
             std::fprintf(stderr, "zamba2: no CUDA graph for decode: %s\n",
                          why.c_str());
+        } else {
+          timedGraphs[batch] = timedGraph;
         }
-        timedGraphs[batch] = timedGraph;
       }
       auto it = graphs.find(batch);
       if (useGraphs && it != graphs.end() && it->second && it->second->valid())
         graph = it->second.get();
     }
-    timed = graph && timedGraphs[batch] &&
+    // (phaseEvents exists once a graph was captured with timing on.)
+    timed = graph && phaseEvents && timedGraphs[batch] &&
             phaseEvents->record(kCallStart, stream, false, timingErr);
     if (!(graph && graphCopies) && !copyInputs(err))
       return failed(err);

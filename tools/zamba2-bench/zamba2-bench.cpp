@@ -260,11 +260,6 @@ double timePrefill(Session &session, const std::vector<int64_t> &ids,
   return median(times);
 }
 
-/// Median decode step seconds of `batch` sequences after a `context`-token
-/// prompt each.
-/// `firstStepLaunches` (CUDA): the kernel launches of the first step, which
-/// runs without a graph the first time a batch size is decoded (0 when it
-/// was replayed).
 /// Where the timed decode calls (Session::timePhases) went, per call in
 /// seconds: the GPU's phases, and the host's part (the call's time minus
 /// the span of its events).
@@ -272,6 +267,11 @@ struct PhaseSamples {
   std::vector<double> start, kernels, end, copy, host;
 };
 
+/// Median decode step seconds of `batch` sequences after a `context`-token
+/// prompt each.
+/// `firstStepLaunches` (CUDA): the kernel launches of the first step, which
+/// runs without a graph the first time a batch size is decoded (0 when it
+/// was replayed). `phases`: the phases of the timed calls (PhaseSamples).
 double timeDecode(Session &session, const std::vector<int64_t> &ids,
                   int64_t batch, int64_t context, int64_t steps,
                   uint64_t *firstStepLaunches = nullptr,
