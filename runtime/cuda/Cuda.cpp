@@ -339,6 +339,22 @@ bool CudaEvents::record(size_t i, void *stream, bool inCapture,
   return !r;
 }
 
+bool CudaEvents::synchronize(size_t i, std::string &err) {
+  const char *caller = "CudaEvents::synchronize";
+  const DriverApi *api = readyOrExplain(caller, err);
+  if (!api)
+    return false;
+  if (!events[i]) {
+    err = std::string(caller) + ": the event was never recorded";
+    return false;
+  }
+  if (CUresult r = api->cuEventSynchronize(static_cast<CUevent>(events[i]))) {
+    err = formatError(caller, "cuEventSynchronize", r);
+    return false;
+  }
+  return true;
+}
+
 bool CudaEvents::elapsed(size_t from, size_t to, double &seconds,
                          std::string &err) {
   const char *caller = "CudaEvents::elapsed";
@@ -441,34 +457,23 @@ bool cudaDeviceMemory(size_t &used, size_t &total, std::string &err) {
 
 namespace {
 
-/// A stream and two events that time the work put on it (the measurements
-/// below); all destroyed with it.
+/// A stream and two events (CudaEvents) that time the work put on it (the
+/// measurements below); all destroyed with it.
 class TimedStream {
 public:
   explicit TimedStream(const DriverApi *api) : api(api) {}
   ~TimedStream() {
-    if (start)
-      api->cuEventDestroy(start);
-    if (end)
-      api->cuEventDestroy(end);
     if (stream)
       api->cuStreamDestroy(stream);
   }
   TimedStream(const TimedStream &) = delete;
   TimedStream &operator=(const TimedStream &) = delete;
 
-  /// Creates the stream and events; false with `err` (naming `caller`).
+  /// Creates the stream; false with `err` (naming `caller`).
   bool create(const char *caller, std::string &err) {
-    const char *function = "cuStreamCreate";
     CUresult r = api->cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING);
-    if (!r) {
-      function = "cuEventCreate";
-      r = api->cuEventCreate(&start, CU_EVENT_DEFAULT);
-    }
-    if (!r)
-      r = api->cuEventCreate(&end, CU_EVENT_DEFAULT);
     if (r)
-      err = formatError(caller, function, r);
+      err = formatError(caller, "cuStreamCreate", r);
     return !r;
   }
   /// The milliseconds of each of `repeats` runs of `enqueue` (which puts
@@ -476,23 +481,21 @@ public:
   /// warms up; false with `err` when a driver call fails.
   bool time(int repeats, const std::function<CUresult(CUstream)> &enqueue,
             std::vector<float> &ms, const char *caller, std::string &err) {
+    enum { kStart, kEnd };
     for (int i = 0; i <= repeats; ++i) {
-      float t = 0;
-      CUresult r = api->cuEventRecord(start, stream);
-      if (!r)
-        r = enqueue(stream);
-      if (!r)
-        r = api->cuEventRecord(end, stream);
-      if (!r)
-        r = api->cuEventSynchronize(end);
-      if (!r)
-        r = api->cuEventElapsedTime(&t, start, end);
-      if (r) {
+      if (!events.record(kStart, stream, /*inCapture=*/false, err))
+        return false;
+      if (CUresult r = enqueue(stream)) {
         err = formatError(caller, "the timed work", r);
         return false;
       }
+      double seconds = 0;
+      if (!events.record(kEnd, stream, /*inCapture=*/false, err) ||
+          !events.synchronize(kEnd, err) ||
+          !events.elapsed(kStart, kEnd, seconds, err))
+        return false;
       if (i > 0)
-        ms.push_back(t);
+        ms.push_back(static_cast<float>(seconds * 1e3));
     }
     return true;
   }
@@ -501,7 +504,7 @@ public:
 private:
   const DriverApi *api;
   CUstream stream = nullptr;
-  CUevent start = nullptr, end = nullptr;
+  CudaEvents events{2};
 };
 
 /// An empty kernel as PTX, which the driver compiles for the device. The

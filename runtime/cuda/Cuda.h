@@ -133,6 +133,9 @@ public:
   /// Records event `i` on `stream` (as a node of its capture when
   /// `inCapture`); false with `err` when the driver cannot.
   bool record(size_t i, void *stream, bool inCapture, std::string &err);
+  /// Waits until event `i`, recorded, has completed; false with `err` when
+  /// it was never recorded or the work before it failed.
+  bool synchronize(size_t i, std::string &err);
   /// Seconds from event `from` to event `to`, both recorded and completed;
   /// false with `err` otherwise.
   bool elapsed(size_t from, size_t to, double &seconds, std::string &err);
