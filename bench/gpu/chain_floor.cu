@@ -238,14 +238,8 @@ double timeChain(const Config &c, bool dependent, float *buf[2],
 
 int main(int argc, char **argv) {
   double gbps = 3350; // H100 SXM HBM3
-  for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--gbps") && i + 1 < argc) {
-      gbps = std::atof(argv[++i]);
-    } else {
-      std::fprintf(stderr, "usage: chain_floor [--gbps GB_PER_S]\n");
-      return 2;
-    }
-  }
+  if (!parseGbps(argc, argv, "chain_floor", gbps))
+    return 2;
   cudaDeviceProp prop;
   CHECK(cudaGetDeviceProperties(&prop, 0));
   std::printf("chain_floor: %s, %d SMs; chains of %d kernels, median of %d "

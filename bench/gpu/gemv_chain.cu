@@ -88,18 +88,6 @@ constexpr float kEps = 1e-5f;
 /// banks.
 constexpr int kPaddedStep = 9;
 
-__device__ void signalDependents() {
-  asm volatile("griddepcontrol.launch_dependents;");
-}
-__device__ void waitForGrid() {
-  asm volatile("griddepcontrol.wait;" ::: "memory");
-}
-__device__ float warpSum(float v) {
-  for (int o = 16; o > 0; o /= 2)
-    v += __shfl_xor_sync(0xffffffffu, v, o);
-  return v;
-}
-
 /// Probe runs: thread 0 of each block records the global timer at 5 points
 /// (start, after the dependent-launch wait, once x and the weights are
 /// ready, after its products, at its end: as thread 0 sees them) in
@@ -859,18 +847,8 @@ void probe(const Form &f, const Buffers &b) {
 
 int main(int argc, char **argv) {
   double gbps = 3350;
-  for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--gbps") && i + 1 < argc) {
-      gbps = std::strtod(argv[++i], nullptr);
-      if (!(gbps > 0)) {
-        std::fprintf(stderr, "gemv_chain: --gbps wants a positive number\n");
-        return 2;
-      }
-    } else {
-      std::fprintf(stderr, "usage: gemv_chain [--gbps GB_PER_S]\n");
-      return 2;
-    }
-  }
+  if (!parseGbps(argc, argv, "gemv_chain", gbps))
+    return 2;
   cudaDeviceProp prop;
   CHECK(cudaGetDeviceProperties(&prop, 0));
   int sms = prop.multiProcessorCount;

@@ -1,6 +1,7 @@
 // What the CUDA microbenchmarks of bench/gpu share: a check of every CUDA
-// runtime call, a launch with programmatic dependent launch, and the
-// timing of a captured graph's replays.
+// runtime call, the --gbps option, the device side of programmatic
+// dependent launch and a warp's sum, a launch with programmatic dependent
+// launch, and the timing of a captured graph's replays.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -8,6 +9,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <vector>
 
 /// The call, or the program's exit with what failed.
@@ -19,6 +21,40 @@
       std::exit(1);                                                            \
     }                                                                          \
   } while (0)
+
+/// The GB/s of a `--gbps N` option (the only option `tool` takes), or
+/// `gbps` as given when there is none; false (with a line on stderr) on
+/// anything else or a number that is not positive.
+inline bool parseGbps(int argc, char **argv, const char *tool, double &gbps) {
+  for (int i = 1; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--gbps") && i + 1 < argc) {
+      gbps = std::strtod(argv[++i], nullptr);
+      if (!(gbps > 0)) {
+        std::fprintf(stderr, "%s: --gbps wants a positive number\n", tool);
+        return false;
+      }
+    } else {
+      std::fprintf(stderr, "usage: %s [--gbps GB_PER_S]\n", tool);
+      return false;
+    }
+  }
+  return true;
+}
+
+/// The device side of programmatic dependent launch: the wait for the
+/// grids before, and the signal that lets the next one start.
+__device__ inline void waitForGrid() {
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+}
+__device__ inline void signalDependents() {
+  asm volatile("griddepcontrol.launch_dependents;");
+}
+/// The sum of v over the warp, in every lane.
+__device__ inline float warpSum(float v) {
+  for (int o = 16; o > 0; o /= 2)
+    v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
 
 /// A launch of `blocks` blocks of `threads` threads on `stream`, with
 /// programmatic dependent launch when `dependent` (`attr`, which must

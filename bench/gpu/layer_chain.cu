@@ -126,17 +126,6 @@ __device__ void stamp(const Layer &l, Stamp what) {
     l.stamps[blockIdx.x * kStamps + what] = t;
 }
 
-__device__ void waitForGrid() {
-  asm volatile("griddepcontrol.wait;" ::: "memory");
-}
-__device__ void signalDependents() {
-  asm volatile("griddepcontrol.launch_dependents;");
-}
-__device__ float warpSum(float v) {
-  for (int o = 16; o > 0; o /= 2)
-    v += __shfl_xor_sync(0xffffffffu, v, o);
-  return v;
-}
 __device__ float silu(float v) { return v / (1.f + __expf(-v)); }
 
 /// The block's sum of v over its threads (every thread gets it). `scratch`:
@@ -709,18 +698,8 @@ void probe(const std::vector<Layer> &layers, unsigned *arrived,
 
 int main(int argc, char **argv) {
   double gbps = 3350;
-  for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--gbps") && i + 1 < argc) {
-      gbps = std::strtod(argv[++i], nullptr);
-      if (!(gbps > 0)) {
-        std::fprintf(stderr, "layer_chain: --gbps wants a positive number\n");
-        return 2;
-      }
-    } else {
-      std::fprintf(stderr, "usage: layer_chain [--gbps GB_PER_S]\n");
-      return 2;
-    }
-  }
+  if (!parseGbps(argc, argv, "layer_chain", gbps))
+    return 2;
   cudaDeviceProp prop;
   CHECK(cudaGetDeviceProperties(&prop, 0));
   int sms = prop.multiProcessorCount;

@@ -56,17 +56,6 @@ struct Layer {
   unsigned *sideDone;                  // the fused in_proj's counter
 };
 
-__device__ void waitForGrid() {
-  asm volatile("griddepcontrol.wait;" ::: "memory");
-}
-__device__ void signalDependents() {
-  asm volatile("griddepcontrol.launch_dependents;");
-}
-__device__ float warpSum(float v) {
-  for (int o = 16; o > 0; o /= 2)
-    v += __shfl_xor_sync(0xffffffffu, v, o);
-  return v;
-}
 __device__ float silu(float v) { return v / (1.f + __expf(-v)); }
 
 /// The row of `n` floats staged in shared memory by the block.
